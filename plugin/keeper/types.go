@@ -1,0 +1,91 @@
+package keeper
+
+import (
+	"context"
+	"time"
+
+	"github.com/tokenkeeper/tokenkeeper/plugin/provider"
+	"github.com/tokenkeeper/tokenkeeper/plugin/secret"
+)
+
+// Provider is the upstream protocol of one profile. Implementations live in
+// plugin/provider/vcf and plugin/provider/vcd and know nothing of the keeper.
+type Provider interface {
+	// Login authenticates with the primary credential (password, API
+	// token, service-account token). A rejection wraps
+	// provider.ErrCredentialsRejected.
+	Login(ctx context.Context) (provider.Grant, error)
+	// Refresh mints a new access token from g.Refresh. A rejected refresh
+	// credential wraps provider.ErrRefreshRejected. The returned grant
+	// carries the new access token; when its Refresh is empty the keeper
+	// keeps the old refresh credential and its original expiry (VCF does
+	// not rotate), when it is set (a rotated service-account token, already
+	// persisted by the provider) the keeper switches to it.
+	Refresh(ctx context.Context, g provider.Grant) (provider.Grant, error)
+	// Revoke logs out upstream: the VCF refresh token, the VCD session.
+	// An already-gone credential is success.
+	Revoke(ctx context.Context, g provider.Grant) error
+	// Credential returns a non-reversible fingerprint of the primary
+	// credential as the secret source yields it now. The lockout guard
+	// retries a rejected login early only when this changes.
+	Credential(ctx context.Context) (string, error)
+}
+
+// Prober is implemented by providers whose tokens can die of idleness
+// (Cloud Director): Probe checks cheaply whether the session still lives.
+// A dead session wraps provider.ErrRefreshRejected.
+type Prober interface {
+	Probe(ctx context.Context, g provider.Grant) error
+}
+
+// Token is what Get hands out.
+type Token struct {
+	Profile     string
+	Provider    string // "vcf" or "vcd"
+	Access      secret.Secret
+	TokenType   string
+	HeaderName  string
+	HeaderValue secret.Secret
+	ExpiresAt   time.Time
+	Fingerprint string
+}
+
+// GetOptions tune one Get call.
+type GetOptions struct {
+	// MinValidity: the token must stay valid at least this long.
+	MinValidity time.Duration
+	// ForceRefresh: go upstream even if the cached token qualifies.
+	ForceRefresh bool
+}
+
+// State names where a profile's state machine stands.
+type State string
+
+// The states reported by Status.
+const (
+	StateEmpty    State = "empty"    // nothing cached
+	StateValid    State = "valid"    // a usable access token is cached
+	StateExpired  State = "expired"  // cached token expired, refresh pending
+	StateRejected State = "rejected" // login rejected; failing fast
+	StateBackoff  State = "backoff"  // transient upstream failures
+)
+
+// Counts are upstream calls made for one profile.
+type Counts struct {
+	Logins, LoginFailures, Refreshes, RefreshFailures, Revocations int64
+}
+
+// Status describes one profile without secrets.
+type Status struct {
+	Profile          string
+	Provider         string
+	URL              string
+	State            State
+	AccessExpiresAt  time.Time
+	RefreshExpiresAt time.Time
+	Fingerprint      string
+	LastError        string
+	RetryAt          time.Time
+	LastUsed         time.Time
+	Counts           Counts
+}

@@ -1,0 +1,122 @@
+// Package provider holds what the upstream protocols (vcf, vcd) and the
+// keeper share: the Grant a login or refresh produces, and the error
+// classification the keeper's lifecycle rules decide on. It speaks no HTTP
+// itself; each protocol lives in its own subpackage.
+package provider
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/tokenkeeper/tokenkeeper/plugin/secret"
+)
+
+// Header names a provider may ask hosts to send.
+const (
+	HeaderAuthorization = "Authorization"
+	HeaderVCloudAuth    = "x-vcloud-authorization"
+)
+
+// Grant is what one successful login or refresh produced. Lifetimes are
+// durations, not instants: the keeper anchors them to its own clock at the
+// moment the response arrived, so a skewed server clock changes nothing.
+type Grant struct {
+	// Access is the access token (JWT or legacy session token).
+	Access secret.Secret
+	// TokenType is "Bearer" for JWTs, "vcloud" for legacy VCD tokens.
+	TokenType string
+	// HeaderName is the HTTP header hosts send: HeaderAuthorization
+	// (value "Bearer <token>") or HeaderVCloudAuth (value "<token>").
+	HeaderName string
+	// AccessLifetime is how long Access lives from receipt (JWT exp−iat,
+	// expires_in). Zero means unknown; the keeper then relies on
+	// IdleTimeout or a conservative default.
+	AccessLifetime time.Duration
+	// IdleTimeout, when non-zero, ends the token after this long without
+	// use (Cloud Director sessions); every hand-out extends it.
+	IdleTimeout time.Duration
+	// Refresh is the credential that can mint a new access token without
+	// the password (VCF refresh-token id). Empty when the provider cannot
+	// refresh; the keeper then logs in again.
+	Refresh secret.Secret
+	// RefreshLifetime is how long Refresh lives from its issue; zero means
+	// it does not expire on its own.
+	RefreshLifetime time.Duration
+	// Meta is non-secret provider state needed later, e.g. for Revoke
+	// (which logout endpoint, which API version). Never put secrets here.
+	Meta map[string]string
+}
+
+// HeaderValue is the exact value of the header named by HeaderName.
+func (g Grant) HeaderValue() secret.Secret {
+	if g.HeaderName == HeaderVCloudAuth {
+		return g.Access
+	}
+	return secret.New(g.TokenType + " " + g.Access.Reveal())
+}
+
+// Classification sentinels. Providers wrap them (usually inside *Error) and
+// the keeper, server and CLI compare with errors.Is.
+var (
+	// ErrCredentialsRejected: a login was refused (bad password, locked
+	// account, bad API token). Never retried in a loop.
+	ErrCredentialsRejected = errors.New("credentials rejected")
+	// ErrRefreshRejected: the refresh credential is unknown, expired or
+	// revoked; one full login is the remedy.
+	ErrRefreshRejected = errors.New("refresh credential rejected")
+	// ErrForbidden: authenticated, but the role is too weak.
+	ErrForbidden = errors.New("permission denied")
+	// ErrUnavailable: 5xx, 429, timeout, reset, DNS, TLS handshake to a
+	// live server that failed transiently. Retryable with backoff.
+	ErrUnavailable = errors.New("upstream unavailable")
+	// ErrBadConfig: the profile cannot work as configured (no common API
+	// version, TLS verification failure, malformed URL). Not retryable.
+	ErrBadConfig = errors.New("bad configuration")
+	// ErrProtocol: the upstream answered something this client cannot
+	// understand. Not retryable.
+	ErrProtocol = errors.New("unexpected upstream response")
+)
+
+// Error is an upstream failure: which operation, the HTTP status, the
+// upstream's own error code, and a short message already free of secrets.
+// Kind is one of the sentinels above; errors.Is(err, Kind) holds.
+type Error struct {
+	Op      string // e.g. "login", "refresh access token", "revoke refresh token"
+	Method  string // HTTP method
+	Path    string // URL path, never the query
+	Status  int    // HTTP status, 0 when no response arrived
+	Code    string // errorCode (VCF) or minorErrorCode (VCD), when present
+	Message string // upstream message, truncated, never a token or password
+	Kind    error
+	Err     error // the underlying transport error, if any
+}
+
+func (e *Error) Error() string {
+	msg := e.Op
+	if e.Method != "" {
+		msg += fmt.Sprintf(": %s %s", e.Method, e.Path)
+	}
+	if e.Status != 0 {
+		msg += fmt.Sprintf(": HTTP %d", e.Status)
+	}
+	if e.Code != "" {
+		msg += " " + e.Code
+	}
+	if e.Message != "" {
+		msg += ": " + e.Message
+	}
+	if e.Err != nil {
+		msg += ": " + e.Err.Error()
+	}
+	if e.Kind != nil {
+		msg += " (" + e.Kind.Error() + ")"
+	}
+	return msg
+}
+
+// Is makes errors.Is(err, ErrX) match the classification.
+func (e *Error) Is(target error) bool { return e.Kind != nil && target == e.Kind }
+
+// Unwrap exposes the underlying transport error.
+func (e *Error) Unwrap() error { return e.Err }
