@@ -53,3 +53,7 @@ clean:
 
 # Each area adds its own targets (demo, bench, e2e-*) in mk/*.mk.
 -include mk/*.mk
+
+## e2e: the slow end-to-end suites (Ansible, Packer); each mk/*.mk appends to E2E_TARGETS
+.PHONY: e2e
+e2e: build $(E2E_TARGETS)

@@ -2,6 +2,8 @@ package keeper
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"time"
 
 	"github.com/tokenkeeper/tokenkeeper/plugin/provider"
@@ -89,3 +91,27 @@ type Status struct {
 	LastUsed         time.Time
 	Counts           Counts
 }
+
+// ErrUnknownProfile: no profile of that name is configured.
+var ErrUnknownProfile = errors.New("unknown profile")
+
+// ErrClosed: the keeper is shutting down.
+var ErrClosed = errors.New("keeper closed")
+
+// GuardError is the lockout guard refusing to attempt a login: the last
+// login with this credential was rejected and neither the credential has
+// changed nor the backoff step has passed. No upstream call was made.
+// errors.Is(err, provider.ErrCredentialsRejected) holds through Cause.
+type GuardError struct {
+	Profile string
+	RetryAt time.Time
+	Cause   error
+}
+
+func (e *GuardError) Error() string {
+	return fmt.Sprintf("profile %q: login not attempted: credentials were rejected; will retry after %s or when the secret changes: %v",
+		e.Profile, e.RetryAt.UTC().Format(time.RFC3339), e.Cause)
+}
+
+// Unwrap returns the rejection that armed the guard.
+func (e *GuardError) Unwrap() error { return e.Cause }
