@@ -1,0 +1,102 @@
+package exec
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+)
+
+// Code classifies a failure; the names follow the gRPC codes the agent
+// returns, so a caller sees the same word whichever way it asked.
+type Code string
+
+// The codes an Error document may carry.
+const (
+	CodeInvalidArgument    Code = "InvalidArgument"    // bad flags, bad request, bad config
+	CodeNotFound           Code = "NotFound"           // unknown profile
+	CodeUnauthenticated    Code = "Unauthenticated"    // credentials rejected
+	CodeFailedPrecondition Code = "FailedPrecondition" // lockout guard refusing to try
+	CodePermissionDenied   Code = "PermissionDenied"   // role too weak
+	CodeUnavailable        Code = "Unavailable"        // upstream or agent down, timeouts
+	CodeInternal           Code = "Internal"           // a bug or an unexpected failure
+)
+
+// Exit codes of the CLI (contract).
+const (
+	ExitOK          = 0
+	ExitInternal    = 1
+	ExitUsage       = 2 // usage, bad request or bad config
+	ExitRejected    = 3 // credentials rejected or lockout guard refusing: do not retry
+	ExitForbidden   = 4 // permission denied
+	ExitUnavailable = 5 // upstream unavailable: retryable
+)
+
+// ExitCode maps a code to the process exit status.
+func (c Code) ExitCode() int {
+	switch c {
+	case CodeInvalidArgument, CodeNotFound:
+		return ExitUsage
+	case CodeUnauthenticated, CodeFailedPrecondition:
+		return ExitRejected
+	case CodePermissionDenied:
+		return ExitForbidden
+	case CodeUnavailable:
+		return ExitUnavailable
+	}
+	return ExitInternal
+}
+
+// Retryable reports whether trying again later may succeed without any
+// change by a human.
+func (c Code) Retryable() bool { return c == CodeUnavailable }
+
+// Error is a classified failure of one CLI call. Message must already be
+// free of secrets; Err, if set, is kept for errors.Is/As only.
+type Error struct {
+	Code    Code
+	Message string
+	Err     error
+}
+
+func (e *Error) Error() string { return e.Message }
+
+// Unwrap returns the cause.
+func (e *Error) Unwrap() error { return e.Err }
+
+// Errorf builds an *Error with a formatted message.
+func Errorf(code Code, format string, args ...any) *Error {
+	return &Error{Code: code, Message: fmt.Sprintf(format, args...)}
+}
+
+func invalid(msg string) *Error { return &Error{Code: CodeInvalidArgument, Message: msg} }
+
+// ErrorBody is the "error" member of an Error document.
+type ErrorBody struct {
+	Code      Code   `json:"code"`
+	Message   string `json:"message"`
+	Retryable bool   `json:"retryable"`
+}
+
+// ErrorDocument is what stdout holds when a call fails.
+type ErrorDocument struct {
+	APIVersion string    `json:"apiVersion"`
+	Kind       string    `json:"kind"`
+	Error      ErrorBody `json:"error"`
+}
+
+// WriteError writes the one JSON Error document for e to w.
+func WriteError(w io.Writer, e *Error) error {
+	doc := ErrorDocument{APIVersion: APIVersion, Kind: KindError, Error: ErrorBody{
+		Code: e.Code, Message: e.Message, Retryable: e.Code.Retryable(),
+	}}
+	return writeJSON(w, doc)
+}
+
+func writeJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return fmt.Errorf("could not write JSON: %w", err)
+	}
+	return nil
+}
