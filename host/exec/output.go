@@ -99,7 +99,7 @@ func EnvVars(t Token) []string {
 }
 
 // ShellQuote quotes s for POSIX shells: single quotes, with each embedded
-// single quote written as '\''.
+// single quote written as '\”.
 func ShellQuote(s string) string {
 	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }
