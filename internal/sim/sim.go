@@ -1,0 +1,86 @@
+// Package sim holds what the upstream simulators (internal/sim/vcf,
+// internal/sim/vcd) share: an injectable clock, the /_sim/ inspection and
+// fault-injection endpoints, the SSO lockout policy, self-signed TLS and the
+// Run loop behind `tokenkeeper-sim`. A Backend is an http.Handler that
+// speaks one upstream protocol; NewHandler wraps it for tests
+// (httptest.NewServer(sim.NewHandler(b))) and Run serves it for people.
+package sim
+
+import (
+	"net/http"
+	"sync"
+	"time"
+)
+
+// Clock tells simulated time. Token lifetimes, refresh expiry and lockout
+// windows are all measured on it, so tests move time instead of sleeping.
+type Clock interface{ Now() time.Time }
+
+// SystemClock is the wall clock.
+type SystemClock struct{}
+
+// Now returns time.Now().
+func (SystemClock) Now() time.Time { return time.Now() }
+
+// FakeClock is a Clock that moves only when told to. It is safe for
+// concurrent use.
+type FakeClock struct {
+	mu  sync.Mutex // guards now
+	now time.Time
+}
+
+// NewFakeClock returns a FakeClock reading t0.
+func NewFakeClock(t0 time.Time) *FakeClock { return &FakeClock{now: t0} }
+
+// Now returns the current fake time.
+func (c *FakeClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+// Advance moves the clock forward by d.
+func (c *FakeClock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = c.now.Add(d)
+}
+
+// Set moves the clock to t.
+func (c *FakeClock) Set(t time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = t
+}
+
+// Stats are a simulator's counters, served by GET /_sim/stats.
+type Stats struct {
+	// Logins counts successful logins (token pairs or sessions created).
+	Logins int64 `json:"logins"`
+	// LoginFailures counts rejected logins (bad credentials, locked).
+	LoginFailures int64 `json:"loginFailures"`
+	// Refreshes counts successful access-token refreshes or exchanges.
+	Refreshes int64 `json:"refreshes"`
+	// RefreshFailures counts rejected refreshes.
+	RefreshFailures int64 `json:"refreshFailures"`
+	// Revocations counts successful revocations / logouts.
+	Revocations int64 `json:"revocations"`
+	// APICalls counts requests to protected resources, whatever their status.
+	APICalls int64 `json:"apiCalls"`
+	// Unauthorized counts protected-resource requests answered 401.
+	Unauthorized int64 `json:"unauthorized"`
+	// ActiveSessions counts live refresh tokens (VCF) or sessions (VCD).
+	ActiveSessions int64 `json:"activeSessions"`
+}
+
+// Backend is one simulated upstream.
+type Backend interface {
+	http.Handler
+	// Stats returns the counters, ActiveSessions computed now.
+	Stats() Stats
+	// Reset forgets every token, session, lockout and counter.
+	Reset()
+	// Expire ends live credentials at once: what is "access", "refresh",
+	// "sessions" or "all". An unknown what is an error.
+	Expire(what string) error
+}
