@@ -1,0 +1,86 @@
+// Package plugin serves the tokenkeeper TokenService: the gRPC adapter over
+// the keeper, and the go-plugin glue (handshake, plugin set, Serve) that
+// lets a Go host launch the tokenkeeper binary as a plugin.
+package plugin
+
+import (
+	"context"
+	"os"
+
+	"github.com/hashicorp/go-hclog"
+	goplugin "github.com/hashicorp/go-plugin"
+	"google.golang.org/grpc"
+
+	tokenkeeperv1 "github.com/tokenkeeper/tokenkeeper/proto/tokenkeeper/v1"
+)
+
+// PluginName is the name the TokenService is dispensed under.
+const PluginName = "tokens"
+
+// Handshake is shared by the plugin and its hosts. ProtocolVersion changes
+// only with an incompatible change of the gRPC contract. The magic cookie is
+// not a secret: it only tells a person running the binary by hand apart from
+// a host launching it.
+var Handshake = goplugin.HandshakeConfig{
+	ProtocolVersion:  1,
+	MagicCookieKey:   "TOKENKEEPER_PLUGIN",
+	MagicCookieValue: "7f3c9b1e-tokens-a64d2e58c0b94f17",
+}
+
+// PluginSet returns the plugin set a host passes to goplugin.ClientConfig:
+// the TokenService under PluginName, client side only.
+func PluginSet() goplugin.PluginSet {
+	return goplugin.PluginSet{PluginName: &GRPCPlugin{}}
+}
+
+// GRPCPlugin is the go-plugin binding of the TokenService. On the plugin
+// side Service must be set; on the host side the zero value is enough.
+type GRPCPlugin struct {
+	goplugin.NetRPCUnsupportedPlugin
+	// Service answers the calls (plugin side only).
+	Service Service
+	// Logger receives per-call debug lines (plugin side only).
+	Logger hclog.Logger
+}
+
+// GRPCServer registers the TokenService on the plugin's gRPC server.
+func (p *GRPCPlugin) GRPCServer(_ *goplugin.GRPCBroker, s *grpc.Server) error {
+	Register(s, p.Service, p.Logger)
+	return nil
+}
+
+// GRPCClient returns a tokenkeeperv1.TokenServiceClient on the connection.
+func (p *GRPCPlugin) GRPCClient(_ context.Context, _ *goplugin.GRPCBroker, cc *grpc.ClientConn) (any, error) {
+	return tokenkeeperv1.NewTokenServiceClient(cc), nil
+}
+
+// Serve serves svc as a go-plugin plugin on this process: gRPC only, with
+// automatic mutual TLS when the host asks for it (go-plugin's AutoMTLS), and
+// logger — which must write hclog JSON to stderr, see NewLogger — for
+// everything go-plugin itself logs. The handshake line is the only thing
+// written to stdout. Serve returns when the host asks the plugin to shut
+// down (goplugin.Client.Kill); the caller then revokes what it holds.
+func Serve(svc Service, logger hclog.Logger) {
+	if logger == nil {
+		logger = NewLogger(hclog.Info, os.Stderr)
+	}
+	goplugin.Serve(&goplugin.ServeConfig{
+		HandshakeConfig: Handshake,
+		Plugins: goplugin.PluginSet{
+			PluginName: &GRPCPlugin{Service: svc, Logger: logger.Named("server")},
+		},
+		GRPCServer: goplugin.DefaultGRPCServer,
+		Logger:     logger,
+	})
+}
+
+// NewLogger returns the logger of plugin mode: hclog JSON on w (stderr),
+// which go-plugin parses and forwards to the host's logger line by line.
+func NewLogger(level hclog.Level, w interface{ Write([]byte) (int, error) }) hclog.Logger {
+	return hclog.New(&hclog.LoggerOptions{
+		Name:       "tokenkeeper",
+		Level:      level,
+		Output:     w,
+		JSONFormat: true,
+	})
+}
