@@ -1,0 +1,333 @@
+package agent
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net"
+	"os"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/health"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+)
+
+func env(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
+
+func TestRuntimeDir(t *testing.T) {
+	xdg := t.TempDir()
+	dir, err := RuntimeDir(env(map[string]string{"XDG_RUNTIME_DIR": xdg}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if dir != filepath.Join(xdg, "tokenkeeper") {
+		t.Fatalf("dir = %s", dir)
+	}
+	fi, err := os.Stat(dir)
+	if err != nil || fi.Mode().Perm() != 0o700 {
+		t.Fatalf("mode %v, %v", fi.Mode(), err)
+	}
+	if _, err := RuntimeDir(env(map[string]string{"XDG_RUNTIME_DIR": xdg})); err != nil {
+		t.Fatalf("second call: %v", err)
+	}
+}
+
+func TestRuntimeDirRefusesUnsafe(t *testing.T) {
+	tests := []struct {
+		name  string
+		setup func(t *testing.T, dir string)
+	}{
+		{"group readable", func(t *testing.T, dir string) { mustDo(t, os.Mkdir(dir, 0o750)); mustDo(t, os.Chmod(dir, 0o750)) }},
+		{"a file", func(t *testing.T, dir string) { mustDo(t, os.WriteFile(dir, nil, 0o600)) }},
+		{"a symlink", func(t *testing.T, dir string) { mustDo(t, os.Symlink(t.TempDir(), dir)) }},
+		{"another owner", func(t *testing.T, dir string) {
+			if os.Getuid() != 0 {
+				t.Skip("needs root to chown to another uid")
+			}
+			mustDo(t, os.Mkdir(dir, 0o700))
+			mustDo(t, os.Chown(dir, 65534, 65534))
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			xdg := t.TempDir()
+			tt.setup(t, filepath.Join(xdg, "tokenkeeper"))
+			_, err := RuntimeDir(env(map[string]string{"XDG_RUNTIME_DIR": xdg}))
+			if !errors.Is(err, ErrInsecureDir) {
+				t.Fatalf("err = %v, want ErrInsecureDir", err)
+			}
+		})
+	}
+}
+
+func mustDo(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestPathsFor(t *testing.T) {
+	a, _ := PathsFor("/run/x", "/etc/a.yaml")
+	a2, _ := PathsFor("/run/x", "/etc/../etc/a.yaml")
+	b, _ := PathsFor("/run/x", "/etc/b.yaml")
+	if a != a2 {
+		t.Fatalf("same file, different paths: %v %v", a, a2)
+	}
+	if a.Socket == b.Socket || a.Spawn == b.Spawn || a.Run == b.Run {
+		t.Fatalf("different configs share files: %v %v", a, b)
+	}
+	if filepath.Dir(a.Socket) != "/run/x" {
+		t.Fatalf("socket outside the runtime dir: %s", a.Socket)
+	}
+}
+
+// shortDir is a temp dir whose socket paths stay under the 108-byte limit.
+func shortDir(t *testing.T) string {
+	d, err := os.MkdirTemp("", "tka")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(d) })
+	return d
+}
+
+func TestListenerPeerCred(t *testing.T) {
+	tests := []struct {
+		name   string
+		uid    uint32
+		accept bool
+	}{
+		{"same uid accepted", uint32(os.Getuid()), true},
+		{"other uid refused", uint32(os.Getuid()) + 1, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			sock := filepath.Join(shortDir(t), "s")
+			raw, err := net.Listen("unix", sock)
+			if err != nil {
+				t.Fatal(err)
+			}
+			l := &Listener{Listener: raw, UID: tt.uid}
+			defer l.Close()
+			accepted := make(chan net.Conn, 1)
+			go func() {
+				c, err := l.Accept()
+				if err == nil {
+					accepted <- c
+				}
+			}()
+			c, err := net.Dial("unix", sock)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			_ = c.SetReadDeadline(time.Now().Add(5 * time.Second))
+			if tt.accept {
+				s := <-accepted
+				uid, pid, err := PeerCred(s)
+				if err != nil || uid != uint32(os.Getuid()) || int(pid) != os.Getpid() {
+					t.Fatalf("PeerCred = %d %d %v", uid, pid, err)
+				}
+				s.Close()
+				return
+			}
+			// The refused connection is closed by the server: EOF, not a timeout.
+			if _, err := c.Read(make([]byte, 1)); err != io.EOF {
+				t.Fatalf("read on refused connection: %v, want EOF", err)
+			}
+			select {
+			case <-accepted:
+				t.Fatal("a connection of another uid was accepted")
+			default:
+			}
+		})
+	}
+}
+
+func TestLockExcludes(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "l")
+	a, err := TryLock(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := TryLock(p); !errors.Is(err, ErrLocked) {
+		t.Fatalf("second TryLock: %v, want ErrLocked", err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Millisecond)
+	defer cancel()
+	if _, err := Lock(ctx, p); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Lock while held: %v", err)
+	}
+	mustDo(t, a.Unlock())
+	mustDo(t, a.Unlock())
+	b, err := Lock(context.Background(), p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mustDo(t, b.Unlock())
+}
+
+// TestEnsureRace: many callers find no agent at once; exactly one spawns.
+func TestEnsureRace(t *testing.T) {
+	dir := shortDir(t)
+	p, _ := PathsFor(dir, "/c.yaml")
+	var spawns atomic.Int32
+	var up atomic.Bool
+	s := Starter{
+		Paths: p,
+		Probe: func(context.Context) error {
+			if up.Load() {
+				return nil
+			}
+			return errors.New("no agent")
+		},
+		Spawn: func() (<-chan error, error) {
+			spawns.Add(1)
+			go func() { time.Sleep(20 * time.Millisecond); up.Store(true) }()
+			return make(chan error), nil
+		},
+	}
+	var wg sync.WaitGroup
+	errs := make(chan error, 64)
+	for range 64 {
+		wg.Go(func() { errs <- s.Ensure(context.Background()) })
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := spawns.Load(); n != 1 {
+		t.Fatalf("%d agents spawned, want 1", n)
+	}
+}
+
+func TestEnsureAgentExits(t *testing.T) {
+	p, _ := PathsFor(shortDir(t), "/c.yaml")
+	s := Starter{
+		Paths: p,
+		Probe: func(context.Context) error { return errors.New("no agent") },
+		Spawn: func() (<-chan error, error) {
+			ch := make(chan error, 1)
+			ch <- errors.New("exit status 2")
+			return ch, nil
+		},
+	}
+	err := s.Ensure(context.Background())
+	if !errors.Is(err, ErrNotReady) {
+		t.Fatalf("err = %v", err)
+	}
+}
+
+func TestIdle(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		i := NewIdle(10 * time.Minute)
+		done := make(chan time.Time, 1)
+		start := time.Now()
+		go func() { _ = i.Wait(context.Background()); done <- time.Now() }()
+		time.Sleep(9 * time.Minute)
+		i.Begin() // a long call: never idle while it runs
+		time.Sleep(30 * time.Minute)
+		synctest.Wait()
+		select {
+		case <-done:
+			t.Fatal("idle while a call was in flight")
+		default:
+		}
+		i.End()
+		got := (<-done).Sub(start)
+		if got < 49*time.Minute || got > 50*time.Minute {
+			t.Fatalf("idle exit after %v, want 10m after the call ended (49m)", got)
+		}
+	})
+}
+
+func TestIdleCancel(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		ctx, cancel := context.WithCancel(context.Background())
+		i := NewIdle(0)
+		go cancel()
+		if err := i.Wait(ctx); !errors.Is(err, context.Canceled) {
+			t.Fatalf("Wait = %v", err)
+		}
+	})
+}
+
+func TestServeStopsAndShutsDown(t *testing.T) {
+	p, _ := PathsFor(shortDir(t), "/c.yaml")
+	s, err := Listen(context.Background(), p, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Listen(timeout(t, 30*time.Millisecond), p, nil); !errors.Is(err, ErrAlreadyRunning) {
+		t.Fatalf("second Listen: %v", err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	var shutdowns atomic.Int32
+	served := make(chan error, 1)
+	go func() {
+		served <- Serve(ctx, s, Options{
+			Register: func(g *grpc.Server) { healthpb.RegisterHealthServer(g, health.NewServer()) },
+			Shutdown: func(context.Context) error {
+				if _, err := os.Stat(p.Socket); !errors.Is(err, os.ErrNotExist) {
+					t.Errorf("socket still there while revoking: %v", err)
+				}
+				shutdowns.Add(1)
+				return nil
+			},
+		})
+	}()
+	cc, err := grpc.NewClient("unix://"+p.Socket, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cc.Close()
+	if _, err := healthpb.NewHealthClient(cc).Check(timeout(t, 5*time.Second), &healthpb.HealthCheckRequest{}); err != nil {
+		t.Fatalf("call through the agent socket: %v", err)
+	}
+	cancel()
+	if err := <-served; err != nil {
+		t.Fatalf("Serve: %v", err)
+	}
+	if shutdowns.Load() != 1 {
+		t.Fatalf("Shutdown ran %d times", shutdowns.Load())
+	}
+	l, err := TryLock(p.Run)
+	if err != nil {
+		t.Fatalf("run lock still held after exit: %v", err)
+	}
+	l.Unlock()
+}
+
+func TestServeIdleExit(t *testing.T) {
+	p, _ := PathsFor(shortDir(t), "/c.yaml")
+	s, err := Listen(context.Background(), p, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var revoked atomic.Bool
+	err = Serve(timeout(t, time.Minute), s, Options{
+		Register:    func(g *grpc.Server) {},
+		IdleTimeout: 20 * time.Millisecond,
+		Shutdown:    func(context.Context) error { revoked.Store(true); return nil },
+	})
+	if err != nil || !revoked.Load() {
+		t.Fatalf("Serve = %v, revoked %v", err, revoked.Load())
+	}
+}
+
+func timeout(t *testing.T, d time.Duration) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	t.Cleanup(cancel)
+	return ctx
+}

@@ -1,0 +1,144 @@
+package agent
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+	"google.golang.org/grpc"
+)
+
+// ErrAlreadyRunning: another agent holds the run lock of these paths.
+var ErrAlreadyRunning = errors.New("an agent is already running for this configuration")
+
+// Socket is a bound agent socket and the run lock that makes it ours.
+type Socket struct {
+	net.Listener
+	lock *FileLock
+}
+
+// Listen takes the run lock of p (waiting until ctx ends, since an agent
+// that is exiting holds it for a moment), removes a stale socket a crashed
+// agent left behind, and binds p.Socket, mode 0600, accepting only peers of
+// this uid.
+func Listen(ctx context.Context, p Paths, logger hclog.Logger) (*Socket, error) {
+	lock, err := Lock(ctx, p.Run)
+	if err != nil {
+		return nil, fmt.Errorf("%w (%v)", ErrAlreadyRunning, err)
+	}
+	// Holding the run lock proves no live agent owns the socket file.
+	if err := os.Remove(p.Socket); err != nil && !errors.Is(err, os.ErrNotExist) {
+		_ = lock.Unlock()
+		return nil, fmt.Errorf("could not remove stale socket: %w", err)
+	}
+	l, err := net.Listen("unix", p.Socket)
+	if err != nil {
+		_ = lock.Unlock()
+		return nil, fmt.Errorf("could not listen on %s: %w", p.Socket, err)
+	}
+	if err := os.Chmod(p.Socket, 0o600); err != nil {
+		_ = l.Close()
+		_ = lock.Unlock()
+		return nil, fmt.Errorf("could not restrict socket mode: %w", err)
+	}
+	pl := &Listener{Listener: l, UID: uint32(os.Getuid()), Logger: logger}
+	return &Socket{Listener: pl, lock: lock}, nil
+}
+
+// Close stops listening, removes the socket file and releases the run
+// lock, so that a new agent may start at once.
+func (s *Socket) Close() error {
+	err := s.Listener.Close() // a net.UnixListener unlinks its file on Close
+	if errors.Is(err, net.ErrClosed) {
+		err = nil // the gRPC server closed it first
+	}
+	return errors.Join(err, s.lock.Unlock())
+}
+
+// Options configure Serve.
+type Options struct {
+	// Register installs the TokenService on the server (plugin.Register).
+	Register func(*grpc.Server)
+	// IdleTimeout ends the agent after this long without a call; zero
+	// or less means never.
+	IdleTimeout time.Duration
+	// Shutdown revokes everything the agent holds (keeper.Close). It
+	// runs after the socket is gone, bounded by ShutdownTimeout.
+	Shutdown func(ctx context.Context) error
+	// ShutdownTimeout bounds Shutdown; default 30s.
+	ShutdownTimeout time.Duration
+	// Logger; nil discards.
+	Logger hclog.Logger
+}
+
+// Serve answers on s until ctx ends (SIGTERM, `agent stop`) or the agent
+// has been idle for o.IdleTimeout. Then it stops accepting, lets calls in
+// flight finish (5 s at most), closes s, and runs o.Shutdown. It returns
+// nil after an idle or requested exit.
+func Serve(ctx context.Context, s *Socket, o Options) error {
+	logger := o.Logger
+	if logger == nil {
+		logger = hclog.NewNullLogger()
+	}
+	idle := NewIdle(o.IdleTimeout)
+	srv := grpc.NewServer(grpc.UnaryInterceptor(func(ctx context.Context, req any, _ *grpc.UnaryServerInfo, h grpc.UnaryHandler) (any, error) {
+		idle.Begin()
+		defer idle.End()
+		return h(ctx, req)
+	}))
+	o.Register(srv)
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(s) }()
+	logger.Info("agent listening", "socket", s.Addr().String(), "idle_timeout", o.IdleTimeout, "pid", os.Getpid())
+
+	waitCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	idled := make(chan error, 1)
+	go func() { idled <- idle.Wait(waitCtx) }()
+	var serveErr error
+	select {
+	case <-ctx.Done():
+		logger.Info("agent stopping", "reason", context.Cause(ctx))
+	case <-idled:
+		logger.Info("agent idle, exiting", "idle_timeout", o.IdleTimeout)
+	case serveErr = <-served:
+		logger.Error("agent server failed", "error", serveErr)
+	}
+	stopGracefully(srv, 5*time.Second)
+	err := errors.Join(serveErr, s.Close())
+	return errors.Join(err, shutdown(o, logger))
+}
+
+func stopGracefully(srv *grpc.Server, limit time.Duration) {
+	done := make(chan struct{})
+	go func() { srv.GracefulStop(); close(done) }()
+	t := time.NewTimer(limit)
+	defer t.Stop()
+	select {
+	case <-done:
+	case <-t.C:
+		srv.Stop()
+	}
+}
+
+func shutdown(o Options, logger hclog.Logger) error {
+	if o.Shutdown == nil {
+		return nil
+	}
+	limit := o.ShutdownTimeout
+	if limit <= 0 {
+		limit = 30 * time.Second
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), limit)
+	defer cancel()
+	if err := o.Shutdown(ctx); err != nil {
+		logger.Warn("could not revoke every profile", "error", err)
+		return fmt.Errorf("could not revoke on exit: %w", err)
+	}
+	logger.Info("revoked every profile")
+	return nil
+}
