@@ -1,0 +1,226 @@
+package secret
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"time"
+)
+
+// Sentinels for classifying resolution failures with errors.Is. They are
+// always wrapped in *Error, which names the reference.
+var (
+	// ErrNotFound: the environment variable is unset or the file is missing.
+	ErrNotFound = errors.New("not found")
+	// ErrEmpty: the source exists but yields an empty value.
+	ErrEmpty = errors.New("empty value")
+	// ErrInsecurePermissions: the file is readable by group or others.
+	ErrInsecurePermissions = errors.New("insecure permissions")
+	// ErrCommandFailed: the command could not start, exited non-zero or
+	// timed out. The command's output is never part of the error.
+	ErrCommandFailed = errors.New("command failed")
+	// ErrInvalidRef: the reference does not name exactly one source.
+	ErrInvalidRef = errors.New("invalid secret reference")
+)
+
+// DefaultCommandTimeout bounds a command reference without its own Timeout.
+const DefaultCommandTimeout = 10 * time.Second
+
+// maxValueSize bounds what a file or command may yield; a secret is a
+// password or token, never megabytes.
+const maxValueSize = 1 << 20
+
+// Error is a failure to resolve or store a secret. Its message names the
+// reference (String of the Ref) and never the value.
+type Error struct {
+	// Ref describes the reference, e.g. "env VCF_PASSWORD" or "file /run/x".
+	Ref string
+	// Err is the cause; it wraps one of the sentinels of this package or an
+	// fs error.
+	Err error
+}
+
+// Error implements error.
+func (e *Error) Error() string { return "secret " + e.Ref + ": " + e.Err.Error() }
+
+// Unwrap returns the cause.
+func (e *Error) Unwrap() error { return e.Err }
+
+// Ref is a secret reference from the profiles file: exactly one of Env,
+// File, Command. Timeout bounds Command (default DefaultCommandTimeout).
+type Ref struct {
+	// Env names an environment variable holding the value.
+	Env string
+	// File is the path of a file holding the value (one trailing newline
+	// is trimmed). It must not be readable by group or others.
+	File string
+	// Command is a program and its arguments; its stdout (one trailing
+	// newline trimmed) is the value. No shell is involved.
+	Command []string
+	// Timeout bounds Command; zero means DefaultCommandTimeout.
+	Timeout time.Duration
+}
+
+// String describes the reference without its value: "env VCF_PASSWORD",
+// "file /run/x", "command pass". Command arguments are left out because
+// people do put literal secrets there.
+func (r Ref) String() string {
+	switch r.kind() {
+	case kindEnv:
+		return "env " + r.Env
+	case kindFile:
+		return "file " + r.File
+	case kindCommand:
+		return "command " + r.Command[0]
+	default:
+		return "(invalid reference)"
+	}
+}
+
+type refKind int
+
+const (
+	kindInvalid refKind = iota
+	kindEnv
+	kindFile
+	kindCommand
+)
+
+// kind reports which single source r names, or kindInvalid.
+func (r Ref) kind() refKind {
+	n, k := 0, kindInvalid
+	if r.Env != "" {
+		n, k = n+1, kindEnv
+	}
+	if r.File != "" {
+		n, k = n+1, kindFile
+	}
+	if len(r.Command) > 0 {
+		n, k = n+1, kindCommand
+	}
+	if n != 1 || (k == kindCommand && r.Command[0] == "") {
+		return kindInvalid
+	}
+	return k
+}
+
+// Validate reports whether r names exactly one usable source.
+func (r Ref) Validate() error {
+	switch {
+	case r.kind() == kindInvalid:
+		return &Error{Ref: r.String(), Err: fmt.Errorf("%w: set exactly one of env, file or command (with a non-empty program)", ErrInvalidRef)}
+	case r.Timeout < 0:
+		return &Error{Ref: r.String(), Err: fmt.Errorf("%w: negative timeout %s", ErrInvalidRef, r.Timeout)}
+	case r.Timeout != 0 && r.kind() != kindCommand:
+		return &Error{Ref: r.String(), Err: fmt.Errorf("%w: timeout applies only to command references", ErrInvalidRef)}
+	}
+	return nil
+}
+
+// Resolve reads the value from the real environment, file system or
+// command. See ResolveWith.
+func (r Ref) Resolve(ctx context.Context) (Secret, error) {
+	return r.ResolveWith(ctx, os.LookupEnv)
+}
+
+// ResolveWith reads the value, looking environment variables up with
+// lookupEnv (nil means os.LookupEnv). Every error is a *Error naming the
+// reference; an empty value is an error (ErrEmpty) for every source.
+func (r Ref) ResolveWith(ctx context.Context, lookupEnv func(string) (string, bool)) (Secret, error) {
+	if err := r.Validate(); err != nil {
+		return Secret{}, err
+	}
+	var (
+		v   string
+		err error
+	)
+	switch r.kind() {
+	case kindEnv:
+		v, err = resolveEnv(r.Env, lookupEnv)
+	case kindFile:
+		v, err = readSecretFile(r.File)
+	case kindCommand:
+		v, err = runCommand(ctx, r.Command, r.timeout())
+	}
+	if err == nil && v == "" {
+		err = ErrEmpty
+	}
+	if err != nil {
+		return Secret{}, &Error{Ref: r.String(), Err: err}
+	}
+	return New(v), nil
+}
+
+func (r Ref) timeout() time.Duration {
+	if r.Timeout > 0 {
+		return r.Timeout
+	}
+	return DefaultCommandTimeout
+}
+
+func resolveEnv(name string, lookupEnv func(string) (string, bool)) (string, error) {
+	if lookupEnv == nil {
+		lookupEnv = os.LookupEnv
+	}
+	v, ok := lookupEnv(name)
+	if !ok {
+		return "", fmt.Errorf("%w: environment variable is not set", ErrNotFound)
+	}
+	if v == "" {
+		return "", fmt.Errorf("%w: environment variable is set but empty", ErrEmpty)
+	}
+	return v, nil
+}
+
+// readSecretFile checks the mode on the opened descriptor, so the file
+// checked is the file read.
+func readSecretFile(path string) (string, error) {
+	f, err := os.Open(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return "", fmt.Errorf("%w: no such file", ErrNotFound)
+	}
+	if err != nil {
+		return "", fmt.Errorf("could not open: %w", err)
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return "", fmt.Errorf("could not stat: %w", err)
+	}
+	if err := checkMode(path, fi); err != nil {
+		return "", err
+	}
+	b, err := io.ReadAll(io.LimitReader(f, maxValueSize+1))
+	if err != nil {
+		return "", fmt.Errorf("could not read: %w", err)
+	}
+	if len(b) > maxValueSize {
+		return "", fmt.Errorf("file is larger than %d bytes", maxValueSize)
+	}
+	return trimNewline(string(b)), nil
+}
+
+// checkMode refuses directories and files readable by group or others.
+func checkMode(path string, fi os.FileInfo) error {
+	if fi.IsDir() {
+		return errors.New("is a directory, not a file")
+	}
+	if perm := fi.Mode().Perm(); perm&0o044 != 0 {
+		return fmt.Errorf("%w: mode %04o lets group or others read it; run `chmod 600 %s`",
+			ErrInsecurePermissions, perm, path)
+	}
+	return nil
+}
+
+// trimNewline removes one trailing "\n" or "\r\n", as editors and
+// `echo` add it; other whitespace may be part of a password.
+func trimNewline(s string) string {
+	s, ok := strings.CutSuffix(s, "\n")
+	if ok {
+		s = strings.TrimSuffix(s, "\r")
+	}
+	return s
+}
