@@ -1,0 +1,217 @@
+package vcd
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"math"
+	"net/http"
+	"time"
+
+	"github.com/tokenkeeper/tokenkeeper/plugin/provider"
+	"github.com/tokenkeeper/tokenkeeper/plugin/secret"
+)
+
+// Cloud Director's session headers and paths.
+const (
+	headerAccessToken = "X-VMWARE-VCLOUD-ACCESS-TOKEN"
+	headerTokenType   = "X-VMWARE-VCLOUD-TOKEN-TYPE"
+
+	pathCloudSessions   = "/cloudapi/1.0.0/sessions"
+	pathProviderSession = "/cloudapi/1.0.0/sessions/provider"
+	pathCurrentSession  = "/cloudapi/1.0.0/sessions/current"
+	pathLegacySessions  = "/api/sessions"
+	pathLegacySession   = "/api/session"
+)
+
+// defaultIdleTimeout is Cloud Director's default sliding idle timeout,
+// assumed when the server does not report one (legacy sessions, OAuth).
+const defaultIdleTimeout = 30 * time.Minute
+
+func jsonAccept(version string) string { return "application/json;version=" + version }
+func xmlAccept(version string) string  { return "application/*+xml;version=" + version }
+
+// loginPassword logs in with user@org and password, on the CloudAPI
+// session endpoints or, for old servers and legacy_login, /api/sessions.
+func (p *Provider) loginPassword(ctx context.Context) (provider.Grant, error) {
+	v, err := p.version(ctx)
+	if err != nil {
+		return provider.Grant{}, fmt.Errorf("login: %w", err)
+	}
+	pw, err := p.cfg.Password.Resolve(ctx)
+	if err != nil {
+		return provider.Grant{}, fmt.Errorf("login: could not read the password: %w", err)
+	}
+	if p.cfg.LegacyLogin || !v.usesCloudAPI() {
+		if compareVersions(v.Version, legacyRemoved) >= 0 {
+			return provider.Grant{}, fmt.Errorf("login: API %s has no /api/sessions (removed in %s); drop legacy_login or pin api_version below %s: %w",
+				v.Version, legacyRemoved, legacyRemoved, provider.ErrBadConfig)
+		}
+		return p.loginLegacy(ctx, v.Version, pw)
+	}
+	return p.loginCloudAPI(ctx, v.Version, pw)
+}
+
+// sessionBody is the part of the CloudAPI session JSON we use. The idle
+// timeout is read as a number so that a fractional value (simulators with
+// second-scale timeouts) is kept.
+type sessionBody struct {
+	ID                        string   `json:"id"`
+	SessionIdleTimeoutMinutes *float64 `json:"sessionIdleTimeoutMinutes"`
+}
+
+// loginCloudAPI is POST /cloudapi/1.0.0/sessions[/provider] with Basic auth.
+func (p *Provider) loginCloudAPI(ctx context.Context, version string, pw secret.Secret) (provider.Grant, error) {
+	path := pathCloudSessions
+	if p.isSystem() {
+		path = pathProviderSession
+	}
+	req, err := p.newRequest(ctx, http.MethodPost, path, nil)
+	if err != nil {
+		return provider.Grant{}, err
+	}
+	req.SetBasicAuth(p.principal(), pw.Reveal())
+	req.Header.Set("Accept", jsonAccept(version))
+	r, err := p.do(req, "login", pw)
+	if err != nil {
+		return provider.Grant{}, err
+	}
+	if r.status != http.StatusOK {
+		return provider.Grant{}, p.upstreamError("login", req, r, loginKind(r.status), pw)
+	}
+	tok := r.header.Get(headerAccessToken)
+	if tok == "" {
+		return provider.Grant{}, &provider.Error{Op: "login", Method: req.Method, Path: req.URL.Path, Status: r.status,
+			Message: "no " + headerAccessToken + " header in the answer", Kind: provider.ErrProtocol}
+	}
+	var body sessionBody
+	_ = json.Unmarshal(r.body, &body) // the body is informative; the header is the token
+	g := p.bearerGrant(secret.New(tok), r.header.Get(headerTokenType), version)
+	if body.SessionIdleTimeoutMinutes != nil && *body.SessionIdleTimeoutMinutes > 0 {
+		g.IdleTimeout = minutes(*body.SessionIdleTimeoutMinutes)
+	}
+	p.log.Debug("logged in", "mode", modeCloud, "version", version, "provider_org", p.isSystem(),
+		"token", g.Access.Fingerprint(), "idle_timeout", g.IdleTimeout, "lifetime", g.AccessLifetime)
+	return g, nil
+}
+
+// bearerGrant builds the grant of a CloudAPI JWT session.
+func (p *Provider) bearerGrant(tok secret.Secret, tokenType, version string) provider.Grant {
+	if tokenType == "" {
+		tokenType = "Bearer"
+	}
+	g := provider.Grant{Access: tok, TokenType: tokenType, HeaderName: provider.HeaderAuthorization,
+		IdleTimeout: defaultIdleTimeout, Meta: map[string]string{metaMode: modeCloud, metaVersion: version}}
+	if life, err := jwtLifetime(tok.Reveal()); err == nil {
+		g.AccessLifetime = life
+	}
+	return g
+}
+
+func minutes(m float64) time.Duration {
+	return time.Duration(math.Round(m * float64(time.Minute)))
+}
+
+// loginKind classifies a failed login: 401 is a rejected (or locked)
+// credential, 403 a refusal of an authenticated or header-less request,
+// 404 an endpoint this server does not have.
+func loginKind(status int) error {
+	if status == http.StatusNotFound || status == http.StatusMethodNotAllowed {
+		return provider.ErrBadConfig
+	}
+	return statusKind(status)
+}
+
+// loginLegacy is POST /api/sessions; the token comes back in
+// x-vcloud-authorization and must be sent back in that header.
+func (p *Provider) loginLegacy(ctx context.Context, version string, pw secret.Secret) (provider.Grant, error) {
+	req, err := p.newRequest(ctx, http.MethodPost, pathLegacySessions, nil)
+	if err != nil {
+		return provider.Grant{}, err
+	}
+	req.SetBasicAuth(p.principal(), pw.Reveal())
+	req.Header.Set("Accept", xmlAccept(version))
+	r, err := p.do(req, "login", pw)
+	if err != nil {
+		return provider.Grant{}, err
+	}
+	if r.status != http.StatusOK {
+		return provider.Grant{}, p.upstreamError("login", req, r, loginKind(r.status), pw)
+	}
+	tok := r.header.Get(provider.HeaderVCloudAuth)
+	if tok == "" {
+		return provider.Grant{}, &provider.Error{Op: "login", Method: req.Method, Path: req.URL.Path, Status: r.status,
+			Message: "no " + provider.HeaderVCloudAuth + " header in the answer", Kind: provider.ErrProtocol}
+	}
+	g := provider.Grant{Access: secret.New(tok), TokenType: "vcloud", HeaderName: provider.HeaderVCloudAuth,
+		IdleTimeout: defaultIdleTimeout, Meta: map[string]string{metaMode: modeLegacy, metaVersion: version}}
+	p.log.Debug("logged in", "mode", modeLegacy, "version", version, "token", g.Access.Fingerprint())
+	return g, nil
+}
+
+// sessionRequest builds a request on g's own session: the CloudAPI
+// current-session resource, or /api/session for legacy sessions.
+func (p *Provider) sessionRequest(ctx context.Context, method string, g provider.Grant) (*http.Request, error) {
+	version := g.Meta[metaVersion]
+	if version == "" {
+		v, err := p.version(ctx)
+		if err != nil {
+			return nil, err
+		}
+		version = v.Version
+	}
+	path, accept := pathCurrentSession, jsonAccept(version)
+	if g.Meta[metaMode] == modeLegacy {
+		path, accept = pathLegacySession, xmlAccept(version)
+	}
+	req, err := p.newRequest(ctx, method, path, nil)
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Accept", accept)
+	setAuth(req, g)
+	return req, nil
+}
+
+// Revoke logs the session out. A session the server no longer knows
+// (401, 404) is already gone, which is success.
+func (p *Provider) Revoke(ctx context.Context, g provider.Grant) error {
+	if g.Access.IsZero() {
+		return nil
+	}
+	req, err := p.sessionRequest(ctx, http.MethodDelete, g)
+	if err != nil {
+		return fmt.Errorf("revoke session: %w", err)
+	}
+	r, err := p.do(req, "revoke session", g.Access)
+	if err != nil {
+		return err
+	}
+	switch r.status {
+	case http.StatusOK, http.StatusNoContent, http.StatusUnauthorized, http.StatusNotFound:
+		p.log.Debug("session ended", "token", g.Access.Fingerprint(), "status", r.status)
+		return nil
+	}
+	return p.upstreamError("revoke session", req, r, statusKind(r.status), g.Access)
+}
+
+// Probe checks cheaply whether g's session still lives. A session that
+// idled out or was logged out (401) wraps provider.ErrRefreshRejected so
+// the keeper logs in again.
+func (p *Provider) Probe(ctx context.Context, g provider.Grant) error {
+	req, err := p.sessionRequest(ctx, http.MethodGet, g)
+	if err != nil {
+		return fmt.Errorf("probe session: %w", err)
+	}
+	r, err := p.do(req, "probe session", g.Access)
+	if err != nil {
+		return err
+	}
+	switch r.status {
+	case http.StatusOK:
+		return nil
+	case http.StatusUnauthorized:
+		return p.upstreamError("probe session", req, r, provider.ErrRefreshRejected, g.Access)
+	}
+	return p.upstreamError("probe session", req, r, statusKind(r.status), g.Access)
+}

@@ -1,0 +1,200 @@
+// Package vcd speaks VMware Cloud Director's authentication wire: version
+// discovery, CloudAPI and legacy session logins with user, org and
+// password, API-token and service-account exchanges, session probes and
+// logout. It implements the keeper's Provider and Prober interfaces
+// without importing the keeper.
+package vcd
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+
+	"github.com/hashicorp/go-hclog"
+
+	"github.com/tokenkeeper/tokenkeeper/plugin/provider"
+	"github.com/tokenkeeper/tokenkeeper/plugin/secret"
+)
+
+// Resolver yields a secret's current value; secret.Ref satisfies it.
+type Resolver interface {
+	Resolve(ctx context.Context) (secret.Secret, error)
+}
+
+// RotatingSecret is a secret that can be written back; secret.Ref with a
+// file source satisfies it. Service-account tokens need it.
+type RotatingSecret interface {
+	Resolver
+	Store(ctx context.Context, v secret.Secret) error
+}
+
+// Config describes one Cloud Director profile. Exactly one of Password
+// (with Username), APIToken or ServiceAccount is set.
+type Config struct {
+	// URL is the base URL, e.g. https://vcd.example.com.
+	URL string
+	// HTTPClient carries TLS settings and timeouts; nil means a default
+	// client (tests only: production wiring passes provider.NewHTTPClient).
+	HTTPClient *http.Client
+	// Org is the organization; "System" (any case) selects the provider
+	// endpoints.
+	Org string
+	// Username is the user name without "@org".
+	Username string
+	// Password is the user's password.
+	Password Resolver
+	// APIToken is a user API token (never rotated).
+	APIToken Resolver
+	// ServiceAccount is a service account's refresh token, rotated on
+	// every exchange and stored back before a grant is returned.
+	ServiceAccount RotatingSecret
+	// APIVersion pins the API version; empty selects the highest
+	// non-deprecated version the server offers.
+	APIVersion string
+	// LegacyLogin forces POST /api/sessions and the x-vcloud-authorization
+	// header.
+	LegacyLogin bool
+	// Logger receives debug and trace lines without secrets; nil discards.
+	Logger hclog.Logger
+}
+
+// Provider is a Cloud Director upstream for one profile. It is safe for
+// concurrent use.
+type Provider struct {
+	cfg    Config
+	base   *url.URL
+	client *http.Client
+	log    hclog.Logger
+
+	// mu guards versionCache and pendingSA.
+	mu sync.Mutex
+	// versionCache is the server's version list, fetched once.
+	versionCache []versionInfo
+	// pendingSA is a rotated service-account token the server already
+	// issued but that could not be stored; the next Login stores it first.
+	pendingSA secret.Secret
+}
+
+// Grant Meta keys and values.
+const (
+	metaMode    = "mode"
+	metaVersion = "version"
+	modeCloud   = "cloudapi"
+	modeLegacy  = "legacy"
+)
+
+// systemOrg is the provider organization.
+const systemOrg = "System"
+
+// New validates cfg and returns a provider.
+func New(cfg Config) (*Provider, error) {
+	base, err := url.Parse(strings.TrimRight(cfg.URL, "/"))
+	if err != nil || (base.Scheme != "https" && base.Scheme != "http") || base.Host == "" {
+		return nil, fmt.Errorf("vcd: url %q must be an absolute http(s) URL: %w", cfg.URL, provider.ErrBadConfig)
+	}
+	if cfg.Org == "" {
+		return nil, fmt.Errorf("vcd: org is required (use %q for the provider): %w", systemOrg, provider.ErrBadConfig)
+	}
+	n := 0
+	for _, set := range []bool{cfg.Password != nil, cfg.APIToken != nil, cfg.ServiceAccount != nil} {
+		if set {
+			n++
+		}
+	}
+	if n != 1 {
+		return nil, fmt.Errorf("vcd: exactly one of password, api_token, service_account is required: %w", provider.ErrBadConfig)
+	}
+	if cfg.Password != nil && cfg.Username == "" {
+		return nil, fmt.Errorf("vcd: username is required with password: %w", provider.ErrBadConfig)
+	}
+	if cfg.LegacyLogin && cfg.Password == nil {
+		return nil, fmt.Errorf("vcd: legacy_login applies to username/password logins only: %w", provider.ErrBadConfig)
+	}
+	p := &Provider{cfg: cfg, base: base, client: cfg.HTTPClient, log: cfg.Logger}
+	if p.client == nil {
+		p.client = http.DefaultClient
+	}
+	if p.log == nil {
+		p.log = hclog.NewNullLogger()
+	}
+	return p, nil
+}
+
+// isSystem reports whether the profile logs in to the provider org.
+func (p *Provider) isSystem() bool { return strings.EqualFold(p.cfg.Org, systemOrg) }
+
+// Login authenticates with the profile's primary credential.
+func (p *Provider) Login(ctx context.Context) (provider.Grant, error) {
+	switch {
+	case p.cfg.APIToken != nil:
+		return p.loginAPIToken(ctx)
+	case p.cfg.ServiceAccount != nil:
+		return p.loginServiceAccount(ctx)
+	default:
+		return p.loginPassword(ctx)
+	}
+}
+
+// Refresh is not something Cloud Director offers: sessions are not
+// refreshed but replaced, so every grant has an empty Refresh and the
+// keeper logs in again. A call anyway asks the keeper for a login.
+func (p *Provider) Refresh(context.Context, provider.Grant) (provider.Grant, error) {
+	return provider.Grant{}, fmt.Errorf("refresh access token: cloud director sessions cannot be refreshed: %w",
+		provider.ErrRefreshRejected)
+}
+
+// Credential fingerprints the primary credential as its source yields it
+// now: user@org and password, the API token, or the service-account
+// token (the rotated one still waiting to be stored, if any).
+func (p *Provider) Credential(ctx context.Context) (string, error) {
+	switch {
+	case p.cfg.APIToken != nil:
+		tok, err := p.cfg.APIToken.Resolve(ctx)
+		if err != nil {
+			return "", fmt.Errorf("could not read the API token: %w", err)
+		}
+		return tok.Fingerprint(), nil
+	case p.cfg.ServiceAccount != nil:
+		tok, err := p.serviceAccountToken(ctx)
+		if err != nil {
+			return "", err
+		}
+		return tok.Fingerprint(), nil
+	default:
+		pw, err := p.cfg.Password.Resolve(ctx)
+		if err != nil {
+			return "", fmt.Errorf("could not read the password: %w", err)
+		}
+		return secret.New(p.principal() + "\x00" + pw.Reveal()).Fingerprint(), nil
+	}
+}
+
+// principal is the user@org login name.
+func (p *Provider) principal() string { return p.cfg.Username + "@" + p.cfg.Org }
+
+// newRequest builds a request to path on the configured host. Login URLs
+// advertised by the server are deliberately not followed: credentials go
+// only to the host the profile names.
+func (p *Provider) newRequest(ctx context.Context, method, path string, body io.Reader) (*http.Request, error) {
+	u := *p.base
+	u.Path = strings.TrimRight(p.base.Path, "/") + path
+	req, err := http.NewRequestWithContext(ctx, method, u.String(), body)
+	if err != nil {
+		return nil, fmt.Errorf("could not build %s %s: %w", method, path, errors.Join(err, provider.ErrBadConfig))
+	}
+	return req, nil
+}
+
+// setAuth adds the header that carries g's token.
+func setAuth(req *http.Request, g provider.Grant) {
+	if g.HeaderName == provider.HeaderVCloudAuth {
+		req.Header.Set(provider.HeaderVCloudAuth, g.Access.Reveal())
+		return
+	}
+	req.Header.Set(provider.HeaderAuthorization, g.HeaderValue().Reveal())
+}
