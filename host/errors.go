@@ -1,0 +1,119 @@
+package host
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"github.com/tokenkeeper/tokenkeeper/plugin"
+)
+
+// Sentinels for the gRPC codes of the TokenService; compare with errors.Is.
+// Every error a Client method returns for a gRPC status is an *Error that
+// matches one of them (or context.Canceled / context.DeadlineExceeded).
+var (
+	// ErrUnauthenticated: upstream rejected the credentials. Do not retry
+	// in a loop; fix the secret.
+	ErrUnauthenticated = errors.New("credentials rejected")
+	// ErrPermissionDenied: authenticated, but the role is too weak.
+	ErrPermissionDenied = errors.New("permission denied")
+	// ErrNotFound: no profile of that name is configured.
+	ErrNotFound = errors.New("unknown profile")
+	// ErrInvalidArgument: the request itself is malformed.
+	ErrInvalidArgument = errors.New("invalid request")
+	// ErrUnavailable: upstream (or the plugin) is down or timing out;
+	// retrying later may help.
+	ErrUnavailable = errors.New("unavailable")
+	// ErrLockedOut: the lockout guard refuses to try a login that was
+	// rejected recently; Error.RetryAt says when it will try again.
+	ErrLockedOut = errors.New("login not attempted: credentials were rejected recently")
+	// ErrBadConfig: the profile cannot work as configured (TLS
+	// verification, malformed URL, no common API version).
+	ErrBadConfig = errors.New("bad configuration")
+	// ErrInternal: a bug or an upstream answer tokenkeeper cannot parse.
+	ErrInternal = errors.New("internal error")
+)
+
+// Error is a failed TokenService call.
+type Error struct {
+	Op      string     // "get token", "invalidate token", "revoke", "list profiles"
+	Profile string     // may be empty
+	Code    codes.Code // the gRPC code
+	Message string     // the plugin's message, free of secrets
+	// RetryAt is when the lockout guard will try again (ErrLockedOut), or
+	// zero.
+	RetryAt time.Time
+	kind    error
+}
+
+func (e *Error) Error() string {
+	if e.Profile == "" {
+		return fmt.Sprintf("%s: %s: %s", e.Op, e.Code, e.Message)
+	}
+	return fmt.Sprintf("%s: profile %q: %s: %s", e.Op, e.Profile, e.Code, e.Message)
+}
+
+// Unwrap returns the sentinel of the code, so errors.Is(err, ErrX) works.
+func (e *Error) Unwrap() error { return e.kind }
+
+// fromRPC turns a gRPC error into an *Error; nil stays nil and an error
+// without a status passes through wrapped.
+func fromRPC(op, profile string, err error) error {
+	if err == nil {
+		return nil
+	}
+	st, ok := status.FromError(err)
+	if !ok {
+		return fmt.Errorf("%s: %w", op, err)
+	}
+	e := &Error{Op: op, Profile: profile, Code: st.Code(), Message: st.Message()}
+	e.kind, e.RetryAt = classify(st)
+	return e
+}
+
+func classify(st *status.Status) (error, time.Time) {
+	switch st.Code() {
+	case codes.Unauthenticated:
+		return ErrUnauthenticated, time.Time{}
+	case codes.PermissionDenied:
+		return ErrPermissionDenied, time.Time{}
+	case codes.NotFound:
+		return ErrNotFound, time.Time{}
+	case codes.InvalidArgument:
+		return ErrInvalidArgument, time.Time{}
+	case codes.Unavailable:
+		return ErrUnavailable, time.Time{}
+	case codes.DeadlineExceeded:
+		return context.DeadlineExceeded, time.Time{}
+	case codes.Canceled:
+		return context.Canceled, time.Time{}
+	case codes.FailedPrecondition:
+		return failedPrecondition(st)
+	}
+	return ErrInternal, time.Time{}
+}
+
+// failedPrecondition tells the lockout guard from a bad configuration by the
+// ErrorInfo reason; without one it is the guard, the code's meaning in
+// DESIGN.md.
+func failedPrecondition(st *status.Status) (error, time.Time) {
+	var retryAt time.Time
+	for _, d := range st.Details() {
+		info, ok := d.(*errdetails.ErrorInfo)
+		if !ok || info.GetDomain() != plugin.ErrorDomain {
+			continue
+		}
+		if info.GetReason() == plugin.ReasonBadConfig {
+			return ErrBadConfig, time.Time{}
+		}
+		if at, err := time.Parse(time.RFC3339Nano, info.GetMetadata()["retry_at"]); err == nil {
+			retryAt = at
+		}
+	}
+	return ErrLockedOut, retryAt
+}

@@ -1,0 +1,145 @@
+package host
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+)
+
+// TokenGetter is what Transport and TokenSource need from a Client.
+type TokenGetter interface {
+	Token(ctx context.Context, profile string, o TokenOptions) (*Token, error)
+	Invalidate(ctx context.Context, profile, fingerprint, reason string) error
+}
+
+// Transport is an http.RoundTripper that authenticates requests with the
+// token of one profile. Per request it asks the TokenService for a token
+// (a cheap local call; the plugin caches and refreshes), sends the header
+// the service names, and on a 401 invalidates that token by fingerprint
+// and retries once when the body can be replayed.
+//
+// The token goes only to one origin (scheme and host): Host, or else the
+// origin of the first request. A request to any other origin — a redirect
+// the http.Client follows, say — is forwarded without the token.
+type Transport struct {
+	// Source hands out tokens; usually a *Client.
+	Source TokenGetter
+	// Profile names the profile whose token is sent.
+	Profile string
+	// MinValidity asks for a token valid at least this long, so it
+	// cannot expire in flight; zero means the plugin's default.
+	MinValidity time.Duration
+	// Origin the token may go to, "https://host:port"; empty pins the
+	// origin of the first request.
+	Origin string
+	// Base performs the requests; nil means http.DefaultTransport.
+	Base http.RoundTripper
+
+	mu     sync.Mutex // guards pinned
+	pinned string     // the origin tokens go to, once known
+}
+
+// RoundTrip implements http.RoundTripper. It never modifies req.
+func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
+	if !t.allowed(req) {
+		return t.base().RoundTrip(req)
+	}
+	tok, err := t.token(req.Context())
+	if err != nil {
+		closeBody(req)
+		return nil, err
+	}
+	resp, err := t.base().RoundTrip(authorized(req, req.Body, tok))
+	if err != nil || resp.StatusCode != http.StatusUnauthorized || !replayable(req) {
+		return resp, err
+	}
+	return t.retry(req, resp, tok)
+}
+
+// retry handles a 401: invalidate the rejected token, get the next one and
+// send the request again, once. When any step fails the caller gets the
+// original 401 response, untouched.
+func (t *Transport) retry(req *http.Request, resp *http.Response, old *Token) (*http.Response, error) {
+	ctx := req.Context()
+	reason := fmt.Sprintf("401 from %s %s", req.Method, req.URL.Path)
+	if err := t.Source.Invalidate(ctx, t.Profile, old.Fingerprint, reason); err != nil {
+		return resp, nil
+	}
+	tok, err := t.token(ctx)
+	if err != nil || tok.Fingerprint == old.Fingerprint {
+		return resp, nil
+	}
+	var body io.ReadCloser
+	if req.Body != nil && req.Body != http.NoBody {
+		if body, err = req.GetBody(); err != nil {
+			return resp, nil
+		}
+	}
+	drain(resp)
+	return t.base().RoundTrip(authorized(req, body, tok))
+}
+
+func (t *Transport) token(ctx context.Context) (*Token, error) {
+	tok, err := t.Source.Token(ctx, t.Profile, TokenOptions{MinValidity: t.MinValidity})
+	if err != nil {
+		return nil, err
+	}
+	if tok.HeaderName == "" {
+		return nil, errors.New("get token: the token service named no header to send")
+	}
+	return tok, nil
+}
+
+// allowed reports whether req goes to the origin tokens may be sent to,
+// pinning the first request's origin when none was configured.
+func (t *Transport) allowed(req *http.Request) bool {
+	origin := strings.ToLower(req.URL.Scheme + "://" + req.URL.Host)
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.pinned == "" {
+		t.pinned = strings.ToLower(strings.TrimSuffix(t.Origin, "/"))
+		if t.pinned == "" {
+			t.pinned = origin
+		}
+	}
+	return origin == t.pinned
+}
+
+func (t *Transport) base() http.RoundTripper {
+	if t.Base != nil {
+		return t.Base
+	}
+	return http.DefaultTransport
+}
+
+// authorized clones req with body and the token's header set; the caller's
+// request is never modified (http.RoundTripper's contract).
+func authorized(req *http.Request, body io.ReadCloser, tok *Token) *http.Request {
+	r := req.Clone(req.Context())
+	r.Body = body
+	r.Header.Set(tok.HeaderName, tok.HeaderValue.Reveal())
+	return r
+}
+
+// replayable: a request without a body, or one whose body can be re-created.
+func replayable(req *http.Request) bool {
+	return req.Body == nil || req.Body == http.NoBody || req.GetBody != nil
+}
+
+func closeBody(req *http.Request) {
+	if req.Body != nil {
+		_ = req.Body.Close()
+	}
+}
+
+// drain reads a little of a discarded response so the connection can be
+// reused, then closes it.
+func drain(resp *http.Response) {
+	_, _ = io.CopyN(io.Discard, resp.Body, 4<<10)
+	_ = resp.Body.Close()
+}
