@@ -144,9 +144,8 @@ func parse(s Simulator, args []string, stdout, stderr io.Writer) (sim.Backend, C
 	build := s.Setup(fs)
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
-			fs.SetOutput(stdout)
 			fmt.Fprintf(stdout, "usage: tokenkeeper-sim %s [flags]\n\n%s\n\nFlags:\n", s.Name, s.Summary)
-			fs.PrintDefaults()
+			printFlags(stdout, fs)
 		}
 		return nil, c, err
 	}
@@ -161,6 +160,24 @@ func parse(s Simulator, args []string, stdout, stderr io.Writer) (sim.Backend, C
 	}
 	b, err := build(c)
 	return b, c, err
+}
+
+// printFlags lists the flags GNU-style (--name), as the docs spell them.
+func printFlags(w io.Writer, fs *flag.FlagSet) {
+	fs.VisitAll(func(f *flag.Flag) {
+		typ, help := flag.UnquoteUsage(f)
+		if typ == "value" {
+			typ = "VALUE…"
+		}
+		line := "  --" + f.Name
+		if typ != "" {
+			line += " " + typ
+		}
+		if f.DefValue != "" && f.DefValue != "false" && f.DefValue != "0" {
+			help += " (default " + f.DefValue + ")"
+		}
+		fmt.Fprintf(w, "%-34s %s\n", line, help)
+	})
 }
 
 // userList is the repeatable --user flag.
