@@ -95,6 +95,10 @@ type Status struct {
 // ErrUnknownProfile: no profile of that name is configured.
 var ErrUnknownProfile = errors.New("unknown profile")
 
+// ErrMinValidity: the caller asked for a token valid longer than a fresh
+// one lives (a bad request, not an upstream failure).
+var ErrMinValidity = errors.New("min validity exceeds the token lifetime")
+
 // ErrClosed: the keeper is shutting down.
 var ErrClosed = errors.New("keeper closed")
 

@@ -1,0 +1,274 @@
+package keeper
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/tokenkeeper/tokenkeeper/plugin/provider"
+)
+
+// intent is what a shared upstream call is for.
+type intent int
+
+const (
+	intentRenew     intent = iota // refresh, else log in
+	intentProbe                   // check an idle session; log in if it died
+	intentKeepalive               // probe only, to keep a session alive
+)
+
+// call is the one upstream call of a profile in flight. Every caller that
+// needs upstream waits on done instead of starting its own; err and fresh
+// are written before done is closed and read only after.
+type call struct {
+	intent intent
+	reason string
+	done   chan struct{}
+	err    error
+	fresh  bool // a new access token was installed
+}
+
+// startLocked launches the shared call. It runs on a context no caller can
+// cancel (each caller gives up on its own), bounded by CallTimeout.
+func (p *profile) startLocked(ctx context.Context, in intent, reason string) *call {
+	c := &call{intent: in, reason: reason, done: make(chan struct{})}
+	p.inflight = c
+	go p.run(context.WithoutCancel(ctx), c)
+	return c
+}
+
+func (p *profile) run(base context.Context, c *call) {
+	ctx, cancel := context.WithTimeout(base, p.env.callTimeout)
+	defer cancel()
+	start := p.env.now()
+	p.log.Debug("upstream call started", "op", c.intent.String(), "reason", c.reason)
+	var retired []retiredGrant
+	err := retry(ctx, p.env.retry, func(ctx context.Context) error {
+		return p.attempt(ctx, c, &retired)
+	}, p.retryable)
+	p.mu.Lock()
+	p.finishLocked(c, err, retired)
+	p.mu.Unlock()
+	close(c.done)
+	p.log.Debug("upstream call finished", "op", c.intent.String(), "reason", c.reason,
+		"took", p.env.now().Sub(start), "fresh", c.fresh, "error", err)
+}
+
+// attempt is one pass of the lifecycle rules: probe an idle session, else
+// refresh, else log in — a rejected refresh costs exactly one login.
+func (p *profile) attempt(ctx context.Context, c *call, retired *[]retiredGrant) error {
+	if c.intent != intentRenew {
+		err := p.probe(ctx)
+		if err == nil || c.intent == intentKeepalive || errors.Is(err, provider.ErrUnavailable) {
+			return err
+		}
+	}
+	if g, ok := p.refreshable(); ok {
+		err := p.refresh(ctx, c, g)
+		if !errors.Is(err, provider.ErrRefreshRejected) {
+			return err
+		}
+	}
+	return p.login(ctx, c, retired)
+}
+
+// retryable: transient failures are retried inside the call only when no
+// unexpired token can be served meanwhile; otherwise the cached token is
+// served and the retry happens later on the profile's timer.
+func (p *profile) retryable(err error) bool {
+	if !errors.Is(err, provider.ErrUnavailable) {
+		return false
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return !p.closed && !p.unexpiredLocked(p.env.now())
+}
+
+func (p *profile) refreshable() (provider.Grant, bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	now := p.env.now()
+	ok := !p.grant.Refresh.IsZero() && !p.dead &&
+		(p.refreshExp.IsZero() || p.refreshExp.Sub(now) > p.env.margin)
+	return p.grant, ok
+}
+
+func (p *profile) refresh(ctx context.Context, c *call, g provider.Grant) error {
+	start := p.env.now()
+	ng, err := p.impl.Refresh(ctx, g)
+	now := p.env.now()
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if err != nil {
+		p.counts.RefreshFailures++
+		p.log.Debug("refresh failed", "op", "refresh", "took", now.Sub(start), "error", err)
+		if errors.Is(err, provider.ErrRefreshRejected) && p.grant.Refresh.Equal(g.Refresh) {
+			p.dead = true
+		}
+		return p.errorf("refresh access token", err)
+	}
+	p.counts.Refreshes++
+	if ng.Refresh.IsZero() {
+		// Not rotated (VCF): keep the credential and its original expiry.
+		ng.Refresh, ng.RefreshLifetime = g.Refresh, g.RefreshLifetime
+		if ng.Meta == nil {
+			ng.Meta = g.Meta
+		}
+	} else {
+		p.refreshExp = expiryAfter(now, ng.RefreshLifetime)
+	}
+	p.installLocked(c, ng, now, start, "refresh")
+	return nil
+}
+
+func (p *profile) login(ctx context.Context, c *call, retired *[]retiredGrant) error {
+	fp, err := p.impl.Credential(ctx)
+	if err != nil {
+		return p.errorf("could not read credential", err)
+	}
+	if gerr := p.guardCheck(fp); gerr != nil {
+		return gerr
+	}
+	start := p.env.now()
+	g, err := p.impl.Login(ctx)
+	now := p.env.now()
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if err != nil {
+		p.counts.LoginFailures++
+		p.log.Debug("login failed", "op", "login", "took", now.Sub(start), "error", err)
+		if errors.Is(err, provider.ErrCredentialsRejected) {
+			p.guard.reject(now, fp, err)
+			p.log.Warn("login rejected; not retrying this credential until the backoff passes or it changes",
+				"op", "login", "credential", fp, "retry_at", p.guard.retryAt, "rejections", p.guard.step)
+		}
+		return p.errorf("log in", err)
+	}
+	p.counts.Logins++
+	p.guard = guard{}
+	if p.liveLocked(now) {
+		*retired = append(*retired, retiredGrant{g: p.grant, fp: p.tmpl.Fingerprint})
+	}
+	p.refreshExp = time.Time{}
+	if !g.Refresh.IsZero() {
+		p.refreshExp = expiryAfter(now, g.RefreshLifetime)
+	}
+	p.installLocked(c, g, now, start, "login")
+	return nil
+}
+
+// probe asks upstream whether the idle-timeout session still lives. A dead
+// session is dropped so that the caller logs in again.
+func (p *profile) probe(ctx context.Context) error {
+	p.mu.Lock()
+	g := p.grant
+	p.mu.Unlock()
+	if g.Access.IsZero() {
+		return p.errorf("probe session", provider.ErrRefreshRejected)
+	}
+	if p.prober == nil {
+		return p.errorf("probe session", errors.ErrUnsupported)
+	}
+	start := p.env.now()
+	err := p.prober.Probe(ctx, g)
+	now := p.env.now()
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	current := p.grant.Access.Equal(g.Access)
+	p.log.Debug("session probed", "op", "probe", "fingerprint", g.Access.Fingerprint(),
+		"took", now.Sub(start), "error", err)
+	switch {
+	case err == nil:
+		if current {
+			p.lastActive = now
+		}
+		return nil
+	case errors.Is(err, provider.ErrUnavailable):
+	case current:
+		p.dead = true
+		p.dropAccessLocked()
+	}
+	return p.errorf("probe session", err)
+}
+
+// installLocked makes g (received at now) the current grant and arms the
+// timers for it. The caller has set p.refreshExp.
+func (p *profile) installLocked(c *call, g provider.Grant, now, start time.Time, op string) {
+	if g.HeaderName == "" {
+		g.HeaderName = provider.HeaderAuthorization
+	}
+	if g.TokenType == "" && g.HeaderName == provider.HeaderAuthorization {
+		g.TokenType = "Bearer"
+	}
+	p.grant, p.dead = g, false
+	p.lifetime = g.AccessLifetime
+	if p.lifetime <= 0 && g.IdleTimeout <= 0 {
+		p.lifetime = defaultLifetime
+	}
+	p.accessExp = expiryAfter(now, p.lifetime)
+	p.acquiredAt, p.lastActive = now, now
+	p.tmpl = Token{
+		Profile: p.name, Provider: p.provider, Access: g.Access, TokenType: g.TokenType,
+		HeaderName: g.HeaderName, HeaderValue: g.HeaderValue(), Fingerprint: g.Access.Fingerprint(),
+	}
+	c.fresh = true
+	p.scheduleLocked(now)
+	p.armKeepaliveLocked()
+	p.log.Debug("access token received", "op", op, "fingerprint", p.tmpl.Fingerprint,
+		"took", now.Sub(start), "expires_in", p.lifetime, "idle_timeout", g.IdleTimeout,
+		"refresh_fingerprint", g.Refresh.Fingerprint(), "refresh_expires_at", p.refreshExp, "refresh_at", p.refreshAt)
+}
+
+// finishLocked records the outcome of call c and starts revoking the
+// grants it replaced. It runs before c.done closes, so whoever waited for
+// the call (Revoke, Close) also sees those revocations started.
+func (p *profile) finishLocked(c *call, err error, retired []retiredGrant) {
+	now := p.env.now()
+	c.err = err
+	if p.inflight == c {
+		p.inflight = nil
+	}
+	switch {
+	case err == nil:
+		p.lastErr, p.transient, p.retryAt = nil, 0, time.Time{}
+	case errors.Is(err, provider.ErrUnavailable):
+		p.lastErr = err
+		p.transient++
+		p.retryAt = now.Add(p.env.retry.delay(p.transient - 1))
+		p.scheduleRetryLocked(now)
+	default:
+		p.lastErr = err
+	}
+	if c.intent == intentKeepalive && !p.grant.Access.IsZero() {
+		p.armKeepaliveLocked()
+	}
+	for _, r := range retired {
+		p.revokeInBackground(r)
+	}
+	if p.closed {
+		// The keeper closed while this call ran: what it obtained is
+		// revoked now rather than leaked; Close waits for it.
+		if r, ok := p.forgetLocked(now); ok {
+			p.revokeInBackground(r)
+		}
+	}
+}
+
+// expiryAfter is now+d, or the zero time (no expiry) when d is not positive.
+func expiryAfter(now time.Time, d time.Duration) time.Time {
+	if d <= 0 {
+		return time.Time{}
+	}
+	return now.Add(d)
+}
+
+func (i intent) String() string {
+	switch i {
+	case intentProbe:
+		return "probe"
+	case intentKeepalive:
+		return "keepalive"
+	default:
+		return "renew"
+	}
+}

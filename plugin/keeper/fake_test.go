@@ -1,0 +1,263 @@
+package keeper
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/tokenkeeper/tokenkeeper/plugin/provider"
+	"github.com/tokenkeeper/tokenkeeper/plugin/secret"
+)
+
+// Compile-time checks: the fakes are what the keeper expects.
+var (
+	_ Provider = (*fake)(nil)
+	_ Prober   = (*probingFake)(nil)
+)
+
+// fake is an in-memory upstream in the manner of SDDC Manager: a password
+// login mints an access token and a refresh id; refresh mints a new access
+// token from a live refresh id; revoke deletes the refresh id. Time is the
+// runtime clock, which synctest fakes. Every field is guarded by mu.
+type fake struct {
+	mu sync.Mutex
+
+	latency    time.Duration // of every upstream call
+	accessTTL  time.Duration
+	refreshTTL time.Duration
+	idle       time.Duration // Grant.IdleTimeout, 0 for none
+	noRefresh  bool          // grants carry no refresh credential
+	rotate     bool          // refresh returns a new refresh credential
+	skew       time.Duration // the server's clock is this far off ours
+	prefix     string        // prefixes every secret (canary tests)
+	password   string        // what the secret source yields now
+	good       string        // what the upstream accepts
+
+	// Scripted failures, consumed one per call; a nil entry succeeds.
+	loginErrs, refreshErrs, revokeErrs, probeErrs []error
+
+	serial     int
+	refreshIDs map[string]time.Time // live refresh ids → expiry
+	inflight   int                  // upstream calls in progress
+	maxInfl    int
+
+	logins, refreshes, revokes, probes, credentials int // calls made
+	loginAt, refreshAt                              []time.Time
+	revoked                                         []provider.Grant
+}
+
+func newFake() *fake {
+	return &fake{
+		latency: 500 * time.Millisecond, accessTTL: time.Hour, refreshTTL: 24 * time.Hour,
+		password: "right", good: "right", refreshIDs: map[string]time.Time{},
+	}
+}
+
+// probingFake adds Probe: the session is alive unless scripted otherwise.
+type probingFake struct{ *fake }
+
+func (f probingFake) Probe(ctx context.Context, g provider.Grant) error {
+	if err := f.enter(ctx); err != nil {
+		return err
+	}
+	defer f.leave()
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.probes++
+	return pop(&f.probeErrs)
+}
+
+func (f *fake) enter(ctx context.Context) error {
+	f.mu.Lock()
+	f.inflight++
+	f.maxInfl = max(f.maxInfl, f.inflight)
+	d := f.latency
+	f.mu.Unlock()
+	select {
+	case <-time.After(d):
+		return nil
+	case <-ctx.Done():
+		f.leave()
+		return &provider.Error{Op: "call", Kind: provider.ErrUnavailable, Err: ctx.Err()}
+	}
+}
+
+func (f *fake) leave() {
+	f.mu.Lock()
+	f.inflight--
+	f.mu.Unlock()
+}
+
+func pop(errs *[]error) error {
+	if len(*errs) == 0 {
+		return nil
+	}
+	err := (*errs)[0]
+	*errs = (*errs)[1:]
+	return err
+}
+
+func (f *fake) Login(ctx context.Context) (provider.Grant, error) {
+	if err := f.enter(ctx); err != nil {
+		return provider.Grant{}, err
+	}
+	defer f.leave()
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.logins++
+	f.loginAt = append(f.loginAt, time.Now())
+	if err := pop(&f.loginErrs); err != nil {
+		return provider.Grant{}, err
+	}
+	if f.password != f.good {
+		// A careless upstream might echo what it got; the keeper must
+		// still not leak it, but the fake plays fair: no secret here.
+		return provider.Grant{}, &provider.Error{Op: "login", Method: "POST", Path: "/v1/tokens",
+			Status: 401, Message: "bad credentials", Kind: provider.ErrCredentialsRejected}
+	}
+	return f.mintLocked(!f.noRefresh), nil
+}
+
+func (f *fake) Refresh(ctx context.Context, g provider.Grant) (provider.Grant, error) {
+	if err := f.enter(ctx); err != nil {
+		return provider.Grant{}, err
+	}
+	defer f.leave()
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.refreshes++
+	f.refreshAt = append(f.refreshAt, time.Now())
+	if err := pop(&f.refreshErrs); err != nil {
+		return provider.Grant{}, err
+	}
+	exp, ok := f.refreshIDs[g.Refresh.Reveal()]
+	if !ok || !time.Now().Before(exp) {
+		return provider.Grant{}, &provider.Error{Op: "refresh access token", Method: "PATCH",
+			Path: "/v1/tokens/access-token/refresh", Status: 404, Kind: provider.ErrRefreshRejected}
+	}
+	if f.rotate {
+		delete(f.refreshIDs, g.Refresh.Reveal())
+	}
+	return f.mintLocked(f.rotate), nil
+}
+
+// mintLocked issues a token whose lifetime the way a provider reads it from
+// a JWT: exp − iat, both on the server's (possibly skewed) clock.
+func (f *fake) mintLocked(withRefresh bool) provider.Grant {
+	f.serial++
+	iat := time.Now().Add(f.skew)
+	exp := iat.Add(f.accessTTL)
+	g := provider.Grant{
+		Access:         secret.New(fmt.Sprintf("%saccess-%d", f.prefix, f.serial)),
+		TokenType:      "Bearer",
+		HeaderName:     provider.HeaderAuthorization,
+		AccessLifetime: exp.Sub(iat),
+		IdleTimeout:    f.idle,
+	}
+	if withRefresh {
+		id := fmt.Sprintf("%srefresh-%d", f.prefix, f.serial)
+		f.refreshIDs[id] = time.Now().Add(f.refreshTTL)
+		g.Refresh, g.RefreshLifetime = secret.New(id), f.refreshTTL
+	}
+	return g
+}
+
+func (f *fake) Revoke(ctx context.Context, g provider.Grant) error {
+	if err := f.enter(ctx); err != nil {
+		return err
+	}
+	defer f.leave()
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.revokes++
+	f.revoked = append(f.revoked, g)
+	if err := pop(&f.revokeErrs); err != nil {
+		return err
+	}
+	delete(f.refreshIDs, g.Refresh.Reveal())
+	return nil
+}
+
+func (f *fake) Credential(context.Context) (string, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.credentials++
+	return secret.New("user\x00" + f.password).Fingerprint(), nil
+}
+
+// snapshot returns the call counts: logins, refreshes, revokes, probes.
+func (f *fake) snapshot() (logins, refreshes, revokes, probes int) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.logins, f.refreshes, f.revokes, f.probes
+}
+
+func (f *fake) set(fn func(f *fake)) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	fn(f)
+}
+
+// newTestKeeper builds a keeper with one profile "p" over impl. Call it
+// inside the synctest bubble; the keeper is closed when the bubble's
+// function returns.
+func newTestKeeper(t *testing.T, impl Provider, o Options, mods ...func(*ProfileSpec)) *Keeper {
+	t.Helper()
+	spec := ProfileSpec{Name: "p", Provider: "vcf", URL: "https://sddc.test", Impl: impl}
+	for _, m := range mods {
+		m(&spec)
+	}
+	k, err := New([]ProfileSpec{spec}, o)
+	if err != nil {
+		t.Fatalf("New: %v", err)
+	}
+	t.Cleanup(func() { _ = k.Close(context.Background()) })
+	return k
+}
+
+func statusOf(t *testing.T, k *Keeper, name string) Status {
+	t.Helper()
+	for _, s := range k.Status() {
+		if s.Profile == name {
+			return s
+		}
+	}
+	t.Fatalf("no status for profile %q", name)
+	return Status{}
+}
+
+// mustGet fails the test on error, without printing the token.
+func mustGet(t *testing.T, k *Keeper, o GetOptions) Token {
+	t.Helper()
+	tok, err := k.Get(context.Background(), "p", o)
+	if err != nil {
+		t.Fatalf("Get: %v", err)
+	}
+	return tok
+}
+
+// syncBuffer is a log sink safe for the keeper's goroutines.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+func traceLogger(w *syncBuffer, json bool) hclog.Logger {
+	return hclog.New(&hclog.LoggerOptions{Name: "keeper", Level: hclog.Trace, Output: w, JSONFormat: json})
+}

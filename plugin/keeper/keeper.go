@@ -1,0 +1,200 @@
+// Package keeper owns the lifecycle of the bearer tokens of every configured
+// profile: it caches them, coalesces concurrent misses into one upstream
+// call, refreshes before expiry while a profile is in use, guards against
+// locking accounts with a rejected credential, and revokes on teardown.
+// It decides; the Provider of each profile speaks the upstream protocol.
+package keeper
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+)
+
+// Defaults applied by New to zero Options fields.
+const (
+	DefaultSafetyMargin = 30 * time.Second
+	DefaultCallTimeout  = 60 * time.Second
+)
+
+// Options tune a Keeper. The zero value is usable.
+type Options struct {
+	// Now stamps receipts, hand-outs and expiries; nil means time.Now.
+	// Timers (proactive refresh, retry backoff) run on the runtime clock,
+	// which testing/synctest fakes.
+	Now func() time.Time
+	// Logger receives Debug/Trace lines without secrets; nil discards.
+	Logger hclog.Logger
+	// SafetyMargin is added to every caller's min validity; 0 means 30s.
+	SafetyMargin time.Duration
+	// CallTimeout bounds one shared upstream call including its retries;
+	// 0 means 60s.
+	CallTimeout time.Duration
+	// DefaultMinValidity applies when a Get asks for none.
+	DefaultMinValidity time.Duration
+	// Rand returns a value in [0, 1) for jitter; nil means math/rand/v2.
+	Rand func() float64
+}
+
+// ProfileSpec is one configured profile and the provider that serves it.
+type ProfileSpec struct {
+	Name     string
+	Provider string // "vcf", "vcd": reported in tokens and status
+	URL      string // reported in status only
+	// RefreshBefore, when positive and shorter than the access lifetime,
+	// moves the proactive refresh to expiry − RefreshBefore (default: at
+	// about two thirds of the lifetime).
+	RefreshBefore time.Duration
+	// Keepalive, when positive and Impl is a Prober, probes the session on
+	// this period while a grant is held so that it does not idle out.
+	Keepalive time.Duration
+	Impl      Provider
+}
+
+// env is what every profile shares: the options with defaults applied.
+type env struct {
+	now         func() time.Time
+	rand        func() float64
+	margin      time.Duration
+	callTimeout time.Duration
+	minValidity time.Duration
+	retry       backoff
+}
+
+// Keeper holds the token state of every profile. It is safe for concurrent
+// use; profiles never block each other.
+type Keeper struct {
+	log      hclog.Logger
+	profiles map[string]*profile // fixed after New
+	names    []string            // sorted keys of profiles
+
+	closeMu  sync.Mutex // guards closed and closeErr; held for a whole Close
+	closed   bool
+	closeErr error
+}
+
+// New builds a Keeper for specs. Nothing goes upstream until the first Get.
+func New(specs []ProfileSpec, o Options) (*Keeper, error) {
+	e := newEnv(o)
+	log := o.Logger
+	if log == nil {
+		log = hclog.NewNullLogger()
+	}
+	k := &Keeper{log: log, profiles: make(map[string]*profile, len(specs))}
+	for _, s := range specs {
+		if s.Name == "" {
+			return nil, errors.New("could not create keeper: a profile has no name")
+		}
+		if s.Impl == nil {
+			return nil, fmt.Errorf("could not create keeper: profile %q has no provider", s.Name)
+		}
+		if _, dup := k.profiles[s.Name]; dup {
+			return nil, fmt.Errorf("could not create keeper: profile %q is defined twice", s.Name)
+		}
+		k.profiles[s.Name] = newProfile(s, e, log.With("profile", s.Name))
+		k.names = append(k.names, s.Name)
+	}
+	slices.Sort(k.names)
+	return k, nil
+}
+
+func newEnv(o Options) *env {
+	e := &env{
+		now:         o.Now,
+		rand:        o.Rand,
+		margin:      o.SafetyMargin,
+		callTimeout: o.CallTimeout,
+		minValidity: max(o.DefaultMinValidity, 0),
+	}
+	if e.now == nil {
+		e.now = time.Now
+	}
+	if e.rand == nil {
+		e.rand = rand.Float64
+	}
+	if e.margin <= 0 {
+		e.margin = DefaultSafetyMargin
+	}
+	if e.callTimeout <= 0 {
+		e.callTimeout = DefaultCallTimeout
+	}
+	e.retry = backoff{base: retryBase, max: retryMax, rand: e.rand}
+	return e
+}
+
+// Get returns a token of profile valid for at least o.MinValidity plus the
+// safety margin, going upstream only when the cache cannot serve.
+func (k *Keeper) Get(ctx context.Context, profile string, o GetOptions) (Token, error) {
+	p, err := k.lookup(profile)
+	if err != nil {
+		return Token{}, err
+	}
+	return p.get(ctx, o)
+}
+
+// Invalidate drops the access token of profile if fingerprint names the
+// current one (a host just got a 401 with it) and reports whether it did.
+// A stale fingerprint is a no-op, so N hosts hitting the same 401 cause
+// one refresh.
+func (k *Keeper) Invalidate(_ context.Context, profile, fingerprint, reason string) (bool, error) {
+	p, err := k.lookup(profile)
+	if err != nil {
+		return false, err
+	}
+	return p.invalidate(fingerprint, reason), nil
+}
+
+// Revoke logs profile out upstream (after any call in flight) and forgets
+// its state. A profile holding nothing is not contacted.
+func (k *Keeper) Revoke(ctx context.Context, profile string) error {
+	p, err := k.lookup(profile)
+	if err != nil {
+		return err
+	}
+	return p.revoke(ctx)
+}
+
+// Status describes every profile, sorted by name, without secrets.
+func (k *Keeper) Status() []Status {
+	out := make([]Status, 0, len(k.names))
+	for _, n := range k.names {
+		out = append(out, k.profiles[n].status())
+	}
+	return out
+}
+
+// Close stops all timers and revokes every profile, best effort: the
+// errors are joined. Later calls return the first result; later Gets fail
+// with ErrClosed.
+func (k *Keeper) Close(ctx context.Context) error {
+	k.closeMu.Lock()
+	defer k.closeMu.Unlock()
+	if k.closed {
+		return k.closeErr
+	}
+	k.closed = true
+	for _, n := range k.names {
+		k.profiles[n].markClosed()
+	}
+	var errs []error
+	for _, n := range k.names {
+		errs = append(errs, k.profiles[n].shutdown(ctx))
+	}
+	k.closeErr = errors.Join(errs...)
+	k.log.Debug("keeper closed", "profiles", len(k.names), "error", k.closeErr)
+	return k.closeErr
+}
+
+func (k *Keeper) lookup(name string) (*profile, error) {
+	if p, ok := k.profiles[name]; ok {
+		return p, nil
+	}
+	return nil, fmt.Errorf("profile %q: %w (configured: %s)", name, ErrUnknownProfile, strings.Join(k.names, ", "))
+}

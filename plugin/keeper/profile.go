@@ -1,0 +1,260 @@
+package keeper
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/tokenkeeper/tokenkeeper/plugin/provider"
+	"github.com/tokenkeeper/tokenkeeper/plugin/secret"
+)
+
+// defaultLifetime is assumed for an access token whose provider reported
+// neither a lifetime nor an idle timeout: short, so a wrong guess costs a
+// refresh rather than a 401.
+const defaultLifetime = 5 * time.Minute
+
+// maxRounds bounds how many shared calls one Get may wait for: a probe
+// that keeps the session but not long enough, then a renewal.
+const maxRounds = 3
+
+// profile is the state machine of one profile. Methods ending in Locked
+// need p.mu held.
+type profile struct {
+	name, provider, url string
+	impl                Provider
+	prober              Prober // nil when impl cannot probe
+	refreshBefore       time.Duration
+	keepalive           time.Duration
+	env                 *env
+	log                 hclog.Logger
+
+	// bg tracks background revocations (retired or orphaned grants) so
+	// that Close can wait for them.
+	bg sync.WaitGroup
+
+	mu sync.Mutex // guards every field below
+
+	closed bool
+	// grant is the held grant; Access is zero when none is cached (the
+	// refresh credential may outlive it).
+	grant      provider.Grant
+	tmpl       Token     // the hand-out for grant, ExpiresAt aside
+	lifetime   time.Duration
+	accessExp  time.Time // zero: no hard expiry (idle-timeout only)
+	refreshExp time.Time // zero: the refresh credential does not expire
+	acquiredAt time.Time // receipt of the current access token
+	lastActive time.Time // last receipt, hand-out or successful probe
+	lastUsed   time.Time // last Get
+	dead       bool      // the held grant is known gone upstream
+	lastErr    error
+	counts     Counts
+	guard      guard
+	transient  int       // transient failures in a row
+	retryAt    time.Time // no background retry before this
+	inflight   *call     // the one upstream call of this profile, if any
+	bgErr      error     // failures of background revocations after close
+
+	refreshAt time.Time   // when the proactive refresh is due
+	timer     *time.Timer // proactive refresh or retry
+	timerGen  uint64      // invalidates callbacks of stopped timers
+	keepTimer *time.Timer
+	keepGen   uint64
+}
+
+func newProfile(s ProfileSpec, e *env, log hclog.Logger) *profile {
+	p := &profile{
+		name: s.Name, provider: s.Provider, url: s.URL, impl: s.Impl,
+		refreshBefore: s.RefreshBefore, keepalive: s.Keepalive,
+		env: e, log: log,
+	}
+	p.prober, _ = s.Impl.(Prober)
+	return p
+}
+
+// verdict is what the cache can do for one Get.
+type verdict int
+
+const (
+	serveCached verdict = iota // hand out the cached token
+	needProbe                  // it may have idled out: ask upstream cheaply
+	needRenew                  // refresh or log in
+)
+
+func (p *profile) get(ctx context.Context, o GetOptions) (Token, error) {
+	need := o.MinValidity
+	if need <= 0 {
+		need = p.env.minValidity
+	}
+	need += p.env.margin
+	force, gotFresh := o.ForceRefresh, false
+	for round := 0; ; round++ {
+		tok, c, err := p.serveOrStart(ctx, need, force, gotFresh, round)
+		if c == nil {
+			return tok, err
+		}
+		select {
+		case <-c.done:
+		case <-ctx.Done():
+			return Token{}, fmt.Errorf("profile %q: waiting for upstream: %w", p.name, ctx.Err())
+		}
+		if c.err != nil && (c.intent == intentRenew || errors.Is(c.err, provider.ErrUnavailable)) {
+			return p.afterFailure(c.err)
+		}
+		if c.fresh {
+			force, gotFresh = false, true
+		}
+	}
+}
+
+// serveOrStart hands out the cached token when it qualifies, else returns
+// the call in flight, starting one if needed.
+func (p *profile) serveOrStart(ctx context.Context, need time.Duration, force, gotFresh bool, round int) (Token, *call, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.closed {
+		return Token{}, nil, fmt.Errorf("profile %q: %w", p.name, ErrClosed)
+	}
+	now := p.env.now()
+	if round == 0 {
+		p.lastUsed = now
+	}
+	v := p.checkLocked(now, need)
+	if !force {
+		if v == serveCached {
+			p.kickLocked(now)
+			return p.handOutLocked(now, "cache"), nil, nil
+		}
+		if now.Before(p.retryAt) && p.unexpiredLocked(now) {
+			return p.handOutLocked(now, "backoff"), nil, nil
+		}
+		if gotFresh && v == needRenew && p.unexpiredLocked(now) {
+			return Token{}, nil, fmt.Errorf("profile %q: a fresh token lives %s, asked for %s including the safety margin: %w",
+				p.name, p.lifetime, need, ErrMinValidity)
+		}
+		if round >= maxRounds {
+			return Token{}, nil, fmt.Errorf("profile %q: no usable token after %d upstream calls: %w", p.name, round, provider.ErrUnavailable)
+		}
+	}
+	c := p.inflight
+	if c == nil {
+		intent, reason := intentRenew, "forced"
+		if !force {
+			intent, reason = p.intentLocked(v)
+		}
+		c = p.startLocked(ctx, intent, reason)
+	}
+	return Token{}, c, nil
+}
+
+func (p *profile) intentLocked(v verdict) (intent, string) {
+	switch {
+	case v == needProbe:
+		return intentProbe, "idle"
+	case p.grant.Access.IsZero():
+		return intentRenew, "empty"
+	default:
+		return intentRenew, "expiring"
+	}
+}
+
+// afterFailure serves a still-unexpired cached token when the upstream
+// failed transiently, else returns err.
+func (p *profile) afterFailure(err error) (Token, error) {
+	if !errors.Is(err, provider.ErrUnavailable) {
+		return Token{}, err
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	now := p.env.now()
+	if p.closed || !p.unexpiredLocked(now) {
+		return Token{}, err
+	}
+	p.log.Debug("upstream unavailable; serving the cached token", "fingerprint", p.tmpl.Fingerprint,
+		"expires_in", p.expiryLocked().Sub(now), "error", err)
+	return p.handOutLocked(now, "stale"), nil
+}
+
+// checkLocked decides whether the cached token can serve a caller needing
+// it valid for need.
+func (p *profile) checkLocked(now time.Time, need time.Duration) verdict {
+	if p.grant.Access.IsZero() {
+		return needRenew
+	}
+	if !p.accessExp.IsZero() && p.accessExp.Sub(now) < need {
+		return needRenew
+	}
+	// An idle-timeout session handed out recently is alive and each
+	// hand-out extends it; one quiet for almost the timeout may be gone.
+	if idle := p.grant.IdleTimeout; idle > 0 && now.After(p.lastActive.Add(idle-p.env.margin)) {
+		if p.prober != nil {
+			return needProbe
+		}
+		return needRenew
+	}
+	return serveCached
+}
+
+// unexpiredLocked reports whether the cached token may still work, however
+// short its remaining life.
+func (p *profile) unexpiredLocked(now time.Time) bool {
+	return !p.grant.Access.IsZero() && now.Before(p.expiryLocked())
+}
+
+// expiryLocked is when the cached token ends: its hard expiry or, for an
+// idle-timeout session, the end of the idle period, whichever comes first.
+func (p *profile) expiryLocked() time.Time {
+	exp := p.accessExp
+	if idle := p.grant.IdleTimeout; idle > 0 {
+		if end := p.lastActive.Add(idle); exp.IsZero() || end.Before(exp) {
+			exp = end
+		}
+	}
+	return exp
+}
+
+func (p *profile) handOutLocked(now time.Time, from string) Token {
+	p.lastActive = now
+	t := p.tmpl
+	t.ExpiresAt = p.expiryLocked()
+	if p.log.IsTrace() {
+		p.log.Trace("token handed out", "op", "get", "from", from, "fingerprint", t.Fingerprint,
+			"expires_in", t.ExpiresAt.Sub(now))
+	}
+	return t
+}
+
+// hasGrantLocked reports whether anything upstream-issued is held.
+func (p *profile) hasGrantLocked() bool {
+	return !p.grant.Access.IsZero() || !p.grant.Refresh.IsZero()
+}
+
+// liveLocked reports whether the held grant may still be alive upstream,
+// i.e. whether revoking it does something.
+func (p *profile) liveLocked(now time.Time) bool {
+	if p.dead || !p.hasGrantLocked() {
+		return false
+	}
+	if !p.grant.Refresh.IsZero() {
+		return p.refreshExp.IsZero() || now.Before(p.refreshExp)
+	}
+	return p.unexpiredLocked(now)
+}
+
+func (p *profile) dropAccessLocked() {
+	p.grant.Access = secret.Secret{}
+	p.tmpl = Token{}
+	p.accessExp = time.Time{}
+	p.refreshAt = time.Time{}
+	p.stopTimerLocked()
+	if p.grant.Refresh.IsZero() {
+		p.stopKeepaliveLocked()
+	}
+}
+
+func (p *profile) errorf(op string, err error) error {
+	return fmt.Errorf("profile %q: %s: %w", p.name, op, err)
+}

@@ -1,0 +1,142 @@
+package keeper
+
+import (
+	"context"
+	"time"
+)
+
+// refreshFraction of an access token's life passes before the proactive
+// refresh, jittered by ±refreshJitter/2 of it so that profiles spread out.
+const (
+	refreshFraction = 2.0 / 3
+	refreshJitter   = 0.06
+)
+
+// refreshPointLocked is when the current token should be refreshed ahead of
+// expiry: expiry − RefreshBefore when configured and shorter than the life,
+// else at about two thirds of it; never so late that a caller asking the
+// default validity would have to wait for upstream.
+func (p *profile) refreshPointLocked() time.Time {
+	if p.accessExp.IsZero() {
+		return time.Time{} // idle-timeout session: probes and keepalive handle it
+	}
+	var at time.Time
+	if rb := p.refreshBefore; rb > 0 && rb < p.lifetime {
+		at = p.accessExp.Add(-rb)
+	} else {
+		f := refreshFraction * (1 + refreshJitter*(p.env.rand()-0.5))
+		at = p.acquiredAt.Add(time.Duration(f * float64(p.lifetime)))
+	}
+	if latest := p.accessExp.Add(-p.env.margin - p.env.minValidity); at.After(latest) {
+		at = latest
+	}
+	if at.Before(p.acquiredAt) {
+		at = p.acquiredAt
+	}
+	return at
+}
+
+// scheduleLocked arms the proactive refresh of a token received at now.
+func (p *profile) scheduleLocked(now time.Time) {
+	p.stopTimerLocked()
+	p.refreshAt = p.refreshPointLocked()
+	if !p.refreshAt.IsZero() {
+		p.armLocked(p.refreshAt.Sub(now))
+	}
+}
+
+// scheduleRetryLocked retries a failed refresh at p.retryAt while the cached
+// token still serves; without one, the next Get retries.
+func (p *profile) scheduleRetryLocked(now time.Time) {
+	if p.closed || !p.unexpiredLocked(now) {
+		return
+	}
+	p.stopTimerLocked()
+	p.armLocked(p.retryAt.Sub(now))
+}
+
+func (p *profile) armLocked(d time.Duration) {
+	p.timerGen++
+	gen := p.timerGen
+	p.timer = time.AfterFunc(d, func() { p.onTimer(gen) })
+}
+
+func (p *profile) stopTimerLocked() {
+	p.timerGen++
+	if p.timer != nil {
+		p.timer.Stop()
+		p.timer = nil
+	}
+}
+
+// onTimer refreshes in the background, so that callers in steady state
+// never wait for upstream — but only for a profile in use: a token nobody
+// asked for since it arrived is left to expire.
+func (p *profile) onTimer(gen uint64) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if gen != p.timerGen {
+		return
+	}
+	p.timer = nil
+	if p.closed || p.inflight != nil {
+		return
+	}
+	now := p.env.now()
+	if !p.inUseLocked(now) {
+		p.log.Debug("profile idle; proactive refresh skipped", "op", "schedule",
+			"fingerprint", p.tmpl.Fingerprint, "last_used", p.lastUsed)
+		return
+	}
+	p.startLocked(context.Background(), intentRenew, "proactive")
+}
+
+// kickLocked starts a background refresh when a Get finds the token past
+// its refresh point with no timer pending (it fired while the profile was
+// idle) — the Get itself is served from the cache.
+func (p *profile) kickLocked(now time.Time) {
+	if p.inflight != nil || p.timer != nil || p.refreshAt.IsZero() ||
+		now.Before(p.refreshAt) || now.Before(p.retryAt) {
+		return
+	}
+	p.startLocked(context.Background(), intentRenew, "due")
+}
+
+// inUseLocked: a Get came since the current token arrived, within one
+// access lifetime.
+func (p *profile) inUseLocked(now time.Time) bool {
+	return p.lastUsed.After(p.acquiredAt) && now.Sub(p.lastUsed) < max(p.lifetime, p.grant.IdleTimeout)
+}
+
+// armKeepaliveLocked probes the session every Keepalive while a grant is
+// held, so that an idle-timeout session (Cloud Director) stays alive.
+func (p *profile) armKeepaliveLocked() {
+	if p.keepalive <= 0 || p.prober == nil || p.closed {
+		return
+	}
+	p.stopKeepaliveLocked()
+	gen := p.keepGen
+	p.keepTimer = time.AfterFunc(p.keepalive, func() { p.onKeepalive(gen) })
+}
+
+func (p *profile) stopKeepaliveLocked() {
+	p.keepGen++
+	if p.keepTimer != nil {
+		p.keepTimer.Stop()
+		p.keepTimer = nil
+	}
+}
+
+func (p *profile) onKeepalive(gen uint64) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if gen != p.keepGen || p.closed || p.grant.Access.IsZero() {
+		return
+	}
+	p.keepTimer = nil
+	if p.inflight != nil {
+		p.armKeepaliveLocked()
+		return
+	}
+	p.startLocked(context.Background(), intentKeepalive, "keepalive")
+}

@@ -1,0 +1,182 @@
+package keeper
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/tokenkeeper/tokenkeeper/plugin/provider"
+)
+
+// maxReasonLen bounds the caller-supplied invalidation reason in logs.
+const maxReasonLen = 200
+
+func (p *profile) invalidate(fingerprint, reason string) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if len(reason) > maxReasonLen {
+		reason = reason[:maxReasonLen]
+	}
+	if fingerprint == "" || p.grant.Access.IsZero() || fingerprint != p.tmpl.Fingerprint {
+		p.log.Trace("invalidation ignored: not the current token", "op", "invalidate",
+			"fingerprint", fingerprint, "reason", reason)
+		return false
+	}
+	if p.grant.Refresh.IsZero() {
+		p.dead = true // a session that got a 401 is gone: nothing to revoke
+	}
+	p.dropAccessLocked()
+	p.log.Debug("access token invalidated", "op", "invalidate", "fingerprint", fingerprint, "reason", reason)
+	return true
+}
+
+// revoke waits for the call in flight, then forgets the profile's state and
+// logs the grant out upstream.
+func (p *profile) revoke(ctx context.Context) error {
+	if err := p.waitIdle(ctx); err != nil {
+		return err
+	}
+	p.mu.Lock()
+	r, ok := p.forgetLocked(p.env.now())
+	p.mu.Unlock()
+	if !ok {
+		return nil
+	}
+	return p.revokeGrant(ctx, r)
+}
+
+// waitIdle waits until no upstream call is in flight. A new one may start
+// right after; callers that must exclude that hold p.closed.
+func (p *profile) waitIdle(ctx context.Context) error {
+	for {
+		p.mu.Lock()
+		c := p.inflight
+		p.mu.Unlock()
+		if c == nil {
+			return nil
+		}
+		select {
+		case <-c.done:
+		case <-ctx.Done():
+			return fmt.Errorf("profile %q: waiting for the upstream call in flight: %w", p.name, ctx.Err())
+		}
+	}
+}
+
+// markClosed fails later Gets and stops the timers.
+func (p *profile) markClosed() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.closed = true
+	p.stopTimerLocked()
+	p.stopKeepaliveLocked()
+}
+
+// shutdown revokes what the closed profile holds, including what a call in
+// flight obtains (finishLocked revokes that in the background).
+func (p *profile) shutdown(ctx context.Context) error {
+	if err := p.waitIdle(ctx); err != nil {
+		return err
+	}
+	var errs []error
+	p.mu.Lock()
+	r, ok := p.forgetLocked(p.env.now())
+	p.mu.Unlock()
+	if ok {
+		errs = append(errs, p.revokeGrant(ctx, r))
+	}
+	done := make(chan struct{})
+	go func() { p.bg.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-ctx.Done():
+		errs = append(errs, fmt.Errorf("profile %q: waiting for revocations: %w", p.name, ctx.Err()))
+	}
+	p.mu.Lock()
+	errs = append(errs, p.bgErr)
+	p.mu.Unlock()
+	return errors.Join(errs...)
+}
+
+// retiredGrant is a grant taken out of the profile to be revoked.
+type retiredGrant struct {
+	g  provider.Grant
+	fp string // fingerprint of its access token, for logs
+}
+
+// forgetLocked clears the profile's state and returns the grant to revoke,
+// if it may still be alive upstream. Counts, last use and the lockout
+// guard stay: logging out must not reopen the door to locking the account.
+func (p *profile) forgetLocked(now time.Time) (retiredGrant, bool) {
+	r := retiredGrant{g: p.grant, fp: p.tmpl.Fingerprint}
+	live := p.liveLocked(now)
+	p.stopTimerLocked()
+	p.stopKeepaliveLocked()
+	p.grant, p.tmpl, p.dead = provider.Grant{}, Token{}, false
+	p.lifetime, p.accessExp, p.refreshExp, p.refreshAt = 0, time.Time{}, time.Time{}, time.Time{}
+	p.transient, p.retryAt, p.lastErr = 0, time.Time{}, nil
+	return r, live
+}
+
+// revokeInBackground revokes r without holding up the callers of the call
+// that replaced it; Close waits for it through p.bg.
+func (p *profile) revokeInBackground(r retiredGrant) {
+	p.bg.Go(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), p.env.callTimeout)
+		defer cancel()
+		if err := p.revokeGrant(ctx, r); err != nil {
+			p.mu.Lock()
+			if p.closed {
+				p.bgErr = errors.Join(p.bgErr, err)
+			}
+			p.mu.Unlock()
+		}
+	})
+}
+
+func (p *profile) revokeGrant(ctx context.Context, r retiredGrant) error {
+	start := p.env.now()
+	err := p.impl.Revoke(ctx, r.g)
+	took := p.env.now().Sub(start)
+	p.mu.Lock()
+	if err == nil {
+		p.counts.Revocations++
+	}
+	p.mu.Unlock()
+	if err != nil {
+		p.log.Debug("revoke failed", "op", "revoke", "fingerprint", r.fp, "took", took, "error", err)
+		return p.errorf("revoke", err)
+	}
+	p.log.Debug("grant revoked", "op", "revoke", "fingerprint", r.fp,
+		"refresh_fingerprint", r.g.Refresh.Fingerprint(), "took", took)
+	return nil
+}
+
+func (p *profile) status() Status {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	now := p.env.now()
+	s := Status{
+		Profile: p.name, Provider: p.provider, URL: p.url,
+		RefreshExpiresAt: p.refreshExp, Fingerprint: p.tmpl.Fingerprint,
+		LastUsed: p.lastUsed, Counts: p.counts, State: StateEmpty,
+	}
+	if !p.grant.Access.IsZero() {
+		s.AccessExpiresAt = p.expiryLocked()
+	}
+	if p.lastErr != nil {
+		s.LastError = p.lastErr.Error()
+	}
+	switch {
+	case p.guard.armed():
+		s.State, s.RetryAt = StateRejected, p.guard.retryAt
+	case now.Before(p.retryAt):
+		s.State, s.RetryAt = StateBackoff, p.retryAt
+	case p.unexpiredLocked(now):
+		s.State = StateValid
+	case p.hasGrantLocked():
+		s.State = StateExpired
+	}
+	return s
+}
