@@ -42,7 +42,7 @@ type profile struct {
 	// grant is the held grant; Access is zero when none is cached (the
 	// refresh credential may outlive it).
 	grant      provider.Grant
-	tmpl       Token     // the hand-out for grant, ExpiresAt aside
+	tmpl       Token // the hand-out for grant, ExpiresAt aside
 	lifetime   time.Duration
 	accessExp  time.Time // zero: no hard expiry (idle-timeout only)
 	refreshExp time.Time // zero: the refresh credential does not expire
