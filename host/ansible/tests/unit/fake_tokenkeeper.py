@@ -1,0 +1,88 @@
+#!/usr/bin/env python3
+"""A stand-in for `tokenkeeper get` that speaks the exec protocol with canned answers.
+
+Driven by environment variables so a test can choose the behaviour per call:
+
+  FAKE_TK_MODE     ok (default) | error | stderr-only | garbage | two-docs | bad-version |
+                   bad-kind | no-token | other-profile | sleep
+  FAKE_TK_TOKEN    the token to hand out (tests use a canary)
+  FAKE_TK_HEADER   header name (default Authorization)
+  FAKE_TK_EXIT     exit status for error / stderr-only (default 3)
+  FAKE_TK_CODE     error code for error (default Unauthenticated)
+  FAKE_TK_MESSAGE  error message for error
+  FAKE_TK_SLEEP    seconds to sleep in sleep mode (default 30)
+  FAKE_TK_RECORD   file to which one JSON line {prog, argv, request} is appended per call
+
+Like the real helper it rejects requests with unknown fields (exit 2).
+"""
+
+import json
+import os
+import sys
+import time
+
+API = "tokenkeeper/v1"
+KNOWN = {"apiVersion", "kind", "profile", "minValidity", "forceRefresh"}
+
+
+def fail(status, code, message, retryable=False):
+    doc = {"apiVersion": API, "kind": "Error",
+           "error": {"code": code, "message": message, "retryable": retryable}}
+    sys.stdout.write(json.dumps(doc) + "\n")
+    sys.stderr.write("tokenkeeper: %s\n" % message)
+    sys.exit(status)
+
+
+def main():
+    env = os.environ.get
+    raw = sys.stdin.read()
+    try:
+        req = json.loads(raw)
+    except ValueError:
+        fail(2, "InvalidArgument", "request on stdin is not JSON")
+    if env("FAKE_TK_RECORD"):
+        with open(env("FAKE_TK_RECORD"), "a") as f:
+            f.write(json.dumps({"prog": os.path.basename(sys.argv[0]), "argv": sys.argv[1:],
+                                "request": req}) + "\n")
+    if sys.argv[1:2] != ["get"]:
+        fail(2, "InvalidArgument", "usage: tokenkeeper get")
+    extra = sorted(set(req) - KNOWN)
+    if extra or req.get("kind") != "TokenRequest" or req.get("apiVersion") != API:
+        fail(2, "InvalidArgument", "bad request: unknown fields %s" % extra)
+
+    mode = env("FAKE_TK_MODE", "ok")
+    token = env("FAKE_TK_TOKEN", "fake-token")
+    profile = req["profile"]
+    if mode == "sleep":
+        time.sleep(float(env("FAKE_TK_SLEEP", "30")))
+    if mode == "error":
+        fail(int(env("FAKE_TK_EXIT", "3")), env("FAKE_TK_CODE", "Unauthenticated"),
+             env("FAKE_TK_MESSAGE", "profile %s: credentials rejected" % profile),
+             retryable=env("FAKE_TK_CODE") == "Unavailable")
+    if mode == "stderr-only":
+        sys.stderr.write("tokenkeeper: %s\n" % env("FAKE_TK_MESSAGE", "something broke"))
+        sys.exit(int(env("FAKE_TK_EXIT", "3")))
+    if mode == "garbage":
+        sys.stdout.write("Bearer %s\n" % token)
+        return
+    name = env("FAKE_TK_HEADER", "Authorization")
+    value = token if name.lower() == "x-vcloud-authorization" else "Bearer " + token
+    doc = {"apiVersion": API, "kind": "Token", "profile": profile, "provider": "vcf",
+           "token": token, "tokenType": "Bearer", "header": {"name": name, "value": value},
+           "expiresAt": "2026-11-22T11:40:00Z", "fingerprint": "sha256:1f2e3d4c5b6a7988"}
+    if mode == "bad-version":
+        doc["apiVersion"] = "tokenkeeper/v9"
+    if mode == "bad-kind":
+        doc["kind"] = "Tokens"
+    if mode == "no-token":
+        del doc["token"]
+    if mode == "other-profile":
+        doc["profile"] = profile + "-other"
+    out = json.dumps(doc)
+    if mode == "two-docs":
+        out = out + "\n" + out
+    sys.stdout.write(out + "\n")
+
+
+if __name__ == "__main__":
+    main()
