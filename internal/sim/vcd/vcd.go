@@ -273,3 +273,10 @@ func principalOnly(s string) string {
 	p, _, _ := strings.Cut(s, "=")
 	return p
 }
+
+// Roles are Cloud Director's predefined role names, accepted after the
+// last ':' of a --user.
+var Roles = []string{
+	"System Administrator", "Organization Administrator", "Catalog Author", "vApp Author",
+	"vApp User", "Console Access Only", "Defer to Identity Provider",
+}

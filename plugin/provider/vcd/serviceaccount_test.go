@@ -1,0 +1,116 @@
+package vcd
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/tokenkeeper/tokenkeeper/plugin/provider"
+	"github.com/tokenkeeper/tokenkeeper/plugin/secret"
+)
+
+// exchangeWith posts one exchange with tok straight to the simulator and
+// returns the status.
+func (f *fixture) exchangeWith(t *testing.T, tok string) int {
+	t.Helper()
+	p := f.provider(t, Config{Org: "ExampleOrg", APIToken: staticSecret{tok}})
+	_, err := p.Login(context.Background())
+	switch {
+	case err == nil:
+		return http.StatusOK
+	case errors.Is(err, provider.ErrCredentialsRejected):
+		return http.StatusBadRequest
+	}
+	t.Fatalf("exchange: %v", err)
+	return 0
+}
+
+func TestServiceAccountRotation(t *testing.T) {
+	f := newFixture(t, nil)
+	store := &memorySecret{v: canarySAToken}
+	p := f.provider(t, Config{Org: "ExampleOrg", ServiceAccount: store})
+	ctx := context.Background()
+	seen := map[string]bool{canarySAToken: true}
+	for i := range 5 {
+		before := store.value()
+		g, err := p.Login(ctx)
+		if err != nil {
+			t.Fatalf("rotation %d: %v", i, err)
+		}
+		after := store.value()
+		if len(store.stores) != i+1 || after == "" || seen[after] {
+			t.Fatalf("rotation %d: %d stores, new token fresh=%v", i, len(store.stores), !seen[after])
+		}
+		seen[after] = true
+		if !g.Refresh.IsZero() {
+			t.Fatal("the grant must not carry the service-account token")
+		}
+		if f.exchangeWith(t, before) != http.StatusBadRequest {
+			t.Fatalf("rotation %d: the previous token still works", i)
+		}
+		if fp, _ := p.Credential(ctx); fp != secret.New(after).Fingerprint() {
+			t.Fatalf("rotation %d: Credential does not follow the stored token", i)
+		}
+	}
+	assertNoCanary(t, f.logs.String())
+	for tok := range seen {
+		if bytesContains(f.logs.String(), tok) {
+			t.Fatal("a rotated service-account token was logged")
+		}
+	}
+}
+
+func bytesContains(s, sub string) bool { return len(sub) > 0 && strings.Contains(s, sub) }
+
+func TestServiceAccountStoreFailure(t *testing.T) {
+	f := newFixture(t, nil)
+	store := &memorySecret{v: canarySAToken, failErr: errors.New("disk full")}
+	p := f.provider(t, Config{Org: "ExampleOrg", ServiceAccount: store})
+	ctx := context.Background()
+
+	g, err := p.Login(ctx)
+	if !errors.Is(err, ErrNotStored) || !errors.Is(err, provider.ErrUnavailable) || !g.Access.IsZero() {
+		t.Fatalf("login with a failing store: grant handed out=%v err=%v", !g.Access.IsZero(), err)
+	}
+	if n := f.b.Stats().ActiveSessions; n != 0 {
+		t.Fatalf("the unused session was not ended: %d active", n)
+	}
+	pendingFP, _ := p.Credential(ctx)
+	if pendingFP == secret.New(canarySAToken).Fingerprint() {
+		t.Fatal("Credential must name the pending rotated token, not the dead one")
+	}
+	logins := f.b.Stats().Logins
+
+	// Still failing: no upstream call, the pending token stays.
+	if _, err := p.Login(ctx); !errors.Is(err, ErrNotStored) {
+		t.Fatalf("second login: %v", err)
+	}
+	if f.b.Stats().Logins != logins {
+		t.Fatal("a login with an unstored rotated token must not call the server")
+	}
+
+	// The disk recovers: the pending token is stored first, then used.
+	store.mu.Lock()
+	store.failErr = nil
+	store.mu.Unlock()
+	g, err = p.Login(ctx)
+	if err != nil {
+		t.Fatalf("login after recovery: %v", err)
+	}
+	if len(store.stores) != 2 || secret.New(store.stores[0]).Fingerprint() != pendingFP {
+		t.Fatalf("want the pending token stored, then its rotation: %d stores", len(store.stores))
+	}
+	if st := f.call(t, g, "/cloudapi/1.0.0/orgs"); st != http.StatusOK {
+		t.Fatalf("grant after recovery: %d", st)
+	}
+	assertNoCanary(t, err2s(err), f.logs.String())
+}
+
+func err2s(err error) string {
+	if err == nil {
+		return ""
+	}
+	return err.Error()
+}
