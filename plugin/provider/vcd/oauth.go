@@ -72,6 +72,14 @@ var ErrNotStored = errors.New("rotated service-account token not stored")
 // a grant handed out while the only valid token lives in memory would
 // lock the automation out at the next crash.
 func (p *Provider) loginServiceAccount(ctx context.Context) (provider.Grant, error) {
+	if c, ok := p.cfg.ServiceAccount.(writableChecker); ok {
+		// Checked before the exchange: the server rotates the token on
+		// use, so a token that cannot be stored back must not be spent.
+		if err := c.CheckWritable(); err != nil {
+			return provider.Grant{}, fmt.Errorf("login: the service-account token cannot be written back, so it is not exchanged: %w (%w)",
+				err, provider.ErrBadConfig)
+		}
+	}
 	if err := p.storePending(ctx); err != nil {
 		return provider.Grant{}, err
 	}
@@ -98,6 +106,10 @@ func (p *Provider) loginServiceAccount(ctx context.Context) (provider.Grant, err
 	p.log.Debug("service-account token rotated and stored", "old", tok.Fingerprint(), "new", next.Fingerprint())
 	return g, nil
 }
+
+// writableChecker is implemented by secret.Ref: it reports whether Store
+// can work (a file reference in a writable directory).
+type writableChecker interface{ CheckWritable() error }
 
 // storePending writes back a rotated token left over from a failed store.
 func (p *Provider) storePending(ctx context.Context) error {
@@ -142,7 +154,7 @@ func (p *Provider) exchange(ctx context.Context, tok secret.Secret) (provider.Gr
 	}
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	req.Header.Set("Accept", "application/json")
-	r, err := p.do(req, "exchange token", tok)
+	r, err := p.do(req, "exchange token")
 	if err != nil {
 		return provider.Grant{}, secret.Secret{}, err
 	}

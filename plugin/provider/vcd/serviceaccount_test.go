@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -108,9 +110,63 @@ func TestServiceAccountStoreFailure(t *testing.T) {
 	assertNoCanary(t, err2s(err), f.logs.String())
 }
 
+// unwritableSecret is a memorySecret whose CheckWritable fails.
+type unwritableSecret struct{ *memorySecret }
+
+func (unwritableSecret) CheckWritable() error { return errors.New("env references cannot be written") }
+
+func TestServiceAccountUnwritableIsNotSpent(t *testing.T) {
+	f := newFixture(t, nil)
+	store := unwritableSecret{&memorySecret{v: canarySAToken}}
+	p := f.provider(t, Config{Org: "ExampleOrg", ServiceAccount: store})
+	if _, err := p.Login(context.Background()); !errors.Is(err, provider.ErrBadConfig) {
+		t.Fatalf("login: %v, want ErrBadConfig", err)
+	}
+	if st := f.b.Stats(); st.Logins+st.LoginFailures != 0 {
+		t.Fatalf("the token was sent upstream: %+v", st)
+	}
+	if f.exchangeWith(t, canarySAToken) != http.StatusOK {
+		t.Fatal("the service-account token must still be valid")
+	}
+}
+
 func err2s(err error) string {
 	if err == nil {
 		return ""
 	}
 	return err.Error()
+}
+
+var (
+	_ RotatingSecret  = secret.Ref{}
+	_ writableChecker = secret.Ref{}
+)
+
+func TestServiceAccountFileRotation(t *testing.T) {
+	f := newFixture(t, nil)
+	path := filepath.Join(t.TempDir(), "sa-token")
+	if err := os.WriteFile(path, []byte(canarySAToken+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	p := f.provider(t, Config{Org: "ExampleOrg", ServiceAccount: secret.Ref{File: path}})
+	prev := canarySAToken
+	for i := range 5 {
+		g, err := p.Login(context.Background())
+		if err != nil {
+			t.Fatalf("rotation %d: %v", i, err)
+		}
+		raw, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		now := strings.TrimSpace(string(raw))
+		fi, _ := os.Stat(path)
+		if now == "" || now == prev || fi.Mode().Perm() != 0o600 {
+			t.Fatalf("rotation %d: file not rewritten (changed=%v mode %v)", i, now != prev, fi.Mode().Perm())
+		}
+		if f.call(t, g, "/cloudapi/1.0.0/orgs") != http.StatusOK {
+			t.Fatalf("rotation %d: grant refused", i)
+		}
+		prev = now
+	}
 }

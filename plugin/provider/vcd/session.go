@@ -72,7 +72,7 @@ func (p *Provider) loginCloudAPI(ctx context.Context, version string, pw secret.
 	}
 	req.SetBasicAuth(p.principal(), pw.Reveal())
 	req.Header.Set("Accept", jsonAccept(version))
-	r, err := p.do(req, "login", pw)
+	r, err := p.do(req, "login")
 	if err != nil {
 		return provider.Grant{}, err
 	}
@@ -102,7 +102,7 @@ func (p *Provider) bearerGrant(tok secret.Secret, tokenType, version string) pro
 	}
 	g := provider.Grant{Access: tok, TokenType: tokenType, HeaderName: provider.HeaderAuthorization,
 		IdleTimeout: defaultIdleTimeout, Meta: map[string]string{metaMode: modeCloud, metaVersion: version}}
-	if life, err := jwtLifetime(tok.Reveal()); err == nil {
+	if life, err := provider.JWTLifetime(tok.Reveal()); err == nil {
 		g.AccessLifetime = life
 	}
 	return g
@@ -131,7 +131,7 @@ func (p *Provider) loginLegacy(ctx context.Context, version string, pw secret.Se
 	}
 	req.SetBasicAuth(p.principal(), pw.Reveal())
 	req.Header.Set("Accept", xmlAccept(version))
-	r, err := p.do(req, "login", pw)
+	r, err := p.do(req, "login")
 	if err != nil {
 		return provider.Grant{}, err
 	}
@@ -183,7 +183,7 @@ func (p *Provider) Revoke(ctx context.Context, g provider.Grant) error {
 	if err != nil {
 		return fmt.Errorf("revoke session: %w", err)
 	}
-	r, err := p.do(req, "revoke session", g.Access)
+	r, err := p.do(req, "revoke session")
 	if err != nil {
 		return err
 	}
@@ -203,7 +203,7 @@ func (p *Provider) Probe(ctx context.Context, g provider.Grant) error {
 	if err != nil {
 		return fmt.Errorf("probe session: %w", err)
 	}
-	r, err := p.do(req, "probe session", g.Access)
+	r, err := p.do(req, "probe session")
 	if err != nil {
 		return err
 	}
