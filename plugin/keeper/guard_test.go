@@ -1,0 +1,139 @@
+package keeper
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/tokenkeeper/tokenkeeper/plugin/provider"
+)
+
+func TestGuardDelay(t *testing.T) {
+	tests := []struct {
+		step int
+		want time.Duration
+	}{
+		{1, time.Minute}, {2, 2 * time.Minute}, {3, 4 * time.Minute}, {5, 16 * time.Minute},
+		{6, 30 * time.Minute}, {7, 30 * time.Minute}, {100, 30 * time.Minute},
+	}
+	for _, tt := range tests {
+		if got := guardDelay(tt.step); got != tt.want {
+			t.Errorf("guardDelay(%d) = %v, want %v", tt.step, got, tt.want)
+		}
+	}
+}
+
+// Rule 6: a rejected refresh costs exactly one login, and the token is
+// then served from it.
+func TestRefreshRejectedLogsInOnce(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		f := newFake()
+		k := newTestKeeper(t, f, Options{})
+		first := mustGet(t, k, GetOptions{})
+		f.set(func(f *fake) { clear(f.refreshIDs) }) // an admin revoked it upstream
+		var wg sync.WaitGroup
+		for range 20 {
+			wg.Go(func() {
+				tok := mustGet(t, k, GetOptions{ForceRefresh: true})
+				if tok.Fingerprint == first.Fingerprint {
+					t.Error("forced Get returned the old token")
+				}
+			})
+		}
+		wg.Wait()
+		logins, refreshes, revokes, _ := f.snapshot()
+		if logins != 2 || refreshes != 1 || revokes != 0 {
+			t.Errorf("logins=%d refreshes=%d revokes=%d, want 2/1/0", logins, refreshes, revokes)
+		}
+		if s := statusOf(t, k, "p"); s.Counts.RefreshFailures != 1 || s.Counts.Logins != 2 {
+			t.Errorf("counts %+v", s.Counts)
+		}
+	})
+}
+
+// getAll runs n concurrent Gets and returns how many failed with a
+// GuardError and how many with the upstream rejection itself.
+func getAll(t *testing.T, k *Keeper, n int) (guarded, rejected int) {
+	t.Helper()
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	for range n {
+		wg.Go(func() {
+			_, err := k.Get(context.Background(), "p", GetOptions{})
+			mu.Lock()
+			defer mu.Unlock()
+			var ge *GuardError
+			switch {
+			case errors.As(err, &ge):
+				guarded++
+			case errors.Is(err, provider.ErrCredentialsRejected):
+				rejected++
+			default:
+				t.Errorf("Get: %v, want a rejection", err)
+			}
+			if !errors.Is(err, provider.ErrCredentialsRejected) {
+				t.Errorf("classification lost: %v", err)
+			}
+		})
+	}
+	wg.Wait()
+	return guarded, rejected
+}
+
+// Rule 6: a wrong password reaches upstream once per backoff step or
+// credential change, whatever the number of callers.
+func TestLoginRejectedGuard(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		f := newFake()
+		f.password = "wrong"
+		k := newTestKeeper(t, f, Options{})
+		getAll(t, k, 50)
+		var guarded int
+		for range 200 {
+			g, _ := getAll(t, k, 1)
+			guarded += g
+		}
+		if logins, _, _, _ := f.snapshot(); logins != 1 || guarded != 200 {
+			t.Fatalf("after 50 concurrent + 200 sequential Gets: logins=%d guarded=%d, want 1/200", logins, guarded)
+		}
+		s := statusOf(t, k, "p")
+		if s.State != StateRejected || s.RetryAt.Sub(time.Now()) > time.Minute || s.Counts.LoginFailures != 1 {
+			t.Fatalf("status %+v", s)
+		}
+
+		time.Sleep(time.Minute)
+		getAll(t, k, 50)
+		if logins, _, _, _ := f.snapshot(); logins != 2 {
+			t.Fatalf("after the 1 min step: logins=%d, want 2", logins)
+		}
+		time.Sleep(time.Minute) // the second step is 2 min: still refused
+		getAll(t, k, 50)
+		if logins, _, _, _ := f.snapshot(); logins != 2 {
+			t.Fatalf("1 min into the 2 min step: logins=%d, want 2", logins)
+		}
+
+		f.set(func(f *fake) { f.password = "also-wrong" })
+		getAll(t, k, 50)
+		if logins, _, _, _ := f.snapshot(); logins != 3 {
+			t.Fatalf("after a credential change: logins=%d, want 3", logins)
+		}
+
+		f.set(func(f *fake) { f.password = "right" })
+		mustGet(t, k, GetOptions{})
+		if s := statusOf(t, k, "p"); s.State != StateValid || s.Counts.Logins != 1 || s.Counts.LoginFailures != 3 {
+			t.Fatalf("after the right password: %+v", s)
+		}
+		// A success resets the backoff: the next rejection waits 1 min.
+		f.set(func(f *fake) { f.password = "wrong"; clear(f.refreshIDs) })
+		_, err := k.Get(context.Background(), "p", GetOptions{ForceRefresh: true})
+		if !errors.Is(err, provider.ErrCredentialsRejected) {
+			t.Fatalf("Get: %v", err)
+		}
+		if s := statusOf(t, k, "p"); !s.RetryAt.Equal(time.Now().Add(time.Minute)) {
+			t.Errorf("retry at %v after a reset, want now + 1 min", s.RetryAt.Sub(time.Now()))
+		}
+	})
+}

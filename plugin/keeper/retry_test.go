@@ -1,0 +1,167 @@
+package keeper
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/tokenkeeper/tokenkeeper/plugin/provider"
+)
+
+func unavailable() error {
+	return &provider.Error{Op: "login", Method: "POST", Path: "/v1/tokens", Status: 503, Kind: provider.ErrUnavailable}
+}
+
+func TestBackoffDelay(t *testing.T) {
+	tests := []struct {
+		n    int
+		rand float64
+		want time.Duration
+	}{
+		{0, 0.5, 200 * time.Millisecond},
+		{1, 0.5, 400 * time.Millisecond},
+		{3, 0.5, 1600 * time.Millisecond},
+		{5, 0.5, 5 * time.Second},
+		{64, 0.5, 5 * time.Second},
+		{0, 0, 160 * time.Millisecond},
+		{5, 0.999, 5998 * time.Millisecond},
+	}
+	for _, tt := range tests {
+		b := backoff{base: retryBase, max: retryMax, rand: func() float64 { return tt.rand }}
+		if got := b.delay(tt.n); got.Round(time.Millisecond) != tt.want {
+			t.Errorf("delay(%d) with rand %v = %v, want %v", tt.n, tt.rand, got, tt.want)
+		}
+	}
+}
+
+// Rule 7: transient failures are retried with backoff inside the call.
+func TestTransientRetriedWithBackoff(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		f := newFake()
+		f.loginErrs = []error{unavailable(), unavailable()}
+		k := newTestKeeper(t, f, Options{Rand: func() float64 { return 0.5 }})
+		t0 := time.Now()
+		mustGet(t, k, GetOptions{})
+		// three attempts of 500ms, waits of 200ms and 400ms between them
+		if took := time.Since(t0); took != 2100*time.Millisecond {
+			t.Errorf("Get took %v, want 2.1s", took)
+		}
+		if s := statusOf(t, k, "p"); s.Counts.Logins != 1 || s.Counts.LoginFailures != 2 || s.State != StateValid || s.LastError != "" {
+			t.Errorf("status %+v", s)
+		}
+	})
+}
+
+// Rule 7: a non-transient failure is returned at once, classification kept.
+func TestNonTransientNotRetried(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		f := newFake()
+		f.loginErrs = []error{&provider.Error{Op: "login", Status: 200, Message: "not JSON", Kind: provider.ErrProtocol}}
+		k := newTestKeeper(t, f, Options{})
+		_, err := k.Get(context.Background(), "p", GetOptions{})
+		if !errors.Is(err, provider.ErrProtocol) || errors.Is(err, provider.ErrUnavailable) {
+			t.Fatalf("Get: %v, want ErrProtocol", err)
+		}
+		if logins, _, _, _ := f.snapshot(); logins != 1 {
+			t.Errorf("logins=%d, want 1 (no retry)", logins)
+		}
+		if s := statusOf(t, k, "p"); s.LastError != err.Error() {
+			t.Errorf("status LastError %q, want %q", s.LastError, err)
+		}
+	})
+}
+
+// Rule 7: each caller gives up at its deadline; the shared call stops at
+// CallTimeout; then the next Get tries again.
+func TestTransientBoundedByDeadlines(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		f := newFake()
+		for range 100 {
+			f.loginErrs = append(f.loginErrs, unavailable())
+		}
+		k := newTestKeeper(t, f, Options{CallTimeout: 10 * time.Second, Rand: func() float64 { return 0.5 }})
+		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+		defer cancel()
+		if _, err := k.Get(ctx, "p", GetOptions{}); !errors.Is(err, context.DeadlineExceeded) {
+			t.Fatalf("Get: %v, want the caller's deadline", err)
+		}
+		time.Sleep(20 * time.Second)
+		logins, _, _, _ := f.snapshot()
+		// 10s of attempts: 0.5+0.2+0.5+0.4+0.5+0.8+0.5+1.6+0.5+3.2+0.5 = 9.2s, then 5s > the rest
+		if logins != 6 {
+			t.Errorf("attempts in one call = %d, want 6", logins)
+		}
+		s := statusOf(t, k, "p")
+		if s.State != StateEmpty || s.Counts.LoginFailures != 6 || s.LastError == "" {
+			t.Errorf("status %+v", s)
+		}
+		ctx2, cancel2 := context.WithTimeout(context.Background(), time.Second)
+		defer cancel2()
+		_, err := k.Get(ctx2, "p", GetOptions{})
+		if !errors.Is(err, context.DeadlineExceeded) {
+			t.Fatalf("second Get: %v", err)
+		}
+		if l, _, _, _ := f.snapshot(); l != 7 {
+			t.Errorf("a later Get did not start a new call: %d attempts", l)
+		}
+	})
+}
+
+// Rule 7: while the cached token has not expired it keeps being served when
+// refreshing fails transiently; the refresh is retried in the background.
+func TestTransientServesCachedToken(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		f := newFake()
+		k := newTestKeeper(t, f, Options{Rand: func() float64 { return 0.5 }})
+		first := mustGet(t, k, GetOptions{})
+		time.Sleep(59*time.Minute + 40*time.Second) // 20s left: below the 30s margin
+		f.set(func(f *fake) { f.refreshErrs = []error{unavailable(), unavailable(), unavailable()} })
+		t0 := time.Now()
+		tok := mustGet(t, k, GetOptions{})
+		if tok.Fingerprint != first.Fingerprint {
+			t.Fatal("expected the cached token")
+		}
+		if took := time.Since(t0); took != f.latency {
+			t.Errorf("the Get waited %v, want one attempt (%v), no retry", took, f.latency)
+		}
+		if s := statusOf(t, k, "p"); s.State != StateBackoff || s.Counts.RefreshFailures != 1 {
+			t.Errorf("status %+v", s)
+		}
+		t1 := time.Now()
+		if tok := mustGet(t, k, GetOptions{}); tok.Fingerprint != first.Fingerprint || time.Since(t1) != 0 {
+			t.Error("during backoff the cached token must be served at once")
+		}
+		var fresh Token
+		for i := 0; i < 10 && (fresh.Fingerprint == "" || fresh.Fingerprint == first.Fingerprint); i++ {
+			time.Sleep(time.Second)
+			fresh = mustGet(t, k, GetOptions{})
+		}
+		_, refreshes, _, _ := f.snapshot()
+		if fresh.Fingerprint == first.Fingerprint || refreshes != 4 {
+			t.Errorf("background retries: refreshes=%d (want 3 failures + 1), renewed=%v",
+				refreshes, fresh.Fingerprint != first.Fingerprint)
+		}
+	})
+}
+
+// Rule 7: once the cached token has expired, a transient failure is an
+// error (after retries), still classified as unavailable.
+func TestTransientAfterExpiryFails(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		f := newFake()
+		k := newTestKeeper(t, f, Options{CallTimeout: 5 * time.Second})
+		mustGet(t, k, GetOptions{})
+		time.Sleep(2 * time.Hour)
+		f.set(func(f *fake) {
+			for range 50 {
+				f.refreshErrs = append(f.refreshErrs, unavailable())
+			}
+		})
+		_, err := k.Get(context.Background(), "p", GetOptions{})
+		if !errors.Is(err, provider.ErrUnavailable) {
+			t.Fatalf("Get: %v, want ErrUnavailable", err)
+		}
+	})
+}

@@ -1,0 +1,133 @@
+package keeper
+
+import (
+	"fmt"
+	"math"
+	"testing"
+	"testing/synctest"
+	"time"
+)
+
+// callEvery calls Get every period for total and returns the calls that had
+// to wait (took any fake time): those waited for upstream.
+func callEvery(t *testing.T, k *Keeper, period, total time.Duration) (waited []time.Duration) {
+	t.Helper()
+	end := time.Now().Add(total)
+	for i := 0; time.Now().Before(end); i++ {
+		t0 := time.Now()
+		mustGet(t, k, GetOptions{})
+		if d := time.Since(t0); d > 0 {
+			waited = append(waited, t0.Sub(end.Add(-total)))
+		}
+		time.Sleep(t0.Add(period).Sub(time.Now()))
+	}
+	return waited
+}
+
+// Rule 5 over a simulated day of constant use: one login, a refresh about
+// every two thirds of the access lifetime, a new login only when the
+// refresh credential's lifetime ends, and no caller ever waiting for
+// upstream after the first.
+func TestProactiveRefreshOverADay(t *testing.T) {
+	const ttl, refreshTTL = time.Hour, 24 * time.Hour
+	maxRefreshes := int(math.Ceil(float64(24*time.Hour)/(2.0/3*float64(ttl)))) + 1 // 37
+	for _, r := range []float64{0, 0.5, 0.999} {
+		t.Run(fmt.Sprintf("rand=%v", r), func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				f := newFake()
+				k := newTestKeeper(t, f, Options{Rand: func() float64 { return r }})
+				start := time.Now()
+				waited := callEvery(t, k, time.Minute, 25*time.Hour)
+				f.mu.Lock()
+				defer f.mu.Unlock()
+				dayRefreshes := 0
+				for _, at := range f.refreshAt {
+					if at.Sub(start) < 24*time.Hour {
+						dayRefreshes++
+					}
+				}
+				t.Logf("24h: logins in first day=1? %v, refreshes in first day=%d (bound %d), logins over 25h=%d at %v, waits=%v",
+					f.loginAt[0].Equal(start.Add(f.latency)), dayRefreshes, maxRefreshes, f.logins, offsets(start, f.loginAt), waited)
+				if dayRefreshes > maxRefreshes || dayRefreshes < 30 {
+					t.Errorf("refreshes in 24h = %d, want 30..%d", dayRefreshes, maxRefreshes)
+				}
+				if f.logins != 2 || f.loginAt[1].Sub(f.loginAt[0]) < refreshTTL {
+					t.Errorf("logins at %v; want one at start and one after the refresh lifetime", offsets(start, f.loginAt))
+				}
+				if len(waited) != 1 || waited[0] != 0 {
+					t.Errorf("Gets that waited for upstream at %v; want only the first", waited)
+				}
+				if f.maxInfl != 1 {
+					t.Errorf("max concurrent upstream calls = %d", f.maxInfl)
+				}
+			})
+		})
+	}
+}
+
+func offsets(start time.Time, ts []time.Time) []time.Duration {
+	out := make([]time.Duration, len(ts))
+	for i, at := range ts {
+		out[i] = at.Sub(start)
+	}
+	return out
+}
+
+// Rule 5: proactive refresh only while in use.
+func TestProactiveRefreshStopsWhenIdle(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		f := newFake()
+		k := newTestKeeper(t, f, Options{Rand: func() float64 { return 0.5 }})
+		callEvery(t, k, time.Minute, 2*time.Hour)
+		_, busy, _, _ := f.snapshot()
+		time.Sleep(10 * time.Hour)
+		logins, idle, _, _ := f.snapshot()
+		// At most the refresh already due when the callers stopped.
+		if busy < 2 || idle > busy+1 || logins != 1 {
+			t.Errorf("refreshes: %d while busy, %d after 10h idle, logins %d", busy, idle, logins)
+		}
+		if s := statusOf(t, k, "p"); s.State != StateExpired {
+			t.Errorf("state after idling = %s, want expired", s.State)
+		}
+		t0 := time.Now()
+		mustGet(t, k, GetOptions{})
+		if l, r, _, _ := f.snapshot(); l != 1 || r != idle+1 || time.Since(t0) == 0 {
+			t.Errorf("Get after idling: logins %d refreshes %d (want %d), waited %v", l, r, idle+1, time.Since(t0))
+		}
+	})
+}
+
+// Rule 5: refresh_before moves the refresh point; too long a value falls
+// back to the default, too short a one is clamped so callers never wait.
+func TestRefreshBefore(t *testing.T) {
+	tests := []struct {
+		before time.Duration
+		want   time.Duration // first refresh after the login's receipt
+	}{
+		{10 * time.Minute, 50 * time.Minute},
+		{2 * time.Hour, 40 * time.Minute},
+		{5 * time.Second, time.Hour - 30*time.Second},
+	}
+	for _, tt := range tests {
+		t.Run(tt.before.String(), func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				f := newFake()
+				k := newTestKeeper(t, f, Options{Rand: func() float64 { return 0.5 }},
+					func(s *ProfileSpec) { s.RefreshBefore = tt.before })
+				waited := callEvery(t, k, time.Minute, 70*time.Minute)
+				f.mu.Lock()
+				defer f.mu.Unlock()
+				if len(f.refreshAt) == 0 {
+					t.Fatal("no refresh")
+				}
+				// The fake stamps after its latency; so does the keeper.
+				if got := f.refreshAt[0].Sub(f.loginAt[0]) - f.latency; got != tt.want {
+					t.Errorf("first refresh %v after login, want %v", got, tt.want)
+				}
+				if len(waited) != 1 {
+					t.Errorf("Gets waited at %v", waited)
+				}
+			})
+		})
+	}
+}
