@@ -1,0 +1,65 @@
+# packer-plugin-tokenkeeper (host/packer, its own Go module).
+#
+#   make test-packer   unit tests + vet of the plugin module, and a check that
+#                      the committed HCL2 spec matches what packer-sdc generates
+#   make e2e-packer    a real `packer build` (Packer built from source, pinned)
+#                      against `tokenkeeper-sim vcf`, with the plugin installed
+#                      through `packer plugins install --path`
+#
+# Packer and packer-sdc are built from the pinned modules host/packer/tools and
+# host/packer/tools/sdc into
+# host/packer/.tools/ (gitignored, keyed by version), so only the first run on a
+# machine pays for the build.
+
+PACKER_VERSION     := 1.11.2
+PACKER_SDK_VERSION := 0.5.4
+PACKER_DIR         := host/packer
+PACKER_TOOLS_DIR   := $(PACKER_DIR)/.tools
+PACKER_BIN         := $(PACKER_TOOLS_DIR)/packer_v$(PACKER_VERSION)/packer
+PACKER_SDC_BIN     := $(PACKER_TOOLS_DIR)/packer-sdc_v$(PACKER_SDK_VERSION)/packer-sdc
+PACKER_PLUGIN_BIN  := $(BIN)/packer-plugin-tokenkeeper
+PACKER_GO_BUILD    := $(GO) build -buildvcs=false -trimpath -modfile=tools/go.mod
+
+.PHONY: test-packer packer-generate packer-generate-check packer-plugin packer-tools e2e-packer
+
+## packer-tools: build the pinned Packer and packer-sdc (cached in host/packer/.tools)
+packer-tools: $(PACKER_BIN) $(PACKER_SDC_BIN)
+
+# A cold build of Packer takes several minutes on two cores.
+$(PACKER_BIN): $(PACKER_DIR)/tools/go.mod $(PACKER_DIR)/tools/go.sum
+	cd $(PACKER_DIR) && timeout 1800 $(PACKER_GO_BUILD) -o $(abspath $@).tmp github.com/hashicorp/packer
+	mv $@.tmp $@
+
+$(PACKER_SDC_BIN): $(PACKER_DIR)/tools/sdc/go.mod $(PACKER_DIR)/tools/sdc/go.sum
+	cd $(PACKER_DIR)/tools/sdc && timeout 900 $(GO) build -buildvcs=false -trimpath -o $(abspath $@).tmp github.com/hashicorp/packer-plugin-sdk/cmd/packer-sdc
+	mv $@.tmp $@
+
+## packer-plugin: build bin/packer-plugin-tokenkeeper
+packer-plugin:
+	cd $(PACKER_DIR) && timeout 900 $(GO) build -buildvcs=false -o $(abspath $(PACKER_PLUGIN_BIN)) .
+
+## packer-generate: regenerate the data source's HCL2 spec with the pinned packer-sdc
+packer-generate: $(PACKER_SDC_BIN)
+	cd $(PACKER_DIR) && PATH="$(abspath $(dir $(PACKER_SDC_BIN))):$$PATH" timeout 300 $(GO) generate ./...
+
+## packer-generate-check: fail when the committed HCL2 spec is stale
+packer-generate-check: packer-generate
+	@git diff --exit-code -- '$(PACKER_DIR)/*.hcl2spec.go' >&2 || { echo "host/packer: generated code is stale: run 'make packer-generate' and commit" >&2; exit 1; }
+	@test -z "$$(git status --porcelain -- '$(PACKER_DIR)/*.hcl2spec.go')" || { echo "host/packer: packer-generate produced uncommitted files:" >&2; git status --porcelain -- '$(PACKER_DIR)/*.hcl2spec.go' >&2; exit 1; }
+
+## test-packer: the plugin module's vet, unit tests (-race) and generated-code freshness
+test-packer: packer-generate-check
+	@out=$$(cd $(PACKER_DIR) && gofmt -l .); test -z "$$out" || { echo "gofmt needed in $(PACKER_DIR):"; echo "$$out"; exit 1; } >&2
+	cd $(PACKER_DIR) && $(GO) vet ./... && $(GO) vet -tags e2e ./e2e/
+	cd $(PACKER_DIR) && $(GO) test $(GOFLAGS_TEST) -count=1 -timeout 5m ./...
+
+## e2e-packer: test-packer, then a real packer build against the VCF simulator
+e2e-packer: test-packer build packer-plugin $(PACKER_BIN)
+	cd $(PACKER_DIR) && \
+		TK_E2E_PACKER=$(abspath $(PACKER_BIN)) \
+		TK_E2E_PLUGIN=$(abspath $(PACKER_PLUGIN_BIN)) \
+		TK_E2E_TOKENKEEPER=$(abspath $(BIN)/tokenkeeper) \
+		TK_E2E_SIM=$(abspath $(BIN)/tokenkeeper-sim) \
+		$(GO) test -tags e2e -count=1 -timeout 10m -v ./e2e/
+
+E2E_TARGETS += e2e-packer
