@@ -14,6 +14,7 @@ type Code string
 const (
 	CodeInvalidArgument    Code = "InvalidArgument"    // bad flags, bad request, bad config
 	CodeNotFound           Code = "NotFound"           // unknown profile
+	CodeBadConfig          Code = "BadConfig"          // profiles file, secret source, TLS trust, URL
 	CodeUnauthenticated    Code = "Unauthenticated"    // credentials rejected
 	CodeFailedPrecondition Code = "FailedPrecondition" // lockout guard refusing to try
 	CodePermissionDenied   Code = "PermissionDenied"   // role too weak
@@ -34,7 +35,7 @@ const (
 // ExitCode maps a code to the process exit status.
 func (c Code) ExitCode() int {
 	switch c {
-	case CodeInvalidArgument, CodeNotFound:
+	case CodeInvalidArgument, CodeNotFound, CodeBadConfig:
 		return ExitUsage
 	case CodeUnauthenticated, CodeFailedPrecondition:
 		return ExitRejected

@@ -83,7 +83,7 @@ func TestParseInvalidateRequest(t *testing.T) {
 
 func TestExitCodes(t *testing.T) {
 	want := map[Code]int{
-		CodeInvalidArgument: 2, CodeNotFound: 2, CodeUnauthenticated: 3, CodeFailedPrecondition: 3,
+		CodeInvalidArgument: 2, CodeNotFound: 2, CodeBadConfig: 2, CodeUnauthenticated: 3, CodeFailedPrecondition: 3,
 		CodePermissionDenied: 4, CodeUnavailable: 5, CodeInternal: 1, Code("Bogus"): 1,
 	}
 	for c, w := range want {

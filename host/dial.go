@@ -1,0 +1,81 @@
+package host
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+
+	"github.com/tokenkeeper/tokenkeeper/plugin/agent"
+	"github.com/tokenkeeper/tokenkeeper/plugin/config"
+)
+
+// ErrNoAgent: nothing answers on the agent socket.
+var ErrNoAgent = errors.New("no agent is running")
+
+// Dial connects to a running agent on socketPath and returns the same
+// Client Launch returns. It fails with ErrNoAgent at once when nothing
+// listens there, rather than letting the first call wait; it never starts
+// an agent (`tokenkeeper get` does). Every connection checks that the
+// agent runs as this uid.
+func Dial(ctx context.Context, socketPath string) (*Client, error) {
+	probe, err := dialAgent(ctx, socketPath)
+	if err != nil {
+		return nil, err
+	}
+	_ = probe.Close()
+	cc, err := grpc.NewClient("passthrough:///tokenkeeper-agent",
+		grpc.WithTransportCredentials(insecure.NewCredentials()),
+		grpc.WithContextDialer(func(ctx context.Context, _ string) (net.Conn, error) {
+			return dialAgent(ctx, socketPath)
+		}))
+	if err != nil {
+		return nil, fmt.Errorf("could not connect to agent: %w", err)
+	}
+	return NewClient(cc, cc.Close), nil
+}
+
+// dialAgent opens one connection to socketPath. No TLS: the socket lives
+// in a 0700 directory and both ends check the other's uid with
+// SO_PEERCRED.
+func dialAgent(ctx context.Context, socketPath string) (net.Conn, error) {
+	var d net.Dialer
+	c, err := d.DialContext(ctx, "unix", socketPath)
+	if err != nil {
+		return nil, fmt.Errorf("%w at %s: %v", ErrNoAgent, socketPath, err)
+	}
+	uid, _, err := agent.PeerCred(c)
+	if err != nil || uid != uint32(os.Getuid()) {
+		_ = c.Close()
+		return nil, fmt.Errorf("could not trust agent at %s: peer uid %d, err %v", socketPath, uid, err)
+	}
+	return c, nil
+}
+
+// DefaultSocketPath is where the agent for the default configuration file
+// ($TOKENKEEPER_CONFIG, else $XDG_CONFIG_HOME/tokenkeeper/config.yaml)
+// listens: $XDG_RUNTIME_DIR/tokenkeeper/agent-<hash>.sock, else a 0700
+// directory under the temp dir. It creates the runtime directory.
+func DefaultSocketPath() (string, error) {
+	return SocketPath(config.DefaultPath(os.Getenv))
+}
+
+// SocketPath is where the agent serving configPath listens.
+func SocketPath(configPath string) (string, error) {
+	if configPath == "" {
+		return "", errors.New("no configuration file: set TOKENKEEPER_CONFIG, XDG_CONFIG_HOME or HOME")
+	}
+	dir, err := agent.RuntimeDir(os.Getenv)
+	if err != nil {
+		return "", err
+	}
+	p, err := agent.PathsFor(dir, configPath)
+	if err != nil {
+		return "", err
+	}
+	return p.Socket, nil
+}
