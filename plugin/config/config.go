@@ -1,0 +1,207 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/tokenkeeper/tokenkeeper/plugin/secret"
+)
+
+// Defaults applied by Parse when a key is absent.
+const (
+	DefaultIdleTimeout = 15 * time.Minute // agent.idle_timeout
+	DefaultTimeout     = 30 * time.Second // profiles.*.timeout
+)
+
+// Provider names accepted in profiles.*.provider.
+const (
+	ProviderVCF = "vcf"
+	ProviderVCD = "vcd"
+)
+
+// ErrUnknownProfile is wrapped by Config.Profile for a name the file does
+// not define.
+var ErrUnknownProfile = errors.New("unknown profile")
+
+// Config is a parsed and validated profiles file.
+type Config struct {
+	// Path is the absolute path of the file, empty when parsed from memory
+	// without a name.
+	Path string
+	// Agent configures the background agent.
+	Agent Agent
+	// Profiles maps profile names to their settings.
+	Profiles map[string]*Profile
+}
+
+// Agent configures the background agent (YAML key `agent`).
+type Agent struct {
+	// IdleTimeout is how long the agent lives without requests before it
+	// revokes what it holds and exits (`idle_timeout`, default 15m).
+	IdleTimeout time.Duration
+}
+
+// Profile is one upstream account (YAML `profiles.<name>`). Keys are the
+// snake_case of the field names.
+type Profile struct {
+	// Name is the key of the profile in the file.
+	Name string
+	// Line is where the profile starts in the file (0 if built in code).
+	Line int
+	// Provider is "vcf" (SDDC Manager) or "vcd" (Cloud Director).
+	Provider string
+	// URL is the base URL of the upstream, without a trailing slash:
+	// https, or http for 127.0.0.1, ::1 and localhost only.
+	URL string
+	// CAFile is a PEM bundle to verify the upstream's TLS certificate
+	// with, instead of the system roots.
+	CAFile string
+	// InsecureSkipVerify turns off TLS verification; the provider warns
+	// each time it is used.
+	InsecureSkipVerify bool
+	// Timeout bounds each upstream request (default 30s).
+	Timeout time.Duration
+	// Username logs in with Password (vcf, vcd).
+	Username string
+	// Password is the password reference (vcf, vcd).
+	Password *secret.Ref
+	// APIKey is a VCF service user's API key, used instead of
+	// username/password.
+	APIKey *secret.Ref
+	// RefreshBefore is how long before expiry the token is refreshed; zero
+	// means the keeper's default (about a third of the lifetime).
+	RefreshBefore time.Duration
+	// Org is the Cloud Director organization; "System" (any case) selects
+	// the provider login (vcd).
+	Org string
+	// APIVersion pins the Cloud Director API version, e.g. "37.0" (vcd,
+	// optional; default the highest non-deprecated the server offers).
+	APIVersion string
+	// APIToken is a Cloud Director user API token (vcd; not rotated).
+	APIToken *secret.Ref
+	// ServiceAccount is a Cloud Director service-account refresh token
+	// (vcd). It rotates on every use, so it must be a file reference the
+	// process can rewrite.
+	ServiceAccount *secret.Ref
+	// LegacyLogin forces the legacy POST /api/sessions login (vcd).
+	LegacyLogin bool
+	// Keepalive, when non-zero, touches an idle Cloud Director session at
+	// this period so it does not idle out (vcd).
+	Keepalive time.Duration
+
+	// file is the name errors are reported against.
+	file string
+	// pos is where each key was written, for error messages.
+	pos map[string]position
+	// bad marks keys whose value was rejected while parsing, so Validate
+	// does not report them again as missing.
+	bad map[string]bool
+}
+
+type position struct{ line, col int }
+
+// Error is one problem in the profiles file. Parse and Load return all of
+// them at once, joined with errors.Join; use errors.As to get the first.
+type Error struct {
+	// File is the file name as given to Load or Parse.
+	File string
+	// Line and Column locate the problem (1-based; 0 when unknown).
+	Line, Column int
+	// Profile and Field name where the problem is, when it is in one.
+	Profile, Field string
+	// Msg says what is wrong and how to fix it. It never contains a
+	// secret value.
+	Msg string
+	// Err is the underlying cause, if any (for errors.Is).
+	Err error
+}
+
+// Error formats as `config.yaml:12:5: profile "sddc": field "password": msg`.
+func (e *Error) Error() string {
+	var b strings.Builder
+	if e.File != "" {
+		b.WriteString(e.File)
+	}
+	if e.Line > 0 {
+		fmt.Fprintf(&b, ":%d", e.Line)
+		if e.Column > 0 {
+			fmt.Fprintf(&b, ":%d", e.Column)
+		}
+	}
+	if b.Len() > 0 {
+		b.WriteString(": ")
+	}
+	if e.Profile != "" {
+		fmt.Fprintf(&b, "profile %q: ", e.Profile)
+	}
+	if e.Field != "" {
+		fmt.Fprintf(&b, "field %q: ", e.Field)
+	}
+	b.WriteString(e.Msg)
+	if e.Err != nil {
+		b.WriteString(": " + e.Err.Error())
+	}
+	return b.String()
+}
+
+// Unwrap returns the cause.
+func (e *Error) Unwrap() error { return e.Err }
+
+// DefaultPath returns where the profiles file is looked for:
+// $TOKENKEEPER_CONFIG, else $XDG_CONFIG_HOME/tokenkeeper/config.yaml, else
+// $HOME/.config/tokenkeeper/config.yaml; "" when none of them is set.
+// getenv is os.Getenv outside tests.
+func DefaultPath(getenv func(string) string) string {
+	if p := getenv("TOKENKEEPER_CONFIG"); p != "" {
+		return p
+	}
+	// The XDG spec says to ignore a relative XDG_CONFIG_HOME.
+	if x := getenv("XDG_CONFIG_HOME"); filepath.IsAbs(x) {
+		return filepath.Join(x, "tokenkeeper", "config.yaml")
+	}
+	if h := getenv("HOME"); h != "" {
+		return filepath.Join(h, ".config", "tokenkeeper", "config.yaml")
+	}
+	return ""
+}
+
+// Load reads, parses and validates the profiles file at path. Relative
+// paths in it (file references, ca_file) are relative to its directory.
+func Load(path string) (*Config, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("could not read config: %w", err)
+	}
+	return Parse(data, path)
+}
+
+// Profile returns the named profile, or an error wrapping
+// ErrUnknownProfile that lists the known names.
+func (c *Config) Profile(name string) (*Profile, error) {
+	if p, ok := c.Profiles[name]; ok {
+		return p, nil
+	}
+	where := ""
+	if c.Path != "" {
+		where = " in " + c.Path
+	}
+	if len(c.Profiles) == 0 {
+		return nil, fmt.Errorf("%w %q: no profiles are defined%s", ErrUnknownProfile, name, where)
+	}
+	return nil, fmt.Errorf("%w %q%s; known profiles: %s", ErrUnknownProfile, name, where, strings.Join(c.Names(), ", "))
+}
+
+// Names returns the profile names, sorted.
+func (c *Config) Names() []string {
+	names := make([]string, 0, len(c.Profiles))
+	for n := range c.Profiles {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	return names
+}

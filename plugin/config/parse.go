@@ -1,0 +1,263 @@
+package config
+
+import (
+	"bytes"
+	"cmp"
+	"errors"
+	"fmt"
+	"io"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// Parse parses and validates a profiles file held in memory. filename is
+// used in error messages and as the base of relative paths (the current
+// directory when empty). All problems are reported at once, sorted by
+// line, as *Error values joined with errors.Join.
+func Parse(data []byte, filename string) (*Config, error) {
+	ps, err := newParser(filename)
+	if err != nil {
+		return nil, err
+	}
+	root, perr := decodeDocument(data)
+	if perr != nil {
+		perr.File = filename
+		return nil, perr
+	}
+	cfg := &Config{Agent: Agent{IdleTimeout: DefaultIdleTimeout}, Profiles: map[string]*Profile{}}
+	if filename != "" {
+		cfg.Path = filepath.Join(ps.dir, filepath.Base(filename))
+	}
+	ps.root(root, cfg)
+	for _, p := range cfg.Profiles {
+		ps.errs = append(ps.errs, p.validate()...)
+	}
+	if err := joinErrors(ps.errs); err != nil {
+		return nil, err
+	}
+	return cfg, nil
+}
+
+// joinErrors sorts errs by position and joins them; nil when empty.
+func joinErrors(errs []*Error) error {
+	if len(errs) == 0 {
+		return nil
+	}
+	slices.SortStableFunc(errs, func(a, b *Error) int {
+		return cmp.Or(cmp.Compare(a.Line, b.Line), cmp.Compare(a.Column, b.Column))
+	})
+	all := make([]error, len(errs))
+	for i, e := range errs {
+		all[i] = e
+	}
+	return errors.Join(all...)
+}
+
+var yamlLine = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
+
+// decodeDocument returns the single document's top node, nil for an empty
+// file, or a syntax error with its line.
+func decodeDocument(data []byte) (*yaml.Node, *Error) {
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	var doc yaml.Node
+	if err := dec.Decode(&doc); errors.Is(err, io.EOF) {
+		return nil, nil
+	} else if err != nil {
+		return nil, syntaxError(err)
+	}
+	var extra yaml.Node
+	if err := dec.Decode(&extra); err == nil {
+		return nil, &Error{Line: extra.Line, Column: extra.Column, Msg: "only one YAML document is allowed"}
+	} else if !errors.Is(err, io.EOF) {
+		return nil, syntaxError(err)
+	}
+	if len(doc.Content) == 0 {
+		return nil, nil
+	}
+	return doc.Content[0], nil
+}
+
+func syntaxError(err error) *Error {
+	if m := yamlLine.FindStringSubmatch(err.Error()); m != nil {
+		line, _ := strconv.Atoi(m[1])
+		return &Error{Line: line, Msg: "invalid YAML: " + m[2]}
+	}
+	return &Error{Msg: "invalid YAML: " + strings.TrimPrefix(err.Error(), "yaml: ")}
+}
+
+// parser walks the YAML tree, converting values and collecting errors.
+type parser struct {
+	file string   // as given, for messages
+	dir  string   // absolute directory relative paths are based on
+	errs []*Error // every problem found so far
+}
+
+func newParser(filename string) (*parser, error) {
+	dir, err := filepath.Abs(filepath.Dir(filename))
+	if err != nil {
+		return nil, fmt.Errorf("could not resolve the config directory: %w", err)
+	}
+	return &parser{file: filename, dir: dir}, nil
+}
+
+// where names the profile and field a value belongs to.
+type where struct{ profile, field string }
+
+func (w where) sub(key string) where { return where{w.profile, w.field + "." + key} }
+
+func (ps *parser) fail(n *yaml.Node, w where, format string, args ...any) {
+	ps.errs = append(ps.errs, &Error{
+		File: ps.file, Line: n.Line, Column: n.Column,
+		Profile: w.profile, Field: w.field, Msg: fmt.Sprintf(format, args...),
+	})
+}
+
+// topKeys are the valid top-level keys; keys starting with "x-" are also
+// accepted and ignored, to hold anchors (`x-lab: &lab {…}`).
+var topKeys = []string{"agent", "profiles"}
+
+func (ps *parser) root(n *yaml.Node, cfg *Config) {
+	if n == nil {
+		ps.errs = append(ps.errs, &Error{File: ps.file, Msg: "the file is empty: " + noProfilesHelp})
+		return
+	}
+	n = deref(n)
+	if n.Kind != yaml.MappingNode {
+		ps.fail(n, where{}, "the top level must be a mapping with the keys %s", strings.Join(topKeys, ", "))
+		return
+	}
+	var profiles *pair
+	for _, p := range ps.pairs(n, where{}, false) {
+		switch p.key {
+		case "agent":
+			ps.agent(p.v, &cfg.Agent)
+		case "profiles":
+			profiles = &p
+		default:
+			if strings.HasPrefix(p.key, "x-") {
+				continue // extension keys hold YAML anchors for <<: merges
+			}
+			ps.unknown(p.k, where{}, p.key, topKeys)
+		}
+	}
+	if profiles == nil {
+		ps.fail(n, where{}, "no profiles key: %s", noProfilesHelp)
+		return
+	}
+	ps.profiles(profiles.v, cfg)
+}
+
+const noProfilesHelp = "define at least one profile, e.g. " +
+	"profiles: {sddc: {provider: vcf, url: https://sddc-manager.example.com, username: NAME, password: {env: VCF_PASSWORD}}}"
+
+var agentKeys = []string{"idle_timeout"}
+
+func (ps *parser) agent(n *yaml.Node, a *Agent) {
+	w := where{field: "agent"}
+	if n.Kind != yaml.MappingNode {
+		ps.fail(n, w, "must be a mapping, e.g. agent: {idle_timeout: 15m}")
+		return
+	}
+	for _, p := range ps.pairs(n, w, false) {
+		switch p.key {
+		case "idle_timeout":
+			ps.duration(p.v, w.sub(p.key), &a.IdleTimeout, false)
+		default:
+			ps.unknown(p.k, w, p.key, agentKeys)
+		}
+	}
+}
+
+var profileName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]*$`)
+
+func (ps *parser) profiles(n *yaml.Node, cfg *Config) {
+	if n.Kind != yaml.MappingNode || len(n.Content) == 0 {
+		ps.fail(n, where{field: "profiles"}, "must be a mapping of profile names to settings: %s", noProfilesHelp)
+		return
+	}
+	for _, p := range ps.pairs(n, where{field: "profiles"}, false) {
+		w := where{profile: p.key}
+		if !profileName.MatchString(p.key) {
+			ps.fail(p.k, w, "a profile name must start with a letter or digit and contain only letters, digits, '.', '_' and '-'")
+		}
+		if p.v.Kind != yaml.MappingNode {
+			ps.fail(p.v, w, "must be a mapping of settings (provider, url, …)")
+			continue
+		}
+		cfg.Profiles[p.key] = ps.profile(p, w)
+	}
+}
+
+func (ps *parser) profile(p pair, w where) *Profile {
+	pr := &Profile{
+		Name: p.key, Line: p.k.Line, Timeout: DefaultTimeout,
+		file: ps.file, pos: map[string]position{}, bad: map[string]bool{},
+	}
+	for _, f := range ps.pairs(p.v, w, false) {
+		set, ok := profileSetters[f.key]
+		if !ok {
+			ps.unknown(f.k, w, f.key, profileKeys)
+			continue
+		}
+		pr.pos[f.key] = position{f.k.Line, f.k.Column}
+		if !set(ps, pr, f.v, where{w.profile, f.key}) {
+			pr.bad[f.key] = true
+		}
+	}
+	return pr
+}
+
+// setter converts one profile value into pr, reporting problems; it
+// returns false when the value was rejected.
+type setter func(ps *parser, pr *Profile, n *yaml.Node, w where) bool
+
+var profileSetters = map[string]setter{
+	"provider": func(ps *parser, pr *Profile, n *yaml.Node, w where) bool { return ps.str(n, w, &pr.Provider) },
+	"url":      func(ps *parser, pr *Profile, n *yaml.Node, w where) bool { return ps.url(n, w, &pr.URL) },
+	"ca_file":  func(ps *parser, pr *Profile, n *yaml.Node, w where) bool { return ps.path(n, w, &pr.CAFile) },
+	"insecure_skip_verify": func(ps *parser, pr *Profile, n *yaml.Node, w where) bool {
+		return ps.boolean(n, w, &pr.InsecureSkipVerify)
+	},
+	"timeout": func(ps *parser, pr *Profile, n *yaml.Node, w where) bool {
+		return ps.duration(n, w, &pr.Timeout, false)
+	},
+	"username": func(ps *parser, pr *Profile, n *yaml.Node, w where) bool { return ps.str(n, w, &pr.Username) },
+	"password": func(ps *parser, pr *Profile, n *yaml.Node, w where) bool { return ps.ref(n, w, &pr.Password) },
+	"api_key":  func(ps *parser, pr *Profile, n *yaml.Node, w where) bool { return ps.ref(n, w, &pr.APIKey) },
+	"refresh_before": func(ps *parser, pr *Profile, n *yaml.Node, w where) bool {
+		return ps.duration(n, w, &pr.RefreshBefore, true)
+	},
+	"org":             func(ps *parser, pr *Profile, n *yaml.Node, w where) bool { return ps.str(n, w, &pr.Org) },
+	"api_version":     func(ps *parser, pr *Profile, n *yaml.Node, w where) bool { return ps.str(n, w, &pr.APIVersion) },
+	"api_token":       func(ps *parser, pr *Profile, n *yaml.Node, w where) bool { return ps.ref(n, w, &pr.APIToken) },
+	"service_account": func(ps *parser, pr *Profile, n *yaml.Node, w where) bool { return ps.ref(n, w, &pr.ServiceAccount) },
+	"legacy_login":    func(ps *parser, pr *Profile, n *yaml.Node, w where) bool { return ps.boolean(n, w, &pr.LegacyLogin) },
+	"keepalive": func(ps *parser, pr *Profile, n *yaml.Node, w where) bool {
+		return ps.duration(n, w, &pr.Keepalive, true)
+	},
+}
+
+// profileKeys lists the valid profile keys, sorted, for error messages.
+var profileKeys = func() []string {
+	keys := make([]string, 0, len(profileSetters))
+	for k := range profileSetters {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}()
+
+// unknown reports a key that is not one of valid, with a suggestion when
+// the key looks like a typo of a valid one.
+func (ps *parser) unknown(k *yaml.Node, w where, key string, valid []string) {
+	hint := ""
+	if s := closest(key, valid); s != "" {
+		hint = fmt.Sprintf(" (did you mean %q?)", s)
+	}
+	ps.fail(k, w, "unknown key %q%s; valid keys: %s", key, hint, strings.Join(valid, ", "))
+}
