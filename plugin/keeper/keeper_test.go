@@ -227,3 +227,26 @@ func TestExpiryAnchoredToLocalReceipt(t *testing.T) {
 		})
 	}
 }
+
+// BenchmarkGetWarm is the hot path: a cached token handed out.
+func BenchmarkGetWarm(b *testing.B) {
+	f := newFake()
+	f.latency = 0
+	k, err := New([]ProfileSpec{{Name: "p", Impl: f}}, Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer k.Close(context.Background())
+	ctx := context.Background()
+	if _, err := k.Get(ctx, "p", GetOptions{}); err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if _, err := k.Get(ctx, "p", GetOptions{}); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}

@@ -88,7 +88,13 @@ func (p *profile) onTimer(gen uint64) {
 			"fingerprint", p.tmpl.Fingerprint, "last_used", p.lastUsed)
 		return
 	}
-	p.startLocked(context.Background(), intentRenew, "proactive")
+	// The timer also retries a failed call; what is due depends on why.
+	switch v := p.checkLocked(now, p.env.margin+p.env.minValidity); {
+	case v == needRenew || !p.refreshAt.IsZero() && !now.Before(p.refreshAt):
+		p.startLocked(context.Background(), intentRenew, "proactive")
+	case v == needProbe:
+		p.startLocked(context.Background(), intentProbe, "idle")
+	}
 }
 
 // kickLocked starts a background refresh when a Get finds the token past

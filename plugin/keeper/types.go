@@ -72,7 +72,10 @@ const (
 	StateBackoff  State = "backoff"  // transient upstream failures
 )
 
-// Counts are upstream calls made for one profile.
+// Counts are upstream calls made for one profile: Logins and Refreshes
+// count successes, LoginFailures and RefreshFailures failed attempts
+// (retries included), Revocations successful logouts. A login refused by
+// the lockout guard made no upstream call and is not counted.
 type Counts struct {
 	Logins, LoginFailures, Refreshes, RefreshFailures, Revocations int64
 }
