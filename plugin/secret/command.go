@@ -10,8 +10,9 @@ import (
 )
 
 // waitDelay bounds how long Wait keeps draining pipes after the process
-// group was killed, in case a descendant escaped the group with setsid.
-const waitDelay = 2 * time.Second
+// group was killed or the command exited, in case a descendant still
+// holds them open (a background child, or one that escaped the group).
+const waitDelay = time.Second
 
 // runCommand runs argv without a shell, stdin from /dev/null, and returns
 // its stdout minus one trailing newline. Errors carry the exit status or
@@ -32,14 +33,24 @@ func runCommand(ctx context.Context, argv []string, timeout time.Duration) (stri
 	cmd.Cancel = func() error { return killProcessGroup(cmd) }
 
 	err := cmd.Run()
+	if cmd.Process != nil {
+		// Whatever the outcome, nothing the helper left in its group may
+		// outlive the answer. Daemons (gpg-agent) leave the group with
+		// setsid and are not affected.
+		_ = killProcessGroup(cmd)
+	}
 	switch {
 	case ctx.Err() != nil:
 		return "", fmt.Errorf("%w: %w", ErrCommandFailed, ctx.Err())
 	case runCtx.Err() != nil:
 		return "", fmt.Errorf("%w: timed out after %s (the process group was killed)", ErrCommandFailed, timeout)
+	case errors.Is(err, exec.ErrWaitDelay) && cmd.ProcessState != nil && cmd.ProcessState.Success():
+		// The command answered and exited 0; a background child kept
+		// stdout open until WaitDelay. The answer stands.
 	case err != nil:
 		return "", commandError(err, stderr.n)
-	case stdout.overflow:
+	}
+	if stdout.overflow {
 		return "", fmt.Errorf("%w: output is larger than %d bytes", ErrCommandFailed, maxValueSize)
 	}
 	return trimNewline(stdout.String()), nil
@@ -60,9 +71,6 @@ func commandError(err error, stderrBytes int) error {
 	if errors.As(err, &execErr) {
 		// exec.Error names only the program and the reason.
 		return fmt.Errorf("%w: could not start: %w", ErrCommandFailed, execErr)
-	}
-	if errors.Is(err, exec.ErrWaitDelay) {
-		return fmt.Errorf("%w: a process it started kept its output open", ErrCommandFailed)
 	}
 	// Start failures (*fs.PathError from fork/exec) name the program only.
 	return fmt.Errorf("%w: could not run: %w", ErrCommandFailed, err)

@@ -64,23 +64,7 @@ func TestResolveCommandTimeoutKillsProcessGroup(t *testing.T) {
 	if d := time.Since(start); d > 5*time.Second {
 		t.Fatalf("Resolve returned after %s, want soon after the 300ms timeout", d)
 	}
-	b, err := os.ReadFile(pidFile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	// SIGKILL is delivered before Resolve returns, but the grandchild's
-	// exit and reaping by init are asynchronous: poll, bounded.
-	for i := 0; !processGone(pid); i++ {
-		if i == 500 {
-			_ = syscall.Kill(pid, syscall.SIGKILL)
-			t.Fatalf("grandchild %d survived the timeout", pid)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	waitGone(t, readPid(t, pidFile))
 }
 
 // processGone reports whether pid no longer runs (absent or a zombie).
@@ -95,4 +79,48 @@ func processGone(pid int) bool {
 	// Field 3 is the state; the comm field before it is in parentheses.
 	i := strings.LastIndexByte(string(stat), ')')
 	return i >= 0 && i+2 < len(stat) && stat[i+2] == 'Z'
+}
+
+// TestResolveCommandReapsBackgroundChildren: a helper that answers and
+// exits but leaves a child behind (holding stdout) still yields its value,
+// and the child is killed.
+func TestResolveCommandReapsBackgroundChildren(t *testing.T) {
+	pidFile := filepath.Join(t.TempDir(), "pid")
+	script := "sleep 100 & echo $! > " + pidFile + "; printf '%s\\n' " + canary
+	start := time.Now()
+	got, err := Ref{Command: []string{"sh", "-c", script}, Timeout: 20 * time.Second}.Resolve(t.Context())
+	checkErr(t, err, nil)
+	if got.Reveal() != canary {
+		t.Fatal("resolved value differs from the expected one")
+	}
+	if d := time.Since(start); d > 10*time.Second {
+		t.Fatalf("Resolve took %s, want about WaitDelay (%s)", d, waitDelay)
+	}
+	waitGone(t, readPid(t, pidFile))
+}
+
+func readPid(t *testing.T, path string) int {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pid
+}
+
+// waitGone polls, bounded, until pid is gone: SIGKILL is delivered before
+// Resolve returns, but the exit and the reaping by init are asynchronous.
+func waitGone(t *testing.T, pid int) {
+	t.Helper()
+	for i := 0; !processGone(pid); i++ {
+		if i == 500 {
+			_ = syscall.Kill(pid, syscall.SIGKILL)
+			t.Fatalf("child %d survived Resolve", pid)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 }
