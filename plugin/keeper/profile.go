@@ -189,7 +189,9 @@ func (p *profile) checkLocked(now time.Time, need time.Duration) verdict {
 	}
 	// An idle-timeout session handed out recently is alive and each
 	// hand-out extends it; one quiet for almost the timeout may be gone.
-	if idle := p.grant.IdleTimeout; idle > 0 && now.After(p.lastActive.Add(idle-p.env.margin)) {
+	// The slack is at most half the timeout: with a timeout shorter than
+	// the safety margin a just-probed session would otherwise never serve.
+	if idle := p.grant.IdleTimeout; idle > 0 && now.After(p.lastActive.Add(idle-min(p.env.margin, idle/2))) {
 		if p.prober != nil {
 			return needProbe
 		}
