@@ -250,3 +250,26 @@ func BenchmarkGetWarm(b *testing.B) {
 		}
 	})
 }
+
+// A rotated refresh credential (a service-account token) replaces the old
+// one with a new expiry; a non-rotated one keeps its expiry (see the day
+// test).
+func TestRotatedRefreshCredential(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		f := newFake()
+		f.rotate = true
+		k := newTestKeeper(t, f, Options{})
+		mustGet(t, k, GetOptions{})
+		time.Sleep(time.Hour)
+		mustGet(t, k, GetOptions{ForceRefresh: true})
+		time.Sleep(time.Hour)
+		mustGet(t, k, GetOptions{ForceRefresh: true})
+		s := statusOf(t, k, "p")
+		if s.Counts != (Counts{Logins: 1, Refreshes: 2}) {
+			t.Errorf("counts %+v, want 1 login and 2 refreshes with the rotated credentials", s.Counts)
+		}
+		if want := time.Now().Add(24 * time.Hour); !s.RefreshExpiresAt.Equal(want) {
+			t.Errorf("refresh expires in %v, want 24h from the last rotation", s.RefreshExpiresAt.Sub(time.Now()))
+		}
+	})
+}

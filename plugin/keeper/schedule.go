@@ -2,7 +2,10 @@ package keeper
 
 import (
 	"context"
+	"errors"
 	"time"
+
+	"github.com/tokenkeeper/tokenkeeper/plugin/provider"
 )
 
 // refreshFraction of an access token's life passes before the proactive
@@ -99,10 +102,13 @@ func (p *profile) onTimer(gen uint64) {
 
 // kickLocked starts a background refresh when a Get finds the token past
 // its refresh point with no timer pending (it fired while the profile was
-// idle) — the Get itself is served from the cache.
+// idle) — the Get itself is served from the cache. After a failure that
+// retrying cannot fix (forbidden, bad config) it leaves the renewal to
+// callers that need it, rather than calling upstream on every Get.
 func (p *profile) kickLocked(now time.Time) {
 	if p.inflight != nil || p.timer != nil || p.refreshAt.IsZero() ||
-		now.Before(p.refreshAt) || now.Before(p.retryAt) {
+		now.Before(p.refreshAt) || now.Before(p.retryAt) ||
+		p.lastErr != nil && !errors.Is(p.lastErr, provider.ErrUnavailable) {
 		return
 	}
 	p.startLocked(context.Background(), intentRenew, "due")

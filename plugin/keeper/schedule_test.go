@@ -6,6 +6,8 @@ import (
 	"testing"
 	"testing/synctest"
 	"time"
+
+	"github.com/tokenkeeper/tokenkeeper/plugin/provider"
 )
 
 // callEvery calls Get every period for total and returns the calls that had
@@ -56,6 +58,11 @@ func TestProactiveRefreshOverADay(t *testing.T) {
 				}
 				if len(waited) != 1 || waited[0] != 0 {
 					t.Errorf("Gets that waited for upstream at %v; want only the first", waited)
+				}
+				// The refresh credential keeps its expiry across
+				// (non-rotating) refreshes: none is wasted on a dead one.
+				if s := statusOf(t, k, "p"); s.Counts.RefreshFailures != 0 || s.Counts.LoginFailures != 0 {
+					t.Errorf("failed upstream calls: %+v", s.Counts)
 				}
 				if f.maxInfl != 1 {
 					t.Errorf("max concurrent upstream calls = %d", f.maxInfl)
@@ -130,4 +137,30 @@ func TestRefreshBefore(t *testing.T) {
 			})
 		})
 	}
+}
+
+// A background refresh that fails for good (here: forbidden) is not
+// repeated on every Get; the cached token serves until callers need more.
+func TestBackgroundFailureNotRepeatedPerGet(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		f := newFake()
+		k := newTestKeeper(t, f, Options{Rand: func() float64 { return 0.5 }})
+		mustGet(t, k, GetOptions{})
+		f.set(func(f *fake) {
+			f.refreshErrs = []error{&provider.Error{Op: "refresh access token", Status: 403, Kind: provider.ErrForbidden}}
+		})
+		callEvery(t, k, time.Second, 50*time.Minute) // the refresh point is at 40 min
+		if _, refreshes, _, _ := f.snapshot(); refreshes != 1 {
+			t.Errorf("refreshes=%d after a forbidden background refresh, want 1", refreshes)
+		}
+		if s := statusOf(t, k, "p"); s.State != StateValid || s.LastError == "" {
+			t.Errorf("status %+v", s)
+		}
+		// Past the margin a caller needs a new token: it goes upstream.
+		time.Sleep(10 * time.Minute)
+		mustGet(t, k, GetOptions{})
+		if _, refreshes, _, _ := f.snapshot(); refreshes != 2 {
+			t.Errorf("refreshes=%d, want the caller's own", refreshes)
+		}
+	})
 }
