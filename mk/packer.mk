@@ -7,9 +7,8 @@
 #                      through `packer plugins install --path`
 #
 # Packer and packer-sdc are built from the pinned modules host/packer/tools and
-# host/packer/tools/sdc into
-# host/packer/.tools/ (gitignored, keyed by version), so only the first run on a
-# machine pays for the build.
+# host/packer/tools/sdc into host/packer/.tools/ (gitignored, keyed by
+# version), so only the first run on a machine pays for the build.
 
 PACKER_VERSION     := 1.11.2
 PACKER_SDK_VERSION := 0.5.4
