@@ -65,7 +65,9 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		case <-t.C:
 		case <-r.Context().Done():
 			t.Stop()
-			return
+			// The client gave up: answer nothing. Returning normally
+			// would send an implicit 200 that a racing client may read.
+			panic(http.ErrAbortHandler)
 		}
 	}
 	switch {

@@ -278,3 +278,24 @@ func (s *syncWriter) Write(p []byte) (int, error) {
 	defer s.mu.Unlock()
 	return s.w.Write(p)
 }
+
+// A client that gives up during a delay fault must get no answer at all:
+// an implicit 200 could race the client's own timeout and be read.
+func TestDelayAbortsWhenClientGivesUp(t *testing.T) {
+	h := NewHandler(&fakeBackend{})
+	add := httptest.NewRequest("POST", "/_sim/faults", strings.NewReader(`{"path":"/slow","delay":"1h"}`))
+	h.ServeHTTP(httptest.NewRecorder(), add)
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	rec := httptest.NewRecorder()
+	defer func() {
+		if p := recover(); p != http.ErrAbortHandler {
+			t.Fatalf("recovered %v, want http.ErrAbortHandler", p)
+		}
+		if rec.Flushed || rec.Body.Len() != 0 || len(rec.Result().Header) != 0 {
+			t.Fatal("something was answered")
+		}
+	}()
+	h.ServeHTTP(rec, httptest.NewRequest("GET", "/slow", nil).WithContext(ctx))
+	t.Fatal("handler returned normally")
+}

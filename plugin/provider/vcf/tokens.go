@@ -1,0 +1,191 @@
+package vcf
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"net/http"
+	"strings"
+
+	"github.com/tokenkeeper/tokenkeeper/plugin/provider"
+	"github.com/tokenkeeper/tokenkeeper/plugin/secret"
+)
+
+// Login creates a token pair with POST /v1/tokens. 400 and 401 (bad
+// credentials, locked account) wrap provider.ErrCredentialsRejected.
+func (p *Provider) Login(ctx context.Context) (provider.Grant, error) {
+	c, err := p.credential(ctx)
+	if err != nil {
+		return provider.Grant{}, err
+	}
+	res, err := p.do(ctx, opLogin, http.MethodPost, pathTokens, c.body)
+	if err != nil {
+		return provider.Grant{}, err
+	}
+	// The spec lists both 200 and 201.
+	if res.status != http.StatusOK && res.status != http.StatusCreated {
+		// 404/405/415 on /v1/tokens: the URL is not an SDDC Manager.
+		kind := kindFor(res.status, provider.ErrCredentialsRejected, http.StatusBadRequest, http.StatusUnauthorized)
+		if res.status == http.StatusNotFound || res.status == http.StatusMethodNotAllowed || res.status == http.StatusUnsupportedMediaType {
+			kind = provider.ErrBadConfig
+		}
+		e := fail(opLogin, http.MethodPost, pathTokens, res, kind, c.secrets...)
+		p.log.Debug("login rejected", "status", res.status, "code", e.Code, "credential", c.fingerprint)
+		return provider.Grant{}, e
+	}
+	access, refresh, err := parsePair(res.body)
+	if err != nil {
+		return provider.Grant{}, &provider.Error{Op: opLogin, Method: http.MethodPost, Path: pathTokens,
+			Status: res.status, Message: err.Error(), Kind: provider.ErrProtocol}
+	}
+	g := p.grant(access)
+	g.Refresh, g.RefreshLifetime = refresh, p.refreshLifetime
+	p.log.Debug("logged in", "credential", c.fingerprint, "access", access.Fingerprint(),
+		"refresh", refresh.Fingerprint(), "access_lifetime", g.AccessLifetime)
+	return g, nil
+}
+
+// parsePair reads {"accessToken": …, "refreshToken": {"id": …}}; the
+// refresh token may also be a bare string. Errors never quote the body.
+func parsePair(body []byte) (access, refresh secret.Secret, err error) {
+	var v struct {
+		AccessToken  string          `json:"accessToken"`
+		RefreshToken json.RawMessage `json:"refreshToken"`
+	}
+	if json.Unmarshal(body, &v) != nil || !plausibleToken(v.AccessToken) {
+		return access, refresh, errString("the token pair has no access token")
+	}
+	var id string
+	raw := bytes.TrimSpace(v.RefreshToken)
+	switch {
+	case len(raw) > 0 && raw[0] == '{':
+		var obj struct {
+			ID string `json:"id"`
+		}
+		if json.Unmarshal(raw, &obj) == nil {
+			id = obj.ID
+		}
+	case len(raw) > 0 && raw[0] == '"':
+		_ = json.Unmarshal(raw, &id)
+	}
+	if !plausibleToken(id) {
+		return access, refresh, errString("the token pair has no refresh token id")
+	}
+	return secret.New(v.AccessToken), secret.New(id), nil
+}
+
+// Refresh mints a new access token with PATCH
+// /v1/tokens/access-token/refresh. The body is the raw, unquoted id — what
+// working clients send; the spec's quoted form is accepted by servers too
+// but the raw one is known to work everywhere. SDDC Manager does not
+// rotate the refresh token, so the returned grant's Refresh is empty.
+func (p *Provider) Refresh(ctx context.Context, g provider.Grant) (provider.Grant, error) {
+	if g.Refresh.IsZero() {
+		return provider.Grant{}, &provider.Error{Op: opRefresh, Message: "no refresh token", Kind: provider.ErrRefreshRejected}
+	}
+	res, err := p.do(ctx, opRefresh, http.MethodPatch, pathRefresh, []byte(g.Refresh.Reveal()))
+	if err != nil {
+		return provider.Grant{}, err
+	}
+	if res.status < 200 || res.status > 299 {
+		kind := kindFor(res.status, provider.ErrRefreshRejected,
+			http.StatusBadRequest, http.StatusUnauthorized, http.StatusNotFound)
+		e := fail(opRefresh, http.MethodPatch, pathRefresh, res, kind, g.Refresh)
+		p.log.Debug("refresh rejected", "status", res.status, "code", e.Code, "refresh", g.Refresh.Fingerprint())
+		return provider.Grant{}, e
+	}
+	access, ok := parseAccess(res.body)
+	if !ok {
+		return provider.Grant{}, &provider.Error{Op: opRefresh, Method: http.MethodPatch, Path: pathRefresh,
+			Status: res.status, Message: "the answer holds no access token", Kind: provider.ErrProtocol}
+	}
+	out := p.grant(access)
+	p.log.Debug("refreshed", "refresh", g.Refresh.Fingerprint(), "access", access.Fingerprint(),
+		"access_lifetime", out.AccessLifetime)
+	return out, nil
+}
+
+// parseAccess reads the refresh answer leniently: servers send the raw
+// JWT, the spec says a JSON string, and an object with accessToken costs
+// nothing to accept.
+func parseAccess(body []byte) (secret.Secret, bool) {
+	v := strings.TrimSpace(string(body))
+	switch {
+	case strings.HasPrefix(v, `"`):
+		var s string
+		if json.Unmarshal([]byte(v), &s) != nil {
+			return secret.Secret{}, false
+		}
+		v = strings.TrimSpace(s)
+	case strings.HasPrefix(v, "{"):
+		var obj struct {
+			AccessToken string `json:"accessToken"`
+		}
+		if json.Unmarshal([]byte(v), &obj) != nil {
+			return secret.Secret{}, false
+		}
+		v = obj.AccessToken
+	}
+	if !plausibleToken(v) {
+		return secret.Secret{}, false
+	}
+	return secret.New(v), true
+}
+
+// Revoke invalidates the refresh token with DELETE
+// /v1/tokens/refresh-token. 404 means it is already gone: success.
+func (p *Provider) Revoke(ctx context.Context, g provider.Grant) error {
+	if g.Refresh.IsZero() {
+		return nil
+	}
+	res, err := p.do(ctx, opRevoke, http.MethodDelete, pathRevoke, []byte(g.Refresh.Reveal()))
+	if err != nil {
+		return err
+	}
+	switch {
+	case res.status >= 200 && res.status <= 299:
+		p.log.Debug("revoked", "refresh", g.Refresh.Fingerprint())
+		return nil
+	case res.status == http.StatusNotFound:
+		p.log.Debug("refresh token already gone", "refresh", g.Refresh.Fingerprint())
+		return nil
+	}
+	kind := kindFor(res.status, provider.ErrRefreshRejected, http.StatusBadRequest, http.StatusUnauthorized)
+	return fail(opRevoke, http.MethodDelete, pathRevoke, res, kind, g.Refresh)
+}
+
+// grant wraps an access token; its lifetime comes from the JWT, else the
+// documented 60 minutes.
+func (p *Provider) grant(access secret.Secret) provider.Grant {
+	life, err := provider.JWTLifetime(access.Reveal())
+	if err != nil {
+		p.log.Debug("access token is not a JWT with exp/iat; assuming the documented lifetime",
+			"access", access.Fingerprint(), "lifetime", DefaultAccessLifetime)
+		life = DefaultAccessLifetime
+	}
+	return provider.Grant{Access: access, TokenType: "Bearer", HeaderName: provider.HeaderAuthorization,
+		AccessLifetime: life}
+}
+
+// plausibleToken accepts RFC 6750 b64token characters only — what JWTs,
+// opaque tokens and uuids are made of — so an HTML page or an error text
+// never passes for a token (nor corrupts an HTTP header).
+func plausibleToken(v string) bool {
+	if v == "" || len(v) > 64<<10 {
+		return false
+	}
+	for _, r := range v {
+		switch {
+		case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r >= '0' && r <= '9':
+		case strings.ContainsRune("-._~+/=", r):
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+// errString is a constant error message.
+type errString string
+
+func (e errString) Error() string { return string(e) }

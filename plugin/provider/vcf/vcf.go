@@ -1,0 +1,252 @@
+// Package vcf speaks the token API of VCF SDDC Manager (and the VCF
+// Installer, same endpoints): POST /v1/tokens to log in, PATCH
+// /v1/tokens/access-token/refresh to mint a new access token from the
+// refresh-token id, DELETE /v1/tokens/refresh-token to revoke it. It
+// implements the keeper's Provider interface without knowing the keeper.
+package vcf
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+
+	"github.com/tokenkeeper/tokenkeeper/plugin/provider"
+	"github.com/tokenkeeper/tokenkeeper/plugin/secret"
+)
+
+// Lifetimes used when the upstream does not tell.
+const (
+	// DefaultAccessLifetime applies when the access token is not a JWT
+	// (SDDC Manager documents 60 minutes).
+	DefaultAccessLifetime = 60 * time.Minute
+	// DefaultRefreshLifetime is SDDC Manager's documented refresh-token
+	// lifetime; the API never reports it.
+	DefaultRefreshLifetime = 24 * time.Hour
+)
+
+// Operation names, as they appear in *provider.Error.
+const (
+	opLogin   = "login"
+	opRefresh = "refresh access token"
+	opRevoke  = "revoke refresh token"
+)
+
+// API paths.
+const (
+	pathTokens  = "/v1/tokens"
+	pathRefresh = "/v1/tokens/access-token/refresh"
+	pathRevoke  = "/v1/tokens/refresh-token"
+)
+
+// maxBody bounds what is read of any response.
+const maxBody = 1 << 20
+
+// Resolver yields a secret on demand; secret.Ref satisfies it.
+type Resolver interface {
+	Resolve(ctx context.Context) (secret.Secret, error)
+}
+
+// Config configures a Provider. Either Username and Password, or APIKey
+// (a VCF service user), must be set.
+type Config struct {
+	// URL is the SDDC Manager base URL, e.g. https://sddc-manager.lab.local.
+	URL string
+	// HTTPClient talks to SDDC Manager; nil builds one with
+	// provider.NewHTTPClient (system roots, default timeout).
+	HTTPClient *http.Client
+	// Username and Password log in a user.
+	Username string
+	Password Resolver
+	// APIKey logs in a service user with {"apiKey": …} instead.
+	APIKey Resolver
+	// RefreshLifetime overrides DefaultRefreshLifetime when an SDDC
+	// Manager is configured differently.
+	RefreshLifetime time.Duration
+	// Logger receives Debug/Trace lines: operation, status, path and
+	// fingerprints, never headers or bodies. nil discards.
+	Logger hclog.Logger
+}
+
+// Provider is the SDDC Manager token protocol for one profile.
+type Provider struct {
+	base            string // scheme://host[/prefix], no trailing slash
+	client          *http.Client
+	username        string
+	password        Resolver
+	apiKey          Resolver
+	refreshLifetime time.Duration
+	log             hclog.Logger
+}
+
+// New checks cfg and returns a Provider.
+func New(cfg Config) (*Provider, error) {
+	base, err := parseBase(cfg.URL)
+	if err != nil {
+		return nil, err
+	}
+	switch {
+	case cfg.APIKey != nil && (cfg.Password != nil || cfg.Username != ""):
+		return nil, fmt.Errorf("vcf: set either username and password or api_key, not both (%w)", provider.ErrBadConfig)
+	case cfg.APIKey == nil && (cfg.Username == "" || cfg.Password == nil):
+		return nil, fmt.Errorf("vcf: username and password (or api_key) are required (%w)", provider.ErrBadConfig)
+	}
+	p := &Provider{base: base, client: cfg.HTTPClient, username: cfg.Username, password: cfg.Password,
+		apiKey: cfg.APIKey, refreshLifetime: cfg.RefreshLifetime, log: cfg.Logger}
+	if p.log == nil {
+		p.log = hclog.NewNullLogger()
+	}
+	if p.refreshLifetime <= 0 {
+		p.refreshLifetime = DefaultRefreshLifetime
+	}
+	if p.client == nil {
+		if p.client, err = provider.NewHTTPClient(provider.HTTPOptions{Logger: p.log}); err != nil {
+			return nil, err
+		}
+	}
+	return p, nil
+}
+
+func parseBase(raw string) (string, error) {
+	u, err := url.Parse(raw)
+	switch {
+	case err != nil:
+		return "", fmt.Errorf("vcf: url is not a URL (%w)", provider.ErrBadConfig)
+	case u.Scheme != "https" && u.Scheme != "http", u.Host == "":
+		return "", fmt.Errorf("vcf: url %q must be https://HOST (%w)", u.Redacted(), provider.ErrBadConfig)
+	case u.User != nil:
+		return "", fmt.Errorf("vcf: url must not carry credentials (%w)", provider.ErrBadConfig)
+	case u.RawQuery != "" || u.Fragment != "":
+		return "", fmt.Errorf("vcf: url %q must not have a query or fragment (%w)", u.Redacted(), provider.ErrBadConfig)
+	}
+	return strings.TrimRight(u.Scheme+"://"+u.Host+u.EscapedPath(), "/"), nil
+}
+
+// Credential returns the fingerprint of the primary credential as its
+// source yields it now: username+"\x00"+password, or the API key.
+func (p *Provider) Credential(ctx context.Context) (string, error) {
+	c, err := p.credential(ctx)
+	if err != nil {
+		return "", err
+	}
+	return c.fingerprint, nil
+}
+
+// cred is the resolved primary credential.
+type cred struct {
+	body        []byte          // the login request body
+	fingerprint string          // safe to log
+	secrets     []secret.Secret // to scrub from upstream messages
+}
+
+func (p *Provider) credential(ctx context.Context) (cred, error) {
+	if p.apiKey != nil {
+		key, err := p.apiKey.Resolve(ctx)
+		if err != nil {
+			return cred{}, resolveError("api_key", err)
+		}
+		body, _ := json.Marshal(map[string]string{"apiKey": key.Reveal()})
+		return cred{body: body, fingerprint: key.Fingerprint(), secrets: []secret.Secret{key, jsonEscaped(key)}}, nil
+	}
+	pw, err := p.password.Resolve(ctx)
+	if err != nil {
+		return cred{}, resolveError("password", err)
+	}
+	if pw.IsZero() {
+		return cred{}, &provider.Error{Op: opLogin, Message: "the password source yielded an empty value", Kind: provider.ErrBadConfig}
+	}
+	body, _ := json.Marshal(map[string]string{"username": p.username, "password": pw.Reveal()})
+	fp := secret.New(p.username + "\x00" + pw.Reveal()).Fingerprint()
+	return cred{body: body, fingerprint: fp, secrets: []secret.Secret{pw, jsonEscaped(pw)}}, nil
+}
+
+// jsonEscaped is s as it appears inside the JSON request body, so an
+// upstream echoing the body is scrubbed even when s holds '"' or '\\'.
+func jsonEscaped(s secret.Secret) secret.Secret {
+	b, _ := json.Marshal(s.Reveal())
+	return secret.New(string(b[1 : len(b)-1]))
+}
+
+// resolveError: the secret source failed (unset env, missing file,
+// failing command). The secret package's error names the reference,
+// never the value.
+func resolveError(field string, err error) error {
+	return &provider.Error{Op: opLogin, Message: "could not resolve " + field, Kind: provider.ErrBadConfig, Err: err}
+}
+
+// call is one request's outcome.
+type call struct {
+	status int
+	body   []byte
+}
+
+// do sends body as JSON and reads the answer. A request that got no
+// response comes back as a classified *provider.Error.
+func (p *Provider) do(ctx context.Context, op, method, path string, body []byte) (call, error) {
+	req, err := http.NewRequestWithContext(ctx, method, p.base+path, bytes.NewReader(body))
+	if err != nil {
+		return call{}, &provider.Error{Op: op, Method: method, Path: path, Kind: provider.ErrBadConfig, Err: err}
+	}
+	// SDDC Manager rejects token calls without this content type (415),
+	// even when the body is a bare refresh-token id.
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Accept", "application/json, text/plain, */*")
+	req.Header.Set("User-Agent", "tokenkeeper")
+	start := time.Now()
+	resp, err := p.client.Do(req)
+	if err != nil {
+		perr := provider.TransportError(op, method, path, err)
+		p.log.Debug("upstream call failed", "op", op, "method", method, "path", path, "error", perr.Message)
+		return call{}, perr
+	}
+	defer resp.Body.Close()
+	b, err := provider.ReadBody(resp.Body, maxBody)
+	if err != nil {
+		return call{}, provider.TransportError(op, method, path, err)
+	}
+	p.log.Debug("upstream call", "op", op, "method", method, "path", path, "status", resp.StatusCode,
+		"duration", time.Since(start).Round(time.Millisecond))
+	return call{status: resp.StatusCode, body: b}, nil
+}
+
+// apiError is SDDC Manager's error body; every field is optional.
+type apiError struct {
+	ErrorCode string `json:"errorCode"`
+	Message   string `json:"message"`
+}
+
+// fail builds the *provider.Error for a non-success answer. The message
+// comes from the upstream's JSON error only (never the request body),
+// scrubbed of the given secrets and truncated.
+func fail(op, method, path string, c call, kind error, scrub ...secret.Secret) *provider.Error {
+	e := &provider.Error{Op: op, Method: method, Path: path, Status: c.status, Kind: kind}
+	var ae apiError
+	if json.Unmarshal(c.body, &ae) == nil {
+		e.Code = provider.CleanMessage(ae.ErrorCode, scrub...)
+		e.Message = provider.CleanMessage(ae.Message, scrub...)
+	}
+	if kind == provider.ErrBadConfig && c.status >= 300 && c.status < 400 {
+		e.Message = "the server redirects; redirects are not followed with credentials: set url to the final address"
+	}
+	return e
+}
+
+// kindFor classifies a failed status: the statuses listed in rejected mean
+// kind, the rest as every provider treats them.
+func kindFor(status int, rejectedKind error, rejected ...int) error {
+	for _, s := range rejected {
+		if status == s {
+			return rejectedKind
+		}
+	}
+	if k := provider.StatusKind(status); k != nil {
+		return k
+	}
+	return provider.ErrProtocol
+}
