@@ -1,0 +1,291 @@
+package e2e
+
+import (
+	"fmt"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// Canary secrets of the Cloud Director end-to-end tests.
+const (
+	vcdPassword      = "canary-vcd-Pa55w0rd-51e0"
+	vcdAdminPassword = "canary-vcd-Adm1n-77c3"
+	vcdAPIToken      = "canary-vcd-apitoken-0f4a9e"
+	vcdSAToken       = "canary-vcd-satoken-c81d2b"
+)
+
+// vcdRotated matches a service-account token minted by the simulator.
+var vcdRotated = regexp.MustCompile(`^sa-[0-9a-f]{48}$`)
+
+// TestVCDEndToEnd drives the real tokenkeeper binary (agent and get)
+// against `tokenkeeper-sim vcd --tls`, TLS verified with the simulator's
+// CA: every Cloud Director login flow, rotation, idle expiry, logout,
+// and the canary check over everything the processes wrote.
+func TestVCDEndToEnd(t *testing.T) {
+	tk, simBin := binaries(t) // skips under -short
+	bins := vcdBins{tokenkeeper: tk, sim: simBin}
+	t.Run("logins", func(t *testing.T) { vcdLogins(t, bins) })
+	t.Run("idle-timeout", func(t *testing.T) { vcdIdle(t, bins) })
+	t.Run("rotation-kill", func(t *testing.T) { vcdRotationKill(t, bins) })
+	t.Run("config-check-unwritable-service-account", func(t *testing.T) { vcdConfigCheck(t, bins) })
+}
+
+// vcdConfigCheck: a service account whose token could not be written back
+// is refused before anything runs, with the reason.
+func vcdConfigCheck(t *testing.T, bins vcdBins) {
+	dir := t.TempDir()
+	cli := vcdNewCLI(t, bins.tokenkeeper, dir, "profiles:\n  robot:\n    provider: vcd\n    url: https://vcd.example.com\n"+
+		"    org: ExampleOrg\n    service_account: {env: VCD_E2E_SA}\n", "VCD_E2E_SA="+vcdSAToken)
+	if _, code := cli.run("config", "check"); code != 2 {
+		t.Fatalf("config check: exit %d, want 2", code)
+	}
+	if msg := cli.seen.String(); !strings.Contains(msg, "service_account") || !strings.Contains(msg, "written back") {
+		t.Fatalf("config check does not give the reason: %q", msg)
+	}
+}
+
+// vcdProfile renders one profile of the config file.
+func vcdProfile(name string, s *vcdSim, body string) string {
+	return fmt.Sprintf("  %s:\n    provider: vcd\n    url: %s\n    ca_file: %s\n%s", name, s.url, s.caFile, body)
+}
+
+func vcdLogins(t *testing.T, bins vcdBins) {
+	dir := t.TempDir()
+	modern := vcdStartSim(t, bins.sim, dir, "--product", "10.4",
+		"--user", "alice@ExampleOrg="+vcdPassword, "--user", "admin@System="+vcdAdminPassword+":System Administrator",
+		"--api-token", vcdAPIToken+":alice@ExampleOrg", "--service-account", vcdSAToken+":robot@ExampleOrg")
+	old := vcdStartSim(t, bins.sim, dir, "--api-versions", "30.0,31.0,32.0", "--user", "alice@ExampleOrg="+vcdPassword)
+	apiFile := vcdWriteSecret(t, dir, "api-token", vcdAPIToken)
+	saFile := vcdWriteSecret(t, dir, "sa-token", vcdSAToken)
+	config := "profiles:\n" +
+		vcdProfile("tenant", modern, "    org: ExampleOrg\n    username: alice\n    password: {env: VCD_E2E_PASSWORD}\n") +
+		vcdProfile("system", modern, "    org: system\n    username: admin\n    password: {env: VCD_E2E_ADMIN_PASSWORD}\n") +
+		vcdProfile("legacy", old, "    org: ExampleOrg\n    username: alice\n    password: {env: VCD_E2E_PASSWORD}\n") +
+		vcdProfile("apitoken", modern, "    org: ExampleOrg\n    api_token: {file: "+apiFile+"}\n") +
+		vcdProfile("robot", modern, "    org: ExampleOrg\n    service_account: {file: "+saFile+"}\n") +
+		vcdProfile("wrong", modern, "    org: ExampleOrg\n    username: alice\n    password: {env: VCD_E2E_WRONG}\n")
+	cli := vcdNewCLI(t, bins.tokenkeeper, dir, config, "VCD_E2E_PASSWORD="+vcdPassword,
+		"VCD_E2E_ADMIN_PASSWORD="+vcdAdminPassword, "VCD_E2E_WRONG=not-"+vcdPassword)
+	cli.startAgent()
+	var tokens []string
+
+	checks := []struct {
+		profile, resource, version, header string
+		s                                  *vcdSim
+	}{
+		{"tenant", "/cloudapi/1.0.0/orgs", "37.0", "Authorization", modern},
+		{"system", "/api/org", "37.0", "Authorization", modern},
+		{"legacy", "/api/org", "32.0", "x-vcloud-authorization", old},
+		{"apitoken", "/cloudapi/1.0.0/orgs", "37.0", "Authorization", modern},
+	}
+	for _, c := range checks {
+		t.Run(c.profile, func(t *testing.T) {
+			tok := cli.get(c.profile)
+			tokens = append(tokens, tok.Token)
+			wantValue := "Bearer " + tok.Token
+			if c.header == "x-vcloud-authorization" {
+				wantValue = tok.Token
+			}
+			if tok.Provider != "vcd" || !strings.EqualFold(tok.Header.Name, c.header) || tok.Header.Value != wantValue {
+				t.Fatalf("header %q (value matches: %v), want %q", tok.Header.Name, tok.Header.Value == wantValue, c.header)
+			}
+			if st := c.s.call(t, c.resource, c.version, tok.Header); st != http.StatusOK {
+				t.Fatalf("GET %s with the returned header: %d", c.resource, st)
+			}
+			if again := cli.get(c.profile); again.Token != tok.Token {
+				t.Fatal("a second get must serve the cached session")
+			}
+		})
+	}
+	t.Run("service-account", func(t *testing.T) { tokens = append(tokens, vcdRotations(t, cli, modern, saFile)...) })
+	t.Run("wrong-password", func(t *testing.T) {
+		if _, code := cli.run("get", "--profile", "wrong"); code != 3 {
+			t.Fatalf("exit %d, want 3 (credentials rejected)", code)
+		}
+	})
+	t.Run("logout", func(t *testing.T) {
+		for _, p := range []string{"tenant", "system", "legacy", "apitoken", "robot"} {
+			if _, code := cli.run("logout", "--profile", p); code != 0 {
+				t.Fatalf("logout %s: exit %d", p, code)
+			}
+		}
+		for name, s := range map[string]*vcdSim{"10.4": modern, "32.0": old} {
+			if n := s.stats(t).ActiveSessions; n != 0 {
+				t.Fatalf("%s server: %d active sessions after logout", name, n)
+			}
+		}
+	})
+	t.Run("canary", func(t *testing.T) {
+		if out, _ := cli.run("status"); out != "" {
+			cli.seen.Write([]byte(out))
+		}
+		vcdStop(cli.agent)
+		secrets := append([]string{vcdPassword, vcdAdminPassword, vcdAPIToken, vcdSAToken}, tokens...)
+		vcdAssertClean(t, "agent log, CLI stderr and error documents", cli.seen.String(), secrets)
+		vcdAssertClean(t, "simulator log", modern.log.String()+old.log.String(), secrets)
+		if !strings.Contains(cli.seen.String(), "fingerprint") && !strings.Contains(cli.seen.String(), "sha256:") {
+			t.Fatal("trace logs carry no fingerprint: the canary scan saw no logs at all")
+		}
+	})
+}
+
+// vcdWriteSecret writes a 0600 secret file.
+func vcdWriteSecret(t *testing.T, dir, name, value string) string {
+	t.Helper()
+	path := filepath.Join(dir, name)
+	if err := os.WriteFile(path, []byte(value+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// vcdRotations forces five service-account exchanges while a reader
+// checks that the secret file is never empty or partial.
+func vcdRotations(t *testing.T, cli *vcdCLI, s *vcdSim, saFile string) []string {
+	stop := make(chan struct{})
+	var bad, reads int
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for i := 0; i < 5_000_000; i++ {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			raw, err := os.ReadFile(saFile)
+			reads++
+			v := strings.TrimSpace(string(raw))
+			if err != nil || (v != vcdSAToken && !vcdRotated.MatchString(v)) {
+				bad++
+			}
+		}
+	}()
+	var tokens []string
+	prev := vcdSAToken
+	for i := range 5 {
+		tok := cli.get("robot", "--force-refresh")
+		tokens = append(tokens, tok.Token)
+		raw, _ := os.ReadFile(saFile)
+		now := strings.TrimSpace(string(raw))
+		if !vcdRotated.MatchString(now) || now == prev {
+			t.Fatalf("rotation %d: the secret file was not rewritten with a new token", i)
+		}
+		fi, _ := os.Stat(saFile)
+		if fi.Mode().Perm() != 0o600 {
+			t.Fatalf("rotation %d: mode %v", i, fi.Mode().Perm())
+		}
+		if st := s.call(t, "/cloudapi/1.0.0/orgs", "37.0", tok.Header); st != http.StatusOK {
+			t.Fatalf("rotation %d: access token refused: %d", i, st)
+		}
+		tokens = append(tokens, now)
+		prev = now
+	}
+	close(stop)
+	wg.Wait()
+	if bad != 0 || reads == 0 {
+		t.Fatalf("%d of %d concurrent reads saw an empty, partial or unreadable secret file", bad, reads)
+	}
+	t.Logf("5 rotations; %d concurrent reads of the secret file, all complete", reads)
+	return tokens
+}
+
+// vcdAssertClean fails when any secret occurs in text, naming only the
+// secret's position in the list, never the secret or the text.
+func vcdAssertClean(t *testing.T, what, text string, secrets []string) {
+	t.Helper()
+	for i, s := range secrets {
+		if s != "" && strings.Contains(text, s) {
+			t.Errorf("%s: contains secret #%d", what, i)
+		}
+	}
+	if strings.Contains(text, "canary-") {
+		t.Errorf("%s: contains a canary value", what)
+	}
+}
+
+// vcdIdle: a session that idled out upstream is replaced before it is
+// handed out; the caller never sees the dead token.
+func vcdIdle(t *testing.T, bins vcdBins) {
+	dir := t.TempDir()
+	s := vcdStartSim(t, bins.sim, dir, "--idle-timeout", "2s", "--user", "alice@ExampleOrg="+vcdPassword)
+	cli := vcdNewCLI(t, bins.tokenkeeper, dir,
+		"profiles:\n"+vcdProfile("tenant", s, "    org: ExampleOrg\n    username: alice\n    password: {env: VCD_E2E_PASSWORD}\n"),
+		"VCD_E2E_PASSWORD="+vcdPassword)
+	cli.startAgent()
+	first := cli.get("tenant")
+	time.Sleep(3 * time.Second) // real processes: the simulator's idle timeout runs on the wall clock
+	if st := s.call(t, "/cloudapi/1.0.0/orgs", "37.0", first.Header); st != http.StatusUnauthorized {
+		t.Fatalf("the first session should have idled out upstream: %d", st)
+	}
+	second := cli.get("tenant")
+	if second.Token == first.Token {
+		t.Fatal("the idled-out token was handed out again")
+	}
+	if st := s.call(t, "/cloudapi/1.0.0/orgs", "37.0", second.Header); st != http.StatusOK {
+		t.Fatalf("the replacement token was refused: %d", st)
+	}
+	if st := s.stats(t); st.Logins != 2 {
+		t.Fatalf("logins %d, want 2", st.Logins)
+	}
+	if _, code := cli.run("logout", "--profile", "tenant"); code != 0 || s.stats(t).ActiveSessions != 0 {
+		t.Fatalf("logout: exit %d", code)
+	}
+}
+
+// vcdRotationKill kills `tokenkeeper get --no-agent` (SIGKILL, by PID) at
+// staggered moments of a service-account exchange and checks the secret
+// file after each kill: it always holds one complete token, the old or
+// the new, never an empty or partial one.
+func vcdRotationKill(t *testing.T, bins vcdBins) {
+	dir := t.TempDir()
+	s := vcdStartSim(t, bins.sim, dir, "--service-account", vcdSAToken+":robot@ExampleOrg")
+	secrets := filepath.Join(dir, "secrets")
+	if err := os.Mkdir(secrets, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	saFile := vcdWriteSecret(t, secrets, "sa-token", vcdSAToken)
+	cli := vcdNewCLI(t, bins.tokenkeeper, dir,
+		"profiles:\n"+vcdProfile("robot", s, "    org: ExampleOrg\n    service_account: {file: "+saFile+"}\n"))
+	var killed, lost, leftovers int
+	for i := range 24 {
+		cmd := exec.Command(bins.tokenkeeper, "--config", cli.config, "get", "--profile", "robot", "--no-agent")
+		cmd.Env = cli.env
+		cmd.Stderr = cli.seen
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(time.Duration(i) * 3 * time.Millisecond)
+		if cmd.Process.Kill() == nil {
+			killed++
+		}
+		_ = cmd.Wait()
+		raw, err := os.ReadFile(saFile)
+		v := strings.TrimSpace(string(raw))
+		if err != nil || (v != vcdSAToken && !vcdRotated.MatchString(v)) {
+			t.Fatalf("after kill %d: the secret file is missing, empty or partial", i)
+		}
+		if entries, _ := os.ReadDir(secrets); len(entries) > 1 {
+			leftovers += len(entries) - 1
+		}
+		// Is what the file holds still accepted? A kill after the server
+		// rotated and before the rename loses the rotation (the old token
+		// is dead); the file is still whole, and the next run says so.
+		if _, code := cli.run("get", "--profile", "robot", "--no-agent"); code != 0 {
+			lost++
+			s.post(t, "/_sim/reset", "{}")
+			vcdWriteSecret(t, secrets, "sa-token", vcdSAToken)
+		}
+	}
+	t.Logf("%d kills: file always complete; %d rotations lost to a kill inside the exchange window; %d temp files left behind",
+		killed, lost, leftovers)
+	vcdAssertClean(t, "stderr", cli.seen.String(), []string{vcdSAToken})
+}
