@@ -126,3 +126,20 @@ func TestKeepaliveWithoutProber(t *testing.T) {
 		_ = context.Background()
 	})
 }
+
+// An idle timeout shorter than the safety margin (a simulator with
+// --idle-timeout 2s) still serves a just-probed session: the probe slack
+// is at most half the timeout.
+func TestIdleTimeoutShorterThanMargin(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		f := newSessionFake()
+		f.idle, f.latency = 2*time.Second, 10*time.Millisecond
+		k := newTestKeeper(t, probingFake{f}, Options{})
+		first := mustGet(t, k, GetOptions{})
+		time.Sleep(1500 * time.Millisecond)
+		tok := mustGet(t, k, GetOptions{})
+		if logins, _, _, probes := f.snapshot(); logins != 1 || probes != 1 || tok.Fingerprint != first.Fingerprint {
+			t.Errorf("logins=%d probes=%d; want the probed session served", logins, probes)
+		}
+	})
+}
