@@ -12,7 +12,7 @@ import (
 func init() {
 	register(Simulator{
 		Name:    "vcd",
-		Summary: "VMware Cloud Director: /api/versions, CloudAPI and legacy sessions, API tokens, service accounts",
+		Summary: "VMware Cloud Director: /api/versions, CloudAPI and legacy sessions, API tokens, service accounts (users are user@org; --access-ttl/--refresh-ttl do not apply)",
 		Roles:   vcd.Roles,
 		Setup:   setupVCD,
 	})
@@ -21,7 +21,7 @@ func init() {
 // setupVCD registers the Cloud Director flags. Users are user@org
 // (org System for provider users); tokens name their owner the same way.
 func setupVCD(fs *flag.FlagSet) func(Common) (sim.Backend, error) {
-	versions := fs.String("api-versions", "", "supported API versions, comma-separated, e.g. 32.0,33.0 (overrides --product)")
+	versions := fs.String("api-versions", "", "supported API versions, comma-separated, e.g. 30.0,31.0,32.0 (overrides --product; the older half is listed deprecated)")
 	product := fs.String("product", vcd.DefaultProduct, "simulated release (9.5, 9.7, 10.0 … 10.6): sets the API versions")
 	absolute := fs.Duration("absolute-timeout", 24*time.Hour, "session lifetime cap whatever its use (the JWT exp)")
 	blockProvider := fs.Bool("block-provider-legacy-login", false, "refuse System users on POST /api/sessions (401)")

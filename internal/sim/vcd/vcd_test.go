@@ -167,6 +167,11 @@ func TestNotAcceptable(t *testing.T) {
 			t.Fatalf("Accept %q: %d %s", accept, a.status, a.body)
 		}
 	}
+	wildcard := e.do("POST", "/cloudapi/1.0.0/sessions", nil, "Authorization", basic("alice@ExampleOrg", "pw-alice"),
+		"Accept", "application/*;version=37.0")
+	if wildcard.status != 200 {
+		t.Fatalf("Accept application/*;version=37.0: %d", wildcard.status)
+	}
 	a := e.do("GET", "/api/org", nil, "Accept", "application/*+xml;version=1.5")
 	if a.status != 406 || !strings.Contains(a.body, `minorErrorCode="NOT_ACCEPTABLE"`) ||
 		!strings.HasPrefix(a.header.Get("Content-Type"), "application/vnd.vmware.vcloud.error+xml") {

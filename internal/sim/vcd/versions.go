@@ -37,8 +37,8 @@ const (
 )
 
 // ProductVersions returns the API versions a release offers: the six up
-// to its highest, the three oldest deprecated, as real servers list
-// a window of versions with the old ones flagged.
+// to its highest, as real servers list a window of versions (the older
+// half of any list is flagged deprecated, see newVersionSet).
 func ProductVersions(product string) ([]string, error) {
 	top, ok := products[product]
 	if !ok {

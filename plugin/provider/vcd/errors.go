@@ -70,6 +70,9 @@ func (p *Provider) upstreamError(op string, req *http.Request, r *response, kind
 func (p *Provider) notAcceptableMessage(upstream string) string {
 	p.mu.Lock()
 	vs := p.versionCache
+	// The server may have been upgraded since discovery: ask again next
+	// time instead of repeating a version it no longer speaks.
+	p.versionCache = nil
 	p.mu.Unlock()
 	msg := "the server does not accept this API version"
 	if len(vs) > 0 {

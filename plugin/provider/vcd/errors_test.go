@@ -214,6 +214,31 @@ func codeOf(e *provider.Error) string {
 	return e.Code
 }
 
+func TestNotAcceptableRediscovers(t *testing.T) {
+	var discoveries int
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/api/versions" {
+			discoveries++
+			fmt.Fprint(w, `<SupportedVersions xmlns="http://www.vmware.com/vcloud/versions"><VersionInfo><Version>37.0</Version></VersionInfo></SupportedVersions>`)
+			return
+		}
+		w.WriteHeader(http.StatusNotAcceptable)
+	}))
+	defer srv.Close()
+	p, err := New(Config{URL: srv.URL, Org: "o", Username: "u", Password: staticSecret{"x"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 2 {
+		if _, err := p.Login(context.Background()); !errors.Is(err, provider.ErrBadConfig) || !strings.Contains(err.Error(), "supports 37.0") {
+			t.Fatalf("login: %v", err)
+		}
+	}
+	if discoveries != 2 {
+		t.Fatalf("%d version discoveries, want one per 406", discoveries)
+	}
+}
+
 func TestTransportFailureIsUnavailable(t *testing.T) {
 	srv := httptest.NewServer(http.NotFoundHandler())
 	url := srv.URL
