@@ -19,17 +19,33 @@ type pair struct {
 
 // deref follows aliases (*anchor) to the node they name.
 func deref(n *yaml.Node) *yaml.Node {
-	for n.Kind == yaml.AliasNode && n.Alias != nil {
+	for i := 0; n.Kind == yaml.AliasNode && n.Alias != nil && i < 100; i++ {
 		n = n.Alias
 	}
 	return n
 }
+
+// maxMergedEntries bounds the work of expanding merge keys, which can grow
+// exponentially with nested aliases (a config file is small).
+const maxMergedEntries = 10_000
 
 // pairs returns the entries of mapping n in file order, reporting
 // duplicate keys and expanding merge keys (`<<: *defaults`): merged
 // entries come after the explicit ones and never override them. hide
 // keeps keys out of messages, for mappings where a key may be a secret.
 func (ps *parser) pairs(n *yaml.Node, w where, hide bool) []pair {
+	if ps.merging[n] {
+		ps.fail(n, w, "<< merges a mapping into itself")
+		return nil
+	}
+	if ps.merged += len(n.Content) / 2; ps.merged > maxMergedEntries {
+		if ps.merged-len(n.Content)/2 <= maxMergedEntries {
+			ps.fail(n, w, "<< merges expand to more than %d entries", maxMergedEntries)
+		}
+		return nil
+	}
+	ps.merging[n] = true
+	defer delete(ps.merging, n)
 	var own, merged []pair
 	seen := map[string]*yaml.Node{}
 	for i := 0; i+1 < len(n.Content); i += 2 {

@@ -95,6 +95,10 @@ type parser struct {
 	file string   // as given, for messages
 	dir  string   // absolute directory relative paths are based on
 	errs []*Error // every problem found so far
+	// merging holds the mappings being expanded, to catch <<: cycles;
+	// merged counts the entries visited, to bound the expansion.
+	merging map[*yaml.Node]bool
+	merged  int
 }
 
 func newParser(filename string) (*parser, error) {
@@ -102,7 +106,7 @@ func newParser(filename string) (*parser, error) {
 	if err != nil {
 		return nil, fmt.Errorf("could not resolve the config directory: %w", err)
 	}
-	return &parser{file: filename, dir: dir}, nil
+	return &parser{file: filename, dir: dir, merging: map[*yaml.Node]bool{}}, nil
 }
 
 // where names the profile and field a value belongs to.
