@@ -1,0 +1,99 @@
+package e2e
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+// BenchmarkExecGetWarmAgent measures `tokenkeeper get` against a warm agent
+// and, in the same run, the start of a minimal Go binary; it reports the
+// ratio (target ≤ 2) and the agent's resident memory idle with 10 profiles
+// holding tokens (target ≤ 20 MiB).
+func BenchmarkExecGetWarmAgent(b *testing.B) {
+	s := startSimVCF(b, "--user", e2eUser+"="+e2ePassword+":VIEWER")
+	var cfg strings.Builder
+	cfg.WriteString("profiles:\n")
+	for i := range 10 {
+		fmt.Fprintf(&cfg, "  p%d:\n    provider: vcf\n    url: %s\n    ca_file: %s\n    username: %s\n    password: {env: TK_E2E_PW}\n",
+			i, s.URL, s.CAFile, e2eUser)
+	}
+	tk := newTK(b, cfg.String(), pwEnv)
+	for i := range 10 {
+		if r := tk.run(b, nil, "get", "--profile", "p"+strconv.Itoa(i)); r.code != 0 {
+			b.Fatalf("get p%d: exit %d: %s", i, r.code, r.stderr)
+		}
+	}
+	hello := buildHello(b)
+
+	var getTime, helloTime time.Duration
+	b.ResetTimer()
+	for b.Loop() {
+		t0 := time.Now()
+		if err := exec.Command(hello).Run(); err != nil {
+			b.Fatal(err)
+		}
+		t1 := time.Now()
+		if r := tk.run(b, nil, "get", "--profile", "p0"); r.code != 0 {
+			b.Fatalf("get: exit %d: %s", r.code, r.stderr)
+		}
+		helloTime += t1.Sub(t0)
+		getTime += time.Since(t1)
+	}
+	b.StopTimer()
+	n := float64(b.N)
+	b.ReportMetric(float64(getTime.Microseconds())/n, "get-µs/op")
+	b.ReportMetric(float64(helloTime.Microseconds())/n, "hello-µs/op")
+	b.ReportMetric(float64(getTime)/float64(helloTime), "get/hello")
+
+	pids := agentPIDs(b, tk.bin)
+	if len(pids) != 1 {
+		b.Fatalf("agents: %v", pids)
+	}
+	time.Sleep(time.Second) // let the agent settle idle before sampling RSS
+	b.ReportMetric(float64(vmRSS(b, pids[0]))/(1<<20), "agent-RSS-MiB")
+	if st := s.stats(b); st.Logins != 10 {
+		b.Errorf("%d logins for 10 profiles", st.Logins)
+	}
+}
+
+// buildHello builds the smallest Go program that starts and exits.
+func buildHello(b *testing.B) string {
+	dir := b.TempDir()
+	src := filepath.Join(dir, "main.go")
+	if err := os.WriteFile(src, []byte("package main\n\nfunc main() {}\n"), 0o600); err != nil {
+		b.Fatal(err)
+	}
+	bin := filepath.Join(dir, "hello")
+	cmd := exec.Command("go", "build", "-o", bin, src)
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "GO111MODULE=off")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		b.Fatalf("build hello: %v\n%s", err, out)
+	}
+	return bin
+}
+
+// vmRSS reads the resident set size of pid in bytes.
+func vmRSS(b *testing.B, pid int) int64 {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		if v, ok := strings.CutPrefix(line, "VmRSS:"); ok {
+			kb, err := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
+			if err != nil {
+				b.Fatal(err)
+			}
+			return kb << 10
+		}
+	}
+	b.Fatal("no VmRSS")
+	return 0
+}
