@@ -1,0 +1,83 @@
+package main
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+
+	"github.com/tokenkeeper/tokenkeeper/plugin/config"
+	"github.com/tokenkeeper/tokenkeeper/plugin/keeper"
+	"github.com/tokenkeeper/tokenkeeper/plugin/provider"
+	"github.com/tokenkeeper/tokenkeeper/plugin/provider/vcd"
+	"github.com/tokenkeeper/tokenkeeper/plugin/provider/vcf"
+	"github.com/tokenkeeper/tokenkeeper/plugin/secret"
+)
+
+// buildKeeper wires a keeper over the configured profiles: one HTTP client
+// (TLS settings, timeout) and one provider per profile. tune, if given,
+// adjusts the keeper options (plugin mode reads a safety margin from the
+// environment). Hand-written wiring: every dependency is visible here.
+func buildKeeper(cfg *config.Config, logger hclog.Logger, now func() time.Time, tune ...func(*keeper.Options)) (*keeper.Keeper, error) {
+	if logger == nil {
+		logger = hclog.NewNullLogger()
+	}
+	specs := make([]keeper.ProfileSpec, 0, len(cfg.Profiles))
+	for _, name := range cfg.Names() {
+		p := cfg.Profiles[name]
+		impl, err := buildProvider(p, logger.Named(name))
+		if err != nil {
+			return nil, fmt.Errorf("could not set up profile %q: %w", name, err)
+		}
+		specs = append(specs, keeper.ProfileSpec{
+			Name: name, Provider: p.Provider, URL: p.URL,
+			RefreshBefore: p.RefreshBefore, Keepalive: p.Keepalive, Impl: impl,
+		})
+	}
+	o := keeper.Options{Now: now, Logger: logger}
+	for _, f := range tune {
+		f(&o)
+	}
+	return keeper.New(specs, o)
+}
+
+// buildProvider returns the upstream protocol of one profile.
+func buildProvider(p *config.Profile, logger hclog.Logger) (keeper.Provider, error) {
+	hc, err := provider.NewHTTPClient(provider.HTTPOptions{
+		CAFile: p.CAFile, InsecureSkipVerify: p.InsecureSkipVerify, Timeout: p.Timeout, Logger: logger,
+	})
+	if err != nil {
+		return nil, err
+	}
+	switch p.Provider {
+	case config.ProviderVCF:
+		return vcf.New(vcf.Config{
+			URL: p.URL, HTTPClient: hc, Username: p.Username,
+			Password: resolver(p.Password), APIKey: resolver(p.APIKey), Logger: logger,
+		})
+	case config.ProviderVCD:
+		c := vcd.Config{
+			URL: p.URL, HTTPClient: hc, Org: p.Org, Username: p.Username,
+			Password: resolver(p.Password), APIToken: resolver(p.APIToken),
+			APIVersion: p.APIVersion, LegacyLogin: p.LegacyLogin, Logger: logger,
+		}
+		if p.ServiceAccount != nil {
+			c.ServiceAccount = *p.ServiceAccount
+		}
+		return vcd.New(c)
+	}
+	return nil, fmt.Errorf("unknown provider %q", p.Provider)
+}
+
+// resolver turns an optional reference into the provider's interface
+// without the nil-pointer-in-an-interface trap: an absent reference must
+// compare equal to nil.
+func resolver(r *secret.Ref) interface {
+	vcf.Resolver
+	vcd.Resolver
+} {
+	if r == nil {
+		return nil
+	}
+	return *r
+}
