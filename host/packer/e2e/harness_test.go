@@ -229,6 +229,12 @@ type result struct {
 // would then stay open until that agent exits.
 func (w *world) run(timeout time.Duration, name string, args ...string) result {
 	w.t.Helper()
+	return w.runEnv(nil, timeout, name, args...)
+}
+
+// runEnv is run with extra environment variables.
+func (w *world) runEnv(extra []string, timeout time.Duration, name string, args ...string) result {
+	w.t.Helper()
 	f, err := os.CreateTemp(w.dir, "out-*.log")
 	if err != nil {
 		w.t.Fatal(err)
@@ -237,7 +243,7 @@ func (w *world) run(timeout time.Duration, name string, args ...string) result {
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, name, args...)
-	cmd.Env, cmd.Dir, cmd.Stdout, cmd.Stderr = w.env, w.dir, f, f
+	cmd.Env, cmd.Dir, cmd.Stdout, cmd.Stderr = append(w.env[:len(w.env):len(w.env)], extra...), w.dir, f, f
 	err = cmd.Run()
 	b, rerr := os.ReadFile(f.Name())
 	if rerr != nil {

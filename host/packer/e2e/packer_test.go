@@ -66,21 +66,27 @@ func TestBuildWithLaunchedHelper(t *testing.T) {
 // An agent runs (started as a user would): both data source evaluations and
 // both `tokenkeeper get` calls go through it, so upstream sees one login
 // across two builds, and the revocation happens only when the agent stops.
+// The second build runs with PACKER_LOG=1: Packer's debug log (which shows
+// plugin logs and shell-local's environment) must not hold the token either.
 func TestBuildDialsRunningAgent(t *testing.T) {
 	w := newWorld(t)
 	w.installPlugin()
 	w.startAgent()
 
-	for i := range 2 {
-		build := w.packer(append(append([]string{"build", "-color=false"}, w.exampleVars()...), exampleTemplate)...)
+	for i, extra := range [][]string{nil, {"PACKER_LOG=1"}} {
+		args := append(append([]string{"build", "-color=false"}, w.exampleVars()...), exampleTemplate)
+		build := w.runEnv(extra, packerTimeout, w.bin.packer, args...)
 		if build.code != 0 {
 			t.Fatalf("packer build #%d: exit %d:\n%s", i+1, build.code, redact(build.out))
 		}
 		assertContains(t, "packer build", build.out, dataSourceCallOK, freshTokenCallOK, redactedHeader)
 		assertNoToken(t, "packer build", build.out)
+		if extra != nil { // the plugin's own log line says which way it went
+			assertContains(t, "PACKER_LOG=1 build", build.out, "tokenkeeper: got token: profile=sddc", "agent=true")
+		}
 	}
-	if s := w.stats(); s.Logins != 1 || s.Revocations != 0 || s.Unauthorized != 0 {
-		t.Errorf("simulator saw %+v during the builds; want exactly 1 login (the agent's), no revocation, no 401", s)
+	if s := w.stats(); s.Logins != 1 || s.Revocations != 0 || s.Unauthorized != 0 || s.APICalls < 4 {
+		t.Errorf("simulator saw %+v during the builds; want exactly 1 login (the agent's), no revocation, no 401, ≥ 4 API calls", s)
 	}
 	w.stopAgent()
 	if s := w.stats(); s.Revocations != 1 {
