@@ -43,31 +43,9 @@ func Run(ctx context.Context, o RunOptions, b Backend, stdout io.Writer) error {
 	if logw == nil {
 		logw = os.Stderr
 	}
-	addr := o.Listen
-	if addr == "" {
-		addr = "127.0.0.1:0"
-	}
-	ln, err := net.Listen("tcp", addr)
+	ln, ready, cleanup, err := listen(o)
 	if err != nil {
-		return fmt.Errorf("could not listen on %s: %w", addr, err)
-	}
-	ready := Ready{URL: "http://" + hostPort(ln.Addr())}
-	cleanup := func() {}
-	if o.TLS {
-		cfg, caPEM, err := SelfSignedTLS()
-		if err != nil {
-			_ = ln.Close()
-			return err
-		}
-		ready.CAFile, cleanup, err = writeCA(o.CAOut, caPEM)
-		if err != nil {
-			_ = ln.Close()
-			return err
-		}
-		// HTTP/1.1 only: keeps connection-reset faults (hijack) possible.
-		cfg.NextProtos = []string{"http/1.1"}
-		ln = tls.NewListener(ln, cfg)
-		ready.URL = "https://" + hostPort(ln.Addr())
+		return err
 	}
 	defer cleanup()
 	srv := &http.Server{
@@ -96,6 +74,35 @@ func Run(ctx context.Context, o RunOptions, b Backend, stdout io.Writer) error {
 		return fmt.Errorf("serve: %w", err)
 	}
 	return nil
+}
+
+// listen opens the listener, with TLS and the CA file when asked, and
+// returns what the ready line says and a cleanup for the CA file.
+func listen(o RunOptions) (net.Listener, Ready, func(), error) {
+	addr := o.Listen
+	if addr == "" {
+		addr = "127.0.0.1:0"
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, Ready{}, nil, fmt.Errorf("could not listen on %s: %w", addr, err)
+	}
+	if !o.TLS {
+		return ln, Ready{URL: "http://" + hostPort(ln.Addr())}, func() {}, nil
+	}
+	cfg, caPEM, err := SelfSignedTLS()
+	if err != nil {
+		_ = ln.Close()
+		return nil, Ready{}, nil, err
+	}
+	caFile, cleanup, err := writeCA(o.CAOut, caPEM)
+	if err != nil {
+		_ = ln.Close()
+		return nil, Ready{}, nil, err
+	}
+	// HTTP/1.1 only: keeps connection-reset faults (hijack) possible.
+	cfg.NextProtos = []string{"http/1.1"}
+	return tls.NewListener(ln, cfg), Ready{URL: "https://" + hostPort(ln.Addr()), CAFile: caFile}, cleanup, nil
 }
 
 // hostPort renders a listener address for a URL; an unspecified address

@@ -156,9 +156,14 @@ func TestTransportErrorsUnavailable(t *testing.T) {
 		{"reset", reset.URL, ErrUnavailable},
 		{"TLS to plain HTTP", strings.Replace(plain.URL, "http:", "https:", 1), ErrBadConfig},
 	}
-	c, _ := NewHTTPClient(HTTPOptions{Timeout: 200 * time.Millisecond})
+	impatient, _ := NewHTTPClient(HTTPOptions{Timeout: 200 * time.Millisecond})
+	patient, _ := NewHTTPClient(HTTPOptions{Timeout: 10 * time.Second})
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
+			c := patient
+			if tc.name == "timeout" {
+				c = impatient
+			}
 			_, err := get(t, c, tc.url)
 			if err == nil {
 				t.Fatal("no error")

@@ -27,7 +27,8 @@ func TestCanaryNoSecretInErrorsOrLogs(t *testing.T) {
 		}
 	}
 
-	p := l.newProvider(Config{Username: viewUser, Password: &staticSecret{v: viewPass}}, 300*time.Millisecond)
+	p := l.provider(viewUser, viewPass)
+	impatient := l.newProvider(Config{Username: viewUser, Password: &staticSecret{v: viewPass}}, 500*time.Millisecond)
 	g, err := p.Login(ctx)
 	if err != nil {
 		t.Fatal(err)
@@ -39,17 +40,19 @@ func TestCanaryNoSecretInErrorsOrLogs(t *testing.T) {
 	for _, fault := range []string{
 		`{"path":"/v1/tokens/access-token/refresh","status":503}`,
 		`{"path":"/v1/tokens/access-token/refresh","reset":true}`,
-		`{"path":"/v1/tokens/access-token/refresh","delay":"1s"}`,
 	} {
 		l.simPost("/_sim/faults", fault)
 		_, err = p.Refresh(ctx, g)
 		note(err)
 	}
+	l.simPost("/_sim/faults", `{"path":"/v1/tokens/access-token/refresh","delay":"5s"}`)
+	_, err = impatient.Refresh(ctx, g)
+	note(err)
 	note(p.Revoke(ctx, g))
 	_, err = p.Refresh(ctx, g) // 404 now
 	note(err)
 
-	bad := l.newProvider(Config{Username: viewUser, Password: &staticSecret{v: "wrong-canary-pw"}}, time.Second)
+	bad := l.provider(viewUser, "wrong-canary-pw")
 	secrets = append(secrets, "wrong-canary-pw")
 	for range 6 { // the sixth is refused as locked
 		_, err = bad.Login(ctx)

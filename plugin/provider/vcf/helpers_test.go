@@ -142,7 +142,7 @@ func (l *lab) logger() hclog.Logger {
 // provider returns a provider for user/password over verified TLS.
 func (l *lab) provider(user, pass string) *Provider {
 	l.t.Helper()
-	return l.newProvider(Config{Username: user, Password: &staticSecret{v: pass}}, 2*time.Second)
+	return l.newProvider(Config{Username: user, Password: &staticSecret{v: pass}}, 10*time.Second)
 }
 
 func (l *lab) newProvider(c Config, timeout time.Duration) *Provider {

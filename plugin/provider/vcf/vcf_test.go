@@ -195,24 +195,30 @@ func TestErrorClassification(t *testing.T) {
 		{"login 302", `{"path":"/v1/tokens","status":302}`, "login", provider.ErrBadConfig},
 		{"login 418", `{"path":"/v1/tokens","status":418}`, "login", provider.ErrProtocol},
 		{"login reset", `{"path":"/v1/tokens","reset":true}`, "login", provider.ErrUnavailable},
-		{"login timeout", `{"path":"/v1/tokens","delay":"1s"}`, "login", provider.ErrUnavailable},
+		{"login timeout", `{"path":"/v1/tokens","delay":"5s"}`, "login", provider.ErrUnavailable},
 		{"refresh 400", `{"path":"/v1/tokens/access-token/refresh","status":400}`, "refresh", provider.ErrRefreshRejected},
 		{"refresh 401", `{"path":"/v1/tokens/access-token/refresh","status":401}`, "refresh", provider.ErrRefreshRejected},
 		{"refresh 403", `{"path":"/v1/tokens/access-token/refresh","status":403}`, "refresh", provider.ErrForbidden},
 		{"refresh 502", `{"path":"/v1/tokens/access-token/refresh","status":502}`, "refresh", provider.ErrUnavailable},
 		{"refresh reset", `{"path":"/v1/tokens/access-token/refresh","reset":true}`, "refresh", provider.ErrUnavailable},
-		{"refresh timeout", `{"path":"/v1/tokens/access-token/refresh","delay":"1s"}`, "refresh", provider.ErrUnavailable},
+		{"refresh timeout", `{"path":"/v1/tokens/access-token/refresh","delay":"5s"}`, "refresh", provider.ErrUnavailable},
 		{"revoke 503", `{"path":"/v1/tokens/refresh-token","status":503}`, "revoke", provider.ErrUnavailable},
 		{"revoke 401", `{"path":"/v1/tokens/refresh-token","status":401}`, "revoke", provider.ErrRefreshRejected},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			l := newLab(t, nil)
-			p := l.newProvider(Config{Username: adminUser, Password: &staticSecret{v: adminPass}}, 300*time.Millisecond)
+			// Only a delay fault needs a short client timeout; everything
+			// else gets a generous one so a loaded machine cannot flake.
+			timeout := 10 * time.Second
+			if strings.Contains(tc.fault, "delay") {
+				timeout = 500 * time.Millisecond
+			}
+			p := l.newProvider(Config{Username: adminUser, Password: &staticSecret{v: adminPass}}, timeout)
 			var g provider.Grant
 			if tc.op != "login" {
 				var err error
-				if g, err = p.Login(t.Context()); err != nil {
+				if g, err = l.provider(adminUser, adminPass).Login(t.Context()); err != nil {
 					t.Fatal(err)
 				}
 			}
@@ -286,7 +292,7 @@ func TestTLSWithoutCAFile(t *testing.T) {
 func TestAPIKey(t *testing.T) {
 	l := newLab(t, nil)
 	key := &staticSecret{v: apiKey}
-	p := l.newProvider(Config{APIKey: key}, 2*time.Second)
+	p := l.newProvider(Config{APIKey: key}, 10*time.Second)
 	g, err := p.Login(t.Context())
 	if err != nil {
 		t.Fatal(err)
@@ -359,8 +365,8 @@ func TestNewValidates(t *testing.T) {
 
 func TestContextCanceled(t *testing.T) {
 	l := newLab(t, nil)
-	l.simPost("/_sim/faults", `{"path":"/v1/tokens","delay":"2s"}`)
-	ctx, cancel := context.WithTimeout(t.Context(), 50*time.Millisecond)
+	l.simPost("/_sim/faults", `{"path":"/v1/tokens","delay":"5s"}`)
+	ctx, cancel := context.WithTimeout(t.Context(), 200*time.Millisecond)
 	defer cancel()
 	_, err := l.provider(adminUser, adminPass).Login(ctx)
 	if perr(t, err, provider.ErrUnavailable); !errors.Is(err, context.DeadlineExceeded) {
