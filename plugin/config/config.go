@@ -124,11 +124,17 @@ type Error struct {
 // Error formats as `config.yaml:12:5: profile "sddc": field "password": msg`.
 func (e *Error) Error() string {
 	var b strings.Builder
-	if e.File != "" {
+	switch {
+	case e.File != "":
 		b.WriteString(e.File)
+	case e.Line > 0:
+		b.WriteString("line ")
 	}
 	if e.Line > 0 {
-		fmt.Fprintf(&b, ":%d", e.Line)
+		if e.File != "" {
+			b.WriteString(":")
+		}
+		fmt.Fprintf(&b, "%d", e.Line)
 		if e.Column > 0 {
 			fmt.Fprintf(&b, ":%d", e.Column)
 		}

@@ -145,6 +145,16 @@ func TestParseEveryKey(t *testing.T) {
 	}
 }
 
+func TestParseEmptyAgentKeepsDefaults(t *testing.T) {
+	cfg, err := newFixture(t).parse(with(vcf, "    api_key: {env: K}", "agent:")...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Agent.IdleTimeout != DefaultIdleTimeout {
+		t.Fatalf("idle timeout %s, want the default", cfg.Agent.IdleTimeout)
+	}
+}
+
 func TestLoad(t *testing.T) {
 	f := newFixture(t)
 	if err := os.WriteFile(f.path(), []byte(strings.ReplaceAll(designExample, "$DIR", f.dir)), 0o600); err != nil {

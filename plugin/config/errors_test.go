@@ -48,7 +48,7 @@ func TestParseErrors(t *testing.T) {
 		{"empty profiles", []string{"profiles: {}"}, []want{{1, "", "profiles", "define at least one profile"}}},
 		{"top level is a list", []string{"- a"}, []want{{1, "", "", "top level must be a mapping"}}},
 		{"unknown top-level key", with(vcf, "    username: u", "    password: {env: P}", "agnet: {}"),
-			[]want{{7, "", "", `unknown key "agnet" (did you mean "agent"?); valid keys: agent, profiles`}}},
+			[]want{{7, "", "", `unknown key "agnet" (did you mean "agent"?); valid keys: agent, profiles, x-…`}}},
 		{"unknown profile key", with(vcf, "    username: u", "    pasword: {env: P}", "    password: {env: P}"),
 			[]want{{6, "sddc", "", `unknown key "pasword" (did you mean "password"?); valid keys: api_key, api_token`}}},
 		{"duplicate key", with(vcf, "    username: u", "    password: {env: P}", "    url: https://other.example.com"),
@@ -245,6 +245,7 @@ func TestErrorFormat(t *testing.T) {
 		{Error{File: "config.yaml", Line: 3, Column: 5, Msg: "bad"}, `config.yaml:3:5: bad`},
 		{Error{File: "config.yaml", Msg: "empty"}, `config.yaml: empty`},
 		{Error{Profile: "p", Msg: "bad", Err: cause}, `profile "p": bad: cause`},
+		{Error{Line: 4, Column: 2, Field: "url", Msg: "bad"}, `line 4:2: field "url": bad`},
 	}
 	for _, tt := range tests {
 		if got := tt.err.Error(); got != tt.want {

@@ -146,7 +146,7 @@ func (ps *parser) root(n *yaml.Node, cfg *Config) {
 			if strings.HasPrefix(p.key, "x-") {
 				continue // extension keys hold YAML anchors for <<: merges
 			}
-			ps.unknown(p.k, where{}, p.key, topKeys)
+			ps.unknown(p.k, where{}, p.key, []string{"agent", "profiles", "x-… (anchors for <<: merges)"})
 		}
 	}
 	if profiles == nil {
@@ -163,6 +163,9 @@ var agentKeys = []string{"idle_timeout"}
 
 func (ps *parser) agent(n *yaml.Node, a *Agent) {
 	w := where{field: "agent"}
+	if isNull(n) {
+		return // `agent:` with nothing under it keeps the defaults
+	}
 	if n.Kind != yaml.MappingNode {
 		ps.fail(n, w, "must be a mapping, e.g. agent: {idle_timeout: 15m}")
 		return
