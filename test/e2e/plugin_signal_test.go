@@ -1,0 +1,69 @@
+package e2e
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/tokenkeeper/tokenkeeper/host"
+)
+
+// TestPluginRevokesOnSIGTERM: a plugin stopped by SIGTERM (a service
+// manager, a container runtime) revokes what it holds before exiting, as
+// it does when its host closes it.
+//
+// Not parallel: while it runs, its plugin is this process's only
+// tokenkeeper child, which is how the test finds its PID.
+func TestPluginRevokesOnSIGTERM(t *testing.T) {
+	e := launchPlugin(t, "debug")
+	if _, err := e.client.Token(context.Background(), "sddc", host.TokenOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if st := e.sim.Stats(t); st.ActiveSessions != 1 {
+		t.Fatalf("before SIGTERM: %+v", st)
+	}
+	pid := childPID(t, bin.tokenkeeper)
+	if err := syscall.Kill(pid, syscall.SIGTERM); err != nil {
+		t.Fatalf("SIGTERM %d: %v", pid, err)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		st := e.sim.Stats(t)
+		if st.ActiveSessions == 0 && st.Revocations == 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("5 s after SIGTERM the refresh token is still live: %+v", st)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// childPID finds the one child process of this test process running exe
+// (Linux: /proc/self/task/*/children).
+func childPID(t *testing.T, exe string) int {
+	t.Helper()
+	tasks, _ := filepath.Glob("/proc/self/task/*/children")
+	var found []int
+	for _, f := range tasks {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			continue
+		}
+		for _, s := range strings.Fields(string(b)) {
+			pid, _ := strconv.Atoi(s)
+			if path, err := os.Readlink("/proc/" + s + "/exe"); err == nil && path == exe {
+				found = append(found, pid)
+			}
+		}
+	}
+	if len(found) != 1 {
+		t.Skipf("found %d tokenkeeper children through /proc, want 1 (not Linux?)", len(found))
+	}
+	return found[0]
+}
