@@ -16,21 +16,15 @@ import (
 
 	"github.com/tokenkeeper/tokenkeeper/internal/sim"
 	simvcd "github.com/tokenkeeper/tokenkeeper/internal/sim/vcd"
+	"github.com/tokenkeeper/tokenkeeper/plugin/keeper"
 	"github.com/tokenkeeper/tokenkeeper/plugin/provider"
 	"github.com/tokenkeeper/tokenkeeper/plugin/secret"
 )
 
-// keeperProvider mirrors keeper.Provider and keeper.Prober (the keeper
-// package is not imported so that these tests do not depend on it).
-type keeperProvider interface {
-	Login(ctx context.Context) (provider.Grant, error)
-	Refresh(ctx context.Context, g provider.Grant) (provider.Grant, error)
-	Revoke(ctx context.Context, g provider.Grant) error
-	Credential(ctx context.Context) (string, error)
-	Probe(ctx context.Context, g provider.Grant) error
-}
-
-var _ keeperProvider = (*Provider)(nil)
+var (
+	_ keeper.Provider = (*Provider)(nil)
+	_ keeper.Prober   = (*Provider)(nil)
+)
 
 // Canary values: none may ever show up in an error or a log line.
 const (
