@@ -74,6 +74,10 @@ type Datasource struct {
 	// conn opens the tokenkeeper client; the zero value dials the agent or
 	// launches the helper. Tests set it to hand-written fakes.
 	conn connector
+	// log receives the data source's and the helper's log lines; nil means
+	// stderr, which Packer keeps in its log (PACKER_LOG=1), not in the
+	// build's output.
+	log hclog.Logger
 }
 
 // ConfigSpec is the HCL2 layout of the data source block.
@@ -175,9 +179,10 @@ func outputFrom(t *host.Token) DatasourceOutput {
 	}
 }
 
-// logger writes to stderr, which Packer keeps in its log (PACKER_LOG=1), not
-// in the build's output.
 func (d *Datasource) logger() hclog.Logger {
+	if d.log != nil {
+		return d.log
+	}
 	return hclog.New(&hclog.LoggerOptions{
 		Name:   "tokenkeeper",
 		Output: os.Stderr,

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/hcl/v2/hcldec"
 	"github.com/hashicorp/hcl/v2/hclparse"
 	"github.com/zclconf/go-cty/cty"
@@ -171,7 +172,7 @@ func TestExecuteMapsToken(t *testing.T) {
 		ExpiresAt: expires, Fingerprint: "sha256:1f2e3d4c5b6a7988",
 	}}
 	var launched []host.LaunchOptions
-	d := Datasource{conn: fakeConnector(fc, nil, &launched)}
+	d := Datasource{log: hclog.NewNullLogger(), conn: fakeConnector(fc, nil, &launched)}
 	if err := d.Configure(decodeBlock(t, `profile = "sddc"
 min_validity = "45m"`)); err != nil {
 		t.Fatal(err)
@@ -208,7 +209,7 @@ func TestExecuteCarriesHelperError(t *testing.T) {
 	// The shape of a *host.Error: operation, profile, code, helper message.
 	fc := &fakeClient{err: fmt.Errorf(`get token: profile "nope": NotFound: unknown profile "nope" (known: sddc): %w`, host.ErrNotFound)}
 	var launched []host.LaunchOptions
-	d := Datasource{conn: fakeConnector(nil, fc, &launched)}
+	d := Datasource{log: hclog.NewNullLogger(), conn: fakeConnector(nil, fc, &launched)}
 	if err := d.Configure(decodeBlock(t, `profile = "nope"`)); err != nil {
 		t.Fatal(err)
 	}
@@ -257,7 +258,7 @@ func TestExecuteCloudDirectorNeedsAgent(t *testing.T) {
 				agent = fc
 			}
 			var launched []host.LaunchOptions
-			d := Datasource{conn: fakeConnector(agent, fc, &launched)}
+			d := Datasource{log: hclog.NewNullLogger(), conn: fakeConnector(agent, fc, &launched)}
 			if err := d.Configure(decodeBlock(t, `profile = "vcd"`)); err != nil {
 				t.Fatal(err)
 			}
