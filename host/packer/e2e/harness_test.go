@@ -37,9 +37,30 @@ const (
 )
 
 const (
-	simUser      = "svc-packer@vsphere.local"
-	passwordEnv  = "TK_E2E_VCF_PASSWORD"
+	passwordEnv  = "TK_E2E_PASSWORD"
 	pluginSource = "github.com/tokenkeeper/tokenkeeper"
+)
+
+// upstream is a simulator and the profile that talks to it.
+type upstream struct {
+	sim  string // tokenkeeper-sim subcommand
+	user string // --user is user+"="+password+role
+	role string // ":VIEWER" or "" (the simulator's default)
+	// profile is the YAML of profile `name` for the simulator at url.
+	profile func(name, url, caFile string) string
+}
+
+var (
+	vcfUpstream = upstream{sim: "vcf", user: "svc-packer@vsphere.local", role: ":VIEWER",
+		profile: func(name, url, ca string) string {
+			return fmt.Sprintf("  %s:\n    provider: vcf\n    url: %s\n    ca_file: %s\n"+
+				"    username: svc-packer@vsphere.local\n    password: {env: %s}\n", name, url, ca, passwordEnv)
+		}}
+	vcdUpstream = upstream{sim: "vcd", user: "svc-packer@ExampleOrg",
+		profile: func(name, url, ca string) string {
+			return fmt.Sprintf("  %s:\n    provider: vcd\n    url: %s\n    ca_file: %s\n    org: ExampleOrg\n"+
+				"    username: svc-packer\n    password: {env: %s}\n", name, url, ca, passwordEnv)
+		}}
 )
 
 // jwtShape matches any JWT header; a token in Packer's output would match.
@@ -82,7 +103,14 @@ type world struct {
 	httpc      *http.Client
 }
 
+// newWorld is a world whose profile "sddc" talks to the VCF simulator.
 func newWorld(t *testing.T) *world {
+	t.Helper()
+	return newWorldOf(t, vcfUpstream, "sddc")
+}
+
+// newWorldOf is a world whose profile `name` talks to up's simulator.
+func newWorldOf(t *testing.T, up upstream, name string) *world {
 	t.Helper()
 	w := &world{t: t, bin: mustBinaries(t), dir: t.TempDir()}
 	dirs := map[string]string{}
@@ -107,8 +135,8 @@ func newWorld(t *testing.T) *world {
 		passwordEnv+"="+hex.EncodeToString(password),
 	)
 	w.configPath = filepath.Join(dirs["xdg"], "tokenkeeper", "config.yaml")
-	w.startSim(hex.EncodeToString(password))
-	w.writeConfig()
+	w.startSim(up, hex.EncodeToString(password))
+	w.writeConfig("profiles:\n" + up.profile(name, w.simURL, w.caFile))
 	return w
 }
 
@@ -127,13 +155,13 @@ func cleanEnv(env []string) []string {
 	return out
 }
 
-// startSim runs `tokenkeeper-sim vcf --tls` on a free loopback port and
-// stops it (by PID) when the test ends.
-func (w *world) startSim(password string) {
+// startSim runs `tokenkeeper-sim vcf|vcd --tls` on a free loopback port
+// and stops it (by PID) when the test ends.
+func (w *world) startSim(up upstream, password string) {
 	t := w.t
 	caOut := filepath.Join(w.dir, "sim-ca.pem")
-	cmd := exec.Command(w.bin.sim, "vcf", "--listen", "127.0.0.1:0", "--tls", "--ca-out", caOut,
-		"--user", simUser+"="+password+":VIEWER")
+	cmd := exec.Command(w.bin.sim, up.sim, "--listen", "127.0.0.1:0", "--tls", "--ca-out", caOut,
+		"--user", up.user+"="+password+up.role)
 	cmd.Env = w.env
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
@@ -181,26 +209,18 @@ func (w *world) startSim(password string) {
 	w.httpc = &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
 }
 
-func (w *world) writeConfig() {
-	cfg := fmt.Sprintf(`profiles:
-  sddc:
-    provider: vcf
-    url: %s
-    ca_file: %s
-    username: %s
-    password: {env: %s}
-`, w.simURL, w.caFile, simUser, passwordEnv)
+func (w *world) writeConfig(yaml string) {
 	if err := os.MkdirAll(filepath.Dir(w.configPath), 0o700); err != nil {
 		w.t.Fatal(err)
 	}
-	if err := os.WriteFile(w.configPath, []byte(cfg), 0o600); err != nil {
+	if err := os.WriteFile(w.configPath, []byte(yaml), 0o600); err != nil {
 		w.t.Fatal(err)
 	}
 }
 
 // stats reads the simulator's counters.
 type stats struct {
-	Logins, LoginFailures, Refreshes, Revocations, APICalls, Unauthorized int64
+	Logins, LoginFailures, Refreshes, Revocations, APICalls, Unauthorized, ActiveSessions int64
 }
 
 func (w *world) stats() stats {

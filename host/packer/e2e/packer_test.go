@@ -200,3 +200,36 @@ func (w *world) stopAgentOf() {
 		w.t.Errorf("tokenkeeper agent stop --config: exit %d:\n%s", r.code, redact(r.out))
 	}
 }
+
+// A Cloud Director session is logged out when the tokenkeeper that holds it
+// exits: without an agent the data source refuses (rather than hand out a
+// dead token); with one it succeeds and the session stays alive.
+func TestCloudDirectorNeedsAgent(t *testing.T) {
+	w := newWorldOf(t, vcdUpstream, "vcd")
+	w.installPlugin()
+	tmpl := mustAbs(filepath.Join("testdata", "vcd.pkr.hcl"))
+
+	r := w.packer("validate", "-evaluate-datasources", tmpl)
+	if r.code == 0 {
+		t.Fatalf("packer validate without an agent: succeeded, want the Cloud Director refusal:\n%s", redact(r.out))
+	}
+	assertContains(t, "packer validate", r.out, `profile "vcd" is a Cloud Director profile`, "start the agent first")
+	assertNoToken(t, "packer validate", r.out)
+	// The reason for the refusal: the launched child logged in, and its
+	// session was gone as soon as it exited.
+	if s := w.stats(); s.Logins != 1 || s.ActiveSessions != 0 {
+		t.Errorf("after the launched child: simulator saw %+v, want 1 login and 0 active sessions", s)
+	}
+
+	w.startAgent()
+	r = w.packer("build", "-color=false", tmpl)
+	if r.code != 0 {
+		t.Fatalf("packer build with an agent: exit %d:\n%s", r.code, redact(r.out))
+	}
+	assertContains(t, "packer build", r.out, "vcd token sha256:", ": <sensitive>")
+	assertNoToken(t, "packer build", r.out)
+	if s := w.stats(); s.ActiveSessions != 1 {
+		t.Errorf("simulator has %d active sessions after the build, want 1 (the agent's)", s.ActiveSessions)
+	}
+	w.stopAgent()
+}
