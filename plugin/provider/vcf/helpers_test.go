@@ -58,7 +58,7 @@ func (s *staticSecret) set(v string) {
 // lab is a simulated SDDC Manager over TLS with a fake clock, and a
 // provider pointed at it through ca_file.
 type lab struct {
-	t      *testing.T
+	t      testing.TB
 	clock  *sim.FakeClock
 	sim    *simvcf.Server
 	srv    *httptest.Server
@@ -93,7 +93,7 @@ func (r *recorder) last() recorder {
 	return recorder{method: r.method, path: r.path, ctype: r.ctype, body: r.body, auth: r.auth}
 }
 
-func newLab(t *testing.T, mod func(*simvcf.Options)) *lab {
+func newLab(t testing.TB, mod func(*simvcf.Options)) *lab {
 	t.Helper()
 	clock := sim.NewFakeClock(t0)
 	o := simvcf.Options{
@@ -117,7 +117,7 @@ func newLab(t *testing.T, mod func(*simvcf.Options)) *lab {
 	return &lab{t: t, clock: clock, sim: s, srv: srv, caFile: ca, logs: &lockedBuffer{}, seen: rec}
 }
 
-func tlsServer(t *testing.T, h http.Handler) (*httptest.Server, string) {
+func tlsServer(t testing.TB, h http.Handler) (*httptest.Server, string) {
 	t.Helper()
 	cfg, caPEM, err := sim.SelfSignedTLS()
 	if err != nil {
