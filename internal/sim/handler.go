@@ -120,10 +120,7 @@ func (h *handler) serveSim(w http.ResponseWriter, r *http.Request) {
 	case r.URL.Path == "/_sim/faults" && r.Method == http.MethodPost:
 		h.addFault(w, r)
 	case r.URL.Path == "/_sim/faults" && r.Method == http.MethodGet:
-		h.mu.Lock()
-		list := append([]*Fault{}, h.faults...)
-		h.mu.Unlock()
-		writeJSON(w, http.StatusOK, list)
+		writeJSON(w, http.StatusOK, h.pending())
 	case r.URL.Path == "/_sim/reset" && r.Method == http.MethodPost:
 		h.mu.Lock()
 		h.faults = nil
@@ -135,6 +132,17 @@ func (h *handler) serveSim(w http.ResponseWriter, r *http.Request) {
 	default:
 		writeJSON(w, http.StatusNotFound, map[string]string{"message": "no such simulator endpoint"})
 	}
+}
+
+// pending copies the queued faults: take mutates Count under the lock.
+func (h *handler) pending() []Fault {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	list := make([]Fault, 0, len(h.faults))
+	for _, f := range h.faults {
+		list = append(list, *f)
+	}
+	return list
 }
 
 func (h *handler) addFault(w http.ResponseWriter, r *http.Request) {

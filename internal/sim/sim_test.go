@@ -299,3 +299,32 @@ func TestDelayAbortsWhenClientGivesUp(t *testing.T) {
 	h.ServeHTTP(rec, httptest.NewRequest("GET", "/slow", nil).WithContext(ctx))
 	t.Fatal("handler returned normally")
 }
+
+func TestPendingFaultsListedWhileConsumed(t *testing.T) {
+	srv := httptest.NewServer(NewHandler(&fakeBackend{}))
+	defer srv.Close()
+	post(t, srv.URL+"/_sim/faults", `{"path":"/x","status":500,"count":40}`)
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Go(func() {
+			for range 10 {
+				if resp, err := http.Get(srv.URL + "/x"); err == nil {
+					resp.Body.Close()
+				}
+				if resp, err := http.Get(srv.URL + "/_sim/faults"); err == nil {
+					resp.Body.Close()
+				}
+			}
+		})
+	}
+	wg.Wait()
+	resp, err := http.Get(srv.URL + "/_sim/faults")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var list []Fault
+	if err := json.NewDecoder(resp.Body).Decode(&list); err != nil || len(list) != 0 {
+		t.Fatalf("pending after all were consumed: %v %v", list, err)
+	}
+}
