@@ -38,6 +38,7 @@ const (
 // ErrCredentialsRejected, and a provider error may wrap a context error.
 //
 //	keeper.ErrUnknownProfile            NotFound
+//	keeper.ErrMinValidity               InvalidArgument (tokens never live that long)
 //	*keeper.GuardError                  FailedPrecondition + ErrorInfo LOCKOUT_GUARD + RetryInfo
 //	provider.ErrBadConfig               FailedPrecondition + ErrorInfo BAD_CONFIG
 //	provider.ErrCredentialsRejected     Unauthenticated
@@ -56,6 +57,8 @@ func toStatus(err error, now time.Time) *status.Status {
 	switch {
 	case errors.Is(err, keeper.ErrUnknownProfile):
 		return status.New(codes.NotFound, msg)
+	case errors.Is(err, keeper.ErrMinValidity):
+		return status.New(codes.InvalidArgument, msg)
 	case errors.As(err, &guard):
 		return guardStatus(guard, msg, now)
 	case errors.Is(err, provider.ErrBadConfig):

@@ -143,6 +143,7 @@ func TestErrorMapping(t *testing.T) {
 		reason string
 	}{
 		{"unknown profile", fmt.Errorf("profile %q: %w", "x", keeper.ErrUnknownProfile), codes.NotFound, ""},
+		{"min validity beyond the lifetime", fmt.Errorf("profile %q: %w", "p", keeper.ErrMinValidity), codes.InvalidArgument, ""},
 		{"lockout guard", &keeper.GuardError{Profile: "p", RetryAt: retryAt, Cause: provider.ErrCredentialsRejected}, codes.FailedPrecondition, ReasonLockoutGuard},
 		{"credentials rejected", upstream(provider.ErrCredentialsRejected), codes.Unauthenticated, ""},
 		{"forbidden", upstream(provider.ErrForbidden), codes.PermissionDenied, ""},
