@@ -331,3 +331,40 @@ func timeout(t *testing.T, d time.Duration) context.Context {
 	t.Cleanup(cancel)
 	return ctx
 }
+
+func TestTrimWhenQuiet(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		i := NewIdle(time.Hour)
+		var trims atomic.Int32
+		go i.TrimWhenQuiet(ctx, 5*time.Second, func() { trims.Add(1) })
+		time.Sleep(6 * time.Second)
+		synctest.Wait()
+		if trims.Load() != 1 {
+			t.Fatalf("%d trims after the first quiet period, want 1", trims.Load())
+		}
+		time.Sleep(time.Minute) // still quiet: no second trim
+		synctest.Wait()
+		if trims.Load() != 1 {
+			t.Fatalf("%d trims while nothing happened, want 1", trims.Load())
+		}
+		i.Begin()
+		time.Sleep(20 * time.Second) // never while a call runs
+		synctest.Wait()
+		if trims.Load() != 1 {
+			t.Fatal("trimmed during a call")
+		}
+		i.End()
+		time.Sleep(4 * time.Second)
+		synctest.Wait()
+		if trims.Load() != 1 {
+			t.Fatal("trimmed before the quiet period passed")
+		}
+		time.Sleep(2 * time.Second)
+		synctest.Wait()
+		if trims.Load() != 2 {
+			t.Fatalf("%d trims after the second burst, want 2", trims.Load())
+		}
+	})
+}

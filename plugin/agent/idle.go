@@ -63,3 +63,37 @@ func (i *Idle) Wait(ctx context.Context) error {
 		}
 	}
 }
+
+// snapshot returns the calls in flight and when the last one ended.
+func (i *Idle) snapshot() (active int, last time.Time) {
+	i.mu.Lock()
+	defer i.mu.Unlock()
+	return i.active, i.last
+}
+
+// TrimWhenQuiet calls trim once after every burst of calls, as soon as none
+// has run for quiet, until ctx ends. The agent uses it to hand freed heap
+// back to the system (debug.FreeOSMemory): it spends most of its life
+// waiting, and its resident size is what users see.
+func (i *Idle) TrimWhenQuiet(ctx context.Context, quiet time.Duration, trim func()) {
+	var trimmed time.Time // the burst end already trimmed for
+	for {
+		active, last := i.snapshot()
+		wait := quiet
+		if active == 0 && !last.Equal(trimmed) {
+			if left := time.Until(last.Add(quiet)); left > 0 {
+				wait = left
+			} else {
+				trim()
+				trimmed = last
+			}
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return
+		case <-t.C:
+		}
+	}
+}

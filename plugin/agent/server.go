@@ -1,11 +1,13 @@
 package agent
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"net"
 	"os"
+	"runtime/debug"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -71,6 +73,9 @@ type Options struct {
 	Shutdown func(ctx context.Context) error
 	// ShutdownTimeout bounds Shutdown; default 30s.
 	ShutdownTimeout time.Duration
+	// TrimAfter is how long after the last call the agent returns freed
+	// memory to the system; default 5s, negative never.
+	TrimAfter time.Duration
 	// Logger; nil discards.
 	Logger hclog.Logger
 }
@@ -99,6 +104,9 @@ func Serve(ctx context.Context, s *Socket, o Options) error {
 	defer cancel()
 	idled := make(chan error, 1)
 	go func() { idled <- idle.Wait(waitCtx) }()
+	if o.TrimAfter >= 0 {
+		go idle.TrimWhenQuiet(waitCtx, cmp.Or(o.TrimAfter, 5*time.Second), debug.FreeOSMemory)
+	}
 	var serveErr error
 	select {
 	case <-ctx.Done():

@@ -41,6 +41,8 @@ func execBinaries(t testing.TB) (tokenkeeper, sim string) {
 		_ = os.Chmod(execBins.dir, 0o755)
 		cmd := exec.Command("go", "build", "-o", execBins.dir+"/", "./cmd/tokenkeeper", "./cmd/tokenkeeper-sim")
 		cmd.Dir = repoRoot()
+		// Static, as shipped: no dynamic loader or libc at each start.
+		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 		if out, err := cmd.CombinedOutput(); err != nil {
 			execBins.err = fmt.Errorf("go build: %v\n%s", err, out)
 		}

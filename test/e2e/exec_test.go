@@ -77,7 +77,8 @@ func TestExecParallelGetsStartOneAgent(t *testing.T) {
 // only tokens the upstream accepts, after one login and refreshes only.
 func TestExecShortTTLLoop(t *testing.T) {
 	s := startSimVCF(t, "--user", e2eUser+"="+e2ePassword+":VIEWER", "--access-ttl", "3s")
-	tk := newTK(t, vcfConfig(s, e2eUser, "{env: TK_E2E_PW}"), pwEnv)
+	// The default 30 s safety margin exceeds a 3 s token's whole life.
+	tk := newTK(t, vcfConfig(s, e2eUser, "{env: TK_E2E_PW}"), pwEnv, "TOKENKEEPER_SAFETY_MARGIN=1s")
 	end := time.Now().Add(20 * time.Second)
 	calls := 0
 	for time.Now().Before(end) && calls < 2000 {

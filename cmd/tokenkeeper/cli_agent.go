@@ -1,0 +1,171 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+	"google.golang.org/grpc"
+
+	"github.com/tokenkeeper/tokenkeeper/host"
+	"github.com/tokenkeeper/tokenkeeper/host/exec"
+	"github.com/tokenkeeper/tokenkeeper/plugin"
+	"github.com/tokenkeeper/tokenkeeper/plugin/agent"
+)
+
+func (a *app) agentCommand() *cobra.Command {
+	var idle time.Duration
+	var detached bool
+	cmd := &cobra.Command{
+		Use:   "agent",
+		Short: "Run the agent in the foreground",
+		Long: `agent serves the profiles of one configuration file on a unix socket in
+$XDG_RUNTIME_DIR/tokenkeeper/ (else a 0700 directory under the temp dir),
+to processes of the same user only. Tokens live only in its memory. It exits
+after --idle-timeout without calls (config agent.idle_timeout, default 15m),
+or on SIGTERM/SIGINT or 'tokenkeeper agent stop', revoking what it holds.
+'tokenkeeper get' starts one in the background when none runs; the agent
+resolves {env: …} secrets from the environment it was started with.`,
+		Example: `  tokenkeeper agent --config ~/.config/tokenkeeper/config.yaml --idle-timeout 8h
+  tokenkeeper agent stop`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return a.runAgent(cmd.Context(), idle, cmd.Flags().Changed("idle-timeout"), detached)
+		},
+	}
+	cmd.Flags().DurationVar(&idle, "idle-timeout", 15*time.Minute,
+		"exit after this long without calls; 0 never (default: the config's agent.idle_timeout)")
+	cmd.Flags().BoolVar(&detached, "detached", false, "started by get in the background")
+	_ = cmd.Flags().MarkHidden("detached")
+	cmd.AddCommand(a.agentStopCommand())
+	return cmd
+}
+
+// runAgent serves until idle, a signal, or stop; then revokes everything.
+func (a *app) runAgent(ctx context.Context, idle time.Duration, idleSet, detached bool) error {
+	logger := a.logger("info").Named("agent")
+	cfg, err := a.loadConfig()
+	if err != nil {
+		return err
+	}
+	if !idleSet {
+		idle = cfg.Agent.IdleTimeout
+	}
+	p, abs, err := a.agentPaths()
+	if err != nil {
+		return err
+	}
+	if c, err := host.Dial(ctx, p.Socket); err == nil {
+		_ = c.Close()
+		return exec.Errorf(exec.CodeInvalidArgument, "an agent is already running for %s on %s", abs, p.Socket)
+	}
+	k, err := a.newKeeper(cfg, logger.Named("keeper"))
+	if err != nil {
+		return err
+	}
+	ctx, stop := signal.NotifyContext(ctx, syscall.SIGTERM, syscall.SIGINT)
+	defer stop()
+	// A detached agent may race the end of an exiting one: wait for its
+	// run lock a little. In the foreground the check above already said no.
+	lctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	sock, err := agent.Listen(lctx, p, logger)
+	if err != nil {
+		_ = k.Close(context.Background())
+		return err
+	}
+	logger.Info("serving profiles", "config", abs, "profiles", strings.Join(cfg.Names(), ","), "detached", detached)
+	return agent.Serve(ctx, sock, agent.Options{
+		Register:    func(s *grpc.Server) { plugin.Register(s, k, logger.Named("server")) },
+		IdleTimeout: idle,
+		Shutdown:    k.Close,
+		Logger:      logger,
+	})
+}
+
+func (a *app) agentStopCommand() *cobra.Command {
+	var wait time.Duration
+	cmd := &cobra.Command{
+		Use:   "stop",
+		Short: "Ask the running agent to exit, revoking its tokens",
+		Long: `stop sends SIGTERM to the agent serving the configuration file (found through
+its socket's peer credentials) and waits until it has revoked its tokens and
+exited. With no agent running it says so and succeeds.`,
+		Example: `  tokenkeeper agent stop
+  tokenkeeper agent stop --config ./lab.yaml`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return a.stopAgent(cmd.Context(), wait)
+		},
+	}
+	cmd.Flags().DurationVar(&wait, "wait", 40*time.Second, "how long to wait for the agent to exit")
+	return cmd
+}
+
+func (a *app) stopAgent(ctx context.Context, wait time.Duration) error {
+	p, _, err := a.agentPaths()
+	if err != nil {
+		return err
+	}
+	pid, err := agentPID(ctx, p.Socket)
+	if err != nil {
+		fmt.Fprintf(a.env.Stderr, "tokenkeeper: no agent is running (%s)\n", p.Socket)
+		return nil //nolint:nilerr // stopping nothing succeeds
+	}
+	if err := syscall.Kill(pid, syscall.SIGTERM); err != nil {
+		return fmt.Errorf("could not signal agent %d: %w", pid, err)
+	}
+	deadline := time.Now().Add(wait)
+	for !processGone(pid) {
+		if time.Now().After(deadline) {
+			return exec.Errorf(exec.CodeUnavailable, "agent %d did not exit within %s", pid, wait)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	fmt.Fprintf(a.env.Stderr, "tokenkeeper: agent %d stopped\n", pid)
+	return nil
+}
+
+// agentPID asks the kernel who listens on the socket (SO_PEERCRED of a
+// connection to it), so no pid file can go stale or be forged.
+func agentPID(ctx context.Context, socket string) (int, error) {
+	var d net.Dialer
+	c, err := d.DialContext(ctx, "unix", socket)
+	if err != nil {
+		return 0, err
+	}
+	defer c.Close()
+	uid, pid, err := agent.PeerCred(c)
+	if err != nil {
+		return 0, err
+	}
+	if uid != uint32(os.Getuid()) {
+		return 0, errors.New("the socket belongs to another user")
+	}
+	return int(pid), nil
+}
+
+// processGone reports whether pid has exited. A zombie counts as gone: a
+// detached agent's parent (often a finished get) may never reap it.
+func processGone(pid int) bool {
+	if err := syscall.Kill(pid, 0); errors.Is(err, syscall.ESRCH) {
+		return true
+	}
+	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return errors.Is(err, os.ErrNotExist)
+	}
+	// Fields after the parenthesised command name: state is the first.
+	s := string(stat)
+	if i := strings.LastIndexByte(s, ')'); i >= 0 && i+2 < len(s) {
+		return s[i+2] == 'Z'
+	}
+	return false
+}

@@ -1,0 +1,92 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	osexec "os/exec"
+	"os/signal"
+	"syscall"
+
+	"github.com/spf13/cobra"
+
+	"github.com/tokenkeeper/tokenkeeper/host/exec"
+)
+
+// forwarded are the signals `tokenkeeper exec` passes on to its command,
+// so that Ctrl-C, a CI runner's SIGTERM or a SIGHUP reach the real work.
+var forwarded = []os.Signal{syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP, syscall.SIGQUIT,
+	syscall.SIGUSR1, syscall.SIGUSR2}
+
+func (a *app) execCommand() *cobra.Command {
+	var f tokenFlags
+	cmd := &cobra.Command{
+		Use:   "exec --profile NAME [--min-validity D] -- COMMAND [ARG…]",
+		Short: "Run a command with a fresh token in its environment",
+		Long: `exec obtains a token valid for at least --min-validity and runs COMMAND with
+TOKENKEEPER_TOKEN, TOKENKEEPER_HEADER_NAME, TOKENKEEPER_HEADER_VALUE and
+TOKENKEEPER_EXPIRES_AT added to its environment. stdin, stdout and stderr are
+the command's; signals are forwarded; the exit status is the command's (128+N
+when it dies of signal N). When no token can be had the command does not run,
+stdout stays untouched, and the exit code is get's.`,
+		Example: `  tokenkeeper exec --profile sddc -- sh -c 'curl -sH "Authorization: $TOKENKEEPER_HEADER_VALUE" https://sddc/v1/domains'
+  tokenkeeper exec --profile vcd --min-validity 1h -- ansible-playbook site.yml`,
+		Args: cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if f.profile == "" {
+				return usageError("--profile is required")
+			}
+			t, err := a.token(cmd.Context(), f)
+			if err != nil {
+				return err
+			}
+			env := append(append([]string{}, a.env.Environ...), exec.EnvVars(toDocument(t))...)
+			code, err := a.run(args, env)
+			a.exitCode = code
+			return err
+		},
+	}
+	// Flags after COMMAND belong to COMMAND.
+	cmd.Flags().SetInterspersed(false)
+	f.register(cmd, false)
+	a.completeProfiles(cmd)
+	return cmd
+}
+
+// run starts argv with env and the CLI's stdio, forwards signals while it
+// runs, and returns its exit status.
+func (a *app) run(argv, env []string) (int, error) {
+	c := osexec.Command(argv[0], argv[1:]...)
+	c.Env = env
+	c.Stdin, c.Stdout, c.Stderr = a.env.Stdin, a.env.Stdout, a.env.Stderr
+	sigs := make(chan os.Signal, 8)
+	signal.Notify(sigs, forwarded...)
+	defer signal.Stop(sigs)
+	if err := c.Start(); err != nil {
+		return 0, &exec.Error{Code: exec.CodeInvalidArgument, Message: fmt.Sprintf("could not run %s: %v", argv[0], err), Err: err}
+	}
+	done := make(chan struct{})
+	defer close(done)
+	go func() {
+		for {
+			select {
+			case s := <-sigs:
+				_ = c.Process.Signal(s)
+			case <-done:
+				return
+			}
+		}
+	}()
+	err := c.Wait()
+	var ee *osexec.ExitError
+	switch {
+	case err == nil:
+		return 0, nil
+	case errors.As(err, &ee):
+		if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+			return 128 + int(ws.Signal()), nil
+		}
+		return ee.ExitCode(), nil
+	}
+	return 0, fmt.Errorf("could not wait for %s: %w", argv[0], err)
+}

@@ -1,0 +1,168 @@
+package main
+
+import (
+	"context"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/tokenkeeper/tokenkeeper/host"
+	"github.com/tokenkeeper/tokenkeeper/host/exec"
+)
+
+// tokenFlags are the flags of every verb that obtains a token.
+type tokenFlags struct {
+	profile      string
+	minValidity  time.Duration
+	forceRefresh bool
+	noAgent      bool
+	timeout      time.Duration
+}
+
+func (f *tokenFlags) register(cmd *cobra.Command, withForce bool) {
+	cmd.Flags().StringVarP(&f.profile, "profile", "p", "", "profile name from the configuration file")
+	cmd.Flags().DurationVar(&f.minValidity, "min-validity", 0, "the token must stay valid at least this long (e.g. 10m)")
+	if withForce {
+		cmd.Flags().BoolVar(&f.forceRefresh, "force-refresh", false, "go upstream even if the cached token qualifies")
+	}
+	cmd.Flags().BoolVar(&f.noAgent, "no-agent", false,
+		"log in in this process, without the agent (VCF: the refresh token is revoked at once)")
+	cmd.Flags().DurationVar(&f.timeout, "timeout", 2*time.Minute, "give up after this long")
+}
+
+// token obtains the token the flags ask for.
+func (a *app) token(ctx context.Context, f tokenFlags) (*host.Token, error) {
+	if f.minValidity < 0 {
+		return nil, usageError("--min-validity must not be negative")
+	}
+	ctx, cancel := context.WithTimeout(ctx, f.timeout)
+	defer cancel()
+	svc, err := a.connect(ctx, f.noAgent)
+	if err != nil {
+		return nil, err
+	}
+	defer svc.Close()
+	return svc.Token(ctx, f.profile, host.TokenOptions{MinValidity: f.minValidity, ForceRefresh: f.forceRefresh})
+}
+
+func (a *app) getCommand() *cobra.Command {
+	var f tokenFlags
+	var format string
+	cmd := &cobra.Command{
+		Use:   "get [--profile NAME] [--min-validity D] [--force-refresh] [--format json|token|header|env]",
+		Short: "Print a valid token (the exec credential protocol)",
+		Long: `get prints exactly one document on stdout: the Token (format json), or on
+failure an Error document, with one human line on stderr and an exit code:
+0 ok, 1 internal, 2 usage/bad request/bad config, 3 credentials rejected or
+lockout guard refusing, 4 permission denied, 5 upstream unavailable (retryable).
+Without --profile it reads one JSON TokenRequest from stdin. It talks to the
+agent, starting it when none runs.`,
+		Example: `  tokenkeeper get --profile sddc
+  tokenkeeper get --profile sddc --min-validity 10m --format header | curl -H @- https://sddc/v1/domains
+  echo '{"apiVersion":"tokenkeeper/v1","kind":"TokenRequest","profile":"sddc","minValidity":"10m"}' | tokenkeeper get`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if !exec.ValidFormat(format) {
+				return usageError("--format must be one of json, token, header, env; got %q", format)
+			}
+			if f.profile == "" {
+				req, err := exec.ParseTokenRequest(a.env.Stdin)
+				if err != nil {
+					return err
+				}
+				f.profile, f.minValidity, f.forceRefresh = req.Profile, time.Duration(req.MinValidity), req.ForceRefresh
+			}
+			t, err := a.token(cmd.Context(), f)
+			if err != nil {
+				return err
+			}
+			return exec.WriteToken(a.env.Stdout, toDocument(t), format)
+		},
+	}
+	f.register(cmd, true)
+	cmd.Flags().StringVarP(&format, "format", "o", exec.FormatJSON, "output: json, token, header or env")
+	_ = cmd.RegisterFlagCompletionFunc("format", cobra.FixedCompletions(exec.Formats, cobra.ShellCompDirectiveNoFileComp))
+	a.completeProfiles(cmd)
+	return cmd
+}
+
+func (a *app) invalidateCommand() *cobra.Command {
+	var profile, fingerprint, reason string
+	var noAgent bool
+	cmd := &cobra.Command{
+		Use:   "invalidate [--profile NAME --fingerprint F [--reason TEXT]]",
+		Short: "Report that a token got a 401, so the next get refreshes",
+		Long: `invalidate drops the cached token of a profile if, and only if, it is still the
+one with this fingerprint: many callers reporting the same rejected token cause
+one refresh. Without --profile it reads one JSON InvalidateRequest from stdin.
+It prints nothing on success; failures are reported like get's.`,
+		Example: `  tokenkeeper invalidate --profile sddc --fingerprint sha256:1f2e3d4c5b6a7988 --reason "401 from GET /v1/domains"
+  echo '{"apiVersion":"tokenkeeper/v1","kind":"InvalidateRequest","profile":"sddc","fingerprint":"sha256:1f2e3d4c5b6a7988"}' | tokenkeeper invalidate`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if profile == "" {
+				req, err := exec.ParseInvalidateRequest(a.env.Stdin)
+				if err != nil {
+					return err
+				}
+				profile, fingerprint, reason = req.Profile, req.Fingerprint, req.Reason
+			}
+			if fingerprint == "" {
+				return usageError("--fingerprint is required with --profile")
+			}
+			if noAgent {
+				return nil // nothing is cached outside the agent
+			}
+			c, _, err := a.dialRunning(cmd.Context())
+			if err != nil || c == nil {
+				return err // no agent: nothing cached, nothing to drop
+			}
+			defer c.Close()
+			return c.Invalidate(cmd.Context(), profile, fingerprint, reason)
+		},
+	}
+	cmd.Flags().StringVarP(&profile, "profile", "p", "", "profile name")
+	cmd.Flags().StringVar(&fingerprint, "fingerprint", "", "fingerprint of the rejected token (from get's output)")
+	cmd.Flags().StringVar(&reason, "reason", "", "free text for the agent's log, e.g. the failed request")
+	cmd.Flags().BoolVar(&noAgent, "no-agent", false, "accepted for symmetry with get; there is nothing to invalidate")
+	a.completeProfiles(cmd)
+	return cmd
+}
+
+func (a *app) envCommand() *cobra.Command {
+	var f tokenFlags
+	cmd := &cobra.Command{
+		Use:   "env --profile NAME",
+		Short: "Print shell export lines for a token",
+		Long: `env prints export lines for TOKENKEEPER_TOKEN, TOKENKEEPER_HEADER_NAME,
+TOKENKEEPER_HEADER_VALUE and TOKENKEEPER_EXPIRES_AT, quoted for POSIX shells.
+On failure stdout stays empty, so eval does nothing.`,
+		Example: `  eval "$(tokenkeeper env --profile sddc --min-validity 30m)"
+  curl -H "$TOKENKEEPER_HEADER_NAME: $TOKENKEEPER_HEADER_VALUE" https://sddc/v1/domains`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if f.profile == "" {
+				return usageError("--profile is required")
+			}
+			t, err := a.token(cmd.Context(), f)
+			if err != nil {
+				return err
+			}
+			return exec.WriteToken(a.env.Stdout, toDocument(t), exec.FormatEnv)
+		},
+	}
+	f.register(cmd, false)
+	a.completeProfiles(cmd)
+	return cmd
+}
+
+// completeProfiles completes --profile from the configuration file.
+func (a *app) completeProfiles(cmd *cobra.Command) {
+	_ = cmd.RegisterFlagCompletionFunc("profile", func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
+		cfg, err := a.loadConfig()
+		if err != nil {
+			return nil, cobra.ShellCompDirectiveError
+		}
+		return cfg.Names(), cobra.ShellCompDirectiveNoFileComp
+	})
+}

@@ -1,0 +1,321 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/tokenkeeper/tokenkeeper/host/exec"
+	"github.com/tokenkeeper/tokenkeeper/internal/sim"
+	"github.com/tokenkeeper/tokenkeeper/internal/sim/vcf"
+)
+
+const (
+	testUser     = "admin@local"
+	testPassword = "in-process-pw-1"
+)
+
+// upstream is an in-process SDDC Manager simulator over TLS.
+type upstream struct {
+	srv    *httptest.Server
+	b      *vcf.Server
+	caFile string
+}
+
+func newUpstream(t *testing.T) *upstream {
+	t.Helper()
+	b, err := vcf.New(vcf.Options{Users: map[string]vcf.User{testUser: {Password: testPassword, Role: vcf.RoleAdmin}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, caPEM, err := sim.SelfSignedTLS()
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewUnstartedServer(sim.NewHandler(b))
+	srv.TLS = cfg
+	srv.StartTLS()
+	t.Cleanup(srv.Close)
+	ca := filepath.Join(t.TempDir(), "ca.pem")
+	if err := os.WriteFile(ca, caPEM, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return &upstream{srv: srv, b: b, caFile: ca}
+}
+
+// cliTest is one isolated user of the CLI: config, runtime dir, env.
+type cliTest struct {
+	t      *testing.T
+	config string
+	env    map[string]string
+}
+
+func newCLITest(t *testing.T, u *upstream, password string) *cliTest {
+	t.Helper()
+	dir, err := os.MkdirTemp("", "tkc") // short: unix socket path limit
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	c := &cliTest{t: t, config: filepath.Join(dir, "config.yaml"), env: map[string]string{
+		"XDG_RUNTIME_DIR": dir, "TK_TEST_PW": password, "HOME": dir,
+	}}
+	// Providers resolve {env: …} from the process environment.
+	t.Setenv("TK_TEST_PW", password)
+	url, ca := "https://127.0.0.1:1", ""
+	if u != nil {
+		url, ca = u.srv.URL, "\n    ca_file: "+u.caFile
+	}
+	yaml := "profiles:\n  sddc:\n    provider: vcf\n    url: " + url + ca +
+		"\n    username: " + testUser + "\n    password: {env: TK_TEST_PW}\n"
+	if err := os.WriteFile(c.config, []byte(yaml), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c.env["TOKENKEEPER_CONFIG"] = c.config
+	return c
+}
+
+type outcome struct {
+	code           int
+	stdout, stderr string
+}
+
+func (c *cliTest) run(ctx context.Context, stdin string, args ...string) outcome {
+	var out, errb bytes.Buffer
+	env := cliEnv{
+		Stdin: strings.NewReader(stdin), Stdout: &out, Stderr: &errb,
+		Getenv: func(k string) string { return c.env[k] }, Now: time.Now,
+		Executable: "/nonexistent/tokenkeeper-must-not-be-spawned",
+	}
+	for k, v := range c.env {
+		env.Environ = append(env.Environ, k+"="+v)
+	}
+	env.Environ = append(env.Environ, "PATH="+os.Getenv("PATH"))
+	code := runCLI(ctx, args, env)
+	return outcome{code, out.String(), errb.String()}
+}
+
+// startAgent runs `tokenkeeper agent` in-process until the test ends.
+func (c *cliTest) startAgent() {
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan outcome, 1)
+	go func() { done <- c.run(ctx, "", "agent", "--log-level", "off") }()
+	c.t.Cleanup(func() {
+		cancel()
+		if o := <-done; o.code != 0 {
+			c.t.Errorf("agent: exit %d: %s", o.code, o.stderr)
+		}
+	})
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if o := c.run(context.Background(), "", "status", "--json"); strings.Contains(o.stdout, `"running": true`) {
+			return
+		}
+		if time.Now().After(deadline) {
+			c.t.Fatal("in-process agent did not start")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func decodeToken(t *testing.T, s string) exec.Token {
+	t.Helper()
+	var tok exec.Token
+	dec := json.NewDecoder(strings.NewReader(s))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&tok); err != nil || dec.More() {
+		t.Fatalf("stdout is not one Token document: %v", err)
+	}
+	return tok
+}
+
+func TestGetNoAgentRevokesRefreshToken(t *testing.T) {
+	u := newUpstream(t)
+	c := newCLITest(t, u, testPassword)
+	o := c.run(context.Background(), "", "get", "--profile", "sddc", "--no-agent")
+	if o.code != 0 || o.stderr != "" {
+		t.Fatalf("exit %d, stderr %q", o.code, o.stderr)
+	}
+	tok := decodeToken(t, o.stdout)
+	st := u.b.Stats()
+	if st.Logins != 1 || st.Revocations != 1 {
+		t.Fatalf("stats %+v: want 1 login and the refresh token revoked", st)
+	}
+	req, _ := http.NewRequest(http.MethodGet, u.srv.URL+"/v1/domains", nil)
+	req.Header.Set(tok.Header.Name, tok.Header.Value)
+	resp, err := u.srv.Client().Do(req)
+	if err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("the access token does not work after the revocation: %v %v", resp, err)
+	}
+	resp.Body.Close()
+}
+
+func TestVerbsThroughInProcessAgent(t *testing.T) {
+	u := newUpstream(t)
+	c := newCLITest(t, u, testPassword)
+	c.startAgent()
+	ctx := context.Background()
+
+	o := c.run(ctx, `{"apiVersion":"tokenkeeper/v1","kind":"TokenRequest","profile":"sddc","minValidity":"1m"}`, "get")
+	if o.code != 0 {
+		t.Fatalf("get from stdin: exit %d: %s", o.code, o.stderr)
+	}
+	tok := decodeToken(t, o.stdout)
+
+	for _, f := range []struct{ format, want string }{
+		{"token", tok.Token + "\n"},
+		{"header", tok.Header.Name + ": " + tok.Header.Value + "\n"},
+	} {
+		if o := c.run(ctx, "", "get", "-p", "sddc", "--format", f.format); o.stdout != f.want {
+			t.Errorf("--format %s: unexpected output (exit %d)", f.format, o.code)
+		}
+	}
+	if o := c.run(ctx, "", "env", "--profile", "sddc"); o.code != 0 || !strings.Contains(o.stdout, "export TOKENKEEPER_TOKEN='") {
+		t.Errorf("env: exit %d", o.code)
+	}
+	script := `test "$TOKENKEEPER_TOKEN" = "` + tok.Token + `" && test "$TOKENKEEPER_HEADER_NAME" = Authorization && exit 7`
+	if o := c.run(ctx, "", "exec", "--profile", "sddc", "--", "sh", "-c", script); o.code != 7 {
+		t.Errorf("exec: exit %d, want the command's 7: %s", o.code, o.stderr)
+	}
+
+	o = c.run(ctx, "", "status")
+	if o.code != 0 || !strings.Contains(o.stdout, "PROFILE") || !strings.Contains(o.stdout, "valid") || strings.Contains(o.stdout, tok.Token) {
+		t.Errorf("status: exit %d:\n%s", o.code, o.stdout)
+	}
+	if o := c.run(ctx, "", "invalidate", "--profile", "sddc", "--fingerprint", tok.Fingerprint); o.code != 0 || o.stdout != "" {
+		t.Errorf("invalidate: exit %d %q %q", o.code, o.stdout, o.stderr)
+	}
+	o = c.run(ctx, "", "get", "--profile", "sddc")
+	if next := decodeToken(t, o.stdout); next.Fingerprint == tok.Fingerprint {
+		t.Error("invalidate did not drop the token")
+	}
+	if o := c.run(ctx, "", "logout", "--profile", "sddc"); o.code != 0 {
+		t.Errorf("logout: exit %d: %s", o.code, o.stderr)
+	}
+	if st := u.b.Stats(); st.Logins != 1 || st.Revocations != 1 {
+		t.Errorf("stats %+v: want 1 login, 1 revocation", st)
+	}
+}
+
+func TestFailuresWriteOneErrorDocument(t *testing.T) {
+	u := newUpstream(t)
+	tests := []struct {
+		name     string
+		password string
+		stdin    string
+		args     []string
+		code     int
+		ecode    exec.Code
+	}{
+		{"bad format", testPassword, "", []string{"get", "-p", "sddc", "--format", "yaml"}, 2, exec.CodeInvalidArgument},
+		{"empty stdin", testPassword, "", []string{"get"}, 2, exec.CodeInvalidArgument},
+		{"two documents", testPassword, `{"apiVersion":"tokenkeeper/v1","kind":"TokenRequest","profile":"sddc"}{}`, []string{"get"}, 2, exec.CodeInvalidArgument},
+		{"negative validity", testPassword, "", []string{"get", "-p", "sddc", "--min-validity", "-1m", "--no-agent"}, 2, exec.CodeInvalidArgument},
+		{"stray argument", testPassword, "", []string{"get", "sddc"}, 2, exec.CodeInvalidArgument},
+		{"unknown profile", testPassword, "", []string{"get", "-p", "nope", "--no-agent"}, 2, exec.CodeNotFound},
+		{"wrong password", "wrong-pw-3", "", []string{"get", "-p", "sddc", "--no-agent"}, 3, exec.CodeUnauthenticated},
+		{"invalidate without fingerprint", testPassword, "", []string{"invalidate", "-p", "sddc"}, 2, exec.CodeInvalidArgument},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := newCLITest(t, u, tt.password)
+			o := c.run(context.Background(), tt.stdin, tt.args...)
+			if o.code != tt.code {
+				t.Fatalf("exit %d, want %d: %s", o.code, tt.code, o.stderr)
+			}
+			var doc exec.ErrorDocument
+			dec := json.NewDecoder(strings.NewReader(o.stdout))
+			dec.DisallowUnknownFields()
+			if err := dec.Decode(&doc); err != nil || dec.More() || doc.Kind != exec.KindError || doc.Error.Code != tt.ecode {
+				t.Fatalf("stdout %q: %v", o.stdout, err)
+			}
+			if strings.Count(o.stderr, "\n") != 1 || !strings.HasPrefix(o.stderr, "tokenkeeper: ") {
+				t.Fatalf("stderr is not one line: %q", o.stderr)
+			}
+			if strings.Contains(o.stdout+o.stderr, tt.password) {
+				t.Fatal("the password leaked")
+			}
+		})
+	}
+}
+
+func TestHumanVerbsWithoutAgent(t *testing.T) {
+	c := newCLITest(t, nil, testPassword)
+	ctx := context.Background()
+	o := c.run(ctx, "", "status")
+	if o.code != 0 || !strings.Contains(o.stdout, "agent: not running") || !strings.Contains(o.stdout, "sddc") {
+		t.Errorf("status: exit %d:\n%s%s", o.code, o.stdout, o.stderr)
+	}
+	if o := c.run(ctx, "", "logout", "-p", "sddc"); o.code != 0 || !strings.Contains(o.stderr, "no agent") {
+		t.Errorf("logout: exit %d %q", o.code, o.stderr)
+	}
+	if o := c.run(ctx, "", "agent", "stop"); o.code != 0 || !strings.Contains(o.stderr, "no agent") {
+		t.Errorf("agent stop: exit %d %q", o.code, o.stderr)
+	}
+	if o := c.run(ctx, "", "config", "check"); o.code != 0 || !strings.Contains(o.stdout, "1 profiles") {
+		t.Errorf("config check: exit %d %q %q", o.code, o.stdout, o.stderr)
+	}
+	if o := c.run(ctx, "", "config", "check", "--online", "--timeout", "2s"); o.code != 5 || !strings.Contains(o.stdout, "sddc: FAILED (Unavailable)") {
+		t.Errorf("config check --online against nothing: exit %d %q %q", o.code, o.stdout, o.stderr)
+	}
+	if o := c.run(ctx, "", "env", "-p", "sddc", "--timeout", "1s", "--no-agent"); o.code != 5 || o.stdout != "" {
+		t.Errorf("env failure must leave stdout empty: exit %d %q", o.code, o.stdout)
+	}
+	if o := c.run(ctx, "", "version"); o.code != 0 || !strings.HasPrefix(o.stdout, "tokenkeeper ") {
+		t.Errorf("version: %q", o.stdout)
+	}
+	if o := c.run(ctx, "", "completion", "bash"); o.code != 0 || !strings.Contains(o.stdout, "tokenkeeper") {
+		t.Errorf("completion bash: exit %d", o.code)
+	}
+}
+
+func TestConfigCheckReportsLines(t *testing.T) {
+	c := newCLITest(t, nil, testPassword)
+	if err := os.WriteFile(c.config, []byte("profiles:\n  sddc:\n    provider: vcf\n    url: https://x\n    username: u\n    password: hunter2\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	o := c.run(context.Background(), "", "config", "check")
+	if o.code != 2 || !strings.Contains(o.stderr, "config.yaml:6") || strings.Contains(o.stderr, "hunter2") {
+		t.Fatalf("exit %d, stderr %q", o.code, o.stderr)
+	}
+}
+
+func TestOnlineCheckLogsInAndRevokes(t *testing.T) {
+	u := newUpstream(t)
+	c := newCLITest(t, u, testPassword)
+	o := c.run(context.Background(), "", "config", "check", "--online")
+	if o.code != 0 || !strings.Contains(o.stdout, "sddc: ok") {
+		t.Fatalf("exit %d: %s %s", o.code, o.stdout, o.stderr)
+	}
+	if st := u.b.Stats(); st.Logins != 1 || st.Revocations != 1 {
+		t.Fatalf("stats %+v", st)
+	}
+}
+
+// TestEveryVerbHasHelpWithExamples: --help of every verb shows an example.
+func TestEveryVerbHasHelpWithExamples(t *testing.T) {
+	a := &app{env: cliEnv{Getenv: func(string) string { return "" }}}
+	root := a.rootCommand()
+	for _, cmd := range allCommands(root) {
+		if cmd.Example == "" && cmd.Name() != "config" && cmd.Name() != "tokenkeeper" {
+			t.Errorf("%q has no example", cmd.CommandPath())
+		}
+	}
+}
+
+func allCommands(c *cobra.Command) []*cobra.Command {
+	out := []*cobra.Command{c}
+	for _, sub := range c.Commands() {
+		out = append(out, allCommands(sub)...)
+	}
+	return out
+}

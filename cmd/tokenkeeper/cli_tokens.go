@@ -1,0 +1,200 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+
+	"github.com/tokenkeeper/tokenkeeper/host"
+	"github.com/tokenkeeper/tokenkeeper/host/exec"
+	"github.com/tokenkeeper/tokenkeeper/plugin/agent"
+	"github.com/tokenkeeper/tokenkeeper/plugin/config"
+	"github.com/tokenkeeper/tokenkeeper/plugin/keeper"
+)
+
+// tokens is what the verbs need from a TokenService: *host.Client (the
+// agent) or localTokens (an in-process keeper).
+type tokens interface {
+	Token(ctx context.Context, profile string, o host.TokenOptions) (*host.Token, error)
+	Invalidate(ctx context.Context, profile, fingerprint, reason string) error
+	Revoke(ctx context.Context, profile string) error
+	Profiles(ctx context.Context) ([]host.ProfileStatus, error)
+	Close() error
+}
+
+// agentPaths names the files of the agent serving the configuration.
+func (a *app) agentPaths() (agent.Paths, string, error) {
+	cfgPath, err := a.resolveConfigPath()
+	if err != nil {
+		return agent.Paths{}, "", err
+	}
+	abs, err := filepath.Abs(cfgPath)
+	if err != nil {
+		return agent.Paths{}, "", fmt.Errorf("could not resolve config path: %w", err)
+	}
+	dir, err := agent.RuntimeDir(a.env.Getenv)
+	if err != nil {
+		return agent.Paths{}, "", err
+	}
+	p, err := agent.PathsFor(dir, abs)
+	return p, abs, err
+}
+
+// connect returns a client of the agent serving the configuration,
+// starting one when none answers. The configuration is validated before
+// an agent is started, so that its errors reach the caller with line
+// numbers instead of ending up in the agent's log.
+func (a *app) connect(ctx context.Context, noAgent bool) (tokens, error) {
+	if noAgent {
+		return a.local(true)
+	}
+	p, abs, err := a.agentPaths()
+	if err != nil {
+		return nil, err
+	}
+	if c, err := host.Dial(ctx, p.Socket); err == nil {
+		return c, nil // the warm path: one connection, nothing else
+	}
+	s := agent.Starter{
+		Paths: p,
+		Probe: func(ctx context.Context) error {
+			c, err := host.Dial(ctx, p.Socket)
+			if err == nil {
+				_ = c.Close()
+			}
+			return err
+		},
+		Spawn: func() (<-chan error, error) {
+			if _, err := a.loadConfig(); err != nil {
+				return nil, err
+			}
+			args := []string{"agent", "--detached", "--config", abs}
+			return agent.SpawnDetached(a.env.Executable, args, a.env.Environ, p.Log)
+		},
+	}
+	if err := s.Ensure(ctx); err != nil {
+		return nil, err
+	}
+	return host.Dial(ctx, p.Socket)
+}
+
+// dialRunning returns a client of the running agent, or nil when none
+// answers: status and logout must not start one.
+func (a *app) dialRunning(ctx context.Context) (*host.Client, agent.Paths, error) {
+	p, _, err := a.agentPaths()
+	if err != nil {
+		return nil, p, err
+	}
+	c, err := host.Dial(ctx, p.Socket)
+	if err != nil {
+		return nil, p, nil //nolint:nilerr // no agent is an answer, not a failure
+	}
+	return c, p, nil
+}
+
+// local builds an in-process keeper from the configuration. oneShot: every
+// VCF token handed out has its refresh token revoked at once, and Close
+// revokes nothing else, so the process leaves behind only the access token
+// it printed.
+func (a *app) local(oneShot bool) (*localTokens, error) {
+	cfg, err := a.loadConfig()
+	if err != nil {
+		return nil, err
+	}
+	k, err := a.newKeeper(cfg, a.logger("off"))
+	if err != nil {
+		return nil, err
+	}
+	return &localTokens{k: k, oneShot: oneShot}, nil
+}
+
+// newKeeper builds the keeper of the agent or of an in-process call, with
+// the safety margin of $TOKENKEEPER_SAFETY_MARGIN as in plugin mode.
+func (a *app) newKeeper(cfg *config.Config, logger hclog.Logger) (*keeper.Keeper, error) {
+	margin, err := safetyMargin(a.env.Getenv(envSafetyMargin))
+	if err != nil {
+		return nil, exec.Errorf(exec.CodeBadConfig, "invalid %s: %v", envSafetyMargin, err)
+	}
+	k, err := buildKeeper(cfg, logger, a.env.Now, func(o *keeper.Options) { o.SafetyMargin = margin })
+	if err != nil {
+		return nil, &exec.Error{Code: exec.CodeBadConfig, Message: err.Error(), Err: err}
+	}
+	return k, nil
+}
+
+// localTokens adapts an in-process *keeper.Keeper to tokens.
+type localTokens struct {
+	k       *keeper.Keeper
+	oneShot bool
+}
+
+func (l *localTokens) Token(ctx context.Context, profile string, o host.TokenOptions) (*host.Token, error) {
+	t, err := l.k.Get(ctx, profile, keeper.GetOptions{MinValidity: o.MinValidity, ForceRefresh: o.ForceRefresh})
+	if err != nil {
+		return nil, err
+	}
+	// VCF: DELETE refresh-token ends the refresh token only; the access
+	// token stays valid until its exp. A VCD logout would end the access
+	// token too, so a VCD session is left to its idle timeout.
+	if l.oneShot && t.Provider == "vcf" {
+		if err := l.k.Revoke(ctx, profile); err != nil {
+			return nil, fmt.Errorf("could not revoke the refresh token after login: %w", err)
+		}
+	}
+	return &host.Token{
+		Profile: t.Profile, Provider: t.Provider, TokenType: t.TokenType,
+		HeaderName: t.HeaderName, Access: t.Access, HeaderValue: t.HeaderValue,
+		ExpiresAt: t.ExpiresAt, Fingerprint: t.Fingerprint,
+	}, nil
+}
+
+func (l *localTokens) Invalidate(ctx context.Context, profile, fingerprint, reason string) error {
+	_, err := l.k.Invalidate(ctx, profile, fingerprint, reason)
+	return err
+}
+
+func (l *localTokens) Revoke(ctx context.Context, profile string) error {
+	return l.k.Revoke(ctx, profile)
+}
+
+func (l *localTokens) Profiles(context.Context) ([]host.ProfileStatus, error) {
+	var out []host.ProfileStatus
+	for _, s := range l.k.Status() {
+		out = append(out, fromKeeperStatus(s))
+	}
+	return out, nil
+}
+
+// Close of a one-shot keeper revokes nothing: the process is about to
+// exit and the token it printed must stay valid.
+func (l *localTokens) Close() error {
+	if l.oneShot {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	return l.k.Close(ctx)
+}
+
+func fromKeeperStatus(s keeper.Status) host.ProfileStatus {
+	return host.ProfileStatus{
+		Profile: s.Profile, Provider: s.Provider, URL: s.URL, State: string(s.State),
+		AccessExpiresAt: s.AccessExpiresAt, RefreshExpiresAt: s.RefreshExpiresAt,
+		Fingerprint: s.Fingerprint, LastError: s.LastError, RetryAt: s.RetryAt, LastUsed: s.LastUsed,
+		Logins: s.Counts.Logins, LoginFailures: s.Counts.LoginFailures, Refreshes: s.Counts.Refreshes,
+		RefreshFailures: s.Counts.RefreshFailures, Revocations: s.Counts.Revocations,
+	}
+}
+
+// toDocument is the one place a token leaves its Secret wrappers: for
+// stdout or a child's environment.
+func toDocument(t *host.Token) exec.Token {
+	return exec.NewToken(exec.Token{
+		Profile: t.Profile, Provider: t.Provider, Token: t.Access.Reveal(), TokenType: t.TokenType,
+		Header:    exec.Header{Name: t.HeaderName, Value: t.HeaderValue.Reveal()},
+		ExpiresAt: t.ExpiresAt, Fingerprint: t.Fingerprint,
+	})
+}
