@@ -13,7 +13,7 @@
 ANSIBLE_DIR     := host/ansible
 ANSIBLE_PYTHON  ?= /usr/bin/python3
 
-.PHONY: ansible-core test-ansible-unit
+.PHONY: ansible-core test-ansible-unit e2e-ansible
 
 ## ansible-core: install Debian's ansible-core when ansible-playbook is missing
 ansible-core:
@@ -25,3 +25,9 @@ ansible-core:
 ## test-ansible-unit: the lookup's Python unit tests (/usr/bin/python3 -m unittest)
 test-ansible-unit: ansible-core
 	PYTHONDONTWRITEBYTECODE=1 timeout 600 $(ANSIBLE_PYTHON) -m unittest discover -s $(ANSIBLE_DIR)/tests/unit -v
+
+## e2e-ansible: build, then real ansible-playbook runs against the vcf and vcd simulators
+e2e-ansible: build test-ansible-unit
+	PYTHONDONTWRITEBYTECODE=1 timeout 900 $(ANSIBLE_PYTHON) $(ANSIBLE_DIR)/tests/e2e/run.py
+
+E2E_TARGETS += e2e-ansible

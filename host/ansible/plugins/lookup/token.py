@@ -103,8 +103,9 @@ options:
         key: config
   timeout:
     description:
-      - Seconds to wait for the helper to answer, for each profile. The helper is killed
-        when it runs longer and the lookup fails.
+      - Seconds to wait for the helper to answer, for each profile. It is passed to the
+        helper as C(--timeout), and the helper is killed when it runs longer than that
+        plus a grace period of two seconds; either way the lookup fails.
       - The first lookup of a profile logs in to the upstream; later ones are answered
         from the agent's cache in milliseconds.
     type: float
@@ -285,6 +286,9 @@ _DURATION_RE = re.compile(r"^(?:\d+(?:\.\d*)?|\.\d+)(?:ns|us|\u00b5s|ms|s|m|h)"
 # flooding the play output.
 _STDERR_LIMIT = 500
 
+# Seconds the helper gets past its own --timeout before it is killed.
+_KILL_GRACE = 2.0
+
 # Exit statuses of the exec protocol, used when the helper prints no Error document.
 _EXIT_CODES = {
     1: "Internal",
@@ -366,7 +370,10 @@ class LookupModule(LookupBase):
         request = {"apiVersion": API_VERSION, "kind": "TokenRequest", "profile": profile}
         if min_validity:
             request["minValidity"] = min_validity
-        argv = [helper, "get"]
+        # The helper gets the same deadline, so that it normally gives up first and
+        # explains why in an Error document; the kill after a grace period is the
+        # backstop for a helper that hangs.
+        argv = [helper, "get", "--format", "json", "--timeout", _go_seconds(timeout)]
         if config:
             argv += ["--config", config]
         display.vvv("tokenkeeper.vmware.token: running %s for profile %r" % (" ".join(argv), profile))
@@ -376,7 +383,7 @@ class LookupModule(LookupBase):
                 input=json.dumps(request).encode("utf-8"),
                 stdout=subprocess.PIPE,
                 stderr=subprocess.PIPE,
-                timeout=timeout,
+                timeout=timeout + _KILL_GRACE,
                 check=False,
             )
         except subprocess.TimeoutExpired:
@@ -417,6 +424,13 @@ def _duration(value):
         raise TokenkeeperLookupError(
             "tokenkeeper lookup: min_validity %r is not a duration such as 90s, 10m or 1h30m" % text)
     return text
+
+
+def _go_seconds(seconds):
+    """Formats seconds as a Go duration: 60 -> "60s", 0.5 -> "500ms"."""
+    if float(seconds).is_integer():
+        return "%ds" % int(seconds)
+    return "%dms" % max(1, int(round(seconds * 1000)))
 
 
 def _resolve_helper(path):

@@ -13,7 +13,7 @@ Driven by environment variables so a test can choose the behaviour per call:
   FAKE_TK_SLEEP    seconds to sleep in sleep mode (default 30)
   FAKE_TK_RECORD   file to which one JSON line {prog, argv, request} is appended per call
 
-Like the real helper it rejects requests with unknown fields (exit 2).
+Like the real helper it rejects unknown flags and request fields (exit 2).
 """
 
 import json
@@ -33,6 +33,16 @@ def fail(status, code, message, retryable=False):
     sys.exit(status)
 
 
+def parse_flags(args):
+    """Accepts the flags of the real `get` that the lookup uses, each with a value."""
+    if len(args) % 2:
+        return None
+    flags = dict(zip(args[::2], args[1::2]))
+    if set(flags) - {"--format", "--timeout", "--config"} or flags.get("--format", "json") != "json":
+        return None
+    return flags
+
+
 def main():
     env = os.environ.get
     raw = sys.stdin.read()
@@ -44,8 +54,8 @@ def main():
         with open(env("FAKE_TK_RECORD"), "a") as f:
             f.write(json.dumps({"prog": os.path.basename(sys.argv[0]), "argv": sys.argv[1:],
                                 "request": req}) + "\n")
-    if sys.argv[1:2] != ["get"]:
-        fail(2, "InvalidArgument", "usage: tokenkeeper get")
+    if sys.argv[1:2] != ["get"] or not parse_flags(sys.argv[2:]):
+        fail(2, "InvalidArgument", "usage: tokenkeeper get [--format F] [--timeout D] [--config FILE]")
     extra = sorted(set(req) - KNOWN)
     if extra or req.get("kind") != "TokenRequest" or req.get("apiVersion") != API:
         fail(2, "InvalidArgument", "bad request: unknown fields %s" % extra)

@@ -28,6 +28,12 @@ PLUGIN = "tokenkeeper.vmware.token"
 CANARY = "eyJ-CANARY-7c1d0f-do-not-leak"
 
 
+def flags(call):
+    """The --flag value pairs the fake helper was given after `get`."""
+    args = call["argv"][1:]
+    return dict(zip(args[::2], args[1::2]))
+
+
 def load_plugin():
     plugin = lookup_loader.get(PLUGIN, loader=DataLoader(), templar=Templar(loader=DataLoader()))
     if plugin is None:
@@ -117,7 +123,7 @@ class TestPrecedence(LookupTestCase):
         if option == "min_validity":
             self.assertEqual(call["request"].get("minValidity"), want)
         elif option == "config":
-            self.assertEqual(call["argv"], ["get", "--config", want])
+            self.assertEqual(flags(call).get("--config"), want)
         elif option == "helper_path":
             self.assertEqual(call["prog"], want)
         elif option == "format":
@@ -170,7 +176,7 @@ class TestSuccess(LookupTestCase):
     def test_request_on_stdin_only(self):
         load_plugin().run(["sddc"], variables={}, min_validity="10m", config="/etc/tk.yaml")
         call = self.calls()[-1]
-        self.assertEqual(call["argv"], ["get", "--config", "/etc/tk.yaml"])
+        self.assertEqual(call["argv"], ["get", "--format", "json", "--timeout", "60s", "--config", "/etc/tk.yaml"])
         self.assertEqual(call["request"], {"apiVersion": "tokenkeeper/v1", "kind": "TokenRequest",
                                            "profile": "sddc", "minValidity": "10m"})
 
@@ -263,6 +269,7 @@ class TestFailures(LookupTestCase):
         self.assertLess(time.monotonic() - start, 10)
         self.assertIn("0.5 seconds", str(err))
         self.assertEqual(err.code, "Timeout")
+        self.assertEqual(flags(self.calls()[-1])["--timeout"], "500ms")
 
     def test_bad_min_validity(self):
         err = self.run_lookup(min_validity="ten minutes")
