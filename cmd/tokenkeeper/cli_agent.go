@@ -51,16 +51,19 @@ resolves {env: …} secrets from the environment it was started with.`,
 // runAgent serves until idle, a signal, or stop; then revokes everything.
 func (a *app) runAgent(ctx context.Context, idle time.Duration, idleSet, detached bool) error {
 	logger := a.logger("info").Named("agent")
+	p, abs, err := a.agentPaths()
+	if err != nil {
+		return err
+	}
+	// Stat before loading: a change racing the load retires the agent at
+	// its first call, never serves a stale file silently.
+	stale := configWatch(abs)
 	cfg, err := a.loadConfig()
 	if err != nil {
 		return err
 	}
 	if !idleSet {
 		idle = cfg.Agent.IdleTimeout
-	}
-	p, abs, err := a.agentPaths()
-	if err != nil {
-		return err
 	}
 	if c, err := host.Dial(ctx, p.Socket); err == nil {
 		_ = c.Close()
@@ -85,6 +88,7 @@ func (a *app) runAgent(ctx context.Context, idle time.Duration, idleSet, detache
 	return agent.Serve(ctx, sock, agent.Options{
 		Register:    func(s *grpc.Server) { plugin.Register(s, k, logger.Named("server")) },
 		IdleTimeout: idle,
+		Stale:       stale,
 		Shutdown:    k.Close,
 		Logger:      logger,
 	})
@@ -150,6 +154,21 @@ func agentPID(ctx context.Context, socket string) (int, error) {
 		return 0, errors.New("the socket belongs to another user")
 	}
 	return int(pid), nil
+}
+
+// configWatch returns a function reporting whether the file at path is no
+// longer the one seen now (other inode, size or modification time): an
+// agent serves the configuration it loaded, and a user who edits the file
+// expects the next call to see the edit.
+func configWatch(path string) func() bool {
+	before, err := os.Stat(path)
+	if err != nil {
+		return func() bool { return true }
+	}
+	return func() bool {
+		now, err := os.Stat(path)
+		return err != nil || !os.SameFile(before, now) || now.Size() != before.Size() || !now.ModTime().Equal(before.ModTime())
+	}
 }
 
 // processGone reports whether pid has exited. A zombie counts as gone: a

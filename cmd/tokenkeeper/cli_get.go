@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -37,12 +38,32 @@ func (a *app) token(ctx context.Context, f tokenFlags) (*host.Token, error) {
 	}
 	ctx, cancel := context.WithTimeout(ctx, f.timeout)
 	defer cancel()
+	o := host.TokenOptions{MinValidity: f.minValidity, ForceRefresh: f.forceRefresh}
 	svc, err := a.connect(ctx, f.noAgent)
 	if err != nil {
 		return nil, err
 	}
+	t, err := svc.Token(ctx, f.profile, o)
+	_ = svc.Close()
+	if err == nil || f.noAgent || !errors.Is(err, host.ErrUnavailable) || a.agentAnswers(ctx) {
+		return t, err
+	}
+	// The agent went away during the call (it retired over a changed
+	// configuration, or idled out just then): once more, with a new one.
+	if svc, err = a.connect(ctx, false); err != nil {
+		return nil, err
+	}
 	defer svc.Close()
-	return svc.Token(ctx, f.profile, host.TokenOptions{MinValidity: f.minValidity, ForceRefresh: f.forceRefresh})
+	return svc.Token(ctx, f.profile, o)
+}
+
+// agentAnswers reports whether an agent listens for the configuration.
+func (a *app) agentAnswers(ctx context.Context) bool {
+	c, _, err := a.dialRunning(ctx)
+	if c != nil {
+		_ = c.Close()
+	}
+	return err == nil && c != nil
 }
 
 func (a *app) getCommand() *cobra.Command {

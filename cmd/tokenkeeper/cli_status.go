@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"strconv"
@@ -85,30 +86,12 @@ func (a *app) status(ctx context.Context) (statusDocument, error) {
 	doc := statusDocument{APIVersion: exec.APIVersion, Kind: "Status", Profiles: []profileStatus{}}
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	c, p, err := a.dialRunning(ctx)
+	list, err := a.agentProfiles(ctx, &doc.Agent)
+	if err == nil && !doc.Agent.Running {
+		list, err = a.configProfiles()
+	}
 	if err != nil {
 		return doc, err
-	}
-	doc.Agent.Socket = p.Socket
-	var list []host.ProfileStatus
-	if c == nil {
-		cfg, err := a.loadConfig()
-		if err != nil {
-			return doc, err
-		}
-		for _, n := range cfg.Names() {
-			pr := cfg.Profiles[n]
-			list = append(list, host.ProfileStatus{Profile: n, Provider: pr.Provider, URL: pr.URL, State: "empty"})
-		}
-	} else {
-		defer c.Close()
-		doc.Agent.Running = true
-		if pid, err := agentPID(ctx, p.Socket); err == nil {
-			doc.Agent.PID = pid
-		}
-		if list, err = c.Profiles(ctx); err != nil {
-			return doc, err
-		}
 	}
 	for _, s := range list {
 		doc.Profiles = append(doc.Profiles, profileStatus{
@@ -119,6 +102,46 @@ func (a *app) status(ctx context.Context) (statusDocument, error) {
 		})
 	}
 	return doc, nil
+}
+
+// agentProfiles asks the running agent, filling in st; with no agent it
+// returns nothing and leaves st.Running false.
+func (a *app) agentProfiles(ctx context.Context, st *agentStatus) ([]host.ProfileStatus, error) {
+	c, p, err := a.dialRunning(ctx)
+	if err != nil {
+		return nil, err
+	}
+	st.Socket = p.Socket
+	if c == nil {
+		return nil, nil
+	}
+	list, err := c.Profiles(ctx)
+	_ = c.Close()
+	if err != nil {
+		if errors.Is(err, host.ErrUnavailable) && !a.agentAnswers(ctx) {
+			return nil, nil // it retired over a changed configuration just now
+		}
+		return nil, err
+	}
+	st.Running = true
+	if pid, err := agentPID(ctx, p.Socket); err == nil {
+		st.PID = pid
+	}
+	return list, nil
+}
+
+// configProfiles lists the configured profiles as holding nothing.
+func (a *app) configProfiles() ([]host.ProfileStatus, error) {
+	cfg, err := a.loadConfig()
+	if err != nil {
+		return nil, err
+	}
+	var list []host.ProfileStatus
+	for _, n := range cfg.Names() {
+		pr := cfg.Profiles[n]
+		list = append(list, host.ProfileStatus{Profile: n, Provider: pr.Provider, URL: pr.URL, State: "empty"})
+	}
+	return list, nil
 }
 
 func when(t time.Time) *time.Time {

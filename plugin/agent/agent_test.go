@@ -7,6 +7,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -14,9 +15,11 @@ import (
 	"time"
 
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/status"
 )
 
 func env(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
@@ -367,4 +370,64 @@ func TestTrimWhenQuiet(t *testing.T) {
 			t.Fatalf("%d trims after the second burst, want 2", trims.Load())
 		}
 	})
+}
+
+func TestServeRetiresOnStaleConfig(t *testing.T) {
+	p, _ := PathsFor(shortDir(t), "/c.yaml")
+	s, err := Listen(context.Background(), p, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stale, revoked atomic.Bool
+	served := make(chan error, 1)
+	go func() {
+		served <- Serve(timeout(t, time.Minute), s, Options{
+			Register: func(g *grpc.Server) { healthpb.RegisterHealthServer(g, health.NewServer()) },
+			Stale:    stale.Load,
+			Shutdown: func(context.Context) error { revoked.Store(true); return nil },
+		})
+	}()
+	cc, err := grpc.NewClient("unix://"+p.Socket, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cc.Close()
+	hc := healthpb.NewHealthClient(cc)
+	if _, err := hc.Check(timeout(t, 5*time.Second), &healthpb.HealthCheckRequest{}); err != nil {
+		t.Fatal(err)
+	}
+	stale.Store(true)
+	_, err = hc.Check(timeout(t, 5*time.Second), &healthpb.HealthCheckRequest{})
+	if status.Code(err) != codes.Unavailable {
+		t.Fatalf("call after the config changed: %v, want Unavailable", err)
+	}
+	if err := <-served; err != nil || !revoked.Load() {
+		t.Fatalf("Serve = %v, revoked %v", err, revoked.Load())
+	}
+	if _, err := os.Stat(p.Socket); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("socket left behind: %v", err)
+	}
+}
+
+func TestSpawnDetached(t *testing.T) {
+	dir := shortDir(t)
+	log := filepath.Join(dir, "agent.log")
+	if err := os.WriteFile(log, make([]byte, maxLogSize+1), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	exited, err := SpawnDetached("/bin/sh", []string{"-c", "echo to-stderr >&2; echo to-stdout; test -z \"$X\" || exit 3"},
+		[]string{"X=1"}, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := <-exited; err == nil || !strings.Contains(err.Error(), "exit status 3") {
+		t.Fatalf("child: %v, want exit status 3 (env passed)", err)
+	}
+	b, err := os.ReadFile(log)
+	if err != nil || string(b) != "to-stderr\n" {
+		t.Fatalf("log = %q, %v: want only stderr in a fresh log", b, err)
+	}
+	if fi, err := os.Stat(log + ".1"); err != nil || fi.Size() != maxLogSize+1 {
+		t.Fatalf("previous log not kept: %v", err)
+	}
 }

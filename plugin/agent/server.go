@@ -8,10 +8,13 @@ import (
 	"net"
 	"os"
 	"runtime/debug"
+	"sync"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 )
 
 // ErrAlreadyRunning: another agent holds the run lock of these paths.
@@ -73,6 +76,11 @@ type Options struct {
 	Shutdown func(ctx context.Context) error
 	// ShutdownTimeout bounds Shutdown; default 30s.
 	ShutdownTimeout time.Duration
+	// Stale, if set, is asked before every call; once it reports true
+	// (the configuration file changed) the agent stops accepting, answers
+	// that call Unavailable and exits, so that the caller's retry starts
+	// an agent with the new configuration.
+	Stale func() bool
 	// TrimAfter is how long after the last call the agent returns freed
 	// memory to the system; default 5s, negative never.
 	TrimAfter time.Duration
@@ -90,11 +98,7 @@ func Serve(ctx context.Context, s *Socket, o Options) error {
 		logger = hclog.NewNullLogger()
 	}
 	idle := NewIdle(o.IdleTimeout)
-	srv := grpc.NewServer(grpc.UnaryInterceptor(func(ctx context.Context, req any, _ *grpc.UnaryServerInfo, h grpc.UnaryHandler) (any, error) {
-		idle.Begin()
-		defer idle.End()
-		return h(ctx, req)
-	}))
+	srv, retired := newServer(s, o, idle)
 	o.Register(srv)
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(s) }()
@@ -107,18 +111,53 @@ func Serve(ctx context.Context, s *Socket, o Options) error {
 	if o.TrimAfter >= 0 {
 		go idle.TrimWhenQuiet(waitCtx, cmp.Or(o.TrimAfter, 5*time.Second), debug.FreeOSMemory)
 	}
-	var serveErr error
+	serveErr := awaitExit(ctx, idled, retired, served, o, logger)
+	stopGracefully(srv, 5*time.Second)
+	err := errors.Join(serveErr, s.Close())
+	return errors.Join(err, shutdown(o, logger))
+}
+
+// awaitExit returns when the agent should exit: a stop request (ctx), the
+// idle timeout, a stale configuration, or a failed server (its error).
+func awaitExit(ctx context.Context, idled <-chan error, retired <-chan struct{}, served <-chan error, o Options, logger hclog.Logger) error {
 	select {
 	case <-ctx.Done():
 		logger.Info("agent stopping", "reason", context.Cause(ctx))
 	case <-idled:
 		logger.Info("agent idle, exiting", "idle_timeout", o.IdleTimeout)
-	case serveErr = <-served:
-		logger.Error("agent server failed", "error", serveErr)
+	case <-retired:
+		logger.Info("configuration file changed, exiting")
+	case err := <-served:
+		select {
+		case <-retired: // the listener was closed on purpose
+			logger.Info("configuration file changed, exiting")
+		default:
+			logger.Error("agent server failed", "error", err)
+			return err
+		}
 	}
-	stopGracefully(srv, 5*time.Second)
-	err := errors.Join(serveErr, s.Close())
-	return errors.Join(err, shutdown(o, logger))
+	return nil
+}
+
+// newServer is the gRPC server of the agent: every call counts as activity,
+// and a stale configuration retires the agent (see Options.Stale). The
+// channel closes when that happens.
+func newServer(s *Socket, o Options, idle *Idle) (*grpc.Server, <-chan struct{}) {
+	retired := make(chan struct{})
+	var retire sync.Once
+	srv := grpc.NewServer(grpc.UnaryInterceptor(func(ctx context.Context, req any, _ *grpc.UnaryServerInfo, h grpc.UnaryHandler) (any, error) {
+		if o.Stale != nil && o.Stale() {
+			retire.Do(func() {
+				close(retired)         // first: Serve's accept error is expected now
+				_ = s.Listener.Close() // unlink the socket before answering
+			})
+			return nil, status.Error(codes.Unavailable, "the configuration file changed: this agent is exiting; retry to start a new one")
+		}
+		idle.Begin()
+		defer idle.End()
+		return h(ctx, req)
+	}))
+	return srv, retired
 }
 
 func stopGracefully(srv *grpc.Server, limit time.Duration) {

@@ -10,6 +10,9 @@ import (
 	"time"
 )
 
+// maxLogSize is the size beyond which a new agent starts a fresh log.
+const maxLogSize = 1 << 20
+
 // ErrNotReady: the agent that was started did not answer in time.
 var ErrNotReady = errors.New("agent did not become ready")
 
@@ -81,6 +84,11 @@ func (s Starter) poll(ctx context.Context, exited <-chan error) error {
 // appended to logPath (0600). env is the child's environment: it resolves
 // {env: …} secrets from it. The channel yields when the child exits.
 func SpawnDetached(exe string, args, env []string, logPath string) (<-chan error, error) {
+	// Keep one previous log: an agent restarted daily for a year must not
+	// fill the runtime directory (often a small tmpfs).
+	if fi, err := os.Stat(logPath); err == nil && fi.Size() > maxLogSize {
+		_ = os.Rename(logPath, logPath+".1")
+	}
 	logf, err := os.OpenFile(logPath, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("could not open agent log: %w", err)

@@ -1,0 +1,83 @@
+package e2e
+
+import (
+	"bufio"
+	"context"
+	"os"
+	"os/exec"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// TestExecConfigEditRestartsAgent: after the profiles file is edited, the
+// next get is served by a new agent that knows the new profile; the old
+// one revokes what it held and exits.
+func TestExecConfigEditRestartsAgent(t *testing.T) {
+	s := startSimVCF(t, "--user", e2eUser+"="+e2ePassword+":ADMIN")
+	cfg := vcfConfig(s, e2eUser, "{env: TK_E2E_PW}")
+	tk := newTK(t, cfg, pwEnv)
+	if r := tk.run(t, nil, "get", "--profile", "sddc"); r.code != 0 {
+		t.Fatalf("get: exit %d: %s", r.code, r.stderr)
+	}
+	old := agentPIDs(t, tk.bin)
+	if len(old) != 1 {
+		t.Fatalf("agents: %v", old)
+	}
+	edited := cfg + strings.Replace(strings.TrimPrefix(cfg, "profiles:\n"), "sddc:", "second:", 1)
+	if err := os.WriteFile(tk.config, []byte(edited), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if r := tk.run(t, nil, "get", "--profile", "second"); r.code != 0 {
+		t.Fatalf("get of the new profile: exit %d: %s", r.code, r.stderr)
+	}
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		pids := agentPIDs(t, tk.bin)
+		if len(pids) == 1 && pids[0] != old[0] {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("agents %v, want one new agent (old %d)", pids, old[0])
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if st := s.stats(t); st.Logins != 2 || st.Revocations != 1 {
+		t.Errorf("stats %+v: want 2 logins and the old agent's refresh token revoked", st)
+	}
+}
+
+// TestExecPassesSignalsAndStatus: `tokenkeeper exec` gives the command the
+// token in its environment, forwards SIGTERM to it, and exits with its
+// status.
+func TestExecPassesSignalsAndStatus(t *testing.T) {
+	s := startSimVCF(t, "--user", e2eUser+"="+e2ePassword+":ADMIN")
+	tk := newTK(t, vcfConfig(s, e2eUser, "{env: TK_E2E_PW}"), pwEnv)
+	if r := tk.run(t, nil, "exec", "--profile", "sddc", "--", "sh", "-c", `test -n "$TOKENKEEPER_TOKEN" && exit 9`); r.code != 9 {
+		t.Fatalf("exec: exit %d, want the command's 9: %s", r.code, r.stderr)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	script := `trap 'exit 42' TERM; echo "ready $TOKENKEEPER_HEADER_NAME"; while :; do sleep 0.05; done`
+	cmd := exec.CommandContext(ctx, tk.bin, "exec", "--profile", "sddc", "--", "sh", "-c", script)
+	cmd.Env = tk.env
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	line, err := bufio.NewReader(out).ReadString('\n')
+	if err != nil || line != "ready Authorization\n" {
+		t.Fatalf("command output %q, %v", line, err)
+	}
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	_ = cmd.Wait()
+	if code := cmd.ProcessState.ExitCode(); code != 42 {
+		t.Fatalf("exit %d, want 42 from the command's TERM trap", code)
+	}
+}
