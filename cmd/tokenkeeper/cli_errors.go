@@ -61,10 +61,15 @@ func classify(err error) *exec.Error {
 	if errors.As(err, &se) || errors.As(err, &ce) {
 		return &exec.Error{Code: exec.CodeBadConfig, Message: err.Error(), Err: err}
 	}
+	msg := err.Error()
+	var he *host.Error
+	if errors.As(err, &he) && he.Message != "" {
+		msg = he.Message // the agent's own words; the code is in the document
+	}
 	for _, r := range codeRules {
 		if errors.Is(err, r.err) {
-			return &exec.Error{Code: r.code, Message: err.Error(), Err: err}
+			return &exec.Error{Code: r.code, Message: msg, Err: err}
 		}
 	}
-	return &exec.Error{Code: exec.CodeInternal, Message: err.Error(), Err: err}
+	return &exec.Error{Code: exec.CodeInternal, Message: msg, Err: err}
 }
