@@ -472,9 +472,9 @@ def _failure(helper, profile, proc):
         code = _EXIT_CODES.get(status, "Unknown")
         message = _stderr_line(proc.stderr) or "no error document on stdout and nothing on stderr"
         retryable = status == 5
-    hint = " (retryable)" if retryable else ""
+    hint = ", retryable" if retryable else ""
     return TokenkeeperLookupError(
-        "tokenkeeper lookup: profile %r: %s: %s [exit status %d]%s" % (profile, code, message, status, hint),
+        "tokenkeeper lookup: profile %r failed (%s, exit status %d%s): %s" % (profile, code, status, hint, message),
         code=code, exit_status=status, retryable=retryable, profile=profile)
 
 

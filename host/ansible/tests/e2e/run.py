@@ -307,8 +307,9 @@ def bad_run(collections, agents, config, vcf, vcd):
               and "ok=0" in recap(out), "attempt %d: it failed at its first task: %s" % (attempt, recap(out)))
         # The first attempt reaches upstream; the second is refused by the agent's
         # lockout guard without contacting it, with the same exit status.
-        want = "tokenkeeper lookup: profile 'sddc': Unauthenticated:" if attempt == 1 else "tokenkeeper lookup: profile 'sddc': "
-        check(want in fatal[0] and "exit status 3]" in fatal[0],
+        want = "(Unauthenticated, exit status 3): " if attempt == 1 else ", exit status 3): "
+        check("tokenkeeper lookup: profile 'sddc' failed (" in fatal[0] and want in fatal[0]
+              and "credentials rejected" in fatal[0],
               "attempt %d: the failure carries the helper's code, message and exit status" % attempt)
         s = vcf.stats()
         check(delta(s, base_vcf, "loginFailures") == 1 and delta(s, base_vcf, "logins") == 0,

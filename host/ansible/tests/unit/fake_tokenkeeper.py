@@ -3,7 +3,7 @@
 
 Driven by environment variables so a test can choose the behaviour per call:
 
-  FAKE_TK_MODE     ok (default) | error | stderr-only | garbage | two-docs | bad-version |
+  FAKE_TK_MODE     ok (default) | error | stderr-only | garbage | garbage-exit | two-docs | bad-version |
                    bad-kind | no-token | other-profile | sleep
   FAKE_TK_TOKEN    the token to hand out (tests use a canary)
   FAKE_TK_HEADER   header name (default Authorization)
@@ -75,6 +75,10 @@ def main():
     if mode == "garbage":
         sys.stdout.write("Bearer %s\n" % token)
         return
+    if mode == "garbage-exit":
+        sys.stdout.write("Bearer %s\n" % token)
+        sys.stderr.write("tokenkeeper: %s\n" % env("FAKE_TK_MESSAGE", "something broke"))
+        sys.exit(int(env("FAKE_TK_EXIT", "1")))
     name = env("FAKE_TK_HEADER", "Authorization")
     value = token if name.lower() == "x-vcloud-authorization" else "Bearer " + token
     doc = {"apiVersion": API, "kind": "Token", "profile": profile, "provider": "vcf",

@@ -254,6 +254,13 @@ class TestFailures(LookupTestCase):
         self.assertIn("connection refused", str(err))
         self.assertEqual((err.code, err.exit_status), ("Unavailable", 5))
 
+    def test_exit_with_garbage_on_stdout(self):
+        # A failing helper's stdout is never quoted, only its stderr line.
+        self.fake(mode="garbage-exit", exit="1", message="internal error: boom")
+        err = self.run_lookup()
+        self.assertIn("internal error: boom", str(err))
+        self.assertEqual((err.code, err.exit_status), ("Internal", 1))
+
     def test_malformed_output(self):
         for mode in ("garbage", "two-docs", "bad-version", "bad-kind", "no-token", "other-profile"):
             with self.subTest(mode):
