@@ -15,10 +15,10 @@ ANSIBLE_PYTHON  ?= /usr/bin/python3
 
 .PHONY: ansible-core test-ansible-unit e2e-ansible
 
-## ansible-core: install Debian's ansible-core when ansible-playbook is missing
+## ansible-core: install Debian's ansible-core when ansible-playbook (or ansible for /usr/bin/python3) is missing
 ansible-core:
-	@command -v ansible-playbook >/dev/null 2>&1 || { \
-		echo "ansible-playbook not found: installing Debian's ansible-core" >&2; \
+	@{ command -v ansible-playbook && $(ANSIBLE_PYTHON) -c 'import ansible'; } >/dev/null 2>&1 || { \
+		echo "ansible-playbook or the ansible package for $(ANSIBLE_PYTHON) not found: installing Debian's ansible-core" >&2; \
 		timeout 600 apt-get update && \
 		DEBIAN_FRONTEND=noninteractive timeout 900 apt-get install -y ansible-core; }
 
