@@ -12,50 +12,15 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 )
 
-// execBins are the tokenkeeper and tokenkeeper-sim binaries, built once per
-// test process into a directory every user may read (the other-uid test
-// runs the client as nobody).
-var execBins struct {
-	once sync.Once
-	dir  string
-	err  error
-}
-
+// execBinaries returns the binaries TestMain built (helpers_test.go).
 func execBinaries(t testing.TB) (tokenkeeper, sim string) {
 	t.Helper()
-	if testing.Short() {
-		t.Skip("end-to-end test: skipped under -short")
-	}
-	execBins.once.Do(func() {
-		execBins.dir, execBins.err = os.MkdirTemp("", "tk-e2e-bin-")
-		if execBins.err != nil {
-			return
-		}
-		_ = os.Chmod(execBins.dir, 0o755)
-		cmd := exec.Command("go", "build", "-o", execBins.dir+"/", "./cmd/tokenkeeper", "./cmd/tokenkeeper-sim")
-		cmd.Dir = repoRoot()
-		// Static, as shipped: no dynamic loader or libc at each start.
-		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-		if out, err := cmd.CombinedOutput(); err != nil {
-			execBins.err = fmt.Errorf("go build: %v\n%s", err, out)
-		}
-	})
-	if execBins.err != nil {
-		t.Fatal(execBins.err)
-	}
-	return filepath.Join(execBins.dir, "tokenkeeper"), filepath.Join(execBins.dir, "tokenkeeper-sim")
-}
-
-func repoRoot() string {
-	_, file, _, _ := runtime.Caller(0)
-	return filepath.Join(filepath.Dir(file), "..", "..")
+	return binaries(t)
 }
 
 // simVCF is a running `tokenkeeper-sim vcf --tls`.
