@@ -23,20 +23,36 @@ var ErrNoAgent = errors.New("no agent is running")
 // an agent (`tokenkeeper get` does). Every connection checks that the
 // agent runs as this uid.
 func Dial(ctx context.Context, socketPath string) (*Client, error) {
-	probe, err := dialAgent(ctx, socketPath)
+	first, err := dialAgent(ctx, socketPath)
 	if err != nil {
 		return nil, err
 	}
-	_ = probe.Close()
+	// The connection that proved the agent alive carries the first RPC;
+	// later reconnects dial afresh.
+	spare := make(chan net.Conn, 1)
+	spare <- first
 	cc, err := grpc.NewClient("passthrough:///tokenkeeper-agent",
 		grpc.WithTransportCredentials(insecure.NewCredentials()),
 		grpc.WithContextDialer(func(ctx context.Context, _ string) (net.Conn, error) {
-			return dialAgent(ctx, socketPath)
+			select {
+			case c := <-spare:
+				return c, nil
+			default:
+				return dialAgent(ctx, socketPath)
+			}
 		}))
+	closeSpare := func() {
+		select {
+		case c := <-spare:
+			_ = c.Close()
+		default:
+		}
+	}
 	if err != nil {
+		closeSpare()
 		return nil, fmt.Errorf("could not connect to agent: %w", err)
 	}
-	return NewClient(cc, cc.Close), nil
+	return NewClient(cc, func() error { closeSpare(); return cc.Close() }), nil
 }
 
 // dialAgent opens one connection to socketPath. No TLS: the socket lives
