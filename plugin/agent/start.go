@@ -80,9 +80,10 @@ func (s Starter) poll(ctx context.Context, exited <-chan error) error {
 
 // SpawnDetached starts exe with args as a detached agent: a new session (no
 // controlling terminal, no signals from the caller's terminal), stdin and
-// stdout on /dev/null — nothing may reach the caller's stdout — and stderr
-// appended to logPath (0600). env is the child's environment: it resolves
-// {env: …} secrets from it. The channel yields when the child exits.
+// stdout on /dev/null — nothing may reach the caller's stdout — stderr
+// appended to logPath (0600), and no other descriptor of the caller. env
+// is the child's environment: it resolves {env: …} secrets from it. The
+// channel yields when the child exits.
 func SpawnDetached(exe string, args, env []string, logPath string) (<-chan error, error) {
 	// Keep one previous log: an agent restarted daily for a year must not
 	// fill the runtime directory (often a small tmpfs).
@@ -98,7 +99,9 @@ func SpawnDetached(exe string, args, env []string, logPath string) (<-chan error
 	cmd.Env = env
 	cmd.Stderr = logf
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
-	if err := cmd.Start(); err != nil {
+	// Only stdin, stdout and stderr: no descriptor the caller inherited
+	// (a pipe its reader waits on) may stay open for the agent's life.
+	if err := withInheritedFDsClosed(cmd.Start); err != nil {
 		return nil, fmt.Errorf("could not start agent: %w", err)
 	}
 	exited := make(chan error, 1)

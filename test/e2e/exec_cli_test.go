@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"os"
 	"os/exec"
@@ -79,5 +80,46 @@ func TestExecPassesSignalsAndStatus(t *testing.T) {
 	_ = cmd.Wait()
 	if code := cmd.ProcessState.ExitCode(); code != 42 {
 		t.Fatalf("exit %d, want 42 from the command's TERM trap", code)
+	}
+}
+
+// TestExecGetStartingAgentReleasesCallerPipes: `out=$(tokenkeeper get …)`
+// returns as soon as get exits when get started the agent, also when the
+// caller hands its pipes down on more descriptors (Packer's shell-local
+// passes its output as fds 4 and 5): the detached agent keeps none of them,
+// else the reader waits for the agent's idle exit.
+func TestExecGetStartingAgentReleasesCallerPipes(t *testing.T) {
+	s := startSimVCF(t, "--user", e2eUser+"="+e2ePassword+":ADMIN")
+	tk := newTK(t, vcfConfig(s, e2eUser, "{env: TK_E2E_PW}"), pwEnv)
+	scripts := map[string]string{
+		"plain": `out=$("$TK" get --profile sddc --format token) && test -n "$out" && echo got-token`,
+		// fd 5: this test's stdout pipe; fd 4 of get: the $(…) pipe.
+		"fds 4 and 5": `exec 5>&1; out=$("$TK" get --profile sddc --format token 4>&1) && test -n "$out" && echo got-token`,
+	}
+	for _, name := range []string{"plain", "fds 4 and 5"} {
+		t.Run(name, func(t *testing.T) {
+			if r := tk.run(t, nil, "agent", "stop"); r.code != 0 {
+				t.Fatalf("agent stop: exit %d: %s", r.code, r.stderr)
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			cmd := exec.CommandContext(ctx, "sh", "-c", scripts[name])
+			cmd.Env = append(tk.env, "TK="+tk.bin)
+			cmd.Dir = tk.dir
+			cmd.WaitDelay = time.Second
+			var out, errb bytes.Buffer
+			cmd.Stdout, cmd.Stderr = &out, &errb
+			t0 := time.Now()
+			err := cmd.Run()
+			if took := time.Since(t0); err != nil || took > 15*time.Second {
+				t.Fatalf("sh: %v after %s (stderr %q): a pipe of the caller stayed open in the agent", err, took, errb.String())
+			}
+			if out.String() != "got-token\n" {
+				t.Fatalf("stdout %q, stderr %q", out.String(), errb.String())
+			}
+			if pids := agentPIDs(t, tk.bin); len(pids) != 1 {
+				t.Fatalf("agents %v: get did not start one", pids)
+			}
+		})
 	}
 }
