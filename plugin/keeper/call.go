@@ -89,7 +89,7 @@ func (p *profile) refreshable() (provider.Grant, bool) {
 	defer p.mu.Unlock()
 	now := p.env.now()
 	ok := !p.grant.Refresh.IsZero() && !p.dead &&
-		(p.refreshExp.IsZero() || p.refreshExp.Sub(now) > p.env.margin)
+		(p.refreshExp.IsZero() || p.refreshExp.Sub(now) > p.env.marginFor(p.grant.RefreshLifetime))
 	return p.grant, ok
 }
 

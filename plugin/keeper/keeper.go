@@ -24,6 +24,9 @@ const (
 	DefaultCallTimeout  = 60 * time.Second
 )
 
+// marginDivisor: the safety margin is at most lifetime/marginDivisor.
+const marginDivisor = 10
+
 // Options tune a Keeper. The zero value is usable.
 type Options struct {
 	// Now stamps receipts, hand-outs and expiries; nil means time.Now.
@@ -32,7 +35,13 @@ type Options struct {
 	Now func() time.Time
 	// Logger receives Debug/Trace lines without secrets; nil discards.
 	Logger hclog.Logger
-	// SafetyMargin is added to every caller's min validity; 0 means 30s.
+	// SafetyMargin bounds the slack added to every caller's min validity;
+	// 0 means 30s. The margin applied to a token is SafetyMargin or a tenth
+	// of the token's lifetime, whichever is shorter, so a 60-min token keeps
+	// 30s while a 3s token (a simulator, a short-lived lab token) gets 300ms
+	// and can still be handed out. A session known only by its idle timeout
+	// gets at most half that timeout; the expiry check of the refresh
+	// credential scales the same way with the refresh lifetime.
 	SafetyMargin time.Duration
 	// CallTimeout bounds one shared upstream call including its retries;
 	// 0 means 60s.
@@ -62,7 +71,7 @@ type ProfileSpec struct {
 type env struct {
 	now         func() time.Time
 	rand        func() float64
-	margin      time.Duration
+	margin      time.Duration // upper bound; see marginFor
 	callTimeout time.Duration
 	minValidity time.Duration
 	retry       backoff
@@ -105,6 +114,17 @@ func New(specs []ProfileSpec, o Options) (*Keeper, error) {
 	return k, nil
 }
 
+// marginFor is the safety margin for a token or credential living life:
+// the configured margin, but at most a tenth of life when life is known.
+// Proportional slack keeps short-lived tokens usable, and a 60-min token
+// keeps the full 30s.
+func (e *env) marginFor(life time.Duration) time.Duration {
+	if life <= 0 {
+		return e.margin
+	}
+	return min(e.margin, life/marginDivisor)
+}
+
 func newEnv(o Options) *env {
 	e := &env{
 		now:         o.Now,
@@ -130,7 +150,8 @@ func newEnv(o Options) *env {
 }
 
 // Get returns a token of profile valid for at least o.MinValidity plus the
-// safety margin, going upstream only when the cache cannot serve.
+// safety margin (see Options.SafetyMargin), going upstream only when the
+// cache cannot serve.
 func (k *Keeper) Get(ctx context.Context, profile string, o GetOptions) (Token, error) {
 	p, err := k.lookup(profile)
 	if err != nil {

@@ -85,14 +85,13 @@ const (
 )
 
 func (p *profile) get(ctx context.Context, o GetOptions) (Token, error) {
-	need := o.MinValidity
-	if need <= 0 {
-		need = p.env.minValidity
+	minValidity := o.MinValidity
+	if minValidity <= 0 {
+		minValidity = p.env.minValidity
 	}
-	need += p.env.margin
 	force, gotFresh := o.ForceRefresh, false
 	for round := 0; ; round++ {
-		tok, c, err := p.serveOrStart(ctx, need, force, gotFresh, round)
+		tok, c, err := p.serveOrStart(ctx, minValidity, force, gotFresh, round)
 		if c == nil {
 			return tok, err
 		}
@@ -110,9 +109,10 @@ func (p *profile) get(ctx context.Context, o GetOptions) (Token, error) {
 	}
 }
 
-// serveOrStart hands out the cached token when it qualifies, else returns
-// the call in flight, starting one if needed.
-func (p *profile) serveOrStart(ctx context.Context, need time.Duration, force, gotFresh bool, round int) (Token, *call, error) {
+// serveOrStart hands out the cached token when it qualifies (valid for
+// minValidity plus the margin of that token), else returns the call in
+// flight, starting one if needed.
+func (p *profile) serveOrStart(ctx context.Context, minValidity time.Duration, force, gotFresh bool, round int) (Token, *call, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.closed {
@@ -122,6 +122,7 @@ func (p *profile) serveOrStart(ctx context.Context, need time.Duration, force, g
 	if round == 0 {
 		p.lastUsed = now
 	}
+	need := minValidity + p.marginLocked()
 	v := p.checkLocked(now, need)
 	if !force {
 		if v == serveCached {
@@ -191,13 +192,24 @@ func (p *profile) checkLocked(now time.Time, need time.Duration) verdict {
 	// hand-out extends it; one quiet for almost the timeout may be gone.
 	// The slack is at most half the timeout: with a timeout shorter than
 	// the safety margin a just-probed session would otherwise never serve.
-	if idle := p.grant.IdleTimeout; idle > 0 && now.After(p.lastActive.Add(idle-min(p.env.margin, idle/2))) {
+	if idle := p.grant.IdleTimeout; idle > 0 && now.After(p.lastActive.Add(idle-min(p.marginLocked(), idle/2))) {
 		if p.prober != nil {
 			return needProbe
 		}
 		return needRenew
 	}
 	return serveCached
+}
+
+// marginLocked is the safety margin of the cached access token: the
+// configured one, at most a tenth of the token's lifetime. Without a token
+// (or with an idle-timeout session of unknown lifetime) it is the
+// configured margin.
+func (p *profile) marginLocked() time.Duration {
+	if p.grant.Access.IsZero() {
+		return p.env.margin
+	}
+	return p.env.marginFor(p.lifetime)
 }
 
 // unexpiredLocked reports whether the cached token may still work, however

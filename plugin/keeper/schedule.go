@@ -17,7 +17,8 @@ const (
 
 // refreshPointLocked is when the current token should be refreshed ahead of
 // expiry: expiry − RefreshBefore when configured and shorter than the life,
-// else at about two thirds of it; never so late that a caller asking the
+// else at about two thirds of it; never later than expiry − the token's
+// safety margin − the default min validity, past which a caller asking the
 // default validity would have to wait for upstream.
 func (p *profile) refreshPointLocked() time.Time {
 	if p.accessExp.IsZero() {
@@ -30,7 +31,7 @@ func (p *profile) refreshPointLocked() time.Time {
 		f := refreshFraction * (1 + refreshJitter*(p.env.rand()-0.5))
 		at = p.acquiredAt.Add(time.Duration(f * float64(p.lifetime)))
 	}
-	if latest := p.accessExp.Add(-p.env.margin - p.env.minValidity); at.After(latest) {
+	if latest := p.accessExp.Add(-p.marginLocked() - p.env.minValidity); at.After(latest) {
 		at = latest
 	}
 	if at.Before(p.acquiredAt) {
@@ -92,7 +93,7 @@ func (p *profile) onTimer(gen uint64) {
 		return
 	}
 	// The timer also retries a failed call; what is due depends on why.
-	switch v := p.checkLocked(now, p.env.margin+p.env.minValidity); {
+	switch v := p.checkLocked(now, p.marginLocked()+p.env.minValidity); {
 	case v == needRenew || !p.refreshAt.IsZero() && !now.Before(p.refreshAt):
 		p.startLocked(context.Background(), intentRenew, "proactive")
 	case v == needProbe:
