@@ -1,16 +1,21 @@
 package provider
 
 import (
+	"bytes"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"html"
 	"io"
 	"net"
 	"net/http"
 	"net/url"
 	"os"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -159,14 +164,21 @@ func ReadBody(r io.Reader, limit int64) ([]byte, error) {
 }
 
 // CleanMessage prepares an upstream message for an *Error: every given
-// secret value is replaced by [REDACTED] (a server may echo what it was
-// sent), control characters become spaces, and the result is truncated
-// to MaxMessage bytes on a rune boundary.
+// secret, in each form a server echoing its request could send it back in
+// (see Echoes), is replaced by [REDACTED]; control characters become
+// spaces, and the result is truncated to MaxMessage bytes on a rune
+// boundary. Secrets of any length are scrubbed: a short password mangles
+// the message, which is better than leaking it. Callers that sent a
+// credential should rather withhold a message that Echoes it.
 func CleanMessage(msg string, secrets ...secret.Secret) string {
-	for _, s := range secrets {
-		if v := s.Reveal(); len(v) >= 4 {
-			msg = strings.ReplaceAll(msg, v, "[REDACTED]")
+	if forms := echoForms(secrets); len(forms) > 0 {
+		pairs := make([]string, 0, 2*len(forms))
+		for _, f := range forms {
+			pairs = append(pairs, f, "[REDACTED]")
 		}
+		// One pass, longest form first: a form is never matched inside
+		// an earlier replacement.
+		msg = strings.NewReplacer(pairs...).Replace(msg)
 	}
 	msg = strings.Map(func(r rune) rune {
 		if r < 0x20 || r == 0x7f {
@@ -182,4 +194,89 @@ func CleanMessage(msg string, secrets ...secret.Secret) string {
 		cut--
 	}
 	return msg[:cut] + "…"
+}
+
+// Echoes reports whether msg carries any of the secrets in any form a
+// server echoing its request could use: raw, JSON-, XML-, URL query- or
+// path-escaped, or base64 (standard or URL alphabet, padded or not).
+// Pass the exact header values and bodies that were sent as secrets too
+// (a Basic credential is base64 of "user:password", which no form of the
+// password alone matches).
+func Echoes(msg string, secrets ...secret.Secret) bool {
+	for _, f := range echoForms(secrets) {
+		if strings.Contains(msg, f) {
+			return true
+		}
+	}
+	return false
+}
+
+// echoForms lists every non-empty form of the secrets, longest first,
+// without duplicates.
+func echoForms(secrets []secret.Secret) []string {
+	seen := map[string]bool{}
+	var forms []string
+	for _, s := range secrets {
+		v := s.Reveal()
+		if v == "" {
+			continue
+		}
+		for _, f := range encodings(v) {
+			if f != "" && !seen[f] {
+				seen[f] = true
+				forms = append(forms, f)
+			}
+		}
+	}
+	slices.SortStableFunc(forms, func(a, b string) int { return len(b) - len(a) })
+	return forms
+}
+
+// encodings are the forms of v a server may echo.
+func encodings(v string) []string {
+	b := []byte(v)
+	return []string{
+		v,
+		jsonEscape(v, true), jsonEscape(v, false),
+		html.EscapeString(v),
+		url.QueryEscape(v), url.PathEscape(v),
+		base64.StdEncoding.EncodeToString(b), base64.RawStdEncoding.EncodeToString(b),
+		base64.URLEncoding.EncodeToString(b), base64.RawURLEncoding.EncodeToString(b),
+	}
+}
+
+// jsonEscape is v as inside a JSON string, with or without the HTML
+// escapes (\u003c …) encoding/json adds by default.
+func jsonEscape(v string, escapeHTML bool) string {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(escapeHTML)
+	if enc.Encode(v) != nil {
+		return ""
+	}
+	out := strings.TrimSuffix(buf.String(), "\n")
+	return strings.TrimSuffix(strings.TrimPrefix(out, `"`), `"`)
+}
+
+// MaxToken bounds the length of a token PlausibleToken accepts.
+const MaxToken = 64 << 10
+
+// PlausibleToken accepts RFC 6750 b64token characters only — what JWTs,
+// opaque tokens and uuids are made of — and at most MaxToken bytes, so an
+// HTML page or an error text never passes for a token, and a token from a
+// hostile server cannot carry CR, LF or spaces into an HTTP header or a
+// header line printed for curl.
+func PlausibleToken(v string) bool {
+	if v == "" || len(v) > MaxToken {
+		return false
+	}
+	for _, r := range v {
+		switch {
+		case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r >= '0' && r <= '9':
+		case strings.ContainsRune("-._~+/=", r):
+		default:
+			return false
+		}
+	}
+	return true
 }

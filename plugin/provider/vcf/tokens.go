@@ -167,23 +167,9 @@ func (p *Provider) grant(access secret.Secret) provider.Grant {
 		AccessLifetime: life}
 }
 
-// plausibleToken accepts RFC 6750 b64token characters only — what JWTs,
-// opaque tokens and uuids are made of — so an HTML page or an error text
-// never passes for a token (nor corrupts an HTTP header).
-func plausibleToken(v string) bool {
-	if v == "" || len(v) > 64<<10 {
-		return false
-	}
-	for _, r := range v {
-		switch {
-		case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r >= '0' && r <= '9':
-		case strings.ContainsRune("-._~+/=", r):
-		default:
-			return false
-		}
-	}
-	return true
-}
+// plausibleToken accepts RFC 6750 b64token characters only (see
+// provider.PlausibleToken, shared with the Cloud Director provider).
+func plausibleToken(v string) bool { return provider.PlausibleToken(v) }
 
 // errString is a constant error message.
 type errString string
