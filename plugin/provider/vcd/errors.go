@@ -53,21 +53,60 @@ func statusKind(status int) error {
 	return provider.ErrProtocol
 }
 
+// withheld replaces an upstream message that quoted what was sent.
+const withheld = "the server's message was withheld: it quoted the credential that was sent"
+
 // upstreamError turns a failed answer into *provider.Error with the
 // Cloud Director error code and message decoded from the body (XML Error,
-// CloudAPI JSON or OAuth JSON), scrubbed of secrets.
+// CloudAPI JSON or OAuth JSON). A server may echo the request into its
+// error, so a code or message that carries any of secrets, or the
+// request's own credential headers, in any encoding (raw, escaped,
+// base64) is dropped whole rather than redacted: an echo in an encoding
+// not foreseen here must not survive in the remains of a redacted text.
 func (p *Provider) upstreamError(op string, req *http.Request, r *response, kind error, secrets ...secret.Secret) *provider.Error {
+	secrets = append(secrets, sentCredentials(req)...)
 	code, msg := decodeError(r.body)
+	if provider.Echoes(code, secrets...) {
+		code = ""
+	}
+	if provider.Echoes(msg, secrets...) {
+		msg = withheld
+	}
 	if r.status == http.StatusNotAcceptable {
-		msg = p.notAcceptableMessage(msg)
+		msg = p.notAcceptableMessage(msg, secrets)
 	}
 	return &provider.Error{Op: op, Method: req.Method, Path: req.URL.Path, Status: r.status,
-		Code: provider.CleanMessage(code, secrets...), Message: provider.CleanMessage(msg, secrets...), Kind: kind}
+		Code: provider.CleanMessage(code), Message: provider.CleanMessage(msg), Kind: kind}
+}
+
+// sentCredentials are the credential headers req carried: the exact
+// "Basic <base64>" or "Bearer <token>" value, its credential part, and the
+// legacy session token.
+func sentCredentials(req *http.Request) []secret.Secret {
+	var out []secret.Secret
+	if v := req.Header.Get(provider.HeaderAuthorization); v != "" {
+		out = append(out, secret.New(v))
+		if _, cred, ok := strings.Cut(v, " "); ok {
+			out = append(out, secret.New(cred))
+		}
+	}
+	if v := req.Header.Get(provider.HeaderVCloudAuth); v != "" {
+		out = append(out, secret.New(v))
+	}
+	return out
+}
+
+// basicSecrets are the forms a Basic login sends the password in besides
+// the header (which sentCredentials adds): the password and the decoded
+// "user@org:password" pair.
+func (p *Provider) basicSecrets(pw secret.Secret) []secret.Secret {
+	return []secret.Secret{pw, secret.New(p.principal() + ":" + pw.Reveal())}
 }
 
 // notAcceptableMessage explains a 406: the API version we sent is not one
-// the server speaks; it lists the ones it does.
-func (p *Provider) notAcceptableMessage(upstream string) string {
+// the server speaks; it lists the ones it does (unless the list, which
+// comes from the server too, echoes a secret).
+func (p *Provider) notAcceptableMessage(upstream string, secrets []secret.Secret) string {
 	p.mu.Lock()
 	vs := p.versionCache
 	// The server may have been upgraded since discovery: ask again next
@@ -75,8 +114,8 @@ func (p *Provider) notAcceptableMessage(upstream string) string {
 	p.versionCache = nil
 	p.mu.Unlock()
 	msg := "the server does not accept this API version"
-	if len(vs) > 0 {
-		msg += "; it supports " + versionList(vs) + " (set api_version to one of them)"
+	if list := versionList(vs); len(vs) > 0 && !provider.Echoes(list, secrets...) {
+		msg += "; it supports " + list + " (set api_version to one of them)"
 	}
 	if upstream != "" {
 		msg += ": " + upstream

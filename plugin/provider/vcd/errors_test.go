@@ -176,7 +176,7 @@ func TestUpstreamErrorDecoding(t *testing.T) {
 		{"503", 503, "text/html", "<html>down</html>", provider.ErrUnavailable, "", ""},
 		{"429", 429, "", "", provider.ErrUnavailable, "", ""},
 		{"secret echoed", 500, "application/json", `{"minorErrorCode":"X","message":"password ` + canaryPassword + ` bad"}`,
-			provider.ErrUnavailable, "X", "password [REDACTED] bad"},
+			provider.ErrUnavailable, "X", withheld},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

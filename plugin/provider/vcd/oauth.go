@@ -94,6 +94,16 @@ func (p *Provider) loginServiceAccount(ctx context.Context) (provider.Grant, err
 	if next.IsZero() || next.Equal(tok) {
 		return g, nil
 	}
+	if !provider.PlausibleToken(next.Reveal()) {
+		// Written as is it would corrupt the secret file (a trailing
+		// newline is trimmed on read) and be sent back mangled.
+		p.log.Error("the rotated service-account token in the answer is malformed; it is not stored",
+			"old_token", tok.Fingerprint())
+		p.discard(ctx, g)
+		return provider.Grant{}, &provider.Error{Op: "exchange token", Method: http.MethodPost, Path: p.oauthPath(),
+			Status: http.StatusOK, Kind: provider.ErrProtocol,
+			Message: "the refresh_token in the answer is not a well-formed token; the service-account token was not stored"}
+	}
 	if err := p.cfg.ServiceAccount.Store(ctx, next); err != nil {
 		p.mu.Lock()
 		p.pendingSA = next
@@ -159,18 +169,22 @@ func (p *Provider) exchange(ctx context.Context, tok secret.Secret) (provider.Gr
 		return provider.Grant{}, secret.Secret{}, err
 	}
 	if r.status != http.StatusOK {
-		perr := p.upstreamError("exchange token", req, r, loginKind(r.status), tok)
+		// The form body carries the token URL-encoded; a server echoing
+		// the request may quote any of these.
+		perr := p.upstreamError("exchange token", req, r, loginKind(r.status), tok, secret.New(form))
 		if r.status == http.StatusBadRequest && isGrantRejection(perr.Code) {
 			perr.Kind = provider.ErrCredentialsRejected
 		}
 		return provider.Grant{}, secret.Secret{}, perr
 	}
 	var ans tokenAnswer
-	if err := json.Unmarshal(r.body, &ans); err != nil || ans.AccessToken == "" {
-		return provider.Grant{}, secret.Secret{}, &provider.Error{Op: "exchange token", Method: req.Method,
-			Path: req.URL.Path, Status: r.status, Message: "no access_token in the answer", Kind: provider.ErrProtocol}
+	if err := json.Unmarshal(r.body, &ans); err != nil {
+		return provider.Grant{}, secret.Secret{}, protocolError("exchange token", req, r.status, "the answer is not a token response")
 	}
-	g := p.bearerGrant(secret.New(ans.AccessToken), ans.TokenType, v.Version)
+	g, err := p.bearerGrant("exchange token", req, r.status, "access_token", ans.AccessToken, ans.TokenType, v.Version)
+	if err != nil {
+		return provider.Grant{}, secret.Secret{}, err
+	}
 	if ans.ExpiresIn > 0 {
 		g.AccessLifetime = time.Duration(ans.ExpiresIn * float64(time.Second))
 	}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/tokenkeeper/tokenkeeper/plugin/provider"
@@ -77,16 +78,15 @@ func (p *Provider) loginCloudAPI(ctx context.Context, version string, pw secret.
 		return provider.Grant{}, err
 	}
 	if r.status != http.StatusOK {
-		return provider.Grant{}, p.upstreamError("login", req, r, loginKind(r.status), pw)
+		return provider.Grant{}, p.upstreamError("login", req, r, loginKind(r.status), p.basicSecrets(pw)...)
 	}
-	tok := r.header.Get(headerAccessToken)
-	if tok == "" {
-		return provider.Grant{}, &provider.Error{Op: "login", Method: req.Method, Path: req.URL.Path, Status: r.status,
-			Message: "no " + headerAccessToken + " header in the answer", Kind: provider.ErrProtocol}
+	g, err := p.bearerGrant("login", req, r.status, headerAccessToken+" header",
+		r.header.Get(headerAccessToken), r.header.Get(headerTokenType), version)
+	if err != nil {
+		return provider.Grant{}, err
 	}
 	var body sessionBody
 	_ = json.Unmarshal(r.body, &body) // the body is informative; the header is the token
-	g := p.bearerGrant(secret.New(tok), r.header.Get(headerTokenType), version)
 	if body.SessionIdleTimeoutMinutes != nil && *body.SessionIdleTimeoutMinutes > 0 {
 		g.IdleTimeout = minutes(*body.SessionIdleTimeoutMinutes)
 	}
@@ -95,17 +95,51 @@ func (p *Provider) loginCloudAPI(ctx context.Context, version string, pw secret.
 	return g, nil
 }
 
-// bearerGrant builds the grant of a CloudAPI JWT session.
-func (p *Provider) bearerGrant(tok secret.Secret, tokenType, version string) provider.Grant {
-	if tokenType == "" {
-		tokenType = "Bearer"
+// bearerGrant builds the grant of a CloudAPI JWT session from the token
+// and token type the server handed out (src names where the token was
+// found). Both end up in an Authorization header and in `tokenkeeper get`
+// output, so a hostile server must not smuggle CR, LF or spaces in: the
+// token must be plausible (provider.PlausibleToken) and the type absent or
+// Bearer. The error never quotes either value.
+func (p *Provider) bearerGrant(op string, req *http.Request, status int, src, token, tokenType, version string) (provider.Grant, error) {
+	if !provider.PlausibleToken(token) {
+		return provider.Grant{}, protocolError(op, req, status, tokenProblem(src, token))
 	}
-	g := provider.Grant{Access: tok, TokenType: tokenType, HeaderName: provider.HeaderAuthorization,
+	typ, ok := bearerType(tokenType)
+	if !ok {
+		return provider.Grant{}, protocolError(op, req, status, "the token type in the answer is not Bearer")
+	}
+	tok := secret.New(token)
+	g := provider.Grant{Access: tok, TokenType: typ, HeaderName: provider.HeaderAuthorization,
 		IdleTimeout: defaultIdleTimeout, Meta: map[string]string{metaMode: modeCloud, metaVersion: version}}
 	if life, err := provider.JWTLifetime(tok.Reveal()); err == nil {
 		g.AccessLifetime = life
 	}
-	return g
+	return g, nil
+}
+
+// bearerType normalises a JWT session's token type: absent or "bearer" in
+// any case is "Bearer"; anything else is refused.
+func bearerType(t string) (string, bool) {
+	if t == "" || strings.EqualFold(t, "Bearer") {
+		return "Bearer", true
+	}
+	return "", false
+}
+
+// tokenProblem says what is wrong with a token an answer carried, without
+// quoting it.
+func tokenProblem(src, token string) string {
+	if token == "" {
+		return "no " + src + " in the answer"
+	}
+	return "the " + src + " in the answer is not a well-formed token"
+}
+
+// protocolError is a malformed success answer.
+func protocolError(op string, req *http.Request, status int, msg string) *provider.Error {
+	return &provider.Error{Op: op, Method: req.Method, Path: req.URL.Path, Status: status,
+		Message: msg, Kind: provider.ErrProtocol}
 }
 
 func minutes(m float64) time.Duration {
@@ -136,12 +170,11 @@ func (p *Provider) loginLegacy(ctx context.Context, version string, pw secret.Se
 		return provider.Grant{}, err
 	}
 	if r.status != http.StatusOK {
-		return provider.Grant{}, p.upstreamError("login", req, r, loginKind(r.status), pw)
+		return provider.Grant{}, p.upstreamError("login", req, r, loginKind(r.status), p.basicSecrets(pw)...)
 	}
 	tok := r.header.Get(provider.HeaderVCloudAuth)
-	if tok == "" {
-		return provider.Grant{}, &provider.Error{Op: "login", Method: req.Method, Path: req.URL.Path, Status: r.status,
-			Message: "no " + provider.HeaderVCloudAuth + " header in the answer", Kind: provider.ErrProtocol}
+	if !provider.PlausibleToken(tok) { // it goes into a header as is
+		return provider.Grant{}, protocolError("login", req, r.status, tokenProblem(provider.HeaderVCloudAuth+" header", tok))
 	}
 	g := provider.Grant{Access: secret.New(tok), TokenType: "vcloud", HeaderName: provider.HeaderVCloudAuth,
 		IdleTimeout: defaultIdleTimeout, Meta: map[string]string{metaMode: modeLegacy, metaVersion: version}}
