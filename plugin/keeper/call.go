@@ -122,11 +122,11 @@ func (p *profile) refresh(ctx context.Context, c *call, g provider.Grant) error 
 }
 
 func (p *profile) login(ctx context.Context, c *call, retired *[]retiredGrant) error {
-	fp, err := p.impl.Credential(ctx)
+	cred, err := p.impl.Credential(ctx)
 	if err != nil {
 		return p.errorf("could not read credential", err)
 	}
-	if gerr := p.guardCheck(fp); gerr != nil {
+	if gerr := p.guardCheck(cred); gerr != nil {
 		return gerr
 	}
 	start := p.env.now()
@@ -138,9 +138,11 @@ func (p *profile) login(ctx context.Context, c *call, retired *[]retiredGrant) e
 		p.counts.LoginFailures++
 		p.log.Debug("login failed", "op", "login", "took", now.Sub(start), "error", err)
 		if errors.Is(err, provider.ErrCredentialsRejected) {
-			p.guard.reject(now, fp, err)
+			// Neither the credential nor any digest of it is logged: a
+			// fast hash of a low-entropy password can be tested offline.
+			p.guard.reject(now, cred, err)
 			p.log.Warn("login rejected; not retrying this credential until the backoff passes or it changes",
-				"op", "login", "credential", fp, "retry_at", p.guard.retryAt, "rejections", p.guard.step)
+				"op", "login", "retry_at", p.guard.retryAt, "rejections", p.guard.step)
 		}
 		return p.errorf("log in", err)
 	}

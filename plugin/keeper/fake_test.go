@@ -3,6 +3,8 @@ package keeper
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"sync"
 	"testing"
@@ -182,11 +184,18 @@ func (f *fake) Revoke(ctx context.Context, g provider.Grant) error {
 	return nil
 }
 
-func (f *fake) Credential(context.Context) (string, error) {
+func (f *fake) Credential(context.Context) (secret.Secret, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.credentials++
-	return secret.New("user\x00" + f.password).Fingerprint(), nil
+	return credentialID(f.password), nil
+}
+
+// credentialID is what a provider's Credential returns for user and pw:
+// the full SHA-256 (hex) of the login material, as an opaque Secret.
+func credentialID(pw string) secret.Secret {
+	sum := sha256.Sum256([]byte("user\x00" + pw))
+	return secret.New(hex.EncodeToString(sum[:]))
 }
 
 // snapshot returns the call counts: logins, refreshes, revokes, probes.

@@ -27,10 +27,13 @@ type Provider interface {
 	// Revoke logs out upstream: the VCF refresh token, the VCD session.
 	// An already-gone credential is success.
 	Revoke(ctx context.Context, g provider.Grant) error
-	// Credential returns a non-reversible fingerprint of the primary
-	// credential as the secret source yields it now. The lockout guard
-	// retries a rejected login early only when this changes.
-	Credential(ctx context.Context) (string, error)
+	// Credential returns an opaque value identifying the primary
+	// credential as the secret source yields it now (e.g. the SHA-256 of
+	// the login material), compared only with Equal. The lockout guard
+	// retries a rejected login early only when this changes. It is a
+	// Secret because a fast hash of a low-entropy password can be tested
+	// offline: the keeper never logs it, not even its Fingerprint.
+	Credential(ctx context.Context) (secret.Secret, error)
 }
 
 // Prober is implemented by providers whose tokens can die of idleness

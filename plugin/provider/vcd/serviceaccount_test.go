@@ -52,7 +52,7 @@ func TestServiceAccountRotation(t *testing.T) {
 		if f.exchangeWith(t, before) != http.StatusBadRequest {
 			t.Fatalf("rotation %d: the previous token still works", i)
 		}
-		if fp, _ := p.Credential(ctx); fp != secret.New(after).Fingerprint() {
+		if c, _ := p.Credential(ctx); !c.Equal(provider.CredentialID(after)) {
 			t.Fatalf("rotation %d: Credential does not follow the stored token", i)
 		}
 	}
@@ -79,8 +79,8 @@ func TestServiceAccountStoreFailure(t *testing.T) {
 	if n := f.b.Stats().ActiveSessions; n != 0 {
 		t.Fatalf("the unused session was not ended: %d active", n)
 	}
-	pendingFP, _ := p.Credential(ctx)
-	if pendingFP == secret.New(canarySAToken).Fingerprint() {
+	pending, _ := p.Credential(ctx)
+	if pending.Equal(provider.CredentialID(canarySAToken)) {
 		t.Fatal("Credential must name the pending rotated token, not the dead one")
 	}
 	logins := f.b.Stats().Logins
@@ -101,7 +101,7 @@ func TestServiceAccountStoreFailure(t *testing.T) {
 	if err != nil {
 		t.Fatalf("login after recovery: %v", err)
 	}
-	if len(store.stores) != 2 || secret.New(store.stores[0]).Fingerprint() != pendingFP {
+	if len(store.stores) != 2 || !provider.CredentialID(store.stores[0]).Equal(pending) {
 		t.Fatalf("want the pending token stored, then its rotation: %d stores", len(store.stores))
 	}
 	if st := f.call(t, g, "/cloudapi/1.0.0/orgs"); st != http.StatusOK {

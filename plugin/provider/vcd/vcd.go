@@ -148,29 +148,30 @@ func (p *Provider) Refresh(context.Context, provider.Grant) (provider.Grant, err
 		provider.ErrRefreshRejected)
 }
 
-// Credential fingerprints the primary credential as its source yields it
-// now: user@org and password, the API token, or the service-account
-// token (the rotated one still waiting to be stored, if any).
-func (p *Provider) Credential(ctx context.Context) (string, error) {
+// Credential identifies the primary credential as its source yields it
+// now — user@org and password, the API token, or the service-account
+// token (the rotated one still waiting to be stored, if any) — as an
+// opaque value for Equal (provider.CredentialID). It is never logged.
+func (p *Provider) Credential(ctx context.Context) (secret.Secret, error) {
 	switch {
 	case p.cfg.APIToken != nil:
 		tok, err := p.cfg.APIToken.Resolve(ctx)
 		if err != nil {
-			return "", fmt.Errorf("could not read the API token: %w", err)
+			return secret.Secret{}, fmt.Errorf("could not read the API token: %w", err)
 		}
-		return tok.Fingerprint(), nil
+		return provider.CredentialID(tok.Reveal()), nil
 	case p.cfg.ServiceAccount != nil:
 		tok, err := p.serviceAccountToken(ctx)
 		if err != nil {
-			return "", err
+			return secret.Secret{}, err
 		}
-		return tok.Fingerprint(), nil
+		return provider.CredentialID(tok.Reveal()), nil
 	default:
 		pw, err := p.cfg.Password.Resolve(ctx)
 		if err != nil {
-			return "", fmt.Errorf("could not read the password: %w", err)
+			return secret.Secret{}, fmt.Errorf("could not read the password: %w", err)
 		}
-		return secret.New(p.principal() + "\x00" + pw.Reveal()).Fingerprint(), nil
+		return provider.CredentialID(p.principal(), pw.Reveal()), nil
 	}
 }
 

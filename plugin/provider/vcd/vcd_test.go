@@ -3,7 +3,10 @@ package vcd
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -221,20 +224,27 @@ func TestIdleTimeoutSlidesAndEnds(t *testing.T) {
 	}
 }
 
-func TestCredentialFingerprint(t *testing.T) {
+// Credential is an opaque value that changes with the secret; it is the
+// full SHA-256 of the login material, never the short loggable
+// fingerprint, and prints redacted.
+func TestCredential(t *testing.T) {
 	f := newFixture(t, nil)
 	ctx := context.Background()
 	a := f.provider(t, Config{Org: "ExampleOrg", Username: "alice", Password: staticSecret{"one"}})
 	b := f.provider(t, Config{Org: "ExampleOrg", Username: "alice", Password: staticSecret{"two"}})
 	c := f.provider(t, Config{Org: "ExampleOrg", APIToken: staticSecret{"one"}})
-	fa, _ := a.Credential(ctx)
-	fb, _ := b.Credential(ctx)
-	fc, _ := c.Credential(ctx)
-	if fa == "" || fa == fb || fa == fc || fc != secret.New("one").Fingerprint() {
-		t.Fatalf("fingerprints %q %q %q", fa, fb, fc)
+	ca, _ := a.Credential(ctx)
+	cb, _ := b.Credential(ctx)
+	cc, _ := c.Credential(ctx)
+	if ca.IsZero() || ca.Equal(cb) || ca.Equal(cc) || !cc.Equal(provider.CredentialID("one")) {
+		t.Fatal("Credential does not tell the secrets apart")
 	}
-	if want := secret.New("alice@ExampleOrg\x00one").Fingerprint(); fa != want {
-		t.Fatalf("password fingerprint %q, want %q", fa, want)
+	sum := sha256.Sum256([]byte("alice@ExampleOrg\x00one"))
+	if ca.Reveal() != hex.EncodeToString(sum[:]) {
+		t.Fatal("password credential is not SHA-256(user@org NUL password)")
+	}
+	if s := fmt.Sprintf("%v %+v %#v %s", ca, ca, ca, ca); strings.Contains(s, ca.Reveal()[:16]) {
+		t.Fatal("Credential prints its value")
 	}
 }
 

@@ -30,7 +30,7 @@ func (p *Provider) Login(ctx context.Context) (provider.Grant, error) {
 			kind = provider.ErrBadConfig
 		}
 		e := fail(opLogin, http.MethodPost, pathTokens, res, kind, c.secrets...)
-		p.log.Debug("login rejected", "status", res.status, "code", e.Code, "credential", c.fingerprint)
+		p.log.Debug("login rejected", "status", res.status, "code", e.Code)
 		return provider.Grant{}, e
 	}
 	access, refresh, err := parsePair(res.body)
@@ -40,7 +40,7 @@ func (p *Provider) Login(ctx context.Context) (provider.Grant, error) {
 	}
 	g := p.grant(access)
 	g.Refresh, g.RefreshLifetime = refresh, p.refreshLifetime
-	p.log.Debug("logged in", "credential", c.fingerprint, "access", access.Fingerprint(),
+	p.log.Debug("logged in", "access", access.Fingerprint(),
 		"refresh", refresh.Fingerprint(), "access_lifetime", g.AccessLifetime)
 	return g, nil
 }

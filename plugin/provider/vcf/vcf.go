@@ -128,21 +128,23 @@ func parseBase(raw string) (string, error) {
 	return strings.TrimRight(u.Scheme+"://"+u.Host+u.EscapedPath(), "/"), nil
 }
 
-// Credential returns the fingerprint of the primary credential as its
-// source yields it now: username+"\x00"+password, or the API key.
-func (p *Provider) Credential(ctx context.Context) (string, error) {
+// Credential identifies the primary credential as its source yields it
+// now — username and password, or the API key — as an opaque value for
+// Equal (provider.CredentialID). It is never logged: a hash of a password
+// can be tested offline.
+func (p *Provider) Credential(ctx context.Context) (secret.Secret, error) {
 	c, err := p.credential(ctx)
 	if err != nil {
-		return "", err
+		return secret.Secret{}, err
 	}
-	return c.fingerprint, nil
+	return c.id, nil
 }
 
 // cred is the resolved primary credential.
 type cred struct {
-	body        []byte          // the login request body
-	fingerprint string          // safe to log
-	secrets     []secret.Secret // to scrub from upstream messages
+	body    []byte          // the login request body
+	id      secret.Secret   // provider.CredentialID of it; never logged
+	secrets []secret.Secret // to scrub from upstream messages
 }
 
 func (p *Provider) credential(ctx context.Context) (cred, error) {
@@ -152,7 +154,7 @@ func (p *Provider) credential(ctx context.Context) (cred, error) {
 			return cred{}, resolveError("api_key", err)
 		}
 		body, _ := json.Marshal(map[string]string{"apiKey": key.Reveal()})
-		return cred{body: body, fingerprint: key.Fingerprint(), secrets: []secret.Secret{key, jsonEscaped(key)}}, nil
+		return cred{body: body, id: provider.CredentialID(key.Reveal()), secrets: []secret.Secret{key, jsonEscaped(key)}}, nil
 	}
 	pw, err := p.password.Resolve(ctx)
 	if err != nil {
@@ -162,8 +164,8 @@ func (p *Provider) credential(ctx context.Context) (cred, error) {
 		return cred{}, &provider.Error{Op: opLogin, Message: "the password source yielded an empty value", Kind: provider.ErrBadConfig}
 	}
 	body, _ := json.Marshal(map[string]string{"username": p.username, "password": pw.Reveal()})
-	fp := secret.New(p.username + "\x00" + pw.Reveal()).Fingerprint()
-	return cred{body: body, fingerprint: fp, secrets: []secret.Secret{pw, jsonEscaped(pw)}}, nil
+	id := provider.CredentialID(p.username, pw.Reveal())
+	return cred{body: body, id: id, secrets: []secret.Secret{pw, jsonEscaped(pw)}}, nil
 }
 
 // jsonEscaped is s as it appears inside the JSON request body, so an

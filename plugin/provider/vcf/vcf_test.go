@@ -2,7 +2,10 @@ package vcf
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
+	"fmt"
 	"net/http"
 	"strings"
 	"testing"
@@ -10,7 +13,6 @@ import (
 
 	simvcf "github.com/tokenkeeper/tokenkeeper/internal/sim/vcf"
 	"github.com/tokenkeeper/tokenkeeper/plugin/provider"
-	"github.com/tokenkeeper/tokenkeeper/plugin/secret"
 )
 
 func TestLoginRefreshRevoke(t *testing.T) {
@@ -300,9 +302,8 @@ func TestAPIKey(t *testing.T) {
 	if got := l.domains("POST", g); got != 202 {
 		t.Fatalf("service user: %d", got)
 	}
-	fp, _ := p.Credential(t.Context())
-	if fp != secret.New(apiKey).Fingerprint() {
-		t.Fatal("api key fingerprint")
+	if c, _ := p.Credential(t.Context()); !c.Equal(provider.CredentialID(apiKey)) {
+		t.Fatal("api key credential")
 	}
 	key.set("revoked-key")
 	_, err = p.Login(t.Context())
@@ -314,12 +315,16 @@ func TestCredential(t *testing.T) {
 	pw := &staticSecret{v: adminPass}
 	p := l.newProvider(Config{Username: adminUser, Password: pw}, time.Second)
 	a, err := p.Credential(t.Context())
-	if err != nil || a != secret.New(adminUser+"\x00"+adminPass).Fingerprint() {
-		t.Fatalf("fingerprint %q, %v", a, err)
+	sum := sha256.Sum256([]byte(adminUser + "\x00" + adminPass))
+	if err != nil || a.Reveal() != hex.EncodeToString(sum[:]) {
+		t.Fatalf("credential is not SHA-256(user NUL password): %v", err)
+	}
+	if s := fmt.Sprintf("%v %+v %#v", a, a, a); strings.Contains(s, a.Reveal()[:16]) {
+		t.Fatal("the credential prints its value")
 	}
 	pw.set("rotated")
-	if b, _ := p.Credential(t.Context()); b == a || b == "" {
-		t.Fatal("fingerprint did not follow the secret")
+	if b, _ := p.Credential(t.Context()); b.Equal(a) || b.IsZero() {
+		t.Fatal("credential did not follow the secret")
 	}
 	notFound := errors.New("env VCF_PASSWORD not set")
 	p = l.newProvider(Config{Username: adminUser, Password: &staticSecret{err: notFound}}, time.Second)
