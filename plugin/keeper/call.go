@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/tokenkeeper/tokenkeeper/plugin/provider"
+	"github.com/tokenkeeper/tokenkeeper/plugin/secret"
 )
 
 // intent is what a shared upstream call is for.
@@ -126,26 +127,46 @@ func (p *profile) login(ctx context.Context, c *call, retired *[]retiredGrant) e
 	if err != nil {
 		return p.errorf("could not read credential", err)
 	}
-	if gerr := p.guardCheck(cred); gerr != nil {
-		return gerr
+	sh, err := p.guardCheck(ctx, cred)
+	if err != nil {
+		return err
 	}
 	start := p.env.now()
 	g, err := p.impl.Login(ctx)
+	if err != nil {
+		return p.loginFailed(ctx, cred, sh, start, err)
+	}
+	p.loginSucceeded(c, g, start, retired)
+	p.clearGuard(ctx, sh)
+	return nil
+}
+
+// loginFailed counts a failed login; a rejection arms the guard, here and
+// in the shared store. Neither the credential nor its digest is logged.
+func (p *profile) loginFailed(ctx context.Context, cred secret.Secret, sh shared, start time.Time, err error) error {
+	now := p.env.now()
+	p.mu.Lock()
+	p.counts.LoginFailures++
+	p.log.Debug("login failed", "op", "login", "took", now.Sub(start), "error", err)
+	rejected := errors.Is(err, provider.ErrCredentialsRejected)
+	var st GuardState
+	if rejected {
+		p.guard.reject(now, cred, err, sh.rejections)
+		st = p.guard.state()
+		p.log.Warn("login rejected; not retrying this credential until the backoff passes or it changes",
+			"op", "login", "retry_at", st.RetryAt, "rejections", st.Rejections)
+	}
+	p.mu.Unlock()
+	if rejected {
+		p.saveGuard(ctx, st)
+	}
+	return p.errorf("log in", err)
+}
+
+func (p *profile) loginSucceeded(c *call, g provider.Grant, start time.Time, retired *[]retiredGrant) {
 	now := p.env.now()
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if err != nil {
-		p.counts.LoginFailures++
-		p.log.Debug("login failed", "op", "login", "took", now.Sub(start), "error", err)
-		if errors.Is(err, provider.ErrCredentialsRejected) {
-			// Neither the credential nor any digest of it is logged: a
-			// fast hash of a low-entropy password can be tested offline.
-			p.guard.reject(now, cred, err)
-			p.log.Warn("login rejected; not retrying this credential until the backoff passes or it changes",
-				"op", "login", "retry_at", p.guard.retryAt, "rejections", p.guard.step)
-		}
-		return p.errorf("log in", err)
-	}
 	p.counts.Logins++
 	p.guard = guard{}
 	if p.liveLocked(now) {
@@ -156,7 +177,6 @@ func (p *profile) login(ctx context.Context, c *call, retired *[]retiredGrant) e
 		p.refreshExp = expiryAfter(now, g.RefreshLifetime)
 	}
 	p.installLocked(c, g, now, start, "login")
-	return nil
 }
 
 // probe asks upstream whether the idle-timeout session still lives. A dead

@@ -50,6 +50,9 @@ type Options struct {
 	DefaultMinValidity time.Duration
 	// Rand returns a value in [0, 1) for jitter; nil means math/rand/v2.
 	Rand func() float64
+	// Guards shares the lockout guard with other processes; nil keeps it
+	// in this process only. It is read before every login attempt.
+	Guards GuardStore
 }
 
 // ProfileSpec is one configured profile and the provider that serves it.
@@ -64,7 +67,10 @@ type ProfileSpec struct {
 	// Keepalive, when positive and Impl is a Prober, probes the session on
 	// this period while a grant is held so that it does not idle out.
 	Keepalive time.Duration
-	Impl      Provider
+	// GuardKey names the profile in Options.Guards; empty means
+	// Provider+" "+URL+" "+Name.
+	GuardKey string
+	Impl     Provider
 }
 
 // env is what every profile shares: the options with defaults applied.
@@ -75,6 +81,7 @@ type env struct {
 	callTimeout time.Duration
 	minValidity time.Duration
 	retry       backoff
+	guards      GuardStore // nil: in-memory guard only
 }
 
 // Keeper holds the token state of every profile. It is safe for concurrent
@@ -132,6 +139,7 @@ func newEnv(o Options) *env {
 		margin:      o.SafetyMargin,
 		callTimeout: o.CallTimeout,
 		minValidity: max(o.DefaultMinValidity, 0),
+		guards:      o.Guards,
 	}
 	if e.now == nil {
 		e.now = time.Now

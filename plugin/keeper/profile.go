@@ -29,6 +29,7 @@ type profile struct {
 	prober              Prober // nil when impl cannot probe
 	refreshBefore       time.Duration
 	keepalive           time.Duration
+	guardKey            string // the profile in env.guards
 	env                 *env
 	log                 hclog.Logger
 
@@ -69,7 +70,10 @@ func newProfile(s ProfileSpec, e *env, log hclog.Logger) *profile {
 	p := &profile{
 		name: s.Name, provider: s.Provider, url: s.URL, impl: s.Impl,
 		refreshBefore: s.RefreshBefore, keepalive: s.Keepalive,
-		env: e, log: log,
+		guardKey: s.GuardKey, env: e, log: log,
+	}
+	if p.guardKey == "" {
+		p.guardKey = s.Provider + " " + s.URL + " " + s.Name
 	}
 	p.prober, _ = s.Impl.(Prober)
 	return p

@@ -24,7 +24,8 @@ func TestNoSecretsInLogsErrorsOrStatus(t *testing.T) {
 				var logs syncBuffer
 				f := newFake()
 				f.prefix, f.good, f.password = canary+"-", canary+"-pw", canary+"-wrong"
-				k := newTestKeeper(t, probingFake{f}, Options{Logger: traceLogger(&logs, json)},
+				store := newMemStore()
+				k := newTestKeeper(t, probingFake{f}, Options{Logger: traceLogger(&logs, json), Guards: store},
 					func(s *ProfileSpec) { s.Keepalive = 7 * time.Minute })
 				var seen []string
 				record := func(err error) {

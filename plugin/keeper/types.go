@@ -36,6 +36,31 @@ type Provider interface {
 	Credential(ctx context.Context) (secret.Secret, error)
 }
 
+// GuardStore keeps the lockout guard of each profile beyond one process,
+// so that one failed login per credential and backoff step holds across
+// every exec process, plugin launch and agent (DESIGN rule 6). A key names
+// one profile's identity (see ProfileSpec.GuardKey). Errors are logged by
+// the keeper, which then guards in memory only.
+type GuardStore interface {
+	// Load returns the rejection recorded under key, if any. A store may
+	// keep only a keyed digest of the credential, so the caller passes
+	// cred (what Provider.Credential returns now): the returned
+	// Credential is cred when the record was made for it, zero otherwise.
+	Load(ctx context.Context, key string, cred secret.Secret) (GuardState, bool, error)
+	// Save records a rejected login under key, replacing what was there.
+	Save(ctx context.Context, key string, s GuardState) error
+	// Clear forgets key after a successful login.
+	Clear(ctx context.Context, key string) error
+}
+
+// GuardState is a rejected login as a GuardStore records it.
+type GuardState struct {
+	Credential secret.Secret // what Provider.Credential returned
+	Rejections int           // rejected logins in a row
+	RetryAt    time.Time     // no login with Credential before this
+	LastError  string        // the rejection's message, secret-free
+}
+
 // Prober is implemented by providers whose tokens can die of idleness
 // (Cloud Director): Probe checks cheaply whether the session still lives.
 // A dead session wraps provider.ErrRefreshRejected.
