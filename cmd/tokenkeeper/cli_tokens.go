@@ -118,7 +118,7 @@ func (a *app) newKeeper(cfg *config.Config, logger hclog.Logger) (*keeper.Keeper
 	if err != nil {
 		return nil, exec.Errorf(exec.CodeBadConfig, "invalid %s: %v", envSafetyMargin, err)
 	}
-	k, err := buildKeeper(cfg, logger, a.env.Now, func(o *keeper.Options) { o.SafetyMargin = margin })
+	k, err := buildKeeper(cfg, logger, a.env, func(o *keeper.Options) { o.SafetyMargin = margin })
 	if err != nil {
 		return nil, &exec.Error{Code: exec.CodeBadConfig, Message: err.Error(), Err: err}
 	}

@@ -2,11 +2,12 @@ package main
 
 import (
 	"fmt"
-	"time"
 
 	"github.com/hashicorp/go-hclog"
 
+	"github.com/tokenkeeper/tokenkeeper/plugin/agent"
 	"github.com/tokenkeeper/tokenkeeper/plugin/config"
+	"github.com/tokenkeeper/tokenkeeper/plugin/guardfile"
 	"github.com/tokenkeeper/tokenkeeper/plugin/keeper"
 	"github.com/tokenkeeper/tokenkeeper/plugin/provider"
 	"github.com/tokenkeeper/tokenkeeper/plugin/provider/vcd"
@@ -15,10 +16,12 @@ import (
 )
 
 // buildKeeper wires a keeper over the configured profiles: one HTTP client
-// (TLS settings, timeout) and one provider per profile. tune, if given,
-// adjusts the keeper options (plugin mode reads a safety margin from the
-// environment). Hand-written wiring: every dependency is visible here.
-func buildKeeper(cfg *config.Config, logger hclog.Logger, now func() time.Time, tune ...func(*keeper.Options)) (*keeper.Keeper, error) {
+// (TLS settings, timeout) and one provider per profile, and the lockout
+// guard shared with every other tokenkeeper process of the user. tune, if
+// given, adjusts the keeper options (plugin mode reads a safety margin
+// from the environment). Hand-written wiring: every dependency is visible
+// here.
+func buildKeeper(cfg *config.Config, logger hclog.Logger, env cliEnv, tune ...func(*keeper.Options)) (*keeper.Keeper, error) {
 	if logger == nil {
 		logger = hclog.NewNullLogger()
 	}
@@ -34,11 +37,24 @@ func buildKeeper(cfg *config.Config, logger hclog.Logger, now func() time.Time, 
 			RefreshBefore: p.RefreshBefore, Keepalive: p.Keepalive, Impl: impl,
 		})
 	}
-	o := keeper.Options{Now: now, Logger: logger}
+	o := keeper.Options{Now: env.Now, Logger: logger, Guards: guardStore(env, logger)}
 	for _, f := range tune {
 		f(&o)
 	}
 	return keeper.New(specs, o)
+}
+
+// guardStore is the lockout guard file in the agent's runtime directory,
+// shared by the agent, `--no-agent` calls and go-plugin children, so that
+// a wrong password costs one failed login per backoff step in all of them
+// together. Without a usable directory the guard stays in this process.
+func guardStore(env cliEnv, logger hclog.Logger) keeper.GuardStore {
+	dir, err := agent.RuntimeDir(env.Getenv)
+	if err != nil {
+		logger.Warn("lockout guard kept in this process only: no private runtime directory", "error", err)
+		return nil
+	}
+	return guardfile.New(dir, env.Now)
 }
 
 // buildProvider returns the upstream protocol of one profile.

@@ -49,7 +49,7 @@ func runPlugin(ctx context.Context, args []string, env cliEnv) int {
 		logger.Error("invalid "+envSafetyMargin, "error", err)
 		return 2
 	}
-	k, err := buildKeeper(cfg, logger.Named("keeper"), env.Now, func(o *keeper.Options) { o.SafetyMargin = margin })
+	k, err := buildKeeper(cfg, logger.Named("keeper"), env, func(o *keeper.Options) { o.SafetyMargin = margin })
 	if err != nil {
 		logger.Error("could not set up the profiles", "error", err)
 		return 2

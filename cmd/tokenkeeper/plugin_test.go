@@ -108,7 +108,9 @@ func TestBuildKeeper(t *testing.T) {
 		t.Fatal(err)
 	}
 	var tuned bool
-	k, err := buildKeeper(cfg, nil, time.Now, func(o *keeper.Options) { tuned = true; o.SafetyMargin = time.Second })
+	xdg := t.TempDir()
+	env := cliEnv{Now: time.Now, Getenv: func(k string) string { return map[string]string{"XDG_RUNTIME_DIR": xdg}[k] }}
+	k, err := buildKeeper(cfg, nil, env, func(o *keeper.Options) { tuned = true; o.SafetyMargin = time.Second })
 	if err != nil {
 		t.Fatalf("buildKeeper: %v", err)
 	}
