@@ -6,8 +6,9 @@
 //
 // The directory must be private (the agent's runtime directory, as
 // agent.RuntimeDir finds and verifies it). It holds guard.json, a map from
-// profile key to the last rejection; guard.key, a random 32-byte key; and
-// guard.lock, flocked around every read-modify-write. The file records a
+// profile key to the last rejection; guard.key, a random 32-byte key;
+// guard.lock, flocked around every read-modify-write; and one
+// guard-<hash>.lock per profile, held across a login. The file records a
 // credential only as HMAC-SHA256(key, credential), so guard.json alone
 // never holds a hash of a password that could be tested offline.
 package guardfile
@@ -53,7 +54,10 @@ type Store struct {
 	now func() time.Time
 }
 
-var _ keeper.GuardStore = (*Store)(nil)
+var (
+	_ keeper.GuardStore  = (*Store)(nil)
+	_ keeper.LoginLocker = (*Store)(nil)
+)
 
 // New returns the store in dir, which must exist and be private to the
 // user (see agent.RuntimeDir). now stamps pruning; nil means time.Now.
@@ -147,10 +151,26 @@ func (s *Store) Clear(ctx context.Context, key string) error {
 	return s.write(st)
 }
 
+// LockLogin holds off every other LockLogin of key, in any process, until
+// the returned release: the keeper holds it from Load until the login's
+// outcome is saved, so processes starting at once try a rejected
+// credential once in all. Each key has its own lock file
+// (guard-<hash of key>.lock), so one profile's slow login does not delay
+// another's.
+func (s *Store) LockLogin(ctx context.Context, key string) (func(), error) {
+	sum := sha256.Sum256([]byte(key))
+	return lockFile(ctx, filepath.Join(s.dir, "guard-"+hex.EncodeToString(sum[:8])+".lock"))
+}
+
+// lock guards one read-modify-write of the state file.
 func (s *Store) lock(ctx context.Context) (func(), error) {
-	l, err := agent.Lock(ctx, filepath.Join(s.dir, LockFile))
+	return lockFile(ctx, filepath.Join(s.dir, LockFile))
+}
+
+func lockFile(ctx context.Context, path string) (func(), error) {
+	l, err := agent.Lock(ctx, path)
 	if err != nil {
-		return nil, fmt.Errorf("could not lock the lockout guard file: %w", err)
+		return nil, fmt.Errorf("could not lock the lockout guard: %w", err)
 	}
 	return func() { _ = l.Unlock() }, nil
 }

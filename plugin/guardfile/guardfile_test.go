@@ -238,6 +238,35 @@ func TestLoadHonoursContext(t *testing.T) {
 	}
 }
 
+// The login lock of a key excludes other holders of that key, in other
+// Stores (processes) too, but not of other keys.
+func TestLockLogin(t *testing.T) {
+	dir := t.TempDir()
+	a, b := New(dir, nil), New(dir, nil)
+	unlock, err := a.LockLogin(context.Background(), "p")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	if _, err := b.LockLogin(ctx, "p"); err == nil {
+		t.Fatal("a second holder got the login lock of p")
+	}
+	other, err := b.LockLogin(context.Background(), "q")
+	if err != nil {
+		t.Fatalf("the lock of p blocks q: %v", err)
+	}
+	other()
+	// Store operations do not wait for a login in progress.
+	mustSave(t, b, "p", rejection(cred("alice", "wrong"), 1, time.Now().Add(time.Minute)))
+	unlock()
+	again, err := b.LockLogin(context.Background(), "p")
+	if err != nil {
+		t.Fatalf("after release: %v", err)
+	}
+	again()
+}
+
 // writers saves n records, each under its own key, from a store of its
 // own (the way separate processes do).
 func writers(t *testing.T, dir, prefix string, n int) {

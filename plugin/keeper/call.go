@@ -127,7 +127,12 @@ func (p *profile) login(ctx context.Context, c *call, retired *[]retiredGrant) e
 	if err != nil {
 		return p.errorf("could not read credential", err)
 	}
-	sh, err := p.guardCheck(ctx, cred)
+	if err := p.memGuardCheck(cred); err != nil {
+		return err // the fast path: no file, no lock
+	}
+	unlock := p.lockLogin(ctx)
+	defer unlock()
+	sh, err := p.sharedGuardCheck(ctx, cred)
 	if err != nil {
 		return err
 	}

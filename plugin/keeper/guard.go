@@ -68,15 +68,12 @@ type shared struct {
 	dirty      bool // an entry exists, or the store could not be read
 }
 
-// guardCheck refuses a login with credential cred while the guard blocks
-// it: first the in-memory guard, then the shared store, which another
-// process may have armed. It runs inside the one call in flight, so at
-// most one login per credential and backoff step reaches upstream,
-// whatever the callers.
-func (p *profile) guardCheck(ctx context.Context, cred secret.Secret) (shared, error) {
-	if err := p.memGuardCheck(cred); err != nil {
-		return shared{}, err
-	}
+// sharedGuardCheck refuses a login with credential cred while the shared
+// store, which another process may have armed, blocks it. With
+// memGuardCheck before it, inside the one call in flight and under the
+// login lock, at most one login per credential and backoff step reaches
+// upstream, whatever the callers and processes.
+func (p *profile) sharedGuardCheck(ctx context.Context, cred secret.Secret) (shared, error) {
 	if p.env.guards == nil {
 		return shared{}, nil
 	}
@@ -105,6 +102,24 @@ func (p *profile) guardCheck(ctx context.Context, cred secret.Secret) (shared, e
 	return shared{}, &GuardError{Profile: p.name, RetryAt: st.RetryAt, Cause: p.guard.cause}
 }
 
+// lockLogin takes the store's login lock of the profile, if it has one,
+// and returns its release. Failing to get it only costs the cross-process
+// serialization: it is logged and the login goes ahead.
+func (p *profile) lockLogin(ctx context.Context) func() {
+	l, ok := p.env.guards.(LoginLocker)
+	if !ok {
+		return func() {}
+	}
+	unlock, err := l.LockLogin(ctx, p.guardKey)
+	if err != nil {
+		p.log.Warn("could not take the shared login lock; logging in without it", "op", "login", "error", err)
+		return func() {}
+	}
+	return unlock
+}
+
+// memGuardCheck refuses a login with credential cred while the guard of
+// this process blocks it.
 func (p *profile) memGuardCheck(cred secret.Secret) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()

@@ -3,6 +3,7 @@ package keeper
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"sync"
 	"testing"
@@ -65,6 +66,52 @@ func (s *memStore) get(key string) (GuardState, bool) {
 	defer s.mu.Unlock()
 	st, ok := s.m[key]
 	return st, ok
+}
+
+// lockingStore adds the cross-process login lock: one holder at a time.
+type lockingStore struct {
+	*memStore
+	sem chan struct{}
+}
+
+func (s lockingStore) LockLogin(ctx context.Context, _ string) (func(), error) {
+	select {
+	case s.sem <- struct{}{}:
+		return func() { <-s.sem }, nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+// Processes starting at the same moment: with the store's login lock the
+// second reads the first one's rejection instead of trying too.
+func TestSharedGuardLoginLock(t *testing.T) {
+	for _, locking := range []bool{false, true} {
+		t.Run(fmt.Sprintf("locking=%v", locking), func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				f := newFake()
+				f.password = "wrong"
+				var store GuardStore = newMemStore()
+				if locking {
+					store = lockingStore{store.(*memStore), make(chan struct{}, 1)}
+				}
+				var wg sync.WaitGroup
+				for range 4 {
+					k := newTestKeeper(t, f, Options{Guards: store})
+					wg.Go(func() {
+						if _, err := k.Get(context.Background(), "p", GetOptions{}); !errors.Is(err, provider.ErrCredentialsRejected) {
+							t.Errorf("Get: %v", err)
+						}
+					})
+				}
+				wg.Wait()
+				logins, _, _, _ := f.snapshot()
+				if want := map[bool]int{false: 4, true: 1}[locking]; logins != want {
+					t.Fatalf("4 keepers at once: %d logins, want %d", logins, want)
+				}
+			})
+		})
+	}
 }
 
 const testGuardKey = "vcf https://sddc.test p"

@@ -53,6 +53,16 @@ type GuardStore interface {
 	Clear(ctx context.Context, key string) error
 }
 
+// LoginLocker is implemented by a GuardStore that can serialize the logins
+// of one key across processes. The keeper holds the lock from reading the
+// store until the outcome is recorded, so that processes starting at the
+// same moment try a rejected credential once in all, not once each.
+type LoginLocker interface {
+	// LockLogin waits until it holds the login lock of key or ctx ends,
+	// and returns its release.
+	LockLogin(ctx context.Context, key string) (unlock func(), err error)
+}
+
 // GuardState is a rejected login as a GuardStore records it.
 type GuardState struct {
 	Credential secret.Secret // what Provider.Credential returned

@@ -4,6 +4,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 )
 
@@ -82,5 +83,32 @@ func checkGuardFile(t *testing.T, path, password string) {
 	}
 	if !strings.Contains(string(data), `"rejections": 1`) {
 		t.Fatalf("the guard file does not record one rejection:\n%s", data)
+	}
+}
+
+// TestGuardParallelNoAgent: processes started at the same moment, with no
+// record yet, take turns through the guard file's login lock — one tries,
+// the others read its rejection. Six at once cost one failed login.
+func TestGuardParallelNoAgent(t *testing.T) {
+	const wrong, n = "wrong-parallel-pw", 6
+	s := startSimVCF(t, "--user", e2eUser+"="+e2ePassword+":ADMIN")
+	tk := newTK(t, vcfConfig(s, e2eUser, "{env: TK_E2E_PW}"), "TK_E2E_PW="+wrong)
+	results := make([]result, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() { results[i] = tk.run(t, nil, "get", "--no-agent", "--profile", "sddc") })
+	}
+	wg.Wait()
+	count := map[string]int{}
+	for _, r := range results {
+		if doc := checkErrorOutput(t, r, wrong); r.code == 3 {
+			count[doc.Error.Code]++
+		}
+	}
+	if count["Unauthenticated"] != 1 || count["FailedPrecondition"] != n-1 {
+		t.Errorf("codes %v, want 1 Unauthenticated and %d FailedPrecondition", count, n-1)
+	}
+	if st := s.stats(t); st.LoginFailures != 1 {
+		t.Fatalf("simulator: %d failed logins from %d parallel processes, want 1", st.LoginFailures, n)
 	}
 }
