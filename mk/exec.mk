@@ -3,7 +3,12 @@
 #   make bench-exec  `tokenkeeper get` with a warm agent against the start of a
 #                    minimal Go binary, interleaved in one run (metric get/hello,
 #                    target <= 2), and the agent's resident memory idle with 10
-#                    profiles holding tokens (metric agent-RSS-MiB, target <= 20)
+#                    profiles holding tokens (metric agent-RSS-MiB, target <= 20);
+#                    get/hello-median is the same ratio of medians, steadier on a
+#                    loaded machine. TK_BENCH_GOFLAGS adds `go build` flags to the
+#                    measured binary, e.g. TK_BENCH_GOFLAGS='-tags=grpcnotrace' or
+#                    TK_BENCH_GOFLAGS='-tags=grpcnotrace|-ldflags=-s -w' ("|" separates
+#                    flags that hold spaces)
 #   make e2e-exec    the end-to-end exec suite alone (real binaries against
 #                    `tokenkeeper-sim vcf --tls`); `make test` runs it too, as
 #                    ordinary Go tests (skipped under -short)
