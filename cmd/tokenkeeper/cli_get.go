@@ -36,6 +36,9 @@ func (a *app) token(ctx context.Context, f tokenFlags) (*host.Token, error) {
 	if f.minValidity < 0 {
 		return nil, usageError("--min-validity must not be negative")
 	}
+	if a.env.OneCall != nil {
+		a.env.OneCall()
+	}
 	ctx, cancel := context.WithTimeout(ctx, f.timeout)
 	defer cancel()
 	o := host.TokenOptions{MinValidity: f.minValidity, ForceRefresh: f.forceRefresh}

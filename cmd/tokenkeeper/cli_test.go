@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -57,6 +58,8 @@ type cliTest struct {
 	t      *testing.T
 	config string
 	env    map[string]string
+	// oneCalls counts cliEnv.OneCall: the verbs that make one call.
+	oneCalls atomic.Int32
 }
 
 func newCLITest(t *testing.T, u *upstream, password string) *cliTest {
@@ -95,6 +98,7 @@ func (c *cliTest) run(ctx context.Context, stdin string, args ...string) outcome
 		Stdin: strings.NewReader(stdin), Stdout: &out, Stderr: &errb,
 		Getenv: func(k string) string { return c.env[k] }, Now: time.Now,
 		Executable: "/nonexistent/tokenkeeper-must-not-be-spawned",
+		OneCall:    func() { c.oneCalls.Add(1) },
 	}
 	for k, v := range c.env {
 		env.Environ = append(env.Environ, k+"="+v)
@@ -170,6 +174,9 @@ func TestVerbsThroughInProcessAgent(t *testing.T) {
 		t.Fatalf("get from stdin: exit %d: %s", o.code, o.stderr)
 	}
 	tok := decodeToken(t, o.stdout)
+	if n := c.oneCalls.Load(); n != 1 {
+		t.Errorf("get ran OneCall %d times, want once", n)
+	}
 
 	for _, f := range []struct{ format, want string }{
 		{"token", tok.Token + "\n"},
@@ -188,6 +195,9 @@ func TestVerbsThroughInProcessAgent(t *testing.T) {
 	}
 
 	o = c.run(ctx, "", "status")
+	if n := c.oneCalls.Load(); n != 5 {
+		t.Errorf("OneCall ran %d times for 3 gets, env, exec and status; want 5", n)
+	}
 	if o.code != 0 || !strings.Contains(o.stdout, "PROFILE") || !strings.Contains(o.stdout, "valid") || strings.Contains(o.stdout, tok.Token) {
 		t.Errorf("status: exit %d:\n%s", o.code, o.stdout)
 	}
