@@ -37,7 +37,7 @@ func buildKeeper(cfg *config.Config, logger hclog.Logger, env cliEnv, tune ...fu
 			RefreshBefore: p.RefreshBefore, Keepalive: p.Keepalive, Impl: impl,
 		})
 	}
-	o := keeper.Options{Now: env.Now, Logger: logger, Guards: guardStore(env, logger)}
+	o := keeper.Options{Logger: logger, Guards: guardStore(env, logger)}
 	for _, f := range tune {
 		f(&o)
 	}

@@ -41,7 +41,7 @@ func (p *profile) startLocked(ctx context.Context, in intent, reason string) *ca
 func (p *profile) run(base context.Context, c *call) {
 	ctx, cancel := context.WithTimeout(base, p.env.callTimeout)
 	defer cancel()
-	start := p.env.now()
+	start := time.Now()
 	p.log.Debug("upstream call started", "op", c.intent.String(), "reason", c.reason)
 	var retired []retiredGrant
 	err := retry(ctx, p.env.retry, func(ctx context.Context) error {
@@ -52,7 +52,7 @@ func (p *profile) run(base context.Context, c *call) {
 	p.mu.Unlock()
 	close(c.done)
 	p.log.Debug("upstream call finished", "op", c.intent.String(), "reason", c.reason,
-		"took", p.env.now().Sub(start), "fresh", c.fresh, "error", err)
+		"took", time.Now().Sub(start), "fresh", c.fresh, "error", err)
 }
 
 // attempt is one pass of the lifecycle rules: probe an idle session, else
@@ -82,22 +82,22 @@ func (p *profile) retryable(err error) bool {
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	return !p.closed && !p.unexpiredLocked(p.env.now())
+	return !p.closed && !p.unexpiredLocked(time.Now())
 }
 
 func (p *profile) refreshable() (provider.Grant, bool) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	now := p.env.now()
+	now := time.Now()
 	ok := !p.grant.Refresh.IsZero() && !p.dead &&
 		(p.refreshExp.IsZero() || p.refreshExp.Sub(now) > p.env.marginFor(p.grant.RefreshLifetime))
 	return p.grant, ok
 }
 
 func (p *profile) refresh(ctx context.Context, c *call, g provider.Grant) error {
-	start := p.env.now()
+	start := time.Now()
 	ng, err := p.impl.Refresh(ctx, g)
-	now := p.env.now()
+	now := time.Now()
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if err != nil {
@@ -136,7 +136,7 @@ func (p *profile) login(ctx context.Context, c *call, retired *[]retiredGrant) e
 	if err != nil {
 		return err
 	}
-	start := p.env.now()
+	start := time.Now()
 	g, err := p.impl.Login(ctx)
 	if err != nil {
 		return p.loginFailed(ctx, cred, sh, start, err)
@@ -149,7 +149,7 @@ func (p *profile) login(ctx context.Context, c *call, retired *[]retiredGrant) e
 // loginFailed counts a failed login; a rejection arms the guard, here and
 // in the shared store. Neither the credential nor its digest is logged.
 func (p *profile) loginFailed(ctx context.Context, cred secret.Secret, sh shared, start time.Time, err error) error {
-	now := p.env.now()
+	now := time.Now()
 	p.mu.Lock()
 	p.counts.LoginFailures++
 	p.log.Debug("login failed", "op", "login", "took", now.Sub(start), "error", err)
@@ -169,7 +169,7 @@ func (p *profile) loginFailed(ctx context.Context, cred secret.Secret, sh shared
 }
 
 func (p *profile) loginSucceeded(c *call, g provider.Grant, start time.Time, retired *[]retiredGrant) {
-	now := p.env.now()
+	now := time.Now()
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.counts.Logins++
@@ -196,9 +196,9 @@ func (p *profile) probe(ctx context.Context) error {
 	if p.prober == nil {
 		return p.errorf("probe session", errors.ErrUnsupported)
 	}
-	start := p.env.now()
+	start := time.Now()
 	err := p.prober.Probe(ctx, g)
-	now := p.env.now()
+	now := time.Now()
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	current := p.grant.Access.Equal(g.Access)
@@ -250,7 +250,7 @@ func (p *profile) installLocked(c *call, g provider.Grant, now, start time.Time,
 // grants it replaced. It runs before c.done closes, so whoever waited for
 // the call (Revoke, Close) also sees those revocations started.
 func (p *profile) finishLocked(c *call, err error, retired []retiredGrant) {
-	now := p.env.now()
+	now := time.Now()
 	c.err = err
 	if p.inflight == c {
 		p.inflight = nil

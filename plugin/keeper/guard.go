@@ -90,7 +90,7 @@ func (p *profile) sharedGuardCheck(ctx context.Context, cred secret.Secret) (sha
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if cred.IsZero() || !st.Credential.Equal(cred) || !p.env.now().Before(st.RetryAt) {
+	if cred.IsZero() || !st.Credential.Equal(cred) || !time.Now().Before(st.RetryAt) {
 		return shared{rejections: st.Rejections, dirty: true}, nil
 	}
 	// Another process was rejected with this credential: adopt its
@@ -123,7 +123,7 @@ func (p *profile) lockLogin(ctx context.Context) func() {
 func (p *profile) memGuardCheck(cred secret.Secret) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if !p.guard.blocks(p.env.now(), cred) {
+	if !p.guard.blocks(time.Now(), cred) {
 		return nil
 	}
 	p.log.Debug("login not attempted: credential rejected before", "op", "login",

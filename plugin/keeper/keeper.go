@@ -3,6 +3,11 @@
 // call, refreshes before expiry while a profile is in use, guards against
 // locking accounts with a rejected credential, and revokes on teardown.
 // It decides; the Provider of each profile speaks the upstream protocol.
+//
+// The keeper runs on the runtime clock alone: expiries are stamped with
+// time.Now and the proactive refresh, retries and keepalives are
+// time.AfterFunc timers. There is no clock to inject; tests run the keeper
+// inside a testing/synctest bubble, whose fake clock moves both at once.
 package keeper
 
 import (
@@ -29,10 +34,6 @@ const marginDivisor = 10
 
 // Options tune a Keeper. The zero value is usable.
 type Options struct {
-	// Now stamps receipts, hand-outs and expiries; nil means time.Now.
-	// Timers (proactive refresh, retry backoff) run on the runtime clock,
-	// which testing/synctest fakes.
-	Now func() time.Time
 	// Logger receives Debug/Trace lines without secrets; nil discards.
 	Logger hclog.Logger
 	// SafetyMargin bounds the slack added to every caller's min validity;
@@ -75,7 +76,6 @@ type ProfileSpec struct {
 
 // env is what every profile shares: the options with defaults applied.
 type env struct {
-	now         func() time.Time
 	rand        func() float64
 	margin      time.Duration // upper bound; see marginFor
 	callTimeout time.Duration
@@ -134,15 +134,11 @@ func (e *env) marginFor(life time.Duration) time.Duration {
 
 func newEnv(o Options) *env {
 	e := &env{
-		now:         o.Now,
 		rand:        o.Rand,
 		margin:      o.SafetyMargin,
 		callTimeout: o.CallTimeout,
 		minValidity: max(o.DefaultMinValidity, 0),
 		guards:      o.Guards,
-	}
-	if e.now == nil {
-		e.now = time.Now
 	}
 	if e.rand == nil {
 		e.rand = rand.Float64

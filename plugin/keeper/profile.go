@@ -122,7 +122,7 @@ func (p *profile) serveOrStart(ctx context.Context, minValidity time.Duration, f
 	if p.closed {
 		return Token{}, nil, fmt.Errorf("profile %q: %w", p.name, ErrClosed)
 	}
-	now := p.env.now()
+	now := time.Now()
 	if round == 0 {
 		p.lastUsed = now
 	}
@@ -174,7 +174,7 @@ func (p *profile) afterFailure(err error) (Token, error) {
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	now := p.env.now()
+	now := time.Now()
 	if p.closed || !p.unexpiredLocked(now) {
 		return Token{}, err
 	}

@@ -86,7 +86,7 @@ func (p *profile) onTimer(gen uint64) {
 	if p.closed || p.inflight != nil {
 		return
 	}
-	now := p.env.now()
+	now := time.Now()
 	if !p.inUseLocked(now) {
 		p.log.Debug("profile idle; proactive refresh skipped", "op", "schedule",
 			"fingerprint", p.tmpl.Fingerprint, "last_used", p.lastUsed)

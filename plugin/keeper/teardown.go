@@ -38,7 +38,7 @@ func (p *profile) revoke(ctx context.Context) error {
 		return err
 	}
 	p.mu.Lock()
-	r, ok := p.forgetLocked(p.env.now())
+	r, ok := p.forgetLocked(time.Now())
 	p.mu.Unlock()
 	if !ok {
 		return nil
@@ -81,7 +81,7 @@ func (p *profile) shutdown(ctx context.Context) error {
 	}
 	var errs []error
 	p.mu.Lock()
-	r, ok := p.forgetLocked(p.env.now())
+	r, ok := p.forgetLocked(time.Now())
 	p.mu.Unlock()
 	if ok {
 		errs = append(errs, p.revokeGrant(ctx, r))
@@ -136,9 +136,9 @@ func (p *profile) revokeInBackground(r retiredGrant) {
 }
 
 func (p *profile) revokeGrant(ctx context.Context, r retiredGrant) error {
-	start := p.env.now()
+	start := time.Now()
 	err := p.impl.Revoke(ctx, r.g)
-	took := p.env.now().Sub(start)
+	took := time.Now().Sub(start)
 	p.mu.Lock()
 	if err == nil {
 		p.counts.Revocations++
@@ -156,7 +156,7 @@ func (p *profile) revokeGrant(ctx context.Context, r retiredGrant) error {
 func (p *profile) status() Status {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	now := p.env.now()
+	now := time.Now()
 	s := Status{
 		Profile: p.name, Provider: p.provider, URL: p.url,
 		RefreshExpiresAt: p.refreshExp, Fingerprint: p.tmpl.Fingerprint,

@@ -18,11 +18,13 @@ type Provider interface {
 	// provider.ErrCredentialsRejected.
 	Login(ctx context.Context) (provider.Grant, error)
 	// Refresh mints a new access token from g.Refresh. A rejected refresh
-	// credential wraps provider.ErrRefreshRejected. The returned grant
-	// carries the new access token; when its Refresh is empty the keeper
-	// keeps the old refresh credential and its original expiry (VCF does
-	// not rotate), when it is set (a rotated service-account token, already
-	// persisted by the provider) the keeper switches to it.
+	// credential wraps provider.ErrRefreshRejected, and the keeper logs in
+	// instead. The returned grant carries the new access token; when its
+	// Refresh is empty the keeper keeps the old refresh credential and its
+	// original expiry (VCF does not rotate), when it is set the keeper
+	// switches to it with a new expiry. A provider without refresh (Cloud
+	// Director: grants carry no Refresh, so the keeper never calls it; a
+	// service-account token is rotated inside Login) rejects every call.
 	Refresh(ctx context.Context, g provider.Grant) (provider.Grant, error)
 	// Revoke logs out upstream: the VCF refresh token, the VCD session.
 	// An already-gone credential is success.
