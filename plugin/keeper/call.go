@@ -29,12 +29,13 @@ type call struct {
 	fresh  bool // a new access token was installed
 }
 
-// startLocked launches the shared call. It runs on a context no caller can
-// cancel (each caller gives up on its own), bounded by CallTimeout.
-func (p *profile) startLocked(ctx context.Context, in intent, reason string) *call {
+// startLocked launches the shared call. It runs on the keeper's base
+// context, which no caller can cancel (each caller gives up on its own)
+// and Close does, bounded by CallTimeout.
+func (p *profile) startLocked(in intent, reason string) *call {
 	c := &call{intent: in, reason: reason, done: make(chan struct{})}
 	p.inflight = c
-	go p.run(context.WithoutCancel(ctx), c)
+	go p.run(p.env.base, c)
 	return c
 }
 
@@ -70,6 +71,11 @@ func (p *profile) attempt(ctx context.Context, c *call, retired *[]retiredGrant)
 			return err
 		}
 	}
+	if p.isClosed() {
+		// Close revokes the refresh credential under a call in flight;
+		// a login now would mint a grant only to revoke it.
+		return p.errorf("log in", ErrClosed)
+	}
 	return p.login(ctx, c, retired)
 }
 
@@ -83,6 +89,12 @@ func (p *profile) retryable(err error) bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return !p.closed && !p.unexpiredLocked(time.Now())
+}
+
+func (p *profile) isClosed() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.closed
 }
 
 func (p *profile) refreshable() (provider.Grant, bool) {

@@ -28,7 +28,9 @@ var (
 type fake struct {
 	mu sync.Mutex
 
-	latency    time.Duration // of every upstream call
+	latency    time.Duration            // of every upstream call…
+	latencies  map[string]time.Duration // …but these ops ("login", "refresh", "revoke", "probe")
+	deaf       bool                     // calls ignore cancellation: the answer was already on the wire
 	accessTTL  time.Duration
 	refreshTTL time.Duration
 	idle       time.Duration // Grant.IdleTimeout, 0 for none
@@ -63,7 +65,7 @@ func newFake() *fake {
 type probingFake struct{ *fake }
 
 func (f probingFake) Probe(ctx context.Context, g provider.Grant) error {
-	if err := f.enter(ctx); err != nil {
+	if err := f.enter(ctx, "probe"); err != nil {
 		return err
 	}
 	defer f.leave()
@@ -73,11 +75,17 @@ func (f probingFake) Probe(ctx context.Context, g provider.Grant) error {
 	return pop(&f.probeErrs)
 }
 
-func (f *fake) enter(ctx context.Context) error {
+func (f *fake) enter(ctx context.Context, op string) error {
 	f.mu.Lock()
 	f.inflight++
 	f.maxInfl = max(f.maxInfl, f.inflight)
-	d := f.latency
+	d, ok := f.latencies[op]
+	if !ok {
+		d = f.latency
+	}
+	if f.deaf {
+		ctx = context.WithoutCancel(ctx)
+	}
 	f.mu.Unlock()
 	select {
 	case <-time.After(d):
@@ -104,7 +112,7 @@ func pop(errs *[]error) error {
 }
 
 func (f *fake) Login(ctx context.Context) (provider.Grant, error) {
-	if err := f.enter(ctx); err != nil {
+	if err := f.enter(ctx, "login"); err != nil {
 		return provider.Grant{}, err
 	}
 	defer f.leave()
@@ -125,7 +133,7 @@ func (f *fake) Login(ctx context.Context) (provider.Grant, error) {
 }
 
 func (f *fake) Refresh(ctx context.Context, g provider.Grant) (provider.Grant, error) {
-	if err := f.enter(ctx); err != nil {
+	if err := f.enter(ctx, "refresh"); err != nil {
 		return provider.Grant{}, err
 	}
 	defer f.leave()
@@ -169,7 +177,7 @@ func (f *fake) mintLocked(withRefresh bool) provider.Grant {
 }
 
 func (f *fake) Revoke(ctx context.Context, g provider.Grant) error {
-	if err := f.enter(ctx); err != nil {
+	if err := f.enter(ctx, "revoke"); err != nil {
 		return err
 	}
 	defer f.leave()

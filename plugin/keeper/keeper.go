@@ -76,6 +76,9 @@ type ProfileSpec struct {
 
 // env is what every profile shares: the options with defaults applied.
 type env struct {
+	// base is the context of every shared upstream call: no caller can
+	// cancel it (each gives up on its own), Close does.
+	base        context.Context
 	rand        func() float64
 	margin      time.Duration // upper bound; see marginFor
 	callTimeout time.Duration
@@ -90,6 +93,8 @@ type Keeper struct {
 	log      hclog.Logger
 	profiles map[string]*profile // fixed after New
 	names    []string            // sorted keys of profiles
+
+	stop context.CancelFunc // cancels env.base
 
 	closeMu  sync.Mutex // guards closed and closeErr; held for a whole Close
 	closed   bool
@@ -118,6 +123,7 @@ func New(specs []ProfileSpec, o Options) (*Keeper, error) {
 		k.names = append(k.names, s.Name)
 	}
 	slices.Sort(k.names)
+	e.base, k.stop = context.WithCancel(context.Background())
 	return k, nil
 }
 
@@ -195,9 +201,11 @@ func (k *Keeper) Status() []Status {
 	return out
 }
 
-// Close stops all timers and revokes every profile, best effort: the
-// errors are joined. Later calls return the first result; later Gets fail
-// with ErrClosed.
+// Close stops all timers, cancels the upstream calls in flight and revokes
+// every profile within ctx, best effort: the errors are joined. Profiles
+// are revoked concurrently, so that a plugin host's short grace period
+// before SIGKILL covers them all. Later calls return the first result;
+// later Gets fail with ErrClosed.
 func (k *Keeper) Close(ctx context.Context) error {
 	k.closeMu.Lock()
 	defer k.closeMu.Unlock()
@@ -208,10 +216,15 @@ func (k *Keeper) Close(ctx context.Context) error {
 	for _, n := range k.names {
 		k.profiles[n].markClosed()
 	}
-	var errs []error
-	for _, n := range k.names {
-		errs = append(errs, k.profiles[n].shutdown(ctx))
+	// A call in flight would hold up the revocation of what it replaces;
+	// whatever it obtained before it stops is revoked by its profile.
+	k.stop()
+	errs := make([]error, len(k.names))
+	var wg sync.WaitGroup
+	for i, n := range k.names {
+		wg.Go(func() { errs[i] = k.profiles[n].shutdown(ctx) })
 	}
+	wg.Wait()
 	k.closeErr = errors.Join(errs...)
 	k.log.Debug("keeper closed", "profiles", len(k.names), "error", k.closeErr)
 	return k.closeErr

@@ -95,7 +95,7 @@ func (p *profile) get(ctx context.Context, o GetOptions) (Token, error) {
 	}
 	force, gotFresh := o.ForceRefresh, false
 	for round := 0; ; round++ {
-		tok, c, err := p.serveOrStart(ctx, minValidity, force, gotFresh, round)
+		tok, c, err := p.serveOrStart(minValidity, force, gotFresh, round)
 		if c == nil {
 			return tok, err
 		}
@@ -116,7 +116,7 @@ func (p *profile) get(ctx context.Context, o GetOptions) (Token, error) {
 // serveOrStart hands out the cached token when it qualifies (valid for
 // minValidity plus the margin of that token), else returns the call in
 // flight, starting one if needed.
-func (p *profile) serveOrStart(ctx context.Context, minValidity time.Duration, force, gotFresh bool, round int) (Token, *call, error) {
+func (p *profile) serveOrStart(minValidity time.Duration, force, gotFresh bool, round int) (Token, *call, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.closed {
@@ -150,7 +150,7 @@ func (p *profile) serveOrStart(ctx context.Context, minValidity time.Duration, f
 		if !force {
 			intent, reason = p.intentLocked(v)
 		}
-		c = p.startLocked(ctx, intent, reason)
+		c = p.startLocked(intent, reason)
 	}
 	return Token{}, c, nil
 }

@@ -1,7 +1,6 @@
 package keeper
 
 import (
-	"context"
 	"errors"
 	"time"
 
@@ -95,9 +94,9 @@ func (p *profile) onTimer(gen uint64) {
 	// The timer also retries a failed call; what is due depends on why.
 	switch v := p.checkLocked(now, p.marginLocked()+p.env.minValidity); {
 	case v == needRenew || !p.refreshAt.IsZero() && !now.Before(p.refreshAt):
-		p.startLocked(context.Background(), intentRenew, "proactive")
+		p.startLocked(intentRenew, "proactive")
 	case v == needProbe:
-		p.startLocked(context.Background(), intentProbe, "idle")
+		p.startLocked(intentProbe, "idle")
 	}
 }
 
@@ -112,7 +111,7 @@ func (p *profile) kickLocked(now time.Time) {
 		p.lastErr != nil && !errors.Is(p.lastErr, provider.ErrUnavailable) {
 		return
 	}
-	p.startLocked(context.Background(), intentRenew, "due")
+	p.startLocked(intentRenew, "due")
 }
 
 // inUseLocked: a Get came since the current token arrived, within one
@@ -151,5 +150,5 @@ func (p *profile) onKeepalive(gen uint64) {
 		p.armKeepaliveLocked()
 		return
 	}
-	p.startLocked(context.Background(), intentKeepalive, "keepalive")
+	p.startLocked(intentKeepalive, "keepalive")
 }

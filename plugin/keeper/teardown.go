@@ -73,18 +73,23 @@ func (p *profile) markClosed() {
 	p.stopKeepaliveLocked()
 }
 
-// shutdown revokes what the closed profile holds, including what a call in
-// flight obtains (finishLocked revokes that in the background).
+// shutdown revokes, within ctx, what the closed profile holds: the held
+// grant at once, even while a call is in flight (Close has cancelled it,
+// and waiting for it could use up ctx), then what that call obtained
+// before it stopped and the grants retired in the background (finishLocked
+// hands both to p.bg).
 func (p *profile) shutdown(ctx context.Context) error {
-	if err := p.waitIdle(ctx); err != nil {
-		return err
-	}
-	var errs []error
 	p.mu.Lock()
 	r, ok := p.forgetLocked(time.Now())
 	p.mu.Unlock()
+	var errs []error
 	if ok {
 		errs = append(errs, p.revokeGrant(ctx, r))
+	}
+	// Once no call is in flight none can start (p.closed): p.bg is
+	// complete and may be waited for.
+	if err := p.waitIdle(ctx); err != nil {
+		return errors.Join(append(errs, err)...)
 	}
 	done := make(chan struct{})
 	go func() { p.bg.Wait(); close(done) }()

@@ -141,27 +141,158 @@ func TestClose(t *testing.T) {
 	})
 }
 
-// Rule 9: Close during a login waits for it and revokes what it obtained;
-// the waiting caller gets the token or ErrClosed, never a leak.
-func TestCloseDuringLogin(t *testing.T) {
+// Rule 9: profiles are revoked concurrently, so that a plugin host's short
+// grace period before SIGKILL (1.5 s in plugin mode) covers them all.
+func TestCloseRevokesProfilesConcurrently(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		const n = 4
+		var specs []ProfileSpec
+		fakes := map[string]*fake{}
+		for i := range n {
+			name := string(rune('a' + i))
+			fakes[name] = newFake() // 500 ms per upstream call
+			specs = append(specs, ProfileSpec{Name: name, Impl: fakes[name]})
+		}
+		k, err := New(specs, Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for name := range fakes {
+			if _, err := k.Get(context.Background(), name, GetOptions{}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		t0 := time.Now()
+		if err := k.Close(ctx); err != nil {
+			t.Fatalf("Close within 1s: %v", err)
+		}
+		for name, f := range fakes {
+			f.mu.Lock()
+			if f.revokes != 1 || len(f.refreshIDs) != 0 {
+				t.Errorf("profile %s: revokes=%d live refresh ids=%d when Close returned", name, f.revokes, len(f.refreshIDs))
+			}
+			f.mu.Unlock()
+		}
+		if took := time.Since(t0); took != 500*time.Millisecond {
+			t.Errorf("Close took %v, want one revocation's latency", took)
+		}
+	})
+}
+
+// Rule 9: a refresh in flight at Close does not hold up the revocation of
+// the refresh credential it uses: Close cancels the call and revokes the
+// held grant before it returns, within its deadline — also when the call
+// cannot be stopped (deaf: its answer was already on the wire), and then
+// the call logs in no more.
+func TestCloseDuringRefresh(t *testing.T) {
+	tests := []struct {
+		name    string
+		deaf    bool
+		wantErr error
+	}{
+		{"cancelled", false, nil},
+		{"deaf", true, context.DeadlineExceeded},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				f := newFake()
+				f.deaf, f.latencies = tt.deaf, map[string]time.Duration{"refresh": 10 * time.Second}
+				k := newTestKeeper(t, f, Options{})
+				held := mustGet(t, k, GetOptions{})
+				got := make(chan error, 1)
+				go func() { _, err := k.Get(context.Background(), "p", GetOptions{ForceRefresh: true}); got <- err }()
+				synctest.Wait() // the refresh is upstream
+				ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+				defer cancel()
+				if err := k.Close(ctx); !errors.Is(err, tt.wantErr) || (err == nil) != (tt.wantErr == nil) {
+					t.Fatalf("Close: %v, want %v", err, tt.wantErr)
+				}
+				f.mu.Lock()
+				if f.revokes != 1 || !f.revoked[0].Access.Equal(held.Access) || f.revoked[0].Refresh.IsZero() || len(f.refreshIDs) != 0 {
+					t.Errorf("revokes=%d live refresh ids=%d when Close returned; the held refresh credential leaked",
+						f.revokes, len(f.refreshIDs))
+				}
+				f.mu.Unlock()
+				if err := <-got; err == nil {
+					t.Error("the Get cut off by Close got a token")
+				}
+				time.Sleep(time.Minute)
+				if logins, _, revokes, _ := f.snapshot(); logins != 1 || revokes != 1 {
+					t.Errorf("after Close: logins=%d revokes=%d, want 1/1", logins, revokes)
+				}
+			})
+		})
+	}
+}
+
+// Rule 9: Close cancels a login in flight instead of waiting for it: it
+// returns at once, and nothing was issued upstream.
+func TestCloseCancelsLogin(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		f := newFake()
 		f.latency = 10 * time.Second
 		k := newTestKeeper(t, f, Options{})
-		go func() { _, _ = k.Get(context.Background(), "p", GetOptions{}) }()
+		got := make(chan error, 1)
+		go func() { _, err := k.Get(context.Background(), "p", GetOptions{}); got <- err }()
 		synctest.Wait()
 		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 		defer cancel()
-		if err := k.Close(ctx); !errors.Is(err, context.DeadlineExceeded) {
-			t.Fatalf("Close with a short deadline: %v", err)
+		t0 := time.Now()
+		if err := k.Close(ctx); err != nil || time.Since(t0) != 0 {
+			t.Fatalf("Close: %v after %v, want nil at once", err, time.Since(t0))
+		}
+		if err := <-got; !errors.Is(err, provider.ErrUnavailable) {
+			t.Errorf("the cut-off Get: %v", err)
 		}
 		time.Sleep(time.Minute)
-		f.mu.Lock()
-		defer f.mu.Unlock()
-		if f.logins != 1 || f.revokes != 1 || len(f.refreshIDs) != 0 {
-			t.Errorf("logins=%d revokes=%d live refresh ids=%d; the grant leaked", f.logins, f.revokes, len(f.refreshIDs))
+		if logins, _, revokes, _ := f.snapshot(); logins != 0 || revokes != 0 {
+			t.Errorf("logins=%d revokes=%d after a cancelled login", logins, revokes)
 		}
 	})
+}
+
+// Rule 9: a login whose answer arrives despite Close (it was already on
+// the wire) is revoked before Close returns when ctx allows, and in the
+// background otherwise — the waiting caller never gets a leaked grant.
+func TestCloseRevokesWhatALoginInFlightObtained(t *testing.T) {
+	tests := []struct {
+		name    string
+		timeout time.Duration
+		wantErr error
+	}{
+		{"within the deadline", 5 * time.Second, nil},
+		{"past the deadline", time.Second, context.DeadlineExceeded},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				f := newFake()
+				f.deaf, f.latencies = true, map[string]time.Duration{"login": 2 * time.Second}
+				k := newTestKeeper(t, f, Options{})
+				go func() { _, _ = k.Get(context.Background(), "p", GetOptions{}) }()
+				synctest.Wait()
+				ctx, cancel := context.WithTimeout(context.Background(), tt.timeout)
+				defer cancel()
+				if err := k.Close(ctx); !errors.Is(err, tt.wantErr) || (err == nil) != (tt.wantErr == nil) {
+					t.Fatalf("Close: %v, want %v", err, tt.wantErr)
+				}
+				if tt.wantErr == nil {
+					if _, _, revokes, _ := f.snapshot(); revokes != 1 {
+						t.Errorf("revokes=%d when Close returned, want 1", revokes)
+					}
+				}
+				time.Sleep(time.Minute)
+				f.mu.Lock()
+				defer f.mu.Unlock()
+				if f.logins != 1 || f.revokes != 1 || len(f.refreshIDs) != 0 {
+					t.Errorf("logins=%d revokes=%d live refresh ids=%d; the grant leaked", f.logins, f.revokes, len(f.refreshIDs))
+				}
+			})
+		})
+	}
 }
 
 // A login that replaces a grant still alive upstream (no refresh
