@@ -1,7 +1,6 @@
 package keeper
 
 import (
-	"context"
 	"sync"
 	"testing"
 	"testing/synctest"
@@ -123,7 +122,6 @@ func TestKeepaliveWithoutProber(t *testing.T) {
 		if logins, _, _, probes := f.snapshot(); logins != 1 || probes != 0 {
 			t.Errorf("logins=%d probes=%d", logins, probes)
 		}
-		_ = context.Background()
 	})
 }
 

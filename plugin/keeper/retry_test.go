@@ -165,3 +165,35 @@ func TestTransientAfterExpiryFails(t *testing.T) {
 		}
 	})
 }
+
+// Rule 7: a background refresh that failed transiently is retried on the
+// profile's timer with backoff, not only when a caller comes back.
+func TestTransientBackgroundRefreshRetriedOnTimer(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		f := newFake()
+		k := newTestKeeper(t, f, Options{Rand: func() float64 { return 0.5 }})
+		first := mustGet(t, k, GetOptions{})
+		time.Sleep(time.Minute)
+		mustGet(t, k, GetOptions{}) // in use since the token arrived
+		f.set(func(f *fake) { f.refreshErrs = []error{unavailable(), unavailable()} })
+		// The proactive refresh is due 40 min after the login; its one
+		// attempt ends 500 ms later. No Get from here on.
+		time.Sleep(39*time.Minute + 600*time.Millisecond)
+		if _, refreshes, _, _ := f.snapshot(); refreshes != 1 {
+			t.Fatalf("refreshes=%d at the refresh point, want the one failed attempt", refreshes)
+		}
+		if s := statusOf(t, k, "p"); s.State != StateBackoff || s.Fingerprint != first.Fingerprint {
+			t.Fatalf("status after a failed background refresh: %+v", s)
+		}
+		// Retries after 200 ms and 400 ms (+ 500 ms latency each).
+		time.Sleep(5 * time.Second)
+		s := statusOf(t, k, "p")
+		if _, refreshes, _, _ := f.snapshot(); refreshes != 3 || s.State != StateValid || s.Fingerprint == first.Fingerprint {
+			t.Errorf("5s later without Gets: refreshes=%d state=%s renewed=%v, want 3 attempts and a new token",
+				refreshes, s.State, s.Fingerprint != first.Fingerprint)
+		}
+		if s.Counts.RefreshFailures != 2 || s.Counts.Refreshes != 1 {
+			t.Errorf("counts %+v", s.Counts)
+		}
+	})
+}
