@@ -10,8 +10,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 
-	"github.com/tokenkeeper/tokenkeeper/plugin/agent"
-	"github.com/tokenkeeper/tokenkeeper/plugin/config"
+	"github.com/tokenkeeper/tokenkeeper/plugin/paths"
 )
 
 // ErrNoAgent: nothing answers on the agent socket.
@@ -64,7 +63,7 @@ func dialAgent(ctx context.Context, socketPath string) (net.Conn, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w at %s: %v", ErrNoAgent, socketPath, err)
 	}
-	uid, _, err := agent.PeerCred(c)
+	uid, _, err := paths.PeerCred(c)
 	if err != nil || uid != uint32(os.Getuid()) {
 		_ = c.Close()
 		return nil, fmt.Errorf("could not trust agent at %s: peer uid %d, err %v", socketPath, uid, err)
@@ -77,19 +76,13 @@ func dialAgent(ctx context.Context, socketPath string) (net.Conn, error) {
 // listens: $XDG_RUNTIME_DIR/tokenkeeper/agent-<hash>.sock, else a 0700
 // directory under the temp dir. It creates the runtime directory.
 func DefaultSocketPath() (string, error) {
-	return SocketPath(config.DefaultPath(os.Getenv))
+	return SocketPath(paths.ConfigFile(os.Getenv))
 }
 
-// SocketPath is where the agent serving configPath listens.
+// SocketPath is where the agent serving configPath listens; the agent and
+// the CLI derive it with the same function (paths.AgentFor).
 func SocketPath(configPath string) (string, error) {
-	if configPath == "" {
-		return "", errors.New("no configuration file: set TOKENKEEPER_CONFIG, XDG_CONFIG_HOME or HOME")
-	}
-	dir, err := agent.RuntimeDir(os.Getenv)
-	if err != nil {
-		return "", err
-	}
-	p, err := agent.PathsFor(dir, configPath)
+	p, err := paths.AgentFor(os.Getenv, configPath)
 	if err != nil {
 		return "", err
 	}

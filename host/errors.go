@@ -6,11 +6,10 @@ import (
 	"fmt"
 	"time"
 
-	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
-	"github.com/tokenkeeper/tokenkeeper/plugin"
+	"github.com/tokenkeeper/tokenkeeper/plugin/wire"
 )
 
 // Sentinels for the gRPC codes of the TokenService; compare with errors.Is.
@@ -45,6 +44,9 @@ type Error struct {
 	Profile string     // may be empty
 	Code    codes.Code // the gRPC code
 	Message string     // the plugin's message, free of secrets
+	// Reason is the google.rpc.ErrorInfo reason of a FailedPrecondition
+	// (wire.ReasonLockoutGuard, wire.ReasonBadConfig), or "".
+	Reason string
 	// RetryAt is when the lockout guard will try again (ErrLockedOut), or
 	// zero.
 	RetryAt time.Time
@@ -71,7 +73,7 @@ func fromRPC(op, profile string, err error) error {
 	if !ok {
 		return fmt.Errorf("%s: %w", op, err)
 	}
-	e := &Error{Op: op, Profile: profile, Code: st.Code(), Message: st.Message()}
+	e := &Error{Op: op, Profile: profile, Code: st.Code(), Message: st.Message(), Reason: wire.Reason(st)}
 	e.kind, e.RetryAt = classify(st)
 	return e
 }
@@ -102,18 +104,13 @@ func classify(st *status.Status) (error, time.Time) {
 // ErrorInfo reason; without one it is the guard, the code's meaning in
 // DESIGN.md.
 func failedPrecondition(st *status.Status) (error, time.Time) {
-	var retryAt time.Time
-	for _, d := range st.Details() {
-		info, ok := d.(*errdetails.ErrorInfo)
-		if !ok || info.GetDomain() != plugin.ErrorDomain {
-			continue
-		}
-		if info.GetReason() == plugin.ReasonBadConfig {
-			return ErrBadConfig, time.Time{}
-		}
-		if at, err := time.Parse(time.RFC3339Nano, info.GetMetadata()["retry_at"]); err == nil {
-			retryAt = at
-		}
+	info := wire.ErrorInfo(st)
+	if info.GetReason() == wire.ReasonBadConfig {
+		return ErrBadConfig, time.Time{}
 	}
-	return ErrLockedOut, retryAt
+	at, err := time.Parse(time.RFC3339Nano, info.GetMetadata()["retry_at"])
+	if err != nil {
+		return ErrLockedOut, time.Time{}
+	}
+	return ErrLockedOut, at
 }

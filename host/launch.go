@@ -13,7 +13,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 	goplugin "github.com/hashicorp/go-plugin"
 
-	"github.com/tokenkeeper/tokenkeeper/plugin"
+	"github.com/tokenkeeper/tokenkeeper/plugin/wire"
 )
 
 // EnvConfig names the environment variable that carries the profiles file
@@ -61,8 +61,8 @@ func Launch(ctx context.Context, o LaunchOptions) (*Client, error) {
 	cmd := exec.Command(path)
 	cmd.Env = childEnv(os.Environ(), o)
 	pc := goplugin.NewClient(&goplugin.ClientConfig{
-		HandshakeConfig:  plugin.Handshake,
-		Plugins:          plugin.PluginSet(),
+		HandshakeConfig:  wire.Handshake,
+		Plugins:          wire.PluginSet(),
 		Cmd:              cmd,
 		SkipHostEnv:      true, // childEnv already holds it, with our overrides last
 		AllowedProtocols: []goplugin.Protocol{goplugin.ProtocolGRPC},
@@ -88,7 +88,7 @@ func connect(ctx context.Context, pc *goplugin.Client) (*Client, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("could not start the tokenkeeper plugin: %w", err)
 	}
-	if _, err := rpc.Dispense(plugin.PluginName); err != nil {
+	if _, err := rpc.Dispense(wire.PluginName); err != nil {
 		return nil, fmt.Errorf("could not dispense the tokenkeeper plugin: %w", err)
 	}
 	gc, ok := rpc.(*goplugin.GRPCClient)
@@ -105,7 +105,7 @@ func childEnv(base []string, o LaunchOptions) []string {
 	for _, kv := range base {
 		// A stray cookie in our own environment must not leak a different
 		// value into the child; go-plugin adds the right one.
-		if strings.HasPrefix(kv, plugin.Handshake.MagicCookieKey+"=") {
+		if strings.HasPrefix(kv, wire.Handshake.MagicCookieKey+"=") {
 			continue
 		}
 		env = append(env, kv)

@@ -11,27 +11,20 @@ import (
 	goplugin "github.com/hashicorp/go-plugin"
 	"google.golang.org/grpc"
 
+	"github.com/tokenkeeper/tokenkeeper/plugin/wire"
 	tokenkeeperv1 "github.com/tokenkeeper/tokenkeeper/proto/tokenkeeper/v1"
 )
 
-// PluginName is the name the TokenService is dispensed under.
-const PluginName = "tokens"
+// PluginName is the name the TokenService is dispensed under (wire.PluginName).
+const PluginName = wire.PluginName
 
-// Handshake is shared by the plugin and its hosts. ProtocolVersion changes
-// only with an incompatible change of the gRPC contract. The magic cookie is
-// not a secret: it only tells a person running the binary by hand apart from
-// a host launching it.
-var Handshake = goplugin.HandshakeConfig{
-	ProtocolVersion:  1,
-	MagicCookieKey:   "TOKENKEEPER_PLUGIN",
-	MagicCookieValue: "7f3c9b1e-tokens-a64d2e58c0b94f17",
-}
+// Handshake is shared by the plugin and its hosts; it is wire.Handshake,
+// where hosts take it from without linking the keeper.
+var Handshake = wire.Handshake
 
-// PluginSet returns the plugin set a host passes to goplugin.ClientConfig:
-// the TokenService under PluginName, client side only.
-func PluginSet() goplugin.PluginSet {
-	return goplugin.PluginSet{PluginName: &GRPCPlugin{}}
-}
+// PluginSet returns the plugin set a host passes to goplugin.ClientConfig
+// (wire.PluginSet).
+func PluginSet() goplugin.PluginSet { return wire.PluginSet() }
 
 // GRPCPlugin is the go-plugin binding of the TokenService. On the plugin
 // side Service must be set; on the host side the zero value is enough.
@@ -65,7 +58,7 @@ func Serve(svc Service, logger hclog.Logger) {
 		logger = NewLogger(hclog.Info, os.Stderr)
 	}
 	goplugin.Serve(&goplugin.ServeConfig{
-		HandshakeConfig: Handshake,
+		HandshakeConfig: wire.Handshake,
 		Plugins: goplugin.PluginSet{
 			PluginName: &GRPCPlugin{Service: svc, Logger: logger.Named("server")},
 		},

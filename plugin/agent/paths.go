@@ -6,85 +6,28 @@
 package agent
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
-	"errors"
-	"fmt"
-	"os"
-	"path/filepath"
-	"strconv"
-	"syscall"
+	"net"
+
+	"github.com/tokenkeeper/tokenkeeper/plugin/paths"
 )
+
+// The files of an agent are named by package paths, a leaf that hosts
+// import without linking the agent; these names keep the agent's API.
 
 // ErrInsecureDir: the runtime directory exists but is not a directory
 // owned by this uid with mode 0700; tokenkeeper refuses to use it.
-var ErrInsecureDir = errors.New("runtime directory is not private")
+var ErrInsecureDir = paths.ErrInsecureDir
 
 // RuntimeDir returns the private directory of this user's agents, creating
-// it when needed: $XDG_RUNTIME_DIR/tokenkeeper, else
-// $TMPDIR/tokenkeeper-<uid>. Either way it must end up a real directory
-// (not a symlink) owned by the current uid with no group or other access.
-func RuntimeDir(getenv func(string) string) (string, error) {
-	uid := os.Getuid()
-	dir := filepath.Join(os.TempDir(), "tokenkeeper-"+strconv.Itoa(uid))
-	if x := getenv("XDG_RUNTIME_DIR"); x != "" && filepath.IsAbs(x) {
-		dir = filepath.Join(x, "tokenkeeper")
-	}
-	if err := os.Mkdir(dir, 0o700); err != nil && !errors.Is(err, os.ErrExist) {
-		return "", fmt.Errorf("could not create runtime directory: %w", err)
-	}
-	if err := checkPrivateDir(dir, uid); err != nil {
-		return "", err
-	}
-	return dir, nil
-}
+// it when needed (see paths.RuntimeDir).
+func RuntimeDir(getenv func(string) string) (string, error) { return paths.RuntimeDir(getenv) }
 
-// checkPrivateDir refuses a directory another user could have planted or
-// can read: someone else's socket there could hand out forged tokens or
-// collect requests.
-func checkPrivateDir(dir string, uid int) error {
-	fi, err := os.Lstat(dir)
-	if err != nil {
-		return fmt.Errorf("could not inspect runtime directory: %w", err)
-	}
-	st, ok := fi.Sys().(*syscall.Stat_t)
-	switch {
-	case !fi.IsDir():
-		return fmt.Errorf("%s is not a directory: %w", dir, ErrInsecureDir)
-	case !ok || int(st.Uid) != uid:
-		return fmt.Errorf("%s is not owned by uid %d: %w", dir, uid, ErrInsecureDir)
-	case fi.Mode().Perm()&0o077 != 0:
-		return fmt.Errorf("%s has mode %04o, want 0700: %w", dir, fi.Mode().Perm(), ErrInsecureDir)
-	}
-	return nil
-}
-
-// Paths are the files of one agent in the runtime directory. One agent
-// serves one configuration file: the names carry a hash of its absolute
-// path, so `get --config a.yaml` and `get --config b.yaml` each find (or
-// start) their own agent instead of asking one for profiles it does not
-// know.
-type Paths struct {
-	Dir    string
-	Socket string // the unix socket
-	Spawn  string // lock held by a client while it starts the agent
-	Run    string // lock held by the agent for its whole life
-	Log    string // stderr of a detached agent
-}
+// Paths are the files of one agent in the runtime directory.
+type Paths = paths.Agent
 
 // PathsFor names the files of the agent serving configPath (made absolute).
-func PathsFor(dir, configPath string) (Paths, error) {
-	abs, err := filepath.Abs(configPath)
-	if err != nil {
-		return Paths{}, fmt.Errorf("could not resolve config path: %w", err)
-	}
-	sum := sha256.Sum256([]byte(abs))
-	base := filepath.Join(dir, "agent-"+hex.EncodeToString(sum[:6]))
-	return Paths{
-		Dir:    dir,
-		Socket: base + ".sock",
-		Spawn:  base + ".spawn.lock",
-		Run:    base + ".run.lock",
-		Log:    base + ".log",
-	}, nil
-}
+func PathsFor(dir, configPath string) (Paths, error) { return paths.AgentIn(dir, configPath) }
+
+// PeerCred returns the uid and pid of the process at the other end of a
+// unix socket connection (SO_PEERCRED; see paths.PeerCred).
+func PeerCred(c net.Conn) (uid uint32, pid int32, err error) { return paths.PeerCred(c) }

@@ -3,12 +3,13 @@ package config
 import (
 	"errors"
 	"fmt"
+	"io"
 	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"time"
 
+	"github.com/tokenkeeper/tokenkeeper/plugin/paths"
 	"github.com/tokenkeeper/tokenkeeper/plugin/secret"
 )
 
@@ -61,8 +62,8 @@ type Profile struct {
 	// CAFile is a PEM bundle to verify the upstream's TLS certificate
 	// with, instead of the system roots.
 	CAFile string
-	// InsecureSkipVerify turns off TLS verification; the provider warns
-	// each time it is used.
+	// InsecureSkipVerify turns off TLS verification; Config.Warnings and
+	// the provider warn about it.
 	InsecureSkipVerify bool
 	// Timeout bounds each upstream request (default 30s).
 	Timeout time.Duration
@@ -163,27 +164,55 @@ func (e *Error) Unwrap() error { return e.Err }
 // $HOME/.config/tokenkeeper/config.yaml; "" when none of them is set.
 // getenv is os.Getenv outside tests.
 func DefaultPath(getenv func(string) string) string {
-	if p := getenv("TOKENKEEPER_CONFIG"); p != "" {
-		return p
-	}
-	// The XDG spec says to ignore a relative XDG_CONFIG_HOME.
-	if x := getenv("XDG_CONFIG_HOME"); filepath.IsAbs(x) {
-		return filepath.Join(x, "tokenkeeper", "config.yaml")
-	}
-	if h := getenv("HOME"); h != "" {
-		return filepath.Join(h, ".config", "tokenkeeper", "config.yaml")
-	}
-	return ""
+	return paths.ConfigFile(getenv) // one definition, shared with hosts
 }
 
 // Load reads, parses and validates the profiles file at path. Relative
 // paths in it (file references, ca_file) are relative to its directory.
+//
+// The file decides which programs run (command references), where
+// credentials are sent (url) and which CA is trusted (ca_file), so, as
+// ssh's StrictModes, Load refuses it when someone other than the current
+// user or root could change it: when it is writable by group or others,
+// owned by another user, or in a directory (or below one) that another
+// user owns or that group or others may write without the sticky bit.
+// Such errors wrap secret.ErrInsecurePermissions and say what to run.
 func Load(path string) (*Config, error) {
-	data, err := os.ReadFile(path)
+	data, err := readTrusted(path)
+	if err != nil {
+		return nil, err
+	}
+	return Parse(data, path)
+}
+
+// readTrusted reads path after checking, on the opened descriptor, that
+// only the current user or root can change it.
+func readTrusted(path string) ([]byte, error) {
+	f, err := os.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("could not read config: %w", err)
 	}
-	return Parse(data, path)
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, fmt.Errorf("could not read config: %w", err)
+	}
+	if err := secret.CheckTrustedFile(path, fi); err != nil {
+		return nil, untrusted(path, err)
+	}
+	if err := secret.CheckTrustedDirs(path); err != nil {
+		return nil, untrusted(path, err)
+	}
+	data, err := io.ReadAll(f)
+	if err != nil {
+		return nil, fmt.Errorf("could not read config: %w", err)
+	}
+	return data, nil
+}
+
+func untrusted(path string, err error) *Error {
+	return &Error{File: path, Msg: "refusing a profiles file that others could change " +
+		"(it decides which programs run, where credentials are sent and which CA is trusted)", Err: err}
 }
 
 // Profile returns the named profile, or an error wrapping

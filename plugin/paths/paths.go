@@ -1,0 +1,127 @@
+// Package paths locates tokenkeeper's per-user files — the profiles file,
+// the private runtime directory, the socket and locks of the agent serving
+// a profiles file — and checks who is at the other end of that socket. It
+// imports only the standard library, so the CLI, the agent, the
+// configuration loader and every Go host derive the same paths from one
+// function each.
+package paths
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"syscall"
+)
+
+// ErrInsecureDir: the runtime directory exists but is not a directory
+// owned by this uid with mode 0700; tokenkeeper refuses to use it.
+var ErrInsecureDir = errors.New("runtime directory is not private")
+
+// ErrNoConfig: no profiles file can be named, because none of
+// TOKENKEEPER_CONFIG, XDG_CONFIG_HOME and HOME is set.
+var ErrNoConfig = errors.New("no configuration file: set TOKENKEEPER_CONFIG, XDG_CONFIG_HOME or HOME")
+
+// ConfigFile is the default profiles file: $TOKENKEEPER_CONFIG, else
+// $XDG_CONFIG_HOME/tokenkeeper/config.yaml (an absolute XDG_CONFIG_HOME
+// only, as the XDG spec says), else ~/.config/tokenkeeper/config.yaml; ""
+// when none of them is set.
+func ConfigFile(getenv func(string) string) string {
+	if p := getenv("TOKENKEEPER_CONFIG"); p != "" {
+		return p
+	}
+	if x := getenv("XDG_CONFIG_HOME"); filepath.IsAbs(x) {
+		return filepath.Join(x, "tokenkeeper", "config.yaml")
+	}
+	if h := getenv("HOME"); h != "" {
+		return filepath.Join(h, ".config", "tokenkeeper", "config.yaml")
+	}
+	return ""
+}
+
+// RuntimeDir returns the private directory of this user's agents, creating
+// it when needed: $XDG_RUNTIME_DIR/tokenkeeper, else
+// $TMPDIR/tokenkeeper-<uid>. Either way it must end up a real directory
+// (not a symlink) owned by the current uid with no group or other access.
+func RuntimeDir(getenv func(string) string) (string, error) {
+	uid := os.Getuid()
+	dir := filepath.Join(os.TempDir(), "tokenkeeper-"+strconv.Itoa(uid))
+	if x := getenv("XDG_RUNTIME_DIR"); x != "" && filepath.IsAbs(x) {
+		dir = filepath.Join(x, "tokenkeeper")
+	}
+	if err := os.Mkdir(dir, 0o700); err != nil && !errors.Is(err, os.ErrExist) {
+		return "", fmt.Errorf("could not create runtime directory: %w", err)
+	}
+	if err := checkPrivateDir(dir, uid); err != nil {
+		return "", err
+	}
+	return dir, nil
+}
+
+// checkPrivateDir refuses a directory another user could have planted or
+// can read: someone else's socket there could hand out forged tokens or
+// collect requests.
+func checkPrivateDir(dir string, uid int) error {
+	fi, err := os.Lstat(dir)
+	if err != nil {
+		return fmt.Errorf("could not inspect runtime directory: %w", err)
+	}
+	st, ok := fi.Sys().(*syscall.Stat_t)
+	switch {
+	case !fi.IsDir():
+		return fmt.Errorf("%s is not a directory: %w", dir, ErrInsecureDir)
+	case !ok || int(st.Uid) != uid:
+		return fmt.Errorf("%s is not owned by uid %d: %w", dir, uid, ErrInsecureDir)
+	case fi.Mode().Perm()&0o077 != 0:
+		return fmt.Errorf("%s has mode %04o, want 0700: %w", dir, fi.Mode().Perm(), ErrInsecureDir)
+	}
+	return nil
+}
+
+// Agent are the files of one agent in the runtime directory. One agent
+// serves one configuration file: the names carry a hash of its absolute
+// path, so `get --config a.yaml` and `get --config b.yaml` each find (or
+// start) their own agent instead of asking one for profiles it does not
+// know.
+type Agent struct {
+	Dir    string
+	Socket string // the unix socket
+	Spawn  string // lock held by a client while it starts the agent
+	Run    string // lock held by the agent for its whole life
+	Log    string // stderr of a detached agent
+}
+
+// AgentIn names the files, in the runtime directory dir, of the agent
+// serving configPath (made absolute).
+func AgentIn(dir, configPath string) (Agent, error) {
+	abs, err := filepath.Abs(configPath)
+	if err != nil {
+		return Agent{}, fmt.Errorf("could not resolve config path: %w", err)
+	}
+	sum := sha256.Sum256([]byte(abs))
+	base := filepath.Join(dir, "agent-"+hex.EncodeToString(sum[:6]))
+	return Agent{
+		Dir:    dir,
+		Socket: base + ".sock",
+		Spawn:  base + ".spawn.lock",
+		Run:    base + ".run.lock",
+		Log:    base + ".log",
+	}, nil
+}
+
+// AgentFor names the files of the agent serving configPath in this user's
+// runtime directory (RuntimeDir, created when needed). An empty configPath
+// is ErrNoConfig.
+func AgentFor(getenv func(string) string, configPath string) (Agent, error) {
+	if configPath == "" {
+		return Agent{}, ErrNoConfig
+	}
+	dir, err := RuntimeDir(getenv)
+	if err != nil {
+		return Agent{}, err
+	}
+	return AgentIn(dir, configPath)
+}
