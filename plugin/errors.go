@@ -11,33 +11,40 @@ import (
 	"google.golang.org/protobuf/protoadapt"
 	"google.golang.org/protobuf/types/known/durationpb"
 
+	"github.com/tokenkeeper/tokenkeeper/plugin/config"
 	"github.com/tokenkeeper/tokenkeeper/plugin/keeper"
+	"github.com/tokenkeeper/tokenkeeper/plugin/paths"
 	"github.com/tokenkeeper/tokenkeeper/plugin/provider"
+	"github.com/tokenkeeper/tokenkeeper/plugin/secret"
+	"github.com/tokenkeeper/tokenkeeper/plugin/wire"
 )
 
-// ErrorDomain is the google.rpc.ErrorInfo domain of tokenkeeper errors.
-const ErrorDomain = "tokenkeeper.v1"
+// ErrorDomain is the google.rpc.ErrorInfo domain of tokenkeeper errors
+// (wire.ErrorDomain).
+const ErrorDomain = wire.ErrorDomain
 
-// ErrorInfo reasons attached to FailedPrecondition, the one code with two
-// meanings here. Hosts tell them apart by reason, never by message.
+// ErrorInfo reasons attached to FailedPrecondition (see package wire).
 const (
 	// ReasonLockoutGuard: the login was not attempted because the
-	// credential was rejected recently; metadata "retry_at" (RFC 3339)
-	// says when the keeper will try again, and a RetryInfo detail carries
-	// the delay.
-	ReasonLockoutGuard = "LOCKOUT_GUARD"
-	// ReasonBadConfig: the profile cannot work as configured (TLS
-	// verification, no common API version, malformed URL). Fix the
-	// configuration; retrying changes nothing.
-	ReasonBadConfig = "BAD_CONFIG"
+	// credential was rejected recently (wire.ReasonLockoutGuard).
+	ReasonLockoutGuard = wire.ReasonLockoutGuard
+	// ReasonBadConfig: the profile cannot work as configured
+	// (wire.ReasonBadConfig).
+	ReasonBadConfig = wire.ReasonBadConfig
 )
 
-// toStatus maps an error of the keeper or a provider to the gRPC status of
-// DESIGN.md. The message is err.Error(), secret-free by the providers'
-// contract. The order matters: a GuardError also matches
-// ErrCredentialsRejected, and a provider error may wrap a context error.
+// ErrorStatus is the one classification of tokenkeeper errors: it maps an error
+// of the keeper, a provider, a secret reference or the configuration to the
+// gRPC status of DESIGN.md. The TokenService answers with it (plugin mode,
+// agent), and the CLI classifies its in-process errors (--no-agent) with
+// it, so every path gives one failure one code. The message is
+// err.Error(), secret-free by the contract of those packages; now computes
+// the RetryInfo delay of the lockout guard. The order matters: a
+// GuardError also matches ErrCredentialsRejected, a provider error may wrap
+// a context error or a secret error (a rotated token that could not be
+// stored is Unavailable, not BadConfig).
 //
-//	keeper.ErrUnknownProfile            NotFound
+//	keeper/config.ErrUnknownProfile     NotFound
 //	keeper.ErrMinValidity               InvalidArgument (tokens never live that long)
 //	*keeper.GuardError                  FailedPrecondition + ErrorInfo LOCKOUT_GUARD + RetryInfo
 //	provider.ErrBadConfig               FailedPrecondition + ErrorInfo BAD_CONFIG
@@ -46,24 +53,27 @@ const (
 //	provider.ErrUnavailable,
 //	keeper.ErrClosed, deadline exceeded Unavailable
 //	context.Canceled                    Canceled
+//	*secret.Error, *config.Error,
+//	paths.ErrInsecureDir                FailedPrecondition + ErrorInfo BAD_CONFIG
 //	a gRPC status (forwarded)           unchanged
 //	anything else                       Internal
 //
 // Bad configuration is FailedPrecondition rather than InvalidArgument:
-// the request is fine, the system is not in a state to serve it.
-func toStatus(err error, now time.Time) *status.Status {
+// the request is fine, the system is not in a state to serve it. A secret
+// that cannot be read (missing, world-readable, a command failing or
+// hanging) is bad configuration, not a rejection: no login was tried.
+func ErrorStatus(err error, now time.Time) *status.Status {
 	msg := err.Error()
 	var guard *keeper.GuardError
 	switch {
-	case errors.Is(err, keeper.ErrUnknownProfile):
+	case errors.Is(err, keeper.ErrUnknownProfile), errors.Is(err, config.ErrUnknownProfile):
 		return status.New(codes.NotFound, msg)
 	case errors.Is(err, keeper.ErrMinValidity):
 		return status.New(codes.InvalidArgument, msg)
 	case errors.As(err, &guard):
 		return guardStatus(guard, msg, now)
 	case errors.Is(err, provider.ErrBadConfig):
-		return withDetails(status.New(codes.FailedPrecondition, msg),
-			&errdetails.ErrorInfo{Reason: ReasonBadConfig, Domain: ErrorDomain})
+		return badConfig(msg)
 	case errors.Is(err, provider.ErrCredentialsRejected):
 		return status.New(codes.Unauthenticated, msg)
 	case errors.Is(err, provider.ErrForbidden):
@@ -73,11 +83,26 @@ func toStatus(err error, now time.Time) *status.Status {
 		return status.New(codes.Unavailable, msg)
 	case errors.Is(err, context.Canceled):
 		return status.New(codes.Canceled, msg)
+	case isConfigError(err):
+		return badConfig(msg)
 	}
 	if st, ok := status.FromError(err); ok {
 		return st
 	}
 	return status.New(codes.Internal, msg)
+}
+
+// isConfigError: the profiles file, a secret reference or the runtime
+// directory is wrong; a person must fix it.
+func isConfigError(err error) bool {
+	var se *secret.Error
+	var ce *config.Error
+	return errors.As(err, &se) || errors.As(err, &ce) || errors.Is(err, paths.ErrInsecureDir)
+}
+
+func badConfig(msg string) *status.Status {
+	return withDetails(status.New(codes.FailedPrecondition, msg),
+		&errdetails.ErrorInfo{Reason: ReasonBadConfig, Domain: ErrorDomain})
 }
 
 func guardStatus(g *keeper.GuardError, msg string, now time.Time) *status.Status {

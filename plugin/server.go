@@ -107,7 +107,7 @@ func (s *server) ListProfiles(context.Context, *tokenkeeperv1.ListProfilesReques
 // fail logs a failed call (the error text is secret-free by contract) and
 // turns it into a gRPC status.
 func (s *server) fail(method, profile string, err error) error {
-	st := toStatus(err, s.now())
+	st := ErrorStatus(err, s.now())
 	s.logger.Debug(method+" failed", "profile", profile, "code", st.Code().String(), "error", st.Message())
 	return st.Err()
 }

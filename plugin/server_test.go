@@ -15,7 +15,9 @@ import (
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/durationpb"
 
+	"github.com/tokenkeeper/tokenkeeper/plugin/config"
 	"github.com/tokenkeeper/tokenkeeper/plugin/keeper"
+	"github.com/tokenkeeper/tokenkeeper/plugin/paths"
 	"github.com/tokenkeeper/tokenkeeper/plugin/provider"
 	"github.com/tokenkeeper/tokenkeeper/plugin/secret"
 	tokenkeeperv1 "github.com/tokenkeeper/tokenkeeper/proto/tokenkeeper/v1"
@@ -153,6 +155,20 @@ func TestErrorMapping(t *testing.T) {
 		{"canceled", context.Canceled, codes.Canceled, ""},
 		{"bad config", upstream(provider.ErrBadConfig), codes.FailedPrecondition, ReasonBadConfig},
 		{"protocol", upstream(provider.ErrProtocol), codes.Internal, ""},
+		// A secret that cannot be read is bad configuration on every path
+		// (the CLI without agent classifies with the same function).
+		{"secret command failing", fmt.Errorf("could not read the password: %w",
+			&secret.Error{Ref: "command false", Err: secret.ErrCommandFailed}), codes.FailedPrecondition, ReasonBadConfig},
+		{"secret file world-readable", &secret.Error{Ref: "file /x", Err: secret.ErrInsecurePermissions}, codes.FailedPrecondition, ReasonBadConfig},
+		{"config error", &config.Error{Msg: "unknown field"}, codes.FailedPrecondition, ReasonBadConfig},
+		{"unknown profile in config", fmt.Errorf("x: %w", config.ErrUnknownProfile), codes.NotFound, ""},
+		{"runtime dir not private", fmt.Errorf("/run/x: %w", paths.ErrInsecureDir), codes.FailedPrecondition, ReasonBadConfig},
+		// A rotated token that could not be stored is retryable even though
+		// the cause is a secret error: the provider's class wins.
+		{"secret store failing under Unavailable", fmt.Errorf("login: not stored: %w (%w)",
+			&secret.Error{Ref: "file /sa", Err: errors.New("disk full")}, provider.ErrUnavailable), codes.Unavailable, ""},
+		{"secret command killed by the caller's deadline", &secret.Error{Ref: "command pass",
+			Err: fmt.Errorf("%w: %w", secret.ErrCommandFailed, context.DeadlineExceeded)}, codes.Unavailable, ""},
 		{"forwarded status", status.Error(codes.ResourceExhausted, "slow down"), codes.ResourceExhausted, ""},
 		{"other", errors.New("boom"), codes.Internal, ""},
 	}

@@ -1,45 +1,38 @@
 package main
 
 import (
-	"context"
 	"errors"
+	"time"
+
+	"google.golang.org/grpc/codes"
 
 	"github.com/tokenkeeper/tokenkeeper/host"
 	"github.com/tokenkeeper/tokenkeeper/host/exec"
+	"github.com/tokenkeeper/tokenkeeper/plugin"
 	"github.com/tokenkeeper/tokenkeeper/plugin/agent"
-	"github.com/tokenkeeper/tokenkeeper/plugin/config"
-	"github.com/tokenkeeper/tokenkeeper/plugin/keeper"
-	"github.com/tokenkeeper/tokenkeeper/plugin/provider"
-	"github.com/tokenkeeper/tokenkeeper/plugin/secret"
+	"github.com/tokenkeeper/tokenkeeper/plugin/wire"
 )
 
-// codeRules classify an error by the first sentinel it matches: errors from
-// the agent (host.ErrX, from gRPC codes) and from an in-process keeper
-// (--no-agent, config check --online) land on the same codes. Order
-// matters: a lockout GuardError also matches ErrCredentialsRejected.
+// codeRules map a gRPC code (and, for FailedPrecondition, the ErrorInfo
+// reason) to the code of the Error document. It is the only table: an
+// error from the agent arrives as a status (*host.Error), an error of an
+// in-process keeper (--no-agent, config check --online) is turned into one
+// by plugin.ErrorStatus, the classifier the TokenService itself answers
+// with — so one failure has one code whichever way it was asked for. The
+// first matching rule wins; reason "" matches any reason.
 var codeRules = []struct {
-	err  error
-	code exec.Code
+	code   codes.Code
+	reason string
+	exec   exec.Code
 }{
-	{host.ErrNotFound, exec.CodeNotFound},
-	{keeper.ErrUnknownProfile, exec.CodeNotFound},
-	{config.ErrUnknownProfile, exec.CodeNotFound},
-	{host.ErrInvalidArgument, exec.CodeInvalidArgument},
-	{keeper.ErrMinValidity, exec.CodeInvalidArgument},
-	{host.ErrBadConfig, exec.CodeBadConfig},
-	{provider.ErrBadConfig, exec.CodeBadConfig},
-	{agent.ErrInsecureDir, exec.CodeBadConfig},
-	{host.ErrLockedOut, exec.CodeFailedPrecondition},
-	{host.ErrUnauthenticated, exec.CodeUnauthenticated},
-	{provider.ErrCredentialsRejected, exec.CodeUnauthenticated},
-	{host.ErrPermissionDenied, exec.CodePermissionDenied},
-	{provider.ErrForbidden, exec.CodePermissionDenied},
-	{host.ErrUnavailable, exec.CodeUnavailable},
-	{provider.ErrUnavailable, exec.CodeUnavailable},
-	{keeper.ErrClosed, exec.CodeUnavailable},
-	{agent.ErrNotReady, exec.CodeUnavailable},
-	{context.DeadlineExceeded, exec.CodeUnavailable},
-	{host.ErrInternal, exec.CodeInternal},
+	{codes.NotFound, "", exec.CodeNotFound},
+	{codes.InvalidArgument, "", exec.CodeInvalidArgument},
+	{codes.FailedPrecondition, wire.ReasonBadConfig, exec.CodeBadConfig},
+	{codes.FailedPrecondition, "", exec.CodeFailedPrecondition}, // the lockout guard
+	{codes.Unauthenticated, "", exec.CodeUnauthenticated},
+	{codes.PermissionDenied, "", exec.CodePermissionDenied},
+	{codes.Unavailable, "", exec.CodeUnavailable},
+	{codes.DeadlineExceeded, "", exec.CodeUnavailable},
 }
 
 // classify turns any error of a CLI call into the *exec.Error that decides
@@ -50,26 +43,30 @@ func classify(err error) *exec.Error {
 	if errors.As(err, &e) {
 		return e
 	}
-	var guard *keeper.GuardError
-	if errors.As(err, &guard) {
-		return &exec.Error{Code: exec.CodeFailedPrecondition, Message: err.Error(), Err: err}
-	}
-	// A secret that cannot be read (missing, world-readable, command
-	// failing or hanging) is a configuration problem, not a rejection.
-	var se *secret.Error
-	var ce *config.Error
-	if errors.As(err, &se) || errors.As(err, &ce) {
-		return &exec.Error{Code: exec.CodeBadConfig, Message: err.Error(), Err: err}
-	}
-	msg := err.Error()
-	var he *host.Error
-	if errors.As(err, &he) && he.Message != "" {
-		msg = he.Message // the agent's own words; the code is in the document
-	}
+	code, reason, msg := statusOf(err)
 	for _, r := range codeRules {
-		if errors.Is(err, r.err) {
-			return &exec.Error{Code: r.code, Message: msg, Err: err}
+		if r.code == code && (r.reason == "" || r.reason == reason) {
+			return &exec.Error{Code: r.exec, Message: msg, Err: err}
 		}
 	}
 	return &exec.Error{Code: exec.CodeInternal, Message: msg, Err: err}
+}
+
+// statusOf is the gRPC code and ErrorInfo reason of err, and the message
+// to show: the agent's own words for its statuses, else err's text.
+func statusOf(err error) (codes.Code, string, string) {
+	var he *host.Error
+	if errors.As(err, &he) {
+		msg := err.Error()
+		if he.Message != "" {
+			msg = he.Message // the agent's own words; the code is in the document
+		}
+		return he.Code, he.Reason, msg
+	}
+	if errors.Is(err, agent.ErrNotReady) {
+		// The CLI's own error: the agent it started never answered.
+		return codes.Unavailable, "", err.Error()
+	}
+	st := plugin.ErrorStatus(err, time.Now())
+	return st.Code(), wire.Reason(st), st.Message()
 }

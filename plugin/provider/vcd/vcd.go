@@ -157,22 +157,33 @@ func (p *Provider) Credential(ctx context.Context) (secret.Secret, error) {
 	case p.cfg.APIToken != nil:
 		tok, err := p.cfg.APIToken.Resolve(ctx)
 		if err != nil {
-			return secret.Secret{}, fmt.Errorf("could not read the API token: %w", err)
+			return secret.Secret{}, unreadable(ctx, fmt.Errorf("could not read the API token: %w", err))
 		}
 		return provider.CredentialID(tok.Reveal()), nil
 	case p.cfg.ServiceAccount != nil:
 		tok, err := p.serviceAccountToken(ctx)
 		if err != nil {
-			return secret.Secret{}, err
+			return secret.Secret{}, unreadable(ctx, err)
 		}
 		return provider.CredentialID(tok.Reveal()), nil
 	default:
 		pw, err := p.cfg.Password.Resolve(ctx)
 		if err != nil {
-			return secret.Secret{}, fmt.Errorf("could not read the password: %w", err)
+			return secret.Secret{}, unreadable(ctx, fmt.Errorf("could not read the password: %w", err))
 		}
 		return provider.CredentialID(p.principal(), pw.Reveal()), nil
 	}
+}
+
+// unreadable classifies a credential that cannot be read as bad
+// configuration (like vcf): no login was tried, a person must fix the
+// secret source. A read cut short by the caller's context keeps the
+// context error as its class.
+func unreadable(ctx context.Context, err error) error {
+	if ctx.Err() != nil {
+		return err
+	}
+	return fmt.Errorf("%w (%w)", err, provider.ErrBadConfig)
 }
 
 // principal is the user@org login name.
