@@ -140,3 +140,29 @@ func TestLoginRejectedGuard(t *testing.T) {
 		}
 	})
 }
+
+// Rule 6: logging out does not reset the lockout guard: a rejected
+// credential stays refused after Revoke, without an upstream call.
+func TestGuardSurvivesRevoke(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		f := newFake()
+		f.password = "wrong"
+		k := newTestKeeper(t, f, Options{})
+		if _, err := k.Get(t.Context(), "p", GetOptions{}); !errors.Is(err, provider.ErrCredentialsRejected) {
+			t.Fatalf("Get: %v", err)
+		}
+		if err := k.Revoke(t.Context(), "p"); err != nil {
+			t.Fatalf("Revoke: %v", err)
+		}
+		var ge *GuardError
+		if _, err := k.Get(t.Context(), "p", GetOptions{}); !errors.As(err, &ge) {
+			t.Fatalf("Get after Revoke: %v, want a GuardError", err)
+		}
+		if logins, _, revokes, _ := f.snapshot(); logins != 1 || revokes != 0 {
+			t.Errorf("logins=%d revokes=%d, want 1/0", logins, revokes)
+		}
+		if s := statusOf(t, k, "p"); s.State != StateRejected {
+			t.Errorf("state %s after Revoke, want rejected", s.State)
+		}
+	})
+}

@@ -141,3 +141,23 @@ func TestIdleTimeoutShorterThanMargin(t *testing.T) {
 		}
 	})
 }
+
+// A Get that finds a call in flight waits for it even when the call cannot
+// give it a token (here a keepalive probe, while a host invalidated the
+// session), then starts the renewal it needs: one Get may take several
+// rounds (see maxRounds).
+func TestGetAfterJoiningKeepalive(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		f := newSessionFake()
+		k := newTestKeeper(t, probingFake{f}, Options{}, func(s *ProfileSpec) { s.Keepalive = 10 * time.Minute })
+		first := mustGet(t, k, GetOptions{})
+		time.Sleep(10*time.Minute + 100*time.Millisecond) // the keepalive probe is upstream now
+		if dropped, err := k.Invalidate(t.Context(), "p", first.Fingerprint, "401"); !dropped || err != nil {
+			t.Fatalf("Invalidate: %v %v", dropped, err)
+		}
+		tok := mustGet(t, k, GetOptions{})
+		if logins, _, _, probes := f.snapshot(); tok.Fingerprint == first.Fingerprint || logins != 2 || probes != 1 {
+			t.Errorf("logins=%d probes=%d renewed=%v, want the keepalive then a login", logins, probes, tok.Fingerprint != first.Fingerprint)
+		}
+	})
+}

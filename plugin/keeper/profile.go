@@ -17,8 +17,12 @@ import (
 // refresh rather than a 401.
 const defaultLifetime = 5 * time.Minute
 
-// maxRounds bounds how many shared calls one Get may wait for: a probe
-// that keeps the session but not long enough, then a renewal.
+// maxRounds bounds the shared calls one Get may wait for before it gives
+// up with ErrUnavailable. Two are needed: a call that could not serve this
+// caller (a keepalive in flight, a probe that kept the session alive but
+// not long enough), then a renewal (TestGetAfterJoiningKeepalive). The
+// third is headroom for a host invalidating the fresh token before this
+// caller sees it; the bound only ends a loop that would not end otherwise.
 const maxRounds = 3
 
 // profile is the state machine of one profile. Methods ending in Locked

@@ -3,6 +3,7 @@ package keeper
 import (
 	"fmt"
 	"math"
+	"sync"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -161,6 +162,90 @@ func TestBackgroundFailureNotRepeatedPerGet(t *testing.T) {
 		mustGet(t, k, GetOptions{})
 		if _, refreshes, _, _ := f.snapshot(); refreshes != 2 {
 			t.Errorf("refreshes=%d, want the caller's own", refreshes)
+		}
+	})
+}
+
+// Rule 5: when the refresh timer fired while the profile was idle (and so
+// did nothing), the first Get past the refresh point is served from the
+// cache and starts one refresh in the background: none of a burst of
+// callers waits for upstream, then or later.
+func TestRefreshDueAfterIdleStartedByGet(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		f := newFake()
+		k := newTestKeeper(t, f, Options{Rand: func() float64 { return 0.5 }})
+		first := mustGet(t, k, GetOptions{})
+		time.Sleep(45 * time.Minute) // the refresh point (40 min) passes unused
+		if _, refreshes, _, _ := f.snapshot(); refreshes != 0 {
+			t.Fatalf("refreshes=%d while idle", refreshes)
+		}
+		t0 := time.Now()
+		var wg sync.WaitGroup
+		for range 100 {
+			wg.Go(func() {
+				if tok := mustGet(t, k, GetOptions{}); tok.Fingerprint != first.Fingerprint || time.Since(t0) != 0 {
+					t.Error("a Get of the burst waited for upstream")
+				}
+			})
+		}
+		wg.Wait()
+		waited := callEvery(t, k, time.Second, 20*time.Minute) // past the old token's expiry
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		if len(waited) != 0 {
+			t.Errorf("Gets waited for upstream at %v", waited)
+		}
+		if f.refreshes != 1 || f.refreshAt[0] != t0.Add(f.latency) || f.maxInfl != 1 {
+			t.Errorf("refreshes at %v (max %d concurrent), want one started by the burst", offsets(t0, f.refreshAt), f.maxInfl)
+		}
+	})
+}
+
+// The proactive refresh point is jittered, so that profiles logged in
+// together do not refresh together: rand 0 and 0.999 give points 6% of
+// two thirds of the lifetime apart.
+func TestRefreshPointJitter(t *testing.T) {
+	tests := []struct {
+		rand float64
+		want time.Duration // after the receipt of a 1-hour token
+	}{
+		{0, 38*time.Minute + 48*time.Second},
+		{0.5, 40 * time.Minute},
+		{0.999, 41*time.Minute + 12*time.Second},
+	}
+	for _, tt := range tests {
+		t.Run(fmt.Sprint(tt.rand), func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				f := newFake()
+				k := newTestKeeper(t, f, Options{Rand: func() float64 { return tt.rand }})
+				mustGet(t, k, GetOptions{})
+				p := k.profiles["p"]
+				p.mu.Lock()
+				got := p.refreshAt.Sub(p.acquiredAt).Round(time.Second)
+				p.mu.Unlock()
+				if got != tt.want {
+					t.Errorf("refresh point %v after receipt, want %v", got, tt.want)
+				}
+			})
+		})
+	}
+}
+
+// A Get kicks a background refresh only past the refresh point: after a
+// forced refresh failed transiently its retry timer finds nothing due, and
+// later Gets before the refresh point go upstream no more.
+func TestNoKickBeforeRefreshPoint(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		f := newFake()
+		k := newTestKeeper(t, f, Options{Rand: func() float64 { return 0.5 }})
+		first := mustGet(t, k, GetOptions{})
+		f.set(func(f *fake) { f.refreshErrs = []error{unavailable()} })
+		if tok := mustGet(t, k, GetOptions{ForceRefresh: true}); tok.Fingerprint != first.Fingerprint {
+			t.Fatal("a failed forced refresh did not serve the cached token")
+		}
+		waited := callEvery(t, k, time.Second, 30*time.Minute)
+		if _, refreshes, _, _ := f.snapshot(); refreshes != 1 || len(waited) != 0 {
+			t.Errorf("refreshes=%d before the refresh point, want only the forced one; waits at %v", refreshes, waited)
 		}
 	})
 }

@@ -23,9 +23,8 @@ func (p *profile) invalidate(fingerprint, reason string) bool {
 			"fingerprint", fingerprint, "reason", reason)
 		return false
 	}
-	if p.grant.Refresh.IsZero() {
-		p.dead = true // a session that got a 401 is gone: nothing to revoke
-	}
+	// A session that got a 401 is gone; with its access token dropped and
+	// no refresh credential, nothing is held that revoking could reach.
 	p.dropAccessLocked()
 	p.log.Debug("access token invalidated", "op", "invalidate", "fingerprint", fingerprint, "reason", reason)
 	return true
