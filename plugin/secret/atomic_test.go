@@ -282,6 +282,7 @@ func TestCheckWritable(t *testing.T) {
 		{"new file", Ref{File: filepath.Join(dir, "new")}, nil, "", false},
 		{"existing 0600", Ref{File: writeFile(t, dir, "ok", canary, 0o600)}, nil, "", false},
 		{"existing 0644", Ref{File: writeFile(t, dir, "loose", canary, 0o644)}, ErrInsecurePermissions, "chmod 600", false},
+		{"existing 0622", Ref{File: writeFile(t, dir, "writable", canary, 0o622)}, ErrInsecurePermissions, "chmod 600", false},
 		{"env ref", Ref{Env: "X"}, ErrInvalidRef, "must be a file", false},
 		{"missing dir", Ref{File: filepath.Join(dir, "missing", "x")}, os.ErrNotExist, "directory", false},
 		{"read-only dir", Ref{File: filepath.Join(readOnly, "x")}, os.ErrPermission, "not writable", true},

@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
+	"regexp"
 	"strings"
 	"time"
 )
@@ -17,7 +19,9 @@ var (
 	ErrNotFound = errors.New("not found")
 	// ErrEmpty: the source exists but yields an empty value.
 	ErrEmpty = errors.New("empty value")
-	// ErrInsecurePermissions: the file is readable by group or others.
+	// ErrInsecurePermissions: the file is readable or writable by group or
+	// others, or owned by someone other than the current user or root; or
+	// a directory above a file that must be trusted is open to others.
 	ErrInsecurePermissions = errors.New("insecure permissions")
 	// ErrCommandFailed: the command could not start, exited non-zero or
 	// timed out. The command's output is never part of the error.
@@ -52,7 +56,9 @@ func (e *Error) Unwrap() error { return e.Err }
 // Ref is a secret reference from the profiles file: exactly one of Env,
 // File, Command. Timeout bounds Command (default DefaultCommandTimeout).
 type Ref struct {
-	// Env names an environment variable holding the value.
+	// Env names an environment variable holding the value. It must be a
+	// POSIX name (letters, digits and _, not starting with a digit); only
+	// an upper-case name is shown in messages (see IsConventionalEnvName).
 	Env string
 	// File is the path of a file holding the value (one trailing newline
 	// is trimmed). It must not be readable by group or others.
@@ -66,10 +72,15 @@ type Ref struct {
 
 // String describes the reference without its value: "env VCF_PASSWORD",
 // "file /run/x", "command pass". Command arguments are left out because
-// people do put literal secrets there.
+// people do put literal secrets there, and so is an environment variable
+// name that is not upper case: `{env: Summer2024}` is more likely a
+// misplaced password than a variable name.
 func (r Ref) String() string {
 	switch r.kind() {
 	case kindEnv:
+		if !IsConventionalEnvName(r.Env) {
+			return "env (name not shown: not an upper-case name like VCF_PASSWORD)"
+		}
 		return "env " + r.Env
 	case kindFile:
 		return "file " + r.File
@@ -112,6 +123,9 @@ func (r Ref) Validate() error {
 	switch {
 	case r.kind() == kindInvalid:
 		return &Error{Ref: r.String(), Err: fmt.Errorf("%w: set exactly one of env, file or command (with a non-empty program)", ErrInvalidRef)}
+	case r.kind() == kindEnv && !IsEnvName(r.Env):
+		return &Error{Ref: r.String(), Err: fmt.Errorf("%w: not an environment variable name: "+
+			"use letters, digits and _, not starting with a digit", ErrInvalidRef)}
 	case r.Timeout < 0:
 		return &Error{Ref: r.String(), Err: fmt.Errorf("%w: negative timeout %s", ErrInvalidRef, r.Timeout)}
 	case r.Timeout != 0 && r.kind() != kindCommand:
@@ -153,6 +167,21 @@ func (r Ref) ResolveWith(ctx context.Context, lookupEnv func(string) (string, bo
 	}
 	return New(v), nil
 }
+
+var (
+	envName      = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+	upperEnvName = regexp.MustCompile(`^[A-Z_][A-Z0-9_]*$`)
+)
+
+// IsEnvName reports whether name is a valid environment variable name in
+// the POSIX sense: letters, digits and _, not starting with a digit.
+func IsEnvName(name string) bool { return envName.MatchString(name) }
+
+// IsConventionalEnvName reports whether name is an upper-case variable
+// name like VCF_PASSWORD. Only such names are shown in messages: a
+// mixed-case "name" such as Summer2024 is more likely a password written
+// in the wrong place.
+func IsConventionalEnvName(name string) bool { return upperEnvName.MatchString(name) }
 
 func (r Ref) timeout() time.Duration {
 	if r.Timeout > 0 {
@@ -203,16 +232,39 @@ func readSecretFile(path string) (string, error) {
 	return trimNewline(string(b)), nil
 }
 
-// checkMode refuses directories and files readable by group or others.
+// checkMode refuses directories, files readable or writable by group or
+// others, and files owned by someone other than the current user or root
+// (who could put a password of their choosing there, or read the
+// rotated token).
 func checkMode(path string, fi os.FileInfo) error {
 	if fi.IsDir() {
 		return errors.New("is a directory, not a file")
 	}
-	if perm := fi.Mode().Perm(); perm&0o044 != 0 {
-		return fmt.Errorf("%w: mode %04o lets group or others read it; run `chmod 600 %s`",
-			ErrInsecurePermissions, perm, path)
+	mask := fs.FileMode(groupOtherRead)
+	if _, _, ok := fileOwner(fi); ok {
+		mask |= groupOtherWrite
+	}
+	if perm := fi.Mode().Perm(); perm&mask != 0 {
+		return fmt.Errorf("%w: mode %04o lets %s %s it; run `chmod 600 %s`",
+			ErrInsecurePermissions, perm, who(perm, mask), access(perm), shellQuote(path))
+	}
+	if owner, self, ok := fileOwner(fi); ok {
+		return checkOwner(path, owner, self)
 	}
 	return nil
+}
+
+// access names what the group and other bits of perm allow.
+func access(perm fs.FileMode) string {
+	r, w := perm&groupOtherRead != 0, perm&groupOtherWrite != 0
+	switch {
+	case r && w:
+		return "read and change"
+	case w:
+		return "change"
+	default:
+		return "read"
+	}
 }
 
 // trimNewline removes one trailing "\n" or "\r\n", as editors and
