@@ -4,8 +4,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -46,7 +48,8 @@ type handler struct {
 
 // NewHandler wraps b with the inspection and fault-injection endpoints:
 // GET /_sim/stats, POST /_sim/faults, GET /_sim/faults, POST /_sim/reset
-// and POST /_sim/expire {"what":"access|refresh|sessions|all"}.
+// and POST /_sim/expire {"what":"access|refresh|sessions|all"}. A known path
+// asked with another method is answered 405 with an Allow header.
 func NewHandler(b Backend) http.Handler { return &handler{b: b} }
 
 func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -113,25 +116,54 @@ func resetConn(w http.ResponseWriter) {
 	_ = conn.Close()
 }
 
-func (h *handler) serveSim(w http.ResponseWriter, r *http.Request) {
-	switch {
-	case r.URL.Path == "/_sim/stats" && r.Method == http.MethodGet:
-		writeJSON(w, http.StatusOK, h.b.Stats())
-	case r.URL.Path == "/_sim/faults" && r.Method == http.MethodPost:
-		h.addFault(w, r)
-	case r.URL.Path == "/_sim/faults" && r.Method == http.MethodGet:
-		writeJSON(w, http.StatusOK, h.pending())
-	case r.URL.Path == "/_sim/reset" && r.Method == http.MethodPost:
-		h.mu.Lock()
-		h.faults = nil
-		h.mu.Unlock()
-		h.b.Reset()
-		w.WriteHeader(http.StatusNoContent)
-	case r.URL.Path == "/_sim/expire" && r.Method == http.MethodPost:
-		h.expire(w, r)
-	default:
-		writeJSON(w, http.StatusNotFound, map[string]string{"message": "no such simulator endpoint"})
+// simRoutes maps each /_sim/ path to its handlers by method.
+func (h *handler) simRoutes(path string) map[string]http.HandlerFunc {
+	switch path {
+	case "/_sim/stats":
+		return map[string]http.HandlerFunc{http.MethodGet: h.stats}
+	case "/_sim/faults":
+		return map[string]http.HandlerFunc{http.MethodGet: h.listFaults, http.MethodPost: h.addFault}
+	case "/_sim/reset":
+		return map[string]http.HandlerFunc{http.MethodPost: h.reset}
+	case "/_sim/expire":
+		return map[string]http.HandlerFunc{http.MethodPost: h.expire}
 	}
+	return nil
+}
+
+// serveSim answers /_sim/: 404 for an unknown path, 405 with an Allow
+// header for a known path asked with the wrong method.
+func (h *handler) serveSim(w http.ResponseWriter, r *http.Request) {
+	routes := h.simRoutes(r.URL.Path)
+	if routes == nil {
+		writeJSON(w, http.StatusNotFound, map[string]string{"message": "no such simulator endpoint"})
+		return
+	}
+	if f, ok := routes[r.Method]; ok {
+		f(w, r)
+		return
+	}
+	allow := slices.Sorted(maps.Keys(routes))
+	w.Header().Set("Allow", strings.Join(allow, ", "))
+	writeJSON(w, http.StatusMethodNotAllowed, map[string]string{
+		"message": fmt.Sprintf("%s %s: use %s", r.Method, r.URL.Path, strings.Join(allow, " or ")),
+	})
+}
+
+func (h *handler) stats(w http.ResponseWriter, _ *http.Request) {
+	writeJSON(w, http.StatusOK, h.b.Stats())
+}
+
+func (h *handler) listFaults(w http.ResponseWriter, _ *http.Request) {
+	writeJSON(w, http.StatusOK, h.pending())
+}
+
+func (h *handler) reset(w http.ResponseWriter, _ *http.Request) {
+	h.mu.Lock()
+	h.faults = nil
+	h.mu.Unlock()
+	h.b.Reset()
+	w.WriteHeader(http.StatusNoContent)
 }
 
 // pending copies the queued faults: take mutates Count under the lock.
