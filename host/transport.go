@@ -19,9 +19,12 @@ type TokenGetter interface {
 
 // Transport is an http.RoundTripper that authenticates requests with the
 // token of one profile. Per request it asks the TokenService for a token
-// (a cheap local call; the plugin caches and refreshes), sends the header
-// the service names, and on a 401 invalidates that token by fingerprint
-// and retries once when the body can be replayed.
+// (a cheap local call; the plugin caches and refreshes) and sends the
+// header the service names. Every 401 invalidates the token it was sent
+// with, whether or not the request can be retried, so later requests do
+// not keep sending a rejected token until it expires; concurrent 401s for
+// one token cause one Invalidate. A request whose body can be replayed is
+// then retried once with the next token.
 //
 // The token goes only to one origin (scheme and host): Host, or else the
 // origin of the first request. A request to any other origin — a redirect
@@ -40,8 +43,17 @@ type Transport struct {
 	// Base performs the requests; nil means http.DefaultTransport.
 	Base http.RoundTripper
 
-	mu     sync.Mutex // guards pinned
-	pinned string     // the origin tokens go to, once known
+	mu     sync.Mutex    // guards pinned and inval
+	pinned string        // the origin tokens go to, once known
+	inval  *invalidation // the latest rejected token, once there is one
+}
+
+// invalidation is one Invalidate call for a rejected token, shared by the
+// requests that got a 401 with it.
+type invalidation struct {
+	fingerprint string
+	done        chan struct{}
+	err         error // written before done is closed
 }
 
 // RoundTrip implements http.RoundTripper. It never modifies req.
@@ -55,22 +67,22 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		return nil, err
 	}
 	resp, err := t.base().RoundTrip(authorized(req, req.Body, tok))
-	if err != nil || resp.StatusCode != http.StatusUnauthorized || !replayable(req) {
+	if err != nil || resp.StatusCode != http.StatusUnauthorized {
 		return resp, err
+	}
+	if err := t.invalidate(req, tok); err != nil || !replayable(req) {
+		return resp, nil
 	}
 	return t.retry(req, resp, tok)
 }
 
-// retry handles a 401: invalidate the rejected token, get the next one and
-// send the request again, once. When any step fails the caller gets the
-// original 401 response, untouched.
+// retry sends the request again, once, with the token that replaced the
+// rejected one. When that fails — no new token, the same token again, a
+// body that cannot be re-created — the caller gets the original 401
+// response, untouched. A 401 to the retry invalidates that token too, for
+// the requests after this one.
 func (t *Transport) retry(req *http.Request, resp *http.Response, old *Token) (*http.Response, error) {
-	ctx := req.Context()
-	reason := fmt.Sprintf("401 from %s %s", req.Method, req.URL.Path)
-	if err := t.Source.Invalidate(ctx, t.Profile, old.Fingerprint, reason); err != nil {
-		return resp, nil
-	}
-	tok, err := t.token(ctx)
+	tok, err := t.token(req.Context())
 	if err != nil || tok.Fingerprint == old.Fingerprint {
 		return resp, nil
 	}
@@ -81,7 +93,46 @@ func (t *Transport) retry(req *http.Request, resp *http.Response, old *Token) (*
 		}
 	}
 	drain(resp)
-	return t.base().RoundTrip(authorized(req, body, tok))
+	resp, err = t.base().RoundTrip(authorized(req, body, tok))
+	if err == nil && resp.StatusCode == http.StatusUnauthorized {
+		_ = t.invalidate(req, tok)
+	}
+	return resp, err
+}
+
+// invalidate reports tok as rejected, once per fingerprint: a request that
+// gets a 401 with a token already being (or successfully) invalidated
+// waits for that call instead of making another. A failed call is tried
+// again by the next 401.
+func (t *Transport) invalidate(req *http.Request, tok *Token) error {
+	t.mu.Lock()
+	inv := t.inval
+	if inv == nil || inv.fingerprint != tok.Fingerprint || failed(inv) {
+		inv = &invalidation{fingerprint: tok.Fingerprint, done: make(chan struct{})}
+		t.inval = inv
+		t.mu.Unlock()
+		reason := fmt.Sprintf("401 from %s %s", req.Method, req.URL.Path)
+		inv.err = t.Source.Invalidate(req.Context(), t.Profile, tok.Fingerprint, reason)
+		close(inv.done)
+		return inv.err
+	}
+	t.mu.Unlock()
+	select {
+	case <-inv.done:
+		return inv.err
+	case <-req.Context().Done():
+		return req.Context().Err()
+	}
+}
+
+// failed reports whether inv has finished with an error.
+func failed(inv *invalidation) bool {
+	select {
+	case <-inv.done:
+		return inv.err != nil
+	default:
+		return false
+	}
 }
 
 func (t *Transport) token(ctx context.Context) (*Token, error) {

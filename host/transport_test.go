@@ -25,6 +25,9 @@ type fakeTokens struct {
 	gets        int
 	invalidated []string
 	minValidity time.Duration
+	// stuck: Invalidate records the call but the service keeps handing
+	// out the same token (it did not drop it).
+	stuck bool
 }
 
 func (f *fakeTokens) current() *Token {
@@ -54,7 +57,7 @@ func (f *fakeTokens) Invalidate(_ context.Context, _, fp, _ string) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.invalidated = append(f.invalidated, fp)
-	if fp == f.current().Fingerprint {
+	if fp == f.current().Fingerprint && !f.stuck {
 		f.n++
 	}
 	return nil
@@ -116,8 +119,8 @@ func TestTransportRetriesOnceAfter401(t *testing.T) {
 	}{
 		{"no body, refreshed token accepted", nil, "tok-1", 2, 200, 1},
 		{"replayable body", func() io.Reader { return strings.NewReader("payload") }, "tok-1", 2, 200, 1},
-		{"unreplayable body is not retried", func() io.Reader { return io.MultiReader(strings.NewReader("payload")) }, "tok-1", 1, 401, 0},
-		{"second 401 is returned, not retried again", nil, "never", 2, 401, 1},
+		{"unreplayable body is not retried, but the token is invalidated", func() io.Reader { return io.MultiReader(strings.NewReader("payload")) }, "tok-1", 1, 401, 1},
+		{"second 401 is returned, not retried again; both tokens invalidated", nil, "never", 2, 401, 2},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -138,7 +141,7 @@ func TestTransportRetriesOnceAfter401(t *testing.T) {
 			if resp.StatusCode != tt.wantCode || len(up.seen) != tt.wantCalls || len(src.invalidated) != tt.wantInval {
 				t.Fatalf("status %d, upstream calls %d (%q), invalidations %v", resp.StatusCode, len(up.seen), up.seen, src.invalidated)
 			}
-			if tt.wantInval == 1 && src.invalidated[0] != "fp-tok-0" {
+			if tt.wantInval >= 1 && src.invalidated[0] != "fp-tok-0" {
 				t.Errorf("invalidated %v, want the rejected token's fingerprint", src.invalidated)
 			}
 			for i, b := range up.bodies {
@@ -147,6 +150,110 @@ func TestTransportRetriesOnceAfter401(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestTransportInvalidatesUnreplayable: a 401 to a request that cannot be
+// replayed still invalidates its token, so the next request carries a new
+// one instead of the rejected token until it expires (client-go's exec
+// authenticator does the same).
+func TestTransportInvalidatesUnreplayable(t *testing.T) {
+	up := &upstream{valid: "tok-1"}
+	srv := httptest.NewServer(up)
+	defer srv.Close()
+	src := &fakeTokens{}
+	tr := &Transport{Source: src, Profile: "p"}
+	post, _ := http.NewRequest(http.MethodPost, srv.URL+"/v1/domains", io.MultiReader(strings.NewReader("payload")))
+	resp, err := tr.RoundTrip(post)
+	if err != nil {
+		t.Fatal(err)
+	}
+	drain(resp)
+	get, _ := http.NewRequest(http.MethodGet, srv.URL+"/v1/domains", nil)
+	if resp, err = tr.RoundTrip(get); err != nil {
+		t.Fatal(err)
+	}
+	drain(resp)
+	if resp.StatusCode != http.StatusOK || len(up.seen) != 2 || up.seen[1] != "Bearer tok-1" {
+		t.Fatalf("second request: status %d, upstream saw %q", resp.StatusCode, up.seen)
+	}
+}
+
+// TestTransportNoRetryWithTheSameToken: when the service hands out the
+// rejected token again (it did not drop it), resending it is pointless:
+// the caller gets the 401.
+func TestTransportNoRetryWithTheSameToken(t *testing.T) {
+	up := &upstream{valid: "never"}
+	srv := httptest.NewServer(up)
+	defer srv.Close()
+	src := &fakeTokens{stuck: true}
+	req, _ := http.NewRequest(http.MethodGet, srv.URL+"/v1/domains", nil)
+	resp, err := (&Transport{Source: src, Profile: "p"}).RoundTrip(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	drain(resp)
+	if resp.StatusCode != http.StatusUnauthorized || len(up.seen) != 1 || len(src.invalidated) != 1 {
+		t.Fatalf("status %d, upstream saw %q, invalidations %v; want one 401, no resend of the same token",
+			resp.StatusCode, up.seen, src.invalidated)
+	}
+}
+
+// TestTransportConcurrent401sInvalidateOnce: many requests rejected with
+// one token cause one Invalidate, and all of them are retried with the
+// next token.
+func TestTransportConcurrent401sInvalidateOnce(t *testing.T) {
+	const n = 20
+	var (
+		mu      sync.Mutex // guards arrived
+		arrived int
+		all     = make(chan struct{})
+	)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Authorization") == "Bearer tok-1" {
+			return
+		}
+		// Hold every first attempt until all n have been sent with
+		// tok-0, so all n get their 401 for the same token.
+		mu.Lock()
+		if arrived++; arrived == n {
+			close(all)
+		}
+		mu.Unlock()
+		select {
+		case <-all:
+		case <-time.After(10 * time.Second):
+		}
+		w.WriteHeader(http.StatusUnauthorized)
+	}))
+	defer srv.Close()
+	src := &fakeTokens{}
+	tr := &Transport{Source: src, Profile: "p"}
+	codes := make([]int, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			req, _ := http.NewRequest(http.MethodGet, srv.URL+"/v1/domains", nil)
+			resp, err := tr.RoundTrip(req)
+			if err != nil {
+				return
+			}
+			drain(resp)
+			codes[i] = resp.StatusCode
+		}()
+	}
+	wg.Wait()
+	for i, c := range codes {
+		if c != http.StatusOK {
+			t.Errorf("request %d: status %d, want 200 after the retry", i, c)
+		}
+	}
+	src.mu.Lock()
+	defer src.mu.Unlock()
+	if len(src.invalidated) != 1 {
+		t.Fatalf("%d Invalidate calls for one rejected token, want 1", len(src.invalidated))
 	}
 }
 
