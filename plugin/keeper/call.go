@@ -53,7 +53,7 @@ func (p *profile) run(base context.Context, c *call) {
 	p.mu.Unlock()
 	close(c.done)
 	p.log.Debug("upstream call finished", "op", c.intent.String(), "reason", c.reason,
-		"took", time.Now().Sub(start), "fresh", c.fresh, "error", err)
+		"took", time.Since(start), "fresh", c.fresh, "error", err)
 }
 
 // attempt is one pass of the lifecycle rules: probe an idle session, else

@@ -19,6 +19,7 @@ import (
 var (
 	_ Provider = (*fake)(nil)
 	_ Prober   = (*probingFake)(nil)
+	_ Detacher = (*detachingFake)(nil)
 )
 
 // fake is an in-memory upstream in the manner of SDDC Manager: a password
@@ -49,9 +50,9 @@ type fake struct {
 	inflight   int                  // upstream calls in progress
 	maxInfl    int
 
-	logins, refreshes, revokes, probes, credentials int // calls made
-	loginAt, refreshAt                              []time.Time
-	revoked                                         []provider.Grant
+	logins, refreshes, revokes, probes, credentials, detaches int // calls made
+	loginAt, refreshAt                                        []time.Time
+	revoked, detached                                         []provider.Grant
 }
 
 func newFake() *fake {
@@ -73,6 +74,26 @@ func (f probingFake) Probe(ctx context.Context, g provider.Grant) error {
 	defer f.mu.Unlock()
 	f.probes++
 	return pop(&f.probeErrs)
+}
+
+// detachingFake adds Detach in the manner of VCF: the refresh id is
+// deleted, the access token lives on.
+type detachingFake struct{ *fake }
+
+func (f detachingFake) Detach(ctx context.Context, g provider.Grant) error {
+	if err := f.enter(ctx, "detach"); err != nil {
+		return err
+	}
+	defer f.leave()
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.detaches++
+	f.detached = append(f.detached, g)
+	if err := pop(&f.revokeErrs); err != nil {
+		return err
+	}
+	delete(f.refreshIDs, g.Refresh.Reveal())
+	return nil
 }
 
 func (f *fake) enter(ctx context.Context, op string) error {

@@ -192,6 +192,20 @@ func (k *Keeper) Revoke(ctx context.Context, profile string) error {
 	return p.revoke(ctx)
 }
 
+// Detach forgets profile's state (after any call in flight), revoking
+// upstream whatever can be revoked without invalidating access tokens
+// already handed out: the refresh credential when the provider is a
+// Detacher (VCF), nothing otherwise (a Cloud Director session is left to
+// its idle timeout). A one-shot process calls it before it exits, so that
+// only the access token it printed stays usable. The lockout guard stays.
+func (k *Keeper) Detach(ctx context.Context, profile string) error {
+	p, err := k.lookup(profile)
+	if err != nil {
+		return err
+	}
+	return p.detach(ctx)
+}
+
 // Status describes every profile, sorted by name, without secrets.
 func (k *Keeper) Status() []Status {
 	out := make([]Status, 0, len(k.names))

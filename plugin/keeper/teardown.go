@@ -45,6 +45,23 @@ func (p *profile) revoke(ctx context.Context) error {
 	return p.revokeGrant(ctx, r)
 }
 
+// detach waits for the call in flight, then forgets the profile's state and
+// revokes what the provider can revoke without ending the access token.
+func (p *profile) detach(ctx context.Context) error {
+	if err := p.waitIdle(ctx); err != nil {
+		return err
+	}
+	p.mu.Lock()
+	r, ok := p.forgetLocked(time.Now())
+	p.mu.Unlock()
+	d, can := p.impl.(Detacher)
+	if !ok || !can {
+		p.log.Debug("profile detached; nothing revoked", "op", "detach", "fingerprint", r.fp)
+		return nil
+	}
+	return p.end(ctx, r, "detach", d.Detach)
+}
+
 // waitIdle waits until no upstream call is in flight. A new one may start
 // right after; callers that must exclude that hold p.closed.
 func (p *profile) waitIdle(ctx context.Context) error {
@@ -140,19 +157,25 @@ func (p *profile) revokeInBackground(r retiredGrant) {
 }
 
 func (p *profile) revokeGrant(ctx context.Context, r retiredGrant) error {
+	return p.end(ctx, r, "revoke", p.impl.Revoke)
+}
+
+// end revokes r upstream with fn (Provider.Revoke or Detacher.Detach),
+// counting and logging it as op.
+func (p *profile) end(ctx context.Context, r retiredGrant, op string, fn func(context.Context, provider.Grant) error) error {
 	start := time.Now()
-	err := p.impl.Revoke(ctx, r.g)
-	took := time.Now().Sub(start)
+	err := fn(ctx, r.g)
+	took := time.Since(start)
 	p.mu.Lock()
 	if err == nil {
 		p.counts.Revocations++
 	}
 	p.mu.Unlock()
 	if err != nil {
-		p.log.Debug("revoke failed", "op", "revoke", "fingerprint", r.fp, "took", took, "error", err)
-		return p.errorf("revoke", err)
+		p.log.Debug(op+" failed", "op", op, "fingerprint", r.fp, "took", took, "error", err)
+		return p.errorf(op, err)
 	}
-	p.log.Debug("grant revoked", "op", "revoke", "fingerprint", r.fp,
+	p.log.Debug("grant revoked", "op", op, "fingerprint", r.fp,
 		"refresh_fingerprint", r.g.Refresh.Fingerprint(), "took", took)
 	return nil
 }

@@ -80,6 +80,16 @@ type Prober interface {
 	Probe(ctx context.Context, g provider.Grant) error
 }
 
+// Detacher is implemented by providers that can revoke part of a grant
+// without invalidating its access token (VCF: deleting the refresh token
+// leaves the access token valid until its exp). Keeper.Detach calls it; a
+// provider whose only revocation is a logout (Cloud Director: the session
+// is the access token) does not implement it. An already-gone credential
+// is success.
+type Detacher interface {
+	Detach(ctx context.Context, g provider.Grant) error
+}
+
 // Token is what Get hands out.
 type Token struct {
 	Profile     string
