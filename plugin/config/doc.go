@@ -35,4 +35,22 @@
 // a literal is refused without echoing it. Relative paths (file
 // references, ca_file, a command's program when it contains a slash) are
 // relative to the file's directory, and "~/" is the home directory.
+//
+// Permissions: the file decides which programs run, where credentials
+// are sent and which CA is trusted, so Load refuses it, as ssh's
+// StrictModes, when anyone but the current user or root could change it:
+// the file writable by group or others (`chmod go-w FILE`) or owned by
+// another user, or a directory from the file's up to / owned by another
+// user or writable by group or others without the sticky bit (such a
+// directory lets them replace the file). The same owner and write rules
+// apply to ca_file; secret files must in addition not be readable by
+// group or others (`chmod 600 FILE`). These errors wrap
+// secret.ErrInsecurePermissions.
+//
+// Warnings: Config.Warnings lists what is allowed but unsafe
+// (insecure_skip_verify) or suspicious (an environment variable name that
+// is not upper case, which messages never show since it may be a
+// misplaced password). Errors and warnings never echo a value that could
+// be a secret: literals, environment variable names that are not valid,
+// bad durations and unknown providers are located, not quoted.
 package config

@@ -2,7 +2,9 @@ package config
 
 import (
 	"crypto/x509"
+	"errors"
 	"fmt"
+	"io"
 	"net/url"
 	"os"
 	"regexp"
@@ -32,7 +34,9 @@ func (p *Profile) validate() []*Error {
 			v.missing("provider", "is required: vcf (SDDC Manager) or vcd (Cloud Director)")
 		}
 	default:
-		v.at("provider", "unknown provider %q; valid providers: vcd, vcf", p.Provider)
+		// The value is not echoed: nothing here may repeat what could be a
+		// secret pasted into the wrong line.
+		v.at("provider", "unknown provider (value not shown); valid providers: vcd, vcf")
 	}
 	return v.errs
 }
@@ -116,10 +120,7 @@ func (v *validator) common() {
 			v.at(d.field, "must not be negative")
 		}
 	}
-	for _, r := range []struct {
-		field string
-		ref   *secret.Ref
-	}{{"password", p.Password}, {"api_key", p.APIKey}, {"api_token", p.APIToken}, {"service_account", p.ServiceAccount}} {
+	for _, r := range p.refs() {
 		if r.ref != nil {
 			if err := r.ref.Validate(); err != nil {
 				v.atErr(r.field, err, "invalid reference")
@@ -158,7 +159,11 @@ func (v *validator) caFile() {
 	if p.InsecureSkipVerify {
 		v.at("insecure_skip_verify", "contradicts ca_file: with a CA file the certificate can be verified, remove insecure_skip_verify")
 	}
-	pem, err := os.ReadFile(p.CAFile)
+	pem, err := readCAFile(p.CAFile)
+	if errors.Is(err, secret.ErrInsecurePermissions) {
+		v.atErr("ca_file", err, "refusing a CA bundle that others could change (they could make a server of theirs trusted)")
+		return
+	}
 	if err != nil {
 		v.atErr("ca_file", err, "could not read the CA bundle")
 		return
@@ -166,6 +171,24 @@ func (v *validator) caFile() {
 	if !x509.NewCertPool().AppendCertsFromPEM(pem) {
 		v.at("ca_file", "%s holds no PEM certificate (-----BEGIN CERTIFICATE-----)", p.CAFile)
 	}
+}
+
+// readCAFile reads a CA bundle that only the current user or root can
+// change, checked on the opened descriptor.
+func readCAFile(path string) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	if err := secret.CheckTrustedFile(path, fi); err != nil {
+		return nil, err
+	}
+	return io.ReadAll(f)
 }
 
 func (v *validator) notFor(provider string, fields ...string) {
