@@ -134,7 +134,8 @@ func (ps *parser) boolean(n *yaml.Node, w where, dst *bool) bool {
 }
 
 // duration accepts Go durations ("90s", "15m", "1h30m"); zero only when
-// allowZero, never negative.
+// allowZero, never negative. A bad value is not echoed: in a secret
+// reference, `timeout:` may hold what was meant for another line.
 func (ps *parser) duration(n *yaml.Node, w where, dst *time.Duration, allowZero bool) bool {
 	var s string
 	if !ps.str(n, w, &s) {
@@ -143,9 +144,9 @@ func (ps *parser) duration(n *yaml.Node, w where, dst *time.Duration, allowZero 
 	d, err := time.ParseDuration(s)
 	switch {
 	case n.ShortTag() == "!!int" && s != "0":
-		ps.fail(n, w, "needs a unit: write %ss, %sm or %sh", s, s, s)
+		ps.fail(n, w, "needs a unit (value not shown): write e.g. 30s, 15m or 1h")
 	case err != nil:
-		ps.fail(n, w, "%q is not a duration: use a number with a unit, e.g. 90s, 15m, 1h30m", s)
+		ps.fail(n, w, "is not a duration (value not shown): use a number with a unit, e.g. 90s, 15m, 1h30m")
 	case d < 0:
 		ps.fail(n, w, "must not be negative")
 	case d == 0 && !allowZero:

@@ -68,13 +68,13 @@ func decodeDocument(data []byte) (*yaml.Node, *Error) {
 	if err := dec.Decode(&doc); errors.Is(err, io.EOF) {
 		return nil, nil
 	} else if err != nil {
-		return nil, syntaxError(err)
+		return nil, syntaxError(err, data)
 	}
 	var extra yaml.Node
 	if err := dec.Decode(&extra); err == nil {
 		return nil, &Error{Line: extra.Line, Column: extra.Column, Msg: "only one YAML document is allowed"}
 	} else if !errors.Is(err, io.EOF) {
-		return nil, syntaxError(err)
+		return nil, syntaxError(err, data)
 	}
 	if len(doc.Content) == 0 {
 		return nil, nil
@@ -82,12 +82,35 @@ func decodeDocument(data []byte) (*yaml.Node, *Error) {
 	return doc.Content[0], nil
 }
 
-func syntaxError(err error) *Error {
+// yamlAnchor finds the anchor name yaml.v3 quotes in "unknown anchor 'x'
+// referenced": `password: *Summer2024` makes the password an alias.
+var yamlAnchor = regexp.MustCompile(`anchor '([^']*)'`)
+
+// syntaxError converts a yaml.v3 error, hiding the anchor names it quotes.
+func syntaxError(err error, data []byte) *Error {
+	line, msg := 0, strings.TrimPrefix(err.Error(), "yaml: ")
 	if m := yamlLine.FindStringSubmatch(err.Error()); m != nil {
-		line, _ := strconv.Atoi(m[1])
-		return &Error{Line: line, Msg: "invalid YAML: " + m[2]}
+		line, _ = strconv.Atoi(m[1])
+		msg = m[2]
 	}
-	return &Error{Msg: "invalid YAML: " + strings.TrimPrefix(err.Error(), "yaml: ")}
+	if m := yamlAnchor.FindStringSubmatch(msg); m != nil {
+		if line == 0 {
+			line = aliasLine(data, m[1])
+		}
+		msg = strings.Replace(msg, m[0], "anchor (name not shown)", 1) +
+			"; quote a value that starts with * or &"
+	}
+	return &Error{Line: line, Msg: "invalid YAML: " + msg}
+}
+
+// aliasLine returns the first line that refers to *name, or 0.
+func aliasLine(data []byte, name string) int {
+	for i, l := range bytes.Split(data, []byte("\n")) {
+		if bytes.Contains(l, []byte("*"+name)) {
+			return i + 1
+		}
+	}
+	return 0
 }
 
 // parser walks the YAML tree, converting values and collecting errors.

@@ -1,7 +1,6 @@
 package config
 
 import (
-	"regexp"
 	"strings"
 
 	"go.yaml.in/yaml/v3"
@@ -86,8 +85,6 @@ func sources(r *secret.Ref) int {
 	return n
 }
 
-var envName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
-
 // envName checks the variable name without echoing it: a misplaced
 // password would otherwise end up in the message.
 func (ps *parser) envName(n *yaml.Node, w where, dst *string) bool {
@@ -95,7 +92,7 @@ func (ps *parser) envName(n *yaml.Node, w where, dst *string) bool {
 	if !ps.str(n, w, &s) {
 		return false
 	}
-	if !envName.MatchString(s) {
+	if !secret.IsEnvName(s) {
 		ps.fail(n, w, "must be the name of an environment variable, like VCF_PASSWORD (letters, digits, _; value not shown)")
 		return false
 	}
