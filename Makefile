@@ -10,9 +10,13 @@ GOFLAGS_TEST ?= -race
 
 all: build
 
+# Static (no cgo): a dynamically linked binary starts ~17% slower and the agent
+# needs ~1.5 MiB more; grpcnotrace drops x/net/trace, which nothing here uses.
+BUILD_FLAGS ?= -tags grpcnotrace
+
 ## build: the tokenkeeper and tokenkeeper-sim binaries into ./bin
 build:
-	$(GO) build -o $(BIN)/ ./cmd/tokenkeeper ./cmd/tokenkeeper-sim
+	CGO_ENABLED=0 $(GO) build $(BUILD_FLAGS) -o $(BIN)/ ./cmd/tokenkeeper ./cmd/tokenkeeper-sim
 
 ## test: formatting, vet, lint, generated-code freshness and the whole Go suite with -race
 test: fmt-check vet lint generate-check unit
@@ -53,6 +57,9 @@ clean:
 
 # Each area adds its own targets (demo, bench, e2e-*) in mk/*.mk.
 -include mk/*.mk
+
+## bench: every benchmark (plugin GetToken ratio, exec get ratio, agent memory)
+bench: bench-plugin bench-exec
 
 ## e2e: the slow end-to-end suites (Ansible, Packer); each mk/*.mk appends to E2E_TARGETS
 .PHONY: e2e
