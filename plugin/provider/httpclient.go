@@ -81,8 +81,12 @@ func NewHTTPClient(o HTTPOptions) (*http.Client, error) {
 	if timeout <= 0 {
 		timeout = DefaultTimeout
 	}
+	var rt http.RoundTripper = tr
+	if o.CAFile != "" {
+		rt = caFileTransport{base: tr, file: o.CAFile}
+	}
 	return &http.Client{
-		Transport: tr,
+		Transport: rt,
 		Timeout:   timeout,
 		CheckRedirect: func(*http.Request, []*http.Request) error {
 			return http.ErrUseLastResponse
@@ -106,48 +110,118 @@ func StatusKind(status int) error {
 	return nil
 }
 
+// caFileTransport remembers which ca_file was configured, so that an
+// untrusted certificate can be explained as "ca_file F does not hold the
+// CA" rather than "set ca_file".
+type caFileTransport struct {
+	base *http.Transport
+	file string
+}
+
+func (t caFileTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	resp, err := t.base.RoundTrip(r)
+	var unknownCA x509.UnknownAuthorityError
+	if err != nil && errors.As(err, &unknownCA) {
+		err = &caFileError{file: t.file, err: err}
+	}
+	return resp, err
+}
+
+// CloseIdleConnections lets http.Client.CloseIdleConnections reach the
+// transport.
+func (t caFileTransport) CloseIdleConnections() { t.base.CloseIdleConnections() }
+
+// caFileError is an untrusted certificate met while a ca_file was in use.
+type caFileError struct {
+	file string
+	err  error
+}
+
+func (e *caFileError) Error() string { return e.err.Error() }
+func (e *caFileError) Unwrap() error { return e.err }
+
 // TransportError turns a request that got no response into an *Error:
-// timeouts, resets, refused connections, EOF and DNS failures are
-// ErrUnavailable; a certificate the client does not trust (or that does
-// not match the host) and TLS spoken to a plain-HTTP port are
-// ErrBadConfig, with a hint. The URL is dropped from the message.
+// timeouts, resets, refused connections, EOF and temporary DNS failures
+// are ErrUnavailable; an unknown host, a certificate the client does not
+// trust (or that does not match the host) and TLS spoken to a plain-HTTP
+// port are ErrBadConfig, with a hint. The URL is dropped from the message.
 func TransportError(op, method, path string, err error) *Error {
 	inner := err
 	var ue *url.Error
 	if errors.As(err, &ue) {
 		inner = ue.Err
 	}
-	kind, hint := classifyTransport(inner)
-	return &Error{Op: op, Method: method, Path: path, Message: hint, Kind: kind, Err: inner}
+	c := classifyTransport(inner)
+	return &Error{Op: op, Method: method, Path: path, Message: c.hint, Kind: c.kind, Err: inner, quiet: c.quiet}
 }
 
-func classifyTransport(err error) (kind error, hint string) {
+// transportClass is what classifyTransport decided: the kind, a hint for
+// the user, and whether the hint says all the Go error would.
+type transportClass struct {
+	kind  error
+	hint  string
+	quiet bool
+}
+
+func classifyTransport(err error) transportClass {
 	var (
 		unknownCA x509.UnknownAuthorityError
+		caFile    *caFileError
 		hostname  x509.HostnameError
 		invalid   x509.CertificateInvalidError
 		record    tls.RecordHeaderError
+		dns       *net.DNSError
 	)
 	switch {
+	case errors.As(err, &caFile):
+		return transportClass{ErrBadConfig, "certificate signed by an unknown authority: ca_file " + caFile.file +
+			" does not contain the CA that signed the server's certificate", true}
 	case errors.As(err, &unknownCA):
-		return ErrBadConfig, "the server certificate is not signed by a trusted CA: set ca_file to the CA bundle that signed it"
+		return transportClass{ErrBadConfig, "certificate signed by an unknown authority: " +
+			"set ca_file to the CA bundle that signed the server's certificate", true}
 	case errors.As(err, &hostname):
-		return ErrBadConfig, "the server certificate does not match the host in url"
+		return transportClass{ErrBadConfig, "the server certificate does not match the host in url", false}
 	case errors.As(err, &invalid):
-		return ErrBadConfig, "the server certificate is invalid (expired or not for server use)"
+		return transportClass{ErrBadConfig, "the server certificate is invalid (expired or not for server use)", false}
 	case errors.As(err, &record), strings.Contains(err.Error(), "server gave HTTP response to HTTPS client"):
 		// net/http replaces the RecordHeaderError by an unexported
 		// errors.New when the answer looks like HTTP; its text is the
 		// only handle.
-		return ErrBadConfig, "the server does not speak TLS: check the url scheme and port"
+		return transportClass{ErrBadConfig, "the server does not speak TLS: check the url scheme and port", true}
+	case errors.As(err, &dns) && dns.IsNotFound:
+		// NXDOMAIN: a mistyped or unknown name, not a passing fault.
+		return transportClass{ErrBadConfig, "host " + dns.Name + " not found: check url", true}
+	case errors.As(err, &dns):
+		return transportClass{ErrUnavailable, "DNS lookup failed", false}
 	case errors.Is(err, context.DeadlineExceeded), isTimeout(err):
-		return ErrUnavailable, "timed out"
+		return transportClass{ErrUnavailable, "timed out", false}
 	case errors.Is(err, syscall.ECONNREFUSED):
-		return ErrUnavailable, "connection refused"
+		return transportClass{ErrUnavailable, "connection refused", false}
 	case errors.Is(err, syscall.ECONNRESET), errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
-		return ErrUnavailable, "connection reset"
+		return transportClass{ErrUnavailable, "connection reset", false}
 	}
-	return ErrUnavailable, ""
+	return transportClass{ErrUnavailable, "", false}
+}
+
+// plainToTLS is the start of the text Go's HTTP server answers (with 400)
+// to a plain-HTTP request on a TLS port.
+const plainToTLS = "Client sent an HTTP request to an HTTPS server"
+
+// PlainHTTPToTLS reports whether an answer's body is Go's (or a similar
+// server's) refusal of a plain-HTTP request on a TLS port: the profile's
+// url says http:// where it should say https://.
+func PlainHTTPToTLS(body []byte) bool {
+	return bytes.Contains(body, []byte(plainToTLS)) ||
+		bytes.Contains(body, []byte("The plain HTTP request was sent to HTTPS port")) // nginx
+}
+
+// HTTPSHint is the message for an answer PlainHTTPToTLS recognised; base
+// is the configured URL (scheme://host[:port][/prefix]).
+func HTTPSHint(base string) string {
+	if rest, ok := strings.CutPrefix(base, "http://"); ok {
+		return "the server at " + base + " speaks HTTPS: set url to https://" + rest
+	}
+	return "the server at " + base + " expects HTTPS: check the url scheme and port"
 }
 
 func isTimeout(err error) bool {

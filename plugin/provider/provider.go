@@ -7,6 +7,7 @@ package provider
 import (
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/tokenkeeper/tokenkeeper/plugin/secret"
@@ -81,6 +82,12 @@ var (
 // Error is an upstream failure: which operation, the HTTP status, the
 // upstream's own error code, and a short message already free of secrets.
 // Kind is one of the sentinels above; errors.Is(err, Kind) holds.
+//
+// Error() does not print Op: the caller that wraps the error already names
+// what it was doing ("log in: …", "refresh access token: …"), so the text
+// starts at the request, e.g. "POST /v1/tokens: HTTP 400 BAD_CREDENTIALS:
+// Invalid credentials (credentials rejected)". Op stays available to code
+// and logs.
 type Error struct {
 	Op      string // e.g. "login", "refresh access token", "revoke refresh token"
 	Method  string // HTTP method
@@ -90,29 +97,44 @@ type Error struct {
 	Message string // upstream message, truncated, never a token or password
 	Kind    error
 	Err     error // the underlying transport error, if any
+
+	// quiet: Message says all Err would (set by TransportError for the
+	// failures it explains in full); Err is then not printed, only
+	// unwrapped.
+	quiet bool
 }
 
 func (e *Error) Error() string {
-	msg := e.Op
+	var parts []string
 	if e.Method != "" {
-		msg += fmt.Sprintf(": %s %s", e.Method, e.Path)
+		parts = append(parts, e.Method+" "+e.Path)
 	}
 	if e.Status != 0 {
-		msg += fmt.Sprintf(": HTTP %d", e.Status)
-	}
-	if e.Code != "" {
-		msg += " " + e.Code
+		st := fmt.Sprintf("HTTP %d", e.Status)
+		if e.Code != "" {
+			st += " " + e.Code
+		}
+		parts = append(parts, st)
+	} else if e.Code != "" {
+		parts = append(parts, e.Code)
 	}
 	if e.Message != "" {
-		msg += ": " + e.Message
+		parts = append(parts, e.Message)
 	}
-	if e.Err != nil {
-		msg += ": " + e.Err.Error()
+	if e.Err != nil && !e.quiet {
+		parts = append(parts, e.Err.Error())
 	}
-	if e.Kind != nil {
-		msg += " (" + e.Kind.Error() + ")"
+	if len(parts) == 0 && e.Op != "" {
+		parts = append(parts, e.Op) // nothing else says what failed
 	}
-	return msg
+	msg := strings.Join(parts, ": ")
+	switch {
+	case e.Kind == nil:
+		return msg
+	case msg == "":
+		return e.Kind.Error()
+	}
+	return msg + " (" + e.Kind.Error() + ")"
 }
 
 // Is makes errors.Is(err, ErrX) match the classification.
