@@ -24,13 +24,8 @@ func (p *Provider) Login(ctx context.Context) (provider.Grant, error) {
 	}
 	// The spec lists both 200 and 201.
 	if res.status != http.StatusOK && res.status != http.StatusCreated {
-		// 404/405/415 on /v1/tokens: the URL is not an SDDC Manager.
-		kind := kindFor(res.status, provider.ErrCredentialsRejected, http.StatusBadRequest, http.StatusUnauthorized)
-		if res.status == http.StatusNotFound || res.status == http.StatusMethodNotAllowed || res.status == http.StatusUnsupportedMediaType {
-			kind = provider.ErrBadConfig
-		}
-		e := fail(opLogin, http.MethodPost, pathTokens, res, kind, c.secrets...)
-		p.log.Debug("login rejected", "status", res.status, "code", e.Code)
+		e := p.loginFailure(res, c.secrets)
+		p.log.Debug("login failed", "status", res.status, "code", e.Code, "kind", e.Kind)
 		return provider.Grant{}, e
 	}
 	access, refresh, err := parsePair(res.body)
@@ -43,6 +38,32 @@ func (p *Provider) Login(ctx context.Context) (provider.Grant, error) {
 	p.log.Debug("logged in", "access", access.Fingerprint(),
 		"refresh", refresh.Fingerprint(), "access_lifetime", g.AccessLifetime)
 	return g, nil
+}
+
+// loginFailure classifies a failed login. Only a 400 or 401 that SDDC
+// Manager itself sent — its JSON error body, or a bare 401 — means the
+// credential was rejected (which arms the keeper's lockout guard). A 400
+// or 401 with any other body came from something else at that address (a
+// TLS port spoken to in plain HTTP, a proxy's HTML page) and is bad
+// configuration; so are 404/405/415, the answers of a server without
+// /v1/tokens.
+func (p *Provider) loginFailure(res call, scrub []secret.Secret) *provider.Error {
+	kind := kindFor(res.status, provider.ErrCredentialsRejected, http.StatusBadRequest, http.StatusUnauthorized)
+	switch res.status {
+	case http.StatusNotFound, http.StatusMethodNotAllowed, http.StatusUnsupportedMediaType:
+		kind = provider.ErrBadConfig
+	case http.StatusBadRequest, http.StatusUnauthorized:
+		if !isAPIError(res.body) && !(res.status == http.StatusUnauthorized && len(bytes.TrimSpace(res.body)) == 0) {
+			e := &provider.Error{Op: opLogin, Method: http.MethodPost, Path: pathTokens, Status: res.status,
+				Kind:    provider.ErrBadConfig,
+				Message: "the server at " + p.base + " did not answer like SDDC Manager: check the url scheme and port"}
+			if provider.PlainHTTPToTLS(res.body) {
+				e.Message = provider.HTTPSHint(p.base)
+			}
+			return e
+		}
+	}
+	return fail(opLogin, http.MethodPost, pathTokens, res, kind, scrub...)
 }
 
 // parsePair reads {"accessToken": …, "refreshToken": {"id": …}}; the

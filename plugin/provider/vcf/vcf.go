@@ -161,7 +161,7 @@ func (p *Provider) credential(ctx context.Context) (cred, error) {
 		return cred{}, resolveError("password", err)
 	}
 	if pw.IsZero() {
-		return cred{}, &provider.Error{Op: opLogin, Message: "the password source yielded an empty value", Kind: provider.ErrBadConfig}
+		return cred{}, &provider.Error{Op: opLogin, Message: "password: the secret source yielded an empty value", Kind: provider.ErrBadConfig}
 	}
 	body, _ := json.Marshal(map[string]string{"username": p.username, "password": pw.Reveal()})
 	id := provider.CredentialID(p.username, pw.Reveal())
@@ -177,9 +177,10 @@ func jsonEscaped(s secret.Secret) secret.Secret {
 
 // resolveError: the secret source failed (unset env, missing file,
 // failing command). The secret package's error names the reference,
-// never the value.
+// never the value; the message names the field only, because the caller
+// already says what failed ("could not read credential: password: …").
 func resolveError(field string, err error) error {
-	return &provider.Error{Op: opLogin, Message: "could not resolve " + field, Kind: provider.ErrBadConfig, Err: err}
+	return &provider.Error{Op: opLogin, Message: field, Kind: provider.ErrBadConfig, Err: err}
 }
 
 // call is one request's outcome.
@@ -219,24 +220,56 @@ func (p *Provider) do(ctx context.Context, op, method, path string, body []byte)
 
 // apiError is SDDC Manager's error body; every field is optional.
 type apiError struct {
-	ErrorCode string `json:"errorCode"`
-	Message   string `json:"message"`
+	ErrorCode          string `json:"errorCode"`
+	Message            string `json:"message"`
+	RemediationMessage string `json:"remediationMessage"`
 }
 
+// isAPIError reports whether body is an SDDC Manager error: a JSON object
+// with an errorCode or a message.
+func isAPIError(body []byte) bool {
+	var ae apiError
+	return json.Unmarshal(body, &ae) == nil && (ae.ErrorCode != "" || ae.Message != "")
+}
+
+// lockedCodes are the errorCodes of a locked account.
+var lockedCodes = map[string]bool{"USER_ACCOUNT_LOCKED": true, "ACCOUNT_LOCKED": true}
+
 // fail builds the *provider.Error for a non-success answer. The message
-// comes from the upstream's JSON error only (never the request body),
-// scrubbed of the given secrets and truncated.
+// comes from the upstream's JSON error only (never the request body):
+// its message and remediation, scrubbed of the given secrets and
+// truncated. A locked account says so plainly whatever the server wrote.
 func fail(op, method, path string, c call, kind error, scrub ...secret.Secret) *provider.Error {
 	e := &provider.Error{Op: op, Method: method, Path: path, Status: c.status, Kind: kind}
 	var ae apiError
 	if json.Unmarshal(c.body, &ae) == nil {
 		e.Code = provider.CleanMessage(ae.ErrorCode, scrub...)
-		e.Message = provider.CleanMessage(ae.Message, scrub...)
+		e.Message = upstreamMessage(ae, scrub)
 	}
 	if kind == provider.ErrBadConfig && c.status >= 300 && c.status < 400 {
 		e.Message = "the server redirects; redirects are not followed with credentials: set url to the final address"
 	}
 	return e
+}
+
+// upstreamMessage joins an error's message and remediation, each
+// scrubbed and truncated.
+func upstreamMessage(ae apiError, scrub []secret.Secret) string {
+	msg := provider.CleanMessage(ae.Message, scrub...)
+	if lockedCodes[strings.ToUpper(strings.TrimSpace(ae.ErrorCode))] && !strings.Contains(strings.ToLower(msg), "locked") {
+		if msg == "" {
+			msg = "the account is locked"
+		} else {
+			msg = "the account is locked: " + msg
+		}
+	}
+	if r := provider.CleanMessage(ae.RemediationMessage, scrub...); r != "" && r != msg {
+		if msg == "" {
+			return r
+		}
+		msg += "; " + r
+	}
+	return msg
 }
 
 // kindFor classifies a failed status: the statuses listed in rejected mean
