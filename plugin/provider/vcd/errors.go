@@ -75,8 +75,21 @@ func (p *Provider) upstreamError(op string, req *http.Request, r *response, kind
 	if r.status == http.StatusNotAcceptable {
 		msg = p.notAcceptableMessage(msg, secrets)
 	}
+	if r.status == http.StatusBadRequest && code == "" && msg == "" && len(strings.TrimSpace(string(r.body))) > 0 {
+		// Not a Cloud Director error body: something else answers at url.
+		msg = "the server at " + p.baseString() + " did not answer like Cloud Director: check the url scheme and port"
+		if provider.PlainHTTPToTLS(r.body) {
+			msg, kind = provider.HTTPSHint(p.baseString()), provider.ErrBadConfig
+		}
+	}
 	return &provider.Error{Op: op, Method: req.Method, Path: req.URL.Path, Status: r.status,
 		Code: provider.CleanMessage(code), Message: provider.CleanMessage(msg), Kind: kind}
+}
+
+// baseString is the configured URL for messages: scheme, host and path,
+// never user info or a query.
+func (p *Provider) baseString() string {
+	return p.base.Scheme + "://" + p.base.Host + strings.TrimRight(p.base.EscapedPath(), "/")
 }
 
 // sentCredentials are the credential headers req carried: the exact

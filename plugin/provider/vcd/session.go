@@ -37,15 +37,15 @@ func xmlAccept(version string) string  { return "application/*+xml;version=" + v
 func (p *Provider) loginPassword(ctx context.Context) (provider.Grant, error) {
 	v, err := p.version(ctx)
 	if err != nil {
-		return provider.Grant{}, fmt.Errorf("login: %w", err)
+		return provider.Grant{}, err
 	}
 	pw, err := p.cfg.Password.Resolve(ctx)
 	if err != nil {
-		return provider.Grant{}, fmt.Errorf("login: could not read the password: %w", err)
+		return provider.Grant{}, fmt.Errorf("could not read the password: %w", err)
 	}
 	if p.cfg.LegacyLogin || !v.usesCloudAPI() {
 		if compareVersions(v.Version, legacyRemoved) >= 0 {
-			return provider.Grant{}, fmt.Errorf("login: API %s has no /api/sessions (removed in %s); drop legacy_login or pin api_version below %s: %w",
+			return provider.Grant{}, fmt.Errorf("API %s has no /api/sessions (removed in %s); drop legacy_login or pin api_version below %s: %w",
 				v.Version, legacyRemoved, legacyRemoved, provider.ErrBadConfig)
 		}
 		return p.loginLegacy(ctx, v.Version, pw)
@@ -148,7 +148,10 @@ func minutes(m float64) time.Duration {
 
 // loginKind classifies a failed login: 401 is a rejected (or locked)
 // credential, 403 a refusal of an authenticated or header-less request,
-// 404 an endpoint this server does not have.
+// 404 an endpoint this server does not have. A 400 is never a rejection
+// (Cloud Director answers a bad password with 401), so it cannot arm the
+// keeper's lockout guard; upstreamError makes Go's plain-HTTP-to-TLS 400
+// bad configuration.
 func loginKind(status int) error {
 	if status == http.StatusNotFound || status == http.StatusMethodNotAllowed {
 		return provider.ErrBadConfig
@@ -214,7 +217,7 @@ func (p *Provider) Revoke(ctx context.Context, g provider.Grant) error {
 	}
 	req, err := p.sessionRequest(ctx, http.MethodDelete, g)
 	if err != nil {
-		return fmt.Errorf("revoke session: %w", err)
+		return err
 	}
 	r, err := p.do(req, "revoke session")
 	if err != nil {
@@ -234,7 +237,7 @@ func (p *Provider) Revoke(ctx context.Context, g provider.Grant) error {
 func (p *Provider) Probe(ctx context.Context, g provider.Grant) error {
 	req, err := p.sessionRequest(ctx, http.MethodGet, g)
 	if err != nil {
-		return fmt.Errorf("probe session: %w", err)
+		return err
 	}
 	r, err := p.do(req, "probe session")
 	if err != nil {
