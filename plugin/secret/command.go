@@ -5,7 +5,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"os/exec"
+	"strings"
 	"time"
 )
 
@@ -19,6 +21,9 @@ const waitDelay = time.Second
 // the timeout, never the command's stdout or stderr: both may hold the
 // secret or fragments of it.
 func runCommand(ctx context.Context, argv []string, timeout time.Duration) (string, error) {
+	if err := checkProgram(argv[0]); err != nil {
+		return "", err
+	}
 	runCtx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 
@@ -54,6 +59,28 @@ func runCommand(ctx context.Context, argv []string, timeout time.Duration) (stri
 		return "", fmt.Errorf("%w: output is larger than %d bytes", ErrCommandFailed, maxValueSize)
 	}
 	return trimNewline(stdout.String()), nil
+}
+
+// checkProgram refuses a program named by path (the profiles file makes a
+// relative one absolute) that someone other than the current user or root
+// could change or replace: it would run with our rights and see the
+// secret. Programs found in PATH are the PATH owner's business, and a
+// missing one is reported by exec.
+func checkProgram(prog string) error {
+	if !strings.ContainsRune(prog, '/') {
+		return nil
+	}
+	fi, err := os.Stat(prog)
+	if err != nil {
+		return nil
+	}
+	if err := CheckTrustedFile(prog, fi); err != nil {
+		return fmt.Errorf("program: %w", err)
+	}
+	if err := CheckTrustedDirs(prog); err != nil {
+		return fmt.Errorf("program: %w", err)
+	}
+	return nil
 }
 
 // commandError describes a failed run by its exit status and the size of

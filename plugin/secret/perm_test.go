@@ -214,3 +214,36 @@ func TestEnvNames(t *testing.T) {
 		})
 	}
 }
+
+func TestCommandProgramMustBeTrusted(t *testing.T) {
+	base := t.TempDir()
+	if err := os.Chmod(base, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	safe := mkdir(t, filepath.Join(base, "safe"), 0o755)
+	open := mkdir(t, filepath.Join(base, "open"), 0o777)
+	script := "#!/bin/sh\necho " + canary + "\n"
+	tests := []struct {
+		name string
+		prog string
+		want string // "": runs
+	}{
+		{"private script", writeFile(t, safe, "ok.sh", script, 0o755), ""},
+		{"world-writable script", writeFile(t, safe, "open.sh", script, 0o777), "mode 0777 lets group and others change it"},
+		{"group-writable script", writeFile(t, safe, "group.sh", script, 0o775), "mode 0775 lets group change it"},
+		{"script in a world-writable dir", writeFile(t, open, "ok.sh", script, 0o755), "directory " + open + " has mode 0777"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := Ref{Command: []string{tt.prog}}.Resolve(t.Context())
+			if tt.want == "" {
+				checkErr(t, err, nil)
+				if got.Reveal() != canary {
+					t.Fatal("the script's output was not the value")
+				}
+				return
+			}
+			checkErr(t, err, ErrInsecurePermissions, "command "+tt.prog+": program: ", tt.want)
+		})
+	}
+}
