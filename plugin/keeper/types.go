@@ -124,7 +124,8 @@ const (
 
 // Counts are upstream calls made for one profile: Logins and Refreshes
 // count successes, LoginFailures and RefreshFailures failed attempts
-// (retries included), Revocations successful logouts. A login refused by
+// (retries included), Revocations successful logouts and detaches (see
+// Keeper.Detach). A login refused by
 // the lockout guard made no upstream call and is not counted.
 type Counts struct {
 	Logins, LoginFailures, Refreshes, RefreshFailures, Revocations int64
