@@ -43,8 +43,9 @@
 // another user, or a directory from the file's up to / owned by another
 // user or writable by group or others without the sticky bit (such a
 // directory lets them replace the file). The same owner and write rules
-// apply to ca_file; secret files must in addition not be readable by
-// group or others (`chmod 600 FILE`). These errors wrap
+// apply to ca_file and to a command's program given by path (checked when
+// it runs); secret files must in addition not be readable by group or
+// others (`chmod 600 FILE`). These errors wrap
 // secret.ErrInsecurePermissions.
 //
 // Warnings: Config.Warnings lists what is allowed but unsafe
