@@ -14,6 +14,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"syscall"
 )
 
@@ -95,14 +96,28 @@ type Agent struct {
 }
 
 // AgentIn names the files, in the runtime directory dir, of the agent
-// serving configPath (made absolute).
-func AgentIn(dir, configPath string) (Agent, error) {
+// serving configPath (made absolute) that reads no environment variable.
+func AgentIn(dir, configPath string) (Agent, error) { return AgentVariant(dir, configPath, "") }
+
+// AgentVariant names the files of one of the agents serving configPath.
+// Callers whose environments give different values to the variables the
+// configuration reads ({env: …} secrets) each have their own agent, told
+// apart by variant: lower-case hex (a keyed hash of those values, see
+// agent.EnvTag), or "" for a configuration that reads none — the agent
+// AgentIn names and Go hosts find with AgentFor.
+func AgentVariant(dir, configPath, variant string) (Agent, error) {
+	if strings.Trim(variant, "0123456789abcdef") != "" {
+		return Agent{}, fmt.Errorf("invalid agent variant %q: want lower-case hex", variant)
+	}
 	abs, err := filepath.Abs(configPath)
 	if err != nil {
 		return Agent{}, fmt.Errorf("could not resolve config path: %w", err)
 	}
 	sum := sha256.Sum256([]byte(abs))
 	base := filepath.Join(dir, "agent-"+hex.EncodeToString(sum[:6]))
+	if variant != "" {
+		base += "-" + variant
+	}
 	return Agent{
 		Dir:    dir,
 		Socket: base + ".sock",
@@ -110,6 +125,33 @@ func AgentIn(dir, configPath string) (Agent, error) {
 		Run:    base + ".run.lock",
 		Log:    base + ".log",
 	}, nil
+}
+
+// AgentVariants lists the variants of the agents of configPath whose
+// socket file exists in dir ("" included), sorted: every agent that may
+// serve the file, for `agent stop`.
+func AgentVariants(dir, configPath string) ([]string, error) {
+	p, err := AgentIn(dir, configPath)
+	if err != nil {
+		return nil, err
+	}
+	base := filepath.Base(strings.TrimSuffix(p.Socket, ".sock"))
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, fmt.Errorf("could not list runtime directory: %w", err)
+	}
+	var out []string // ReadDir sorts by name, so "" comes first
+	for _, e := range entries {
+		rest, ok := strings.CutPrefix(e.Name(), base)
+		if !ok || !strings.HasSuffix(rest, ".sock") {
+			continue
+		}
+		rest = strings.TrimSuffix(rest, ".sock")
+		if v, ok := strings.CutPrefix(rest, "-"); rest == "" || ok && v != "" && strings.Trim(v, "0123456789abcdef") == "" {
+			out = append(out, v)
+		}
+	}
+	return out, nil
 }
 
 // AgentFor names the files of the agent serving configPath in this user's
