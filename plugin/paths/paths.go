@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -140,7 +141,7 @@ func AgentVariants(dir, configPath string) ([]string, error) {
 	if err != nil {
 		return nil, fmt.Errorf("could not list runtime directory: %w", err)
 	}
-	var out []string // ReadDir sorts by name, so "" comes first
+	var out []string
 	for _, e := range entries {
 		rest, ok := strings.CutPrefix(e.Name(), base)
 		if !ok || !strings.HasSuffix(rest, ".sock") {
@@ -151,6 +152,7 @@ func AgentVariants(dir, configPath string) ([]string, error) {
 			out = append(out, v)
 		}
 	}
+	slices.Sort(out) // "" first
 	return out, nil
 }
 
