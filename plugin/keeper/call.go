@@ -27,6 +27,9 @@ type call struct {
 	done   chan struct{}
 	err    error
 	fresh  bool // a new access token was installed
+	// lastErr is the latest failed attempt while the call goes on,
+	// guarded by profile.mu: a caller that gives up names it.
+	lastErr error
 }
 
 // startLocked launches the shared call. It runs on the keeper's base
@@ -46,7 +49,11 @@ func (p *profile) run(base context.Context, c *call) {
 	p.log.Debug("upstream call started", "op", c.intent.String(), "reason", c.reason)
 	var retired []retiredGrant
 	err := retry(ctx, p.env.retry, func(ctx context.Context) error {
-		return p.attempt(ctx, c, &retired)
+		err := p.attempt(ctx, c, &retired)
+		if err != nil {
+			p.noteAttempt(c, err)
+		}
+		return err
 	}, p.retryable)
 	p.mu.Lock()
 	p.finishLocked(c, err, retired)
@@ -77,6 +84,14 @@ func (p *profile) attempt(ctx context.Context, c *call, retired *[]retiredGrant)
 		return p.errorf("log in", ErrClosed)
 	}
 	return p.login(ctx, c, retired)
+}
+
+// noteAttempt records a failed attempt of c as it happens, for callers
+// giving up on c and for the status, before the call ends.
+func (p *profile) noteAttempt(c *call, err error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	c.lastErr, p.lastErr = err, err
 }
 
 // retryable: transient failures are retried inside the call only when no

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 
@@ -98,6 +99,7 @@ func (p *profile) get(ctx context.Context, o GetOptions) (Token, error) {
 		minValidity = p.env.minValidity
 	}
 	force, gotFresh := o.ForceRefresh, false
+	start := time.Now()
 	for round := 0; ; round++ {
 		tok, c, err := p.serveOrStart(minValidity, force, gotFresh, round)
 		if c == nil {
@@ -106,7 +108,7 @@ func (p *profile) get(ctx context.Context, o GetOptions) (Token, error) {
 		select {
 		case <-c.done:
 		case <-ctx.Done():
-			return Token{}, fmt.Errorf("profile %q: waiting for upstream: %w", p.name, ctx.Err())
+			return Token{}, p.gaveUp(c, time.Since(start), ctx.Err())
 		}
 		if c.err != nil && (c.intent == intentRenew || errors.Is(c.err, provider.ErrUnavailable)) {
 			return p.afterFailure(c.err)
@@ -116,6 +118,32 @@ func (p *profile) get(ctx context.Context, o GetOptions) (Token, error) {
 		}
 	}
 }
+
+// gaveUp is the error of a caller whose ctx ended while call c went on,
+// e.g. retrying a refused connection: it names c's last failed attempt so
+// that the timeout does not hide the cause. errors.Is matches both ctxErr
+// and the attempt's classification (provider.ErrUnavailable, …).
+func (p *profile) gaveUp(c *call, waited time.Duration, ctxErr error) error {
+	p.mu.Lock()
+	last := c.lastErr
+	p.mu.Unlock()
+	msg := fmt.Sprintf("profile %q: gave up waiting for upstream after %s", p.name, waited.Round(10*time.Millisecond))
+	if last == nil {
+		return fmt.Errorf("%s: %w", msg, ctxErr)
+	}
+	// The message names the profile once.
+	step := attemptError{err: last, msg: strings.TrimPrefix(last.Error(), fmt.Sprintf("profile %q: ", p.name))}
+	return fmt.Errorf("%s: last attempt: %w: %w", msg, step, ctxErr)
+}
+
+// attemptError shows a failed attempt under a shorter message.
+type attemptError struct {
+	err error
+	msg string
+}
+
+func (e attemptError) Error() string { return e.msg }
+func (e attemptError) Unwrap() error { return e.err }
 
 // serveOrStart hands out the cached token when it qualifies (valid for
 // minValidity plus the margin of that token), else returns the call in

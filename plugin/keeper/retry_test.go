@@ -3,6 +3,7 @@ package keeper
 import (
 	"context"
 	"errors"
+	"strings"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -196,4 +197,54 @@ func TestTransientBackgroundRefreshRetriedOnTimer(t *testing.T) {
 			t.Errorf("counts %+v", s.Counts)
 		}
 	})
+}
+
+// A caller whose deadline passes while the shared call is still retrying
+// learns why: the last attempt's error is in the message and errors.Is
+// matches both the deadline and the attempt's classification, so that the
+// server answers Unavailable with the cause.
+func TestGaveUpNamesLastAttempt(t *testing.T) {
+	refused := func() error {
+		return &provider.Error{Op: "login", Method: "POST", Path: "/v1/tokens", Kind: provider.ErrUnavailable,
+			Err: errors.New("dial tcp 127.0.0.1:9: connect: connection refused")}
+	}
+	tests := []struct {
+		name    string
+		latency time.Duration
+		wait    time.Duration
+		want    string
+		isUnav  bool
+	}{
+		{"refused, retried", 0, 5 * time.Second,
+			`profile "p": gave up waiting for upstream after 5s: last attempt: log in: POST /v1/tokens: ` +
+				`dial tcp 127.0.0.1:9: connect: connection refused (upstream unavailable): context deadline exceeded`, true},
+		{"first attempt unanswered", 10 * time.Second, time.Second,
+			`profile "p": gave up waiting for upstream after 1s: context deadline exceeded`, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				f := newFake()
+				f.latency = tt.latency
+				for range 100 {
+					f.loginErrs = append(f.loginErrs, refused())
+				}
+				k := newTestKeeper(t, f, Options{Rand: func() float64 { return 0.5 }})
+				ctx, cancel := context.WithTimeout(context.Background(), tt.wait)
+				defer cancel()
+				_, err := k.Get(ctx, "p", GetOptions{})
+				if err == nil || err.Error() != tt.want {
+					t.Fatalf("Get: %v\nwant:     %s", err, tt.want)
+				}
+				if !errors.Is(err, context.DeadlineExceeded) || errors.Is(err, provider.ErrUnavailable) != tt.isUnav {
+					t.Errorf("errors.Is: deadline %v, unavailable %v (want %v)",
+						errors.Is(err, context.DeadlineExceeded), errors.Is(err, provider.ErrUnavailable), tt.isUnav)
+				}
+				// The status shows the cause while the call still retries.
+				if s := statusOf(t, k, "p"); tt.isUnav && !strings.Contains(s.LastError, "connection refused") {
+					t.Errorf("status LastError %q during the retries", s.LastError)
+				}
+			})
+		})
+	}
 }
