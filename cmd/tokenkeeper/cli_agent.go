@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"net"
@@ -31,8 +32,18 @@ $XDG_RUNTIME_DIR/tokenkeeper/ (else a 0700 directory under the temp dir),
 to processes of the same user only. Tokens live only in its memory. It exits
 after --idle-timeout without calls (config agent.idle_timeout, default 15m),
 or on SIGTERM/SIGINT or 'tokenkeeper agent stop', revoking what it holds.
-'tokenkeeper get' starts one in the background when none runs; the agent
-resolves {env: …} secrets from the environment it was started with.`,
+'tokenkeeper get' starts one in the background when none runs.
+
+The agent resolves {env: …} secrets from the environment it was started
+with, so an agent is kept per configuration file and per value of those
+variables: a caller whose VCF_PASSWORD (say) differs — a fixed typo, an
+unset variable now set — reaches or starts its own agent, which logs in
+with the caller's value at once; the old agent idles out and revokes as
+usual. The socket's name carries a keyed hash of the values (the key is
+agent.key in the runtime directory), never the values, and the agent
+never gets the TOKENKEEPER_TOKEN/TOKENKEEPER_HEADER_VALUE of an enclosing
+'tokenkeeper exec'. Editing the configuration file retires its agent at the
+next call; rewriting the same bytes does not.`,
 		Example: `  tokenkeeper agent --config ~/.config/tokenkeeper/config.yaml --idle-timeout 8h
   tokenkeeper agent stop`,
 		Args: cobra.NoArgs,
@@ -51,16 +62,21 @@ resolves {env: …} secrets from the environment it was started with.`,
 // runAgent serves until idle, a signal, or stop; then revokes everything.
 func (a *app) runAgent(ctx context.Context, idle time.Duration, idleSet, detached bool) error {
 	logger := a.logger("info").Named("agent")
-	p, abs, err := a.agentPaths()
+	abs, _, err := a.agentDir()
 	if err != nil {
 		return err
 	}
-	// Stat before loading: a change racing the load retires the agent at
+	// Hash before loading: a change racing the load retires the agent at
 	// its first call, never serves a stale file silently.
 	stale := configWatch(abs)
-	cfg, err := a.loadConfig()
+	p, _, cfg, err := a.agentPaths()
 	if err != nil {
 		return err
+	}
+	// Secret commands inherit the agent's environment for its whole life:
+	// never the token of a `tokenkeeper exec` it was started in.
+	for _, v := range agent.TokenVars() {
+		_ = os.Unsetenv(v)
 	}
 	if !idleSet {
 		idle = cfg.Agent.IdleTimeout
@@ -98,10 +114,11 @@ func (a *app) agentStopCommand() *cobra.Command {
 	var wait time.Duration
 	cmd := &cobra.Command{
 		Use:   "stop",
-		Short: "Ask the running agent to exit, revoking its tokens",
-		Long: `stop sends SIGTERM to the agent serving the configuration file (found through
-its socket's peer credentials) and waits until it has revoked its tokens and
-exited. With no agent running it says so and succeeds.`,
+		Short: "Ask the running agents to exit, revoking their tokens",
+		Long: `stop sends SIGTERM to every agent serving the configuration file, whatever
+environment it was started with (found through its socket's peer
+credentials), and waits until each has revoked its tokens and exited. With
+no agent running it says so and succeeds.`,
 		Example: `  tokenkeeper agent stop
   tokenkeeper agent stop --config ./lab.yaml`,
 		Args: cobra.NoArgs,
@@ -113,27 +130,57 @@ exited. With no agent running it says so and succeeds.`,
 	return cmd
 }
 
+// stopAgent stops every agent of the configuration file, whatever the
+// environment it was started with, and waits until they have exited.
 func (a *app) stopAgent(ctx context.Context, wait time.Duration) error {
-	p, _, err := a.agentPaths()
+	abs, dir, err := a.agentDir()
 	if err != nil {
 		return err
 	}
-	pid, err := agentPID(ctx, p.Socket)
+	all, err := agent.PathsAll(dir, abs)
 	if err != nil {
-		fmt.Fprintf(a.env.Stderr, "tokenkeeper: no agent is running (%s)\n", p.Socket)
-		return nil //nolint:nilerr // stopping nothing succeeds
+		return err
 	}
-	if err := syscall.Kill(pid, syscall.SIGTERM); err != nil {
-		return fmt.Errorf("could not signal agent %d: %w", pid, err)
+	var pids []int
+	for _, p := range all {
+		pid, err := agentPID(ctx, p.Socket)
+		if err != nil {
+			continue // a socket left by a crashed agent: nobody to stop
+		}
+		if err := syscall.Kill(pid, syscall.SIGTERM); err != nil {
+			return fmt.Errorf("could not signal agent %d: %w", pid, err)
+		}
+		pids = append(pids, pid)
 	}
-	deadline := time.Now().Add(wait)
+	if len(pids) == 0 {
+		fmt.Fprintf(a.env.Stderr, "tokenkeeper: no agent is running for %s\n", abs)
+		return nil
+	}
+	for _, pid := range pids {
+		if err := a.awaitExit(ctx, pid, wait); err != nil {
+			return err
+		}
+		fmt.Fprintf(a.env.Stderr, "tokenkeeper: agent %d stopped\n", pid)
+	}
+	return nil
+}
+
+// awaitExit polls until pid is gone, wait has passed on the injected
+// clock, or ctx ends.
+func (a *app) awaitExit(ctx context.Context, pid int, wait time.Duration) error {
+	deadline := a.env.Now().Add(wait)
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
 	for !processGone(pid) {
-		if time.Now().After(deadline) {
+		if a.env.Now().After(deadline) {
 			return exec.Errorf(exec.CodeUnavailable, "agent %d did not exit within %s", pid, wait)
 		}
-		time.Sleep(20 * time.Millisecond)
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("waiting for agent %d to exit: %w", pid, context.Cause(ctx))
+		case <-tick.C:
+		}
 	}
-	fmt.Fprintf(a.env.Stderr, "tokenkeeper: agent %d stopped\n", pid)
 	return nil
 }
 
@@ -156,19 +203,29 @@ func agentPID(ctx context.Context, socket string) (int, error) {
 	return int(pid), nil
 }
 
-// configWatch returns a function reporting whether the file at path is no
-// longer the one seen now (other inode, size or modification time): an
-// agent serves the configuration it loaded, and a user who edits the file
-// expects the next call to see the edit.
+// configWatch returns a function reporting whether the file at path no
+// longer holds the bytes it holds now (SHA-256 of the content): an agent
+// serves the configuration it loaded, and a user who edits the file
+// expects the next call to see the edit. A tool that rewrites the same
+// bytes (a template re-rendered, a checkout) leaves the agent alone, with
+// its tokens.
 func configWatch(path string) func() bool {
-	before, err := os.Stat(path)
+	before, err := fileSum(path)
 	if err != nil {
 		return func() bool { return true }
 	}
 	return func() bool {
-		now, err := os.Stat(path)
-		return err != nil || !os.SameFile(before, now) || now.Size() != before.Size() || !now.ModTime().Equal(before.ModTime())
+		now, err := fileSum(path)
+		return err != nil || now != before
 	}
+}
+
+func fileSum(path string) ([sha256.Size]byte, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return [sha256.Size]byte{}, err
+	}
+	return sha256.Sum256(data), nil
 }
 
 // processGone reports whether pid has exited. A zombie counts as gone: a

@@ -13,6 +13,7 @@ import (
 	"github.com/tokenkeeper/tokenkeeper/plugin/agent"
 	"github.com/tokenkeeper/tokenkeeper/plugin/config"
 	"github.com/tokenkeeper/tokenkeeper/plugin/keeper"
+	"github.com/tokenkeeper/tokenkeeper/plugin/secret"
 )
 
 // tokens is what the verbs need from a TokenService: *host.Client (the
@@ -25,22 +26,53 @@ type tokens interface {
 	Close() error
 }
 
-// agentPaths names the files of the agent serving the configuration.
-func (a *app) agentPaths() (agent.Paths, string, error) {
+// agentPaths names the files of the agent serving the configuration for
+// this caller: one agent per profiles file and per view of the
+// environment variables its {env: …} secrets read (agent.EnvTag), so that
+// a caller never gets a token made from a value it no longer has. It
+// returns the absolute config path and the loaded configuration too.
+func (a *app) agentPaths() (agent.Paths, string, *config.Config, error) {
+	abs, dir, err := a.agentDir()
+	if err != nil {
+		return agent.Paths{}, "", nil, err
+	}
+	cfg, err := a.loadConfig()
+	if err != nil {
+		return agent.Paths{}, "", nil, err
+	}
+	tag, err := agent.EnvTag(dir, envNames(cfg), agent.Lookup(agent.Environ(a.env.Environ)))
+	if err != nil {
+		return agent.Paths{}, "", nil, fmt.Errorf("could not name the agent: %w", err)
+	}
+	p, err := agent.PathsVariant(dir, abs, tag)
+	return p, abs, cfg, err
+}
+
+// agentDir is the absolute configuration path and the runtime directory.
+func (a *app) agentDir() (abs, dir string, err error) {
 	cfgPath, err := a.resolveConfigPath()
 	if err != nil {
-		return agent.Paths{}, "", err
+		return "", "", err
 	}
-	abs, err := filepath.Abs(cfgPath)
-	if err != nil {
-		return agent.Paths{}, "", fmt.Errorf("could not resolve config path: %w", err)
+	if abs, err = filepath.Abs(cfgPath); err != nil {
+		return "", "", fmt.Errorf("could not resolve config path: %w", err)
 	}
-	dir, err := agent.RuntimeDir(a.env.Getenv)
-	if err != nil {
-		return agent.Paths{}, "", err
+	dir, err = agent.RuntimeDir(a.env.Getenv)
+	return abs, dir, err
+}
+
+// envNames lists the environment variables the configuration's secrets
+// read ({env: NAME}), in no particular order.
+func envNames(cfg *config.Config) []string {
+	var names []string
+	for _, p := range cfg.Profiles {
+		for _, r := range []*secret.Ref{p.Password, p.APIKey, p.APIToken, p.ServiceAccount} {
+			if r != nil && r.Env != "" {
+				names = append(names, r.Env)
+			}
+		}
 	}
-	p, err := agent.PathsFor(dir, abs)
-	return p, abs, err
+	return names
 }
 
 // connect returns a client of the agent serving the configuration,
@@ -51,7 +83,7 @@ func (a *app) connect(ctx context.Context, noAgent bool) (tokens, error) {
 	if noAgent {
 		return a.local(true)
 	}
-	p, abs, err := a.agentPaths()
+	p, abs, _, err := a.agentPaths()
 	if err != nil {
 		return nil, err
 	}
@@ -68,11 +100,11 @@ func (a *app) connect(ctx context.Context, noAgent bool) (tokens, error) {
 			return err
 		},
 		Spawn: func() (<-chan error, error) {
-			if _, err := a.loadConfig(); err != nil {
-				return nil, err
-			}
+			// The agent gets neither the token of an enclosing
+			// `tokenkeeper exec` nor anything else it does not need to
+			// keep for its life; it resolves {env: …} from the rest.
 			args := []string{"agent", "--detached", "--config", abs}
-			return agent.SpawnDetached(a.env.Executable, args, a.env.Environ, p.Log)
+			return agent.SpawnDetached(a.env.Executable, args, agent.Environ(a.env.Environ), p.Log)
 		},
 	}
 	if err := s.Ensure(ctx); err != nil {
@@ -84,7 +116,7 @@ func (a *app) connect(ctx context.Context, noAgent bool) (tokens, error) {
 // dialRunning returns a client of the running agent, or nil when none
 // answers: status and logout must not start one.
 func (a *app) dialRunning(ctx context.Context) (*host.Client, agent.Paths, error) {
-	p, _, err := a.agentPaths()
+	p, _, _, err := a.agentPaths()
 	if err != nil {
 		return nil, p, err
 	}
@@ -95,10 +127,10 @@ func (a *app) dialRunning(ctx context.Context) (*host.Client, agent.Paths, error
 	return c, p, nil
 }
 
-// local builds an in-process keeper from the configuration. oneShot: every
-// VCF token handed out has its refresh token revoked at once, and Close
-// revokes nothing else, so the process leaves behind only the access token
-// it printed.
+// local builds an in-process keeper from the configuration. oneShot: the
+// keeper detaches every profile it hands a token out of (Keeper.Detach:
+// VCF revokes the refresh token), and Close revokes nothing else, so the
+// process leaves behind only the access token it printed.
 func (a *app) local(oneShot bool) (*localTokens, error) {
 	cfg, err := a.loadConfig()
 	if err != nil {
@@ -136,12 +168,12 @@ func (l *localTokens) Token(ctx context.Context, profile string, o host.TokenOpt
 	if err != nil {
 		return nil, err
 	}
-	// VCF: DELETE refresh-token ends the refresh token only; the access
-	// token stays valid until its exp. A VCD logout would end the access
-	// token too, so a VCD session is left to its idle timeout.
-	if l.oneShot && t.Provider == "vcf" {
-		if err := l.k.Revoke(ctx, profile); err != nil {
-			return nil, fmt.Errorf("could not revoke the refresh token after login: %w", err)
+	// One shot: leave behind only the access token handed out. The keeper
+	// knows what that allows revoking (VCF: the refresh token; VCD:
+	// nothing, a logout would end the token too).
+	if l.oneShot {
+		if err := l.k.Detach(ctx, profile); err != nil {
+			return nil, fmt.Errorf("could not let go of the profile after login: %w", err)
 		}
 	}
 	return &host.Token{
