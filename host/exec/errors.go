@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"time"
 )
 
 // Code classifies a failure; the names follow the gRPC codes the agent
@@ -56,6 +57,9 @@ func (c Code) Retryable() bool { return c == CodeUnavailable }
 type Error struct {
 	Code    Code
 	Message string
+	// RetryAt, if set, is when trying again may succeed: the lockout
+	// guard's next attempt (code FailedPrecondition).
+	RetryAt time.Time
 	Err     error
 }
 
@@ -76,6 +80,10 @@ type ErrorBody struct {
 	Code      Code   `json:"code"`
 	Message   string `json:"message"`
 	Retryable bool   `json:"retryable"`
+	// RetryAt (RFC 3339, UTC) is present when the lockout guard refused:
+	// the keeper will not try the same credential before then. It is an
+	// optional extension of the v1 contract; clients must not require it.
+	RetryAt string `json:"retryAt,omitempty"`
 }
 
 // ErrorDocument is what stdout holds when a call fails.
@@ -88,9 +96,21 @@ type ErrorDocument struct {
 // WriteError writes the one JSON Error document for e to w.
 func WriteError(w io.Writer, e *Error) error {
 	doc := ErrorDocument{APIVersion: APIVersion, Kind: KindError, Error: ErrorBody{
-		Code: e.Code, Message: e.Message, Retryable: e.Code.Retryable(),
+		Code: e.Code, Message: e.Message, Retryable: e.Code.Retryable(), RetryAt: FormatRetryAt(e.RetryAt),
 	}}
 	return writeJSON(w, doc)
+}
+
+// FormatRetryAt writes t as RFC 3339 in UTC, rounded up to the second so
+// that a caller waiting until then is never early; "" for the zero time.
+func FormatRetryAt(t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	if r := t.Truncate(time.Second); !r.Equal(t) {
+		t = r.Add(time.Second)
+	}
+	return t.UTC().Format(time.RFC3339)
 }
 
 func writeJSON(w io.Writer, v any) error {

@@ -5,12 +5,10 @@
 package exec
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
-	"strings"
 	"time"
 )
 
@@ -33,18 +31,25 @@ const maxRequest = 64 << 10
 // ("10m", "90s").
 type Duration time.Duration
 
+// errDurationSyntax and errDurationNegative never quote the input: a
+// request may hold anything a user pasted by mistake.
+var (
+	errDurationSyntax   = errors.New(`must be a duration string like "10m"`)
+	errDurationNegative = errors.New("must not be negative")
+)
+
 // UnmarshalJSON accepts a duration string; negative values are refused.
 func (d *Duration) UnmarshalJSON(b []byte) error {
 	var s string
 	if err := json.Unmarshal(b, &s); err != nil {
-		return fmt.Errorf("must be a duration string such as \"10m\"")
+		return errDurationSyntax
 	}
 	v, err := time.ParseDuration(s)
 	if err != nil {
-		return fmt.Errorf("invalid duration %q", s)
+		return errDurationSyntax
 	}
 	if v < 0 {
-		return fmt.Errorf("negative duration %q", s)
+		return errDurationNegative
 	}
 	*d = Duration(v)
 	return nil
@@ -73,12 +78,17 @@ type InvalidateRequest struct {
 	Reason      string `json:"reason,omitempty"`
 }
 
-// ParseTokenRequest reads exactly one TokenRequest from r. Unknown fields,
-// a wrong apiVersion or kind, a missing profile, and trailing data are
-// errors of code InvalidArgument.
+// ParseTokenRequest reads exactly one TokenRequest from r. Unknown
+// fields (also a known name in another case), a field given twice, a
+// wrong apiVersion or kind, a missing profile and trailing data are
+// errors of code InvalidArgument. No error quotes a value of the request.
 func ParseTokenRequest(r io.Reader) (TokenRequest, error) {
 	var req TokenRequest
-	if err := decodeOne(r, &req, KindTokenRequest); err != nil {
+	err := decodeRequest(r, KindTokenRequest, fields{
+		"apiVersion": &req.APIVersion, "kind": &req.Kind, "profile": &req.Profile,
+		"minValidity": &req.MinValidity, "forceRefresh": &req.ForceRefresh,
+	})
+	if err != nil {
 		return TokenRequest{}, err
 	}
 	if err := checkHeader(req.APIVersion, req.Kind, KindTokenRequest); err != nil {
@@ -95,7 +105,11 @@ func ParseTokenRequest(r io.Reader) (TokenRequest, error) {
 // required.
 func ParseInvalidateRequest(r io.Reader) (InvalidateRequest, error) {
 	var req InvalidateRequest
-	if err := decodeOne(r, &req, KindInvalidateRequest); err != nil {
+	err := decodeRequest(r, KindInvalidateRequest, fields{
+		"apiVersion": &req.APIVersion, "kind": &req.Kind, "profile": &req.Profile,
+		"fingerprint": &req.Fingerprint, "reason": &req.Reason,
+	})
+	if err != nil {
 		return InvalidateRequest{}, err
 	}
 	if err := checkHeader(req.APIVersion, req.Kind, KindInvalidateRequest); err != nil {
@@ -107,52 +121,12 @@ func ParseInvalidateRequest(r io.Reader) (InvalidateRequest, error) {
 	return req, nil
 }
 
-func decodeOne(r io.Reader, v any, kind string) error {
-	data, err := io.ReadAll(io.LimitReader(r, maxRequest+1))
-	if err != nil {
-		return invalid(fmt.Sprintf("could not read %s from stdin: %v", kind, err))
-	}
-	if len(data) > maxRequest {
-		return invalid(fmt.Sprintf("%s on stdin is larger than %d bytes", kind, maxRequest))
-	}
-	if len(bytes.TrimSpace(data)) == 0 {
-		return invalid(fmt.Sprintf("no --profile given and no %s on stdin", kind))
-	}
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		return invalid(fmt.Sprintf("malformed %s on stdin: %s", kind, jsonProblem(err)))
-	}
-	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
-		return invalid(fmt.Sprintf("malformed %s on stdin: more than one JSON document", kind))
-	}
-	return nil
-}
-
-// jsonProblem describes a decoding error without echoing the input, which
-// might hold something a user pasted by mistake.
-func jsonProblem(err error) string {
-	var syn *json.SyntaxError
-	var typ *json.UnmarshalTypeError
-	switch {
-	case errors.As(err, &syn):
-		return fmt.Sprintf("invalid JSON at byte %d", syn.Offset)
-	case errors.As(err, &typ):
-		return fmt.Sprintf("field %q must be a %s", typ.Field, typ.Type)
-	case errors.Is(err, io.ErrUnexpectedEOF):
-		return "truncated JSON"
-	}
-	msg := err.Error()
-	// "json: unknown field \"x\"" and our Duration errors name only keys.
-	return strings.TrimPrefix(msg, "json: ")
-}
-
 func checkHeader(apiVersion, kind, want string) error {
 	if apiVersion != APIVersion {
-		return invalid(fmt.Sprintf("%s: apiVersion must be %q, got %q", want, APIVersion, apiVersion))
+		return invalid(fmt.Sprintf("%s: apiVersion must be %q", want, APIVersion))
 	}
 	if kind != want {
-		return invalid(fmt.Sprintf("%s: kind must be %q, got %q", want, want, kind))
+		return invalid(fmt.Sprintf("%s: kind must be %q", want, want))
 	}
 	return nil
 }

@@ -29,11 +29,20 @@ func TestParseTokenRequest(t *testing.T) {
 		{name: "wrong kind", in: `{"apiVersion":"tokenkeeper/v1","kind":"Token","profile":"p"}`, wantErr: `kind must be "TokenRequest"`},
 		{name: "no profile", in: `{"apiVersion":"tokenkeeper/v1","kind":"TokenRequest"}`, wantErr: "profile is required"},
 		{name: "two documents", in: `{"apiVersion":"tokenkeeper/v1","kind":"TokenRequest","profile":"p"} {}`, wantErr: "more than one JSON document"},
-		{name: "bad duration", in: `{"apiVersion":"tokenkeeper/v1","kind":"TokenRequest","profile":"p","minValidity":"soon"}`, wantErr: `invalid duration "soon"`},
-		{name: "numeric duration", in: `{"apiVersion":"tokenkeeper/v1","kind":"TokenRequest","profile":"p","minValidity":600}`, wantErr: "duration string"},
-		{name: "negative duration", in: `{"apiVersion":"tokenkeeper/v1","kind":"TokenRequest","profile":"p","minValidity":"-1m"}`, wantErr: "negative"},
-		{name: "wrong type", in: `{"apiVersion":"tokenkeeper/v1","kind":"TokenRequest","profile":7}`, wantErr: `field "profile" must be a string`},
-		{name: "array", in: `[]`, wantErr: "malformed TokenRequest"},
+		{name: "bad duration", in: `{"apiVersion":"tokenkeeper/v1","kind":"TokenRequest","profile":"p","minValidity":"hunter2"}`, wantErr: `field "minValidity": must be a duration string like "10m"`},
+		{name: "numeric duration", in: `{"apiVersion":"tokenkeeper/v1","kind":"TokenRequest","profile":"p","minValidity":600}`, wantErr: `field "minValidity": must be a duration string like "10m"`},
+		{name: "negative duration", in: `{"apiVersion":"tokenkeeper/v1","kind":"TokenRequest","profile":"p","minValidity":"-1m"}`, wantErr: `field "minValidity": must not be negative`},
+		{name: "wrong type", in: `{"apiVersion":"tokenkeeper/v1","kind":"TokenRequest","profile":7}`, wantErr: `field "profile": must be a string`},
+		{name: "wrong bool", in: `{"apiVersion":"tokenkeeper/v1","kind":"TokenRequest","profile":"p","forceRefresh":"hunter2"}`, wantErr: `field "forceRefresh": must be true or false`},
+		{name: "null", in: `{"apiVersion":"tokenkeeper/v1","kind":"TokenRequest","profile":null}`, wantErr: `field "profile": must not be null`},
+		{name: "wrong case", in: `{"apiVersion":"tokenkeeper/v1","kind":"TokenRequest","PROFILE":"sddc"}`, wantErr: `unknown field "PROFILE": did you mean "profile"?`},
+		{name: "duplicate other case", in: `{"apiVersion":"tokenkeeper/v1","kind":"TokenRequest","Profile":"nosuch","profile":"sddc"}`, wantErr: `unknown field "Profile"`},
+		{name: "duplicate", in: `{"apiVersion":"tokenkeeper/v1","kind":"TokenRequest","profile":"nosuch","profile":"sddc"}`, wantErr: `field "profile" appears more than once`},
+		{name: "apiVersion not echoed", in: `{"apiVersion":"hunter2","kind":"TokenRequest","profile":"p"}`, wantErr: `TokenRequest: apiVersion must be "tokenkeeper/v1"`},
+		{name: "kind not echoed", in: `{"apiVersion":"tokenkeeper/v1","kind":"hunter2","profile":"p"}`, wantErr: `TokenRequest: kind must be "TokenRequest"`},
+		{name: "truncated after key", in: `{"apiVersion":"tokenkeeper/v1","kind"`, wantErr: "malformed TokenRequest"},
+		{name: "string", in: `"hunter2"`, wantErr: "must be a JSON object"},
+		{name: "array", in: `[]`, wantErr: "malformed TokenRequest on stdin: must be a JSON object"},
 		{name: "too large", in: `{"apiVersion":"` + strings.Repeat("x", maxRequest) + `"}`, wantErr: "larger than"},
 	}
 	for _, tt := range tests {
@@ -74,6 +83,8 @@ func TestParseInvalidateRequest(t *testing.T) {
 		`{"apiVersion":"tokenkeeper/v1","kind":"InvalidateRequest","profile":"p"}`,
 		`{"apiVersion":"tokenkeeper/v1","kind":"TokenRequest","profile":"p","fingerprint":"f"}`,
 		`{"apiVersion":"tokenkeeper/v1","kind":"InvalidateRequest","profile":"p","fingerprint":"f","extra":1}`,
+		`{"apiVersion":"tokenkeeper/v1","kind":"InvalidateRequest","profile":"p","Fingerprint":"f"}`,
+		`{"apiVersion":"tokenkeeper/v1","kind":"InvalidateRequest","profile":"p","fingerprint":"f","fingerprint":"g"}`,
 	} {
 		if _, err := ParseInvalidateRequest(strings.NewReader(in)); err == nil {
 			t.Errorf("ParseInvalidateRequest(%s) succeeded", in)
@@ -104,6 +115,21 @@ func TestWriteError(t *testing.T) {
 	want := `{"apiVersion":"tokenkeeper/v1","kind":"Error","error":{"code":"Unavailable","message":"upstream <down>","retryable":true}}` + "\n"
 	if b.String() != want {
 		t.Fatalf("got %s want %s", b.String(), want)
+	}
+}
+
+func TestWriteErrorRetryAt(t *testing.T) {
+	at := time.Date(2026, 11, 22, 12, 30, 0, 1, time.FixedZone("X", 3600))
+	var b bytes.Buffer
+	if err := WriteError(&b, &Error{Code: CodeFailedPrecondition, Message: "guard", RetryAt: at}); err != nil {
+		t.Fatal(err)
+	}
+	want := `{"apiVersion":"tokenkeeper/v1","kind":"Error","error":{"code":"FailedPrecondition","message":"guard","retryable":false,"retryAt":"2026-11-22T11:30:01Z"}}` + "\n"
+	if b.String() != want {
+		t.Fatalf("got %s want %s", b.String(), want)
+	}
+	if got := FormatRetryAt(at.Truncate(time.Second)); got != "2026-11-22T11:30:00Z" {
+		t.Fatalf("whole second rounded to %s", got)
 	}
 }
 

@@ -200,6 +200,7 @@ type errorDoc struct {
 		Code      string
 		Message   string
 		Retryable bool
+		RetryAt   string // optional: the lockout guard's next attempt
 	}
 }
 
