@@ -266,6 +266,7 @@ func (p *profile) installLocked(c *call, g provider.Grant, now, start time.Time,
 		HeaderName: g.HeaderName, HeaderValue: g.HeaderValue(), Fingerprint: g.Access.Fingerprint(),
 	}
 	c.fresh = true
+	p.keepAliveUntil = time.Time{} // promised for the old session only
 	p.scheduleLocked(now)
 	p.armKeepaliveLocked()
 	p.log.Debug("access token received", "op", op, "fingerprint", p.tmpl.Fingerprint,

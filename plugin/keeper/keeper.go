@@ -54,6 +54,11 @@ type Options struct {
 	// Guards shares the lockout guard with other processes; nil keeps it
 	// in this process only. It is read before every login attempt.
 	Guards GuardStore
+	// OneShot: the keeper serves one call and its process exits
+	// (tokenkeeper get --no-agent), so nothing keeps an idle-timeout
+	// session alive afterwards. A Get whose min validity only keepalive
+	// probes could honour fails with ErrMinValidity instead.
+	OneShot bool
 }
 
 // ProfileSpec is one configured profile and the provider that serves it.
@@ -85,6 +90,7 @@ type env struct {
 	minValidity time.Duration
 	retry       backoff
 	guards      GuardStore // nil: in-memory guard only
+	oneShot     bool       // no keepalive beyond the call (Options.OneShot)
 }
 
 // Keeper holds the token state of every profile. It is safe for concurrent
@@ -145,6 +151,7 @@ func newEnv(o Options) *env {
 		callTimeout: o.CallTimeout,
 		minValidity: max(o.DefaultMinValidity, 0),
 		guards:      o.Guards,
+		oneShot:     o.OneShot,
 	}
 	if e.rand == nil {
 		e.rand = rand.Float64

@@ -55,14 +55,17 @@ type profile struct {
 	acquiredAt time.Time // receipt of the current access token
 	lastActive time.Time // last receipt, hand-out or successful probe
 	lastUsed   time.Time // last Get
-	dead       bool      // the held grant is known gone upstream
-	lastErr    error
-	counts     Counts
-	guard      guard
-	transient  int       // transient failures in a row
-	retryAt    time.Time // no background retry before this
-	inflight   *call     // the one upstream call of this profile, if any
-	bgErr      error     // failures of background revocations after close
+	// keepAliveUntil: a caller's min validity needs the idle-timeout
+	// session alive until then; the keepalive probes it meanwhile.
+	keepAliveUntil time.Time
+	dead           bool // the held grant is known gone upstream
+	lastErr        error
+	counts         Counts
+	guard          guard
+	transient      int       // transient failures in a row
+	retryAt        time.Time // no background retry before this
+	inflight       *call     // the one upstream call of this profile, if any
+	bgErr          error     // failures of background revocations after close
 
 	refreshAt time.Time   // when the proactive refresh is due
 	timer     *time.Timer // proactive refresh or retry
@@ -162,6 +165,9 @@ func (p *profile) serveOrStart(minValidity time.Duration, force, gotFresh bool, 
 	v := p.checkLocked(now, need)
 	if !force {
 		if v == serveCached {
+			if err := p.keepAliveForLocked(now, minValidity); err != nil {
+				return Token{}, nil, err
+			}
 			p.kickLocked(now)
 			return p.handOutLocked(now, "cache"), nil, nil
 		}
@@ -211,7 +217,7 @@ func (p *profile) afterFailure(err error) (Token, error) {
 		return Token{}, err
 	}
 	p.log.Debug("upstream unavailable; serving the cached token", "fingerprint", p.tmpl.Fingerprint,
-		"expires_in", p.expiryLocked().Sub(now), "error", err)
+		"expires_in", p.expiryLocked(now).Sub(now), "error", err)
 	return p.handOutLocked(now, "stale"), nil
 }
 
@@ -228,7 +234,7 @@ func (p *profile) checkLocked(now time.Time, need time.Duration) verdict {
 	// hand-out extends it; one quiet for almost the timeout may be gone.
 	// The slack is at most half the timeout: with a timeout shorter than
 	// the safety margin a just-probed session would otherwise never serve.
-	if idle := p.grant.IdleTimeout; idle > 0 && now.After(p.lastActive.Add(idle-min(p.marginLocked(), idle/2))) {
+	if idle := p.grant.IdleTimeout; idle > 0 && now.After(p.lastActive.Add(idle-p.idleSlackLocked())) {
 		if p.prober != nil {
 			return needProbe
 		}
@@ -248,18 +254,32 @@ func (p *profile) marginLocked() time.Duration {
 	return p.env.marginFor(p.lifetime)
 }
 
+// idleSlackLocked is the safety margin of an idle-timeout session: at
+// most half the idle timeout, so that a session with a timeout shorter
+// than the configured margin (a simulator's 2s) can serve at all.
+func (p *profile) idleSlackLocked() time.Duration {
+	return min(p.marginLocked(), p.grant.IdleTimeout/2)
+}
+
 // unexpiredLocked reports whether the cached token may still work, however
 // short its remaining life.
 func (p *profile) unexpiredLocked(now time.Time) bool {
-	return !p.grant.Access.IsZero() && now.Before(p.expiryLocked())
+	return !p.grant.Access.IsZero() && now.Before(p.expiryLocked(now))
 }
 
 // expiryLocked is when the cached token ends: its hard expiry or, for an
 // idle-timeout session, the end of the idle period, whichever comes first.
-func (p *profile) expiryLocked() time.Time {
+// While the keepalive holds the session (it has not idled out, so every
+// probe succeeded in time) the idle period ends no sooner than
+// keepAliveUntil.
+func (p *profile) expiryLocked(now time.Time) time.Time {
 	exp := p.accessExp
 	if idle := p.grant.IdleTimeout; idle > 0 {
-		if end := p.lastActive.Add(idle); exp.IsZero() || end.Before(exp) {
+		end := p.lastActive.Add(idle)
+		if now.Before(end) && p.keepAliveUntil.After(end) {
+			end = p.keepAliveUntil
+		}
+		if exp.IsZero() || end.Before(exp) {
 			exp = end
 		}
 	}
@@ -269,7 +289,7 @@ func (p *profile) expiryLocked() time.Time {
 func (p *profile) handOutLocked(now time.Time, from string) Token {
 	p.lastActive = now
 	t := p.tmpl
-	t.ExpiresAt = p.expiryLocked()
+	t.ExpiresAt = p.expiryLocked(now)
 	if p.log.IsTrace() {
 		p.log.Trace("token handed out", "op", "get", "from", from, "fingerprint", t.Fingerprint,
 			"expires_in", t.ExpiresAt.Sub(now))
@@ -299,6 +319,7 @@ func (p *profile) dropAccessLocked() {
 	p.tmpl = Token{}
 	p.accessExp = time.Time{}
 	p.refreshAt = time.Time{}
+	p.keepAliveUntil = time.Time{}
 	p.stopTimerLocked()
 	if p.grant.Refresh.IsZero() {
 		p.stopKeepaliveLocked()

@@ -119,36 +119,3 @@ func (p *profile) kickLocked(now time.Time) {
 func (p *profile) inUseLocked(now time.Time) bool {
 	return p.lastUsed.After(p.acquiredAt) && now.Sub(p.lastUsed) < max(p.lifetime, p.grant.IdleTimeout)
 }
-
-// armKeepaliveLocked probes the session every Keepalive while a grant is
-// held, so that an idle-timeout session (Cloud Director) stays alive.
-func (p *profile) armKeepaliveLocked() {
-	if p.keepalive <= 0 || p.prober == nil || p.closed {
-		return
-	}
-	p.stopKeepaliveLocked()
-	gen := p.keepGen
-	p.keepTimer = time.AfterFunc(p.keepalive, func() { p.onKeepalive(gen) })
-}
-
-func (p *profile) stopKeepaliveLocked() {
-	p.keepGen++
-	if p.keepTimer != nil {
-		p.keepTimer.Stop()
-		p.keepTimer = nil
-	}
-}
-
-func (p *profile) onKeepalive(gen uint64) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if gen != p.keepGen || p.closed || p.grant.Access.IsZero() {
-		return
-	}
-	p.keepTimer = nil
-	if p.inflight != nil {
-		p.armKeepaliveLocked()
-		return
-	}
-	p.startLocked(intentKeepalive, "keepalive")
-}

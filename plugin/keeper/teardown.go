@@ -136,6 +136,7 @@ func (p *profile) forgetLocked(now time.Time) (retiredGrant, bool) {
 	p.stopKeepaliveLocked()
 	p.grant, p.tmpl, p.dead = provider.Grant{}, Token{}, false
 	p.lifetime, p.accessExp, p.refreshExp, p.refreshAt = 0, time.Time{}, time.Time{}, time.Time{}
+	p.keepAliveUntil = time.Time{}
 	p.transient, p.retryAt, p.lastErr = 0, time.Time{}, nil
 	return r, live
 }
@@ -190,7 +191,7 @@ func (p *profile) status() Status {
 		LastUsed: p.lastUsed, Counts: p.counts, State: StateEmpty,
 	}
 	if !p.grant.Access.IsZero() {
-		s.AccessExpiresAt = p.expiryLocked()
+		s.AccessExpiresAt = p.expiryLocked(now)
 	}
 	if p.lastErr != nil {
 		s.LastError = p.lastErr.Error()
