@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -12,8 +13,10 @@ import (
 	"github.com/hashicorp/go-hclog"
 	"github.com/spf13/cobra"
 
+	"github.com/tokenkeeper/tokenkeeper/host"
 	"github.com/tokenkeeper/tokenkeeper/host/exec"
 	"github.com/tokenkeeper/tokenkeeper/plugin/config"
+	"github.com/tokenkeeper/tokenkeeper/plugin/keeper"
 )
 
 // cliEnv is every edge of the process the CLI touches, so that the whole
@@ -59,15 +62,26 @@ type app struct {
 	// exitCode is set by verbs whose status is not an error of ours
 	// (exec passes through the command's status).
 	exitCode int
+	// warnConfig: loadConfig prints the configuration's warnings on
+	// stderr (get/env/exec --no-agent).
+	warnConfig bool
 	// started turns true once flags and arguments parsed and a verb runs;
 	// an error before that is a usage error.
 	started bool
 }
 
-// machineVerbs answer failures with a JSON Error document on stdout; the
-// others (human verbs, and exec/env whose stdout belongs to a command or a
-// shell) write only the stderr line.
+// machineVerbs answer failures with a JSON Error document on stdout when
+// their output format is json (the default, and a JSON request on stdin);
+// the raw formats leave stdout empty, so that `curl -H "$(tokenkeeper get
+// --format header)"` never sends an error message upstream as a header.
+// The other verbs (human verbs, and exec/env whose stdout belongs to a
+// command or a shell) write only to stderr.
 var machineVerbs = map[string]bool{"get": true, "invalidate": true}
+
+// oneLineVerbs are the verbs scripts call: their failure is one stderr
+// line, as the protocol promises. The human verbs print a message as it
+// is: config check one problem per line, cobra's "Did you mean" hints.
+var oneLineVerbs = map[string]bool{"get": true, "invalidate": true, "env": true, "exec": true}
 
 // runCLI runs the command line args (without the program name) and returns
 // the exit status.
@@ -75,23 +89,109 @@ func runCLI(ctx context.Context, args []string, env cliEnv) int {
 	a := &app{env: env}
 	root := a.rootCommand()
 	root.SetArgs(args)
-	root.SetIn(env.Stdin)
-	root.SetOut(env.Stdout) // help and completion scripts, on request only
-	root.SetErr(env.Stderr)
 	cmd, err := root.ExecuteContextC(ctx)
 	if err == nil {
 		return a.exitCode
 	}
+	name := ""
+	if cmd != nil {
+		name = cmd.Name()
+	}
+	var se *statusError
+	if errors.As(err, &se) {
+		fmt.Fprintf(env.Stderr, "tokenkeeper: %s\n", oneLine(se.msg))
+		return se.status
+	}
+	e := a.classify(err)
+	if machineVerbs[name] && !rawFormat(cmd, args) {
+		_ = exec.WriteError(env.Stdout, e)
+	}
+	msg := strings.TrimRight(e.Message, "\n")
+	if oneLineVerbs[name] {
+		msg = oneLine(msg)
+	}
+	fmt.Fprintf(env.Stderr, "tokenkeeper: %s\n", msg)
+	return e.Code.ExitCode()
+}
+
+// classify is the package classifier plus what only the CLI knows: an
+// error before any verb ran is a usage error, and the lockout guard's
+// retry time goes into the Error document.
+func (a *app) classify(err error) *exec.Error {
 	e := classify(err)
 	if !a.started && e.Code == exec.CodeInternal {
 		e = &exec.Error{Code: exec.CodeInvalidArgument, Message: err.Error(), Err: err}
 	}
-	if cmd != nil && machineVerbs[cmd.Name()] {
-		_ = exec.WriteError(env.Stdout, e)
+	if e.Code == exec.CodeFailedPrecondition && e.RetryAt.IsZero() {
+		c := *e
+		c.RetryAt = retryAt(err)
+		e = &c
 	}
-	fmt.Fprintf(env.Stderr, "tokenkeeper: %s\n", oneLine(e.Message))
-	return e.Code.ExitCode()
+	return e
 }
+
+// retryAt is when the lockout guard will try again: from the agent's
+// status (ErrorInfo retry_at) or an in-process keeper's GuardError.
+func retryAt(err error) time.Time {
+	var he *host.Error
+	if errors.As(err, &he) {
+		return he.RetryAt
+	}
+	var ge *keeper.GuardError
+	if errors.As(err, &ge) {
+		return ge.RetryAt
+	}
+	return time.Time{}
+}
+
+// rawFormat reports whether cmd was asked for token, header or env output.
+// When flag parsing failed before --format was reached, the arguments
+// still say what the caller will do with stdout.
+func rawFormat(cmd *cobra.Command, args []string) bool {
+	f := cmd.Flags().Lookup("format")
+	if f == nil {
+		return false
+	}
+	v := f.Value.String()
+	if !f.Changed {
+		v = formatArg(args)
+	}
+	return v != exec.FormatJSON && exec.ValidFormat(v)
+}
+
+// formatArg is the last --format/-o value in args before "--", or "".
+func formatArg(args []string) string {
+	v := ""
+	for i, arg := range args {
+		if arg == "--" {
+			break
+		}
+		for _, name := range []string{"--format", "-o"} {
+			if rest, ok := strings.CutPrefix(arg, name); ok {
+				switch {
+				case rest == "" && i+1 < len(args):
+					v = args[i+1]
+				case strings.HasPrefix(rest, "="):
+					v = rest[1:]
+				case name == "-o" && rest != "":
+					v = rest
+				}
+			}
+		}
+	}
+	return v
+}
+
+// statusError ends the CLI with a status of its own and a stderr line:
+// exec's 126 and 127 for a command that cannot run, as env(1) does.
+type statusError struct {
+	status int
+	msg    string
+	err    error
+}
+
+func (e *statusError) Error() string { return e.msg }
+func (e *statusError) Unwrap() error { return e.err }
 
 // oneLine folds a multi-line message (joined config errors) into the one
 // stderr line the protocol promises.
@@ -100,6 +200,7 @@ func oneLine(s string) string {
 }
 
 func (a *app) rootCommand() *cobra.Command {
+	var showVersion bool
 	root := &cobra.Command{
 		Use:   "tokenkeeper",
 		Short: "Own the lifecycle of VMware API bearer tokens",
@@ -108,24 +209,62 @@ refreshes the tokens in a per-user agent, and hands them to any program:
 as JSON on stdout (get), as environment variables (exec, env), or over gRPC.`,
 		Example: `  tokenkeeper get --profile sddc
   echo '{"apiVersion":"tokenkeeper/v1","kind":"TokenRequest","profile":"sddc"}' | tokenkeeper get
-  tokenkeeper exec --profile sddc -- sh -c 'curl -H "Authorization: $TOKENKEEPER_HEADER_VALUE" …'
+  tokenkeeper exec --profile sddc -- sh -c 'curl -H "$TOKENKEEPER_HEADER_NAME: $TOKENKEEPER_HEADER_VALUE" …'
   tokenkeeper status`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
-		PersistentPreRun: func(*cobra.Command, []string) {
+		PersistentPreRunE: func(*cobra.Command, []string) error {
 			a.started = true
+			return checkLogLevel(a.logLevel)
+		},
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if showVersion {
+				return a.printVersion()
+			}
+			return cmd.Help()
 		},
 	}
 	root.PersistentFlags().StringVar(&a.configPath, "config", "",
-		"profiles file (default $TOKENKEEPER_CONFIG, else $XDG_CONFIG_HOME/tokenkeeper/config.yaml)")
+		"profiles file (default: $TOKENKEEPER_CONFIG, else $XDG_CONFIG_HOME/tokenkeeper/config.yaml,\n"+
+			"else ~/.config/tokenkeeper/config.yaml)")
 	root.PersistentFlags().StringVar(&a.logLevel, "log-level", "",
-		"log level on stderr: trace, debug, info, warn, error, off (default off; info for the agent)")
+		"log level on stderr: "+strings.Join(logLevels, ", ")+" (default off; info for the agent)")
+	root.Flags().BoolVar(&showVersion, "version", false, "print the version (as the version verb)")
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error {
 		return &exec.Error{Code: exec.CodeInvalidArgument, Message: err.Error(), Err: err}
 	})
 	root.AddCommand(a.getCommand(), a.invalidateCommand(), a.envCommand(), a.execCommand(),
 		a.agentCommand(), a.statusCommand(), a.logoutCommand(), a.configCommand(), a.versionCommand())
+	// Before the completion command: cobra gives it the writer of now.
+	root.SetIn(a.env.Stdin)
+	root.SetOut(a.env.Stdout) // help and completion scripts, on request only
+	root.SetErr(a.env.Stderr)
+	a.completionCommand(root)
 	return root
+}
+
+// logLevels are the valid --log-level values.
+var logLevels = []string{"trace", "debug", "info", "warn", "error", "off"}
+
+// checkLogLevel refuses a level hclog would silently read as info.
+func checkLogLevel(level string) error {
+	if level == "" {
+		return nil
+	}
+	for _, l := range logLevels {
+		if strings.EqualFold(level, l) {
+			return nil
+		}
+	}
+	return usageError("unknown --log-level %q: use one of %s", level, strings.Join(logLevels, ", "))
+}
+
+// noArgs refuses positional arguments, naming the first: `get -p x sddc`.
+func noArgs(_ *cobra.Command, args []string) error {
+	if len(args) > 0 {
+		return usageError("unexpected argument %q", args[0])
+	}
+	return nil
 }
 
 // resolveConfigPath is --config, else the default location.
@@ -149,6 +288,9 @@ func (a *app) loadConfig() (*config.Config, error) {
 	cfg, err := config.Load(p)
 	if err != nil {
 		return nil, &exec.Error{Code: exec.CodeBadConfig, Message: err.Error(), Err: err}
+	}
+	if a.warnConfig {
+		a.printWarnings(cfg)
 	}
 	return cfg, nil
 }

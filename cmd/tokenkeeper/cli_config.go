@@ -1,16 +1,15 @@
 package main
 
 import (
-	"context"
 	"fmt"
+	"io"
 	"runtime"
 	"runtime/debug"
-	"time"
+	"strings"
 
 	"github.com/spf13/cobra"
 
-	"github.com/tokenkeeper/tokenkeeper/host"
-	"github.com/tokenkeeper/tokenkeeper/host/exec"
+	"github.com/tokenkeeper/tokenkeeper/plugin/wire"
 )
 
 // buildVersion is set at link time: -ldflags "-X main.buildVersion=v1.2.3".
@@ -20,88 +19,80 @@ func (a *app) configCommand() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "config",
 		Short: "Work with the profiles file",
-		Args:  cobra.NoArgs,
-		RunE:  func(cmd *cobra.Command, _ []string) error { return cmd.Help() },
+		Long: `config works with the profiles file: --config FILE, else $TOKENKEEPER_CONFIG,
+else $XDG_CONFIG_HOME/tokenkeeper/config.yaml, else
+~/.config/tokenkeeper/config.yaml.`,
+		Example: `  tokenkeeper config check
+  tokenkeeper config check --online --config ./lab.yaml`,
+		Args: unknownSubcommand,
+		RunE: func(cmd *cobra.Command, _ []string) error { return cmd.Help() },
 	}
 	cmd.AddCommand(a.configCheckCommand())
 	return cmd
 }
 
-func (a *app) configCheckCommand() *cobra.Command {
-	var online bool
-	var timeout time.Duration
-	cmd := &cobra.Command{
-		Use:   "check [--online]",
-		Short: "Validate every profile; --online also logs in and revokes",
-		Long: `check parses the profiles file strictly and reports every problem with its
-line number. With --online it also logs in to each profile in this process
-(not through the agent), checks the token, and revokes it at once.`,
-		Example: `  tokenkeeper config check
-  tokenkeeper config check --online --config ./lab.yaml`,
-		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			cfg, err := a.loadConfig()
-			if err != nil {
-				return err
-			}
-			fmt.Fprintf(a.env.Stdout, "%s: %d profiles, syntax ok\n", cfg.Path, len(cfg.Profiles))
-			if !online {
-				return nil
-			}
-			ctx, cancel := context.WithTimeout(cmd.Context(), timeout)
-			defer cancel()
-			return a.checkOnline(ctx, cfg.Names())
-		},
+// unknownSubcommand refuses an argument of a command that only groups
+// others, with cobra's "did you mean" suggestions.
+func unknownSubcommand(cmd *cobra.Command, args []string) error {
+	if len(args) == 0 {
+		return nil
 	}
-	cmd.Flags().BoolVar(&online, "online", false, "log in to every profile and revoke at once")
-	cmd.Flags().DurationVar(&timeout, "timeout", 5*time.Minute, "give up after this long")
-	return cmd
-}
-
-// checkOnline logs in to each profile and revokes; the exit code is that of
-// the first failure.
-func (a *app) checkOnline(ctx context.Context, names []string) error {
-	l, err := a.local(false)
-	if err != nil {
-		return err
+	msg := fmt.Sprintf("unknown command %q for %q", args[0], cmd.CommandPath())
+	if s := cmd.SuggestionsFor(args[0]); len(s) > 0 {
+		msg += "\n\nDid you mean this?\n\t" + strings.Join(s, "\n\t")
 	}
-	var first *exec.Error
-	failed := 0
-	for _, n := range names {
-		t, err := l.Token(ctx, n, host.TokenOptions{})
-		if err == nil {
-			err = l.Revoke(ctx, n)
-		}
-		if err != nil {
-			e := classify(err)
-			fmt.Fprintf(a.env.Stdout, "%s: FAILED (%s): %s\n", n, e.Code, oneLine(e.Message))
-			if first == nil {
-				first = e
-			}
-			failed++
-			continue
-		}
-		fmt.Fprintf(a.env.Stdout, "%s: ok: logged in (%s token valid %s), revoked\n",
-			n, t.Provider, t.ExpiresAt.Sub(a.env.Now()).Round(time.Second))
-	}
-	_ = l.Close()
-	if first != nil {
-		return &exec.Error{Code: first.Code, Message: fmt.Sprintf("%d of %d profiles failed the online check", failed, len(names))}
-	}
-	return nil
+	return usageError("%s", msg)
 }
 
 func (a *app) versionCommand() *cobra.Command {
 	return &cobra.Command{
-		Use:     "version",
-		Short:   "Print the version",
-		Example: `  tokenkeeper version`,
-		Args:    cobra.NoArgs,
-		RunE: func(*cobra.Command, []string) error {
-			_, err := fmt.Fprintf(a.env.Stdout, "tokenkeeper %s (%s %s/%s)\n", version(), runtime.Version(), runtime.GOOS, runtime.GOARCH)
-			return err
-		},
+		Use:   "version",
+		Short: "Print the version, commit and plugin protocol version",
+		Long: `version prints the release, the commit it was built from (when known), the
+go-plugin protocol version of the gRPC TokenService (hosts and plugins must
+agree on it), and the Go version and platform. tokenkeeper --version prints
+the same.`,
+		Example: `  tokenkeeper version
+  tokenkeeper --version`,
+		Args: noArgs,
+		RunE: func(*cobra.Command, []string) error { return a.printVersion() },
 	}
+}
+
+func (a *app) printVersion() error {
+	_, err := io.WriteString(a.env.Stdout, versionText())
+	return err
+}
+
+// versionText is the output of `version` and `--version`.
+func versionText() string {
+	commit := "unknown"
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		commit = vcsCommit(bi.Settings)
+	}
+	return fmt.Sprintf("tokenkeeper %s\ncommit: %s\nplugin protocol: %d\ngo: %s %s/%s\n", version(), commit,
+		wire.Handshake.ProtocolVersion, runtime.Version(), runtime.GOOS, runtime.GOARCH)
+}
+
+// vcsCommit is the vcs.revision the go command stamped, marked when the
+// tree had uncommitted changes; "unknown" when not built from a checkout.
+func vcsCommit(settings []debug.BuildSetting) string {
+	rev, modified := "", false
+	for _, s := range settings {
+		switch s.Key {
+		case "vcs.revision":
+			rev = s.Value
+		case "vcs.modified":
+			modified = s.Value == "true"
+		}
+	}
+	switch {
+	case rev == "":
+		return "unknown"
+	case modified:
+		return rev + " (modified)"
+	}
+	return rev
 }
 
 func version() string {
@@ -112,4 +103,31 @@ func version() string {
 		return bi.Main.Version
 	}
 	return "dev"
+}
+
+// shells are the shells cobra writes completion scripts for.
+var shells = []string{"bash", "zsh", "fish", "powershell"}
+
+// completionCommand adds cobra's completion command with examples, and
+// makes an unsupported shell a usage error instead of help and status 0.
+func (a *app) completionCommand(root *cobra.Command) {
+	root.InitDefaultCompletionCmd()
+	for _, c := range root.Commands() {
+		if c.Name() != "completion" {
+			continue
+		}
+		c.Example = `  source <(tokenkeeper completion bash)
+  tokenkeeper completion zsh > "${fpath[1]}/_tokenkeeper"
+  tokenkeeper completion fish > ~/.config/fish/completions/tokenkeeper.fish`
+		c.Args = cobra.ArbitraryArgs
+		c.RunE = func(cmd *cobra.Command, args []string) error {
+			if len(args) == 0 {
+				return cmd.Help()
+			}
+			return usageError("unsupported shell %s (%s)", args[0], strings.Join(shells, ", "))
+		}
+		for _, sh := range c.Commands() {
+			sh.Example = "  tokenkeeper completion " + sh.Name() + " > tokenkeeper-completion." + sh.Name()
+		}
+	}
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	osexec "os/exec"
 	"os/signal"
@@ -28,8 +29,13 @@ TOKENKEEPER_TOKEN, TOKENKEEPER_HEADER_NAME, TOKENKEEPER_HEADER_VALUE and
 TOKENKEEPER_EXPIRES_AT added to its environment. stdin, stdout and stderr are
 the command's; signals are forwarded; the exit status is the command's (128+N
 when it dies of signal N). When no token can be had the command does not run,
-stdout stays untouched, and the exit code is get's.`,
-		Example: `  tokenkeeper exec --profile sddc -- sh -c 'curl -sH "Authorization: $TOKENKEEPER_HEADER_VALUE" https://sddc/v1/domains'
+stdout stays untouched, and the exit code is get's (1-5). When COMMAND cannot
+be run the exit code is 127 if it is not found and 126 if it is not
+executable, as with env(1) and sudo.
+
+Use the header name too: VCF and VCD take "Authorization: Bearer …", legacy
+VCD sessions "x-vcloud-authorization: …".`,
+		Example: `  tokenkeeper exec --profile sddc -- sh -c 'curl -sH "$TOKENKEEPER_HEADER_NAME: $TOKENKEEPER_HEADER_VALUE" https://sddc/v1/domains'
   tokenkeeper exec --profile vcd --min-validity 1h -- ansible-playbook site.yml`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -53,6 +59,26 @@ stdout stays untouched, and the exit code is get's.`,
 	return cmd
 }
 
+// Exit statuses of exec when the command cannot run (POSIX shells, env(1)).
+const (
+	exitNotExecutable = 126
+	exitNotFound      = 127
+)
+
+// startError is a command that could not start: 127 when it does not
+// exist, 126 when it exists but cannot be executed.
+func startError(prog string, err error) error {
+	status, what := exitNotExecutable, "cannot be executed"
+	if errors.Is(err, osexec.ErrNotFound) || errors.Is(err, fs.ErrNotExist) {
+		status, what = exitNotFound, "command not found"
+	}
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		what += ": " + pe.Err.Error()
+	}
+	return &statusError{status: status, msg: fmt.Sprintf("could not run %s: %s", prog, what), err: err}
+}
+
 // run starts argv with env and the CLI's stdio, forwards signals while it
 // runs, and returns its exit status.
 func (a *app) run(argv, env []string) (int, error) {
@@ -63,7 +89,7 @@ func (a *app) run(argv, env []string) (int, error) {
 	signal.Notify(sigs, forwarded...)
 	defer signal.Stop(sigs)
 	if err := c.Start(); err != nil {
-		return 0, &exec.Error{Code: exec.CodeInvalidArgument, Message: fmt.Sprintf("could not run %s: %v", argv[0], err), Err: err}
+		return 0, startError(argv[0], err)
 	}
 	done := make(chan struct{})
 	defer close(done)

@@ -39,6 +39,9 @@ func (a *app) token(ctx context.Context, f tokenFlags) (*host.Token, error) {
 	if a.env.OneCall != nil {
 		a.env.OneCall()
 	}
+	// In-process, nobody else will show the configuration's warnings;
+	// through the agent they are in its log, not on every get's stderr.
+	a.warnConfig = f.noAgent
 	ctx, cancel := context.WithTimeout(ctx, f.timeout)
 	defer cancel()
 	o := host.TokenOptions{MinValidity: f.minValidity, ForceRefresh: f.forceRefresh}
@@ -75,21 +78,38 @@ func (a *app) getCommand() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "get [--profile NAME] [--min-validity D] [--force-refresh] [--format json|token|header|env]",
 		Short: "Print a valid token (the exec credential protocol)",
-		Long: `get prints exactly one document on stdout: the Token (format json), or on
-failure an Error document, with one human line on stderr and an exit code:
+		Long: `get prints the token on stdout: the Token document (--format json, the
+default), the bare token (token), "Name: value" (header) or shell export
+lines (env). Without --profile it reads one JSON TokenRequest from stdin
+(then --min-validity and --force-refresh belong in the request; --format,
+--timeout and --no-agent still apply). It talks to the agent, starting it
+when none runs.
+
+On failure it writes one human line on stderr and exits with
 0 ok, 1 internal, 2 usage/bad request/bad config, 3 credentials rejected or
-lockout guard refusing, 4 permission denied, 5 upstream unavailable (retryable).
-Without --profile it reads one JSON TokenRequest from stdin. It talks to the
-agent, starting it when none runs.`,
+lockout guard refusing, 4 permission denied, 5 upstream unavailable
+(retryable). With --format json stdout then holds one Error document:
+{"apiVersion":"tokenkeeper/v1","kind":"Error","error":{"code":…,"message":…,
+"retryable":…}} — and, when the lockout guard refused, "retryAt" (RFC 3339):
+no login is tried before then unless the secret changes. With --format
+token, header or env stdout stays empty on failure, so that
+TOKEN=$(tokenkeeper get … --format token) or curl -H "$(… --format header)"
+never take an error message for a token.
+
+Configuration warnings (e.g. insecure_skip_verify) are printed on stderr
+with --no-agent; through the agent they go to the agent's log.`,
 		Example: `  tokenkeeper get --profile sddc
-  tokenkeeper get --profile sddc --min-validity 10m --format header | curl -H @- https://sddc/v1/domains
+  curl -H "$(tokenkeeper get --profile sddc --min-validity 10m --format header)" https://sddc/v1/domains
   echo '{"apiVersion":"tokenkeeper/v1","kind":"TokenRequest","profile":"sddc","minValidity":"10m"}' | tokenkeeper get`,
-		Args: cobra.NoArgs,
+		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if !exec.ValidFormat(format) {
 				return usageError("--format must be one of json, token, header, env; got %q", format)
 			}
 			if f.profile == "" {
+				if err := requestFlags(cmd, "min-validity", "force-refresh"); err != nil {
+					return err
+				}
 				req, err := exec.ParseTokenRequest(a.env.Stdin)
 				if err != nil {
 					return err
@@ -122,9 +142,12 @@ one refresh. Without --profile it reads one JSON InvalidateRequest from stdin.
 It prints nothing on success; failures are reported like get's.`,
 		Example: `  tokenkeeper invalidate --profile sddc --fingerprint sha256:1f2e3d4c5b6a7988 --reason "401 from GET /v1/domains"
   echo '{"apiVersion":"tokenkeeper/v1","kind":"InvalidateRequest","profile":"sddc","fingerprint":"sha256:1f2e3d4c5b6a7988"}' | tokenkeeper invalidate`,
-		Args: cobra.NoArgs,
+		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if profile == "" {
+				if err := requestFlags(cmd, "fingerprint", "reason"); err != nil {
+					return err
+				}
 				req, err := exec.ParseInvalidateRequest(a.env.Stdin)
 				if err != nil {
 					return err
@@ -163,7 +186,7 @@ TOKENKEEPER_HEADER_VALUE and TOKENKEEPER_EXPIRES_AT, quoted for POSIX shells.
 On failure stdout stays empty, so eval does nothing.`,
 		Example: `  eval "$(tokenkeeper env --profile sddc --min-validity 30m)"
   curl -H "$TOKENKEEPER_HEADER_NAME: $TOKENKEEPER_HEADER_VALUE" https://sddc/v1/domains`,
-		Args: cobra.NoArgs,
+		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if f.profile == "" {
 				return usageError("--profile is required")
@@ -178,6 +201,17 @@ On failure stdout stays empty, so eval does nothing.`,
 	f.register(cmd, false)
 	a.completeProfiles(cmd)
 	return cmd
+}
+
+// requestFlags refuses flags that say what the JSON request on stdin says:
+// one of the two would be silently ignored.
+func requestFlags(cmd *cobra.Command, names ...string) error {
+	for _, n := range names {
+		if cmd.Flags().Changed(n) {
+			return usageError("--%s without --profile: use either --profile and flags, or a JSON request on stdin", n)
+		}
+	}
+	return nil
 }
 
 // completeProfiles completes --profile from the configuration file.

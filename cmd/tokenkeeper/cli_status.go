@@ -59,12 +59,14 @@ func (a *app) statusCommand() *cobra.Command {
 		Use:   "status",
 		Short: "Show the agent and the state of every profile (never a token)",
 		Long: `status asks the running agent for the state of every profile: state, time left
-on the access and refresh credentials, last error and upstream call counts.
+on the access and refresh credentials, upstream call counts, when the lockout
+guard will try a rejected credential again (RETRY) and the end of the last
+error, which holds its cause (status --json has all of it).
 It does not start an agent; with none running it lists the configured
 profiles as empty and says so.`,
 		Example: `  tokenkeeper status
   tokenkeeper status --json | jq '.profiles[] | {profile, state}'`,
-		Args: cobra.NoArgs,
+		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			doc, err := a.status(cmd.Context())
 			if err != nil {
@@ -159,11 +161,12 @@ func writeStatusTable(w io.Writer, doc statusDocument, now time.Time) error {
 		fmt.Fprintf(w, "agent: not running (socket %s); nothing is cached\n\n", doc.Agent.Socket)
 	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "PROFILE\tPROVIDER\tSTATE\tACCESS-LEFT\tREFRESH-LEFT\tLAST-ERROR\tLOGINS\tREFRESHES")
+	fmt.Fprintln(tw, "PROFILE\tPROVIDER\tSTATE\tACCESS-LEFT\tREFRESH-LEFT\tLOGINS\tREFRESHES\tRETRY\tLAST-ERROR")
 	for _, p := range doc.Profiles {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", p.Profile, p.Provider, p.State,
-			left(p.AccessExpiresAt, now), left(p.RefreshExpiresAt, now), shorten(p.LastError, 60),
-			ratio(p.Counts.Logins, p.Counts.LoginFailures), ratio(p.Counts.Refreshes, p.Counts.RefreshFailures))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", p.Profile, p.Provider, p.State,
+			left(p.AccessExpiresAt, now), left(p.RefreshExpiresAt, now),
+			ratio(p.Counts.Logins, p.Counts.LoginFailures), ratio(p.Counts.Refreshes, p.Counts.RefreshFailures),
+			retryIn(p.RetryAt, now), shortenTail(p.LastError, 72))
 	}
 	return tw.Flush()
 }
@@ -188,7 +191,22 @@ func ratio(ok, failed int64) string {
 	return s
 }
 
-func shorten(s string, n int) string {
+// retryIn is the time until the lockout guard tries again: "-" when it
+// is not waiting, "now" when the time has come.
+func retryIn(t *time.Time, now time.Time) string {
+	switch {
+	case t == nil:
+		return "-"
+	case !t.After(now):
+		return "now"
+	}
+	return "in " + t.Sub(now).Round(time.Second).String()
+}
+
+// shortenTail keeps the end of a long error, which holds the cause
+// ("…HTTP 400 BAD_CREDENTIALS (credentials rejected)"), starting at a
+// word when one begins in the first half of what is kept.
+func shortenTail(s string, n int) string {
 	if s == "" {
 		return "-"
 	}
@@ -196,7 +214,14 @@ func shorten(s string, n int) string {
 	if len(r) <= n {
 		return string(r)
 	}
-	return string(r[:n-1]) + "…"
+	tail := r[len(r)-(n-1):]
+	for i, c := range tail[:len(tail)/2] {
+		if c == ' ' {
+			tail = tail[i+1:]
+			break
+		}
+	}
+	return "…" + string(tail)
 }
 
 func (a *app) logoutCommand() *cobra.Command {
@@ -208,7 +233,7 @@ func (a *app) logoutCommand() *cobra.Command {
 VCD: the session) and forget its state. With no agent running nothing is
 held, and it says so.`,
 		Example: `  tokenkeeper logout --profile sddc`,
-		Args:    cobra.NoArgs,
+		Args:    noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if profile == "" {
 				return usageError("--profile is required")
