@@ -73,8 +73,9 @@ func TestMinValidityKeepsSessionAlive(t *testing.T) {
 		if want := time.Now().Add(time.Hour + DefaultSafetyMargin); !tok.ExpiresAt.Equal(want) {
 			t.Fatalf("ExpiresAt in %v, want min validity + margin (1h0m30s)", time.Until(tok.ExpiresAt))
 		}
-		if s := statusOf(t, k, "p"); !s.AccessExpiresAt.Equal(tok.ExpiresAt) {
-			t.Errorf("status expires in %v, the token in %v", time.Until(s.AccessExpiresAt), time.Until(tok.ExpiresAt))
+		if s := statusOf(t, k, "p"); !s.AccessExpiresAt.Equal(tok.ExpiresAt) || !s.KeepAliveUntil.Equal(tok.ExpiresAt) {
+			t.Errorf("status expires in %v, kept alive for %v; the token in %v",
+				time.Until(s.AccessExpiresAt), time.Until(s.KeepAliveUntil), time.Until(tok.ExpiresAt))
 		}
 		time.Sleep(time.Hour) // the host does not touch the session
 		if !up.alive() {
@@ -89,6 +90,9 @@ func TestMinValidityKeepsSessionAlive(t *testing.T) {
 		time.Sleep(3 * time.Hour)
 		if _, _, _, p := up.snapshot(); p != probes {
 			t.Errorf("kept probing after the min validity: %d probes, want %d", p, probes)
+		}
+		if s := statusOf(t, k, "p"); !s.KeepAliveUntil.IsZero() {
+			t.Errorf("status still keeps alive for %v after the promise", time.Until(s.KeepAliveUntil))
 		}
 		if logins, _, _, _ := up.snapshot(); logins != 1 {
 			t.Errorf("logins=%d, want 1", logins)
@@ -184,8 +188,9 @@ func TestMinValidityKeepaliveFailing(t *testing.T) {
 		}
 		// Probes failed at 10 and 20 min; the third is due at 30m1s.
 		time.Sleep(time.Minute + 500*time.Millisecond)
-		if s := statusOf(t, k, "p"); !s.AccessExpiresAt.Equal(idleEnd) || s.State == StateValid {
-			t.Errorf("idled out: status %s, expires %v after the idle end", s.State, s.AccessExpiresAt.Sub(idleEnd))
+		if s := statusOf(t, k, "p"); !s.AccessExpiresAt.Equal(idleEnd) || s.State == StateValid || !s.KeepAliveUntil.IsZero() {
+			t.Errorf("idled out: status %s, expires %v after the idle end, keepalive until %v",
+				s.State, s.AccessExpiresAt.Sub(idleEnd), s.KeepAliveUntil)
 		}
 		if _, _, _, probes := f.snapshot(); probes != 2 {
 			t.Errorf("probes=%d, want 2 (every 10 min)", probes)

@@ -192,6 +192,10 @@ func (p *profile) status() Status {
 	}
 	if !p.grant.Access.IsZero() {
 		s.AccessExpiresAt = p.expiryLocked(now)
+		// A promise the session no longer keeps (it idled out) is none.
+		if p.keepAliveUntil.After(now) && !p.keepAliveUntil.After(s.AccessExpiresAt) {
+			s.KeepAliveUntil = p.keepAliveUntil
+		}
 	}
 	if p.lastErr != nil {
 		s.LastError = p.lastErr.Error()

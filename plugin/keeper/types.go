@@ -144,6 +144,11 @@ type Status struct {
 	RetryAt          time.Time
 	LastUsed         time.Time
 	Counts           Counts
+	// KeepAliveUntil: the keeper probes the idle-timeout session until
+	// then because a caller's min validity asked for it (zero: no such
+	// promise). Revoking the profile before then (logout, a process that
+	// revokes on exit) ends a session that tokens handed out claim lives.
+	KeepAliveUntil time.Time
 }
 
 // ErrUnknownProfile: no profile of that name is configured.
