@@ -312,20 +312,37 @@ func TestServeStopsAndShutsDown(t *testing.T) {
 	l.Unlock()
 }
 
+// TestServeIdleExit: with nothing else to end it (a context without
+// deadline), Serve returns on its own once idle, and revokes. A watchdog
+// fails the test quickly when idle exit does not happen.
 func TestServeIdleExit(t *testing.T) {
 	p, _ := PathsFor(shortDir(t), "/c.yaml")
 	s, err := Listen(context.Background(), p, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
 	var revoked atomic.Bool
-	err = Serve(timeout(t, time.Minute), s, Options{
-		Register:    func(g *grpc.Server) {},
-		IdleTimeout: 20 * time.Millisecond,
-		Shutdown:    func(context.Context) error { revoked.Store(true); return nil },
-	})
-	if err != nil || !revoked.Load() {
-		t.Fatalf("Serve = %v, revoked %v", err, revoked.Load())
+	served := make(chan error, 1)
+	go func() {
+		served <- Serve(ctx, s, Options{
+			Register:    func(g *grpc.Server) {},
+			IdleTimeout: 20 * time.Millisecond,
+			Shutdown:    func(context.Context) error { revoked.Store(true); return nil },
+		})
+	}()
+	watchdog := time.NewTimer(5 * time.Second)
+	defer watchdog.Stop()
+	select {
+	case err := <-served:
+		if err != nil || !revoked.Load() {
+			t.Fatalf("Serve = %v, revoked %v", err, revoked.Load())
+		}
+	case <-watchdog.C:
+		cancel()
+		<-served
+		t.Fatal("Serve did not exit within 5 s of a 20 ms idle timeout")
 	}
 }
 
