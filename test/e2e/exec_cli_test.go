@@ -6,6 +6,7 @@ import (
 	"context"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
@@ -121,5 +122,36 @@ func TestExecGetStartingAgentReleasesCallerPipes(t *testing.T) {
 				t.Fatalf("agents %v: get did not start one", pids)
 			}
 		})
+	}
+}
+
+// TestExecRawFormatsAndRetryAt: through the real binary and agent, a
+// failing `get --format header` leaves nothing for curl -H "$(…)" to send,
+// the lockout guard's Error document says when it retries, and exec of a
+// missing command exits 127.
+func TestExecRawFormatsAndRetryAt(t *testing.T) {
+	const wrong = "wrong-raw-pw-4"
+	s := startSimVCF(t, "--user", e2eUser+"="+e2ePassword+":ADMIN")
+	tk := newTK(t, vcfConfig(s, e2eUser, "{env: TK_E2E_PW}"), "TK_E2E_PW="+wrong)
+	for i, format := range []string{"header", "token", "env"} {
+		r := tk.run(t, nil, "get", "--profile", "sddc", "--format", format)
+		if r.code != 3 || r.stdout != "" || strings.Count(r.stderr, "\n") != 1 {
+			t.Fatalf("get #%d --format %s: exit %d, stdout %q, stderr %q; want 3, nothing on stdout, one line", i, format, r.code, r.stdout, r.stderr)
+		}
+	}
+	before := time.Now()
+	r := tk.run(t, nil, "get", "--profile", "sddc")
+	doc := checkErrorOutput(t, r, wrong)
+	at, err := time.Parse(time.RFC3339, doc.Error.RetryAt)
+	if doc.Error.Code != "FailedPrecondition" || err != nil || !at.After(before) {
+		t.Fatalf("guard refusal %+v: want FailedPrecondition with a future retryAt (%v)", doc.Error, err)
+	}
+	if st := s.stats(t); st.LoginFailures != 1 {
+		t.Errorf("%d failed logins upstream, want 1", st.LoginFailures)
+	}
+	good := newTK(t, vcfConfig(s, e2eUser, "{env: TK_E2E_PW}"), pwEnv)
+	r = good.run(t, nil, "exec", "--profile", "sddc", "--", filepath.Join(good.dir, "nonexistent"))
+	if r.code != 127 || r.stdout != "" {
+		t.Fatalf("exec of a missing command: exit %d, stdout %q; want 127", r.code, r.stdout)
 	}
 }
