@@ -313,36 +313,45 @@ func TestServeStopsAndShutsDown(t *testing.T) {
 }
 
 // TestServeIdleExit: with nothing else to end it (a context without
-// deadline), Serve returns on its own once idle, and revokes. A watchdog
-// fails the test quickly when idle exit does not happen.
+// deadline), Serve returns on its own once idle, and revokes.
 func TestServeIdleExit(t *testing.T) {
 	p, _ := PathsFor(shortDir(t), "/c.yaml")
 	s, err := Listen(context.Background(), p, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
 	var revoked atomic.Bool
+	served := serveUntil(t, s, Options{
+		Register:    func(g *grpc.Server) {},
+		IdleTimeout: 20 * time.Millisecond,
+		Shutdown:    func(context.Context) error { revoked.Store(true); return nil },
+	})
+	if err := served(5*time.Second, "a 20 ms idle timeout"); err != nil || !revoked.Load() {
+		t.Fatalf("Serve = %v, revoked %v", err, revoked.Load())
+	}
+}
+
+// serveUntil runs Serve on a context without deadline, so that only the
+// agent's own reasons end it. The returned function waits for Serve's
+// result; when limit passes first it fails the test (naming what should
+// have ended Serve), after cancelling and reaping Serve.
+func serveUntil(t *testing.T, s *Socket, o Options) func(limit time.Duration, what string) error {
+	ctx, cancel := context.WithCancel(context.Background())
 	served := make(chan error, 1)
-	go func() {
-		served <- Serve(ctx, s, Options{
-			Register:    func(g *grpc.Server) {},
-			IdleTimeout: 20 * time.Millisecond,
-			Shutdown:    func(context.Context) error { revoked.Store(true); return nil },
-		})
-	}()
-	watchdog := time.NewTimer(5 * time.Second)
-	defer watchdog.Stop()
-	select {
-	case err := <-served:
-		if err != nil || !revoked.Load() {
-			t.Fatalf("Serve = %v, revoked %v", err, revoked.Load())
+	go func() { served <- Serve(ctx, s, o) }()
+	t.Cleanup(func() { cancel() })
+	return func(limit time.Duration, what string) error {
+		watchdog := time.NewTimer(limit)
+		defer watchdog.Stop()
+		select {
+		case err := <-served:
+			return err
+		case <-watchdog.C:
+			cancel()
+			<-served
+			t.Fatalf("Serve did not exit within %s after %s", limit, what)
+			return nil
 		}
-	case <-watchdog.C:
-		cancel()
-		<-served
-		t.Fatal("Serve did not exit within 5 s of a 20 ms idle timeout")
 	}
 }
 
@@ -396,14 +405,11 @@ func TestServeRetiresOnStaleConfig(t *testing.T) {
 		t.Fatal(err)
 	}
 	var stale, revoked atomic.Bool
-	served := make(chan error, 1)
-	go func() {
-		served <- Serve(timeout(t, time.Minute), s, Options{
-			Register: func(g *grpc.Server) { healthpb.RegisterHealthServer(g, health.NewServer()) },
-			Stale:    stale.Load,
-			Shutdown: func(context.Context) error { revoked.Store(true); return nil },
-		})
-	}()
+	served := serveUntil(t, s, Options{
+		Register: func(g *grpc.Server) { healthpb.RegisterHealthServer(g, health.NewServer()) },
+		Stale:    stale.Load,
+		Shutdown: func(context.Context) error { revoked.Store(true); return nil },
+	})
 	cc, err := grpc.NewClient("unix://"+p.Socket, grpc.WithTransportCredentials(insecure.NewCredentials()))
 	if err != nil {
 		t.Fatal(err)
@@ -418,7 +424,7 @@ func TestServeRetiresOnStaleConfig(t *testing.T) {
 	if status.Code(err) != codes.Unavailable {
 		t.Fatalf("call after the config changed: %v, want Unavailable", err)
 	}
-	if err := <-served; err != nil || !revoked.Load() {
+	if err := served(5*time.Second, "the configuration changed"); err != nil || !revoked.Load() {
 		t.Fatalf("Serve = %v, revoked %v", err, revoked.Load())
 	}
 	if _, err := os.Stat(p.Socket); !errors.Is(err, os.ErrNotExist) {
