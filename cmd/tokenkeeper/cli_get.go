@@ -97,7 +97,8 @@ TOKEN=$(tokenkeeper get … --format token) or curl -H "$(… --format header)"
 never take an error message for a token.
 
 Configuration warnings (e.g. insecure_skip_verify) are printed on stderr
-with --no-agent; through the agent they go to the agent's log.`,
+with --no-agent only, not on every call through the agent: 'tokenkeeper
+config check' lists them.`,
 		Example: `  tokenkeeper get --profile sddc
   curl -H "$(tokenkeeper get --profile sddc --min-validity 10m --format header)" https://sddc/v1/domains
   echo '{"apiVersion":"tokenkeeper/v1","kind":"TokenRequest","profile":"sddc","minValidity":"10m"}' | tokenkeeper get`,
