@@ -19,6 +19,7 @@ import (
 	"github.com/tokenkeeper/tokenkeeper/host/exec"
 	"github.com/tokenkeeper/tokenkeeper/plugin"
 	"github.com/tokenkeeper/tokenkeeper/plugin/agent"
+	"github.com/tokenkeeper/tokenkeeper/plugin/config"
 )
 
 func (a *app) agentCommand() *cobra.Command {
@@ -62,21 +63,9 @@ next call; rewriting the same bytes does not.`,
 // runAgent serves until idle, a signal, or stop; then revokes everything.
 func (a *app) runAgent(ctx context.Context, idle time.Duration, idleSet, detached bool) error {
 	logger := a.logger("info").Named("agent")
-	abs, _, err := a.agentDir()
+	p, abs, cfg, stale, err := a.prepareAgent()
 	if err != nil {
 		return err
-	}
-	// Hash before loading: a change racing the load retires the agent at
-	// its first call, never serves a stale file silently.
-	stale := configWatch(abs)
-	p, _, cfg, err := a.agentPaths()
-	if err != nil {
-		return err
-	}
-	// Secret commands inherit the agent's environment for its whole life:
-	// never the token of a `tokenkeeper exec` it was started in.
-	for _, v := range agent.TokenVars() {
-		_ = os.Unsetenv(v)
 	}
 	if !idleSet {
 		idle = cfg.Agent.IdleTimeout
@@ -108,6 +97,28 @@ func (a *app) runAgent(ctx context.Context, idle time.Duration, idleSet, detache
 		Shutdown:    k.Close,
 		Logger:      logger,
 	})
+}
+
+// prepareAgent loads the configuration the agent serves and names its
+// files, and returns the check that retires it when the file changes.
+func (a *app) prepareAgent() (agent.Paths, string, *config.Config, func() bool, error) {
+	abs, _, err := a.agentDir()
+	if err != nil {
+		return agent.Paths{}, "", nil, nil, err
+	}
+	// Hash before loading: a change racing the load retires the agent at
+	// its first call, never serves a stale file silently.
+	stale := configWatch(abs)
+	p, _, cfg, err := a.agentPaths()
+	if err != nil {
+		return agent.Paths{}, "", nil, nil, err
+	}
+	// Secret commands inherit the agent's environment for its whole life:
+	// never the token of a `tokenkeeper exec` it was started in.
+	for _, v := range agent.TokenVars() {
+		_ = os.Unsetenv(v)
+	}
+	return p, abs, cfg, stale, nil
 }
 
 func (a *app) agentStopCommand() *cobra.Command {
