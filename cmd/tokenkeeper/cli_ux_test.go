@@ -326,3 +326,24 @@ func TestStatusTableRetryAndErrorTail(t *testing.T) {
 		t.Errorf("the shortened error starts mid-word: %q", tail)
 	}
 }
+
+// TestOnlineCheckWithOfflineProblem: the offline problem is reported, the
+// good profile still logs in, and the exit code is the most severe.
+func TestOnlineCheckWithOfflineProblem(t *testing.T) {
+	u := newUpstream(t)
+	c := newCLITest(t, u, testPassword)
+	cfg, err := os.ReadFile(c.config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	missing := filepath.Join(t.TempDir(), "missing")
+	broken := strings.Replace(strings.TrimPrefix(string(cfg), "profiles:\n"), "sddc:", "broken:", 1)
+	c.writeConfig(string(cfg) + strings.Replace(broken, "{env: TK_TEST_PW}", "{file: "+missing+"}", 1))
+	o := c.run(context.Background(), "", "config", "check", "--online")
+	if o.code != 2 || !strings.Contains(o.stdout, "sddc: ok") || !strings.Contains(o.stdout, "broken: FAILED (BadConfig)") {
+		t.Fatalf("exit %d, stdout %q", o.code, o.stdout)
+	}
+	if !strings.Contains(o.stderr, `tokenkeeper: `+c.config+`:`) || !strings.Contains(o.stderr, `profile "broken": field "password": secret file `+missing) {
+		t.Fatalf("stderr %q", o.stderr)
+	}
+}
