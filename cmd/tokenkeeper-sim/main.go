@@ -6,19 +6,21 @@
 //	    [--user NAME=PASSWORD[:ROLE]]… [--access-ttl 60m] [--refresh-ttl 24h]
 //	    [--idle-timeout 30m] [--api-token TOKEN[:USER]]… [--service-account TOKEN[:USER]]…
 //
-// When ready it prints one JSON line on stdout, {"url":…,"caFile":…}, logs
-// one line per request on stderr, and runs until SIGINT or SIGTERM.
+// Every flag is optional: without --user, --api-token or --service-account
+// the simulator creates demo users and prints their random passwords on
+// stderr. When ready it prints one JSON line on stdout, {"url":…,"caFile":…},
+// logs one line per request on stderr, and runs until SIGINT or SIGTERM.
 package main
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"os"
 	"os/signal"
-	"sort"
 	"strings"
 	"syscall"
 	"time"
@@ -46,27 +48,42 @@ type UserSpec struct{ Name, Password, Role string }
 // split is on the last ':'. User is "" when none was given.
 type TokenSpec struct{ Token, User string }
 
-// Simulator is one subcommand. Each registers itself from its own file
-// with register (see vcf.go).
+// Simulator is one subcommand; simulators lists them all.
 type Simulator struct {
 	Name    string
 	Summary string
+	// UserName is how --user spells NAME in help ("NAME", "user@org").
+	UserName string
 	// Roles are the role names --user accepts after the last ':'
-	// (matched case-insensitively).
+	// (case, '_' and '-' versus ' ' do not matter).
 	Roles []string
+	// RoleNote tells the default role, for help.
+	RoleNote string
+	// NotApplicable maps each shared flag this simulator does not take
+	// to the reason; such a flag is hidden from help and refused.
+	NotApplicable map[string]string
+	// DemoUsers are created, with random passwords printed on stderr,
+	// when no --user, --api-token or --service-account is given.
+	DemoUsers []UserSpec
+	// TokenOwnerNote tells who owns a token given without an owner.
+	TokenOwnerNote string
 	// Setup registers the simulator's own flags on fs and returns the
 	// constructor to call once all flags are parsed.
 	Setup func(fs *flag.FlagSet) func(c Common) (sim.Backend, error)
 }
 
-// simulators is filled by register from init functions.
-var simulators = map[string]Simulator{}
+// simulators is the registry of subcommands, in the order help lists them.
+func simulators() []Simulator { return []Simulator{vcfSimulator(), vcdSimulator()} }
 
-// register adds a subcommand; called from init.
-func register(s Simulator) { simulators[s.Name] = s }
-
-// errUsage marks errors answered with the usage text and exit status 2.
-var errUsage = errors.New("usage")
+// lookup finds a simulator by name.
+func lookup(name string) (Simulator, bool) {
+	for _, s := range simulators() {
+		if s.Name == name {
+			return s, true
+		}
+	}
+	return Simulator{}, false
+}
 
 func main() {
 	os.Exit(run(context.Background(), os.Args[1:], os.Stdout, os.Stderr))
@@ -88,7 +105,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		}
 		return 0
 	}
-	s, ok := simulators[args[0]]
+	s, ok := lookup(args[0])
 	if !ok {
 		fmt.Fprintf(stderr, "tokenkeeper-sim: unknown simulator %q\n\n%s", args[0], usage())
 		return 2
@@ -112,123 +129,136 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 func isHelp(a string) bool { return a == "-h" || a == "--help" || a == "-help" || a == "help" }
 
 func usage() string {
-	names := make([]string, 0, len(simulators))
-	for n := range simulators {
-		names = append(names, n)
+	sims := simulators()
+	names := make([]string, len(sims))
+	for i, s := range sims {
+		names[i] = s.Name
 	}
-	sort.Strings(names)
 	var b strings.Builder
 	fmt.Fprintf(&b, "usage: tokenkeeper-sim %s [flags]\n\nSimulators:\n", strings.Join(names, "|"))
-	for _, n := range names {
-		fmt.Fprintf(&b, "  %-6s %s\n", n, simulators[n].Summary)
+	for _, s := range sims {
+		fmt.Fprintf(&b, "  %-6s %s\n", s.Name, s.Summary)
 	}
-	b.WriteString("\nRun 'tokenkeeper-sim NAME --help' for its flags.\n")
+	b.WriteString("\nEvery flag is optional. Run 'tokenkeeper-sim NAME --help' for its flags.\n")
 	return b.String()
 }
 
 // parse reads the shared and the simulator's own flags and builds the
-// backend. flag.ErrHelp means help was printed on stdout.
+// backend. flag.ErrHelp means help was printed on stdout. Demo users'
+// credentials, when made, are printed on stderr.
 func parse(s Simulator, args []string, stdout, stderr io.Writer) (sim.Backend, Common, error) {
 	c := Common{AccessTTL: 60 * time.Minute, RefreshTTL: 24 * time.Hour, IdleTimeout: 30 * time.Minute}
 	fs := flag.NewFlagSet("tokenkeeper-sim "+s.Name, flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
-	fs.StringVar(&c.Run.Listen, "listen", "127.0.0.1:0", "address to listen on")
-	fs.BoolVar(&c.Run.TLS, "tls", false, "serve HTTPS with a fresh self-signed CA")
-	fs.StringVar(&c.Run.CAOut, "ca-out", "", "write the CA certificate (PEM) to this file (with --tls)")
-	fs.Var(&userList{roles: s.Roles, list: &c.Users}, "user", "a user NAME=PASSWORD[:ROLE] (repeatable)")
-	fs.DurationVar(&c.AccessTTL, "access-ttl", c.AccessTTL, "access token lifetime")
-	fs.DurationVar(&c.RefreshTTL, "refresh-ttl", c.RefreshTTL, "refresh token lifetime, from issue")
-	fs.DurationVar(&c.IdleTimeout, "idle-timeout", c.IdleTimeout, "session idle timeout")
-	fs.Var(&tokenList{list: &c.APITokens}, "api-token", "an API token TOKEN[:USER] (repeatable)")
-	fs.Var(&tokenList{list: &c.ServiceAccounts}, "service-account", "a service-account token TOKEN[:USER] (repeatable)")
+	defineShared(fs, s, &c)
 	build := s.Setup(fs)
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
-			fmt.Fprintf(stdout, "usage: tokenkeeper-sim %s [flags]\n\n%s\n\nFlags:\n", s.Name, s.Summary)
-			printFlags(stdout, fs)
+			printHelp(stdout, s, fs)
 		}
-		return nil, c, err
+		return nil, c, explainFlagError(fs, err)
 	}
 	if fs.NArg() > 0 {
 		return nil, c, fmt.Errorf("unexpected argument %q", fs.Arg(0))
 	}
-	if c.AccessTTL <= 0 || c.RefreshTTL <= 0 || c.IdleTimeout <= 0 {
-		return nil, c, fmt.Errorf("--access-ttl, --refresh-ttl and --idle-timeout must be positive")
+	for _, d := range []struct {
+		name string
+		v    time.Duration
+	}{{"access-ttl", c.AccessTTL}, {"refresh-ttl", c.RefreshTTL}, {"idle-timeout", c.IdleTimeout}} {
+		if d.v <= 0 {
+			return nil, c, fmt.Errorf("--%s must be positive", d.name)
+		}
 	}
 	if c.Run.CAOut != "" && !c.Run.TLS {
 		return nil, c, fmt.Errorf("--ca-out needs --tls")
 	}
+	demo := len(c.Users)+len(c.APITokens)+len(c.ServiceAccounts) == 0
+	if demo {
+		c.Users = demoUsers(s.DemoUsers)
+	}
 	b, err := build(c)
+	if err == nil && demo {
+		printDemoUsers(stderr, s.Name, c.Users)
+	}
 	return b, c, err
 }
 
-// printFlags lists the flags GNU-style (--name), as the docs spell them.
-func printFlags(w io.Writer, fs *flag.FlagSet) {
-	fs.VisitAll(func(f *flag.Flag) {
-		typ, help := flag.UnquoteUsage(f)
-		if typ == "value" {
-			typ = "VALUE…"
+// defineShared registers the flags every simulator shares; one that does
+// not apply to s is registered hidden, refusing any value with the reason.
+func defineShared(fs *flag.FlagSet, s Simulator, c *Common) {
+	fs.StringVar(&c.Run.Listen, "listen", "127.0.0.1:0", "address to listen on")
+	fs.BoolVar(&c.Run.TLS, "tls", false, "serve HTTPS with a fresh self-signed CA")
+	fs.StringVar(&c.Run.CAOut, "ca-out", "", "write the CA certificate (PEM) to `FILE` (with --tls; default a temporary file)")
+	fs.Var(&userList{roles: s.Roles, list: &c.Users}, "user", userUsage(s))
+	shared := []struct {
+		name   string
+		define func(name string)
+	}{
+		{"access-ttl", func(n string) { fs.DurationVar(&c.AccessTTL, n, c.AccessTTL, "access token lifetime") }},
+		{"refresh-ttl", func(n string) { fs.DurationVar(&c.RefreshTTL, n, c.RefreshTTL, "refresh token lifetime, from issue") }},
+		{"idle-timeout", func(n string) { fs.DurationVar(&c.IdleTimeout, n, c.IdleTimeout, "session idle timeout") }},
+		{"api-token", func(n string) {
+			fs.Var(&tokenList{flag: n, list: &c.APITokens}, n, "an API token `TOKEN[:"+s.UserName+"]`, repeatable; "+s.TokenOwnerNote)
+		}},
+		{"service-account", func(n string) {
+			fs.Var(&tokenList{flag: n, list: &c.ServiceAccounts}, n, "a service-account refresh token `TOKEN[:"+s.UserName+"]`, repeatable; rotated on every exchange; "+s.TokenOwnerNote)
+		}},
+	}
+	for _, f := range shared {
+		if why, ok := s.NotApplicable[f.name]; ok {
+			fs.Var(notApplicable{flag: f.name, sim: s.Name, why: why}, f.name, "")
+			continue
 		}
-		line := "  --" + f.Name
-		if typ != "" {
-			line += " " + typ
-		}
-		if f.DefValue != "" && f.DefValue != "false" && f.DefValue != "0" {
-			help += " (default " + f.DefValue + ")"
-		}
-		fmt.Fprintf(w, "%-34s %s\n", line, help)
-	})
+		f.define(f.name)
+	}
 }
 
-// userList is the repeatable --user flag.
-type userList struct {
-	roles []string
-	list  *[]UserSpec
-}
-
-func (u *userList) String() string { return "" }
-
-// Set parses NAME=PASSWORD[:ROLE]: NAME ends at the first '='; a suffix
-// after the last ':' is a role only if it names a known one, so
-// passwords may contain '=' and ':'.
-func (u *userList) Set(v string) error {
-	name, rest, ok := strings.Cut(v, "=")
-	if !ok || name == "" {
-		return fmt.Errorf("--user wants NAME=PASSWORD[:ROLE]")
-	}
-	spec := UserSpec{Name: name, Password: rest}
-	if i := strings.LastIndex(rest, ":"); i >= 0 {
-		for _, r := range u.roles {
-			if strings.EqualFold(rest[i+1:], r) {
-				spec.Password, spec.Role = rest[:i], r
-				break
-			}
+// userUsage is the help of --user, naming every role.
+func userUsage(s Simulator) string {
+	roles := make([]string, len(s.Roles))
+	for i, r := range s.Roles {
+		roles[i] = r
+		if strings.Contains(r, " ") {
+			roles[i] = `"` + r + `"`
 		}
 	}
-	if spec.Password == "" {
-		return fmt.Errorf("--user %s: empty password", name)
-	}
-	*u.list = append(*u.list, spec)
-	return nil
+	return fmt.Sprintf("a user `%s=PASSWORD[:ROLE]`, repeatable; ROLE is one of %s%s",
+		s.UserName, strings.Join(roles, ", "), s.RoleNote)
 }
 
-// tokenList is the repeatable --api-token / --service-account flag.
-type tokenList struct{ list *[]TokenSpec }
-
-func (t *tokenList) String() string { return "" }
-
-// Set parses TOKEN[:USER], splitting on the last ':'.
-func (t *tokenList) Set(v string) error {
-	spec := TokenSpec{Token: v}
-	if i := strings.LastIndex(v, ":"); i >= 0 {
-		spec.Token, spec.User = v[:i], v[i+1:]
-		if spec.User == "" {
-			return fmt.Errorf("TOKEN:USER with an empty USER")
+// printHelp writes the simulator's help: summary, demo users, flags.
+func printHelp(w io.Writer, s Simulator, fs *flag.FlagSet) {
+	fmt.Fprintf(w, "usage: tokenkeeper-sim %s [flags]\n\n%s\n\n", s.Name, s.Summary)
+	var creds, demo []string
+	for _, f := range []string{"--user", "--api-token", "--service-account"} {
+		if _, no := s.NotApplicable[strings.TrimPrefix(f, "--")]; !no {
+			creds = append(creds, f)
 		}
 	}
-	if spec.Token == "" {
-		return fmt.Errorf("empty token")
+	for _, u := range s.DemoUsers {
+		demo = append(demo, u.Name+" ("+u.Role+")")
 	}
-	*t.list = append(*t.list, spec)
-	return nil
+	fmt.Fprint(w, wrap("", "Every flag is optional. Without "+strings.Join(creds[:len(creds)-1], ", ")+" or "+creds[len(creds)-1]+
+		" it creates demo users with random passwords, printed once on stderr: "+strings.Join(demo, ", ")+
+		`. Stdout carries only the ready line {"url":…,"caFile":…}.`, 0, 80))
+	fmt.Fprint(w, "\nFlags:\n")
+	printFlags(w, fs)
+}
+
+// demoUsers gives each template user a fresh random password.
+func demoUsers(templates []UserSpec) []UserSpec {
+	users := make([]UserSpec, len(templates))
+	for i, u := range templates {
+		u.Password = rand.Text()
+		users[i] = u
+	}
+	return users
+}
+
+// printDemoUsers tells the demo credentials, once, on stderr.
+func printDemoUsers(w io.Writer, simName string, users []UserSpec) {
+	fmt.Fprintf(w, "tokenkeeper-sim %s: no --user given; demo users (passwords shown only now):\n", simName)
+	for _, u := range users {
+		fmt.Fprintf(w, "  user %s  password %s  role %s\n", u.Name, u.Password, u.Role)
+	}
 }

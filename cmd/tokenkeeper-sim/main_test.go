@@ -36,6 +36,15 @@ func TestUserFlag(t *testing.T) {
 		{in: "alice", wantErr: true},
 		{in: "alice=", wantErr: true},
 		{in: "alice=:ADMIN", wantErr: true},
+		{in: "alice=pw:ADMN", wantErr: true},
+		{in: "alice=pw:READ_ONLY", wantErr: true},
+		{in: "alice=pw:administrator", wantErr: true},
+		{in: "alice=pw:View", wantErr: true},
+		{in: "alice=pw:OPERATOR:VIEWER", want: UserSpec{"alice", "pw:OPERATOR", "VIEWER"}},
+		{in: "alice=pw:ADMN:ADMIN", want: UserSpec{"alice", "pw:ADMN", "ADMIN"}},
+		{in: "alice=p:w", want: UserSpec{"alice", "p:w", ""}},
+		{in: "alice=pw:", want: UserSpec{"alice", "pw:", ""}},
+		{in: "alice=pw:X1", want: UserSpec{"alice", "pw:X1", ""}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.in, func(t *testing.T) {
@@ -87,7 +96,6 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"--help"}, 0, "usage: tokenkeeper-sim"},
 		{[]string{"vcf", "--help"}, 0, "--access-ttl"},
 		{[]string{"nope"}, 2, ""},
-		{[]string{"vcf"}, 2, ""},
 		{[]string{"vcf", "--user", "a=b", "--access-ttl", "soon"}, 2, ""},
 		{[]string{"vcf", "--user", "a=b", "--access-ttl", "0s"}, 2, ""},
 		{[]string{"vcf", "--user", "a=b", "--ca-out", "x.pem"}, 2, ""},

@@ -9,13 +9,25 @@ import (
 	"github.com/tokenkeeper/tokenkeeper/internal/sim/vcd"
 )
 
-func init() {
-	register(Simulator{
-		Name:    "vcd",
-		Summary: "VMware Cloud Director: /api/versions, CloudAPI and legacy sessions, API tokens, service accounts (users are user@org; --access-ttl/--refresh-ttl do not apply)",
-		Roles:   vcd.Roles,
-		Setup:   setupVCD,
-	})
+// vcdSimulator is the Cloud Director subcommand.
+func vcdSimulator() Simulator {
+	return Simulator{
+		Name:     "vcd",
+		Summary:  "VMware Cloud Director: /api/versions, CloudAPI and legacy sessions, API tokens, service accounts",
+		UserName: "user@org",
+		Roles:    vcd.Roles,
+		RoleNote: " (default Organization Administrator; System Administrator for org System, the provider)",
+		NotApplicable: map[string]string{
+			"access-ttl":  "Cloud Director sessions end after --idle-timeout without use, or after --absolute-timeout",
+			"refresh-ttl": "Cloud Director sessions end after --idle-timeout without use, or after --absolute-timeout",
+		},
+		TokenOwnerNote: "without an owner it belongs to the first --user",
+		DemoUsers: []UserSpec{
+			{Name: "admin@System", Role: "System Administrator"},
+			{Name: "alice@ExampleOrg", Role: "Organization Administrator"},
+		},
+		Setup: setupVCD,
+	}
 }
 
 // setupVCD registers the Cloud Director flags. Users are user@org
