@@ -25,9 +25,23 @@ const envLogLevel = "TOKENKEEPER_LOG_LEVEL"
 // simulators and demos whose tokens live only seconds.
 const envSafetyMargin = "TOKENKEEPER_SAFETY_MARGIN"
 
-// revokeBudget bounds the revocation on shutdown: go-plugin's Kill waits
-// 2 s for a graceful exit before it sends SIGKILL.
+// revokeBudget bounds the revocation when the host closes the plugin.
+// go-plugin's Client.Kill sends the Shutdown RPC, and once that returns
+// waits 2 s for the process to exit before it sends SIGKILL. Our budget
+// starts a little later (when Serve returns after the gRPC server stops)
+// and must leave room for the exit and for the host to notice it, which
+// on a loaded 2-core machine takes up to a few hundred milliseconds. The
+// keeper revokes all profiles concurrently and cancels calls in flight,
+// so the budget bounds the slowest single revocation (one HTTPS request;
+// the e2e suite measures the whole Close at well under this), not their
+// sum. A revocation cut short by the budget is logged; one cut short by
+// SIGKILL would not be.
 const revokeBudget = 1500 * time.Millisecond
+
+// signalBudget bounds the revocation on SIGTERM or when the host has died:
+// no go-plugin timer runs then, only a service manager's stop timeout
+// (docker's default is 10 s), so a slow upstream gets more time.
+const signalBudget = 5 * time.Second
 
 // runPlugin serves the keeper of the configured profiles to a go-plugin
 // host until the host shuts it down, then revokes every token it holds.
@@ -54,11 +68,15 @@ func runPlugin(ctx context.Context, args []string, env cliEnv) int {
 		logger.Error("could not set up the profiles", "error", err)
 		return 2
 	}
+	// When the host dies, the pipe our log lines go to has no reader: a
+	// write to it must fail quietly, not kill us with SIGPIPE (the Go
+	// runtime's default for fd 2) before the orphan check revokes.
+	signal.Ignore(syscall.SIGPIPE)
 	sd := &shutdown{k: k, logger: logger}
 	stop := sd.onSignalOrOrphan(syscall.SIGTERM)
 	defer stop()
 	plugin.Serve(k, logger)
-	sd.close("host closed the plugin")
+	sd.close("host closed the plugin", revokeBudget)
 	return 0
 }
 
@@ -70,9 +88,9 @@ type shutdown struct {
 	once   sync.Once
 }
 
-func (s *shutdown) close(why string) {
+func (s *shutdown) close(why string, budget time.Duration) {
 	s.once.Do(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), revokeBudget)
+		ctx, cancel := context.WithTimeout(context.Background(), budget)
 		defer cancel()
 		s.logger.Debug("shutting down: revoking tokens", "reason", why)
 		if err := s.k.Close(ctx); err != nil {
@@ -96,11 +114,11 @@ func (s *shutdown) onSignalOrOrphan(sig ...os.Signal) (stop func()) {
 		for {
 			select {
 			case got := <-ch:
-				s.close(fmt.Sprintf("signal %v", got))
+				s.close(fmt.Sprintf("signal %v", got), signalBudget)
 				os.Exit(0)
 			case <-tick.C:
 				if os.Getppid() != parent {
-					s.close("host process is gone")
+					s.close("host process is gone", signalBudget)
 					os.Exit(0)
 				}
 			case <-done:
