@@ -19,13 +19,14 @@ import (
 )
 
 // Lifetimes of the simulated tokens: short so the whole lifecycle fits in
-// a few seconds of real time.
+// a few seconds of real time. The keeper's safety margin scales with the
+// lifetime (a tenth: 300 ms here), so no override is needed.
 const (
 	accessTTL  = 3 * time.Second
 	refreshTTL = 8 * time.Second
-	// margin is the plugin's safety margin; the default 30 s would exceed
-	// these lifetimes.
-	margin = 250 * time.Millisecond
+	// slack is how long past an expiry the flow waits, so the expiry has
+	// surely passed on the simulator's clock too.
+	slack = 300 * time.Millisecond
 )
 
 // pluginEnv is one launched plugin against its own simulator.
@@ -80,7 +81,7 @@ func launchPlugin(t *testing.T, level string) *pluginEnv {
 			Output: e.hostLog, JSONFormat: true}),
 		Stderr: e.rawStderr,
 		Env: []string{"E2E_VCF_PASSWORD=" + e.password, "E2E_WRONG_PASSWORD=" + e.wrong,
-			"TOKENKEEPER_LOG_LEVEL=" + level, "TOKENKEEPER_SAFETY_MARGIN=" + margin.String()},
+			"TOKENKEEPER_LOG_LEVEL=" + level},
 	})
 	if err != nil {
 		t.Fatalf("Launch: %v\nplugin stderr:\n%s", err, e.rawStderr.String())
@@ -135,7 +136,6 @@ func lifecycleFlow(t *testing.T, e *pluginEnv) flowResult {
 	}
 
 	// 1. 200 concurrent callers on a cold profile: one login.
-	start := time.Now()
 	toks := concurrently(t, 200, func() (*host.Token, error) { return get("sddc", 0) })
 	for _, tok := range toks[1:] {
 		if tok.Fingerprint != toks[0].Fingerprint {
@@ -144,8 +144,10 @@ func lifecycleFlow(t *testing.T, e *pluginEnv) flowResult {
 	}
 	stats("200 concurrent GetToken", func(s sim.Stats) bool { return s.Logins == 1 && s.Refreshes == 0 })
 
-	// 2. After the access lifetime: refreshed, not logged in again.
-	sleepUntil(start.Add(accessTTL + 300*time.Millisecond))
+	// 2. After the access lifetime: refreshed, not logged in again. The
+	// wait is from the token's own expiry, not from when the flow began:
+	// a slow cold login must not leave the first token still valid here.
+	sleepUntil(t, toks[0].ExpiresAt.Add(slack))
 	tok, err := get("sddc", 0)
 	if err != nil {
 		t.Fatalf("GetToken after the access lifetime: %v", err)
@@ -175,9 +177,12 @@ func lifecycleFlow(t *testing.T, e *pluginEnv) flowResult {
 		return s.Refreshes == before.Refreshes+1 && s.Logins == before.Logins
 	})
 
-	// 4. After the refresh lifetime (and the last refreshed token's life):
-	// a new login.
-	sleepUntil(start.Add(refreshTTL + accessTTL + 300*time.Millisecond))
+	// 4. After the refresh lifetime (and the life of the last access token
+	// refreshed before it ended): a new login.
+	// The first token was issued with the refresh token, at its expiry
+	// minus the access lifetime.
+	refreshEnds := toks[0].ExpiresAt.Add(refreshTTL - accessTTL)
+	sleepUntil(t, refreshEnds.Add(accessTTL+slack))
 	if _, err := get("sddc", 0); err != nil {
 		t.Fatalf("GetToken after the refresh lifetime: %v", err)
 	}
@@ -197,8 +202,15 @@ func lifecycleFlow(t *testing.T, e *pluginEnv) flowResult {
 
 	// 6. Close: the plugin revokes what it holds.
 	stats("before Close", func(s sim.Stats) bool { return s.ActiveSessions >= 1 })
+	closing := time.Now()
 	if err := e.client.Close(); err != nil {
 		t.Fatalf("Close: %v", err)
+	}
+	// go-plugin SIGKILLs a plugin still running 2 s after Shutdown; the
+	// revocation budget (1.5 s) must keep it from getting there.
+	t.Logf("Close (revoke and exit) took %s", time.Since(closing).Round(time.Millisecond))
+	if strings.Contains(e.hostLog.String(), "plugin failed to exit gracefully") {
+		t.Error("the plugin was SIGKILLed: it did not exit within go-plugin's 2 s")
 	}
 	stats("after Close", func(s sim.Stats) bool { return s.ActiveSessions == 0 && s.Revocations >= 1 })
 	return res
@@ -292,4 +304,13 @@ func ignore(err error) error {
 	return err
 }
 
-func sleepUntil(at time.Time) { time.Sleep(time.Until(at)) }
+// sleepUntil waits for at, refusing a wait longer than the flow's
+// lifetimes could explain (a wrong expiry would hang the suite).
+func sleepUntil(t *testing.T, at time.Time) {
+	t.Helper()
+	d := time.Until(at)
+	if d > refreshTTL+accessTTL {
+		t.Fatalf("asked to wait %s; the simulated lifetimes are %s and %s", d, accessTTL, refreshTTL)
+	}
+	time.Sleep(d)
+}
