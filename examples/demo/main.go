@@ -99,8 +99,9 @@ func (d *demo) launch(ctx context.Context, path, dir, password string) error {
 		Path:       path,
 		ConfigPath: cfg,
 		Logger:     hclog.New(&hclog.LoggerOptions{Name: "tokenkeeper", Level: hclog.Warn, Output: os.Stderr}),
-		// The default 30 s safety margin would outlast these tokens.
-		Env: []string{"DEMO_VCF_PASSWORD=" + password, "TOKENKEEPER_SAFETY_MARGIN=1s"},
+		// No safety-margin override: the keeper scales it down to a tenth
+		// of these short lifetimes.
+		Env: []string{"DEMO_VCF_PASSWORD=" + password},
 	})
 	if err != nil {
 		return err
