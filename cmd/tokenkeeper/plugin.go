@@ -21,8 +21,9 @@ import (
 // the host sees the lines through its go-plugin logger.
 const envLogLevel = "TOKENKEEPER_LOG_LEVEL"
 
-// envSafetyMargin overrides the keeper's safety margin (default 30 s), for
-// simulators and demos whose tokens live only seconds.
+// envSafetyMargin overrides the keeper's safety margin. Rarely needed: the
+// default is 30 s or a tenth of the token's lifetime, whichever is
+// shorter, so even tokens of a few seconds (simulators, demos) work.
 const envSafetyMargin = "TOKENKEEPER_SAFETY_MARGIN"
 
 // revokeBudget bounds the revocation when the host closes the plugin.
