@@ -136,7 +136,9 @@ func (a *app) local(oneShot bool) (*localTokens, error) {
 	if err != nil {
 		return nil, err
 	}
-	k, err := a.newKeeper(cfg, a.logger("off"))
+	// One shot: nothing keeps a session alive after this process, so the
+	// keeper refuses a min validity only its keepalive could honour.
+	k, err := a.newKeeper(cfg, a.logger("off"), func(o *keeper.Options) { o.OneShot = oneShot })
 	if err != nil {
 		return nil, err
 	}
@@ -145,12 +147,13 @@ func (a *app) local(oneShot bool) (*localTokens, error) {
 
 // newKeeper builds the keeper of the agent or of an in-process call, with
 // the safety margin of $TOKENKEEPER_SAFETY_MARGIN as in plugin mode.
-func (a *app) newKeeper(cfg *config.Config, logger hclog.Logger) (*keeper.Keeper, error) {
+func (a *app) newKeeper(cfg *config.Config, logger hclog.Logger, tune ...func(*keeper.Options)) (*keeper.Keeper, error) {
 	margin, err := safetyMargin(a.env.Getenv(envSafetyMargin))
 	if err != nil {
 		return nil, exec.Errorf(exec.CodeBadConfig, "invalid %s: %v", envSafetyMargin, err)
 	}
-	k, err := buildKeeper(cfg, logger, a.env, func(o *keeper.Options) { o.SafetyMargin = margin })
+	tune = append([]func(*keeper.Options){func(o *keeper.Options) { o.SafetyMargin = margin }}, tune...)
+	k, err := buildKeeper(cfg, logger, a.env, tune...)
 	if err != nil {
 		return nil, &exec.Error{Code: exec.CodeBadConfig, Message: err.Error(), Err: err}
 	}
