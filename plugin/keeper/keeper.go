@@ -168,7 +168,9 @@ func newEnv(o Options) *env {
 
 // Get returns a token of profile valid for at least o.MinValidity plus the
 // safety margin (see Options.SafetyMargin), going upstream only when the
-// cache cannot serve.
+// cache cannot serve. A session that idles out sooner (Cloud Director) is
+// kept alive by probes until then, unless the keeper is OneShot or the
+// provider cannot probe: then the Get fails with ErrMinValidity.
 func (k *Keeper) Get(ctx context.Context, profile string, o GetOptions) (Token, error) {
 	p, err := k.lookup(profile)
 	if err != nil {
