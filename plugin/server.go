@@ -37,7 +37,7 @@ func Register(s *grpc.Server, svc Service, logger hclog.Logger) {
 	if logger == nil {
 		logger = hclog.NewNullLogger()
 	}
-	tokenkeeperv1.RegisterTokenServiceServer(s, &server{svc: svc, logger: logger, now: time.Now})
+	tokenkeeperv1.RegisterTokenServiceServer(s, &server{svc: svc, logger: logger, now: time.Now, reserve: true})
 }
 
 // server translates between the proto messages and Service. It owns no
@@ -48,6 +48,18 @@ type server struct {
 	logger hclog.Logger
 	// now computes RetryInfo delays; a field so tests can pin it.
 	now func() time.Time
+	// reserve: answer a reply reserve before the caller's deadline
+	// (answerInTime). A remote caller needs it; an in-process one gets
+	// the error directly and can use all of its time.
+	reserve bool
+}
+
+// callContext is the context a Service call runs on.
+func (s *server) callContext(ctx context.Context) (context.Context, context.CancelFunc) {
+	if !s.reserve {
+		return ctx, func() {}
+	}
+	return answerInTime(ctx, time.Now())
 }
 
 func (s *server) GetToken(ctx context.Context, req *tokenkeeperv1.GetTokenRequest) (*tokenkeeperv1.GetTokenResponse, error) {
@@ -58,6 +70,8 @@ func (s *server) GetToken(ctx context.Context, req *tokenkeeperv1.GetTokenReques
 	if err != nil {
 		return nil, err
 	}
+	ctx, cancel := s.callContext(ctx)
+	defer cancel()
 	tok, err := s.svc.Get(ctx, req.GetProfile(), keeper.GetOptions{
 		MinValidity:  minValidity,
 		ForceRefresh: req.GetForceRefresh(),
@@ -76,6 +90,8 @@ func (s *server) Invalidate(ctx context.Context, req *tokenkeeperv1.InvalidateRe
 	if req.GetFingerprint() == "" {
 		return nil, status.Error(codes.InvalidArgument, "fingerprint is required")
 	}
+	ctx, cancel := s.callContext(ctx)
+	defer cancel()
 	dropped, err := s.svc.Invalidate(ctx, req.GetProfile(), req.GetFingerprint(), req.GetReason())
 	if err != nil {
 		return nil, s.fail("Invalidate", req.GetProfile(), err)
@@ -88,6 +104,8 @@ func (s *server) Revoke(ctx context.Context, req *tokenkeeperv1.RevokeRequest) (
 	if req.GetProfile() == "" {
 		return nil, status.Error(codes.InvalidArgument, "profile is required")
 	}
+	ctx, cancel := s.callContext(ctx)
+	defer cancel()
 	if err := s.svc.Revoke(ctx, req.GetProfile()); err != nil {
 		return nil, s.fail("Revoke", req.GetProfile(), err)
 	}
