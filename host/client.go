@@ -83,9 +83,10 @@ func (c *Client) Token(ctx context.Context, profile string, o TokenOptions) (*To
 	if o.MinValidity != 0 {
 		req.MinValidity = durationpb.New(o.MinValidity)
 	}
+	start := time.Now()
 	resp, err := c.api.GetToken(ctx, req)
 	if err != nil {
-		return nil, fromRPC("get token", profile, err)
+		return nil, fromCall(ctx, "get token", profile, start, err)
 	}
 	t := resp.GetToken()
 	return &Token{
@@ -104,23 +105,26 @@ func (c *Client) Token(ctx context.Context, profile string, o TokenOptions) (*To
 // plugin drops it only if it is still the current one, so many callers
 // reporting the same token cause one refresh.
 func (c *Client) Invalidate(ctx context.Context, profile, fingerprint, reason string) error {
+	start := time.Now()
 	_, err := c.api.Invalidate(ctx, &tokenkeeperv1.InvalidateRequest{
 		Profile: profile, Fingerprint: fingerprint, Reason: reason,
 	})
-	return fromRPC("invalidate token", profile, err)
+	return fromCall(ctx, "invalidate token", profile, start, err)
 }
 
 // Revoke logs the profile out upstream and forgets its tokens.
 func (c *Client) Revoke(ctx context.Context, profile string) error {
+	start := time.Now()
 	_, err := c.api.Revoke(ctx, &tokenkeeperv1.RevokeRequest{Profile: profile})
-	return fromRPC("revoke", profile, err)
+	return fromCall(ctx, "revoke", profile, start, err)
 }
 
 // Profiles reports the state of every configured profile.
 func (c *Client) Profiles(ctx context.Context) ([]ProfileStatus, error) {
+	start := time.Now()
 	resp, err := c.api.ListProfiles(ctx, &tokenkeeperv1.ListProfilesRequest{})
 	if err != nil {
-		return nil, fromRPC("list profiles", "", err)
+		return nil, fromCall(ctx, "list profiles", "", start, err)
 	}
 	out := make([]ProfileStatus, 0, len(resp.GetProfiles()))
 	for _, p := range resp.GetProfiles() {

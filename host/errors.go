@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"google.golang.org/grpc/codes"
@@ -43,7 +44,11 @@ type Error struct {
 	Op      string     // "get token", "invalidate token", "revoke", "list profiles"
 	Profile string     // may be empty
 	Code    codes.Code // the gRPC code
-	Message string     // the plugin's message, free of secrets
+	// Message is the plugin's message, free of secrets — or, when the
+	// caller's context ended before any answer (Code DeadlineExceeded or
+	// Canceled), the client's own: `profile "x": no answer from
+	// tokenkeeper within 5s`.
+	Message string
 	// Reason is the google.rpc.ErrorInfo reason of a FailedPrecondition
 	// (wire.ReasonLockoutGuard, wire.ReasonBadConfig), or "".
 	Reason string
@@ -54,7 +59,8 @@ type Error struct {
 }
 
 func (e *Error) Error() string {
-	if e.Profile == "" {
+	// The plugin's messages mostly begin with the profile already.
+	if e.Profile == "" || strings.HasPrefix(e.Message, fmt.Sprintf("profile %q", e.Profile)) {
 		return fmt.Sprintf("%s: %s: %s", e.Op, e.Code, e.Message)
 	}
 	return fmt.Sprintf("%s: profile %q: %s: %s", e.Op, e.Profile, e.Code, e.Message)
@@ -62,6 +68,45 @@ func (e *Error) Error() string {
 
 // Unwrap returns the sentinel of the code, so errors.Is(err, ErrX) works.
 func (e *Error) Unwrap() error { return e.kind }
+
+// fromCall is fromRPC for a call begun at start. When the caller's own ctx
+// ended before an answer came, the error says so under the profile —
+// `profile "x": no answer from tokenkeeper within 5s` — instead of gRPC's
+// transport text ("context deadline exceeded", "stream terminated by
+// RST_STREAM with error code: CANCEL"); it matches ctx.Err() with
+// errors.Is. The plugin answers a reserve before the deadline, so a late
+// upstream shows as the plugin's Unavailable naming the cause, and this
+// happens only when the plugin itself did not answer.
+func fromCall(ctx context.Context, op, profile string, start time.Time, err error) error {
+	if err == nil {
+		return nil
+	}
+	ctxErr := ctx.Err()
+	code := status.Code(err)
+	if ctxErr == nil || (code != codes.DeadlineExceeded && code != codes.Canceled) {
+		return fromRPC(op, profile, err)
+	}
+	e := &Error{Op: op, Profile: profile, kind: ctxErr}
+	waited := roundWait(time.Since(start))
+	switch {
+	case errors.Is(ctxErr, context.DeadlineExceeded):
+		e.Code, e.Message = codes.DeadlineExceeded, fmt.Sprintf("no answer from tokenkeeper within %s", waited)
+	default:
+		e.Code, e.Message = codes.Canceled, fmt.Sprintf("canceled after %s, before tokenkeeper answered", waited)
+	}
+	if profile != "" {
+		e.Message = fmt.Sprintf("profile %q: %s", profile, e.Message)
+	}
+	return e
+}
+
+// roundWait keeps a waited duration readable: 5s, not 4.999871234s.
+func roundWait(d time.Duration) time.Duration {
+	if d >= time.Second {
+		return d.Round(100 * time.Millisecond)
+	}
+	return d.Round(time.Millisecond)
+}
 
 // fromRPC turns a gRPC error into an *Error; nil stays nil and an error
 // without a status passes through wrapped.
