@@ -7,10 +7,11 @@ import (
 )
 
 // Idle tracks activity: the agent is idle once no call has been in flight
-// for the timeout. Time is read from the runtime clock, so tests drive it
-// with testing/synctest.
+// for the timeout and no hold (see Hold) reaches beyond now. Time is read
+// from the runtime clock, so tests drive it with testing/synctest.
 type Idle struct {
 	timeout time.Duration
+	hold    func() time.Time // nil: no hold
 
 	mu     sync.Mutex // guards active and last
 	active int        // calls in flight
@@ -21,6 +22,12 @@ type Idle struct {
 func NewIdle(timeout time.Duration) *Idle {
 	return &Idle{timeout: timeout, last: time.Now()}
 }
+
+// Hold makes Wait return no sooner than the time until reports, asked
+// anew each time the idle timeout has passed (a zero time holds nothing).
+// The agent holds for the sessions the keeper promised callers to keep
+// alive: exiting revokes them. Call it before Wait.
+func (i *Idle) Hold(until func() time.Time) { i.hold = until }
 
 // Begin marks a call in flight.
 func (i *Idle) Begin() {
@@ -37,20 +44,15 @@ func (i *Idle) End() {
 	i.mu.Unlock()
 }
 
-// Wait returns nil once the agent has been idle for the timeout, or ctx's
-// error. A timeout of zero or less never expires.
+// Wait returns nil once the agent has been idle for the timeout and the
+// hold has passed, or ctx's error. A timeout of zero or less never expires.
 func (i *Idle) Wait(ctx context.Context) error {
 	if i.timeout <= 0 {
 		<-ctx.Done()
 		return ctx.Err()
 	}
 	for {
-		i.mu.Lock()
-		wait := i.timeout // a call in flight: look again later
-		if i.active == 0 {
-			wait = time.Until(i.last.Add(i.timeout))
-		}
-		i.mu.Unlock()
+		wait := i.left()
 		if wait <= 0 {
 			return nil
 		}
@@ -62,6 +64,27 @@ func (i *Idle) Wait(ctx context.Context) error {
 		case <-t.C:
 		}
 	}
+}
+
+// left is how long until the agent may exit: the rest of the idle
+// timeout, else the rest of the hold, else zero or less.
+func (i *Idle) left() time.Duration {
+	i.mu.Lock()
+	wait := i.timeout // a call in flight: look again later
+	if i.active == 0 {
+		wait = time.Until(i.last.Add(i.timeout))
+	}
+	i.mu.Unlock()
+	if wait > 0 || i.hold == nil {
+		return wait
+	}
+	// Asked only now, so that a promise made by the last call counts;
+	// looked at again after one timeout at most, so that one that ended
+	// early (the session idled out, was revoked) stops holding.
+	if until := i.hold(); !until.IsZero() {
+		return min(time.Until(until), i.timeout)
+	}
+	return 0
 }
 
 // snapshot returns the calls in flight and when the last one ended.

@@ -74,6 +74,10 @@ type Options struct {
 	// Shutdown revokes everything the agent holds (keeper.Close). It
 	// runs after the socket is gone, bounded by ShutdownTimeout.
 	Shutdown func(ctx context.Context) error
+	// HoldUntil, if set, keeps an idle agent up until the time it
+	// reports (zero: no hold): the keeper's latest KeepAliveUntil, since
+	// exiting revokes the sessions it promised callers to keep alive.
+	HoldUntil func() time.Time
 	// ShutdownTimeout bounds Shutdown; default 30s.
 	ShutdownTimeout time.Duration
 	// Stale, if set, is asked before every call; once it reports true
@@ -89,15 +93,18 @@ type Options struct {
 }
 
 // Serve answers on s until ctx ends (SIGTERM, `agent stop`) or the agent
-// has been idle for o.IdleTimeout. Then it stops accepting, lets calls in
-// flight finish (5 s at most), closes s, and runs o.Shutdown. It returns
-// nil after an idle or requested exit.
+// has been idle for o.IdleTimeout and o.HoldUntil has passed. Then it
+// stops accepting, lets calls in flight finish (5 s at most), closes s,
+// and runs o.Shutdown. It returns nil after an idle or requested exit.
 func Serve(ctx context.Context, s *Socket, o Options) error {
 	logger := o.Logger
 	if logger == nil {
 		logger = hclog.NewNullLogger()
 	}
 	idle := NewIdle(o.IdleTimeout)
+	if o.HoldUntil != nil {
+		idle.Hold(o.HoldUntil)
+	}
 	srv, retired := newServer(s, o, idle)
 	o.Register(srv)
 	served := make(chan error, 1)
