@@ -20,6 +20,7 @@ import (
 	"github.com/tokenkeeper/tokenkeeper/plugin"
 	"github.com/tokenkeeper/tokenkeeper/plugin/agent"
 	"github.com/tokenkeeper/tokenkeeper/plugin/config"
+	"github.com/tokenkeeper/tokenkeeper/plugin/keeper"
 )
 
 func (a *app) agentCommand() *cobra.Command {
@@ -34,6 +35,13 @@ to processes of the same user only. Tokens live only in its memory. It exits
 after --idle-timeout without calls (config agent.idle_timeout, default 15m),
 or on SIGTERM/SIGINT or 'tokenkeeper agent stop', revoking what it holds.
 'tokenkeeper get' starts one in the background when none runs.
+
+An idle agent stays up while it keeps a Cloud Director session alive for a
+caller's --min-validity beyond the session's idle timeout, and exits when
+that promise ends: exiting logs the session out, which would end it before
+the expiresAt the caller was given. A Cloud Director token asked
+for without --min-validity ends with that logout, perhaps before its
+expiresAt: ask with --min-validity for as long as a command needs it.
 
 The agent resolves {env: …} secrets from the environment it was started
 with, so an agent is kept per configuration file and per value of those
@@ -52,8 +60,8 @@ next call; rewriting the same bytes does not.`,
 			return a.runAgent(cmd.Context(), idle, cmd.Flags().Changed("idle-timeout"), detached)
 		},
 	}
-	cmd.Flags().DurationVar(&idle, "idle-timeout", 15*time.Minute,
-		"exit after this long without calls; 0 never (default: the config's agent.idle_timeout)")
+	cmd.Flags().DurationVar(&idle, "idle-timeout", 0,
+		"exit after this long without calls; 0 = never (default: the config's agent.idle_timeout, 15m)")
 	cmd.Flags().BoolVar(&detached, "detached", false, "started by get in the background")
 	_ = cmd.Flags().MarkHidden("detached")
 	cmd.AddCommand(a.agentStopCommand())
@@ -66,6 +74,9 @@ func (a *app) runAgent(ctx context.Context, idle time.Duration, idleSet, detache
 	p, abs, cfg, stale, err := a.prepareAgent()
 	if err != nil {
 		return err
+	}
+	for _, w := range cfg.Warnings() {
+		logger.Warn(w)
 	}
 	if !idleSet {
 		idle = cfg.Agent.IdleTimeout
@@ -93,10 +104,25 @@ func (a *app) runAgent(ctx context.Context, idle time.Duration, idleSet, detache
 	return agent.Serve(ctx, sock, agent.Options{
 		Register:    func(s *grpc.Server) { plugin.Register(s, k, logger.Named("server")) },
 		IdleTimeout: idle,
+		HoldUntil:   func() time.Time { return keepAliveUntil(k.Status()) },
 		Stale:       stale,
 		Shutdown:    k.Close,
 		Logger:      logger,
 	})
+}
+
+// keepAliveUntil is the latest time the keeper promised a caller to keep a
+// session alive (zero: none). The agent does not exit before it: exiting
+// revokes, and a Cloud Director logout ends the session a token handed out
+// with that expiresAt depends on.
+func keepAliveUntil(st []keeper.Status) time.Time {
+	var until time.Time
+	for _, s := range st {
+		if s.KeepAliveUntil.After(until) {
+			until = s.KeepAliveUntil
+		}
+	}
+	return until
 }
 
 // prepareAgent loads the configuration the agent serves and names its

@@ -14,6 +14,7 @@ import (
 	"github.com/tokenkeeper/tokenkeeper/host/exec"
 	"github.com/tokenkeeper/tokenkeeper/plugin/agent"
 	"github.com/tokenkeeper/tokenkeeper/plugin/config"
+	"github.com/tokenkeeper/tokenkeeper/plugin/keeper"
 	"github.com/tokenkeeper/tokenkeeper/plugin/secret"
 )
 
@@ -169,5 +170,83 @@ func TestAwaitExitUsesInjectedClock(t *testing.T) {
 	defer cancel()
 	if err := a.awaitExit(ctx, alive, time.Hour); !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("awaitExit after the context ended = %v, want DeadlineExceeded", err)
+	}
+}
+
+// TestKeepAliveUntilIsTheLatestPromise: the agent holds for the latest
+// keepalive promise of any profile; none holds nothing.
+func TestKeepAliveUntilIsTheLatestPromise(t *testing.T) {
+	t0 := time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)
+	tests := []struct {
+		name string
+		st   []keeper.Status
+		want time.Time
+	}{
+		{"no profiles", nil, time.Time{}},
+		{"no promise", []keeper.Status{{Profile: "a", AccessExpiresAt: t0.Add(time.Hour)}}, time.Time{}},
+		{"the latest of two", []keeper.Status{
+			{Profile: "a", KeepAliveUntil: t0.Add(2 * time.Hour)},
+			{Profile: "b", KeepAliveUntil: t0.Add(time.Hour)},
+			{Profile: "c"},
+		}, t0.Add(2 * time.Hour)},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := keepAliveUntil(tt.st); !got.Equal(tt.want) {
+				t.Fatalf("keepAliveUntil = %v, want %v", got, tt.want)
+			}
+		})
+	}
+}
+
+// TestAgentHelpOneDefault: --idle-timeout names its default once, the
+// config's, not also the flag's zero value as a duration.
+func TestAgentHelpOneDefault(t *testing.T) {
+	c := newCLITest(t, nil, testPassword)
+	o := c.run(context.Background(), "", "agent", "--help")
+	if o.code != 0 {
+		t.Fatalf("agent --help: exit %d: %s", o.code, o.stderr)
+	}
+	var line string
+	for l := range strings.Lines(o.stdout) {
+		if strings.Contains(l, "--idle-timeout duration") {
+			line = l
+		}
+	}
+	want := "0 = never (default: the config's agent.idle_timeout, 15m)\n"
+	if !strings.HasSuffix(line, want) || strings.Count(line, "(default") != 1 {
+		t.Fatalf("agent --help: --idle-timeout line %q, want it to end with the one default %q", line, want)
+	}
+	if !strings.Contains(o.stdout, "keeps a Cloud Director session alive") {
+		t.Fatal("agent --help does not say an idle agent waits for a keepalive promise")
+	}
+}
+
+// TestAgentLogsConfigWarnings: an agent runs detached, where no caller sees
+// what `get --no-agent` prints, so it logs the file's warnings at start.
+func TestAgentLogsConfigWarnings(t *testing.T) {
+	c := newCLITest(t, nil, testPassword)
+	data, err := os.ReadFile(c.config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(c.config, append(data, "    insecure_skip_verify: true\n"...), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan outcome, 1)
+	go func() { done <- c.run(ctx, "", "agent", "--log-level", "warn") }()
+	deadline := time.Now().Add(10 * time.Second)
+	for !strings.Contains(c.run(context.Background(), "", "status", "--json").stdout, `"running": true`) {
+		if time.Now().After(deadline) {
+			cancel()
+			t.Fatalf("in-process agent did not start: %s", (<-done).stderr)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	cancel()
+	o := <-done
+	if !strings.Contains(o.stderr, "[WARN]") || !strings.Contains(o.stderr, `profile "sddc": field "insecure_skip_verify": is on`) {
+		t.Fatalf("agent log lacks the configuration warning:\n%s", o.stderr)
 	}
 }
