@@ -36,7 +36,7 @@ func (p *Provider) oauthPath() string {
 func (p *Provider) loginAPIToken(ctx context.Context) (provider.Grant, error) {
 	tok, err := p.cfg.APIToken.Resolve(ctx)
 	if err != nil {
-		return provider.Grant{}, fmt.Errorf("login: could not read the API token: %w", err)
+		return provider.Grant{}, fmt.Errorf("api_token: %w", err)
 	}
 	g, _, err := p.exchange(ctx, tok)
 	return g, err
@@ -53,7 +53,7 @@ func (p *Provider) serviceAccountToken(ctx context.Context) (secret.Secret, erro
 	}
 	tok, err := p.cfg.ServiceAccount.Resolve(ctx)
 	if err != nil {
-		return secret.Secret{}, fmt.Errorf("could not read the service-account token: %w", err)
+		return secret.Secret{}, fmt.Errorf("service_account: %w", err)
 	}
 	return tok, nil
 }
@@ -76,7 +76,7 @@ func (p *Provider) loginServiceAccount(ctx context.Context) (provider.Grant, err
 		// Checked before the exchange: the server rotates the token on
 		// use, so a token that cannot be stored back must not be spent.
 		if err := c.CheckWritable(); err != nil {
-			return provider.Grant{}, fmt.Errorf("login: the service-account token cannot be written back, so it is not exchanged: %w (%w)",
+			return provider.Grant{}, fmt.Errorf("service_account: the token cannot be written back, so it is not exchanged: %w (%w)",
 				err, provider.ErrBadConfig)
 		}
 	}
@@ -85,7 +85,7 @@ func (p *Provider) loginServiceAccount(ctx context.Context) (provider.Grant, err
 	}
 	tok, err := p.serviceAccountToken(ctx)
 	if err != nil {
-		return provider.Grant{}, fmt.Errorf("login: %w", err)
+		return provider.Grant{}, err
 	}
 	g, next, err := p.exchange(ctx, tok)
 	if err != nil {
@@ -111,7 +111,7 @@ func (p *Provider) loginServiceAccount(ctx context.Context) (provider.Grant, err
 		p.log.Error("could not store the rotated service-account token; keeping it in memory and retrying before the next exchange",
 			"new_token", next.Fingerprint(), "error", err)
 		p.discard(ctx, g)
-		return provider.Grant{}, fmt.Errorf("login: %w: %w (%w)", ErrNotStored, err, provider.ErrUnavailable)
+		return provider.Grant{}, fmt.Errorf("%w: %w (%w)", ErrNotStored, err, provider.ErrUnavailable)
 	}
 	p.log.Debug("service-account token rotated and stored", "old", tok.Fingerprint(), "new", next.Fingerprint())
 	return g, nil
@@ -130,7 +130,7 @@ func (p *Provider) storePending(ctx context.Context) error {
 		return nil
 	}
 	if err := p.cfg.ServiceAccount.Store(ctx, pending); err != nil {
-		return fmt.Errorf("login: %w: %w (%w)", ErrNotStored, err, provider.ErrUnavailable)
+		return fmt.Errorf("%w: %w (%w)", ErrNotStored, err, provider.ErrUnavailable)
 	}
 	p.mu.Lock()
 	if p.pendingSA.Equal(pending) {
@@ -155,7 +155,7 @@ func (p *Provider) discard(ctx context.Context, g provider.Grant) {
 func (p *Provider) exchange(ctx context.Context, tok secret.Secret) (provider.Grant, secret.Secret, error) {
 	v, err := p.version(ctx)
 	if err != nil {
-		return provider.Grant{}, secret.Secret{}, fmt.Errorf("login: %w", err)
+		return provider.Grant{}, secret.Secret{}, err
 	}
 	form := url.Values{"grant_type": {"refresh_token"}, "refresh_token": {tok.Reveal()}}.Encode()
 	req, err := p.newRequest(ctx, http.MethodPost, p.oauthPath(), strings.NewReader(form))

@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/tokenkeeper/tokenkeeper/plugin/provider"
+	"github.com/tokenkeeper/tokenkeeper/plugin/secret"
 )
 
 // TestPlainHTTPToTLSPort: url http://HOST:PORT of a TLS server. Go answers
@@ -79,18 +80,67 @@ func TestLoginAnswerNotFromCloudDirector(t *testing.T) {
 	}
 }
 
-// TestLoginErrorsReadOnce: the keeper says "log in: …"; the provider's
-// own text must not say "login:" again.
+// TestLoginErrorsReadOnce: the keeper wraps each error as `profile "x":
+// log in: …`, `… refresh access token: …` or `… could not read credential:
+// …`; the provider's own text names the field or the request and must not
+// say what the keeper says again, as in vcf.
 func TestLoginErrorsReadOnce(t *testing.T) {
 	f := newFixture(t, nil)
-	p := f.provider(t, Config{Org: "ExampleOrg", Username: "alice", Password: unreadableSecret{}})
-	_, err := p.Login(context.Background())
-	if err == nil || !strings.HasPrefix(err.Error(), "could not read the password: secret command false") {
-		t.Fatalf("err %v", err)
+	login := func(p *Provider) error { _, err := p.Login(context.Background()); return err }
+	credential := func(p *Provider) error { _, err := p.Credential(context.Background()); return err }
+	tests := []struct {
+		name string
+		cfg  Config
+		call func(p *Provider) error
+		op   string // the keeper's words before the provider's
+		want string // the whole message the user reads
+	}{
+		{"unreadable password", Config{Username: "alice", Password: unreadableSecret{}}, nil, "log in",
+			`log in: password: secret command false: `},
+		{"unreadable password, guard", Config{Username: "alice", Password: unreadableSecret{}}, credential, "could not read credential",
+			`could not read credential: password: secret command false: `},
+		{"unreadable api token", Config{APIToken: unreadableSecret{}}, nil, "log in",
+			`log in: api_token: secret command false: `},
+		{"unreadable api token, guard", Config{APIToken: unreadableSecret{}}, credential, "could not read credential",
+			`could not read credential: api_token: secret command false: `},
+		{"unreadable service account", Config{ServiceAccount: unreadableStore{}}, nil, "log in",
+			`log in: service_account: `},
+		{"service account not writable", Config{ServiceAccount: unwritableSecret{&memorySecret{v: canarySAToken}}}, nil, "log in",
+			`log in: service_account: the token cannot be written back, so it is not exchanged: `},
+		{"wrong password", Config{Username: "alice", Password: staticSecret{"wrong"}}, nil, "log in",
+			`log in: POST /cloudapi/1.0.0/sessions: HTTP 401`},
+		{"revoked api token", Config{APIToken: staticSecret{"not-" + canaryAPIToken}}, nil, "log in",
+			`log in: POST /oauth/tenant/ExampleOrg/token: HTTP 400 invalid_grant: `},
+		{"refresh", Config{Username: "alice", Password: staticSecret{canaryPassword}}, func(p *Provider) error {
+			_, err := p.Refresh(context.Background(), provider.Grant{})
+			return err
+		}, "refresh access token", `refresh access token: cloud director sessions cannot be refreshed: `},
 	}
-	p = f.provider(t, Config{Org: "ExampleOrg", Username: "alice", Password: staticSecret{"wrong"}})
-	_, err = p.Login(context.Background())
-	if err == nil || !strings.HasPrefix(err.Error(), "POST /cloudapi/1.0.0/sessions: HTTP 401") {
-		t.Fatalf("err %v", err)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			tt.cfg.Org = "ExampleOrg"
+			call := tt.call
+			if call == nil {
+				call = login
+			}
+			err := call(f.provider(t, tt.cfg))
+			if err == nil {
+				t.Fatal("no error")
+			}
+			got := tt.op + ": " + err.Error() // as keeper's profile.errorf says it
+			if !strings.HasPrefix(got, tt.want) {
+				t.Fatalf("reads %q, want it to start %q", got, tt.want)
+			}
+			for _, again := range []string{"login:", "log in:", "refresh access token:", "could not read"} {
+				if strings.Count(got, again) > strings.Count(tt.op+":", again) {
+					t.Fatalf("%q says %q again", got, again)
+				}
+			}
+		})
 	}
 }
+
+// unreadableStore is a service-account source that cannot be read.
+type unreadableStore struct{ unreadableSecret }
+
+func (unreadableStore) Store(context.Context, secret.Secret) error { return nil }

@@ -41,7 +41,7 @@ func (p *Provider) loginPassword(ctx context.Context) (provider.Grant, error) {
 	}
 	pw, err := p.cfg.Password.Resolve(ctx)
 	if err != nil {
-		return provider.Grant{}, fmt.Errorf("could not read the password: %w", err)
+		return provider.Grant{}, fmt.Errorf("password: %w", err)
 	}
 	if p.cfg.LegacyLogin || !v.usesCloudAPI() {
 		if compareVersions(v.Version, legacyRemoved) >= 0 {

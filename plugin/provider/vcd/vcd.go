@@ -144,7 +144,7 @@ func (p *Provider) Login(ctx context.Context) (provider.Grant, error) {
 // refreshed but replaced, so every grant has an empty Refresh and the
 // keeper logs in again. A call anyway asks the keeper for a login.
 func (p *Provider) Refresh(context.Context, provider.Grant) (provider.Grant, error) {
-	return provider.Grant{}, fmt.Errorf("refresh access token: cloud director sessions cannot be refreshed: %w",
+	return provider.Grant{}, fmt.Errorf("cloud director sessions cannot be refreshed: %w",
 		provider.ErrRefreshRejected)
 }
 
@@ -157,7 +157,7 @@ func (p *Provider) Credential(ctx context.Context) (secret.Secret, error) {
 	case p.cfg.APIToken != nil:
 		tok, err := p.cfg.APIToken.Resolve(ctx)
 		if err != nil {
-			return secret.Secret{}, unreadable(ctx, fmt.Errorf("could not read the API token: %w", err))
+			return secret.Secret{}, unreadable(ctx, fmt.Errorf("api_token: %w", err))
 		}
 		return provider.CredentialID(tok.Reveal()), nil
 	case p.cfg.ServiceAccount != nil:
@@ -169,7 +169,7 @@ func (p *Provider) Credential(ctx context.Context) (secret.Secret, error) {
 	default:
 		pw, err := p.cfg.Password.Resolve(ctx)
 		if err != nil {
-			return secret.Secret{}, unreadable(ctx, fmt.Errorf("could not read the password: %w", err))
+			return secret.Secret{}, unreadable(ctx, fmt.Errorf("password: %w", err))
 		}
 		return provider.CredentialID(p.principal(), pw.Reveal()), nil
 	}
