@@ -14,24 +14,39 @@ import (
 
 	"github.com/tokenkeeper/tokenkeeper/host"
 	"github.com/tokenkeeper/tokenkeeper/host/exec"
+	"github.com/tokenkeeper/tokenkeeper/plugin/agent"
+	"github.com/tokenkeeper/tokenkeeper/plugin/config"
 )
 
 // statusDocument is `status --json`. It never holds a token: fingerprints
 // only.
 type statusDocument struct {
-	APIVersion string          `json:"apiVersion"`
-	Kind       string          `json:"kind"`
-	Agent      agentStatus     `json:"agent"`
-	Profiles   []profileStatus `json:"profiles"`
+	APIVersion string      `json:"apiVersion"`
+	Kind       string      `json:"kind"`
+	Agent      agentStatus `json:"agent"` // the caller's: its {env} values
+	// OtherAgents run for the same file with other {env} values; each
+	// holds its own tokens.
+	OtherAgents []agentStatus   `json:"otherAgents"`
+	Profiles    []profileStatus `json:"profiles"`
 }
 
 type agentStatus struct {
 	Running bool   `json:"running"`
 	Socket  string `json:"socket"`
 	PID     int    `json:"pid,omitempty"`
+	// Tag names the agent's view of the {env} variables (a keyed hash of
+	// their values, never the values); "" when the file reads none.
+	Tag string `json:"tag,omitempty"`
+}
+
+// agentRef says which agent holds a profile's state.
+type agentRef struct {
+	PID int    `json:"pid,omitempty"`
+	Tag string `json:"tag,omitempty"`
 }
 
 type profileStatus struct {
+	Agent            *agentRef  `json:"agent,omitempty"` // nil: no agent runs
 	Profile          string     `json:"profile"`
 	Provider         string     `json:"provider"`
 	URL              string     `json:"url"`
@@ -62,6 +77,9 @@ func (a *app) statusCommand() *cobra.Command {
 on the access and refresh credentials, upstream call counts, when the lockout
 guard will try a rejected credential again (RETRY) and the end of the last
 error, which holds its cause (status --json has all of it).
+An agent is kept per value of the variables the file's {env: …} secrets
+read: status shows every agent of the file, yours first, and with more
+than one an AGENT column (its pid) says which holds each row.
 It does not start an agent; with none running it lists the configured
 profiles as empty and says so.`,
 		Example: `  tokenkeeper status
@@ -85,65 +103,119 @@ profiles as empty and says so.`,
 }
 
 func (a *app) status(ctx context.Context) (statusDocument, error) {
-	doc := statusDocument{APIVersion: exec.APIVersion, Kind: "Status", Profiles: []profileStatus{}}
+	doc := statusDocument{APIVersion: exec.APIVersion, Kind: "Status", OtherAgents: []agentStatus{}, Profiles: []profileStatus{}}
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	list, err := a.agentProfiles(ctx, &doc.Agent)
-	if err == nil && !doc.Agent.Running {
-		list, err = a.configProfiles()
-	}
+	mine, err := a.agentView()
 	if err != nil {
 		return doc, err
 	}
+	others, err := otherAgents(mine)
+	if err != nil {
+		return doc, err
+	}
+	doc.Agent = agentStatus{Socket: mine.paths.Socket, Tag: mine.tag}
+	list, err := queryAgent(ctx, &doc.Agent)
+	if err != nil {
+		return doc, err
+	}
+	doc.addProfiles(doc.Agent, list)
+	for _, st := range others {
+		list, err := queryAgent(ctx, &st)
+		if err != nil {
+			return doc, err
+		}
+		if st.Running {
+			doc.OtherAgents = append(doc.OtherAgents, st)
+			doc.addProfiles(st, list)
+		}
+	}
+	if !doc.Agent.Running && len(doc.OtherAgents) == 0 {
+		doc.addProfiles(doc.Agent, configProfiles(mine.cfg))
+	}
+	return doc, nil
+}
+
+// addProfiles appends the profiles list of the agent st reported.
+func (doc *statusDocument) addProfiles(st agentStatus, list []host.ProfileStatus) {
+	var ref *agentRef
+	if st.Running {
+		ref = &agentRef{PID: st.PID, Tag: st.Tag}
+	}
 	for _, s := range list {
 		doc.Profiles = append(doc.Profiles, profileStatus{
+			Agent:   ref,
 			Profile: s.Profile, Provider: s.Provider, URL: s.URL, State: s.State,
 			AccessExpiresAt: when(s.AccessExpiresAt), RefreshExpiresAt: when(s.RefreshExpiresAt),
 			Fingerprint: s.Fingerprint, LastError: s.LastError, RetryAt: when(s.RetryAt), LastUsed: when(s.LastUsed),
 			Counts: counts{s.Logins, s.LoginFailures, s.Refreshes, s.RefreshFailures, s.Revocations},
 		})
 	}
-	return doc, nil
 }
 
-// agentProfiles asks the running agent, filling in st; with no agent it
-// returns nothing and leaves st.Running false.
-func (a *app) agentProfiles(ctx context.Context, st *agentStatus) ([]host.ProfileStatus, error) {
-	c, p, err := a.dialRunning(ctx)
+// otherAgents are the agents of the caller's configuration file whose
+// socket exists, other than the caller's: started by callers with other
+// values of the {env} variables.
+func otherAgents(mine agentIdentity) ([]agentStatus, error) {
+	tags, err := agent.Tags(mine.dir, mine.abs)
 	if err != nil {
 		return nil, err
 	}
-	st.Socket = p.Socket
-	if c == nil {
-		return nil, nil
+	var out []agentStatus
+	for _, tag := range tags {
+		if tag == mine.tag {
+			continue
+		}
+		p, err := agent.PathsVariant(mine.dir, mine.abs, tag)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, agentStatus{Socket: p.Socket, Tag: tag})
+	}
+	return out, nil
+}
+
+// queryAgent asks the agent on st.Socket for its profiles, filling in st;
+// with no agent there (a socket a crashed agent left, one retiring over a
+// changed configuration) it returns nothing and leaves st.Running false.
+func queryAgent(ctx context.Context, st *agentStatus) ([]host.ProfileStatus, error) {
+	c, err := host.Dial(ctx, st.Socket)
+	if err != nil {
+		return nil, nil //nolint:nilerr // no agent is an answer, not a failure
 	}
 	list, err := c.Profiles(ctx)
 	_ = c.Close()
 	if err != nil {
-		if errors.Is(err, host.ErrUnavailable) && !a.agentAnswers(ctx) {
+		if errors.Is(err, host.ErrUnavailable) && !answers(ctx, st.Socket) {
 			return nil, nil // it retired over a changed configuration just now
 		}
 		return nil, err
 	}
 	st.Running = true
-	if pid, err := agentPID(ctx, p.Socket); err == nil {
+	if pid, err := agentPID(ctx, st.Socket); err == nil {
 		st.PID = pid
 	}
 	return list, nil
 }
 
-// configProfiles lists the configured profiles as holding nothing.
-func (a *app) configProfiles() ([]host.ProfileStatus, error) {
-	cfg, err := a.loadConfig()
+// answers reports whether an agent answers on socket.
+func answers(ctx context.Context, socket string) bool {
+	c, err := host.Dial(ctx, socket)
 	if err != nil {
-		return nil, err
+		return false
 	}
+	_ = c.Close()
+	return true
+}
+
+// configProfiles lists the configured profiles as holding nothing.
+func configProfiles(cfg *config.Config) []host.ProfileStatus {
 	var list []host.ProfileStatus
 	for _, n := range cfg.Names() {
 		pr := cfg.Profiles[n]
 		list = append(list, host.ProfileStatus{Profile: n, Provider: pr.Provider, URL: pr.URL, State: "empty"})
 	}
-	return list, nil
+	return list
 }
 
 func when(t time.Time) *time.Time {
@@ -154,21 +226,61 @@ func when(t time.Time) *time.Time {
 	return &u
 }
 
+// writeStatusTable prints a line per agent, then the profiles; with rows
+// from more than one agent an AGENT column (the pid) says whose each is.
 func writeStatusTable(w io.Writer, doc statusDocument, now time.Time) error {
-	if doc.Agent.Running {
-		fmt.Fprintf(w, "agent: running, pid %d, socket %s\n\n", doc.Agent.PID, doc.Agent.Socket)
-	} else {
-		fmt.Fprintf(w, "agent: not running (socket %s); nothing is cached\n\n", doc.Agent.Socket)
-	}
+	writeAgentLines(w, doc)
+	perAgent := len(doc.OtherAgents)+boolInt(doc.Agent.Running) > 1
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "PROFILE\tPROVIDER\tSTATE\tACCESS-LEFT\tREFRESH-LEFT\tLOGINS\tREFRESHES\tRETRY\tLAST-ERROR")
+	header := "PROFILE\tPROVIDER\tSTATE\tACCESS-LEFT\tREFRESH-LEFT\tLOGINS\tREFRESHES\tRETRY\tLAST-ERROR"
+	if perAgent {
+		header = "AGENT\t" + header
+	}
+	fmt.Fprintln(tw, header)
 	for _, p := range doc.Profiles {
+		if perAgent {
+			fmt.Fprintf(tw, "%s\t", agentColumn(p.Agent))
+		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", p.Profile, p.Provider, p.State,
 			left(p.AccessExpiresAt, now), left(p.RefreshExpiresAt, now),
 			ratio(p.Counts.Logins, p.Counts.LoginFailures), ratio(p.Counts.Refreshes, p.Counts.RefreshFailures),
 			retryIn(p.RetryAt, now), shortenTail(p.LastError, 72))
 	}
 	return tw.Flush()
+}
+
+// writeAgentLines says which agents run: the caller's, then those other
+// {env} values started.
+func writeAgentLines(w io.Writer, doc statusDocument) {
+	switch {
+	case doc.Agent.Running:
+		fmt.Fprintf(w, "agent: running, pid %d, socket %s\n", doc.Agent.PID, doc.Agent.Socket)
+	case len(doc.OtherAgents) == 0:
+		fmt.Fprintf(w, "agent: not running (socket %s); nothing is cached\n\n", doc.Agent.Socket)
+		return
+	default:
+		fmt.Fprintf(w, "agent: not running for your environment (socket %s)\n", doc.Agent.Socket)
+	}
+	for _, o := range doc.OtherAgents {
+		fmt.Fprintf(w, "agent: running, pid %d, socket %s (started with other values of the file's {env} variables)\n",
+			o.PID, o.Socket)
+	}
+	fmt.Fprintln(w)
+}
+
+// agentColumn is the pid of the agent holding a row, "-" for none.
+func agentColumn(r *agentRef) string {
+	if r == nil || r.PID == 0 {
+		return "-"
+	}
+	return strconv.Itoa(r.PID)
+}
+
+func boolInt(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 // left is the time until t, "-" when unknown, "expired" when past.

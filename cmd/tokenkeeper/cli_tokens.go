@@ -32,20 +32,35 @@ type tokens interface {
 // a caller never gets a token made from a value it no longer has. It
 // returns the absolute config path and the loaded configuration too.
 func (a *app) agentPaths() (agent.Paths, string, *config.Config, error) {
+	v, err := a.agentView()
+	return v.paths, v.abs, v.cfg, err
+}
+
+// agentIdentity is the agent of one view of the environment: its files
+// and its tag (agent.EnvTag; "" for a configuration reading no variable).
+type agentIdentity struct {
+	paths    agent.Paths
+	tag      string
+	abs, dir string         // the configuration file, the runtime directory
+	cfg      *config.Config // as loaded for this caller
+}
+
+// agentView is this caller's agent (see agentPaths).
+func (a *app) agentView() (agentIdentity, error) {
 	abs, dir, err := a.agentDir()
 	if err != nil {
-		return agent.Paths{}, "", nil, err
+		return agentIdentity{}, err
 	}
 	cfg, err := a.loadConfig()
 	if err != nil {
-		return agent.Paths{}, "", nil, err
+		return agentIdentity{}, err
 	}
 	tag, err := agent.EnvTag(dir, envNames(cfg), agent.Lookup(agent.Environ(a.env.Environ)))
 	if err != nil {
-		return agent.Paths{}, "", nil, fmt.Errorf("could not name the agent: %w", err)
+		return agentIdentity{}, fmt.Errorf("could not name the agent: %w", err)
 	}
 	p, err := agent.PathsVariant(dir, abs, tag)
-	return p, abs, cfg, err
+	return agentIdentity{paths: p, tag: tag, abs: abs, dir: dir, cfg: cfg}, err
 }
 
 // agentDir is the absolute configuration path and the runtime directory.

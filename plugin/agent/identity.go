@@ -130,6 +130,10 @@ func PathsVariant(dir, configPath, tag string) (Paths, error) {
 	return paths.AgentVariant(dir, configPath, tag)
 }
 
+// Tags lists the environment tags of every agent of configPath whose
+// socket exists in dir, sorted ("" first): the agents PathsAll names.
+func Tags(dir, configPath string) ([]string, error) { return paths.AgentVariants(dir, configPath) }
+
 // PathsAll names the files of every agent of configPath whose socket
 // exists in dir, whatever its environment tag.
 func PathsAll(dir, configPath string) ([]Paths, error) {

@@ -1,0 +1,93 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"maps"
+	"os"
+	"strings"
+	"testing"
+	"time"
+)
+
+// withPassword is a caller of c's configuration whose {env} password
+// differs, so it has its own agent.
+func (c *cliTest) withPassword(pw string) *cliTest {
+	env := maps.Clone(c.env)
+	env["TK_TEST_PW"] = pw
+	return &cliTest{t: c.t, config: c.config, env: env}
+}
+
+// statusOf runs `status --json` as c.
+func (c *cliTest) statusOf() statusDocument {
+	c.t.Helper()
+	o := c.run(context.Background(), "", "status", "--json")
+	var doc statusDocument
+	if err := json.Unmarshal([]byte(o.stdout), &doc); o.code != 0 || err != nil {
+		c.t.Fatalf("status --json: exit %d, %v: %s%s", o.code, err, o.stdout, o.stderr)
+	}
+	return doc
+}
+
+// runAgentUntilCleanup runs `tokenkeeper agent` in-process as c and waits
+// until c's status sees it (not another caller's agent).
+func (c *cliTest) runAgentUntilCleanup() {
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan outcome, 1)
+	go func() { done <- c.run(ctx, "", "agent", "--log-level", "off") }()
+	c.t.Cleanup(func() {
+		cancel()
+		if o := <-done; o.code != 0 {
+			c.t.Errorf("agent: exit %d: %s", o.code, o.stderr)
+		}
+	})
+	deadline := time.Now().Add(10 * time.Second)
+	for !c.statusOf().Agent.Running {
+		if time.Now().After(deadline) {
+			c.t.Fatal("in-process agent did not start")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// TestStatusShowsEveryAgent: agents of the same file started with other
+// {env} values hold tokens too; status shows them all, the caller's first,
+// and never says "not running … nothing is cached" while one runs.
+func TestStatusShowsEveryAgent(t *testing.T) {
+	a := newCLITest(t, nil, testPassword)
+	b := a.withPassword("another-" + testPassword)
+	a.runAgentUntilCleanup()
+	b.runAgentUntilCleanup()
+
+	doc := a.statusOf()
+	if !doc.Agent.Running || doc.Agent.Tag == "" || len(doc.OtherAgents) != 1 {
+		t.Fatalf("status: agent %+v, others %+v: want yours running and one other", doc.Agent, doc.OtherAgents)
+	}
+	other := doc.OtherAgents[0]
+	if !other.Running || other.PID != os.Getpid() || other.Tag == doc.Agent.Tag || other.Socket == doc.Agent.Socket {
+		t.Fatalf("other agent %+v, yours %+v", other, doc.Agent)
+	}
+	if len(doc.Profiles) != 2 || doc.Profiles[0].Agent == nil || doc.Profiles[1].Agent == nil ||
+		doc.Profiles[0].Agent.Tag != doc.Agent.Tag || doc.Profiles[1].Agent.Tag != other.Tag {
+		t.Fatalf("profiles %+v: want yours, then the other agent's, each naming its agent", doc.Profiles)
+	}
+
+	o := a.run(context.Background(), "", "status")
+	lines := strings.Split(o.stdout, "\n")
+	if o.code != 0 || len(lines) < 6 || !strings.HasPrefix(lines[0], "agent: running") ||
+		!strings.Contains(lines[1], "agent: running") || !strings.Contains(lines[1], "other values") ||
+		!strings.HasPrefix(lines[3], "AGENT ") || strings.Count(o.stdout, "sddc ") != 2 {
+		t.Fatalf("status table:\n%s%s", o.stdout, o.stderr)
+	}
+
+	// A third view of the environment has no agent of its own, but two run.
+	c := a.withPassword("third-" + testPassword)
+	o = c.run(context.Background(), "", "status")
+	if o.code != 0 || !strings.HasPrefix(o.stdout, "agent: not running for your environment") ||
+		strings.Contains(o.stdout, "nothing is cached") || strings.Count(o.stdout, "other values") != 2 {
+		t.Fatalf("status of a caller without an agent while two run:\n%s%s", o.stdout, o.stderr)
+	}
+	if doc := c.statusOf(); doc.Agent.Running || len(doc.OtherAgents) != 2 || len(doc.Profiles) != 2 {
+		t.Fatalf("status --json: agent %+v, others %d, profiles %d", doc.Agent, len(doc.OtherAgents), len(doc.Profiles))
+	}
+}
