@@ -13,6 +13,7 @@ import (
 
 	"github.com/tokenkeeper/tokenkeeper/internal/sim"
 	"github.com/tokenkeeper/tokenkeeper/internal/sim/vcd"
+	"github.com/tokenkeeper/tokenkeeper/internal/testutil"
 )
 
 func TestUserFlagVCDRoles(t *testing.T) {
@@ -153,9 +154,9 @@ func TestDemoUsers(t *testing.T) {
 		t.Run(tc.sim, func(t *testing.T) {
 			ctx, cancel := context.WithCancel(t.Context())
 			defer cancel()
-			var stdout lockedBuffer
+			var stdout testutil.SyncBuffer
 			pr, pw := io.Pipe()
-			stderr := &lockedBuffer{}
+			stderr := &testutil.SyncBuffer{}
 			done := make(chan int, 1)
 			go func() {
 				done <- run(ctx, []string{tc.sim}, io.MultiWriter(pw, &stdout), stderr)

@@ -12,12 +12,12 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/tokenkeeper/tokenkeeper/internal/sim"
+	"github.com/tokenkeeper/tokenkeeper/internal/testutil"
 )
 
 func TestUserFlag(t *testing.T) {
@@ -122,10 +122,10 @@ func TestUsageErrors(t *testing.T) {
 }
 
 // started runs the command in-process and returns the ready line.
-func started(t *testing.T, ctx context.Context, args ...string) (sim.Ready, <-chan int, *lockedBuffer) {
+func started(t *testing.T, ctx context.Context, args ...string) (sim.Ready, <-chan int, *testutil.SyncBuffer) {
 	t.Helper()
 	pr, pw := io.Pipe()
-	stderr := &lockedBuffer{}
+	stderr := &testutil.SyncBuffer{}
 	done := make(chan int, 1)
 	go func() {
 		done <- run(ctx, args, pw, stderr)
@@ -210,21 +210,4 @@ func TestRunStopsOnSIGTERM(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("no shutdown after SIGTERM")
 	}
-}
-
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }

@@ -2,7 +2,6 @@ package sim
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
@@ -18,6 +17,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/tokenkeeper/tokenkeeper/internal/testutil"
 )
 
 // fakeBackend answers 200 "ok" and records Reset/Expire calls.
@@ -221,10 +222,10 @@ func TestRunTLS(t *testing.T) {
 	caPath := filepath.Join(dir, "ca.pem")
 	ctx, cancel := context.WithCancel(t.Context())
 	pr, pw := io.Pipe()
-	var logs bytes.Buffer
+	var logs testutil.SyncBuffer
 	done := make(chan error, 1)
 	go func() {
-		done <- Run(ctx, RunOptions{TLS: true, CAOut: caPath, Log: &syncWriter{w: &logs}}, &fakeBackend{}, pw)
+		done <- Run(ctx, RunOptions{TLS: true, CAOut: caPath, Log: &logs}, &fakeBackend{}, pw)
 		pw.Close()
 	}()
 	line, err := bufio.NewReader(pr).ReadString('\n')
@@ -266,17 +267,6 @@ func TestRunTLS(t *testing.T) {
 	if !strings.Contains(out, "GET /v1/domains 200") || strings.Contains(out, "secret") {
 		t.Fatalf("request log = %q", out)
 	}
-}
-
-type syncWriter struct {
-	mu sync.Mutex
-	w  io.Writer
-}
-
-func (s *syncWriter) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.w.Write(p)
 }
 
 // A client that gives up during a delay fault must get no answer at all:

@@ -1,7 +1,6 @@
 package keeper
 
 import (
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -11,6 +10,7 @@ import (
 	"time"
 
 	"github.com/hashicorp/go-hclog"
+	"github.com/tokenkeeper/tokenkeeper/internal/testutil"
 	"github.com/tokenkeeper/tokenkeeper/plugin/provider"
 	"github.com/tokenkeeper/tokenkeeper/plugin/secret"
 )
@@ -278,24 +278,6 @@ func mustGet(t *testing.T, k *Keeper, o GetOptions) Token {
 	return tok
 }
 
-// syncBuffer is a log sink safe for the keeper's goroutines.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
-func traceLogger(w *syncBuffer, json bool) hclog.Logger {
+func traceLogger(w *testutil.SyncBuffer, json bool) hclog.Logger {
 	return hclog.New(&hclog.LoggerOptions{Name: "keeper", Level: hclog.Trace, Output: w, JSONFormat: json})
 }

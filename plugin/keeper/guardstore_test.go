@@ -10,6 +10,7 @@ import (
 	"testing/synctest"
 	"time"
 
+	"github.com/tokenkeeper/tokenkeeper/internal/testutil"
 	"github.com/tokenkeeper/tokenkeeper/plugin/provider"
 	"github.com/tokenkeeper/tokenkeeper/plugin/secret"
 )
@@ -205,7 +206,7 @@ func TestSharedGuardQuietWhenHealthy(t *testing.T) {
 // keeper warns and guards in memory.
 func TestSharedGuardStoreErrors(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		var logs syncBuffer
+		var logs testutil.SyncBuffer
 		f := newFake()
 		f.password = "wrong"
 		store := newMemStore()

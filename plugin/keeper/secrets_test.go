@@ -10,6 +10,7 @@ import (
 	"testing/synctest"
 	"time"
 
+	"github.com/tokenkeeper/tokenkeeper/internal/testutil"
 	"github.com/tokenkeeper/tokenkeeper/plugin/secret"
 )
 
@@ -21,7 +22,7 @@ func TestNoSecretsInLogsErrorsOrStatus(t *testing.T) {
 	for _, json := range []bool{false, true} {
 		t.Run(fmt.Sprintf("json=%v", json), func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
-				var logs syncBuffer
+				var logs testutil.SyncBuffer
 				f := newFake()
 				f.prefix, f.good, f.password = canary+"-", canary+"-pw", canary+"-wrong"
 				store := newMemStore()

@@ -19,6 +19,7 @@ import (
 
 	"github.com/tokenkeeper/tokenkeeper/internal/sim"
 	simvcf "github.com/tokenkeeper/tokenkeeper/internal/sim/vcf"
+	"github.com/tokenkeeper/tokenkeeper/internal/testutil"
 	"github.com/tokenkeeper/tokenkeeper/plugin/keeper"
 	"github.com/tokenkeeper/tokenkeeper/plugin/provider"
 	"github.com/tokenkeeper/tokenkeeper/plugin/secret"
@@ -63,7 +64,7 @@ type lab struct {
 	sim    *simvcf.Server
 	srv    *httptest.Server
 	caFile string
-	logs   *lockedBuffer
+	logs   *testutil.SyncBuffer
 	seen   *recorder
 }
 
@@ -114,7 +115,7 @@ func newLab(t testing.TB, mod func(*simvcf.Options)) *lab {
 	}
 	rec := &recorder{}
 	srv, ca := tlsServer(t, rec.wrap(sim.NewHandler(s)))
-	return &lab{t: t, clock: clock, sim: s, srv: srv, caFile: ca, logs: &lockedBuffer{}, seen: rec}
+	return &lab{t: t, clock: clock, sim: s, srv: srv, caFile: ca, logs: &testutil.SyncBuffer{}, seen: rec}
 }
 
 func tlsServer(t testing.TB, h http.Handler) (*httptest.Server, string) {
@@ -194,23 +195,6 @@ func perr(t *testing.T, err, kind error) *provider.Error {
 		t.Fatalf("error %v is not a *provider.Error of kind %v", err, kind)
 	}
 	return pe
-}
-
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }
 
 func secretOf(v string) secret.Secret { return secret.New(v) }
