@@ -19,7 +19,7 @@ import (
 // the file and each revokes. No value reaches an argv, a file name or a log.
 func TestAgentFollowsCallerEnv(t *testing.T) {
 	const wrong = "wrong-env-pw-7"
-	s := startSimVCF(t, "--user", e2eUser+"="+e2ePassword+":ADMIN")
+	s := startSim(t, "vcf", "--user", e2eUser+"="+e2ePassword+":ADMIN")
 	tk := newTK(t, vcfConfig(s, e2eUser, "{env: TK_E2E_PW}"))
 	base := tk.env
 
@@ -32,7 +32,7 @@ func TestAgentFollowsCallerEnv(t *testing.T) {
 	if doc := checkErrorOutput(t, r, wrong); r.code != 3 || doc.Error.Code != "Unauthenticated" {
 		t.Fatalf("get with the wrong password: exit %d, %s; want 3, Unauthenticated (not the unset agent's answer)", r.code, doc.Error.Code)
 	}
-	if st := s.stats(t); st.LoginFailures != 1 || st.Logins != 0 {
+	if st := s.Stats(t); st.LoginFailures != 1 || st.Logins != 0 {
 		t.Fatalf("after the wrong password: %+v, want 1 failed login", st)
 	}
 
@@ -46,13 +46,13 @@ func TestAgentFollowsCallerEnv(t *testing.T) {
 	if d := time.Since(start); d > 10*time.Second {
 		t.Errorf("the fixed password took %s: it waited for a backoff", d)
 	}
-	if s.domains(t, doc.Header.Name, doc.Header.Value) != http.StatusOK {
+	if s.Domains(t, doc.Header) != http.StatusOK {
 		t.Fatal("the token was not accepted by GET /v1/domains")
 	}
-	if st := s.stats(t); st.Logins != 1 || st.LoginFailures != 1 {
+	if st := s.Stats(t); st.Logins != 1 || st.LoginFailures != 1 {
 		t.Fatalf("after the fix: %+v, want 1 login and still 1 failure", st)
 	}
-	pids := agentPIDs(t, tk.bin)
+	pids := tk.agentPIDs(t)
 	if len(pids) != 3 {
 		t.Fatalf("%d agents, want one per view of TK_E2E_PW (3): %v", len(pids), pids)
 	}
@@ -66,7 +66,7 @@ func TestAgentFollowsCallerEnv(t *testing.T) {
 			t.Errorf("agent %d still running after agent stop", pid)
 		}
 	}
-	if st := s.stats(t); st.Revocations != 1 || st.ActiveSessions != 0 {
+	if st := s.Stats(t); st.Revocations != 1 || st.ActiveSessions != 0 {
 		t.Errorf("after agent stop: %+v, want the one refresh token revoked", st)
 	}
 }
@@ -118,7 +118,7 @@ func checkNoValues(t *testing.T, tk *tkEnv, pids []int, values ...string) {
 // neither, while it keeps what it needs ({env: …} secrets).
 func TestAgentEnvironmentHasNoExecToken(t *testing.T) {
 	const outer = "outer-exec-token-5"
-	s := startSimVCF(t, "--user", e2eUser+"="+e2ePassword+":ADMIN")
+	s := startSim(t, "vcf", "--user", e2eUser+"="+e2ePassword+":ADMIN")
 	// The secret command fails when it sees the token: the login would.
 	cmd := `{command: [sh, -c, 'test -z "$TOKENKEEPER_TOKEN$TOKENKEEPER_HEADER_VALUE" && printf %s "$TK_E2E_PW"']}`
 	tk := newTK(t, vcfConfig(s, e2eUser, cmd), pwEnv,
@@ -126,7 +126,7 @@ func TestAgentEnvironmentHasNoExecToken(t *testing.T) {
 	if r := tk.run(t, nil, "get", "--profile", "sddc"); r.code != 0 {
 		t.Fatalf("get inside exec: exit %d: %s", r.code, r.stderr)
 	}
-	pids := agentPIDs(t, tk.bin)
+	pids := tk.agentPIDs(t)
 	if len(pids) != 1 {
 		t.Fatalf("agents: %v", pids)
 	}
@@ -149,13 +149,13 @@ func TestAgentEnvironmentHasNoExecToken(t *testing.T) {
 // file with the same bytes (new mtime, new inode) leaves the agent and its
 // tokens alone: no second login.
 func TestAgentSurvivesIdenticalRewrite(t *testing.T) {
-	s := startSimVCF(t, "--user", e2eUser+"="+e2ePassword+":ADMIN")
+	s := startSim(t, "vcf", "--user", e2eUser+"="+e2ePassword+":ADMIN")
 	cfg := vcfConfig(s, e2eUser, "{env: TK_E2E_PW}")
 	tk := newTK(t, cfg, pwEnv)
 	if r := tk.run(t, nil, "get", "--profile", "sddc"); r.code != 0 {
 		t.Fatalf("get: exit %d: %s", r.code, r.stderr)
 	}
-	before := agentPIDs(t, tk.bin)
+	before := tk.agentPIDs(t)
 	tmp := tk.config + ".new"
 	later := time.Now().Add(time.Minute)
 	if err := os.WriteFile(tmp, []byte(cfg), 0o600); err != nil {
@@ -170,10 +170,10 @@ func TestAgentSurvivesIdenticalRewrite(t *testing.T) {
 	if r := tk.run(t, nil, "get", "--profile", "sddc"); r.code != 0 {
 		t.Fatalf("get after the rewrite: exit %d: %s", r.code, r.stderr)
 	}
-	if after := agentPIDs(t, tk.bin); len(before) != 1 || len(after) != 1 || after[0] != before[0] {
+	if after := tk.agentPIDs(t); len(before) != 1 || len(after) != 1 || after[0] != before[0] {
 		t.Errorf("agents before %v, after %v: want the same one", before, after)
 	}
-	if st := s.stats(t); st.Logins != 1 {
+	if st := s.Stats(t); st.Logins != 1 {
 		t.Errorf("%d logins, want 1: the rewrite restarted the agent", st.Logins)
 	}
 }

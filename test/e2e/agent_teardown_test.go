@@ -2,9 +2,6 @@ package e2e
 
 import (
 	"encoding/json"
-	"os"
-	"strconv"
-	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -35,13 +32,13 @@ func TestAgentTeardown(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			s := startSimVCF(t, "--user", e2eUser+"="+e2ePassword+":ADMIN")
+			s := startSim(t, "vcf", "--user", e2eUser+"="+e2ePassword+":ADMIN")
 			cfg := "agent:\n  idle_timeout: " + tc.idle + "\n" + vcfConfig(s, e2eUser, "{env: TK_E2E_PW}")
 			tk := newTK(t, cfg, pwEnv)
 			if r := tk.run(t, nil, "get", "--profile", "sddc"); r.code != 0 {
 				t.Fatalf("get: exit %d: %s", r.code, r.stderr)
 			}
-			if st := s.stats(t); st.Logins != 1 || st.ActiveSessions != 1 {
+			if st := s.Stats(t); st.Logins != 1 || st.ActiveSessions != 1 {
 				t.Fatalf("after get: %+v, want 1 login and 1 live refresh token", st)
 			}
 			pid := statusPID(t, tk)
@@ -70,30 +67,19 @@ func statusPID(t *testing.T, tk *tkEnv) int {
 // waitTornDown polls, up to limit, until the simulator counts one
 // revocation and no live session, and the agent process is gone; it fails
 // as soon as the agent is gone without that.
-func waitTornDown(t *testing.T, s *simVCF, pid int, limit time.Duration) {
+func waitTornDown(t *testing.T, s *Sim, pid int, limit time.Duration) {
 	t.Helper()
 	deadline := time.Now().Add(limit)
 	for {
-		st := s.stats(t)
+		st := s.Stats(t)
 		gone := pidGone(pid)
 		if st.Revocations == 1 && st.ActiveSessions == 0 && gone {
 			return
 		}
 		// The agent revokes before it exits: once gone, nothing changes.
-		if gone && s.stats(t) == st || time.Now().After(deadline) {
+		if gone && s.Stats(t) == st || time.Now().After(deadline) {
 			t.Fatalf("after %s: %+v, agent gone %v; want 1 revocation, 0 live sessions, no agent", limit, st, gone)
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-}
-
-// pidGone: pid has exited (a zombie nobody reaps counts as gone).
-func pidGone(pid int) bool {
-	stat, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
-	if err != nil {
-		return true
-	}
-	s := string(stat)
-	i := strings.LastIndexByte(s, ')')
-	return i >= 0 && i+2 < len(s) && s[i+2] == 'Z'
 }

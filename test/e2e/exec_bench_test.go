@@ -17,7 +17,7 @@ import (
 // ratio (target ≤ 2) and the agent's resident memory idle with 10 profiles
 // holding tokens (target ≤ 20 MiB).
 func BenchmarkExecGetWarmAgent(b *testing.B) {
-	s := startSimVCF(b, "--user", e2eUser+"="+e2ePassword+":VIEWER")
+	s := startSim(b, "vcf", "--user", e2eUser+"="+e2ePassword+":VIEWER")
 	var cfg strings.Builder
 	cfg.WriteString("profiles:\n")
 	for i := range 10 {
@@ -58,7 +58,7 @@ func BenchmarkExecGetWarmAgent(b *testing.B) {
 	// of the same interleaved runs are the steadier figure.
 	b.ReportMetric(float64(median(gets))/float64(median(hellos)), "get/hello-median")
 
-	pids := agentPIDs(b, tk.bin)
+	pids := tk.agentPIDs(b)
 	if len(pids) != 1 {
 		b.Fatalf("agents: %v", pids)
 	}
@@ -66,7 +66,7 @@ func BenchmarkExecGetWarmAgent(b *testing.B) {
 	// back (agent.Options.TrimAfter, 5 s): the idle figure users see.
 	time.Sleep(7 * time.Second)
 	b.ReportMetric(float64(vmRSS(b, pids[0]))/(1<<20), "agent-RSS-MiB")
-	if st := s.stats(b); st.Logins != 10 {
+	if st := s.Stats(b); st.Logins != 10 {
 		b.Errorf("%d logins for 10 profiles", st.Logins)
 	}
 }

@@ -17,13 +17,13 @@ import (
 // next get is served by a new agent that knows the new profile; the old
 // one revokes what it held and exits.
 func TestExecConfigEditRestartsAgent(t *testing.T) {
-	s := startSimVCF(t, "--user", e2eUser+"="+e2ePassword+":ADMIN")
+	s := startSim(t, "vcf", "--user", e2eUser+"="+e2ePassword+":ADMIN")
 	cfg := vcfConfig(s, e2eUser, "{env: TK_E2E_PW}")
 	tk := newTK(t, cfg, pwEnv)
 	if r := tk.run(t, nil, "get", "--profile", "sddc"); r.code != 0 {
 		t.Fatalf("get: exit %d: %s", r.code, r.stderr)
 	}
-	old := agentPIDs(t, tk.bin)
+	old := tk.agentPIDs(t)
 	if len(old) != 1 {
 		t.Fatalf("agents: %v", old)
 	}
@@ -36,7 +36,7 @@ func TestExecConfigEditRestartsAgent(t *testing.T) {
 	}
 	deadline := time.Now().Add(15 * time.Second)
 	for {
-		pids := agentPIDs(t, tk.bin)
+		pids := tk.agentPIDs(t)
 		if len(pids) == 1 && pids[0] != old[0] {
 			break
 		}
@@ -45,7 +45,7 @@ func TestExecConfigEditRestartsAgent(t *testing.T) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	if st := s.stats(t); st.Logins != 2 || st.Revocations != 1 {
+	if st := s.Stats(t); st.Logins != 2 || st.Revocations != 1 {
 		t.Errorf("stats %+v: want 2 logins and the old agent's refresh token revoked", st)
 	}
 }
@@ -54,7 +54,7 @@ func TestExecConfigEditRestartsAgent(t *testing.T) {
 // token in its environment, forwards SIGTERM to it, and exits with its
 // status.
 func TestExecPassesSignalsAndStatus(t *testing.T) {
-	s := startSimVCF(t, "--user", e2eUser+"="+e2ePassword+":ADMIN")
+	s := startSim(t, "vcf", "--user", e2eUser+"="+e2ePassword+":ADMIN")
 	tk := newTK(t, vcfConfig(s, e2eUser, "{env: TK_E2E_PW}"), pwEnv)
 	if r := tk.run(t, nil, "exec", "--profile", "sddc", "--", "sh", "-c", `test -n "$TOKENKEEPER_TOKEN" && exit 9`); r.code != 9 {
 		t.Fatalf("exec: exit %d, want the command's 9: %s", r.code, r.stderr)
@@ -90,7 +90,7 @@ func TestExecPassesSignalsAndStatus(t *testing.T) {
 // passes its output as fds 4 and 5): the detached agent keeps none of them,
 // else the reader waits for the agent's idle exit.
 func TestExecGetStartingAgentReleasesCallerPipes(t *testing.T) {
-	s := startSimVCF(t, "--user", e2eUser+"="+e2ePassword+":ADMIN")
+	s := startSim(t, "vcf", "--user", e2eUser+"="+e2ePassword+":ADMIN")
 	tk := newTK(t, vcfConfig(s, e2eUser, "{env: TK_E2E_PW}"), pwEnv)
 	scripts := map[string]string{
 		"plain": `out=$("$TK" get --profile sddc --format token) && test -n "$out" && echo got-token`,
@@ -118,7 +118,7 @@ func TestExecGetStartingAgentReleasesCallerPipes(t *testing.T) {
 			if out.String() != "got-token\n" {
 				t.Fatalf("stdout %q, stderr %q", out.String(), errb.String())
 			}
-			if pids := agentPIDs(t, tk.bin); len(pids) != 1 {
+			if pids := tk.agentPIDs(t); len(pids) != 1 {
 				t.Fatalf("agents %v: get did not start one", pids)
 			}
 		})
@@ -131,7 +131,7 @@ func TestExecGetStartingAgentReleasesCallerPipes(t *testing.T) {
 // missing command exits 127.
 func TestExecRawFormatsAndRetryAt(t *testing.T) {
 	const wrong = "wrong-raw-pw-4"
-	s := startSimVCF(t, "--user", e2eUser+"="+e2ePassword+":ADMIN")
+	s := startSim(t, "vcf", "--user", e2eUser+"="+e2ePassword+":ADMIN")
 	tk := newTK(t, vcfConfig(s, e2eUser, "{env: TK_E2E_PW}"), "TK_E2E_PW="+wrong)
 	for i, format := range []string{"header", "token", "env"} {
 		r := tk.run(t, nil, "get", "--profile", "sddc", "--format", format)
@@ -146,7 +146,7 @@ func TestExecRawFormatsAndRetryAt(t *testing.T) {
 	if doc.Error.Code != "FailedPrecondition" || err != nil || !at.After(before) {
 		t.Fatalf("guard refusal %+v: want FailedPrecondition with a future retryAt (%v)", doc.Error, err)
 	}
-	if st := s.stats(t); st.LoginFailures != 1 {
+	if st := s.Stats(t); st.LoginFailures != 1 {
 		t.Errorf("%d failed logins upstream, want 1", st.LoginFailures)
 	}
 	good := newTK(t, vcfConfig(s, e2eUser, "{env: TK_E2E_PW}"), pwEnv)

@@ -32,7 +32,7 @@ var pwEnv = "TK_E2E_PW=" + e2ePassword
 // TestExecParallelGetsStartOneAgent: 100 get processes at once with no agent
 // running start exactly one agent, which logs in once.
 func TestExecParallelGetsStartOneAgent(t *testing.T) {
-	s := startSimVCF(t, "--user", e2eUser+"="+e2ePassword+":ADMIN")
+	s := startSim(t, "vcf", "--user", e2eUser+"="+e2ePassword+":ADMIN")
 	tk := newTK(t, vcfConfig(s, e2eUser, "{env: TK_E2E_PW}"), pwEnv)
 	const n = 100
 	results := make([]result, n)
@@ -54,17 +54,17 @@ func TestExecParallelGetsStartOneAgent(t *testing.T) {
 			t.Fatalf("get #%d: unexpected document kind %q", i, doc.Kind)
 		}
 		fingerprints[doc.Fingerprint]++
-		if i == 0 && s.domains(t, doc.Header.Name, doc.Header.Value) != http.StatusOK {
+		if i == 0 && s.Domains(t, doc.Header) != http.StatusOK {
 			t.Fatal("the token was not accepted by GET /v1/domains")
 		}
 	}
 	if len(fingerprints) != 1 {
 		t.Errorf("%d different fingerprints, want 1: %v", len(fingerprints), fingerprints)
 	}
-	if pids := agentPIDs(t, tk.bin); len(pids) != 1 {
+	if pids := tk.agentPIDs(t); len(pids) != 1 {
 		t.Errorf("%d agent processes, want 1: %v", len(pids), pids)
 	}
-	if st := s.stats(t); st.Logins != 1 {
+	if st := s.Stats(t); st.Logins != 1 {
 		t.Errorf("simulator counted %d logins, want 1", st.Logins)
 	}
 	st := tk.run(t, nil, "status", "--json")
@@ -76,7 +76,7 @@ func TestExecParallelGetsStartOneAgent(t *testing.T) {
 // TestExecShortTTLLoop: with 3 s tokens, get in a loop for 20 s hands out
 // only tokens the upstream accepts, after one login and refreshes only.
 func TestExecShortTTLLoop(t *testing.T) {
-	s := startSimVCF(t, "--user", e2eUser+"="+e2ePassword+":VIEWER", "--access-ttl", "3s")
+	s := startSim(t, "vcf", "--user", e2eUser+"="+e2ePassword+":VIEWER", "--access-ttl", "3s")
 	// The default 30 s safety margin exceeds a 3 s token's whole life.
 	tk := newTK(t, vcfConfig(s, e2eUser, "{env: TK_E2E_PW}"), pwEnv, "TOKENKEEPER_SAFETY_MARGIN=1s")
 	end := time.Now().Add(20 * time.Second)
@@ -90,13 +90,13 @@ func TestExecShortTTLLoop(t *testing.T) {
 		if err := strictDecode(r.stdout, &doc); err != nil {
 			t.Fatal(err)
 		}
-		if code := s.domains(t, doc.Header.Name, doc.Header.Value); code != http.StatusOK {
+		if code := s.Domains(t, doc.Header); code != http.StatusOK {
 			t.Fatalf("get #%d: GET /v1/domains answered %d", calls, code)
 		}
 		calls++
 		time.Sleep(100 * time.Millisecond)
 	}
-	st := s.stats(t)
+	st := s.Stats(t)
 	if st.Logins != 1 || st.Refreshes < 1 || st.Unauthorized != 0 {
 		t.Errorf("after %d gets: %+v, want 1 login, refreshes only after it, no 401", calls, st)
 	}
@@ -106,7 +106,7 @@ func TestExecShortTTLLoop(t *testing.T) {
 // TestExecWrongPasswordLoop: 200 gets with a wrong password cause exactly
 // one failed login upstream — the lockout guard lives in the agent.
 func TestExecWrongPasswordLoop(t *testing.T) {
-	s := startSimVCF(t, "--user", e2eUser+"="+e2ePassword+":ADMIN")
+	s := startSim(t, "vcf", "--user", e2eUser+"="+e2ePassword+":ADMIN")
 	tk := newTK(t, vcfConfig(s, e2eUser, "{env: TK_E2E_PW}"), "TK_E2E_PW=wrong-password-1")
 	for i := range 200 {
 		r := tk.run(t, nil, "get", "--profile", "sddc")
@@ -115,7 +115,7 @@ func TestExecWrongPasswordLoop(t *testing.T) {
 		}
 		checkErrorOutput(t, r, "wrong-password-1")
 	}
-	if st := s.stats(t); st.LoginFailures != 1 || st.Logins != 0 {
+	if st := s.Stats(t); st.LoginFailures != 1 || st.Logins != 0 {
 		t.Errorf("simulator: %d failed logins, %d logins; want exactly 1 failed", st.LoginFailures, st.Logins)
 	}
 }
@@ -145,10 +145,10 @@ func checkErrorOutput(t *testing.T, r result, secrets ...string) errorDoc {
 // TestExecBadInput: every kind of bad input gives its documented exit code,
 // one Error document, one stderr line and no secret.
 func TestExecBadInput(t *testing.T) {
-	s := startSimVCF(t, "--user", e2eUser+"="+e2ePassword+":ADMIN", "--user", "locked@local=Locked-pw1:ADMIN")
-	other := startSimVCF(t, "--user", e2eUser+"="+e2ePassword+":ADMIN") // its CA is the wrong one for s
+	s := startSim(t, "vcf", "--user", e2eUser+"="+e2ePassword+":ADMIN", "--user", "locked@local=Locked-pw1:ADMIN")
+	other := startSim(t, "vcf", "--user", e2eUser+"="+e2ePassword+":ADMIN") // its CA is the wrong one for s
 	for range 5 {
-		s.login(t, "locked@local", "not-the-password")
+		s.Login(t, "locked@local", "not-the-password")
 	}
 	secretDir := t.TempDir()
 	open := filepath.Join(secretDir, "open")
@@ -209,7 +209,7 @@ func TestExecBadInput(t *testing.T) {
 // TestExecOtherUIDRefused: a process of another uid that can reach the
 // socket gets no token: the agent checks SO_PEERCRED on every connection.
 func TestExecOtherUIDRefused(t *testing.T) {
-	execBinaries(t)
+	binaries(t)
 	if os.Getuid() != 0 {
 		t.Skip("needs root to run a client as another uid; running as uid", os.Getuid())
 	}
@@ -219,7 +219,7 @@ func TestExecOtherUIDRefused(t *testing.T) {
 	}
 	uid, _ := strconv.Atoi(nobody.Uid)
 	gid, _ := strconv.Atoi(nobody.Gid)
-	s := startSimVCF(t, "--user", e2eUser+"="+e2ePassword+":ADMIN")
+	s := startSim(t, "vcf", "--user", e2eUser+"="+e2ePassword+":ADMIN")
 	tk := newTK(t, vcfConfig(s, e2eUser, "{env: TK_E2E_PW}"), pwEnv)
 	if r := tk.run(t, nil, "get", "--profile", "sddc"); r.code != 0 {
 		t.Fatalf("get as owner: exit %d: %s", r.code, r.stderr)

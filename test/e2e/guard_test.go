@@ -15,7 +15,7 @@ import (
 // (5 failures in 180 s locks it) stays usable with the right password.
 func TestGuardAcrossProcesses(t *testing.T) {
 	const wrong = "wrong-guard-pw"
-	s := startSimVCF(t, "--user", e2eUser+"="+e2ePassword+":ADMIN")
+	s := startSim(t, "vcf", "--user", e2eUser+"="+e2ePassword+":ADMIN")
 	tk := newTK(t, vcfConfig(s, e2eUser, "{env: TK_E2E_PW}"), "TK_E2E_PW="+wrong)
 
 	for i := range 5 {
@@ -41,7 +41,7 @@ func TestGuardAcrossProcesses(t *testing.T) {
 			t.Fatalf("agent stop: exit %d: %s", r.code, r.stderr)
 		}
 	}
-	if st := s.stats(t); st.LoginFailures != 1 || st.Logins != 0 {
+	if st := s.Stats(t); st.LoginFailures != 1 || st.Logins != 0 {
 		t.Fatalf("simulator: %d failed logins, %d logins; want exactly 1 failed", st.LoginFailures, st.Logins)
 	}
 	checkGuardFile(t, filepath.Join(tk.runtime, "tokenkeeper", "guard.json"), wrong)
@@ -58,7 +58,7 @@ func TestGuardAcrossProcesses(t *testing.T) {
 	if err := strictDecode(r.stdout, &doc); r.code != 0 || err != nil || doc.Token == "" {
 		t.Fatalf("the right password after the loop: exit %d (%v): %s", r.code, err, r.stderr)
 	}
-	if st := s.stats(t); st.LoginFailures != 1 || st.Logins != 1 {
+	if st := s.Stats(t); st.LoginFailures != 1 || st.Logins != 1 {
 		t.Fatalf("simulator: %d failed logins, %d logins; want 1 and 1", st.LoginFailures, st.Logins)
 	}
 }
@@ -91,7 +91,7 @@ func checkGuardFile(t *testing.T, path, password string) {
 // the others read its rejection. Six at once cost one failed login.
 func TestGuardParallelNoAgent(t *testing.T) {
 	const wrong, n = "wrong-parallel-pw", 6
-	s := startSimVCF(t, "--user", e2eUser+"="+e2ePassword+":ADMIN")
+	s := startSim(t, "vcf", "--user", e2eUser+"="+e2ePassword+":ADMIN")
 	tk := newTK(t, vcfConfig(s, e2eUser, "{env: TK_E2E_PW}"), "TK_E2E_PW="+wrong)
 	results := make([]result, n)
 	var wg sync.WaitGroup
@@ -108,7 +108,7 @@ func TestGuardParallelNoAgent(t *testing.T) {
 	if count["Unauthenticated"] != 1 || count["FailedPrecondition"] != n-1 {
 		t.Errorf("codes %v, want 1 Unauthenticated and %d FailedPrecondition", count, n-1)
 	}
-	if st := s.stats(t); st.LoginFailures != 1 {
+	if st := s.Stats(t); st.LoginFailures != 1 {
 		t.Fatalf("simulator: %d failed logins from %d parallel processes, want 1", st.LoginFailures, n)
 	}
 }

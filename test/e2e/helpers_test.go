@@ -1,6 +1,12 @@
 // Package e2e runs the real binaries end to end: tokenkeeper (as a plugin,
 // as the CLI and agent) against tokenkeeper-sim. The binaries are built
 // once per test run in TestMain; every test is skipped under -short.
+//
+// The helpers: startSim runs a simulator (Sim), newTK an isolated
+// tokenkeeper user (tkEnv, tk_helpers_test.go) whose commands run bounded
+// and whose agents stop at cleanup. Every child process a test starts is
+// bounded in time, so a hang fails the test that hung, by name, long
+// before the package's timeout.
 package e2e
 
 import (
@@ -12,16 +18,30 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"sync"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/tokenkeeper/tokenkeeper/internal/sim"
+	"github.com/tokenkeeper/tokenkeeper/internal/testutil"
+)
+
+// Bounds of the child processes the tests start.
+const (
+	// readyTimeout bounds a simulator's start (its ready line).
+	readyTimeout = 15 * time.Second
+	// stopTimeout is how long a SIGTERMed child may take to revoke and
+	// exit before it is SIGKILLed.
+	stopTimeout = 10 * time.Second
+	// waitDelay bounds Wait once a child exited but a process it started
+	// still holds its output pipes.
+	waitDelay = 5 * time.Second
 )
 
 // bin holds the binaries TestMain built; err is why they are missing.
@@ -78,68 +98,101 @@ func binaries(t testing.TB) (tokenkeeper, simulator string) {
 	return bin.tokenkeeper, bin.sim
 }
 
-// Sim is a running tokenkeeper-sim process.
+// proc is a long-running child (a simulator, a foreground agent), stopped
+// at the end of the test that started it.
+type proc struct {
+	cmd  *exec.Cmd
+	done chan struct{} // closed once Wait returned
+}
+
+// startProc starts cmd and registers its stop as a cleanup of t.
+func startProc(t testing.TB, cmd *exec.Cmd) *proc {
+	t.Helper()
+	cmd.WaitDelay = waitDelay
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("start %s: %v", filepath.Base(cmd.Path), err)
+	}
+	p := &proc{cmd: cmd, done: make(chan struct{})}
+	go func() { _ = cmd.Wait(); close(p.done) }()
+	t.Cleanup(p.stop)
+	return p
+}
+
+// exited reports whether the process has ended.
+func (p *proc) exited() bool {
+	select {
+	case <-p.done:
+		return true
+	default:
+		return false
+	}
+}
+
+// stop ends the process by PID: SIGTERM (it revokes what it holds), then
+// SIGKILL after stopTimeout. Calling it again is harmless.
+func (p *proc) stop() {
+	if p.exited() {
+		return
+	}
+	_ = p.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-p.done:
+	case <-time.After(stopTimeout):
+		_ = p.cmd.Process.Kill()
+		<-p.done
+	}
+}
+
+// Sim is a running `tokenkeeper-sim KIND --tls`.
 type Sim struct {
 	URL    string
 	CAFile string
 	// HTTP trusts the simulator's CA.
 	HTTP   *http.Client
-	stderr *syncBuffer
+	stderr *testutil.SyncBuffer
 }
 
-// StartSim runs `tokenkeeper-sim KIND --tls --ca-out … ARGS…`, waits for its
-// ready line and stops it (SIGTERM) when the test ends.
-func StartSim(t testing.TB, kind string, args ...string) *Sim {
+// startSim runs `tokenkeeper-sim KIND --tls --ca-out … ARGS…` on
+// 127.0.0.1:0, waits for its ready line and stops it when the test ends.
+func startSim(t testing.TB, kind string, args ...string) *Sim {
 	t.Helper()
 	_, simulator := binaries(t)
 	caFile := filepath.Join(t.TempDir(), "sim-ca.pem")
 	argv := append([]string{kind, "--listen", "127.0.0.1:0", "--tls", "--ca-out", caFile}, args...)
 	cmd := exec.Command(simulator, argv...)
-	s := &Sim{stderr: &syncBuffer{}}
+	s := &Sim{stderr: &testutil.SyncBuffer{}}
 	cmd.Stderr = s.stderr
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("start tokenkeeper-sim: %v", err)
-	}
-	t.Cleanup(func() {
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		done := make(chan struct{})
-		go func() { _ = cmd.Wait(); close(done) }()
-		select {
-		case <-done:
-		case <-time.After(5 * time.Second):
-			_ = cmd.Process.Kill()
-			<-done
-		}
-	})
-	ready := readReady(t, stdout, s.stderr)
+	p := startProc(t, cmd)
+	ready := readReady(t, p, stdout, s.stderr)
 	s.URL, s.CAFile = ready.URL, ready.CAFile
 	s.HTTP = trusting(t, s.CAFile)
 	return s
 }
 
-func readReady(t testing.TB, stdout interface{ Read([]byte) (int, error) }, stderr *syncBuffer) sim.Ready {
+// readReady reads the simulator's ready line, for at most readyTimeout,
+// and keeps draining its stdout after it.
+func readReady(t testing.TB, p *proc, stdout io.Reader, stderr *testutil.SyncBuffer) sim.Ready {
 	t.Helper()
 	lines := make(chan string, 1)
 	go func() {
-		sc := bufio.NewScanner(stdout)
-		if sc.Scan() {
-			lines <- sc.Text()
-		}
-		close(lines)
+		br := bufio.NewReader(stdout)
+		line, _ := br.ReadString('\n')
+		lines <- line
+		_, _ = io.Copy(io.Discard, br)
 	}()
 	select {
-	case line, ok := <-lines:
+	case line := <-lines:
 		var r sim.Ready
-		if !ok || json.Unmarshal([]byte(line), &r) != nil || r.URL == "" {
-			t.Fatalf("tokenkeeper-sim: no ready line (got %q); stderr:\n%s", line, stderr.String())
+		if json.Unmarshal([]byte(line), &r) != nil || r.URL == "" {
+			t.Fatalf("tokenkeeper-sim: no ready line (got %q, exited %v); stderr:\n%s", line, p.exited(), stderr.String())
 		}
 		return r
-	case <-time.After(15 * time.Second):
-		t.Fatalf("tokenkeeper-sim: not ready after 15s; stderr:\n%s", stderr.String())
+	case <-time.After(readyTimeout):
+		t.Fatalf("tokenkeeper-sim: not ready after %s; stderr:\n%s", readyTimeout, stderr.String())
 	}
 	return sim.Ready{}
 }
@@ -187,6 +240,12 @@ func (s *Sim) Fault(t testing.TB, f sim.Fault) {
 	s.post(t, "/_sim/faults", f)
 }
 
+// Reset posts /_sim/reset: no sessions, no counts, no faults.
+func (s *Sim) Reset(t testing.TB) {
+	t.Helper()
+	s.post(t, "/_sim/reset", struct{}{})
+}
+
 func (s *Sim) post(t testing.TB, path string, body any) {
 	t.Helper()
 	b, _ := json.Marshal(body)
@@ -200,8 +259,53 @@ func (s *Sim) post(t testing.TB, path string, body any) {
 	}
 }
 
-// Stderr is what the simulator logged so far.
+// Stderr is what the simulator logged so far (its request log).
 func (s *Sim) Stderr() string { return s.stderr.String() }
+
+// header is the authorization header a Token document names.
+type header struct{ Name, Value string }
+
+// Domains calls VCF's GET /v1/domains with h and returns the status.
+func (s *Sim) Domains(t testing.TB, h header) int {
+	t.Helper()
+	return s.status(t, http.MethodGet, "/v1/domains", nil, h)
+}
+
+// Login posts credentials to VCF's /v1/tokens directly (to lock an account).
+func (s *Sim) Login(t testing.TB, user, password string) int {
+	t.Helper()
+	body, _ := json.Marshal(map[string]string{"username": user, "password": password})
+	return s.status(t, http.MethodPost, "/v1/tokens", body, header{"Content-Type", "application/json"})
+}
+
+// Call sends one authenticated Cloud Director GET with h and the
+// version-carrying Accept header Cloud Director requires.
+func (s *Sim) Call(t testing.TB, path, version string, h header) int {
+	t.Helper()
+	accept := "application/json;version=" + version
+	if strings.HasPrefix(path, "/api/") {
+		accept = "application/*+xml;version=" + version
+	}
+	return s.status(t, http.MethodGet, path, nil, h, header{"Accept", accept})
+}
+
+// status sends one request with the headers hs and returns the status.
+func (s *Sim) status(t testing.TB, method, path string, body []byte, hs ...header) int {
+	t.Helper()
+	req, err := http.NewRequest(method, s.URL+path, bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, h := range hs {
+		req.Header.Set(h.Name, h.Value)
+	}
+	resp, err := s.HTTP.Do(req)
+	if err != nil {
+		t.Fatalf("%s %s: %v", method, path, err)
+	}
+	_ = resp.Body.Close()
+	return resp.StatusCode
+}
 
 // writeFile writes a 0600 file in a fresh temp dir and returns its path.
 func writeFile(t testing.TB, name, content string) string {
@@ -211,22 +315,4 @@ func writeFile(t testing.TB, name, content string) string {
 		t.Fatal(err)
 	}
 	return p
-}
-
-// syncBuffer is a bytes.Buffer safe for concurrent writers and readers.
-type syncBuffer struct {
-	mu  sync.Mutex // guards buf
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }

@@ -19,7 +19,7 @@ import (
 func BenchmarkPluginGetToken(b *testing.B) {
 	tokenkeeper, _ := binaries(b)
 	password := "bench-pw-0123456789"
-	s := StartSim(b, "vcf", "--user", "bench@vsphere.local="+password+":VIEWER")
+	s := startSim(b, "vcf", "--user", "bench@vsphere.local="+password+":VIEWER")
 	cfg := writeFile(b, "config.yaml", fmt.Sprintf(`profiles:
   sddc:
     provider: vcf
@@ -28,15 +28,15 @@ func BenchmarkPluginGetToken(b *testing.B) {
     username: bench@vsphere.local
     password: {env: BENCH_VCF_PASSWORD}
 `, s.URL, s.CAFile))
-	ctx := context.Background()
-	c, err := host.Launch(ctx, host.LaunchOptions{
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	c, err := launch(b, host.LaunchOptions{
 		Path: tokenkeeper, ConfigPath: cfg, Env: []string{"BENCH_VCF_PASSWORD=" + password},
 		Logger: hclog.NewNullLogger(),
 	})
 	if err != nil {
 		b.Fatal(err)
 	}
-	b.Cleanup(func() { _ = c.Close() })
 	health := grpc_health_v1.NewHealthClient(c.Conn())
 	check := &grpc_health_v1.HealthCheckRequest{Service: "plugin"}
 	if _, err := c.Token(ctx, "sddc", host.TokenOptions{}); err != nil { // warm: log in once

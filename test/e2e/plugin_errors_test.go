@@ -1,11 +1,9 @@
 package e2e
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"testing"
-	"time"
 
 	"google.golang.org/grpc/codes"
 
@@ -23,7 +21,7 @@ import (
 func TestPluginErrorsAgreeOnEveryPath(t *testing.T) {
 	t.Parallel()
 	tokenkeeper, _ := binaries(t)
-	s := StartSim(t, "vcd", "--user", "alice@acme=Right-pw-1")
+	s := startSim(t, "vcd", "--user", "alice@acme=Right-pw-1")
 	cfg := fmt.Sprintf(`profiles:
   cloud:
     provider: vcd
@@ -49,15 +47,12 @@ func TestPluginErrorsAgreeOnEveryPath(t *testing.T) {
 		})
 	}
 
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	c, err := host.Launch(ctx, host.LaunchOptions{Path: tokenkeeper, ConfigPath: tk.config,
+	c, err := launch(t, host.LaunchOptions{Path: tokenkeeper, ConfigPath: tk.config,
 		Env: []string{"XDG_RUNTIME_DIR=" + tk.runtime}})
 	if err != nil {
 		t.Fatalf("Launch: %v", err)
 	}
-	defer c.Close()
-	_, err = c.Token(ctx, "cloud", host.TokenOptions{})
+	_, err = c.Token(callCtx(t), "cloud", host.TokenOptions{})
 	var he *host.Error
 	if !errors.As(err, &he) || !errors.Is(err, host.ErrBadConfig) ||
 		he.Code != codes.FailedPrecondition || he.Reason != wire.ReasonBadConfig {

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/tokenkeeper/tokenkeeper/host"
+	"github.com/tokenkeeper/tokenkeeper/internal/testutil"
 )
 
 // envOrphanHost makes the test binary a helper host (see TestMain): it
@@ -60,7 +61,7 @@ func TestPluginOrphanRevokes(t *testing.T) {
 	t.Parallel()
 	tokenkeeper, _ := binaries(t)
 	password := "canary-pw-" + randomHex(t)
-	s := StartSim(t, "vcf", "--user", "svc@vsphere.local="+password+":ADMIN")
+	s := startSim(t, "vcf", "--user", "svc@vsphere.local="+password+":ADMIN")
 	cfg := writeFile(t, "config.yaml", fmt.Sprintf(`profiles:
   sddc:
     provider: vcf
@@ -78,7 +79,7 @@ func TestPluginOrphanRevokes(t *testing.T) {
 	helper := exec.CommandContext(ctx, self)
 	helper.Env = append(os.Environ(), envOrphanHost+"=1", envOrphanPlugin+"="+tokenkeeper,
 		envOrphanConfig+"="+cfg, "E2E_ORPHAN_PASSWORD="+password, "XDG_RUNTIME_DIR="+t.TempDir())
-	stderr := &syncBuffer{}
+	stderr := &testutil.SyncBuffer{}
 	helper.Stderr = stderr
 	out, err := helper.StdoutPipe()
 	if err != nil {

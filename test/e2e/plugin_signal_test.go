@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"context"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -22,7 +21,7 @@ import (
 // tokenkeeper child, which is how the test finds its PID.
 func TestPluginRevokesOnSIGTERM(t *testing.T) {
 	e := launchPlugin(t, "debug")
-	if _, err := e.client.Token(context.Background(), "sddc", host.TokenOptions{}); err != nil {
+	if _, err := e.client.Token(callCtx(t), "sddc", host.TokenOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	if st := e.sim.Stats(t); st.ActiveSessions != 1 {

@@ -16,6 +16,7 @@ import (
 
 	"github.com/tokenkeeper/tokenkeeper/host"
 	"github.com/tokenkeeper/tokenkeeper/internal/sim"
+	"github.com/tokenkeeper/tokenkeeper/internal/testutil"
 )
 
 // Lifetimes of the simulated tokens: short so the whole lifecycle fits in
@@ -35,8 +36,8 @@ type pluginEnv struct {
 	client    *host.Client
 	password  string // canary: must never appear in any output
 	wrong     string // the wrong password of profile "wrong"
-	hostLog   *syncBuffer
-	rawStderr *syncBuffer
+	hostLog   *testutil.SyncBuffer
+	rawStderr *testutil.SyncBuffer
 }
 
 func randomHex(t *testing.T) string {
@@ -53,8 +54,8 @@ func launchPlugin(t *testing.T, level string) *pluginEnv {
 	t.Helper()
 	tokenkeeper, _ := binaries(t)
 	e := &pluginEnv{password: "canary-pw-" + randomHex(t), wrong: "wrong-pw-" + randomHex(t),
-		hostLog: &syncBuffer{}, rawStderr: &syncBuffer{}}
-	e.sim = StartSim(t, "vcf",
+		hostLog: &testutil.SyncBuffer{}, rawStderr: &testutil.SyncBuffer{}}
+	e.sim = startSim(t, "vcf",
 		"--user", "svc@vsphere.local="+e.password+":ADMIN",
 		"--user", "other@vsphere.local=right-"+randomHex(t)+":VIEWER",
 		"--access-ttl", accessTTL.String(), "--refresh-ttl", refreshTTL.String())
@@ -72,9 +73,7 @@ func launchPlugin(t *testing.T, level string) *pluginEnv {
     username: other@vsphere.local
     password: {env: E2E_WRONG_PASSWORD}
 `, e.sim.URL, e.sim.CAFile))
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	c, err := host.Launch(ctx, host.LaunchOptions{
+	c, err := launch(t, host.LaunchOptions{
 		Path:       tokenkeeper,
 		ConfigPath: cfg,
 		Logger: hclog.New(&hclog.LoggerOptions{Name: "host", Level: hclog.Trace,
@@ -87,7 +86,6 @@ func launchPlugin(t *testing.T, level string) *pluginEnv {
 		t.Fatalf("Launch: %v\nplugin stderr:\n%s", err, e.rawStderr.String())
 	}
 	e.client = c
-	t.Cleanup(func() { _ = c.Close() })
 	return e
 }
 
@@ -160,7 +158,7 @@ func lifecycleFlow(t *testing.T, e *pluginEnv) flowResult {
 	// 3. 50 concurrent invalidations of the same token: one refresh. The
 	// token is forced fresh first, so no proactive refresh is due while
 	// this step runs.
-	ctx := context.Background()
+	ctx := callCtx(t)
 	tok, err = e.client.Token(ctx, "sddc", host.TokenOptions{ForceRefresh: true})
 	if err != nil {
 		t.Fatalf("forced refresh: %v", err)
@@ -203,7 +201,7 @@ func lifecycleFlow(t *testing.T, e *pluginEnv) flowResult {
 	// 6. Close: the plugin revokes what it holds.
 	stats("before Close", func(s sim.Stats) bool { return s.ActiveSessions >= 1 })
 	closing := time.Now()
-	if err := e.client.Close(); err != nil {
+	if err := closeClient(t, e.client); err != nil {
 		t.Fatalf("Close: %v", err)
 	}
 	// go-plugin SIGKILLs a plugin still running 2 s after Shutdown; the

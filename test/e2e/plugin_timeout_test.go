@@ -58,15 +58,12 @@ func TestPluginTimeoutNamesCause(t *testing.T) {
 	}
 
 	t.Run("plugin host", func(t *testing.T) {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		c, err := host.Launch(ctx, host.LaunchOptions{Path: tokenkeeper, ConfigPath: tk.config,
+		c, err := launch(t, host.LaunchOptions{Path: tokenkeeper, ConfigPath: tk.config,
 			Env: []string{"XDG_RUNTIME_DIR=" + tk.runtime, "TK_E2E_PW=" + e2ePassword}})
 		if err != nil {
 			t.Fatalf("Launch: %v", err)
 		}
-		defer c.Close()
-		callCtx, callCancel := context.WithTimeout(ctx, 2*time.Second)
+		callCtx, callCancel := context.WithTimeout(context.Background(), 2*time.Second)
 		defer callCancel()
 		_, err = c.Token(callCtx, "down", host.TokenOptions{})
 		var he *host.Error

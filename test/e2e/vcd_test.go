@@ -1,10 +1,10 @@
 package e2e
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -29,39 +29,37 @@ var vcdRotated = regexp.MustCompile(`^sa-[0-9a-f]{48}$`)
 // CA: every Cloud Director login flow, rotation, idle expiry, logout,
 // and the canary check over everything the processes wrote.
 func TestVCDEndToEnd(t *testing.T) {
-	tk, simBin := binaries(t) // skips under -short
-	bins := vcdBins{tokenkeeper: tk, sim: simBin}
-	t.Run("logins", func(t *testing.T) { vcdLogins(t, bins) })
-	t.Run("idle-timeout", func(t *testing.T) { vcdIdle(t, bins) })
-	t.Run("rotation-kill", func(t *testing.T) { vcdRotationKill(t, bins) })
-	t.Run("config-check-unwritable-service-account", func(t *testing.T) { vcdConfigCheck(t, bins) })
+	binaries(t) // skips under -short
+	t.Run("logins", vcdLogins)
+	t.Run("idle-timeout", vcdIdle)
+	t.Run("rotation-kill", vcdRotationKill)
+	t.Run("config-check-unwritable-service-account", vcdConfigCheck)
 }
 
 // vcdConfigCheck: a service account whose token could not be written back
 // is refused before anything runs, with the reason.
-func vcdConfigCheck(t *testing.T, bins vcdBins) {
-	dir := t.TempDir()
-	cli := vcdNewCLI(t, bins.tokenkeeper, dir, "profiles:\n  robot:\n    provider: vcd\n    url: https://vcd.example.com\n"+
+func vcdConfigCheck(t *testing.T) {
+	tk := newTK(t, "profiles:\n  robot:\n    provider: vcd\n    url: https://vcd.example.com\n"+
 		"    org: ExampleOrg\n    service_account: {env: VCD_E2E_SA}\n", "VCD_E2E_SA="+vcdSAToken)
-	if _, code := cli.run("config", "check"); code != 2 {
-		t.Fatalf("config check: exit %d, want 2", code)
+	if r := tk.run(t, nil, "config", "check"); r.code != 2 {
+		t.Fatalf("config check: exit %d, want 2", r.code)
 	}
-	if msg := cli.seen.String(); !strings.Contains(msg, "service_account") || !strings.Contains(msg, "written back") {
+	if msg := tk.seen.String(); !strings.Contains(msg, "service_account") || !strings.Contains(msg, "written back") {
 		t.Fatalf("config check does not give the reason: %q", msg)
 	}
 }
 
 // vcdProfile renders one profile of the config file.
-func vcdProfile(name string, s *vcdSim, body string) string {
-	return fmt.Sprintf("  %s:\n    provider: vcd\n    url: %s\n    ca_file: %s\n%s", name, s.url, s.caFile, body)
+func vcdProfile(name string, s *Sim, body string) string {
+	return fmt.Sprintf("  %s:\n    provider: vcd\n    url: %s\n    ca_file: %s\n%s", name, s.URL, s.CAFile, body)
 }
 
-func vcdLogins(t *testing.T, bins vcdBins) {
+func vcdLogins(t *testing.T) {
 	dir := t.TempDir()
-	modern := vcdStartSim(t, bins.sim, dir, "--product", "10.4",
+	modern := startSim(t, "vcd", "--product", "10.4",
 		"--user", "alice@ExampleOrg="+vcdPassword, "--user", "admin@System="+vcdAdminPassword+":System Administrator",
 		"--api-token", vcdAPIToken+":alice@ExampleOrg", "--service-account", vcdSAToken+":robot@ExampleOrg")
-	old := vcdStartSim(t, bins.sim, dir, "--api-versions", "30.0,31.0,32.0", "--user", "alice@ExampleOrg="+vcdPassword)
+	old := startSim(t, "vcd", "--api-versions", "30.0,31.0,32.0", "--user", "alice@ExampleOrg="+vcdPassword)
 	apiFile := vcdWriteSecret(t, dir, "api-token", vcdAPIToken)
 	saFile := vcdWriteSecret(t, dir, "sa-token", vcdSAToken)
 	config := "profiles:\n" +
@@ -71,14 +69,14 @@ func vcdLogins(t *testing.T, bins vcdBins) {
 		vcdProfile("apitoken", modern, "    org: ExampleOrg\n    api_token: {file: "+apiFile+"}\n") +
 		vcdProfile("robot", modern, "    org: ExampleOrg\n    service_account: {file: "+saFile+"}\n") +
 		vcdProfile("wrong", modern, "    org: ExampleOrg\n    username: alice\n    password: {env: VCD_E2E_WRONG}\n")
-	cli := vcdNewCLI(t, bins.tokenkeeper, dir, config, "VCD_E2E_PASSWORD="+vcdPassword,
+	tk := newTK(t, config, "VCD_E2E_PASSWORD="+vcdPassword,
 		"VCD_E2E_ADMIN_PASSWORD="+vcdAdminPassword, "VCD_E2E_WRONG=not-"+vcdPassword)
-	cli.startAgent()
+	agent := tk.startAgent(t)
 	var tokens []string
 
 	checks := []struct {
 		profile, resource, version, header string
-		s                                  *vcdSim
+		s                                  *Sim
 	}{
 		{"tenant", "/cloudapi/1.0.0/orgs", "37.0", "Authorization", modern},
 		{"system", "/api/org", "37.0", "Authorization", modern},
@@ -87,7 +85,7 @@ func vcdLogins(t *testing.T, bins vcdBins) {
 	}
 	for _, c := range checks {
 		t.Run(c.profile, func(t *testing.T) {
-			tok := cli.get(c.profile)
+			tok := tk.get(t, c.profile)
 			tokens = append(tokens, tok.Token)
 			wantValue := "Bearer " + tok.Token
 			if c.header == "x-vcloud-authorization" {
@@ -96,41 +94,41 @@ func vcdLogins(t *testing.T, bins vcdBins) {
 			if tok.Provider != "vcd" || !strings.EqualFold(tok.Header.Name, c.header) || tok.Header.Value != wantValue {
 				t.Fatalf("header %q (value matches: %v), want %q", tok.Header.Name, tok.Header.Value == wantValue, c.header)
 			}
-			if st := c.s.call(t, c.resource, c.version, tok.Header); st != http.StatusOK {
+			if st := c.s.Call(t, c.resource, c.version, tok.Header); st != http.StatusOK {
 				t.Fatalf("GET %s with the returned header: %d", c.resource, st)
 			}
-			if again := cli.get(c.profile); again.Token != tok.Token {
+			if again := tk.get(t, c.profile); again.Token != tok.Token {
 				t.Fatal("a second get must serve the cached session")
 			}
 		})
 	}
-	t.Run("service-account", func(t *testing.T) { tokens = append(tokens, vcdRotations(t, cli, modern, saFile)...) })
+	t.Run("service-account", func(t *testing.T) { tokens = append(tokens, vcdRotations(t, tk, modern, saFile)...) })
 	t.Run("wrong-password", func(t *testing.T) {
-		if _, code := cli.run("get", "--profile", "wrong"); code != 3 {
-			t.Fatalf("exit %d, want 3 (credentials rejected)", code)
+		if r := tk.run(t, nil, "get", "--profile", "wrong"); r.code != 3 {
+			t.Fatalf("exit %d, want 3 (credentials rejected)", r.code)
 		}
 	})
 	t.Run("logout", func(t *testing.T) {
 		for _, p := range []string{"tenant", "system", "legacy", "apitoken", "robot"} {
-			if _, code := cli.run("logout", "--profile", p); code != 0 {
-				t.Fatalf("logout %s: exit %d", p, code)
+			if r := tk.run(t, nil, "logout", "--profile", p); r.code != 0 {
+				t.Fatalf("logout %s: exit %d", p, r.code)
 			}
 		}
-		for name, s := range map[string]*vcdSim{"10.4": modern, "32.0": old} {
-			if n := s.stats(t).ActiveSessions; n != 0 {
+		for name, s := range map[string]*Sim{"10.4": modern, "32.0": old} {
+			if n := s.Stats(t).ActiveSessions; n != 0 {
 				t.Fatalf("%s server: %d active sessions after logout", name, n)
 			}
 		}
 	})
 	t.Run("canary", func(t *testing.T) {
-		if out, _ := cli.run("status"); out != "" {
-			cli.seen.Write([]byte(out))
+		if r := tk.run(t, nil, "status"); r.stdout != "" {
+			_, _ = tk.seen.Write([]byte(r.stdout))
 		}
-		vcdStop(cli.agent)
+		agent.stop()
 		secrets := append([]string{vcdPassword, vcdAdminPassword, vcdAPIToken, vcdSAToken}, tokens...)
-		vcdAssertClean(t, "agent log, CLI stderr and error documents", cli.seen.String(), secrets)
-		vcdAssertClean(t, "simulator log", modern.log.String()+old.log.String(), secrets)
-		if !strings.Contains(cli.seen.String(), "fingerprint") && !strings.Contains(cli.seen.String(), "sha256:") {
+		vcdAssertClean(t, "agent log, CLI stderr and error documents", tk.seen.String(), secrets)
+		vcdAssertClean(t, "simulator log", modern.Stderr()+old.Stderr(), secrets)
+		if !strings.Contains(tk.seen.String(), "fingerprint") && !strings.Contains(tk.seen.String(), "sha256:") {
 			t.Fatal("trace logs carry no fingerprint: the canary scan saw no logs at all")
 		}
 	})
@@ -148,7 +146,7 @@ func vcdWriteSecret(t *testing.T, dir, name, value string) string {
 
 // vcdRotations forces five service-account exchanges while a reader
 // checks that the secret file is never empty or partial.
-func vcdRotations(t *testing.T, cli *vcdCLI, s *vcdSim, saFile string) []string {
+func vcdRotations(t *testing.T, tk *tkEnv, s *Sim, saFile string) []string {
 	stop := make(chan struct{})
 	var bad, reads int
 	var wg sync.WaitGroup
@@ -172,7 +170,7 @@ func vcdRotations(t *testing.T, cli *vcdCLI, s *vcdSim, saFile string) []string 
 	var tokens []string
 	prev := vcdSAToken
 	for i := range 5 {
-		tok := cli.get("robot", "--force-refresh")
+		tok := tk.get(t, "robot", "--force-refresh")
 		tokens = append(tokens, tok.Token)
 		raw, _ := os.ReadFile(saFile)
 		now := strings.TrimSpace(string(raw))
@@ -183,7 +181,7 @@ func vcdRotations(t *testing.T, cli *vcdCLI, s *vcdSim, saFile string) []string 
 		if fi.Mode().Perm() != 0o600 {
 			t.Fatalf("rotation %d: mode %v", i, fi.Mode().Perm())
 		}
-		if st := s.call(t, "/cloudapi/1.0.0/orgs", "37.0", tok.Header); st != http.StatusOK {
+		if st := s.Call(t, "/cloudapi/1.0.0/orgs", "37.0", tok.Header); st != http.StatusOK {
 			t.Fatalf("rotation %d: access token refused: %d", i, st)
 		}
 		tokens = append(tokens, now)
@@ -214,30 +212,28 @@ func vcdAssertClean(t *testing.T, what, text string, secrets []string) {
 
 // vcdIdle: a session that idled out upstream is replaced before it is
 // handed out; the caller never sees the dead token.
-func vcdIdle(t *testing.T, bins vcdBins) {
-	dir := t.TempDir()
-	s := vcdStartSim(t, bins.sim, dir, "--idle-timeout", "2s", "--user", "alice@ExampleOrg="+vcdPassword)
-	cli := vcdNewCLI(t, bins.tokenkeeper, dir,
-		"profiles:\n"+vcdProfile("tenant", s, "    org: ExampleOrg\n    username: alice\n    password: {env: VCD_E2E_PASSWORD}\n"),
+func vcdIdle(t *testing.T) {
+	s := startSim(t, "vcd", "--idle-timeout", "2s", "--user", "alice@ExampleOrg="+vcdPassword)
+	tk := newTK(t, "profiles:\n"+vcdProfile("tenant", s, "    org: ExampleOrg\n    username: alice\n    password: {env: VCD_E2E_PASSWORD}\n"),
 		"VCD_E2E_PASSWORD="+vcdPassword)
-	cli.startAgent()
-	first := cli.get("tenant")
+	tk.startAgent(t)
+	first := tk.get(t, "tenant")
 	time.Sleep(3 * time.Second) // real processes: the simulator's idle timeout runs on the wall clock
-	if st := s.call(t, "/cloudapi/1.0.0/orgs", "37.0", first.Header); st != http.StatusUnauthorized {
+	if st := s.Call(t, "/cloudapi/1.0.0/orgs", "37.0", first.Header); st != http.StatusUnauthorized {
 		t.Fatalf("the first session should have idled out upstream: %d", st)
 	}
-	second := cli.get("tenant")
+	second := tk.get(t, "tenant")
 	if second.Token == first.Token {
 		t.Fatal("the idled-out token was handed out again")
 	}
-	if st := s.call(t, "/cloudapi/1.0.0/orgs", "37.0", second.Header); st != http.StatusOK {
+	if st := s.Call(t, "/cloudapi/1.0.0/orgs", "37.0", second.Header); st != http.StatusOK {
 		t.Fatalf("the replacement token was refused: %d", st)
 	}
-	if st := s.stats(t); st.Logins != 2 {
+	if st := s.Stats(t); st.Logins != 2 {
 		t.Fatalf("logins %d, want 2", st.Logins)
 	}
-	if _, code := cli.run("logout", "--profile", "tenant"); code != 0 || s.stats(t).ActiveSessions != 0 {
-		t.Fatalf("logout: exit %d", code)
+	if r := tk.run(t, nil, "logout", "--profile", "tenant"); r.code != 0 || s.Stats(t).ActiveSessions != 0 {
+		t.Fatalf("logout: exit %d", r.code)
 	}
 }
 
@@ -245,21 +241,21 @@ func vcdIdle(t *testing.T, bins vcdBins) {
 // staggered moments of a service-account exchange and checks the secret
 // file after each kill: it always holds one complete token, the old or
 // the new, never an empty or partial one.
-func vcdRotationKill(t *testing.T, bins vcdBins) {
+func vcdRotationKill(t *testing.T) {
 	dir := t.TempDir()
-	s := vcdStartSim(t, bins.sim, dir, "--service-account", vcdSAToken+":robot@ExampleOrg")
+	s := startSim(t, "vcd", "--service-account", vcdSAToken+":robot@ExampleOrg")
 	secrets := filepath.Join(dir, "secrets")
 	if err := os.Mkdir(secrets, 0o700); err != nil {
 		t.Fatal(err)
 	}
 	saFile := vcdWriteSecret(t, secrets, "sa-token", vcdSAToken)
-	cli := vcdNewCLI(t, bins.tokenkeeper, dir,
-		"profiles:\n"+vcdProfile("robot", s, "    org: ExampleOrg\n    service_account: {file: "+saFile+"}\n"))
+	tk := newTK(t, "profiles:\n"+vcdProfile("robot", s, "    org: ExampleOrg\n    service_account: {file: "+saFile+"}\n"))
 	var killed, lost, leftovers int
 	for i := range 24 {
-		cmd := exec.Command(bins.tokenkeeper, "--config", cli.config, "get", "--profile", "robot", "--no-agent")
-		cmd.Env = cli.env
-		cmd.Stderr = cli.seen
+		ctx, cancel := context.WithTimeout(context.Background(), cmdTimeout)
+		defer cancel()
+		cmd := tk.command(ctx, "get", "--profile", "robot", "--no-agent")
+		cmd.Stderr = tk.seen
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
 		}
@@ -279,13 +275,13 @@ func vcdRotationKill(t *testing.T, bins vcdBins) {
 		// Is what the file holds still accepted? A kill after the server
 		// rotated and before the rename loses the rotation (the old token
 		// is dead); the file is still whole, and the next run says so.
-		if _, code := cli.run("get", "--profile", "robot", "--no-agent"); code != 0 {
+		if r := tk.run(t, nil, "get", "--profile", "robot", "--no-agent"); r.code != 0 {
 			lost++
-			s.post(t, "/_sim/reset", "{}")
+			s.Reset(t)
 			vcdWriteSecret(t, secrets, "sa-token", vcdSAToken)
 		}
 	}
 	t.Logf("%d kills: file always complete; %d rotations lost to a kill inside the exchange window; %d temp files left behind",
 		killed, lost, leftovers)
-	vcdAssertClean(t, "stderr", cli.seen.String(), []string{vcdSAToken})
+	vcdAssertClean(t, "stderr", tk.seen.String(), []string{vcdSAToken})
 }
