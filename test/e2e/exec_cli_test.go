@@ -62,8 +62,12 @@ func TestExecPassesSignalsAndStatus(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	script := `trap 'exit 42' TERM; echo "ready $TOKENKEEPER_HEADER_NAME"; while :; do sleep 0.05; done`
-	cmd := exec.CommandContext(ctx, tk.bin, "exec", "--profile", "sddc", "--", "sh", "-c", script)
-	cmd.Env = tk.env
+	cmd := tk.command(ctx, "exec", "--profile", "sddc", "--", "sh", "-c", script)
+	// Its own process group, killed as one when ctx ends: the looping sh
+	// holds the stdout pipe, and outliving tokenkeeper it would block the
+	// read below for good.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -71,6 +75,7 @@ func TestExecPassesSignalsAndStatus(t *testing.T) {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { _ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) })
 	line, err := bufio.NewReader(out).ReadString('\n')
 	if err != nil || line != "ready Authorization\n" {
 		t.Fatalf("command output %q, %v", line, err)

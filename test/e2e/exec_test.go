@@ -249,7 +249,9 @@ func TestExecOtherUIDRefused(t *testing.T) {
 	if err := copyFile(os.Args[0], testBin); err != nil {
 		t.Fatal(err)
 	}
-	probe := exec.Command(testBin, "-test.run=^TestExecHelperDial$", "-test.v")
+	ctx, cancel := context.WithTimeout(context.Background(), cmdTimeout)
+	defer cancel()
+	probe := exec.CommandContext(ctx, testBin, "-test.run=^TestExecHelperDial$", "-test.v")
 	probe.Env = []string{"TK_E2E_DIAL=" + sockets[0]}
 	probe.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid)}}
 	out, err := probe.CombinedOutput()
@@ -267,7 +269,7 @@ func TestExecOtherUIDRefused(t *testing.T) {
 		t.Fatalf("the agent log does not record the refusal:\n%s", b)
 	}
 	// The same probe as the owner is served: the refusal was about the uid.
-	own := exec.Command(testBin, "-test.run=^TestExecHelperDial$", "-test.v")
+	own := exec.CommandContext(ctx, testBin, "-test.run=^TestExecHelperDial$", "-test.v")
 	own.Env = probe.Env
 	if out, err := own.CombinedOutput(); err != nil || !strings.Contains(string(out), "SERVED") {
 		t.Fatalf("probe as owner: %v: %s", err, out)
