@@ -80,7 +80,11 @@ func TestExecParallelGetsStartOneAgent(t *testing.T) {
 // caller would: the keeper's own margin for a 3 s token is a tenth of it
 // (300 ms), so without it a token may be handed out with 0.3 s left and,
 // on a loaded machine, reach GET /v1/domains after it expired.
+//
+// Parallel: it mostly waits (20 s of wall time), and its agent, runtime
+// dir and simulator are its own.
 func TestExecShortTTLLoop(t *testing.T) {
+	t.Parallel()
 	s := startSim(t, "vcf", "--user", e2eUser+"="+e2ePassword+":VIEWER", "--access-ttl", "3s")
 	tk := newTK(t, vcfConfig(s, e2eUser, "{env: TK_E2E_PW}"), pwEnv)
 	end := time.Now().Add(20 * time.Second)
