@@ -31,15 +31,24 @@ func launch(t testing.TB, o host.LaunchOptions) (*host.Client, error) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), launchTimeout)
 	defer cancel()
-	var c *host.Client
+	launched := make(chan *host.Client, 1)
 	err := within(t, "host.Launch", launchTimeout+5*time.Second, func() error {
-		var err error
-		c, err = host.Launch(ctx, o)
+		c, err := host.Launch(ctx, o)
+		launched <- c
 		return err
 	})
+	if errors.Is(err, errHung) {
+		// Should Launch return after all, its plugin must not outlive us.
+		go func() {
+			if c := <-launched; c != nil {
+				_ = c.Close()
+			}
+		}()
+	}
 	if err != nil {
 		return nil, err
 	}
+	c := <-launched
 	t.Cleanup(func() { _ = closeClient(t, c) })
 	return c, nil
 }
