@@ -3,6 +3,7 @@ package keeper
 import (
 	"context"
 	"errors"
+	"strings"
 	"sync"
 	"testing"
 	"testing/synctest"
@@ -165,4 +166,16 @@ func TestGuardSurvivesRevoke(t *testing.T) {
 			t.Errorf("state %s after Revoke, want rejected", s.State)
 		}
 	})
+}
+
+func TestGuardErrorRoundsRetryAtUp(t *testing.T) {
+	at := time.Date(2026, 11, 22, 11, 29, 44, 200_000_000, time.UTC)
+	msg := (&GuardError{Profile: "p", RetryAt: at, Cause: errors.New("x")}).Error()
+	if !strings.Contains(msg, "2026-11-22T11:29:45Z") {
+		t.Fatalf("retry time not rounded up to the next second: %s", msg)
+	}
+	exact := time.Date(2026, 11, 22, 11, 29, 44, 0, time.UTC)
+	if msg := (&GuardError{Profile: "p", RetryAt: exact, Cause: errors.New("x")}).Error(); !strings.Contains(msg, "2026-11-22T11:29:44Z") {
+		t.Fatalf("a whole second must stay as it is: %s", msg)
+	}
 }

@@ -173,8 +173,18 @@ type GuardError struct {
 
 func (e *GuardError) Error() string {
 	return fmt.Sprintf("profile %q: login not attempted: credentials were rejected; will retry after %s or when the secret changes: %v",
-		e.Profile, e.RetryAt.UTC().Format(time.RFC3339), e.Cause)
+		e.Profile, retryAtText(e.RetryAt), e.Cause)
 }
 
 // Unwrap returns the rejection that armed the guard.
 func (e *GuardError) Unwrap() error { return e.Cause }
+
+// retryAtText renders the guard's retry time in whole seconds, rounded up
+// so that "will retry after" is never earlier than the real retry time and
+// agrees with the exec Error document's retryAt.
+func retryAtText(t time.Time) string {
+	if r := t.Truncate(time.Second); !r.Equal(t) {
+		t = r.Add(time.Second)
+	}
+	return t.UTC().Format(time.RFC3339)
+}
