@@ -165,7 +165,8 @@ func checkRef(ctx context.Context, r *secret.Ref, rewritten bool, lookup func(st
 }
 
 // checkProgram finds a command reference's program as exec would: a path
-// must be an executable file, a bare name must be found on PATH.
+// must be an executable file, a bare name must be found on PATH; and a
+// program given by path must pass the same trust check as at run time.
 func checkProgram(prog string) error {
 	if _, err := osexec.LookPath(prog); err != nil {
 		what := "is not found on PATH"
@@ -176,6 +177,9 @@ func checkProgram(prog string) error {
 			}
 		}
 		return fmt.Errorf("secret command %s: the program %s", prog, what)
+	}
+	if err := secret.CheckProgram(prog); err != nil {
+		return fmt.Errorf("secret command %s: %w", prog, err)
 	}
 	return nil
 }

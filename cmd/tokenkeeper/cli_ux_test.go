@@ -347,3 +347,26 @@ func TestOnlineCheckWithOfflineProblem(t *testing.T) {
 		t.Fatalf("stderr %q", o.stderr)
 	}
 }
+
+// TestConfigCheckRefusesWritableProgram: config check applies the same
+// trust rule to a command's program as a real run does, without running it.
+func TestConfigCheckRefusesWritableProgram(t *testing.T) {
+	c := newCLITest(t, nil, testPassword)
+	dir := t.TempDir()
+	prog, marker := filepath.Join(dir, "pw.sh"), filepath.Join(dir, "ran")
+	if err := os.WriteFile(prog, []byte("#!/bin/sh\ntouch "+marker+"\necho x\n"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(prog, 0o775); err != nil { // group-writable
+		t.Fatal(err)
+	}
+	c.writeConfig("profiles:\n  w:\n    provider: vcf\n    url: https://x\n    username: u\n    password: {command: [\"" + prog + "\"]}\n")
+	o := c.run(context.Background(), "", "config", "check")
+	if o.code != 2 || !strings.Contains(o.stderr, `profile "w": field "password": secret command `+prog) ||
+		!strings.Contains(o.stderr, "chmod go-w") {
+		t.Fatalf("exit %d, stderr:\n%s", o.code, o.stderr)
+	}
+	if _, err := os.Stat(marker); err == nil {
+		t.Fatal("config check ran a secret command")
+	}
+}

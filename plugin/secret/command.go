@@ -21,7 +21,7 @@ const waitDelay = time.Second
 // the timeout, never the command's stdout or stderr: both may hold the
 // secret or fragments of it.
 func runCommand(ctx context.Context, argv []string, timeout time.Duration) (string, error) {
-	if err := checkProgram(argv[0]); err != nil {
+	if err := CheckProgram(argv[0]); err != nil {
 		return "", err
 	}
 	runCtx, cancel := context.WithTimeout(ctx, timeout)
@@ -61,12 +61,13 @@ func runCommand(ctx context.Context, argv []string, timeout time.Duration) (stri
 	return trimNewline(stdout.String()), nil
 }
 
-// checkProgram refuses a program named by path (the profiles file makes a
+// CheckProgram refuses a program named by path (the profiles file makes a
 // relative one absolute) that someone other than the current user or root
 // could change or replace: it would run with our rights and see the
 // secret. Programs found in PATH are the PATH owner's business, and a
-// missing one is reported by exec.
-func checkProgram(prog string) error {
+// missing one is reported by exec. Resolve runs it before every command;
+// `config check` runs it without running the command.
+func CheckProgram(prog string) error {
 	if !strings.ContainsRune(prog, '/') {
 		return nil
 	}
