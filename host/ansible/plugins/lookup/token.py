@@ -91,8 +91,8 @@ options:
       - Path of the tokenkeeper profiles file, passed to the helper as C(--config).
       - When not set, the helper uses its own default, C($TOKENKEEPER_CONFIG) and then
         C($XDG_CONFIG_HOME/tokenkeeper/config.yaml).
-      - The tokenkeeper agent serves the profiles of the file it was started with. Stop it
-        with C(tokenkeeper agent stop) after editing the file.
+      - Each profiles file has its own tokenkeeper agent; after the file changes, the next
+        lookup starts a fresh agent with the new profiles (the old one revokes and exits).
     type: path
     vars:
       - name: tokenkeeper_config
