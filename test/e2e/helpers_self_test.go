@@ -3,9 +3,15 @@ package e2e
 import (
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
+
+	"github.com/tokenkeeper/tokenkeeper/internal/testutil"
 )
 
 // recordTB records Errorf instead of failing.
@@ -34,5 +40,30 @@ func TestWithinNamesAHang(t *testing.T) {
 	want := errors.New("plain failure")
 	if err := within(rec, "a quick call", time.Minute, func() error { return want }); err != want || len(rec.errs) != 1 {
 		t.Fatalf("within on a quick call: %v, reported %q", err, rec.errs)
+	}
+}
+
+// TestRunBoundsLeftOpenOutput: a command that exits while a process it
+// started keeps its stdout open (an agent that kept the caller's pipe)
+// fails the test at once, named, instead of blocking run until that
+// process ends.
+func TestRunBoundsLeftOpenOutput(t *testing.T) {
+	rec := &recordTB{TB: t}
+	tk := &tkEnv{bin: "/bin/sh", dir: t.TempDir(), waitDelay: 100 * time.Millisecond, seen: &testutil.SyncBuffer{}}
+	pidFile := filepath.Join(tk.dir, "pid")
+	t.Cleanup(func() { // the background sleep, by PID
+		if b, err := os.ReadFile(pidFile); err == nil {
+			if pid, err := strconv.Atoi(strings.TrimSpace(string(b))); err == nil {
+				_ = syscall.Kill(pid, syscall.SIGKILL)
+			}
+		}
+	})
+	start := time.Now()
+	r := tk.run(rec, nil, "-c", "sleep 30 & echo $! > pid; echo started")
+	if took := time.Since(start); took > 10*time.Second {
+		t.Fatalf("run waited %s for the background child", took)
+	}
+	if r.code != 0 || r.stdout != "started\n" || len(rec.errs) != 1 || !strings.Contains(rec.errs[0], "kept its output open") {
+		t.Fatalf("run: %+v, reported %q", r, rec.errs)
 	}
 }

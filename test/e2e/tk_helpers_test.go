@@ -29,6 +29,9 @@ type tkEnv struct {
 	config  string
 	runtime string
 	env     []string
+	// waitDelay bounds Wait once tokenkeeper exited and a process it
+	// started still holds its output (see helpers_test.go).
+	waitDelay time.Duration
 	// seen collects everything tokenkeeper wrote that must be free of
 	// secrets: stderr, the stdout of failed commands (error documents),
 	// the output of foreground agents.
@@ -45,7 +48,7 @@ func newTK(t testing.TB, config string, extraEnv ...string) *tkEnv {
 		t.Fatal(err)
 	}
 	tk := &tkEnv{bin: tokenkeeper, dir: dir, config: filepath.Join(dir, "config.yaml"),
-		runtime: filepath.Join(dir, "run"), seen: &testutil.SyncBuffer{}}
+		runtime: filepath.Join(dir, "run"), waitDelay: waitDelay, seen: &testutil.SyncBuffer{}}
 	if err := os.Mkdir(tk.runtime, 0o700); err != nil {
 		t.Fatal(err)
 	}
@@ -85,7 +88,7 @@ func (tk *tkEnv) command(ctx context.Context, args ...string) *exec.Cmd {
 	cmd := exec.CommandContext(ctx, tk.bin, args...)
 	cmd.Env = tk.env
 	cmd.Dir = tk.dir
-	cmd.WaitDelay = waitDelay
+	cmd.WaitDelay = tk.waitDelay
 	return cmd
 }
 
