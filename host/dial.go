@@ -73,16 +73,29 @@ func dialAgent(ctx context.Context, socketPath string) (net.Conn, error) {
 
 // DefaultSocketPath is where the agent for the default configuration file
 // ($TOKENKEEPER_CONFIG, else $XDG_CONFIG_HOME/tokenkeeper/config.yaml)
-// listens: $XDG_RUNTIME_DIR/tokenkeeper/agent-<hash>.sock, else a 0700
-// directory under the temp dir. It creates the runtime directory.
+// listens for this process (see SocketPath). It creates the runtime
+// directory.
 func DefaultSocketPath() (string, error) {
 	return SocketPath(paths.ConfigFile(os.Getenv))
 }
 
-// SocketPath is where the agent serving configPath listens; the agent and
-// the CLI derive it with the same function (paths.AgentFor).
+// SocketPath is where the agent serving configPath listens for this
+// process: $XDG_RUNTIME_DIR/tokenkeeper/agent-<hash>[-<tag>].sock, else a
+// 0700 directory under the temp dir. A configuration with {env: …}
+// secrets has one agent per view of those variables; the names the agents
+// recorded and the runtime directory's key turn this process's own
+// environment into the tag the CLI would compute (paths.AgentSeenBy), so
+// a host finds the agent `tokenkeeper get` starts from the same
+// environment, and none when its values differ.
 func SocketPath(configPath string) (string, error) {
-	p, err := paths.AgentFor(os.Getenv, configPath)
+	if configPath == "" {
+		return "", paths.ErrNoConfig
+	}
+	dir, err := paths.RuntimeDir(os.Getenv)
+	if err != nil {
+		return "", err
+	}
+	p, err := paths.AgentSeenBy(dir, configPath, os.LookupEnv)
 	if err != nil {
 		return "", err
 	}

@@ -100,6 +100,12 @@ func (a *app) runAgent(ctx context.Context, idle time.Duration, idleSet, detache
 		_ = k.Close(context.Background())
 		return err
 	}
+	// Go hosts do not load the configuration: the names of the variables
+	// it reads let them find this agent (host.SocketPath). Without the
+	// file they launch their own helper, so a failure only warns.
+	if err := agent.WriteEnvNames(p, envNames(cfg)); err != nil {
+		logger.Warn("Go hosts will not find this agent", "error", err)
+	}
 	logger.Info("serving profiles", "config", abs, "profiles", strings.Join(cfg.Names(), ","), "detached", detached)
 	return agent.Serve(ctx, sock, agent.Options{
 		Register:    func(s *grpc.Server) { plugin.Register(s, k, logger.Named("server")) },

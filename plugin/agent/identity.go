@@ -1,78 +1,65 @@
 package agent
 
 import (
-	"crypto/hmac"
 	"crypto/rand"
-	"crypto/sha256"
-	"encoding/binary"
-	"encoding/hex"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
-	"syscall"
 
 	"github.com/tokenkeeper/tokenkeeper/plugin/paths"
+	"github.com/tokenkeeper/tokenkeeper/plugin/secret"
 )
 
 // KeyFile is the random key, in the runtime directory, that makes an
-// environment tag (EnvTag) a keyed hash: the tag in a file name can then
-// not be tested offline against guessed passwords.
-const KeyFile = "agent.key"
-
-const keySize = 32
-
-// tagBytes is the length of a tag before hex encoding: 64 bits keep the
-// socket path short and make a collision between two environments of one
-// user practically impossible.
-const tagBytes = 8
+// environment tag (EnvTag) a keyed hash (see paths.KeyFile).
+const KeyFile = paths.KeyFile
 
 // EnvTag is the caller's view of the environment variables a
-// configuration reads ({env: …} secrets): HMAC-SHA256 with the key in
-// dir/KeyFile (created on first use) over every name, in name order, and
-// its value or an "unset" marker, as lookup sees them; hex, 16 digits.
-// Callers whose views differ reach different agents, so an agent never
-// serves a caller with a value the caller no longer has. No names is ""
-// and needs no key.
+// configuration reads ({env: …} secrets): paths.EnvTag with the key in
+// dir/KeyFile, created on first use. Callers whose views differ reach
+// different agents, so an agent never serves a caller with a value the
+// caller no longer has. No names is "" and needs no key.
 func EnvTag(dir string, names []string, lookup func(string) (string, bool)) (string, error) {
-	names = slices.Compact(slices.Sorted(slices.Values(names)))
 	if len(names) == 0 {
 		return "", nil
 	}
-	key, err := loadKey(filepath.Join(dir, KeyFile))
+	key, err := loadKey(dir)
 	if err != nil {
 		return "", err
 	}
-	m := hmac.New(sha256.New, key)
-	for _, n := range names {
-		v, set := lookup(n)
-		writeField(m, n)
-		if set {
-			_, _ = m.Write([]byte{1})
-			writeField(m, v)
-		} else {
-			_, _ = m.Write([]byte{0})
+	return paths.EnvTag(key, names, lookup), nil
+}
+
+// WriteEnvNames records, in p.Names, the environment variables the
+// configuration reads — names, never values — so that Go hosts, which do
+// not load the configuration, can compute their tag (paths.AgentSeenBy).
+// No names removes the file: such a configuration has only the untagged
+// agent.
+func WriteEnvNames(p Paths, names []string) error {
+	data := paths.FormatEnvNames(names)
+	if data == nil {
+		if err := os.Remove(p.Names); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return fmt.Errorf("could not remove the agent's names file: %w", err)
 		}
+		return nil
 	}
-	return hex.EncodeToString(m.Sum(nil)[:tagBytes]), nil
+	if err := secret.WriteFileAtomic(p.Names, data, 0o600); err != nil {
+		return fmt.Errorf("could not write the agent's names file: %w", err)
+	}
+	return nil
 }
 
-// writeField writes s length-prefixed, so no two lists encode alike.
-func writeField(w io.Writer, s string) {
-	_, _ = w.Write(binary.AppendUvarint(nil, uint64(len(s))))
-	_, _ = io.WriteString(w, s)
-}
-
-// loadKey reads the key at path, creating it when missing. A new key is
+// loadKey reads the key in dir, creating it when missing. A new key is
 // written in full to a temporary file and linked into place, which fails
 // when another process got there first: every caller ends up with the
 // same, complete key.
-func loadKey(path string) ([]byte, error) {
+func loadKey(dir string) ([]byte, error) {
+	path := filepath.Join(dir, KeyFile)
 	for range 3 {
-		k, err := readKey(path)
+		k, err := paths.ReadKey(dir)
 		if !errors.Is(err, os.ErrNotExist) {
 			return k, err
 		}
@@ -80,32 +67,11 @@ func loadKey(path string) ([]byte, error) {
 			return nil, err
 		}
 	}
-	return readKey(path)
-}
-
-func readKey(path string) ([]byte, error) {
-	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NOFOLLOW, 0)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil {
-		return nil, fmt.Errorf("could not inspect agent key: %w", err)
-	}
-	if st, ok := fi.Sys().(*syscall.Stat_t); !ok || int(st.Uid) != os.Getuid() || fi.Mode().Perm()&0o077 != 0 {
-		return nil, fmt.Errorf("%s is not a private file of this user: %w", path, ErrInsecureDir)
-	}
-	k := make([]byte, keySize+1)
-	n, err := io.ReadFull(f, k)
-	if n != keySize || !errors.Is(err, io.ErrUnexpectedEOF) {
-		return nil, fmt.Errorf("%s is not a %d-byte key: delete it", path, keySize)
-	}
-	return k[:keySize], nil
+	return paths.ReadKey(dir)
 }
 
 func createKey(path string) error {
-	k := make([]byte, keySize)
+	k := make([]byte, paths.KeySize)
 	if _, err := rand.Read(k); err != nil {
 		return fmt.Errorf("could not make agent key: %w", err)
 	}

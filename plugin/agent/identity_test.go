@@ -7,6 +7,8 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/tokenkeeper/tokenkeeper/plugin/paths"
 )
 
 func lookupOf(kv ...string) func(string) (string, bool) { return Lookup(kv) }
@@ -47,7 +49,7 @@ func TestEnvTag(t *testing.T) {
 		})
 	}
 	fi, err := os.Stat(filepath.Join(dir, KeyFile))
-	if err != nil || fi.Mode().Perm() != 0o600 || fi.Size() != keySize {
+	if err != nil || fi.Mode().Perm() != 0o600 || fi.Size() != paths.KeySize {
 		t.Fatalf("key file: %v, %v", fi, err)
 	}
 	// Keyed: another runtime directory (another key) tags the same values
@@ -102,9 +104,9 @@ func TestEnvTagRefusesBadKey(t *testing.T) {
 		}
 	}
 	for name, write := range map[string]func(path string) error{
-		"group readable": writeKey(make([]byte, keySize), 0o640),
+		"group readable": writeKey(make([]byte, paths.KeySize), 0o640),
 		"short":          writeKey([]byte("x"), 0o600),
-		"long":           writeKey(make([]byte, keySize+1), 0o600),
+		"long":           writeKey(make([]byte, paths.KeySize+1), 0o600),
 		"symlink":        func(p string) error { return os.Symlink("/etc/hostname", p) },
 	} {
 		t.Run(name, func(t *testing.T) {
@@ -155,5 +157,43 @@ func TestEnviron(t *testing.T) {
 	}
 	if v, ok := Lookup(append(got, "VCF_PASSWORD=later"))("VCF_PASSWORD"); !ok || v != "later" {
 		t.Fatalf("Lookup: last duplicate should win, got %q %v", v, ok)
+	}
+}
+
+// TestWriteEnvNames: the agent records the names its configuration reads
+// (never values), privately, and a host that reads them with the key
+// derives the socket the CLI derives from the loaded configuration.
+func TestWriteEnvNames(t *testing.T) {
+	dir := shortDir(t)
+	cfg := filepath.Join(dir, "config.yaml")
+	names := []string{"VCF_PW", "VCD_TOKEN", "VCF_PW"}
+	lookup := lookupOf("VCF_PW=secret-value", "VCD_TOKEN=t")
+	tag, err := EnvTag(dir, names, lookup)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := PathsVariant(dir, cfg, tag)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := WriteEnvNames(p, names); err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(p.Names)
+	if err != nil || string(b) != "VCD_TOKEN\nVCF_PW\n" {
+		t.Fatalf("names file = %q (%v), want the sorted names", b, err)
+	}
+	if fi, err := os.Stat(p.Names); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("names file mode: %v, %v; want 0600", fi, err)
+	}
+	seen, err := paths.AgentSeenBy(dir, cfg, lookup)
+	if err != nil || seen != p {
+		t.Fatalf("host sees %+v (%v), want the agent's %+v", seen, err, p)
+	}
+	if err := WriteEnvNames(p, nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(p.Names); !os.IsNotExist(err) {
+		t.Fatalf("names file kept for a configuration reading no variable: %v", err)
 	}
 }

@@ -94,6 +94,11 @@ type Agent struct {
 	Spawn  string // lock held by a client while it starts the agent
 	Run    string // lock held by the agent for its whole life
 	Log    string // stderr of a detached agent
+	// Names lists the environment variables the configuration reads
+	// (FormatEnvNames), one file shared by every agent of the
+	// configuration: hosts that do not load the configuration read it to
+	// find their agent (AgentSeenBy).
+	Names string
 }
 
 // AgentIn names the files, in the runtime directory dir, of the agent
@@ -104,8 +109,8 @@ func AgentIn(dir, configPath string) (Agent, error) { return AgentVariant(dir, c
 // Callers whose environments give different values to the variables the
 // configuration reads ({env: …} secrets) each have their own agent, told
 // apart by variant: lower-case hex (a keyed hash of those values, see
-// agent.EnvTag), or "" for a configuration that reads none — the agent
-// AgentIn names and Go hosts find with AgentFor.
+// EnvTag), or "" for a configuration that reads none — the agent AgentIn
+// names. Go hosts find theirs with AgentSeenBy.
 func AgentVariant(dir, configPath, variant string) (Agent, error) {
 	if strings.Trim(variant, "0123456789abcdef") != "" {
 		return Agent{}, fmt.Errorf("invalid agent variant %q: want lower-case hex", variant)
@@ -116,6 +121,7 @@ func AgentVariant(dir, configPath, variant string) (Agent, error) {
 	}
 	sum := sha256.Sum256([]byte(abs))
 	base := filepath.Join(dir, "agent-"+hex.EncodeToString(sum[:6]))
+	names := base + ".env"
 	if variant != "" {
 		base += "-" + variant
 	}
@@ -125,6 +131,7 @@ func AgentVariant(dir, configPath, variant string) (Agent, error) {
 		Spawn:  base + ".spawn.lock",
 		Run:    base + ".run.lock",
 		Log:    base + ".log",
+		Names:  names,
 	}, nil
 }
 

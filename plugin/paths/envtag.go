@@ -1,0 +1,160 @@
+package paths
+
+import (
+	"bufio"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"syscall"
+)
+
+// KeyFile is the random key, in the runtime directory, that makes an
+// environment tag (EnvTag) a keyed hash: the tag in a file name can then
+// not be tested offline against guessed passwords. The agent side creates
+// it (agent.EnvTag); hosts only read it.
+const KeyFile = "agent.key"
+
+// KeySize is the length of the key in KeyFile.
+const KeySize = 32
+
+// tagBytes is the length of a tag before hex encoding: 64 bits keep the
+// socket path short and make a collision between two environments of one
+// user practically impossible.
+const tagBytes = 8
+
+// maxNamesFile bounds what ReadEnvNames reads: a list of variable names.
+const maxNamesFile = 64 << 10
+
+// EnvTag is a caller's view of the environment variables a configuration
+// reads ({env: …} secrets): HMAC-SHA256 with key over every name, in name
+// order without duplicates, and its value or an "unset" marker, as lookup
+// sees them; hex, 16 digits. No names is "".
+func EnvTag(key []byte, names []string, lookup func(string) (string, bool)) string {
+	names = slices.Compact(slices.Sorted(slices.Values(names)))
+	if len(names) == 0 {
+		return ""
+	}
+	m := hmac.New(sha256.New, key)
+	for _, n := range names {
+		v, set := lookup(n)
+		writeField(m, n)
+		if set {
+			_, _ = m.Write([]byte{1})
+			writeField(m, v)
+		} else {
+			_, _ = m.Write([]byte{0})
+		}
+	}
+	return hex.EncodeToString(m.Sum(nil)[:tagBytes])
+}
+
+// writeField writes s length-prefixed, so no two lists encode alike.
+func writeField(w io.Writer, s string) {
+	_, _ = w.Write(binary.AppendUvarint(nil, uint64(len(s))))
+	_, _ = io.WriteString(w, s)
+}
+
+// ReadKey reads the key at dir/KeyFile, never creating it: a missing key
+// is an error wrapping os.ErrNotExist. A key that is a symlink, not this
+// user's, readable by others or not KeySize bytes long is refused.
+func ReadKey(dir string) ([]byte, error) {
+	path := filepath.Join(dir, KeyFile)
+	f, err := openPrivate(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	k := make([]byte, KeySize+1)
+	n, err := io.ReadFull(f, k)
+	if n != KeySize || !errors.Is(err, io.ErrUnexpectedEOF) {
+		return nil, fmt.Errorf("%s is not a %d-byte key: delete it", path, KeySize)
+	}
+	return k[:KeySize], nil
+}
+
+// openPrivate opens path for reading if it is a regular file (not a
+// symlink) of this user that no one else may read.
+func openPrivate(path string) (*os.File, error) {
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NOFOLLOW, 0)
+	if err != nil {
+		return nil, err
+	}
+	fi, err := f.Stat()
+	if err != nil {
+		_ = f.Close()
+		return nil, fmt.Errorf("could not inspect %s: %w", path, err)
+	}
+	if st, ok := fi.Sys().(*syscall.Stat_t); !fi.Mode().IsRegular() || !ok || int(st.Uid) != os.Getuid() || fi.Mode().Perm()&0o077 != 0 {
+		_ = f.Close()
+		return nil, fmt.Errorf("%s is not a private file of this user: %w", path, ErrInsecureDir)
+	}
+	return f, nil
+}
+
+// FormatEnvNames is the content of an agent's names file (Agent.Names):
+// the names, sorted without duplicates, one a line; nil for none.
+func FormatEnvNames(names []string) []byte {
+	names = slices.Compact(slices.Sorted(slices.Values(names)))
+	if len(names) == 0 {
+		return nil
+	}
+	return []byte(strings.Join(names, "\n") + "\n")
+}
+
+// ReadEnvNames reads a names file written from FormatEnvNames. A missing
+// file is an error wrapping os.ErrNotExist.
+func ReadEnvNames(path string) ([]string, error) {
+	f, err := openPrivate(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	var names []string
+	sc := bufio.NewScanner(io.LimitReader(f, maxNamesFile))
+	for sc.Scan() {
+		if n := strings.TrimSpace(sc.Text()); n != "" {
+			names = append(names, n)
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return nil, fmt.Errorf("could not read %s: %w", path, err)
+	}
+	return names, nil
+}
+
+// AgentSeenBy names the files of the agent serving configPath for a
+// caller whose environment lookup gives: the agent's names file (written
+// by every agent of a configuration that reads variables) says which
+// variables count, the key in dir makes them a tag. With no names file or
+// no key it is the untagged agent (AgentIn) — that of a configuration
+// reading no variable. Hosts use this; the CLI, which loads the
+// configuration, computes the same tag from it.
+func AgentSeenBy(dir, configPath string, lookup func(string) (string, bool)) (Agent, error) {
+	p, err := AgentIn(dir, configPath)
+	if err != nil {
+		return Agent{}, err
+	}
+	names, err := ReadEnvNames(p.Names)
+	if errors.Is(err, os.ErrNotExist) || err == nil && len(names) == 0 {
+		return p, nil
+	}
+	if err != nil {
+		return Agent{}, err
+	}
+	key, err := ReadKey(dir)
+	if errors.Is(err, os.ErrNotExist) {
+		return p, nil
+	}
+	if err != nil {
+		return Agent{}, err
+	}
+	return AgentVariant(dir, configPath, EnvTag(key, names, lookup))
+}
