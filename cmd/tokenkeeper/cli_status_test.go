@@ -29,9 +29,9 @@ func (c *cliTest) statusOf() statusDocument {
 	return doc
 }
 
-// runAgentUntilCleanup runs `tokenkeeper agent` in-process as c and waits
-// until c's status sees it (not another caller's agent).
-func (c *cliTest) runAgentUntilCleanup() {
+// startAgent runs `tokenkeeper agent` in-process as c until the test ends,
+// and waits until c's own status sees it (not another caller's agent).
+func (c *cliTest) startAgent() {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan outcome, 1)
 	go func() { done <- c.run(ctx, "", "agent", "--log-level", "off") }()
@@ -56,8 +56,8 @@ func (c *cliTest) runAgentUntilCleanup() {
 func TestStatusShowsEveryAgent(t *testing.T) {
 	a := newCLITest(t, nil, testPassword)
 	b := a.withPassword("another-" + testPassword)
-	a.runAgentUntilCleanup()
-	b.runAgentUntilCleanup()
+	a.startAgent()
+	b.startAgent()
 
 	doc := a.statusOf()
 	if !doc.Agent.Running || doc.Agent.Tag == "" || len(doc.OtherAgents) != 1 {

@@ -108,29 +108,6 @@ func (c *cliTest) run(ctx context.Context, stdin string, args ...string) outcome
 	return outcome{code, out.String(), errb.String()}
 }
 
-// startAgent runs `tokenkeeper agent` in-process until the test ends.
-func (c *cliTest) startAgent() {
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan outcome, 1)
-	go func() { done <- c.run(ctx, "", "agent", "--log-level", "off") }()
-	c.t.Cleanup(func() {
-		cancel()
-		if o := <-done; o.code != 0 {
-			c.t.Errorf("agent: exit %d: %s", o.code, o.stderr)
-		}
-	})
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		if o := c.run(context.Background(), "", "status", "--json"); strings.Contains(o.stdout, `"running": true`) {
-			return
-		}
-		if time.Now().After(deadline) {
-			c.t.Fatal("in-process agent did not start")
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
-
 func decodeToken(t *testing.T, s string) exec.Token {
 	t.Helper()
 	var tok exec.Token
