@@ -86,7 +86,7 @@ func NewHTTPClient(o HTTPOptions) (*http.Client, error) {
 		rt = caFileTransport{base: tr, file: o.CAFile}
 	}
 	return &http.Client{
-		Transport: rt,
+		Transport: sendTracer{base: rt},
 		Timeout:   timeout,
 		CheckRedirect: func(*http.Request, []*http.Request) error {
 			return http.ErrUseLastResponse
@@ -330,6 +330,30 @@ func jsonEscape(v string, escapeHTML bool) string {
 	}
 	out := strings.TrimSuffix(buf.String(), "\n")
 	return strings.TrimSuffix(strings.TrimPrefix(out, `"`), `"`)
+}
+
+// minEcho is the shortest part of a secret EchoesPart looks for.
+const minEcho = 4
+
+// EchoesPart reports whether msg carries any part of at least four
+// characters of one of the secrets, ignoring case (a server quoting a
+// prefix of the password, or an upper-cased copy), or a whole secret in
+// any form Echoes knows. A login failure whose message does is withheld:
+// redacting parts would leave the rest of the secret readable.
+func EchoesPart(msg string, secrets ...secret.Secret) bool {
+	if Echoes(msg, secrets...) {
+		return true
+	}
+	low := strings.ToLower(msg)
+	for _, s := range secrets {
+		r := []rune(strings.ToLower(s.Reveal()))
+		for i := 0; i+minEcho <= len(r); i++ {
+			if strings.Contains(low, string(r[i:i+minEcho])) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // MaxToken bounds the length of a token PlausibleToken accepts.

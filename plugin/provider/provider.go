@@ -97,6 +97,8 @@ type Error struct {
 	Message string // upstream message, truncated, never a token or password
 	Kind    error
 	Err     error // the underlying transport error, if any
+	// RetryAfter is the wait a 429 or 503 answer asked for (Retry-After).
+	RetryAfter time.Duration
 
 	// quiet: Message says all Err would (set by TransportError for the
 	// failures it explains in full); Err is then not printed, only

@@ -5,6 +5,7 @@ import (
 	"encoding/xml"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/tokenkeeper/tokenkeeper/plugin/provider"
 	"github.com/tokenkeeper/tokenkeeper/plugin/secret"
@@ -63,13 +64,24 @@ const withheld = "the server's message was withheld: it quoted the credential th
 // request's own credential headers, in any encoding (raw, escaped,
 // base64) is dropped whole rather than redacted: an echo in an encoding
 // not foreseen here must not survive in the remains of a redacted text.
+// For a login (and a token exchange) secrets[0] is the password or token
+// that was sent, and any part of it of four characters or more, in any
+// case, withholds the text too.
 func (p *Provider) upstreamError(op string, req *http.Request, r *response, kind error, secrets ...secret.Secret) *provider.Error {
+	primary := secrets[:min(1, len(secrets))]
 	secrets = append(secrets, sentCredentials(req)...)
 	code, msg := decodeError(r.body)
-	if provider.Echoes(code, secrets...) {
+	echoes := func(s string) bool { return provider.Echoes(s, secrets...) }
+	if isLogin(op) {
+		// A login's answer must not carry even part of the password or
+		// token (a prefix, an upper-cased copy): withhold on any echo of
+		// four characters or more of it.
+		echoes = func(s string) bool { return provider.Echoes(s, secrets...) || provider.EchoesPart(s, primary...) }
+	}
+	if echoes(code) {
 		code = ""
 	}
-	if provider.Echoes(msg, secrets...) {
+	if echoes(msg) {
 		msg = withheld
 	}
 	if r.status == http.StatusNotAcceptable {
@@ -83,8 +95,12 @@ func (p *Provider) upstreamError(op string, req *http.Request, r *response, kind
 		}
 	}
 	return &provider.Error{Op: op, Method: req.Method, Path: req.URL.Path, Status: r.status,
-		Code: provider.CleanMessage(code), Message: provider.CleanMessage(msg), Kind: kind}
+		Code: provider.CleanMessage(code), Message: provider.CleanMessage(msg), Kind: kind,
+		RetryAfter: provider.RetryAfter(r.status, r.header, time.Now())}
 }
+
+// isLogin reports whether op sends the primary credential.
+func isLogin(op string) bool { return op == "login" || op == "exchange token" }
 
 // baseString is the configured URL for messages: scheme, host and path,
 // never user info or a query.

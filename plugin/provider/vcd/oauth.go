@@ -36,7 +36,7 @@ func (p *Provider) oauthPath() string {
 func (p *Provider) loginAPIToken(ctx context.Context) (provider.Grant, error) {
 	tok, err := p.cfg.APIToken.Resolve(ctx)
 	if err != nil {
-		return provider.Grant{}, fmt.Errorf("api_token: %w", err)
+		return provider.Grant{}, provider.NotSent(fmt.Errorf("api_token: %w", err))
 	}
 	g, _, err := p.exchange(ctx, tok)
 	return g, err
@@ -155,7 +155,7 @@ func (p *Provider) discard(ctx context.Context, g provider.Grant) {
 func (p *Provider) exchange(ctx context.Context, tok secret.Secret) (provider.Grant, secret.Secret, error) {
 	v, err := p.version(ctx)
 	if err != nil {
-		return provider.Grant{}, secret.Secret{}, err
+		return provider.Grant{}, secret.Secret{}, provider.NotSent(err) // the token was not sent
 	}
 	form := url.Values{"grant_type": {"refresh_token"}, "refresh_token": {tok.Reveal()}}.Encode()
 	req, err := p.newRequest(ctx, http.MethodPost, p.oauthPath(), strings.NewReader(form))

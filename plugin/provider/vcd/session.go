@@ -37,11 +37,11 @@ func xmlAccept(version string) string  { return "application/*+xml;version=" + v
 func (p *Provider) loginPassword(ctx context.Context) (provider.Grant, error) {
 	v, err := p.version(ctx)
 	if err != nil {
-		return provider.Grant{}, err
+		return provider.Grant{}, provider.NotSent(err) // the password was not sent
 	}
 	pw, err := p.cfg.Password.Resolve(ctx)
 	if err != nil {
-		return provider.Grant{}, fmt.Errorf("password: %w", err)
+		return provider.Grant{}, provider.NotSent(fmt.Errorf("password: %w", err))
 	}
 	if p.cfg.LegacyLogin || !v.usesCloudAPI() {
 		if compareVersions(v.Version, legacyRemoved) >= 0 {

@@ -186,6 +186,29 @@ func unreadable(ctx context.Context, err error) error {
 	return fmt.Errorf("%w (%w)", err, provider.ErrBadConfig)
 }
 
+// Account is the Cloud Director account this provider logs in as:
+// user@org lower-cased (Cloud Director compares the org, and its lockout
+// the whole name, ignoring case), or the API token or service-account
+// token, keyed by the credential the keeper fills in. The composition
+// root names a service account by its file instead (Material), since its
+// token rotates.
+func (p *Provider) Account() provider.Account {
+	origin, err := provider.Origin(p.base.String())
+	if err != nil {
+		origin = p.base.String()
+	}
+	a := provider.Account{Provider: "vcd", Origin: origin}
+	switch {
+	case p.cfg.APIToken != nil:
+		a.Kind = provider.KindAPIToken
+	case p.cfg.ServiceAccount != nil:
+		a.Kind = provider.KindServiceAccount
+	default:
+		a.Kind, a.Principal = provider.KindUser, strings.ToLower(p.principal())
+	}
+	return a
+}
+
 // principal is the user@org login name.
 func (p *Provider) principal() string { return p.cfg.Username + "@" + p.cfg.Org }
 

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/tokenkeeper/tokenkeeper/plugin/provider"
 	"github.com/tokenkeeper/tokenkeeper/plugin/secret"
@@ -16,7 +17,7 @@ import (
 func (p *Provider) Login(ctx context.Context) (provider.Grant, error) {
 	c, err := p.credential(ctx)
 	if err != nil {
-		return provider.Grant{}, err
+		return provider.Grant{}, provider.NotSent(err)
 	}
 	res, err := p.do(ctx, opLogin, http.MethodPost, pathTokens, c.body)
 	if err != nil {
@@ -63,7 +64,33 @@ func (p *Provider) loginFailure(res call, scrub []secret.Secret) *provider.Error
 			return e
 		}
 	}
-	return fail(opLogin, http.MethodPost, pathTokens, res, kind, scrub...)
+	e := fail(opLogin, http.MethodPost, pathTokens, res, kind, scrub...)
+	e.RetryAfter = provider.RetryAfter(res.status, res.header, time.Now())
+	withholdEchoes(e, res, scrub)
+	return e
+}
+
+// withheld replaces the message of a login failure that quoted part of
+// the credential that was sent.
+const withheld = "the server's message was withheld: it quoted part of the credential that was sent"
+
+// withholdEchoes drops the upstream text of a failed login when any part
+// of four or more characters of a secret that was sent appears in it,
+// ignoring case (see provider.EchoesPart); status and a clean code stay.
+// The raw answer is checked too, since CleanMessage already redacted the
+// whole-secret forms from what e holds.
+func withholdEchoes(e *provider.Error, res call, scrub []secret.Secret) {
+	var ae apiError
+	_ = json.Unmarshal(res.body, &ae)
+	if provider.EchoesPart(ae.ErrorCode, scrub...) {
+		e.Code = ""
+	}
+	if e.Message != "" && provider.EchoesPart(ae.Message+" "+ae.RemediationMessage, scrub...) {
+		e.Message = withheld
+		if lockedCodes[strings.ToUpper(strings.TrimSpace(ae.ErrorCode))] {
+			e.Message = "the account is locked; " + withheld
+		}
+	}
 }
 
 // parsePair reads {"accessToken": …, "refreshToken": {"id": …}}; the

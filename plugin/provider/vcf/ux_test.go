@@ -154,7 +154,10 @@ func TestLockedAccountMessage(t *testing.T) {
 		{"vague message", `{"errorCode":"USER_ACCOUNT_LOCKED","message":"Login failed","remediationMessage":"Contact your administrator"}`,
 			"the account is locked: Login failed; Contact your administrator"},
 		{"remediation echoes the password", `{"errorCode":"USER_ACCOUNT_LOCKED","message":"locked","remediationMessage":"retry p4ss-w0rd later"}`,
-			"locked; retry [REDACTED] later"},
+			"the account is locked; " + withheld},
+		{"a prefix of the password", `{"errorCode":"BAD_CREDENTIALS","message":"password p4ss is wrong"}`, withheld},
+		{"an upper-cased copy", `{"errorCode":"BAD_CREDENTIALS","message":"got P4SS-W0RD"}`, withheld},
+		{"a part in the code", `{"errorCode":"X-S-W0RD","message":"Invalid"}`, "Invalid"},
 		{"not locked", `{"errorCode":"BAD_CREDENTIALS","message":"Invalid"}`, "Invalid"},
 	}
 	for _, tc := range tests {

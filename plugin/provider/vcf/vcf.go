@@ -113,6 +113,21 @@ func New(cfg Config) (*Provider, error) {
 	return p, nil
 }
 
+// Account is the SDDC Manager account this provider logs in as: the
+// user name lower-cased (SSO compares user names ignoring case), or the
+// API key, keyed by the credential the keeper fills in.
+func (p *Provider) Account() provider.Account {
+	origin, err := provider.Origin(p.base)
+	if err != nil {
+		origin = p.base // New accepted it; keep it distinct rather than fail
+	}
+	if p.apiKey != nil {
+		return provider.Account{Provider: "vcf", Origin: origin, Kind: provider.KindAPIKey}
+	}
+	return provider.Account{Provider: "vcf", Origin: origin, Kind: provider.KindUser,
+		Principal: strings.ToLower(strings.TrimSpace(p.username))}
+}
+
 func parseBase(raw string) (string, error) {
 	u, err := url.Parse(raw)
 	switch {
@@ -186,6 +201,7 @@ func resolveError(field string, err error) error {
 // call is one request's outcome.
 type call struct {
 	status int
+	header http.Header
 	body   []byte
 }
 
@@ -194,7 +210,7 @@ type call struct {
 func (p *Provider) do(ctx context.Context, op, method, path string, body []byte) (call, error) {
 	req, err := http.NewRequestWithContext(ctx, method, p.base+path, bytes.NewReader(body))
 	if err != nil {
-		return call{}, &provider.Error{Op: op, Method: method, Path: path, Kind: provider.ErrBadConfig, Err: err}
+		return call{}, provider.NotSent(&provider.Error{Op: op, Method: method, Path: path, Kind: provider.ErrBadConfig, Err: err})
 	}
 	// SDDC Manager rejects token calls without this content type (415),
 	// even when the body is a bare refresh-token id.
@@ -215,7 +231,7 @@ func (p *Provider) do(ctx context.Context, op, method, path string, body []byte)
 	}
 	p.log.Debug("upstream call", "op", op, "method", method, "path", path, "status", resp.StatusCode,
 		"duration", time.Since(start).Round(time.Millisecond))
-	return call{status: resp.StatusCode, body: b}, nil
+	return call{status: resp.StatusCode, header: resp.Header, body: b}, nil
 }
 
 // apiError is SDDC Manager's error body; every field is optional.
