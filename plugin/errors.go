@@ -47,6 +47,7 @@ const (
 //	keeper/config.ErrUnknownProfile     NotFound
 //	keeper.ErrMinValidity               InvalidArgument (tokens never live that long)
 //	*keeper.GuardError                  FailedPrecondition + ErrorInfo LOCKOUT_GUARD + RetryInfo
+//	keeper.ErrGuardStore                FailedPrecondition + ErrorInfo BAD_CONFIG
 //	provider.ErrBadConfig               FailedPrecondition + ErrorInfo BAD_CONFIG
 //	provider.ErrCredentialsRejected     Unauthenticated
 //	provider.ErrForbidden               PermissionDenied
@@ -72,6 +73,8 @@ func ErrorStatus(err error, now time.Time) *status.Status {
 		return status.New(codes.InvalidArgument, msg)
 	case errors.As(err, &guard):
 		return guardStatus(guard, msg, now)
+	case errors.Is(err, keeper.ErrGuardStore):
+		return badConfig(msg) // no login without the guard: fix the runtime directory
 	case errors.Is(err, provider.ErrBadConfig):
 		return badConfig(msg)
 	case errors.Is(err, provider.ErrCredentialsRejected):

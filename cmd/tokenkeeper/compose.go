@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"path/filepath"
 
 	"github.com/hashicorp/go-hclog"
 
@@ -33,7 +34,7 @@ func buildKeeper(cfg *config.Config, logger hclog.Logger, env cliEnv, tune ...fu
 			return nil, fmt.Errorf("could not set up profile %q: %w", name, err)
 		}
 		specs = append(specs, keeper.ProfileSpec{
-			Name: name, Provider: p.Provider, URL: p.URL,
+			Name: name, Provider: p.Provider, URL: p.URL, Account: accountOf(p, impl),
 			RefreshBefore: p.RefreshBefore, Keepalive: p.Keepalive, Impl: impl,
 		})
 	}
@@ -46,15 +47,38 @@ func buildKeeper(cfg *config.Config, logger hclog.Logger, env cliEnv, tune ...fu
 
 // guardStore is the lockout guard file in the agent's runtime directory,
 // shared by the agent, `--no-agent` calls and go-plugin children, so that
-// a wrong password costs one failed login per backoff step in all of them
-// together. Without a usable directory the guard stays in this process.
+// the budget of an account holds in all of them together. Without a
+// usable directory the store fails every operation: no login is
+// attempted (fail closed), and the error says why.
 func guardStore(env cliEnv, logger hclog.Logger) keeper.GuardStore {
 	dir, err := agent.RuntimeDir(env.Getenv)
 	if err != nil {
-		logger.Warn("lockout guard kept in this process only: no private runtime directory", "error", err)
-		return nil
+		logger.Error("no login can be attempted: the lockout guard has no private runtime directory", "error", err)
+		return guardfile.Failed(fmt.Errorf("%w; set XDG_RUNTIME_DIR to a private directory of yours (mode 0700)", err))
 	}
 	return guardfile.New(dir, env.Now)
+}
+
+// accountOf is the account a profile logs in as (its lockout budget):
+// the provider's own, except that a service account is named by its token
+// file, which stays while the token in it rotates.
+func accountOf(p *config.Profile, impl keeper.Provider) provider.Account {
+	ai, ok := impl.(interface{ Account() provider.Account })
+	if !ok {
+		return provider.Account{} // keeper.New refuses it
+	}
+	a := ai.Account()
+	if p.ServiceAccount != nil && p.ServiceAccount.File != "" {
+		path, err := filepath.Abs(p.ServiceAccount.File)
+		if err != nil {
+			path = p.ServiceAccount.File
+		}
+		if real, err := filepath.EvalSymlinks(path); err == nil {
+			path = real
+		}
+		a.Material = secret.New("file " + path)
+	}
+	return a
 }
 
 // buildProvider returns the upstream protocol of one profile.

@@ -1,16 +1,20 @@
-// Package guardfile keeps the keeper's lockout guard in a file that every
-// tokenkeeper process of the user shares — `get --no-agent`, `config check
-// --online`, go-plugin children, each new agent — so that a wrong password
-// reaches the upstream once per backoff step in all of them together, not
-// once per process (DESIGN lifecycle rule 6).
+// Package guardfile keeps the keeper's lockout guard in files that every
+// tokenkeeper process of the user shares — agents, `get --no-agent`,
+// `config check --online`, go-plugin children — so that the budget of an
+// account holds in all of them together (DESIGN lifecycle rule 6).
 //
-// The directory must be private (the agent's runtime directory, as
-// agent.RuntimeDir finds and verifies it). It holds guard.json, a map from
-// profile key to the last rejection; guard.key, a random 32-byte key;
-// guard.lock, flocked around every read-modify-write; and one
-// guard-<hash>.lock per profile, held across a login. The file records a
-// credential only as HMAC-SHA256(key, credential), so guard.json alone
-// never holds a hash of a password that could be tested offline.
+// The directory must be private (the agent's runtime directory). It holds
+// guard.json, a map from account to its record; guard.key, a random
+// 32-byte key; guard.lock, flocked around every read-modify-write; and one
+// guard-<hash>.lock per account, held across a login. A credential is
+// recorded only as HMAC-SHA256(key, credential), and an API key, API
+// token or service-account file only by a keyed fingerprint, so the file
+// alone never holds a hash of a secret that could be tested offline. It
+// never holds upstream text either: only the class of a failure.
+//
+// The store fails closed: a file it cannot read, lock or write, a corrupt
+// file or key is an error naming the path and the fix, and the keeper
+// then attempts no login.
 package guardfile
 
 import (
@@ -23,12 +27,11 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"os"
-	"path/filepath"
+	"sort"
 	"time"
 
-	"github.com/tokenkeeper/tokenkeeper/plugin/agent"
 	"github.com/tokenkeeper/tokenkeeper/plugin/keeper"
+	"github.com/tokenkeeper/tokenkeeper/plugin/provider"
 	"github.com/tokenkeeper/tokenkeeper/plugin/secret"
 )
 
@@ -39,45 +42,59 @@ const (
 	LockFile  = "guard.lock"
 )
 
-// Retention is how long a record outlives its RetryAt before a write
-// prunes it. It exceeds the longest backoff step (30 min) so that the
-// doubling carries over between processes; a day without a retry starts
-// over at one minute.
+// Retention is how long a record outlives its RetryAt and its last
+// attempt before a write prunes it. It exceeds the longest backoff step
+// (30 min) so that the doubling carries over between processes; a day
+// without a retry starts over at one minute.
 const Retention = 24 * time.Hour
 
-const keySize = 32
+const (
+	keySize = 32
+	version = 2
+)
 
 // Store is a keeper.GuardStore in files of one private directory. It is
 // safe for concurrent use by goroutines and processes.
 type Store struct {
-	dir string
+	fs  FS
 	now func() time.Time
 }
 
-var (
-	_ keeper.GuardStore  = (*Store)(nil)
-	_ keeper.LoginLocker = (*Store)(nil)
-)
+var _ keeper.GuardStore = (*Store)(nil)
 
 // New returns the store in dir, which must exist and be private to the
-// user (see agent.RuntimeDir). now stamps pruning; nil means time.Now.
-// Nothing is read or written before the first call.
-func New(dir string, now func() time.Time) *Store {
+// user. now stamps pruning; nil means time.Now. Nothing is read or
+// written before the first call.
+func New(dir string, now func() time.Time) *Store { return NewFS(DirFS(dir), now) }
+
+// NewFS returns the store over fsys.
+func NewFS(fsys FS, now func() time.Time) *Store {
 	if now == nil {
 		now = time.Now
 	}
-	return &Store{dir: dir, now: now}
+	return &Store{fs: fsys, now: now}
 }
 
-// Path is the state file, for messages that tell the user how to reset it.
-func (s *Store) Path() string { return filepath.Join(s.dir, StateFile) }
+// Failed returns a store whose every operation fails with err (wrapped
+// with the fix): the runtime directory could not be set up, so no login
+// may go ahead.
+func Failed(err error) *Store { return NewFS(failedFS{err: err}, nil) }
 
-// record is one profile's rejection as guard.json holds it.
+// Path is the state file, for messages that tell the user how to reset it.
+func (s *Store) Path() string { return s.fs.Path(StateFile) }
+
+// record is one account's state as guard.json holds it.
 type record struct {
-	Credential string    `json:"credential"` // hex HMAC-SHA256(key, credential)
-	Rejections int       `json:"rejections"`
-	RetryAt    time.Time `json:"retryAt"`
-	LastError  string    `json:"lastError,omitempty"`
+	Provider   string      `json:"provider"`
+	Origin     string      `json:"origin"`
+	Principal  string      `json:"principal"`            // the user, or kind and keyed fingerprint
+	Credential string      `json:"credential,omitempty"` // hex HMAC-SHA256(key, credential)
+	Failures   int         `json:"failures,omitempty"`
+	RetryAt    time.Time   `json:"retryAt,omitzero"`
+	Rejected   bool        `json:"rejected,omitempty"`
+	Outcome    string      `json:"outcome,omitempty"` // class only, never upstream text
+	Attempts   []time.Time `json:"attempts,omitempty"`
+	Pending    time.Time   `json:"pending,omitzero"`
 }
 
 // state is the content of guard.json.
@@ -86,157 +103,273 @@ type state struct {
 	Entries map[string]record `json:"entries"`
 }
 
-// Load returns the rejection recorded under key. Its Credential is cred
-// when the record was made for cred, zero otherwise. A missing or corrupt
-// file holds nothing.
-func (s *Store) Load(ctx context.Context, key string, cred secret.Secret) (keeper.GuardState, bool, error) {
-	unlock, err := s.lock(ctx)
+// LockLogin holds off every other LockLogin of account a, in any process,
+// until the returned release. Each account has its own lock file
+// (guard-<hash of its id>.lock), so one account's slow login does not
+// delay another's.
+func (s *Store) LockLogin(ctx context.Context, a provider.Account) (func(), error) {
+	id, _, err := s.idOf(ctx, a)
 	if err != nil {
-		return keeper.GuardState{}, false, err
+		return nil, err
 	}
-	defer unlock()
-	st, _, err := s.read()
+	sum := sha256.Sum256([]byte(id))
+	name := "guard-" + hex.EncodeToString(sum[:8]) + ".lock"
+	unlock, err := s.fs.Lock(ctx, name)
 	if err != nil {
-		return keeper.GuardState{}, false, err
+		return nil, s.fail("lock", name, err)
 	}
-	r, ok := st.Entries[key]
-	if !ok {
-		return keeper.GuardState{}, false, nil
-	}
-	gs := keeper.GuardState{Rejections: r.Rejections, RetryAt: r.RetryAt, LastError: r.LastError}
-	if k, err := s.readKey(); err == nil && sameMAC(r.Credential, k, cred) {
-		gs.Credential = cred
-	}
-	return gs, true, nil
+	return unlock, nil
 }
 
-// Save records gs under key, creating the HMAC key on first use, and
-// prunes records past their retention.
-func (s *Store) Save(ctx context.Context, key string, gs keeper.GuardState) error {
-	unlock, err := s.lock(ctx)
-	if err != nil {
-		return err
-	}
-	defer unlock()
-	k, err := s.key()
-	if err != nil {
-		return err
-	}
-	st, _, err := s.read()
-	if err != nil {
-		return err
-	}
-	st.Entries[key] = record{Credential: hex.EncodeToString(mac(k, gs.Credential)),
-		Rejections: gs.Rejections, RetryAt: gs.RetryAt.UTC(), LastError: gs.LastError}
-	return s.write(st)
+// Update implements keeper.GuardStore.
+func (s *Store) Update(ctx context.Context, a provider.Account, cred secret.Secret, f func(keeper.GuardRecord) keeper.GuardRecord) error {
+	return s.locked(ctx, func() error {
+		k, err := s.key(true)
+		if err != nil {
+			return err
+		}
+		st, err := s.read()
+		if err != nil {
+			return err
+		}
+		id, principal := ids(k, a)
+		out := f(fromRecord(st.Entries[id], k, cred))
+		if out.IsZero() {
+			if _, ok := st.Entries[id]; !ok {
+				return nil // nothing to change: no write
+			}
+			delete(st.Entries, id)
+		} else {
+			st.Entries[id] = toRecord(a, principal, out, k)
+		}
+		return s.write(st)
+	})
 }
 
-// Clear forgets key. It writes only when there is something to change: a
-// record to drop or a corrupt file to replace.
-func (s *Store) Clear(ctx context.Context, key string) error {
-	unlock, err := s.lock(ctx)
+// locked runs f under the state lock.
+func (s *Store) locked(ctx context.Context, f func() error) error {
+	unlock, err := s.fs.Lock(ctx, LockFile)
 	if err != nil {
-		return err
+		return s.fail("lock", LockFile, err)
 	}
 	defer unlock()
-	st, corrupt, err := s.read()
-	if err != nil {
-		return err
+	return f()
+}
+
+// idOf is the record id of a and its principal as the record shows it.
+func (s *Store) idOf(ctx context.Context, a provider.Account) (id, principal string, err error) {
+	if !a.Keyed() {
+		id, principal = ids(nil, a)
+		return id, principal, nil
 	}
-	_, ok := st.Entries[key]
-	if !ok && !corrupt {
+	err = s.locked(ctx, func() error {
+		k, err := s.key(true)
+		if err == nil {
+			id, principal = ids(k, a)
+		}
+		return err
+	})
+	return id, principal, err
+}
+
+// ids names a: a keyed principal by HMAC(key, material), shortened.
+func ids(k []byte, a provider.Account) (id, principal string) {
+	if !a.Keyed() {
+		return a.ID(""), a.Principal
+	}
+	m := hmac.New(sha256.New, k)
+	m.Write([]byte("principal\x00" + a.Kind + "\x00" + a.Material.Reveal()))
+	fp := hex.EncodeToString(m.Sum(nil))[:16]
+	return a.ID(fp), a.Kind + " " + fp
+}
+
+func fromRecord(r record, k []byte, cred secret.Secret) keeper.GuardRecord {
+	g := keeper.GuardRecord{Failures: r.Failures, RetryAt: r.RetryAt, Rejected: r.Rejected,
+		Outcome: r.Outcome, Attempts: r.Attempts, Pending: r.Pending}
+	if sameMAC(r.Credential, k, cred) {
+		g.Credential = cred
+	}
+	return g
+}
+
+func toRecord(a provider.Account, principal string, g keeper.GuardRecord, k []byte) record {
+	r := record{Provider: a.Provider, Origin: a.Origin, Principal: principal, Failures: g.Failures,
+		RetryAt: g.RetryAt.UTC(), Rejected: g.Rejected, Outcome: g.Outcome, Pending: g.Pending.UTC()}
+	for _, t := range g.Attempts {
+		r.Attempts = append(r.Attempts, t.UTC())
+	}
+	if !g.Credential.IsZero() {
+		r.Credential = hex.EncodeToString(mac(k, g.Credential))
+	}
+	return r
+}
+
+// Entry is one account's record as `tokenkeeper guard status` shows it:
+// no secret, no digest of one.
+type Entry struct {
+	ID        string // the record's name, for Reset
+	Provider  string
+	Origin    string
+	Principal string
+	Failures  int
+	Rejected  bool
+	Outcome   string
+	RetryAt   time.Time
+	// Recent are the failed or unknown-outcome attempts (a pending one
+	// included) not older than window at the time of List.
+	Recent int
+}
+
+// List returns every record, sorted by id. window is the ceiling's
+// window, for Entry.Recent.
+func (s *Store) List(ctx context.Context, window time.Duration) ([]Entry, error) {
+	var out []Entry
+	err := s.locked(ctx, func() error {
+		st, err := s.read()
+		if err != nil {
+			return err
+		}
+		now := s.now()
+		for id, r := range st.Entries {
+			e := Entry{ID: id, Provider: r.Provider, Origin: r.Origin, Principal: r.Principal,
+				Failures: r.Failures, Rejected: r.Rejected, Outcome: r.Outcome, RetryAt: r.RetryAt}
+			for _, t := range append(r.Attempts, r.Pending) {
+				if !t.IsZero() && now.Sub(t) < window {
+					e.Recent++
+				}
+			}
+			out = append(out, e)
+		}
 		return nil
-	}
-	delete(st.Entries, key)
-	return s.write(st)
+	})
+	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
+	return out, err
 }
 
-// LockLogin holds off every other LockLogin of key, in any process, until
-// the returned release: the keeper holds it from Load until the login's
-// outcome is saved, so processes starting at once try a rejected
-// credential once in all. Each key has its own lock file
-// (guard-<hash of key>.lock), so one profile's slow login does not delay
-// another's.
-func (s *Store) LockLogin(ctx context.Context, key string) (func(), error) {
-	sum := sha256.Sum256([]byte(key))
-	return lockFile(ctx, filepath.Join(s.dir, "guard-"+hex.EncodeToString(sum[:8])+".lock"))
+// Reset forgets the record of account a and reports whether there was
+// one.
+func (s *Store) Reset(ctx context.Context, a provider.Account) (bool, error) {
+	var found bool
+	err := s.locked(ctx, func() error {
+		k, err := s.key(a.Keyed())
+		if err != nil {
+			return err
+		}
+		st, err := s.read()
+		if err != nil {
+			return err
+		}
+		id, _ := ids(k, a)
+		if _, found = st.Entries[id]; !found {
+			return nil
+		}
+		delete(st.Entries, id)
+		return s.write(st)
+	})
+	return found, err
 }
 
-// lock guards one read-modify-write of the state file.
-func (s *Store) lock(ctx context.Context) (func(), error) {
-	return lockFile(ctx, filepath.Join(s.dir, LockFile))
+// ResetAll forgets every record, replacing a corrupt file, and reports
+// how many there were.
+func (s *Store) ResetAll(ctx context.Context) (int, error) {
+	var n int
+	err := s.locked(ctx, func() error {
+		st, err := s.read()
+		n = len(st.Entries)
+		if err != nil && !errors.Is(err, errCorrupt) {
+			return err
+		}
+		if _, err := s.key(false); err != nil {
+			// A corrupt key matches no record: start over with a new one.
+			if err := s.fs.Remove(KeyFile); err != nil {
+				return s.fail("write", KeyFile, err)
+			}
+		}
+		return s.write(state{Entries: map[string]record{}})
+	})
+	return n, err
 }
 
-func lockFile(ctx context.Context, path string) (func(), error) {
-	l, err := agent.Lock(ctx, path)
-	if err != nil {
-		return nil, fmt.Errorf("could not lock the lockout guard: %w", err)
-	}
-	return func() { _ = l.Unlock() }, nil
-}
+var errCorrupt = errors.New("not a lockout guard file (corrupt)")
 
-// read returns the state; a missing file is empty, a corrupt one empty and
-// reported so that the next write replaces it.
-func (s *Store) read() (st state, corrupt bool, err error) {
-	st.Entries = map[string]record{}
-	data, err := os.ReadFile(s.Path())
+// read returns the state; a missing file is empty. A file of an older
+// version holds records of profiles, not accounts: it reads as empty and
+// the next write replaces it. A file that cannot be read or parsed is an
+// error: the guard fails closed.
+func (s *Store) read() (state, error) {
+	st := state{Entries: map[string]record{}}
+	data, err := s.fs.ReadFile(StateFile)
 	if errors.Is(err, fs.ErrNotExist) {
-		return st, false, nil
+		return st, nil
 	}
 	if err != nil {
-		return st, false, fmt.Errorf("could not read the lockout guard file: %w", err)
+		return st, s.fail("read", StateFile, err)
 	}
-	if json.Unmarshal(data, &st) != nil || st.Entries == nil {
-		return state{Entries: map[string]record{}}, true, nil
+	var v struct {
+		Version int `json:"version"`
 	}
-	return st, false, nil
+	if json.Unmarshal(data, &v) != nil {
+		return st, s.fail("read", StateFile, errCorrupt)
+	}
+	if v.Version < version {
+		return st, nil
+	}
+	if json.Unmarshal(data, &st) != nil || st.Entries == nil || st.Version != version {
+		return state{Entries: map[string]record{}}, s.fail("read", StateFile, errCorrupt)
+	}
+	return st, nil
 }
 
-// write prunes expired records and replaces the file atomically, 0600.
+// write prunes stale records and replaces the file atomically, 0600.
 func (s *Store) write(st state) error {
 	cutoff := s.now().Add(-Retention)
 	for k, r := range st.Entries {
-		if r.RetryAt.Before(cutoff) {
+		if stale(r, cutoff) {
 			delete(st.Entries, k)
 		}
 	}
-	st.Version = 1
+	st.Version = version
 	data, err := json.MarshalIndent(st, "", "  ")
 	if err != nil {
 		return fmt.Errorf("could not encode the lockout guard: %w", err)
 	}
-	if err := secret.WriteFileAtomic(s.Path(), append(data, '\n'), 0o600); err != nil {
-		return fmt.Errorf("could not write the lockout guard file: %w", err)
+	if err := s.fs.WriteFile(StateFile, append(data, '\n')); err != nil {
+		return s.fail("write", StateFile, err)
 	}
 	return nil
 }
 
-// key returns the HMAC key, creating it once (the caller holds the lock).
-// A key of the wrong size is replaced: the records made with it no longer
-// match, which costs at most one more login attempt each.
-func (s *Store) key() ([]byte, error) {
-	if k, err := s.readKey(); err == nil {
-		return k, nil
+func stale(r record, cutoff time.Time) bool {
+	last := r.RetryAt
+	for _, t := range append(r.Attempts, r.Pending) {
+		if t.After(last) {
+			last = t
+		}
 	}
-	k := make([]byte, keySize)
+	return last.Before(cutoff)
+}
+
+// key returns the HMAC key, creating it once when create is set (the
+// caller holds the state lock). A key of the wrong size is an error: the
+// records made with it could no longer be matched.
+func (s *Store) key(create bool) ([]byte, error) {
+	k, err := s.fs.ReadFile(KeyFile)
+	switch {
+	case err == nil && len(k) == keySize:
+		return k, nil
+	case err == nil:
+		return nil, s.fail("read", KeyFile, fmt.Errorf("the key has the wrong size: %w", errCorrupt))
+	case !errors.Is(err, fs.ErrNotExist):
+		return nil, s.fail("read", KeyFile, err)
+	case !create:
+		return nil, nil
+	}
+	k = make([]byte, keySize)
 	if _, err := rand.Read(k); err != nil {
 		return nil, fmt.Errorf("could not create the lockout guard key: %w", err)
 	}
-	if err := secret.WriteFileAtomic(filepath.Join(s.dir, KeyFile), k, 0o600); err != nil {
-		return nil, fmt.Errorf("could not write the lockout guard key: %w", err)
-	}
-	return k, nil
-}
-
-var errBadKey = errors.New("lockout guard key has the wrong size")
-
-func (s *Store) readKey() ([]byte, error) {
-	k, err := os.ReadFile(filepath.Join(s.dir, KeyFile))
-	if err != nil {
-		return nil, err
-	}
-	if len(k) != keySize {
-		return nil, errBadKey
+	if err := s.fs.WriteFile(KeyFile, k); err != nil {
+		return nil, s.fail("write", KeyFile, err)
 	}
 	return k, nil
 }
@@ -250,5 +383,5 @@ func mac(k []byte, cred secret.Secret) []byte {
 // sameMAC reports whether recorded (hex) is the MAC of cred under k.
 func sameMAC(recorded string, k []byte, cred secret.Secret) bool {
 	want, err := hex.DecodeString(recorded)
-	return err == nil && !cred.IsZero() && hmac.Equal(want, mac(k, cred))
+	return err == nil && recorded != "" && !cred.IsZero() && hmac.Equal(want, mac(k, cred))
 }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -16,6 +17,7 @@ import (
 	"time"
 
 	"github.com/tokenkeeper/tokenkeeper/plugin/keeper"
+	"github.com/tokenkeeper/tokenkeeper/plugin/provider"
 	"github.com/tokenkeeper/tokenkeeper/plugin/secret"
 )
 
@@ -30,25 +32,29 @@ func cred(user, pw string) secret.Secret {
 	return secret.New(hex.EncodeToString(sum[:]))
 }
 
-func rejection(c secret.Secret, n int, retryAt time.Time) keeper.GuardState {
-	return keeper.GuardState{Credential: c, Rejections: n, RetryAt: retryAt,
-		LastError: "login: POST /v1/tokens: HTTP 401 (credentials rejected)"}
+func user(name string) provider.Account {
+	return provider.Account{Provider: "vcf", Origin: "https://sddc.test:443", Kind: provider.KindUser, Principal: name}
 }
 
-func mustSave(t *testing.T, s *Store, key string, gs keeper.GuardState) {
+func rejection(c secret.Secret, n int, retryAt time.Time) keeper.GuardRecord {
+	return keeper.GuardRecord{Credential: c, Failures: n, RetryAt: retryAt, Rejected: true,
+		Outcome: "rejected: HTTP 401", Attempts: []time.Time{retryAt.Add(-time.Minute)}}
+}
+
+func mustSave(t *testing.T, s *Store, a provider.Account, r keeper.GuardRecord) {
 	t.Helper()
-	if err := s.Save(context.Background(), key, gs); err != nil {
-		t.Fatalf("Save: %v", err)
+	if err := s.Update(context.Background(), a, r.Credential, func(keeper.GuardRecord) keeper.GuardRecord { return r }); err != nil {
+		t.Fatalf("Update: %v", err)
 	}
 }
 
-func mustLoad(t *testing.T, s *Store, key string, c secret.Secret) (keeper.GuardState, bool) {
+func mustLoad(t *testing.T, s *Store, a provider.Account, c secret.Secret) keeper.GuardRecord {
 	t.Helper()
-	gs, ok, err := s.Load(context.Background(), key, c)
-	if err != nil {
-		t.Fatalf("Load: %v", err)
+	var got keeper.GuardRecord
+	if err := s.Update(context.Background(), a, c, func(r keeper.GuardRecord) keeper.GuardRecord { got = r; return r }); err != nil {
+		t.Fatalf("Update: %v", err)
 	}
-	return gs, ok
+	return got
 }
 
 func TestRoundTrip(t *testing.T) {
@@ -56,50 +62,42 @@ func TestRoundTrip(t *testing.T) {
 	dir := t.TempDir()
 	s := New(dir, clock(&now))
 	wrong, other := cred("alice", "wrong"), cred("alice", "other")
-	if _, ok := mustLoad(t, s, "p", wrong); ok {
+	if r := mustLoad(t, s, user("alice"), wrong); !r.IsZero() {
 		t.Fatal("an empty store holds a record")
 	}
-	mustSave(t, s, "p", rejection(wrong, 2, t0.Add(2*time.Minute)))
+	if _, err := os.Stat(s.Path()); err == nil {
+		t.Fatal("reading an empty store wrote a file")
+	}
+	mustSave(t, s, user("alice"), rejection(wrong, 2, t0.Add(2*time.Minute)))
 
 	// Another process: a new Store on the same directory.
 	s2 := New(dir, clock(&now))
-	gs, ok := mustLoad(t, s2, "p", wrong)
-	if !ok || !gs.Credential.Equal(wrong) || gs.Rejections != 2 || !gs.RetryAt.Equal(t0.Add(2*time.Minute)) ||
-		!strings.Contains(gs.LastError, "credentials rejected") {
-		t.Fatalf("Load = %+v, %v", gs, ok)
+	r := mustLoad(t, s2, user("alice"), wrong)
+	if !r.Credential.Equal(wrong) || r.Failures != 2 || !r.RetryAt.Equal(t0.Add(2*time.Minute)) ||
+		!r.Rejected || r.Outcome != "rejected: HTTP 401" || len(r.Attempts) != 1 {
+		t.Fatalf("read back %+v", r)
 	}
-	gs, ok = mustLoad(t, s2, "p", other)
-	if !ok || !gs.Credential.IsZero() || gs.Rejections != 2 {
-		t.Fatalf("Load with another credential = %+v, %v; want the record without a credential match", gs, ok)
+	if r := mustLoad(t, s2, user("alice"), other); !r.Credential.IsZero() || r.Failures != 2 {
+		t.Fatalf("with another credential: %+v; want the record without a credential match", r)
 	}
-	if _, ok := mustLoad(t, s2, "q", wrong); ok {
-		t.Fatal("another key holds a record")
+	if r := mustLoad(t, s2, user("bob"), wrong); !r.IsZero() {
+		t.Fatal("another account holds a record")
 	}
-	if err := s2.Clear(context.Background(), "p"); err != nil {
+	// A zero result deletes the record.
+	if err := s2.Update(context.Background(), user("alice"), wrong, func(keeper.GuardRecord) keeper.GuardRecord {
+		return keeper.GuardRecord{}
+	}); err != nil {
 		t.Fatal(err)
 	}
-	if _, ok := mustLoad(t, s, "p", wrong); ok {
-		t.Fatal("Clear left the record")
-	}
-}
-
-// Clear of an absent key writes nothing: every successful login calls it
-// only when a record existed, but it must stay cheap anyway.
-func TestClearAbsentWritesNothing(t *testing.T) {
-	dir := t.TempDir()
-	s := New(dir, nil)
-	if err := s.Clear(context.Background(), "p"); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := os.Stat(s.Path()); !os.IsNotExist(err) {
-		t.Fatalf("Clear created the state file: %v", err)
+	if r := mustLoad(t, s, user("alice"), wrong); !r.IsZero() {
+		t.Fatalf("after delete: %+v", r)
 	}
 }
 
 func TestPermissions(t *testing.T) {
 	dir := t.TempDir()
 	s := New(dir, nil)
-	mustSave(t, s, "p", rejection(cred("alice", "wrong"), 1, time.Now().Add(time.Minute)))
+	mustSave(t, s, user("alice"), rejection(cred("alice", "wrong"), 1, time.Now().Add(time.Minute)))
 	for _, name := range []string{StateFile, KeyFile, LockFile} {
 		fi, err := os.Stat(filepath.Join(dir, name))
 		if err != nil {
@@ -111,172 +109,229 @@ func TestPermissions(t *testing.T) {
 	}
 }
 
-// The key is made once and kept: records of earlier writes keep matching.
-func TestKeyReuse(t *testing.T) {
+// The key is made once and kept; a damaged key fails closed until
+// ResetAll starts over.
+func TestKey(t *testing.T) {
 	dir := t.TempDir()
 	s := New(dir, nil)
-	a, b := cred("alice", "wrong"), cred("bob", "wrong")
-	mustSave(t, s, "a", rejection(a, 1, time.Now().Add(time.Minute)))
+	a := cred("alice", "wrong")
+	mustSave(t, s, user("alice"), rejection(a, 1, time.Now().Add(time.Minute)))
 	key1, err := os.ReadFile(filepath.Join(dir, KeyFile))
 	if err != nil || len(key1) != keySize {
 		t.Fatalf("key file: %d bytes, %v", len(key1), err)
 	}
-	mustSave(t, New(dir, nil), "b", rejection(b, 1, time.Now().Add(time.Minute)))
-	key2, _ := os.ReadFile(filepath.Join(dir, KeyFile))
-	if !bytes.Equal(key1, key2) {
+	mustSave(t, New(dir, nil), user("bob"), rejection(cred("bob", "x"), 1, time.Now().Add(time.Minute)))
+	if key2, _ := os.ReadFile(filepath.Join(dir, KeyFile)); !bytes.Equal(key1, key2) {
 		t.Fatal("a second write replaced the key")
 	}
-	if gs, _ := mustLoad(t, s, "a", a); !gs.Credential.Equal(a) {
+	if r := mustLoad(t, s, user("alice"), a); !r.Credential.Equal(a) {
 		t.Fatal("the first record no longer matches")
 	}
-	// A damaged key is replaced; old records stop matching (one more try).
 	if err := os.WriteFile(filepath.Join(dir, KeyFile), []byte("short"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if gs, ok := mustLoad(t, s, "a", a); !ok || !gs.Credential.IsZero() {
-		t.Fatalf("a record under a damaged key matched: %+v", gs)
+	err = s.Update(context.Background(), user("alice"), a, func(r keeper.GuardRecord) keeper.GuardRecord { return r })
+	var ge *Error
+	if !errors.As(err, &ge) || !strings.Contains(err.Error(), "guard reset --all") {
+		t.Fatalf("Update with a damaged key: %v, want an Error naming the fix", err)
 	}
-	mustSave(t, s, "b", rejection(b, 2, time.Now().Add(time.Minute)))
-	if gs, _ := mustLoad(t, s, "b", b); !gs.Credential.Equal(b) {
-		t.Fatal("a record made after replacing the key does not match")
+	if _, err := s.ResetAll(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if r := mustLoad(t, s, user("alice"), a); !r.IsZero() {
+		t.Fatalf("after ResetAll: %+v", r)
 	}
 }
 
-// The file holds neither the credential nor a plain hash of it: only an
-// HMAC under a key kept in another file.
+// The file holds neither the credential nor a plain hash of it, nor the
+// material of a keyed principal: only HMACs under a key kept in another
+// file, and no upstream text.
 func TestNoRawCredentialInFile(t *testing.T) {
 	dir := t.TempDir()
 	s := New(dir, nil)
-	const pw = "Winter2026!"
+	const pw, token = "Winter2026!", "api-token-7Yq2"
 	material := "alice\x00" + pw
 	c := cred("alice", pw)
-	mustSave(t, s, "p", rejection(c, 1, time.Now().Add(time.Minute)))
+	mustSave(t, s, user("alice"), rejection(c, 1, time.Now().Add(time.Minute)))
+	tc := cred("", token)
+	keyed := provider.Account{Provider: "vcd", Origin: "https://vcd.test:443", Kind: provider.KindAPIToken, Material: tc}
+	mustSave(t, s, keyed, rejection(tc, 1, time.Now().Add(time.Minute)))
 	data, err := os.ReadFile(s.Path())
 	if err != nil {
 		t.Fatal(err)
 	}
 	sum := sha256.Sum256([]byte(c.Reveal()))
 	forbidden := []string{pw, material, c.Reveal(), c.Reveal()[:16], secret.New(material).Fingerprint(),
-		hex.EncodeToString(sum[:]), hex.EncodeToString(sum[:8])}
+		hex.EncodeToString(sum[:]), hex.EncodeToString(sum[:8]), token, tc.Reveal()[:16], tc.Fingerprint()}
 	for i, f := range forbidden {
 		if bytes.Contains(data, []byte(f)) {
-			t.Errorf("the state file holds form %d of the credential", i)
+			t.Errorf("the state file holds form %d of a secret", i)
 		}
 	}
-	if !bytes.Contains(data, []byte(`"credential"`)) {
-		t.Fatal("the state file has no credential field; the test proves nothing")
+	if !bytes.Contains(data, []byte(`"credential"`)) || !bytes.Contains(data, []byte(`"principal": "api-token `)) {
+		t.Fatalf("the state file lacks the fields the test looks at; it proves nothing:\n%s", data)
 	}
 }
 
-func TestCorruptFileIsEmptyAndRewritten(t *testing.T) {
-	for name, content := range map[string]string{
-		"garbage": "\x00\x01not json", "truncated": `{"version":1,"entries":{"p":{"cred`,
-		"wrong shape": `[1,2,3]`, "null entries": `{"version":1,"entries":null}`,
-	} {
+// Fail closed: a file that cannot be parsed or used is an error naming
+// the path and the fix, never an empty store.
+func TestBrokenStoreFailsClosed(t *testing.T) {
+	tests := map[string]func(dir string) error{
+		"garbage": func(dir string) error {
+			return os.WriteFile(filepath.Join(dir, StateFile), []byte("\x00not json"), 0o600)
+		},
+		"truncated": func(dir string) error {
+			return os.WriteFile(filepath.Join(dir, StateFile), []byte(`{"version":2,"entries":{"p":{"cred`), 0o600)
+		},
+		"null entries": func(dir string) error {
+			return os.WriteFile(filepath.Join(dir, StateFile), []byte(`{"version":2,"entries":null}`), 0o600)
+		},
+		"json is a dir": func(dir string) error { return os.Mkdir(filepath.Join(dir, StateFile), 0o700) },
+		"lock is a dir": func(dir string) error { return os.Mkdir(filepath.Join(dir, LockFile), 0o700) },
+		"no such dir":   func(dir string) error { return os.Remove(dir) },
+		"future version": func(dir string) error {
+			return os.WriteFile(filepath.Join(dir, StateFile), []byte(`{"version":9,"entries":{}}`), 0o600)
+		},
+	}
+	for name, breakIt := range tests {
 		t.Run(name, func(t *testing.T) {
-			dir := t.TempDir()
-			s := New(dir, nil)
-			if err := os.WriteFile(s.Path(), []byte(content), 0o600); err != nil {
+			dir := filepath.Join(t.TempDir(), "run")
+			if err := os.Mkdir(dir, 0o700); err != nil {
 				t.Fatal(err)
 			}
-			c := cred("alice", "wrong")
-			if _, ok := mustLoad(t, s, "p", c); ok {
-				t.Fatal("a corrupt file holds a record")
+			if err := breakIt(dir); err != nil {
+				t.Fatal(err)
 			}
-			mustSave(t, s, "p", rejection(c, 1, time.Now().Add(time.Minute)))
-			if gs, ok := mustLoad(t, s, "p", c); !ok || !gs.Credential.Equal(c) {
-				t.Fatalf("after rewrite: %+v, %v", gs, ok)
+			s := New(dir, nil)
+			called := false
+			err := s.Update(context.Background(), user("alice"), cred("alice", "x"), func(r keeper.GuardRecord) keeper.GuardRecord {
+				called = true
+				return r
+			})
+			var ge *Error
+			if !errors.As(err, &ge) || called || !strings.Contains(err.Error(), dir) {
+				t.Fatalf("Update: %v (f called: %v), want an Error naming a path in %s", err, called, dir)
+			}
+			if ge.Fix == "" {
+				t.Fatal("no fix")
 			}
 		})
 	}
-	t.Run("clear rewrites", func(t *testing.T) {
-		s := New(t.TempDir(), nil)
-		if err := os.WriteFile(s.Path(), []byte("garbage"), 0o600); err != nil {
-			t.Fatal(err)
-		}
-		if err := s.Clear(context.Background(), "p"); err != nil {
-			t.Fatal(err)
-		}
-		if data, _ := os.ReadFile(s.Path()); !bytes.Contains(data, []byte(`"entries": {}`)) {
-			t.Fatalf("Clear left %q", data)
-		}
-	})
+}
+
+// A file of the previous version (records per profile) reads as empty.
+func TestOldVersionIsReplaced(t *testing.T) {
+	dir := t.TempDir()
+	old := `{"version":1,"entries":{"vcf https://x p":{"credential":"00","rejections":1}}}`
+	if err := os.WriteFile(filepath.Join(dir, StateFile), []byte(old), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s := New(dir, nil)
+	if r := mustLoad(t, s, user("alice"), cred("alice", "x")); !r.IsZero() {
+		t.Fatalf("%+v", r)
+	}
+	mustSave(t, s, user("alice"), rejection(cred("alice", "x"), 1, time.Now().Add(time.Minute)))
+	if data, _ := os.ReadFile(s.Path()); bytes.Contains(data, []byte("vcf https://x p")) {
+		t.Fatal("the old record survived a write")
+	}
 }
 
 func TestExpiredRecordsArePruned(t *testing.T) {
 	now := t0
 	s := New(t.TempDir(), clock(&now))
 	a, b := cred("alice", "wrong"), cred("bob", "wrong")
-	mustSave(t, s, "a", rejection(a, 1, t0.Add(time.Minute)))
+	mustSave(t, s, user("alice"), rejection(a, 1, t0.Add(time.Minute)))
 	now = t0.Add(time.Minute + Retention - time.Second)
-	mustSave(t, s, "b", rejection(b, 1, now.Add(time.Minute)))
-	if _, ok := mustLoad(t, s, "a", a); !ok {
+	mustSave(t, s, user("bob"), rejection(b, 1, now.Add(time.Minute)))
+	if r := mustLoad(t, s, user("alice"), a); r.IsZero() {
 		t.Fatal("a record within its retention was pruned (the backoff would restart)")
 	}
 	now = now.Add(2 * time.Second)
-	mustSave(t, s, "b", rejection(b, 2, now.Add(2*time.Minute)))
-	if _, ok := mustLoad(t, s, "a", a); ok {
+	mustSave(t, s, user("bob"), rejection(b, 2, now.Add(2*time.Minute)))
+	if r := mustLoad(t, s, user("alice"), a); !r.IsZero() {
 		t.Fatal("an expired record survived a write")
-	}
-	if _, ok := mustLoad(t, s, "b", b); !ok {
-		t.Fatal("the written record is gone")
 	}
 }
 
-func TestLoadHonoursContext(t *testing.T) {
+// List and Reset: what `tokenkeeper guard status|reset` shows and does.
+func TestListAndReset(t *testing.T) {
+	now := t0
+	s := New(t.TempDir(), clock(&now))
+	mustSave(t, s, user("alice"), rejection(cred("alice", "x"), 1, t0.Add(time.Minute)))
+	mustSave(t, s, user("bob"), rejection(cred("bob", "x"), 3, t0.Add(4*time.Minute)))
+	es, err := s.List(context.Background(), 185*time.Second)
+	if err != nil || len(es) != 2 || es[0].Principal != "alice" || es[0].Recent != 1 || es[1].Failures != 3 {
+		t.Fatalf("List: %+v, %v", es, err)
+	}
+	if found, err := s.Reset(context.Background(), user("alice")); !found || err != nil {
+		t.Fatalf("Reset: %v, %v", found, err)
+	}
+	if found, _ := s.Reset(context.Background(), user("alice")); found {
+		t.Fatal("reset twice")
+	}
+	if r := mustLoad(t, s, user("bob"), cred("bob", "x")); r.Failures != 3 {
+		t.Fatal("resetting alice touched bob")
+	}
+	if n, err := s.ResetAll(context.Background()); n != 1 || err != nil {
+		t.Fatalf("ResetAll: %d, %v", n, err)
+	}
+}
+
+func TestUpdateHonoursContext(t *testing.T) {
 	dir := t.TempDir()
 	s := New(dir, nil)
-	held, err := s.lock(context.Background())
+	held, err := s.fs.Lock(context.Background(), LockFile)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer held()
 	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
 	defer cancel()
-	if _, _, err := s.Load(ctx, "p", cred("alice", "x")); err == nil {
-		t.Fatal("Load succeeded while another holder had the lock")
+	if _, err := s.List(ctx, time.Minute); err == nil {
+		t.Fatal("List succeeded while another holder had the lock")
 	}
 }
 
-// The login lock of a key excludes other holders of that key, in other
-// Stores (processes) too, but not of other keys.
+// The login lock of an account excludes other holders of it, in other
+// Stores (processes) too, but not of other accounts.
 func TestLockLogin(t *testing.T) {
 	dir := t.TempDir()
 	a, b := New(dir, nil), New(dir, nil)
-	unlock, err := a.LockLogin(context.Background(), "p")
+	unlock, err := a.LockLogin(context.Background(), user("alice"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
 	defer cancel()
-	if _, err := b.LockLogin(ctx, "p"); err == nil {
-		t.Fatal("a second holder got the login lock of p")
+	if _, err := b.LockLogin(ctx, user("alice")); err == nil {
+		t.Fatal("a second holder got the login lock of alice")
 	}
-	other, err := b.LockLogin(context.Background(), "q")
+	other, err := b.LockLogin(context.Background(), user("bob"))
 	if err != nil {
-		t.Fatalf("the lock of p blocks q: %v", err)
+		t.Fatalf("the lock of alice blocks bob: %v", err)
 	}
 	other()
 	// Store operations do not wait for a login in progress.
-	mustSave(t, b, "p", rejection(cred("alice", "wrong"), 1, time.Now().Add(time.Minute)))
+	mustSave(t, b, user("alice"), rejection(cred("alice", "wrong"), 1, time.Now().Add(time.Minute)))
 	unlock()
-	again, err := b.LockLogin(context.Background(), "p")
+	again, err := b.LockLogin(context.Background(), user("alice"))
 	if err != nil {
 		t.Fatalf("after release: %v", err)
 	}
 	again()
 }
 
-// writers saves n records, each under its own key, from a store of its
-// own (the way separate processes do).
+// writers saves n records, each under its own account, from a store of
+// its own (the way separate processes do).
 func writers(t *testing.T, dir, prefix string, n int) {
 	var wg sync.WaitGroup
 	for i := range n {
 		wg.Go(func() {
-			key := fmt.Sprintf("%s-%d", prefix, i)
-			gs := rejection(cred(key, "wrong"), 1, time.Now().Add(time.Hour))
-			if err := New(dir, nil).Save(context.Background(), key, gs); err != nil {
-				t.Errorf("Save %s: %v", key, err)
+			name := fmt.Sprintf("%s-%d", prefix, i)
+			r := rejection(cred(name, "wrong"), 1, time.Now().Add(time.Hour))
+			if err := New(dir, nil).Update(context.Background(), user(name), r.Credential,
+				func(keeper.GuardRecord) keeper.GuardRecord { return r }); err != nil {
+				t.Errorf("Update %s: %v", name, err)
 			}
 		})
 	}
@@ -307,9 +362,9 @@ func TestConcurrentWriters(t *testing.T) {
 	writers(t, dir, "local", goroutines)
 	wg.Wait()
 	s := New(dir, nil)
-	check := func(key string) {
-		if gs, ok := mustLoad(t, s, key, cred(key, "wrong")); !ok || !gs.Credential.Equal(cred(key, "wrong")) {
-			t.Errorf("record %s: found=%v match=%v", key, ok, gs.Credential.Equal(cred(key, "wrong")))
+	check := func(name string) {
+		if r := mustLoad(t, s, user(name), cred(name, "wrong")); !r.Credential.Equal(cred(name, "wrong")) {
+			t.Errorf("record %s: %+v", name, r)
 		}
 	}
 	for p := range procs {

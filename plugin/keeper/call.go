@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"github.com/tokenkeeper/tokenkeeper/plugin/provider"
-	"github.com/tokenkeeper/tokenkeeper/plugin/secret"
 )
 
 // intent is what a shared upstream call is for.
@@ -98,7 +97,8 @@ func (p *profile) noteAttempt(c *call, err error) {
 // unexpired token can be served meanwhile; otherwise the cached token is
 // served and the retry happens later on the profile's timer.
 func (p *profile) retryable(err error) bool {
-	if !errors.Is(err, provider.ErrUnavailable) {
+	var counted countedLogin
+	if !errors.Is(err, provider.ErrUnavailable) || errors.As(err, &counted) {
 		return false
 	}
 	p.mu.Lock()
@@ -149,58 +149,55 @@ func (p *profile) refresh(ctx context.Context, c *call, g provider.Grant) error 
 	return nil
 }
 
+// login logs in under the account's lockout guard: the attempt is
+// admitted and recorded before it is sent, and its outcome recorded after
+// (see guard.go). A login whose request may have reached the server and
+// failed is not retried within the call (countedLogin).
 func (p *profile) login(ctx context.Context, c *call, retired *[]retiredGrant) error {
 	cred, err := p.impl.Credential(ctx)
 	if err != nil {
 		return p.errorf("could not read credential", err)
 	}
-	if err := p.memGuardCheck(cred); err != nil {
-		return err // the fast path: no file, no lock
-	}
-	unlock := p.lockLogin(ctx)
-	defer unlock()
-	sh, err := p.sharedGuardCheck(ctx, cred)
+	a := p.accountFor(cred)
+	unlock, started, err := p.admitLogin(ctx, a, cred)
 	if err != nil {
 		return err
 	}
-	start := time.Now()
+	defer unlock()
 	g, err := p.impl.Login(ctx)
+	p.settleLogin(ctx, a, cred, started, err)
 	if err != nil {
-		return p.loginFailed(ctx, cred, sh, start, err)
+		return p.loginFailed(started, err)
 	}
-	p.loginSucceeded(c, g, start, retired)
-	p.clearGuard(ctx, sh)
+	p.loginSucceeded(c, g, started, retired)
 	return nil
 }
 
-// loginFailed counts a failed login; a rejection arms the guard, here and
-// in the shared store. Neither the credential nor its digest is logged.
-func (p *profile) loginFailed(ctx context.Context, cred secret.Secret, sh shared, start time.Time, err error) error {
-	now := time.Now()
+// loginFailed counts a failed login. Neither the credential nor its
+// digest is logged.
+func (p *profile) loginFailed(start time.Time, err error) error {
 	p.mu.Lock()
 	p.counts.LoginFailures++
-	p.log.Debug("login failed", "op", "login", "took", now.Sub(start), "error", err)
-	rejected := errors.Is(err, provider.ErrCredentialsRejected)
-	var st GuardState
-	if rejected {
-		p.guard.reject(now, cred, err, sh.rejections)
-		st = p.guard.state()
-		p.log.Warn("login rejected; not retrying this credential until the backoff passes or it changes",
-			"op", "login", "retry_at", st.RetryAt, "rejections", st.Rejections)
-	}
 	p.mu.Unlock()
-	if rejected {
-		p.saveGuard(ctx, st)
+	p.log.Debug("login failed", "op", "login", "took", time.Since(start), "error", err)
+	err = p.errorf("log in", err)
+	if o := classifyLogin(err); o == outcomeNotSent || o == outcomeMisdirected {
+		return err
 	}
-	return p.errorf("log in", err)
+	return countedLogin{err}
 }
+
+// countedLogin is a failed login the guard counted: the retry loop must
+// not repeat it within the call, even when it is ErrUnavailable.
+type countedLogin struct{ error }
+
+func (e countedLogin) Unwrap() error { return e.error }
 
 func (p *profile) loginSucceeded(c *call, g provider.Grant, start time.Time, retired *[]retiredGrant) {
 	now := time.Now()
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.counts.Logins++
-	p.guard = guard{}
 	if p.liveLocked(now) {
 		*retired = append(*retired, retiredGrant{g: p.grant, fp: p.tmpl.Fingerprint})
 	}

@@ -41,6 +41,7 @@ type fake struct {
 	prefix     string        // prefixes every secret (canary tests)
 	password   string        // what the secret source yields now
 	good       string        // what the upstream accepts
+	principal  string        // the account's user; "" is "user"
 
 	// Scripted failures, consumed one per call; a nil entry succeeds.
 	loginErrs, refreshErrs, revokeErrs, probeErrs []error
@@ -211,6 +212,18 @@ func (f *fake) Revoke(ctx context.Context, g provider.Grant) error {
 	}
 	delete(f.refreshIDs, g.Refresh.Reveal())
 	return nil
+}
+
+// Account is the one account every fake logs in as, unless principal
+// names another.
+func (f *fake) Account() provider.Account {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	p := f.principal
+	if p == "" {
+		p = "user"
+	}
+	return provider.Account{Provider: "vcf", Origin: "https://sddc.test:443", Kind: provider.KindUser, Principal: p}
 }
 
 func (f *fake) Credential(context.Context) (secret.Secret, error) {

@@ -2,6 +2,9 @@ package keeper
 
 import (
 	"context"
+	"errors"
+	"fmt"
+	"slices"
 	"time"
 
 	"github.com/tokenkeeper/tokenkeeper/plugin/provider"
@@ -9,50 +12,59 @@ import (
 )
 
 // Lockout guard backoff: upstreams lock an account after a few failed
-// logins (SDDC Manager: 5 within 180 s), so a rejected credential is tried
-// again only after guardFirst, doubling with each further rejection up to
-// guardMax — or at once when the secret source yields another value.
+// logins (SSO: 5 within 180 s), so after a rejected or unknown-outcome
+// login the same credential is tried again only after guardFirst,
+// doubling with each further one up to guardMax — or at once when the
+// secret source yields another value.
 const (
 	guardFirst = time.Minute
 	guardMax   = 30 * time.Minute
 )
 
-// guardStoreTimeout bounds one GuardStore operation. A rejection is saved
-// on a context of its own: the call's may be about to end.
+// The hard ceiling, whatever the credential: at most ceilingAttempts
+// failed or unknown-outcome logins per account within ceilingWindow. The
+// window is SSO's 180 s plus slack for the time between our stamp (taken
+// before sending) and the server's.
+const (
+	ceilingAttempts = 2
+	ceilingWindow   = 180*time.Second + 5*time.Second
+)
+
+// guardStoreTimeout bounds one GuardStore operation. The outcome of a
+// login is saved on a context of its own: the call's may be about to end.
 const guardStoreTimeout = 5 * time.Second
 
-// guard remembers a rejected login. It lives inside profile and is guarded
-// by profile.mu; the zero value is disarmed. The credential is an opaque
-// Secret from Provider.Credential and is never logged.
-type guard struct {
-	cred    secret.Secret // the rejected credential
-	step    int           // rejections in a row; 0 = disarmed
-	retryAt time.Time     // no login with cred before this
-	cause   error         // the rejection, for GuardError
+// outcome is what a login attempt tells the lockout guard.
+type outcome int
+
+const (
+	outcomeOK          outcome = iota // logged in
+	outcomeNotSent                    // provably never reached the server: free, retried
+	outcomeMisdirected                // answered by something that is not the login service: free, not retried
+	outcomeRejected                   // the server refused the credential
+	outcomeUnknown                    // reached the server (or may have): it may have counted a failure
+)
+
+// classifyLogin sorts a login error. Anything not proven harmless counts:
+// only a request that never left (provider.ErrNotSent) and an answer the
+// provider recognised as not coming from the login service at all
+// (provider.ErrBadConfig: a 404, Go's answer to plain HTTP on a TLS port,
+// a redirect, an untrusted certificate) are free.
+func classifyLogin(err error) outcome {
+	switch {
+	case err == nil:
+		return outcomeOK
+	case errors.Is(err, provider.ErrCredentialsRejected):
+		return outcomeRejected
+	case errors.Is(err, provider.ErrNotSent):
+		return outcomeNotSent
+	case errors.Is(err, provider.ErrBadConfig):
+		return outcomeMisdirected
+	}
+	return outcomeUnknown
 }
 
-func (g *guard) armed() bool { return g.step > 0 }
-
-// blocks reports whether a login with credential cred must not be tried now.
-func (g *guard) blocks(now time.Time, cred secret.Secret) bool {
-	return g.armed() && cred.Equal(g.cred) && now.Before(g.retryAt)
-}
-
-// reject arms the guard for credential cred after a rejection at now.
-// carried is the count of rejections another process recorded: the
-// backoff continues from the longer streak.
-func (g *guard) reject(now time.Time, cred secret.Secret, cause error, carried int) {
-	g.step = max(g.step, carried) + 1
-	g.cred, g.cause = cred, cause
-	g.retryAt = now.Add(guardDelay(g.step))
-}
-
-// state is the guard as a GuardStore records it.
-func (g *guard) state() GuardState {
-	return GuardState{Credential: g.cred, Rejections: g.step, RetryAt: g.retryAt, LastError: g.cause.Error()}
-}
-
-// guardDelay is the wait after the n-th rejection in a row (n ≥ 1).
+// guardDelay is the wait after the n-th counted failure in a row (n ≥ 1).
 func guardDelay(n int) time.Duration {
 	d := guardFirst
 	for i := 1; i < n && d < guardMax; i++ {
@@ -61,109 +73,237 @@ func guardDelay(n int) time.Duration {
 	return min(d, guardMax)
 }
 
-// shared is what the GuardStore said before a login: how many rejections
-// it carries, and whether it must be cleared after a success.
-type shared struct {
-	rejections int
-	dirty      bool // an entry exists, or the store could not be read
+// refusal is why admit refused a login: when the next one is allowed.
+type refusal struct {
+	retryAt time.Time
+	ceiling bool // the hard ceiling, not the credential's backoff
 }
 
-// sharedGuardCheck refuses a login with credential cred while the shared
-// store, which another process may have armed, blocks it. With
-// memGuardCheck before it, inside the one call in flight and under the
-// login lock, at most one login per credential and backoff step reaches
-// upstream, whatever the callers and processes.
-func (p *profile) sharedGuardCheck(ctx context.Context, cred secret.Secret) (shared, error) {
-	if p.env.guards == nil {
-		return shared{}, nil
+// recent are the attempts of r that still count against the ceiling at
+// now, a login in flight (or whose process died before it could say how
+// it went) included.
+func recent(r GuardRecord, now time.Time) []time.Time {
+	var out []time.Time
+	for _, t := range append(slices.Clone(r.Attempts), r.Pending) {
+		if !t.IsZero() && now.Sub(t) < ceilingWindow {
+			out = append(out, t)
+		}
 	}
-	ctx, cancel := context.WithTimeout(ctx, guardStoreTimeout)
-	defer cancel()
-	st, ok, err := p.env.guards.Load(ctx, p.guardKey, cred)
+	slices.SortFunc(out, func(a, b time.Time) int { return a.Compare(b) })
+	return out
+}
+
+// admit decides whether a login with cred may start at now: not while the
+// ceiling is reached, whatever the credential; not while the backoff of
+// the last counted failure runs, for the credential it was counted for.
+func admit(r GuardRecord, cred secret.Secret, now time.Time) (refusal, bool) {
+	if at := recent(r, now); len(at) >= ceilingAttempts {
+		return refusal{retryAt: at[len(at)-ceilingAttempts].Add(ceilingWindow), ceiling: true}, false
+	}
+	if r.Failures > 0 && !cred.IsZero() && r.Credential.Equal(cred) && now.Before(r.RetryAt) {
+		return refusal{retryAt: r.RetryAt}, false
+	}
+	return refusal{}, true
+}
+
+// begin records a login about to start at now, before it is sent: should
+// this process die with the request on the wire, the attempt still
+// counts. A pending attempt left by a process that died is counted.
+func begin(r GuardRecord, now time.Time) GuardRecord {
+	if !r.Pending.IsZero() {
+		r.Attempts = append(r.Attempts, r.Pending)
+	}
+	r.Pending = now
+	r.Attempts = recentOnly(r.Attempts, now)
+	return r
+}
+
+func recentOnly(ts []time.Time, now time.Time) []time.Time {
+	return slices.DeleteFunc(slices.Clone(ts), func(t time.Time) bool { return now.Sub(t) >= ceilingWindow })
+}
+
+// settle records how the login begun at r.Pending went, at now. A
+// success ends the backoff (the ceiling's attempts stay: they were
+// failures); a request that never left costs nothing; a rejection or an
+// unknown outcome is one more step of the credential's backoff, at least
+// as long as a Retry-After the server asked for.
+func settle(r GuardRecord, o outcome, cred secret.Secret, class string, retryAfter time.Duration, now time.Time) GuardRecord {
+	pending := r.Pending
+	r.Pending = time.Time{}
+	switch o {
+	case outcomeOK:
+		r.Failures, r.RetryAt, r.Credential, r.Outcome, r.Rejected = 0, time.Time{}, secret.Secret{}, "", false
+	case outcomeRejected, outcomeUnknown:
+		if !pending.IsZero() {
+			r.Attempts = append(r.Attempts, pending)
+		}
+		r.Failures++
+		r.Credential, r.Outcome, r.Rejected = cred, class, o == outcomeRejected
+		r.RetryAt = now.Add(max(guardDelay(r.Failures), retryAfter))
+	}
+	r.Attempts = recentOnly(r.Attempts, now)
+	return r
+}
+
+// outcomeClass describes a failed login for the record without any
+// upstream text: the kind of failure, the HTTP status and a code made of
+// identifier characters only.
+func outcomeClass(o outcome, err error) string {
+	what := "unknown outcome"
+	if o == outcomeRejected {
+		what = "rejected"
+	}
+	var pe *provider.Error
+	if !errors.As(err, &pe) {
+		return what
+	}
+	switch {
+	case pe.Status != 0 && isIdent(pe.Code):
+		return fmt.Sprintf("%s: HTTP %d %s", what, pe.Status, pe.Code)
+	case pe.Status != 0:
+		return fmt.Sprintf("%s: HTTP %d", what, pe.Status)
+	case pe.Message != "" && pe.Err != nil:
+		// A transport failure: the message is ours (TransportError).
+		return what + ": " + pe.Message + " after sending"
+	}
+	return what
+}
+
+func isIdent(s string) bool {
+	if s == "" || len(s) > 64 {
+		return false
+	}
+	for _, r := range s {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '_' || r == '-' || r == '.') {
+			return false
+		}
+	}
+	return true
+}
+
+// account is the account a login with cred spends the budget of: a keyed
+// principal without material of its own (API key, API token) is named by
+// the credential.
+func (p *profile) accountFor(cred secret.Secret) provider.Account {
+	a := p.account
+	if a.Keyed() && a.Material.IsZero() {
+		a.Material = cred
+	}
+	return a
+}
+
+// admitLogin takes the account's login lock and records the attempt
+// before it is made, or refuses it. Every path that cannot read, lock or
+// write the shared guard refuses: no login without the guard (fail
+// closed). The returned release ends the lock.
+func (p *profile) admitLogin(ctx context.Context, a provider.Account, cred secret.Secret) (func(), time.Time, error) {
+	unlock, err := p.env.guards.LockLogin(ctx, a)
 	if err != nil {
-		p.log.Warn("could not read the shared lockout guard; guarding in this process only",
-			"op", "login", "error", err)
-		return shared{dirty: true}, nil
+		return nil, time.Time{}, p.guardUnusable(ctx, err)
 	}
-	if !ok {
-		return shared{}, nil
+	var ref refusal
+	var ok bool
+	var last GuardRecord
+	started := time.Now()
+	sctx, cancel := context.WithTimeout(ctx, guardStoreTimeout)
+	defer cancel()
+	err = p.env.guards.Update(sctx, a, cred, func(r GuardRecord) GuardRecord {
+		last = r
+		if ref, ok = admit(r, cred, started); !ok {
+			return r
+		}
+		return begin(r, started)
+	})
+	switch {
+	case err != nil:
+		unlock()
+		return nil, time.Time{}, p.guardUnusable(ctx, err)
+	case !ok:
+		unlock()
+		return nil, time.Time{}, p.refused(a, last, ref)
+	}
+	return unlock, started, nil
+}
+
+// refused is the GuardError for a refusal, remembered for the status.
+func (p *profile) refused(a provider.Account, r GuardRecord, ref refusal) error {
+	ge := &GuardError{Profile: p.name, Account: a.String(), RetryAt: ref.retryAt, Ceiling: ref.ceiling,
+		Cause: &recordedOutcome{class: r.Outcome, rejected: r.Rejected}}
+	p.mu.Lock()
+	p.guardRetryAt = ref.retryAt
+	p.mu.Unlock()
+	p.log.Debug("login not attempted: lockout guard", "op", "login", "retry_at", ref.retryAt,
+		"ceiling", ref.ceiling, "failures", r.Failures)
+	return ge
+}
+
+// guardUnusable is the error of a login refused because the shared guard
+// cannot be used. A context that ended while waiting for another
+// process's login of the same account is not the store's fault.
+func (p *profile) guardUnusable(ctx context.Context, err error) error {
+	if ctx.Err() != nil {
+		return p.errorf("log in", fmt.Errorf("waiting for another login of this account: %w (%w)", err, provider.ErrUnavailable))
+	}
+	p.log.Error("login not attempted: the lockout guard cannot be used", "op", "login", "error", err)
+	return p.errorf("log in", &GuardStoreError{Err: err})
+}
+
+// settleLogin records the outcome of the login that admitLogin began at
+// started. Failing to record it is logged: the attempt itself is already
+// counted (begin), so the ceiling holds.
+func (p *profile) settleLogin(ctx context.Context, a provider.Account, cred secret.Secret, started time.Time, loginErr error) {
+	o := classifyLogin(loginErr)
+	class := outcomeClass(o, loginErr)
+	var retryAfter time.Duration
+	var pe *provider.Error
+	if errors.As(loginErr, &pe) {
+		retryAfter = pe.RetryAfter
+	}
+	now := time.Now()
+	var rec GuardRecord
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), guardStoreTimeout)
+	defer cancel()
+	err := p.env.guards.Update(ctx, a, cred, func(r GuardRecord) GuardRecord {
+		if !r.Pending.Equal(started) {
+			// Someone reset the record meanwhile; this attempt still counts.
+			r.Pending = started
+		}
+		rec = settle(r, o, cred, class, retryAfter, now)
+		return rec
+	})
+	if err != nil {
+		p.log.Error("could not record the login's outcome in the lockout guard", "op", "login", "error", err)
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if cred.IsZero() || !st.Credential.Equal(cred) || !time.Now().Before(st.RetryAt) {
-		return shared{rejections: st.Rejections, dirty: true}, nil
-	}
-	// Another process was rejected with this credential: adopt its
-	// guard, so that later calls here fail fast without reading the store.
-	p.guard = guard{cred: cred, step: max(st.Rejections, 1), retryAt: st.RetryAt,
-		cause: &recordedRejection{msg: st.LastError}}
-	p.log.Debug("login not attempted: credential rejected before by another process",
-		"op", "login", "retry_at", st.RetryAt, "rejections", st.Rejections)
-	return shared{}, &GuardError{Profile: p.name, RetryAt: st.RetryAt, Cause: p.guard.cause}
-}
-
-// lockLogin takes the store's login lock of the profile, if it has one,
-// and returns its release. Failing to get it only costs the cross-process
-// serialization: it is logged and the login goes ahead.
-func (p *profile) lockLogin(ctx context.Context) func() {
-	l, ok := p.env.guards.(LoginLocker)
-	if !ok {
-		return func() {}
-	}
-	unlock, err := l.LockLogin(ctx, p.guardKey)
-	if err != nil {
-		p.log.Warn("could not take the shared login lock; logging in without it", "op", "login", "error", err)
-		return func() {}
-	}
-	return unlock
-}
-
-// memGuardCheck refuses a login with credential cred while the guard of
-// this process blocks it.
-func (p *profile) memGuardCheck(cred secret.Secret) error {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if !p.guard.blocks(time.Now(), cred) {
-		return nil
-	}
-	p.log.Debug("login not attempted: credential rejected before", "op", "login",
-		"retry_at", p.guard.retryAt, "rejections", p.guard.step)
-	return &GuardError{Profile: p.name, RetryAt: p.guard.retryAt, Cause: p.guard.cause}
-}
-
-// saveGuard records a rejection in the shared store, best effort.
-func (p *profile) saveGuard(ctx context.Context, st GuardState) {
-	if p.env.guards == nil {
-		return
-	}
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), guardStoreTimeout)
-	defer cancel()
-	if err := p.env.guards.Save(ctx, p.guardKey, st); err != nil {
-		p.log.Warn("could not record the rejected login for other processes", "op", "login", "error", err)
+	switch o {
+	case outcomeOK:
+		p.guardRetryAt = time.Time{}
+	case outcomeRejected, outcomeUnknown:
+		p.guardRetryAt = rec.RetryAt
+		p.log.Warn("login failed; this credential is not tried again until the backoff passes or it changes",
+			"op", "login", "outcome", class, "retry_at", rec.RetryAt, "failures", rec.Failures)
 	}
 }
 
-// clearGuard forgets a recorded rejection after a successful login.
-func (p *profile) clearGuard(ctx context.Context, sh shared) {
-	if p.env.guards == nil || !sh.dirty {
-		return
-	}
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), guardStoreTimeout)
-	defer cancel()
-	if err := p.env.guards.Clear(ctx, p.guardKey); err != nil {
-		p.log.Warn("could not clear the shared lockout guard", "op", "login", "error", err)
-	}
+// recordedOutcome is the failure that armed the guard, as the record
+// keeps it: its class only, never upstream text. A rejection keeps its
+// classification for errors.Is.
+type recordedOutcome struct {
+	class    string
+	rejected bool
 }
 
-// recordedRejection is a rejected login another process recorded in the
-// GuardStore: its message, classified as a credential rejection.
-type recordedRejection struct{ msg string }
-
-func (e *recordedRejection) Error() string {
-	if e.msg == "" {
-		return "credentials rejected (recorded by another process)"
+func (e *recordedOutcome) Error() string {
+	if e.class == "" {
+		return "earlier failed login"
 	}
-	return e.msg
+	return "last login " + e.class
 }
 
-func (e *recordedRejection) Unwrap() error { return provider.ErrCredentialsRejected }
+func (e *recordedOutcome) Unwrap() error {
+	if e.rejected {
+		return provider.ErrCredentialsRejected
+	}
+	return nil
+}

@@ -119,13 +119,22 @@ func TestLoginRejectedGuard(t *testing.T) {
 			t.Fatalf("1 min into the 2 min step: logins=%d, want 2", logins)
 		}
 
+		// A changed credential is tried at once, unless the account had
+		// two failed logins within the ceiling's window: then nothing is
+		// tried until the window passes, whatever the secret.
 		f.set(func(f *fake) { f.password = "also-wrong" })
+		getAll(t, k, 50)
+		if logins, _, _, _ := f.snapshot(); logins != 2 {
+			t.Fatalf("after a credential change within the window: logins=%d, want 2", logins)
+		}
+		time.Sleep(70 * time.Second)
 		getAll(t, k, 50)
 		if logins, _, _, _ := f.snapshot(); logins != 3 {
 			t.Fatalf("after a credential change: logins=%d, want 3", logins)
 		}
 
 		f.set(func(f *fake) { f.password = "right" })
+		time.Sleep(ceilingWindow)
 		mustGet(t, k, GetOptions{})
 		if s := statusOf(t, k, "p"); s.State != StateValid || s.Counts.Logins != 1 || s.Counts.LoginFailures != 3 {
 			t.Fatalf("after the right password: %+v", s)

@@ -21,6 +21,8 @@ import (
 	"time"
 
 	"github.com/hashicorp/go-hclog"
+
+	"github.com/tokenkeeper/tokenkeeper/plugin/provider"
 )
 
 // Defaults applied by New to zero Options fields.
@@ -52,7 +54,8 @@ type Options struct {
 	// Rand returns a value in [0, 1) for jitter; nil means math/rand/v2.
 	Rand func() float64
 	// Guards shares the lockout guard with other processes; nil keeps it
-	// in this process only. It is read before every login attempt.
+	// in this process only (across its profiles). It is read and written
+	// around every login attempt; when it fails, no login is attempted.
 	Guards GuardStore
 	// OneShot: the keeper serves one call and its process exits
 	// (tokenkeeper get --no-agent), so nothing keeps an idle-timeout
@@ -73,10 +76,12 @@ type ProfileSpec struct {
 	// Keepalive, when positive and Impl is a Prober, probes the session on
 	// this period while a grant is held so that it does not idle out.
 	Keepalive time.Duration
-	// GuardKey names the profile in Options.Guards; empty means
-	// Provider+" "+URL+" "+Name.
-	GuardKey string
-	Impl     Provider
+	// Account is the upstream account the profile logs in as: its
+	// lockout budget is shared with every profile naming the same
+	// account. Zero means Impl's, when Impl has an Account method (the
+	// providers of plugin/provider do); New refuses a profile without one.
+	Account provider.Account
+	Impl    Provider
 }
 
 // env is what every profile shares: the options with defaults applied.
@@ -89,7 +94,7 @@ type env struct {
 	callTimeout time.Duration
 	minValidity time.Duration
 	retry       backoff
-	guards      GuardStore // nil: in-memory guard only
+	guards      GuardStore // never nil: Options.Guards or an in-memory one
 	oneShot     bool       // no keepalive beyond the call (Options.OneShot)
 }
 
@@ -122,6 +127,14 @@ func New(specs []ProfileSpec, o Options) (*Keeper, error) {
 		if s.Impl == nil {
 			return nil, fmt.Errorf("could not create keeper: profile %q has no provider", s.Name)
 		}
+		if s.Account.IsZero() {
+			if a, ok := s.Impl.(interface{ Account() provider.Account }); ok {
+				s.Account = a.Account()
+			}
+		}
+		if s.Account.IsZero() {
+			return nil, fmt.Errorf("could not create keeper: profile %q names no account for its lockout guard", s.Name)
+		}
 		if _, dup := k.profiles[s.Name]; dup {
 			return nil, fmt.Errorf("could not create keeper: profile %q is defined twice", s.Name)
 		}
@@ -152,6 +165,9 @@ func newEnv(o Options) *env {
 		minValidity: max(o.DefaultMinValidity, 0),
 		guards:      o.Guards,
 		oneShot:     o.OneShot,
+	}
+	if e.guards == nil {
+		e.guards = newMemGuards()
 	}
 	if e.rand == nil {
 		e.rand = rand.Float64

@@ -34,7 +34,7 @@ type profile struct {
 	prober              Prober // nil when impl cannot probe
 	refreshBefore       time.Duration
 	keepalive           time.Duration
-	guardKey            string // the profile in env.guards
+	account             provider.Account // whose lockout budget logins spend
 	env                 *env
 	log                 hclog.Logger
 
@@ -61,7 +61,7 @@ type profile struct {
 	dead           bool // the held grant is known gone upstream
 	lastErr        error
 	counts         Counts
-	guard          guard
+	guardRetryAt   time.Time // the lockout guard's last word, for the status only
 	transient      int       // transient failures in a row
 	retryAt        time.Time // no background retry before this
 	inflight       *call     // the one upstream call of this profile, if any
@@ -78,10 +78,7 @@ func newProfile(s ProfileSpec, e *env, log hclog.Logger) *profile {
 	p := &profile{
 		name: s.Name, provider: s.Provider, url: s.URL, impl: s.Impl,
 		refreshBefore: s.RefreshBefore, keepalive: s.Keepalive,
-		guardKey: s.GuardKey, env: e, log: log,
-	}
-	if p.guardKey == "" {
-		p.guardKey = s.Provider + " " + s.URL + " " + s.Name
+		account: s.Account, env: e, log: log,
 	}
 	p.prober, _ = s.Impl.(Prober)
 	return p

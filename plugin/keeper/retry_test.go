@@ -15,6 +15,13 @@ func unavailable() error {
 	return &provider.Error{Op: "login", Method: "POST", Path: "/v1/tokens", Status: 503, Kind: provider.ErrUnavailable}
 }
 
+// notSent is a transient login failure that provably never reached the
+// server (a refused connection): the only kind retried within a call.
+func notSent() error {
+	return provider.NotSent(&provider.Error{Op: "login", Method: "POST", Path: "/v1/tokens", Kind: provider.ErrUnavailable,
+		Message: "connection refused"})
+}
+
 func TestBackoffDelay(t *testing.T) {
 	tests := []struct {
 		n    int
@@ -37,11 +44,12 @@ func TestBackoffDelay(t *testing.T) {
 	}
 }
 
-// Rule 7: transient failures are retried with backoff inside the call.
+// Rule 7: transient failures are retried with backoff inside the call
+// (for a login: only those that never reached the server).
 func TestTransientRetriedWithBackoff(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		f := newFake()
-		f.loginErrs = []error{unavailable(), unavailable()}
+		f.loginErrs = []error{notSent(), notSent()}
 		k := newTestKeeper(t, f, Options{Rand: func() float64 { return 0.5 }})
 		t0 := time.Now()
 		mustGet(t, k, GetOptions{})
@@ -80,7 +88,7 @@ func TestTransientBoundedByDeadlines(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		f := newFake()
 		for range 100 {
-			f.loginErrs = append(f.loginErrs, unavailable())
+			f.loginErrs = append(f.loginErrs, notSent())
 		}
 		k := newTestKeeper(t, f, Options{CallTimeout: 10 * time.Second, Rand: func() float64 { return 0.5 }})
 		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
@@ -205,8 +213,8 @@ func TestTransientBackgroundRefreshRetriedOnTimer(t *testing.T) {
 // server answers Unavailable with the cause.
 func TestGaveUpNamesLastAttempt(t *testing.T) {
 	refused := func() error {
-		return &provider.Error{Op: "login", Method: "POST", Path: "/v1/tokens", Kind: provider.ErrUnavailable,
-			Err: errors.New("dial tcp 127.0.0.1:9: connect: connection refused")}
+		return provider.NotSent(&provider.Error{Op: "login", Method: "POST", Path: "/v1/tokens", Kind: provider.ErrUnavailable,
+			Err: errors.New("dial tcp 127.0.0.1:9: connect: connection refused")})
 	}
 	tests := []struct {
 		name    string

@@ -25,7 +25,7 @@ func TestNoSecretsInLogsErrorsOrStatus(t *testing.T) {
 				var logs testutil.SyncBuffer
 				f := newFake()
 				f.prefix, f.good, f.password = canary+"-", canary+"-pw", canary+"-wrong"
-				store := newMemStore()
+				store := newCountingStore()
 				k := newTestKeeper(t, probingFake{f}, Options{Logger: traceLogger(&logs, json), Guards: store},
 					func(s *ProfileSpec) { s.Keepalive = 7 * time.Minute })
 				var seen []string
@@ -55,7 +55,7 @@ func TestNoSecretsInLogsErrorsOrStatus(t *testing.T) {
 				record(k.Close(ctx))
 
 				out := logs.String()
-				if !strings.Contains(out, "sha256:") || !strings.Contains(out, "login rejected") {
+				if !strings.Contains(out, "sha256:") || !strings.Contains(out, "login failed; this credential") {
 					t.Fatal("the trace log lacks the expected lines; the test proves nothing")
 				}
 				// Neither the password nor a fast hash of it: an unsalted

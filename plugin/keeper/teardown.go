@@ -201,8 +201,8 @@ func (p *profile) status() Status {
 		s.LastError = p.lastErr.Error()
 	}
 	switch {
-	case p.guard.armed():
-		s.State, s.RetryAt = StateRejected, p.guard.retryAt
+	case now.Before(p.guardRetryAt):
+		s.State, s.RetryAt = StateRejected, p.guardRetryAt
 	case now.Before(p.retryAt):
 		s.State, s.RetryAt = StateBackoff, p.retryAt
 	case p.unexpiredLocked(now):

@@ -38,39 +38,45 @@ type Provider interface {
 	Credential(ctx context.Context) (secret.Secret, error)
 }
 
-// GuardStore keeps the lockout guard of each profile beyond one process,
-// so that one failed login per credential and backoff step holds across
-// every exec process, plugin launch and agent (DESIGN rule 6). A key names
-// one profile's identity (see ProfileSpec.GuardKey). Errors are logged by
-// the keeper, which then guards in memory only.
+// GuardStore keeps the lockout guard of every account beyond one
+// process, so that the budget of an account (DESIGN rule 6) holds across
+// profiles, profiles files, agents, `--no-agent` calls and plugin
+// children. An account's record is named by its provider.Account; a store
+// names a keyed principal (Material) by a keyed fingerprint only. Any
+// error makes the keeper refuse the login (fail closed).
 type GuardStore interface {
-	// Load returns the rejection recorded under key, if any. A store may
-	// keep only a keyed digest of the credential, so the caller passes
-	// cred (what Provider.Credential returns now): the returned
-	// Credential is cred when the record was made for it, zero otherwise.
-	Load(ctx context.Context, key string, cred secret.Secret) (GuardState, bool, error)
-	// Save records a rejected login under key, replacing what was there.
-	Save(ctx context.Context, key string, s GuardState) error
-	// Clear forgets key after a successful login.
-	Clear(ctx context.Context, key string) error
+	// LockLogin waits until it holds the login lock of account a, in
+	// every process, or ctx ends, and returns its release. The keeper
+	// holds it from reading the record until the outcome is saved.
+	LockLogin(ctx context.Context, a provider.Account) (unlock func(), err error)
+	// Update reads the record of a (the zero record when there is none),
+	// passes it to f and saves what f returns, all under the store's
+	// lock; a zero result deletes the record. The Credential f sees is
+	// cred when the record was saved for cred, zero otherwise: a store
+	// may keep only a keyed digest of it.
+	Update(ctx context.Context, a provider.Account, cred secret.Secret, f func(GuardRecord) GuardRecord) error
 }
 
-// LoginLocker is implemented by a GuardStore that can serialize the logins
-// of one key across processes. The keeper holds the lock from reading the
-// store until the outcome is recorded, so that processes starting at the
-// same moment try a rejected credential once in all, not once each.
-type LoginLocker interface {
-	// LockLogin waits until it holds the login lock of key or ctx ends,
-	// and returns its release.
-	LockLogin(ctx context.Context, key string) (unlock func(), err error)
+// GuardRecord is the lockout state of one account.
+type GuardRecord struct {
+	// Credential is what Provider.Credential returned for the last
+	// counted failure; the backoff applies to it only.
+	Credential secret.Secret
+	Failures   int       // counted failures in a row (rejected or unknown outcome)
+	RetryAt    time.Time // no login with Credential before this
+	Rejected   bool      // the last counted failure was a rejection
+	Outcome    string    // its class ("rejected: HTTP 401 BAD_CREDENTIALS"), never upstream text
+	// Attempts are the failed or unknown-outcome logins of the last
+	// ceiling window, whatever the credential.
+	Attempts []time.Time
+	// Pending is a login in flight, recorded before it was sent; one
+	// found by the next login belonged to a process that died, and counts.
+	Pending time.Time
 }
 
-// GuardState is a rejected login as a GuardStore records it.
-type GuardState struct {
-	Credential secret.Secret // what Provider.Credential returned
-	Rejections int           // rejected logins in a row
-	RetryAt    time.Time     // no login with Credential before this
-	LastError  string        // the rejection's message, secret-free
+// IsZero reports whether r holds nothing worth keeping.
+func (r GuardRecord) IsZero() bool {
+	return r.Failures == 0 && len(r.Attempts) == 0 && r.Pending.IsZero()
 }
 
 // Prober is implemented by providers whose tokens can die of idleness
@@ -161,23 +167,51 @@ var ErrMinValidity = errors.New("min validity exceeds the token lifetime")
 // ErrClosed: the keeper is shutting down.
 var ErrClosed = errors.New("keeper closed")
 
-// GuardError is the lockout guard refusing to attempt a login: the last
-// login with this credential was rejected and neither the credential has
-// changed nor the backoff step has passed. No upstream call was made.
-// errors.Is(err, provider.ErrCredentialsRejected) holds through Cause.
+// GuardError is the lockout guard refusing to attempt a login: the
+// account had too many failed or unknown-outcome logins recently (the
+// ceiling), or the last one with this credential failed and neither the
+// credential has changed nor the backoff step has passed. No upstream
+// call was made. errors.Is(err, provider.ErrCredentialsRejected) holds
+// through Cause when the last failure was a rejection.
 type GuardError struct {
 	Profile string
+	Account string // provider.Account.String(): principal and origin
 	RetryAt time.Time
+	Ceiling bool
 	Cause   error
 }
 
 func (e *GuardError) Error() string {
-	return fmt.Sprintf("profile %q: login not attempted: credentials were rejected; will retry after %s or when the secret changes: %v",
-		e.Profile, retryAtText(e.RetryAt), e.Cause)
+	why := fmt.Sprintf("%v; will retry after %s or when the secret changes", e.Cause, retryAtText(e.RetryAt))
+	if e.Ceiling {
+		why = fmt.Sprintf("%d failed or unknown-outcome logins of this account within %s (SSO locks an account after 5 in 180s); will retry after %s, whatever the secret",
+			ceilingAttempts, ceilingWindow, retryAtText(e.RetryAt))
+	}
+	return fmt.Sprintf("profile %q: login as %s not attempted (lockout guard): %s; once an administrator has unlocked the account or the secret is fixed: tokenkeeper guard reset --profile %s",
+		e.Profile, e.Account, why, e.Profile)
 }
 
-// Unwrap returns the rejection that armed the guard.
+// Unwrap returns the failure that armed the guard.
 func (e *GuardError) Unwrap() error { return e.Cause }
+
+// ErrGuardStore: the shared lockout guard cannot be read, locked or
+// written, so no login is attempted. It is bad configuration: a person
+// must fix the runtime directory.
+var ErrGuardStore = errors.New("lockout guard unusable")
+
+// GuardStoreError is a login refused because the GuardStore failed; Err
+// (from the store) names the path and the fix.
+type GuardStoreError struct{ Err error }
+
+func (e *GuardStoreError) Error() string {
+	return "not attempted: the shared lockout guard cannot be used, and logging in without it could lock the account: " + e.Err.Error()
+}
+
+// Unwrap returns the store's error.
+func (e *GuardStoreError) Unwrap() error { return e.Err }
+
+// Is makes errors.Is(err, ErrGuardStore) hold.
+func (e *GuardStoreError) Is(target error) bool { return target == ErrGuardStore }
 
 // retryAtText renders the guard's retry time in whole seconds, rounded up
 // so that "will retry after" is never earlier than the real retry time and

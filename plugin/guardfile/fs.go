@@ -1,0 +1,74 @@
+package guardfile
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/tokenkeeper/tokenkeeper/plugin/agent"
+	"github.com/tokenkeeper/tokenkeeper/plugin/secret"
+)
+
+// FS is the raw file I/O of a Store, every name relative to its private
+// directory: the one seam where a safer way to open files (openat,
+// O_NOFOLLOW) plugs in. The Store adds the meaning: what a missing file
+// is, what each failure tells the user to fix.
+type FS interface {
+	// ReadFile returns the content of name; an error wrapping
+	// fs.ErrNotExist when it does not exist.
+	ReadFile(name string) ([]byte, error)
+	// WriteFile replaces name atomically with data, mode 0600.
+	WriteFile(name string, data []byte) error
+	// Remove deletes name; a missing name is no error.
+	Remove(name string) error
+	// Lock holds an exclusive lock on name (created when missing) until
+	// the release, across processes, or fails when ctx ends.
+	Lock(ctx context.Context, name string) (unlock func(), err error)
+	// Path is name as a user finds it, for messages.
+	Path(name string) string
+}
+
+// DirFS is the FS of a private directory through plain paths.
+type DirFS string
+
+// ReadFile implements FS.
+func (d DirFS) ReadFile(name string) ([]byte, error) { return os.ReadFile(d.Path(name)) }
+
+// WriteFile implements FS.
+func (d DirFS) WriteFile(name string, data []byte) error {
+	return secret.WriteFileAtomic(d.Path(name), data, 0o600)
+}
+
+// Remove implements FS.
+func (d DirFS) Remove(name string) error {
+	if err := os.Remove(d.Path(name)); err != nil && !os.IsNotExist(err) {
+		return err
+	}
+	return nil
+}
+
+// Lock implements FS with flock(2): the kernel drops it when its holder
+// dies.
+func (d DirFS) Lock(ctx context.Context, name string) (func(), error) {
+	l, err := agent.Lock(ctx, d.Path(name))
+	if err != nil {
+		return nil, err
+	}
+	return func() { _ = l.Unlock() }, nil
+}
+
+// Path implements FS.
+func (d DirFS) Path(name string) string { return filepath.Join(string(d), name) }
+
+// failedFS is the FS of a directory that could not be set up: every
+// operation fails with why, so that no login goes ahead without a guard.
+type failedFS struct{ err error }
+
+func (f failedFS) ReadFile(string) ([]byte, error) { return nil, f.err }
+func (f failedFS) WriteFile(string, []byte) error  { return f.err }
+func (f failedFS) Remove(string) error             { return f.err }
+func (f failedFS) Lock(context.Context, string) (func(), error) {
+	return nil, f.err
+}
+func (f failedFS) Path(name string) string { return fmt.Sprintf("<no runtime directory>/%s", name) }
