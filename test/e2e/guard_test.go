@@ -81,8 +81,8 @@ func checkGuardFile(t *testing.T, path, password string) {
 	if strings.Contains(string(data), password) {
 		t.Fatal("the guard file holds the password")
 	}
-	if !strings.Contains(string(data), `"rejections": 1`) {
-		t.Fatalf("the guard file does not record one rejection:\n%s", data)
+	if !strings.Contains(string(data), `"failures": 1`) {
+		t.Fatalf("the guard file does not record one failure:\n%s", data)
 	}
 }
 
