@@ -16,9 +16,6 @@ import (
 	"github.com/tokenkeeper/tokenkeeper/plugin/provider"
 )
 
-// guardWindow is the hard ceiling's window, for the RECENT column.
-const guardWindow = 185 * time.Second
-
 // guardWhy is what the reset tells the user before it clears a record.
 const guardWhy = `tokenkeeper waits after a failed or unknown-outcome login so that a wrong or
 changing secret can never lock the account: SSO locks an account after 5 failed
@@ -34,6 +31,8 @@ func (a *app) guardCommand() *cobra.Command {
 (provider, server origin, user or token) for every tokenkeeper process of your
 user, in guard.json in the runtime directory. It holds no secret and no
 upstream text.`,
+		Example: `  tokenkeeper guard status
+  tokenkeeper guard reset --profile sddc`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error { return cmd.Help() },
 	}
@@ -56,7 +55,7 @@ func (a *app) guardStatusCommand() *cobra.Command {
 			}
 			ctx, cancel := context.WithTimeout(cmd.Context(), 10*time.Second)
 			defer cancel()
-			entries, err := s.List(ctx, guardWindow)
+			entries, err := s.List(ctx)
 			if err != nil {
 				return &exec.Error{Code: exec.CodeBadConfig, Message: err.Error(), Err: err}
 			}

@@ -214,15 +214,16 @@ type Entry struct {
 	Failures  int
 	Rejected  bool
 	Outcome   string
-	RetryAt   time.Time
+	// RetryAt is when the next login is allowed: the later of the
+	// backoff (for the credential that failed) and the hard ceiling.
+	RetryAt time.Time
 	// Recent are the failed or unknown-outcome attempts (a pending one
-	// included) not older than window at the time of List.
+	// included) within the ceiling's window at the time of List.
 	Recent int
 }
 
-// List returns every record, sorted by id. window is the ceiling's
-// window, for Entry.Recent.
-func (s *Store) List(ctx context.Context, window time.Duration) ([]Entry, error) {
+// List returns every record, sorted by id.
+func (s *Store) List(ctx context.Context) ([]Entry, error) {
 	var out []Entry
 	err := s.locked(ctx, func() error {
 		st, err := s.read()
@@ -233,9 +234,16 @@ func (s *Store) List(ctx context.Context, window time.Duration) ([]Entry, error)
 		for id, r := range st.Entries {
 			e := Entry{ID: id, Provider: r.Provider, Origin: r.Origin, Principal: r.Principal,
 				Failures: r.Failures, Rejected: r.Rejected, Outcome: r.Outcome, RetryAt: r.RetryAt}
+			var recent []time.Time
 			for _, t := range append(r.Attempts, r.Pending) {
-				if !t.IsZero() && now.Sub(t) < window {
-					e.Recent++
+				if !t.IsZero() && now.Sub(t) < keeper.CeilingWindow {
+					recent = append(recent, t)
+				}
+			}
+			sort.Slice(recent, func(i, j int) bool { return recent[i].Before(recent[j]) })
+			if e.Recent = len(recent); e.Recent >= keeper.CeilingAttempts {
+				if at := recent[e.Recent-keeper.CeilingAttempts].Add(keeper.CeilingWindow); at.After(e.RetryAt) {
+					e.RetryAt = at
 				}
 			}
 			out = append(out, e)

@@ -21,13 +21,13 @@ const (
 	guardMax   = 30 * time.Minute
 )
 
-// The hard ceiling, whatever the credential: at most ceilingAttempts
-// failed or unknown-outcome logins per account within ceilingWindow. The
+// The hard ceiling, whatever the credential: at most CeilingAttempts
+// failed or unknown-outcome logins per account within CeilingWindow. The
 // window is SSO's 180 s plus slack for the time between our stamp (taken
 // before sending) and the server's.
 const (
-	ceilingAttempts = 2
-	ceilingWindow   = 180*time.Second + 5*time.Second
+	CeilingAttempts = 2
+	CeilingWindow   = 180*time.Second + 5*time.Second
 )
 
 // guardStoreTimeout bounds one GuardStore operation. The outcome of a
@@ -85,7 +85,7 @@ type refusal struct {
 func recent(r GuardRecord, now time.Time) []time.Time {
 	var out []time.Time
 	for _, t := range append(slices.Clone(r.Attempts), r.Pending) {
-		if !t.IsZero() && now.Sub(t) < ceilingWindow {
+		if !t.IsZero() && now.Sub(t) < CeilingWindow {
 			out = append(out, t)
 		}
 	}
@@ -97,8 +97,8 @@ func recent(r GuardRecord, now time.Time) []time.Time {
 // ceiling is reached, whatever the credential; not while the backoff of
 // the last counted failure runs, for the credential it was counted for.
 func admit(r GuardRecord, cred secret.Secret, now time.Time) (refusal, bool) {
-	if at := recent(r, now); len(at) >= ceilingAttempts {
-		return refusal{retryAt: at[len(at)-ceilingAttempts].Add(ceilingWindow), ceiling: true}, false
+	if at := recent(r, now); len(at) >= CeilingAttempts {
+		return refusal{retryAt: at[len(at)-CeilingAttempts].Add(CeilingWindow), ceiling: true}, false
 	}
 	if r.Failures > 0 && !cred.IsZero() && r.Credential.Equal(cred) && now.Before(r.RetryAt) {
 		return refusal{retryAt: r.RetryAt}, false
@@ -119,7 +119,7 @@ func begin(r GuardRecord, now time.Time) GuardRecord {
 }
 
 func recentOnly(ts []time.Time, now time.Time) []time.Time {
-	return slices.DeleteFunc(slices.Clone(ts), func(t time.Time) bool { return now.Sub(t) >= ceilingWindow })
+	return slices.DeleteFunc(slices.Clone(ts), func(t time.Time) bool { return now.Sub(t) >= CeilingWindow })
 }
 
 // settle records how the login begun at r.Pending went, at now. A

@@ -134,7 +134,7 @@ func TestLoginRejectedGuard(t *testing.T) {
 		}
 
 		f.set(func(f *fake) { f.password = "right" })
-		time.Sleep(ceilingWindow)
+		time.Sleep(CeilingWindow)
 		mustGet(t, k, GetOptions{})
 		if s := statusOf(t, k, "p"); s.State != StateValid || s.Counts.Logins != 1 || s.Counts.LoginFailures != 3 {
 			t.Fatalf("after the right password: %+v", s)

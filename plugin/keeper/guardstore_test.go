@@ -136,7 +136,7 @@ func TestSharedGuardAcrossKeepers(t *testing.T) {
 		if !guarded(t, f, store) {
 			t.Fatal("a third attempt within the ceiling window was made")
 		}
-		time.Sleep(ceilingWindow)
+		time.Sleep(CeilingWindow)
 		if guarded(t, f, store) || !guarded(t, f, store) {
 			t.Fatal("a changed secret after the window: want one try, then a refusal")
 		}
@@ -145,7 +145,7 @@ func TestSharedGuardAcrossKeepers(t *testing.T) {
 		}
 
 		f.set(func(f *fake) { f.password = "right" })
-		time.Sleep(ceilingWindow)
+		time.Sleep(CeilingWindow)
 		k := newTestKeeper(t, f, Options{Guards: store})
 		mustGet(t, k, GetOptions{})
 		if r, _ := store.record(); r.Failures != 0 || !r.Pending.IsZero() {

@@ -185,7 +185,7 @@ func (e *GuardError) Error() string {
 	why := fmt.Sprintf("%v; will retry after %s or when the secret changes", e.Cause, retryAtText(e.RetryAt))
 	if e.Ceiling {
 		why = fmt.Sprintf("%d failed or unknown-outcome logins of this account within %s (SSO locks an account after 5 in 180s); will retry after %s, whatever the secret",
-			ceilingAttempts, ceilingWindow, retryAtText(e.RetryAt))
+			CeilingAttempts, CeilingWindow, retryAtText(e.RetryAt))
 	}
 	return fmt.Sprintf("profile %q: login as %s not attempted (lockout guard): %s; once an administrator has unlocked the account or the secret is fixed: tokenkeeper guard reset --profile %s",
 		e.Profile, e.Account, why, e.Profile)
