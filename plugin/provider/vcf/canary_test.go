@@ -119,3 +119,41 @@ func echoingServer(t *testing.T, l *lab, secrets *[]string) []error {
 	}
 	return []error{e1, e2, e3}
 }
+
+// TestCanaryPartialEchoes: a server quoting only part of the password — a
+// prefix, an upper-cased copy, a middle piece — in a rejected login's code,
+// message or remediation leaves no part of four characters or more of it,
+// in any case, in the error or the logs; status and class stay.
+func TestCanaryPartialEchoes(t *testing.T) {
+	const pw = "Qz7vXk-9Lm#Tr4wQ"
+	l := newLab(t, nil)
+	for name, echo := range map[string]string{"prefix": pw[:7], "upper": strings.ToUpper(pw), "middle": pw[5:11]} {
+		for _, field := range []string{"message", "remediationMessage", "errorCode"} {
+			t.Run(name+"/"+field, func(t *testing.T) {
+				srv, ca := tlsServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+					body := map[string]string{"errorCode": "BAD_CREDENTIALS", "message": "Invalid credentials"}
+					body[field] = "got " + echo
+					w.Header().Set("Content-Type", "application/json")
+					w.WriteHeader(http.StatusUnauthorized)
+					_ = json.NewEncoder(w).Encode(body)
+				}))
+				hc, _ := provider.NewHTTPClient(provider.HTTPOptions{CAFile: ca})
+				p, err := New(Config{URL: srv.URL, HTTPClient: hc, Username: "u", Password: &staticSecret{v: pw}, Logger: l.logger()})
+				if err != nil {
+					t.Fatal(err)
+				}
+				_, err = p.Login(t.Context())
+				pe := perr(t, err, provider.ErrCredentialsRejected)
+				if pe.Status != http.StatusUnauthorized {
+					t.Fatalf("status %d lost", pe.Status)
+				}
+				text := strings.ToLower(err.Error() + fmt.Sprintf("%+v %#v", err, err) + l.logs.String())
+				for i := 0; i+4 <= len(pw); i++ {
+					if strings.Contains(text, strings.ToLower(pw[i:i+4])) {
+						t.Fatalf("part %d of the password is in the error or the logs", i)
+					}
+				}
+			})
+		}
+	}
+}
