@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/tokenkeeper/tokenkeeper/plugin/provider"
+	"github.com/tokenkeeper/tokenkeeper/plugin/secret"
 )
 
 func TestGuardDelay(t *testing.T) {
@@ -186,5 +187,87 @@ func TestGuardErrorRoundsRetryAtUp(t *testing.T) {
 	exact := time.Date(2026, 11, 22, 11, 29, 44, 0, time.UTC)
 	if msg := (&GuardError{Profile: "p", RetryAt: exact, Cause: errors.New("x")}).Error(); !strings.Contains(msg, "2026-11-22T11:29:44Z") {
 		t.Fatalf("a whole second must stay as it is: %s", msg)
+	}
+}
+
+// The guard's decisions are pure functions of the record, the credential
+// and the time.
+func TestAdmit(t *testing.T) {
+	now := time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)
+	a, b := credentialID("a"), credentialID("b")
+	ago := func(d time.Duration) time.Time { return now.Add(-d) }
+	tests := []struct {
+		name    string
+		r       GuardRecord
+		cred    secret.Secret
+		ok      bool
+		retryAt time.Time
+		ceiling bool
+	}{
+		{"empty", GuardRecord{}, a, true, time.Time{}, false},
+		{"backoff, same secret", GuardRecord{Credential: a, Failures: 1, RetryAt: now.Add(time.Minute)}, a, false, now.Add(time.Minute), false},
+		{"backoff, other secret", GuardRecord{Failures: 1, RetryAt: now.Add(time.Minute)}, b, true, time.Time{}, false},
+		{"backoff passed", GuardRecord{Credential: a, Failures: 1, RetryAt: now}, a, true, time.Time{}, false},
+		{"one recent attempt", GuardRecord{Attempts: []time.Time{ago(10 * time.Second)}}, b, true, time.Time{}, false},
+		{"two recent attempts", GuardRecord{Attempts: []time.Time{ago(10 * time.Second), ago(100 * time.Second)}}, b, false,
+			ago(100 * time.Second).Add(CeilingWindow), true},
+		{"a pending one counts", GuardRecord{Attempts: []time.Time{ago(time.Second)}, Pending: ago(2 * time.Second)}, b, false,
+			ago(2 * time.Second).Add(CeilingWindow), true},
+		{"old attempts do not", GuardRecord{Attempts: []time.Time{ago(CeilingWindow), ago(time.Hour)}}, b, true, time.Time{}, false},
+	}
+	for _, tt := range tests {
+		ref, ok := admit(tt.r, tt.cred, now)
+		if ok != tt.ok || !ref.retryAt.Equal(tt.retryAt) || ref.ceiling != tt.ceiling {
+			t.Errorf("%s: admit = %+v, %v; want retry at %v (ceiling %v), %v", tt.name, ref, ok, tt.retryAt, tt.ceiling, tt.ok)
+		}
+	}
+}
+
+func TestSettle(t *testing.T) {
+	now := time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)
+	a := credentialID("a")
+	started := now.Add(-time.Second)
+	r := begin(GuardRecord{Attempts: []time.Time{now.Add(-time.Hour)}}, started)
+	if !r.Pending.Equal(started) || len(r.Attempts) != 0 {
+		t.Fatalf("begin: %+v (old attempts are dropped, the new one is pending)", r)
+	}
+	if got := settle(r, outcomeNotSent, a, "", 0, now); !got.IsZero() {
+		t.Errorf("not sent: %+v, want nothing recorded", got)
+	}
+	if got := settle(r, outcomeMisdirected, a, "", 0, now); !got.IsZero() {
+		t.Errorf("misdirected: %+v, want nothing recorded", got)
+	}
+	got := settle(r, outcomeUnknown, a, "unknown outcome: HTTP 502", 0, now)
+	if got.Failures != 1 || got.Rejected || !got.Credential.Equal(a) || len(got.Attempts) != 1 ||
+		!got.RetryAt.Equal(now.Add(time.Minute)) || !got.Pending.IsZero() {
+		t.Errorf("unknown: %+v", got)
+	}
+	got = settle(begin(got, now), outcomeRejected, a, "rejected: HTTP 401", 10*time.Minute, now)
+	if got.Failures != 2 || !got.Rejected || len(got.Attempts) != 2 || !got.RetryAt.Equal(now.Add(10*time.Minute)) {
+		t.Errorf("rejected with Retry-After: %+v", got)
+	}
+	got = settle(begin(got, now), outcomeOK, a, "", 0, now)
+	if got.Failures != 0 || !got.RetryAt.IsZero() || len(got.Attempts) != 2 || !got.Pending.IsZero() {
+		t.Errorf("success: %+v, want the backoff gone and the ceiling's attempts kept", got)
+	}
+}
+
+// The record's outcome class carries no upstream text: a status and an
+// identifier-only code, never a message.
+func TestOutcomeClass(t *testing.T) {
+	tests := []struct {
+		o    outcome
+		err  error
+		want string
+	}{
+		{outcomeRejected, &provider.Error{Status: 401, Code: "BAD_CREDENTIALS", Message: "Invalid password hunter2"}, "rejected: HTTP 401 BAD_CREDENTIALS"},
+		{outcomeRejected, &provider.Error{Status: 400, Code: "got hunter2"}, "rejected: HTTP 400"},
+		{outcomeUnknown, &provider.Error{Message: "connection reset", Err: errors.New("read: reset")}, "unknown outcome: connection reset after sending"},
+		{outcomeUnknown, errors.New("upstream said hunter2"), "unknown outcome"},
+	}
+	for _, tt := range tests {
+		if got := outcomeClass(tt.o, tt.err); got != tt.want {
+			t.Errorf("outcomeClass(%v) = %q, want %q", tt.err, got, tt.want)
+		}
 	}
 }
