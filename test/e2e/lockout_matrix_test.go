@@ -175,6 +175,12 @@ func TestMatrixBrokenGuardStore(t *testing.T) {
 		{"guard.json is a directory", func(t *testing.T, dir string) { mkdir(t, filepath.Join(dir, "guard.json")) }},
 		{"guard.lock is a directory", func(t *testing.T, dir string) { mkdir(t, filepath.Join(dir, "guard.lock")) }},
 		{"runtime dir full", fillTmpfs},
+		{"runtime dir not private", func(t *testing.T, dir string) {
+			if err := os.Chmod(dir, 0o755); err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { _ = os.Chmod(dir, 0o700) }) // for the agent stop at cleanup
+		}},
 	}
 	for _, b := range breaks {
 		t.Run(b.name, func(t *testing.T) {
@@ -185,7 +191,7 @@ func TestMatrixBrokenGuardStore(t *testing.T) {
 			b.setup(t, dir)
 			args := []string{"get", "--no-agent", "--profile", "sddc"}
 			for i := range 3 {
-				if i == 2 && b.name != "runtime dir full" {
+				if i == 2 && strings.HasSuffix(b.name, "a directory") {
 					args = []string{"get", "--profile", "sddc"} // through the agent
 				}
 				r := tk.run(t, nil, args...)
