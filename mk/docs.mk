@@ -1,0 +1,22 @@
+# The README is tested (test/docs, build tag docscheck).
+#
+#   make docs-check   every command block README.md tells a user to run, extracted
+#                     from the README and run with bash in a private HOME against
+#                     the simulators; a failure names the README line. The
+#                     <!-- docs-check … --> annotations are described in the
+#                     README's Development section. `make test` runs it.
+#
+# Blocks that need Packer or Ansible are skipped when those are missing, except in
+# CI (CI set), where Debian's ansible-core is installed and the pinned Packer is
+# built first (make e2e needs both anyway).
+
+.PHONY: docs-check
+
+## docs-check: run the README's examples against the simulators
+docs-check: build
+	$(if $(CI),$(MAKE) ansible-core packer-tools)
+	$(GO) vet -tags docscheck ./test/docs/
+	$(if $(wildcard $(PACKER_BIN)),TK_DOCS_PACKER=$(abspath $(PACKER_BIN))) \
+		$(GO) test -tags docscheck -count=1 -timeout 15m -run '^TestReadme' -v ./test/docs/
+
+test: docs-check
