@@ -31,7 +31,15 @@ func TestUserFlagVCDRoles(t *testing.T) {
 		{in: "u@Org=" + pw + ":ORGANIZATION_ADMINISTRATOR", want: UserSpec{"u@Org", pw, "Organization Administrator"}},
 		{in: "u@Org=" + pw + ":vapp-user", want: UserSpec{"u@Org", pw, "vApp User"}},
 		{in: "u@Org=a:b:System Administrator", want: UserSpec{"u@Org", "a:b", "System Administrator"}},
+		{in: "u@Org=" + pw + ":OrgAdmin", wantErr: `did you mean "Organization Administrator"`},
+		{in: "u@Org=" + pw + ":SysAdmin", wantErr: `did you mean "System Administrator"`},
+		{in: "u@Org=" + pw + ":CatalogAuthor", wantErr: `did you mean "Catalog Author"`},
+		{in: "u@Org=" + pw + ":vAppUser", wantErr: `roles:`},
+		{in: "u@Org=" + pw + ":ConsoleUser", wantErr: `roles:`},
+		{in: "u@Org=" + pw + ":OrgAdmin:vApp User", want: UserSpec{"u@Org", pw + ":OrgAdmin", "vApp User"}},
 		{in: "u@Org=" + pw + ":hello", want: UserSpec{"u@Org", pw + ":hello", ""}},
+		{in: "u@Org=" + pw + ":Hello", want: UserSpec{"u@Org", pw + ":Hello", ""}},
+		{in: "u@Org=" + pw + ":Passw0rdX", want: UserSpec{"u@Org", pw + ":Passw0rdX", ""}},
 		{in: "u@Org=" + pw + ":ORG_ADMIN:Catalog Author", want: UserSpec{"u@Org", pw + ":ORG_ADMIN", "Catalog Author"}},
 	}
 	for _, tc := range tests {
@@ -78,6 +86,7 @@ func TestFlagErrors(t *testing.T) {
 		{[]string{"vcf", "--idle-timeout", "1m"}, "--idle-timeout does not apply to the vcf simulator"},
 		{[]string{"vcf", "--service-account", secret}, "--service-account does not apply to the vcf simulator"},
 		{[]string{"vcd", "--user", "u@Org=" + secret + ":ORG_ADMIN"}, `--user u@Org: the text after the last ':' looks like a role`},
+		{[]string{"vcd", "--user", "alice@ExampleOrg=" + secret + ":OrgAdmin"}, `--user alice@ExampleOrg: the text after the last ':' looks like a role but is not one (did you mean "Organization Administrator"?)`},
 		{[]string{"vcf", "--user", "=" + secret}, "--user wants NAME=PASSWORD[:ROLE]"},
 		{[]string{"vcf", "--api-token", secret + ":"}, "--api-token TOKEN:USER with an empty USER"},
 		{[]string{"vcd", "--user", "nobody=" + secret}, "the name must be user@org"},

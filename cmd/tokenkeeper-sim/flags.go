@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -219,7 +220,7 @@ func matchRole(roles []string, s string) (string, error) {
 		if normRole(s) == normRole(r) {
 			return r, nil
 		}
-		if guess == "" && abbreviates(s, r) {
+		if guess == "" && (abbreviates(s, r) || abbreviates(splitCamel(s), r)) {
 			guess = r
 		}
 	}
@@ -261,11 +262,34 @@ func abbreviates(s, role string) bool {
 	return true
 }
 
-// looksLikeRole: ALL_CAPS (letters and underscores, two or more), or two
-// or more Capitalised words separated by spaces, like "Org Admin".
+// splitCamel puts a space before each upper-case letter that follows a
+// lower-case one: "OrgAdmin" is "Org Admin".
+func splitCamel(s string) string {
+	var b strings.Builder
+	prev := rune(0)
+	for _, r := range s {
+		if unicode.IsUpper(r) && unicode.IsLower(prev) {
+			b.WriteByte(' ')
+		}
+		b.WriteRune(r)
+		prev = r
+	}
+	return b.String()
+}
+
+// camelWords matches one word of two or more capitalised parts, like
+// "OrgAdmin" or "vAppUser": letters only.
+var camelWords = regexp.MustCompile(`^[A-Za-z][a-z]*([A-Z][a-z]+)+$`)
+
+// looksLikeRole: ALL_CAPS (letters and underscores, two or more), a
+// CamelCase word ("OrgAdmin"), or two or more Capitalised words separated
+// by spaces, like "Org Admin".
 func looksLikeRole(s string) bool {
 	if len(s) >= 2 && strings.ContainsFunc(s, unicode.IsLetter) &&
 		!strings.ContainsFunc(s, func(r rune) bool { return r != '_' && (r < 'A' || r > 'Z') }) {
+		return true
+	}
+	if camelWords.MatchString(s) {
 		return true
 	}
 	words := strings.Split(s, " ")

@@ -83,8 +83,8 @@ func (b *Backend) endLocked(s *session) {
 // wording); an unknown, expired or idled-out token is 401.
 func (b *Backend) authenticate(w http.ResponseWriter, r *http.Request, asJSON bool) (*session, int) {
 	tok := r.Header.Get(headerVCloudAuth)
-	if bearer, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer "); ok {
-		tok = strings.TrimSpace(bearer)
+	if bearer, ok := bearerToken(r.Header.Get("Authorization")); ok {
+		tok = bearer
 	}
 	if tok == "" {
 		b.writeError(w, asJSON, http.StatusForbidden, "ACCESS_TO_RESOURCE_IS_FORBIDDEN",
@@ -104,6 +104,18 @@ func (b *Backend) authenticate(w http.ResponseWriter, r *http.Request, asJSON bo
 	}
 	s.lastUsed = now
 	return s, 0
+}
+
+// bearerToken returns the credentials of an "Authorization: Bearer …"
+// header. The scheme is matched ignoring case (RFC 7235 §2.1; VMware's
+// go-vcloud-director sends "bearer") and may be followed by several spaces.
+func bearerToken(h string) (string, bool) {
+	scheme, cred, ok := strings.Cut(strings.TrimSpace(h), " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") {
+		return "", false
+	}
+	cred = strings.TrimSpace(cred)
+	return cred, cred != ""
 }
 
 // checkPassword authenticates the Basic credentials of a login. It

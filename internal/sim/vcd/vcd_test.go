@@ -287,3 +287,40 @@ func TestProviderLegacyBlocked(t *testing.T) {
 		t.Fatalf("blocked provider legacy login: %d", a.status)
 	}
 }
+
+// TestAuthSchemeAndHeaderNamesIgnoreCase: clients send "bearer" (VMware's
+// go-vcloud-director does) and header names in any case; RFC 7235 and
+// RFC 9110 make both case-insensitive, as Cloud Director is.
+func TestAuthSchemeAndHeaderNamesIgnoreCase(t *testing.T) {
+	e := newEnv(t, nil)
+	a := e.do("POST", "/cloudapi/1.0.0/sessions", nil,
+		"authorization", "basic "+strings.TrimPrefix(basic("alice@ExampleOrg", "pw-alice"), "Basic "),
+		"accept", "application/json;version=37.0")
+	if a.status != 200 {
+		t.Fatalf("login with a lower-case Basic scheme: %d %s", a.status, a.body)
+	}
+	tok := a.header.Get(headerAccessToken)
+	for _, scheme := range []string{"Bearer ", "bearer ", "BEARER ", "bEaReR   "} {
+		if got := e.do("GET", "/cloudapi/1.0.0/sessions/current", nil,
+			"Authorization", scheme+tok, "Accept", "application/json;version=37.0"); got.status != 200 {
+			t.Errorf("scheme %q: %d %s", scheme, got.status, got.body)
+		}
+	}
+	req, _ := http.NewRequest("GET", e.srv.URL+"/cloudapi/1.0.0/orgs", nil)
+	req.Header["authorization"] = []string{"bearer " + tok} // sent as written, not canonicalized
+	req.Header["ACCEPT"] = []string{"application/json;version=37.0"}
+	resp, err := e.srv.Client().Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Errorf("lower-case header names: %d", resp.StatusCode)
+	}
+	for _, bad := range []string{"Bearer", "Bearer ", "Bearerx " + tok, "Basic " + tok} {
+		if got := e.do("GET", "/cloudapi/1.0.0/sessions/current", nil,
+			"Authorization", bad, "Accept", "application/json;version=37.0"); got.status != 403 {
+			t.Errorf("Authorization %q is not a bearer token: %d, want 403 (no token)", strings.ReplaceAll(bad, tok, "TOKEN"), got.status)
+		}
+	}
+}

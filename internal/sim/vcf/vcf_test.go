@@ -271,3 +271,30 @@ func TestLockoutWindow(t *testing.T) {
 		t.Fatalf("locked by failures spread over more than 180 s: %d", r.status)
 	}
 }
+
+// TestAuthSchemeIgnoresCase: the Bearer scheme and header names are
+// case-insensitive (RFC 7235 §2.1, RFC 9110 §5.1), as on SDDC Manager.
+func TestAuthSchemeIgnoresCase(t *testing.T) {
+	e := newEnv(t, nil)
+	p := e.mustLogin("admin@vsphere.local", "Adm1n!pass")
+	for _, scheme := range []string{"Bearer ", "bearer ", "BEARER ", "bEaReR   "} {
+		if r := e.do("GET", "/v1/domains", "", "", "Authorization", scheme+p.Access); r.status != 200 {
+			t.Errorf("scheme %q: %d %s", scheme, r.status, r.body)
+		}
+	}
+	req, _ := http.NewRequest("GET", e.url+"/v1/domains", nil)
+	req.Header["authorization"] = []string{"bearer " + p.Access} // sent as written
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Errorf("lower-case header name: %d", resp.StatusCode)
+	}
+	for _, bad := range []string{"Bearer", "Bearerx " + p.Access, "Basic " + p.Access} {
+		if r := e.do("GET", "/v1/domains", "", "", "Authorization", bad); r.status != 401 {
+			t.Errorf("Authorization %q: %d, want 401", strings.ReplaceAll(bad, p.Access, "TOKEN"), r.status)
+		}
+	}
+}
