@@ -16,7 +16,7 @@
 docs-check: build
 	$(if $(CI),$(MAKE) ansible-core packer-tools)
 	$(GO) vet -tags docscheck ./test/docs/
-	$(if $(wildcard $(PACKER_BIN)),TK_DOCS_PACKER=$(abspath $(PACKER_BIN))) \
+	TK_DOCS_PACKER=$$(test -x '$(PACKER_BIN)' && echo '$(abspath $(PACKER_BIN))') \
 		$(GO) test -tags docscheck -count=1 -timeout 15m -run '^TestReadme' -v ./test/docs/
 
 test: docs-check

@@ -7,31 +7,40 @@
 #                      through `packer plugins install --path`
 #
 # Packer and packer-sdc are built from the pinned modules host/packer/tools and
-# host/packer/tools/sdc into host/packer/.tools/ (gitignored, keyed by
-# version), so only the first run on a machine pays for the build.
+# host/packer/tools/sdc into $(TOKENKEEPER_CACHE)/packer (default
+# ~/.cache/tokenkeeper-dev/packer), one directory per version and go.sum, so
+# only the first run on a machine pays for the build, whatever the clone.
 
 PACKER_VERSION     := 1.11.2
 PACKER_SDK_VERSION := 0.5.4
 PACKER_DIR         := host/packer
-PACKER_TOOLS_DIR   := $(PACKER_DIR)/.tools
-PACKER_BIN         := $(PACKER_TOOLS_DIR)/packer_v$(PACKER_VERSION)/packer
-PACKER_SDC_BIN     := $(PACKER_TOOLS_DIR)/packer-sdc_v$(PACKER_SDK_VERSION)/packer-sdc
+TOKENKEEPER_CACHE  ?= $(if $(HOME),$(HOME)/.cache/tokenkeeper-dev,$(CURDIR)/$(PACKER_DIR)/.tools)
+PACKER_TOOLS_DIR   := $(TOKENKEEPER_CACHE)/packer
+# The cache key: the tool's version and the hash of the go.sum it is built from.
+packer_sum_key      = $(shell cat $(1) 2>/dev/null | sha256sum | cut -c1-12)
+PACKER_BIN         := $(PACKER_TOOLS_DIR)/packer_v$(PACKER_VERSION)-$(call packer_sum_key,$(PACKER_DIR)/tools/go.sum)/packer
+PACKER_SDC_BIN     := $(PACKER_TOOLS_DIR)/packer-sdc_v$(PACKER_SDK_VERSION)-$(call packer_sum_key,$(PACKER_DIR)/tools/sdc/go.sum)/packer-sdc
 PACKER_PLUGIN_BIN  := $(BIN)/packer-plugin-tokenkeeper
 PACKER_GO_BUILD    := $(GO) build -buildvcs=false -trimpath -modfile=tools/go.mod
 
 .PHONY: test-packer packer-generate packer-generate-check packer-plugin packer-tools e2e-packer
 
-## packer-tools: build the pinned Packer and packer-sdc (cached in host/packer/.tools)
+## packer-tools: build the pinned Packer and packer-sdc (cached in $(TOKENKEEPER_CACHE)/packer)
 packer-tools: $(PACKER_BIN) $(PACKER_SDC_BIN)
 
-# A cold build of Packer takes several minutes on two cores.
-$(PACKER_BIN): $(PACKER_DIR)/tools/go.mod $(PACKER_DIR)/tools/go.sum
-	cd $(PACKER_DIR) && timeout 1800 $(PACKER_GO_BUILD) -o $(abspath $@).tmp github.com/hashicorp/packer
-	mv $@.tmp $@
+# A cold build of Packer takes several minutes on two cores. The go.sum is
+# in the cache key, not a prerequisite: a fresh clone's newer files must not
+# rebuild what the cache holds. The build goes to a temporary name first, so
+# an interrupted build never leaves a binary behind.
+$(PACKER_BIN):
+	mkdir -p $(dir $@)
+	cd $(PACKER_DIR) && timeout 1800 $(PACKER_GO_BUILD) -o $(abspath $@).tmp.$$$$ github.com/hashicorp/packer && \
+		mv $(abspath $@).tmp.$$$$ $(abspath $@)
 
-$(PACKER_SDC_BIN): $(PACKER_DIR)/tools/sdc/go.mod $(PACKER_DIR)/tools/sdc/go.sum
-	cd $(PACKER_DIR)/tools/sdc && timeout 900 $(GO) build -buildvcs=false -trimpath -o $(abspath $@).tmp github.com/hashicorp/packer-plugin-sdk/cmd/packer-sdc
-	mv $@.tmp $@
+$(PACKER_SDC_BIN):
+	mkdir -p $(dir $@)
+	cd $(PACKER_DIR)/tools/sdc && timeout 900 $(GO) build -buildvcs=false -trimpath -o $(abspath $@).tmp.$$$$ github.com/hashicorp/packer-plugin-sdk/cmd/packer-sdc && \
+		mv $(abspath $@).tmp.$$$$ $(abspath $@)
 
 ## packer-plugin: build bin/packer-plugin-tokenkeeper
 packer-plugin:
