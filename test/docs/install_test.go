@@ -17,6 +17,7 @@ import (
 // temporary PREFIX and HOME, checks what each put in place or removed,
 // and that nothing of it is left.
 func TestMakeInstallUninstall(t *testing.T) {
+	t.Parallel()
 	root, err := filepath.Abs(filepath.Join("..", ".."))
 	if err != nil {
 		t.Fatal(err)

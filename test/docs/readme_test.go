@@ -53,6 +53,7 @@ func TestReadmeExamples(t *testing.T) {
 			continue
 		}
 		t.Run(b.name(), func(t *testing.T) {
+			t.Parallel() // each block has its own HOME, temp dir and port
 			if b.ann.skip != "" {
 				t.Skipf("skipped by its annotation: %s", b.ann.skip)
 			}
