@@ -4,7 +4,6 @@ package docs
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -219,9 +218,34 @@ func (w *world) substitute(l string) string {
 	).Replace(l)
 }
 
-// run runs the chain's script with bash in the repository root and
-// reports the README line of the first failing command.
+// failure is how a chain failed: the error, the README line of the
+// failing command (line 0 when none was recorded) and the output.
+type failure struct {
+	err    error
+	where  source
+	output string
+}
+
+func (f *failure) String() string {
+	where := "(no line recorded)"
+	if f.where.line != 0 {
+		where = fmt.Sprintf("README.md:%d (in %s): %s", f.where.line, f.where.block, strings.TrimSpace(f.where.text))
+	}
+	return fmt.Sprintf("a README example failed: %v\nfailing line: %s\noutput (tokens redacted):\n%s",
+		f.err, where, tail(redact(f.output), 80))
+}
+
+// run runs the chain and fails the test with the README line that failed.
 func (w *world) run(t *testing.T, chain []block) {
+	t.Helper()
+	if f := w.runChain(t, chain); f != nil {
+		t.Fatal(f)
+	}
+}
+
+// runChain runs the chain's script with bash in the repository root,
+// bounded by blockTimeout, and returns how it failed (nil when it passed).
+func (w *world) runChain(t *testing.T, chain []block) *failure {
 	t.Helper()
 	text, srcs := w.script(t, chain)
 	scriptFile := w.writeFile(t, "readme.sh", text)
@@ -230,8 +254,6 @@ func (w *world) run(t *testing.T, chain []block) {
 		t.Fatal(err)
 	}
 	defer out.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), blockTimeout)
-	defer cancel()
 	cmd := exec.Command("bash", scriptFile)
 	cmd.Dir, cmd.Env, cmd.Stdin, cmd.Stdout, cmd.Stderr = w.root, w.env, nil, out, out
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
@@ -245,24 +267,23 @@ func (w *world) run(t *testing.T, chain []block) {
 	defer w.cleanup(t, cmd.Process.Pid)
 	select {
 	case err = <-done:
-	case <-ctx.Done():
+	case <-time.After(blockTimeout):
 		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
-		err = <-done
-		err = fmt.Errorf("still running after %s: %w", blockTimeout, err)
+		err = fmt.Errorf("still running after %s: %w", blockTimeout, <-done)
 	}
 	t.Logf("%s: %s", chain[len(chain)-1].name(), time.Since(start).Round(time.Millisecond))
 	if err == nil {
-		return
+		return nil
 	}
-	where := "(no line recorded)"
+	f := &failure{err: err}
 	if b, rerr := os.ReadFile(w.errlinePath()); rerr == nil {
-		if n, perr := strconv.Atoi(strings.TrimSpace(string(b))); perr == nil && n >= 1 && n <= len(srcs) && srcs[n-1].line != 0 {
-			s := srcs[n-1]
-			where = fmt.Sprintf("README.md:%d (in %s): %s", s.line, s.block, strings.TrimSpace(s.text))
+		if n, perr := strconv.Atoi(strings.TrimSpace(string(b))); perr == nil && n >= 1 && n <= len(srcs) {
+			f.where = srcs[n-1]
 		}
 	}
 	log, _ := os.ReadFile(out.Name())
-	t.Fatalf("a README example failed: %v\nfailing line: %s\noutput (tokens redacted):\n%s", err, where, tail(redact(string(log)), 80))
+	f.output = string(log)
+	return f
 }
 
 func (w *world) errlinePath() string {
@@ -363,4 +384,48 @@ func goEnvironment(t *testing.T) []string {
 		t.Fatal(errors.New("go env returned nothing"))
 	}
 	return env
+}
+
+// TestCheckCatchesShortTokens is the check's own acceptance test: with the
+// walkthrough's simulator back at --access-ttl 5m, the "Every verb" block
+// fails at its `get --min-validity 10m`, and the failure names that line.
+func TestCheckCatchesShortTokens(t *testing.T) {
+	t.Parallel()
+	root, err := filepath.Abs(filepath.Join("..", ".."))
+	if err != nil {
+		t.Fatal(err)
+	}
+	const asks = "tokenkeeper get --profile sddc --min-validity 10m"
+	blocks := readmeBlocks(t)
+	ids := map[string]block{}
+	var verbs *block
+	for i, b := range blocks {
+		if b.ann.id != "" {
+			ids[b.ann.id] = b
+		}
+		if b.runnable() && slices.ContainsFunc(b.body, func(l string) bool { return commandOf(l) == asks }) {
+			verbs = &blocks[i]
+		}
+	}
+	walk, ok := ids["walkthrough"]
+	if !ok || verbs == nil {
+		t.Fatalf("README.md has no walkthrough block or no block running %q: update this test with the README", asks)
+	}
+	walk.ann.replace = append(walk.ann.replace, edit{from: "--access-ttl 60m", to: "--access-ttl 5m", reason: "this test"})
+	ids["walkthrough"] = walk
+	chain, err := chain(*verbs, ids)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := newWorld(t, root, goEnvironment(t)).runChain(t, chain)
+	if f == nil {
+		t.Fatal("the README's examples passed against 5-minute tokens: the check cannot see a --min-validity it cannot meet")
+	}
+	if strings.TrimSpace(f.where.text) != asks {
+		t.Fatalf("the failure names %q, want the README line %q:\n%s", f.where.text, asks, f)
+	}
+	if !strings.Contains(f.output, "min validity exceeds the token lifetime") {
+		t.Fatalf("the output lacks tokenkeeper's reason:\n%s", f)
+	}
+	t.Logf("as expected: README.md:%d (%s) fails against 5-minute tokens", f.where.line, asks)
 }
