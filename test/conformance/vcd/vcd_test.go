@@ -41,9 +41,9 @@ type simulator struct {
 	caFile string
 }
 
-// startSim starts `tokenkeeper-sim vcd --tls` on 127.0.0.1:0 with a tenant
-// user, its API token and a provider admin, and stops it at cleanup.
-func startSim(t *testing.T) simulator {
+// startSim starts `tokenkeeper-sim vcd --tls ARGS…` on 127.0.0.1:0 with a
+// tenant user, its API token and a provider admin, and stops it at cleanup.
+func startSim(t *testing.T, args ...string) simulator {
 	t.Helper()
 	bin := os.Getenv("TK_CONFORMANCE_SIM")
 	if bin == "" {
@@ -58,6 +58,7 @@ func startSim(t *testing.T) simulator {
 		"--user", userName+"@"+orgName+"="+password+":Organization Administrator",
 		"--user", "admin@System="+adminPasswd,
 		"--api-token", apiToken+":"+userName+"@"+orgName)
+	cmd.Args = append(cmd.Args, args...)
 	cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGTERM) }
 	cmd.WaitDelay = 5 * time.Second
 	var stderr strings.Builder
@@ -115,9 +116,22 @@ func (s simulator) client(t *testing.T) *govcd.VCDClient {
 }
 
 // TestSDKPasswordLoginAndSessionInfo: the SDK's password login (CloudAPI
-// sessions), then GetSessionInfo.
+// sessions), then GetSessionInfo, on the simulator's default release (10.4,
+// API 37.0, the SDK's minimum) and on 10.5 and 10.6, which have no legacy
+// login.
 func TestSDKPasswordLoginAndSessionInfo(t *testing.T) {
-	s := startSim(t)
+	for _, product := range []string{"", "10.5", "10.6"} {
+		t.Run("product="+product, func(t *testing.T) {
+			var args []string
+			if product != "" {
+				args = []string{"--product", product}
+			}
+			passwordLoginAndSessionInfo(t, startSim(t, args...))
+		})
+	}
+}
+
+func passwordLoginAndSessionInfo(t *testing.T, s simulator) {
 	c := s.client(t)
 	if err := c.Authenticate(userName, password, orgName); err != nil {
 		t.Fatalf("Authenticate: %v", err)
