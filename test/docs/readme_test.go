@@ -273,6 +273,10 @@ func (w *world) runChain(t *testing.T, chain []block) *failure {
 	}
 	t.Logf("%s: %s", chain[len(chain)-1].name(), time.Since(start).Round(time.Millisecond))
 	if err == nil {
+		if os.Getenv("TK_DOCS_VERBOSE") != "" {
+			log, _ := os.ReadFile(out.Name())
+			t.Logf("output (tokens redacted):\n%s", tail(redact(string(log)), 200))
+		}
 		return nil
 	}
 	f := &failure{err: err}
