@@ -222,7 +222,9 @@ func userUsage(s Simulator) string {
 			roles[i] = `"` + r + `"`
 		}
 	}
-	return fmt.Sprintf("a user `%s=PASSWORD[:ROLE]`, repeatable; ROLE is one of %s%s",
+	return fmt.Sprintf("a user `%s=PASSWORD[:ROLE]`, repeatable; ROLE is one of %s%s. "+
+		"A password may hold ':' and '='; when the text after its last ':' looks like a role, "+
+		"give the role too (PASSWORD:ROLE)",
 		s.UserName, strings.Join(roles, ", "), s.RoleNote)
 }
 
