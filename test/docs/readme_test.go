@@ -207,13 +207,14 @@ var tmpPath = regexp.MustCompile(`(^|[\s'"=(:])/tmp\b`)
 
 // substitute points the README's fixed places at this run's: /tmp at the
 // private temp dir, the walkthrough's port 8443 at a free port, and the
-// lab (https://sddc-manager.lab.local and its CA) at the walkthrough's
-// simulator.
+// lab (https://sddc-manager.lab.local, sddc-manager.lab.local:443 and its
+// CA) at the walkthrough's simulator.
 func (w *world) substitute(l string) string {
 	l = tmpPath.ReplaceAllString(l, "${1}"+w.tmp)
 	return strings.NewReplacer(
 		"127.0.0.1:8443", "127.0.0.1:"+w.port,
 		"https://sddc-manager.lab.local", "https://127.0.0.1:"+w.port,
+		"sddc-manager.lab.local:443", "127.0.0.1:"+w.port,
 		"/etc/ssl/sddc-ca.pem", filepath.Join(w.tmp, "sim-ca.pem"),
 	).Replace(l)
 }
