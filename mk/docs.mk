@@ -19,6 +19,6 @@ docs-check: build
 	@# Blocks run in parallel: build the Packer plugin once first, so none rewrites it under another.
 	if test -x '$(PACKER_BIN)'; then $(MAKE) --no-print-directory packer-plugin; fi
 	TK_DOCS_PACKER=$$(test -x '$(PACKER_BIN)' && echo '$(abspath $(PACKER_BIN))') \
-		$(GO) test -tags docscheck -count=1 -timeout 15m -parallel 3 -v ./test/docs/
+		$(GO) test -tags docscheck -count=1 -timeout 15m -parallel 4 -v ./test/docs/
 
 test: docs-check
