@@ -3,8 +3,9 @@
 #   make conformance-vcd   test/conformance/vcd (its own Go module, so the SDK never
 #                          reaches the tokenkeeper binary): go-vcloud-director v2.26.0
 #                          logs in to `tokenkeeper-sim vcd` (bin/, from make build) with
-#                          a password and with an API token, and reads the session
-#                          with GetSessionInfo. `make e2e` runs it.
+#                          a password, with an API token and with a rotating service
+#                          account, and reads the session with GetSessionInfo.
+#                          `make e2e` runs it.
 
 CONFORMANCE_VCD_DIR := test/conformance/vcd
 

@@ -32,6 +32,7 @@ const (
 	userName    = "alice"
 	password    = "Conformance-Passw0rd"
 	apiToken    = "conformance-api-token-0123456789"
+	saToken     = "conformance-service-account-0123456789"
 	adminPasswd = "Conformance-Admin-Passw0rd"
 )
 
@@ -57,7 +58,8 @@ func startSim(t *testing.T, args ...string) simulator {
 	cmd := exec.CommandContext(ctx, bin, "vcd", "--tls", "--listen", "127.0.0.1:0", "--ca-out", ca,
 		"--user", userName+"@"+orgName+"="+password+":Organization Administrator",
 		"--user", "admin@System="+adminPasswd,
-		"--api-token", apiToken+":"+userName+"@"+orgName)
+		"--api-token", apiToken+":"+userName+"@"+orgName,
+		"--service-account", saToken+":robot@"+orgName)
 	cmd.Args = append(cmd.Args, args...)
 	cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGTERM) }
 	cmd.WaitDelay = 5 * time.Second
@@ -211,5 +213,40 @@ func TestSDKAPITokenExchange(t *testing.T) {
 	// A wrong token is refused.
 	if _, err := s.client(t).SetApiToken(orgName, "not-a-token"); err == nil {
 		t.Error("SetApiToken with an unknown token succeeded")
+	}
+}
+
+// TestSDKServiceAccountRotation: the SDK's service-account login reads the
+// token file, exchanges the token and writes the rotated one back; the old
+// token is then dead and the new one works.
+func TestSDKServiceAccountRotation(t *testing.T) {
+	s := startSim(t)
+	file := filepath.Join(t.TempDir(), "sa.json")
+	if err := os.WriteFile(file, []byte(`{"refresh_token":"`+saToken+`"}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c := s.client(t)
+	if err := c.SetServiceAccountApiToken(orgName, file); err != nil {
+		t.Fatalf("SetServiceAccountApiToken: %v", err)
+	}
+	info, err := c.Client.GetSessionInfo()
+	if err != nil {
+		t.Fatalf("GetSessionInfo: %v", err)
+	}
+	if info.User.Name != "robot" || info.Org.Name != orgName {
+		t.Errorf("session info: user %q org %q, want robot, %s", info.User.Name, info.Org.Name, orgName)
+	}
+	var saved struct {
+		RefreshToken string `json:"refresh_token"`
+	}
+	b, err := os.ReadFile(file)
+	if err != nil || json.Unmarshal(b, &saved) != nil || saved.RefreshToken == "" || saved.RefreshToken == saToken {
+		t.Fatalf("the token file was not rewritten with a rotated token (err %v)", err)
+	}
+	if _, err := s.client(t).SetApiToken(orgName, saToken); err == nil {
+		t.Error("the service account's old token still works after rotation")
+	}
+	if err := s.client(t).SetServiceAccountApiToken(orgName, file); err != nil {
+		t.Fatalf("SetServiceAccountApiToken with the rotated token: %v", err)
 	}
 }
