@@ -108,6 +108,10 @@ func newWorld(t *testing.T, root string, goEnv []string) *world {
 		"PYTHONDONTWRITEBYTECODE=1",   // Ansible: no __pycache__ in the tree
 		"ANSIBLE_LOCALHOST_WARNING=0", // the README's task targets localhost
 		"ANSIBLE_PYTHON_INTERPRETER=auto_silent",
+		// Ansible expands a "remote" ~ from the passwd entry, not $HOME:
+		// without these, -c local writes to the real user's ~/.ansible/tmp.
+		"ANSIBLE_REMOTE_TEMP="+filepath.Join(w.home, ".ansible", "tmp"),
+		"ANSIBLE_LOCAL_TEMP="+filepath.Join(w.home, ".ansible", "tmp"),
 		"TK_DOCS_ERRLINE="+filepath.Join(dir, "errline"),
 	)
 	if ci := os.Getenv("CI"); ci != "" {
