@@ -95,7 +95,7 @@ func newWorld(t *testing.T, root string, goEnv []string) *world {
 	if p := os.Getenv("TK_DOCS_PACKER"); p != "" {
 		path += string(os.PathListSeparator) + filepath.Dir(p)
 	}
-	w.env = append(goEnv,
+	w.env = append(slices.Clone(goEnv), // a copy: worlds are made in parallel
 		"PATH="+path+string(os.PathListSeparator)+os.Getenv("PATH"),
 		"HOME="+w.home,
 		"XDG_RUNTIME_DIR="+run,
