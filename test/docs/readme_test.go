@@ -304,25 +304,38 @@ func (w *world) errlinePath() string {
 	return ""
 }
 
-// cleanup ends what the block left running: its process group (a
-// simulator started with &), then every process of this private HOME
-// (agents detach into sessions of their own), by PID.
+// cleanup ends what the block left running, by PID: first the processes
+// of this private HOME outside the block's process group (agents detach
+// into sessions of their own), so they revoke against a live simulator,
+// then the group (a simulator started with &).
 func (w *world) cleanup(t *testing.T, pgid int) {
 	t.Helper()
-	_ = syscall.Kill(-pgid, syscall.SIGTERM)
-	pids := processesWithEnv("HOME=" + w.home)
-	for _, pid := range pids {
+	var detached []int
+	for _, pid := range processesWithEnv("HOME=" + w.home) {
+		if g, err := syscall.Getpgid(pid); err == nil && g != pgid {
+			detached = append(detached, pid)
+		}
+	}
+	for _, pid := range detached {
 		_ = syscall.Kill(pid, syscall.SIGTERM)
 	}
-	deadline := time.Now().Add(stopTimeout)
-	for time.Now().Before(deadline) && (len(pids) > 0 || syscall.Kill(-pgid, 0) == nil) {
-		time.Sleep(50 * time.Millisecond)
-		pids = slices.DeleteFunc(pids, func(pid int) bool { return syscall.Kill(pid, 0) != nil })
-	}
-	_ = syscall.Kill(-pgid, syscall.SIGKILL)
-	for _, pid := range pids {
-		t.Logf("pid %d did not stop after SIGTERM: killing it", pid)
+	waitGone(func() bool {
+		detached = slices.DeleteFunc(detached, func(pid int) bool { return syscall.Kill(pid, 0) != nil })
+		return len(detached) == 0
+	})
+	for _, pid := range detached {
+		t.Logf("pid %d did not stop within %s of SIGTERM: killing it", pid, stopTimeout)
 		_ = syscall.Kill(pid, syscall.SIGKILL)
+	}
+	_ = syscall.Kill(-pgid, syscall.SIGTERM)
+	waitGone(func() bool { return syscall.Kill(-pgid, 0) != nil })
+	_ = syscall.Kill(-pgid, syscall.SIGKILL)
+}
+
+// waitGone polls gone for up to stopTimeout.
+func waitGone(gone func() bool) {
+	for deadline := time.Now().Add(stopTimeout); !gone() && time.Now().Before(deadline); {
+		time.Sleep(50 * time.Millisecond)
 	}
 }
 
