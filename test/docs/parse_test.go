@@ -263,6 +263,8 @@ func checkRefs(blocks []block) []string {
 				errs = append(errs, fmt.Sprintf("%s: needs %q, which no block has as id", b.name(), need))
 			} else if dep.ann.run != "sh" {
 				errs = append(errs, fmt.Sprintf("%s: needs %q, which is not a shell block", b.name(), need))
+			} else if dep.ann.skip != "" {
+				errs = append(errs, fmt.Sprintf("%s: needs %q, which is skipped", b.name(), need))
 			}
 		}
 		if _, err := chain(b, ids); err != nil {
@@ -372,17 +374,18 @@ func TestParseAnnotations(t *testing.T) {
 
 func TestParseRefusesBrokenAnnotations(t *testing.T) {
 	for name, readme := range map[string]string{
-		"unknown key":        "<!-- docs-check\nskipp: typo\n-->\n```sh\ntrue\n```\n",
-		"skip without why":   "<!-- docs-check: skip: -->\n```sh\ntrue\n```\n",
-		"omit without why":   "<!-- docs-check: omit: \"true\" -->\n```sh\ntrue\n```\n",
-		"dangling":           "<!-- docs-check: id: x -->\ntext\n```sh\ntrue\n```\n",
-		"unknown need":       "<!-- docs-check: needs: nope -->\n```sh\ntrue\n```\n",
-		"duplicate id":       "<!-- docs-check: id: a -->\n```sh\ntrue\n```\n<!-- docs-check: id: a -->\n```sh\ntrue\n```\n",
-		"cycle":              "<!-- docs-check\nid: a\nneeds: b\n-->\n```sh\ntrue\n```\n<!-- docs-check\nid: b\nneeds: a\n-->\n```sh\ntrue\n```\n",
-		"yaml without run":   "<!-- docs-check: requires: x -->\n```yaml\na: 1\n```\n",
-		"unknown runner":     "<!-- docs-check: run: python -->\n```py\npass\n```\n",
-		"unclosed block":     "```sh\ntrue\n",
-		"comment at the end": "```sh\ntrue\n```\n<!-- docs-check: id: a -->\n",
+		"unknown key":         "<!-- docs-check\nskipp: typo\n-->\n```sh\ntrue\n```\n",
+		"skip without why":    "<!-- docs-check: skip: -->\n```sh\ntrue\n```\n",
+		"omit without why":    "<!-- docs-check: omit: \"true\" -->\n```sh\ntrue\n```\n",
+		"dangling":            "<!-- docs-check: id: x -->\ntext\n```sh\ntrue\n```\n",
+		"unknown need":        "<!-- docs-check: needs: nope -->\n```sh\ntrue\n```\n",
+		"duplicate id":        "<!-- docs-check: id: a -->\n```sh\ntrue\n```\n<!-- docs-check: id: a -->\n```sh\ntrue\n```\n",
+		"cycle":               "<!-- docs-check\nid: a\nneeds: b\n-->\n```sh\ntrue\n```\n<!-- docs-check\nid: b\nneeds: a\n-->\n```sh\ntrue\n```\n",
+		"yaml without run":    "<!-- docs-check: requires: x -->\n```yaml\na: 1\n```\n",
+		"needs a skipped one": "<!-- docs-check\nid: a\nskip: why\n-->\n```sh\ntrue\n```\n<!-- docs-check: needs: a -->\n```sh\ntrue\n```\n",
+		"unknown runner":      "<!-- docs-check: run: python -->\n```py\npass\n```\n",
+		"unclosed block":      "```sh\ntrue\n",
+		"comment at the end":  "```sh\ntrue\n```\n<!-- docs-check: id: a -->\n",
 	} {
 		if _, err := parseReadme(strings.NewReader(readme)); err == nil {
 			t.Errorf("%s: parsed without an error", name)
