@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"crypto/sha256"
 	"errors"
 	"fmt"
 	"net"
@@ -139,8 +138,11 @@ func (a *app) prepareAgent() (agent.Paths, string, *config.Config, func() bool, 
 		return agent.Paths{}, "", nil, nil, err
 	}
 	// Hash before loading: a change racing the load retires the agent at
-	// its first call, never serves a stale file silently.
-	stale := configWatch(abs)
+	// its first call, never serves a stale file silently. The agent asks
+	// before every call: one stat, a read only when the stat moved. The
+	// watch compares with the file system's timestamps, so it takes the
+	// real clock, not the app's.
+	stale := config.NewWatch(abs, time.Now).Changed
 	p, _, cfg, err := a.agentPaths()
 	if err != nil {
 		return agent.Paths{}, "", nil, nil, err
@@ -244,31 +246,6 @@ func agentPID(ctx context.Context, socket string) (int, error) {
 		return 0, errors.New("the socket belongs to another user")
 	}
 	return int(pid), nil
-}
-
-// configWatch returns a function reporting whether the file at path no
-// longer holds the bytes it holds now (SHA-256 of the content): an agent
-// serves the configuration it loaded, and a user who edits the file
-// expects the next call to see the edit. A tool that rewrites the same
-// bytes (a template re-rendered, a checkout) leaves the agent alone, with
-// its tokens.
-func configWatch(path string) func() bool {
-	before, err := fileSum(path)
-	if err != nil {
-		return func() bool { return true }
-	}
-	return func() bool {
-		now, err := fileSum(path)
-		return err != nil || now != before
-	}
-}
-
-func fileSum(path string) ([sha256.Size]byte, error) {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return [sha256.Size]byte{}, err
-	}
-	return sha256.Sum256(data), nil
 }
 
 // processGone reports whether pid has exited. A zombie counts as gone: a

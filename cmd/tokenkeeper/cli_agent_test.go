@@ -110,44 +110,6 @@ func TestAgentPerEnvironment(t *testing.T) {
 	}
 }
 
-// TestConfigWatch: the agent retires when the file's bytes change, not
-// when a tool rewrites the same bytes.
-func TestConfigWatch(t *testing.T) {
-	const orig = "profiles: {}\n"
-	tests := []struct {
-		name   string
-		change func(path string) error
-		stale  bool
-	}{
-		{"untouched", func(string) error { return nil }, false},
-		{"same bytes, new mtime", func(p string) error {
-			later := time.Now().Add(time.Hour)
-			return errors.Join(os.WriteFile(p, []byte(orig), 0o600), os.Chtimes(p, later, later))
-		}, false},
-		{"same bytes renamed into place", func(p string) error {
-			tmp := p + ".new"
-			return errors.Join(os.WriteFile(tmp, []byte(orig), 0o600), os.Rename(tmp, p))
-		}, false},
-		{"same size, other bytes", func(p string) error { return os.WriteFile(p, []byte("profiles: []\n"), 0o600) }, true},
-		{"removed", os.Remove, true},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			path := filepath.Join(t.TempDir(), "config.yaml")
-			if err := os.WriteFile(path, []byte(orig), 0o600); err != nil {
-				t.Fatal(err)
-			}
-			stale := configWatch(path)
-			if err := tc.change(path); err != nil {
-				t.Fatal(err)
-			}
-			if got := stale(); got != tc.stale {
-				t.Fatalf("stale = %v, want %v", got, tc.stale)
-			}
-		})
-	}
-}
-
 // TestAwaitExitUsesInjectedClock: the wait for a stopped agent is
 // measured on the app's clock and ends with the caller's context.
 func TestAwaitExitUsesInjectedClock(t *testing.T) {

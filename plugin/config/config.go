@@ -19,6 +19,21 @@ const (
 	DefaultTimeout     = 30 * time.Second // profiles.*.timeout
 )
 
+// Lower bounds of the duration keys: below them a setting is a mistake
+// that hurts (1ns keepalive probes Cloud Director thousands of times a
+// second, 1ns timeouts fail every call), never a tuning.
+const (
+	MinTimeout        = time.Second            // profiles.*.timeout
+	MinKeepalive      = 10 * time.Second       // profiles.*.keepalive, unless 0 (off)
+	MinCommandTimeout = 100 * time.Millisecond // {command: …, timeout: …}
+	MinIdleTimeout    = 10 * time.Second       // agent.idle_timeout
+)
+
+// MaxFileSize caps the profiles file. It holds references, never data, so
+// a bigger file is a mistake (a log or an archive under the wrong name),
+// and it is read on every call that needs it.
+const MaxFileSize = 1 << 20 // 1 MiB, as tooLarge says
+
 // Provider names accepted in profiles.*.provider.
 const (
 	ProviderVCF = "vcf"
@@ -203,11 +218,29 @@ func readTrusted(path string) ([]byte, error) {
 	if err := secret.CheckTrustedDirs(path); err != nil {
 		return nil, untrusted(path, err)
 	}
-	data, err := io.ReadAll(f)
+	if fi.Size() > MaxFileSize {
+		return nil, tooLarge(path)
+	}
+	// The size may grow between the stat and the read, or not be known
+	// (a pipe given as --config): read at most one byte past the cap.
+	data, err := io.ReadAll(io.LimitReader(f, MaxFileSize+1))
 	if err != nil {
 		return nil, fmt.Errorf("could not read config: %w", err)
 	}
+	if len(data) > MaxFileSize {
+		return nil, tooLarge(path)
+	}
 	return data, nil
+}
+
+// ErrTooLarge is wrapped by the error of a profiles file larger than
+// MaxFileSize.
+var ErrTooLarge = errors.New("profiles file too large")
+
+func tooLarge(path string) *Error {
+	return &Error{File: path, Msg: "the profiles file is larger than 1 MiB: it holds settings and " +
+		"references to secrets, never data; check that --config or $TOKENKEEPER_CONFIG names the right file",
+		Err: ErrTooLarge}
 }
 
 func untrusted(path string, err error) *Error {

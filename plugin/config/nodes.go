@@ -25,9 +25,11 @@ func deref(n *yaml.Node) *yaml.Node {
 	return n
 }
 
-// maxMergedEntries bounds the work of expanding merge keys, which can grow
-// exponentially with nested aliases (a config file is small).
-const maxMergedEntries = 10_000
+// maxMergeCost bounds the work of expanding merge keys, which can grow
+// exponentially with nested aliases: each merge costs one plus the entries
+// it brings in. Entries written out in the file cost nothing here (the
+// file's size bounds them), so a long list of plain profiles always loads.
+const maxMergeCost = 100_000
 
 // pairs returns the entries of mapping n in file order, reporting
 // duplicate keys and expanding merge keys (`<<: *defaults`): merged
@@ -36,12 +38,6 @@ const maxMergedEntries = 10_000
 func (ps *parser) pairs(n *yaml.Node, w where, hide bool) []pair {
 	if ps.merging[n] {
 		ps.fail(n, w, "<< merges a mapping into itself")
-		return nil
-	}
-	if ps.merged += len(n.Content) / 2; ps.merged > maxMergedEntries {
-		if ps.merged-len(n.Content)/2 <= maxMergedEntries {
-			ps.fail(n, w, "<< merges expand to more than %d entries", maxMergedEntries)
-		}
 		return nil
 	}
 	ps.merging[n] = true
@@ -78,7 +74,7 @@ func (ps *parser) pairs(n *yaml.Node, w where, hide bool) []pair {
 func (ps *parser) mergeSources(v *yaml.Node, w where, hide bool) []pair {
 	switch v.Kind {
 	case yaml.MappingNode:
-		return ps.pairs(v, w, hide)
+		return ps.merge(v, w, hide)
 	case yaml.SequenceNode:
 		var out []pair
 		for _, item := range v.Content {
@@ -86,13 +82,26 @@ func (ps *parser) mergeSources(v *yaml.Node, w where, hide bool) []pair {
 				ps.fail(item, w, "<< must merge a mapping or a list of mappings")
 				continue
 			}
-			out = append(out, ps.pairs(item, w, hide)...)
+			out = append(out, ps.merge(item, w, hide)...)
 		}
 		return out
 	default:
 		ps.fail(v, w, "<< must merge a mapping or a list of mappings")
 		return nil
 	}
+}
+
+// merge expands one merged mapping, charging it to the merge budget.
+func (ps *parser) merge(m *yaml.Node, w where, hide bool) []pair {
+	if ps.mergeCost > maxMergeCost {
+		return nil // reported once, when the budget ran out
+	}
+	if ps.mergeCost += 1 + len(m.Content)/2; ps.mergeCost > maxMergeCost {
+		ps.fail(m, w, "<< merges expand to more than %d entries (anchors merged into anchors multiply): "+
+			"merge fewer levels, or write the entries out", maxMergeCost)
+		return nil
+	}
+	return ps.pairs(m, w, hide)
 }
 
 // kindName describes a node for "must be a string, not a list".
@@ -133,10 +142,17 @@ func (ps *parser) boolean(n *yaml.Node, w where, dst *bool) bool {
 	return false
 }
 
-// duration accepts Go durations ("90s", "15m", "1h30m"); zero only when
-// allowZero, never negative. A bad value is not echoed: in a secret
-// reference, `timeout:` may hold what was meant for another line.
-func (ps *parser) duration(n *yaml.Node, w where, dst *time.Duration, allowZero bool) bool {
+// bounds are what a duration key accepts: zero (meaning "off" or "the
+// default") only when zeroOK, else at least min.
+type bounds struct {
+	min    time.Duration
+	zeroOK bool
+}
+
+// duration accepts Go durations ("90s", "15m", "1h30m") within b, never
+// negative. A bad value is not echoed: in a secret reference, `timeout:`
+// may hold what was meant for another line.
+func (ps *parser) duration(n *yaml.Node, w where, dst *time.Duration, b bounds) bool {
 	var s string
 	if !ps.str(n, w, &s) {
 		return false
@@ -149,13 +165,23 @@ func (ps *parser) duration(n *yaml.Node, w where, dst *time.Duration, allowZero 
 		ps.fail(n, w, "is not a duration (value not shown): use a number with a unit, e.g. 90s, 15m, 1h30m")
 	case d < 0:
 		ps.fail(n, w, "must not be negative")
-	case d == 0 && !allowZero:
+	case d == 0 && !b.zeroOK:
 		ps.fail(n, w, "must be greater than zero")
+	case d != 0 && d < b.min:
+		ps.fail(n, w, "%s (value not shown)", b.tooShort())
 	default:
 		*dst = d
 		return true
 	}
 	return false
+}
+
+// tooShort says what a value below b.min should be instead.
+func (b bounds) tooShort() string {
+	if b.zeroOK {
+		return fmt.Sprintf("must be at least %s, or 0 to turn it off", b.min)
+	}
+	return fmt.Sprintf("must be at least %s", b.min)
 }
 
 // url stores the URL without trailing slashes; Validate checks it.

@@ -20,6 +20,9 @@ import (
 // directory when empty). All problems are reported at once, sorted by
 // line, as *Error values joined with errors.Join.
 func Parse(data []byte, filename string) (*Config, error) {
+	if len(data) > MaxFileSize {
+		return nil, tooLarge(filename)
+	}
 	ps, err := newParser(filename)
 	if err != nil {
 		return nil, err
@@ -119,9 +122,10 @@ type parser struct {
 	dir  string   // absolute directory relative paths are based on
 	errs []*Error // every problem found so far
 	// merging holds the mappings being expanded, to catch <<: cycles;
-	// merged counts the entries visited, to bound the expansion.
-	merging map[*yaml.Node]bool
-	merged  int
+	// mergeCost counts the merges and the entries they brought in, to
+	// bound the expansion (see maxMergeCost).
+	merging   map[*yaml.Node]bool
+	mergeCost int
 }
 
 func newParser(filename string) (*parser, error) {
@@ -196,7 +200,7 @@ func (ps *parser) agent(n *yaml.Node, a *Agent) {
 	for _, p := range ps.pairs(n, w, false) {
 		switch p.key {
 		case "idle_timeout":
-			ps.duration(p.v, w.sub(p.key), &a.IdleTimeout, false)
+			ps.duration(p.v, w.sub(p.key), &a.IdleTimeout, bounds{min: MinIdleTimeout})
 		default:
 			ps.unknown(p.k, w, p.key, agentKeys)
 		}
@@ -254,13 +258,13 @@ var profileSetters = map[string]setter{
 		return ps.boolean(n, w, &pr.InsecureSkipVerify)
 	},
 	"timeout": func(ps *parser, pr *Profile, n *yaml.Node, w where) bool {
-		return ps.duration(n, w, &pr.Timeout, false)
+		return ps.duration(n, w, &pr.Timeout, bounds{min: MinTimeout})
 	},
 	"username": func(ps *parser, pr *Profile, n *yaml.Node, w where) bool { return ps.str(n, w, &pr.Username) },
 	"password": func(ps *parser, pr *Profile, n *yaml.Node, w where) bool { return ps.ref(n, w, &pr.Password) },
 	"api_key":  func(ps *parser, pr *Profile, n *yaml.Node, w where) bool { return ps.ref(n, w, &pr.APIKey) },
 	"refresh_before": func(ps *parser, pr *Profile, n *yaml.Node, w where) bool {
-		return ps.duration(n, w, &pr.RefreshBefore, true)
+		return ps.duration(n, w, &pr.RefreshBefore, bounds{zeroOK: true})
 	},
 	"org":             func(ps *parser, pr *Profile, n *yaml.Node, w where) bool { return ps.str(n, w, &pr.Org) },
 	"api_version":     func(ps *parser, pr *Profile, n *yaml.Node, w where) bool { return ps.str(n, w, &pr.APIVersion) },
@@ -268,7 +272,7 @@ var profileSetters = map[string]setter{
 	"service_account": func(ps *parser, pr *Profile, n *yaml.Node, w where) bool { return ps.ref(n, w, &pr.ServiceAccount) },
 	"legacy_login":    func(ps *parser, pr *Profile, n *yaml.Node, w where) bool { return ps.boolean(n, w, &pr.LegacyLogin) },
 	"keepalive": func(ps *parser, pr *Profile, n *yaml.Node, w where) bool {
-		return ps.duration(n, w, &pr.Keepalive, true)
+		return ps.duration(n, w, &pr.Keepalive, bounds{min: MinKeepalive, zeroOK: true})
 	},
 }
 

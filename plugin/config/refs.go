@@ -49,7 +49,7 @@ func (ps *parser) refMapping(n *yaml.Node, w where) (*secret.Ref, bool) {
 			ok = ps.command(p.v, w.sub(p.key), &r.Command) && ok
 		case "timeout":
 			timeoutKey = p.k
-			ok = ps.duration(p.v, w.sub(p.key), &r.Timeout, false) && ok
+			ok = ps.duration(p.v, w.sub(p.key), &r.Timeout, bounds{min: MinCommandTimeout}) && ok
 		default:
 			ps.fail(p.k, w, "unknown key in a secret reference (not shown, in case it is the secret); valid keys: %s",
 				strings.Join(refKeys, ", "))

@@ -115,9 +115,17 @@ func (v *validator) common() {
 	for _, d := range []struct {
 		field string
 		d     time.Duration
-	}{{"timeout", p.Timeout}, {"refresh_before", p.RefreshBefore}, {"keepalive", p.Keepalive}} {
-		if d.d < 0 {
+		b     bounds
+	}{
+		{"timeout", p.Timeout, bounds{min: MinTimeout}}, // zero, from code: the HTTP client's default
+		{"refresh_before", p.RefreshBefore, bounds{zeroOK: true}},
+		{"keepalive", p.Keepalive, bounds{min: MinKeepalive, zeroOK: true}},
+	} {
+		switch {
+		case d.d < 0:
 			v.at(d.field, "must not be negative")
+		case d.d != 0 && d.d < d.b.min:
+			v.at(d.field, "%s", d.b.tooShort())
 		}
 	}
 	for _, r := range p.refs() {

@@ -27,7 +27,7 @@ func TestAgentTeardown(t *testing.T) {
 				t.Fatalf("agent stop: exit %d: %s", r.code, r.stderr)
 			}
 		}},
-		{"idle exit", "2s", func(*testing.T, *tkEnv, int) {}},
+		{"idle exit", "10s", func(*testing.T, *tkEnv, int) {}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -43,7 +43,7 @@ func TestAgentTeardown(t *testing.T) {
 			}
 			pid := statusPID(t, tk)
 			tc.end(t, tk, pid)
-			waitTornDown(t, s, pid, 10*time.Second)
+			waitTornDown(t, s, pid, 25*time.Second) // idle exit: 10s (the minimum) plus teardown
 		})
 	}
 }
