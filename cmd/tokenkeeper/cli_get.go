@@ -1,8 +1,10 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -107,17 +109,24 @@ config check' lists them.`,
 			if !exec.ValidFormat(format) {
 				return usageError("--format must be one of json, token, header, env; got %q", format)
 			}
+			// --timeout bounds the whole call, reading the request included.
+			ctx, cancel := context.WithTimeout(cmd.Context(), f.timeout)
+			defer cancel()
 			if f.profile == "" {
 				if err := requestFlags(cmd, "min-validity", "force-refresh"); err != nil {
 					return err
 				}
-				req, err := exec.ParseTokenRequest(a.env.Stdin)
+				doc, err := a.readRequest(ctx, exec.KindTokenRequest, f.timeout)
+				if err != nil {
+					return err
+				}
+				req, err := exec.ParseTokenRequest(bytes.NewReader(doc))
 				if err != nil {
 					return err
 				}
 				f.profile, f.minValidity, f.forceRefresh = req.Profile, time.Duration(req.MinValidity), req.ForceRefresh
 			}
-			t, err := a.token(cmd.Context(), f)
+			t, err := a.token(ctx, f)
 			if err != nil {
 				return err
 			}
@@ -149,7 +158,11 @@ It prints nothing on success; failures are reported like get's.`,
 				if err := requestFlags(cmd, "fingerprint", "reason"); err != nil {
 					return err
 				}
-				req, err := exec.ParseInvalidateRequest(a.env.Stdin)
+				doc, err := a.readRequest(cmd.Context(), exec.KindInvalidateRequest, 0)
+				if err != nil {
+					return err
+				}
+				req, err := exec.ParseInvalidateRequest(bytes.NewReader(doc))
 				if err != nil {
 					return err
 				}
@@ -202,6 +215,19 @@ On failure stdout stays empty, so eval does nothing.`,
 	f.register(cmd, false)
 	a.completeProfiles(cmd)
 	return cmd
+}
+
+// readRequest reads the JSON request on stdin, within ctx: a request that
+// has not arrived when --timeout runs out is a bad request (exit 2), and
+// one that has arrived is answered even if stdin stays open.
+func (a *app) readRequest(ctx context.Context, kind string, timeout time.Duration) ([]byte, error) {
+	doc, err := exec.ReadRequest(ctx, a.env.Stdin, kind)
+	var e *exec.Error
+	if timeout > 0 && errors.Is(err, context.DeadlineExceeded) && errors.As(err, &e) {
+		return nil, &exec.Error{Code: e.Code, Err: err, Message: fmt.Sprintf("%s before --timeout %s ran out; "+
+			"without --profile, get reads one JSON request from stdin", e.Message, timeout)}
+	}
+	return doc, err
 }
 
 // requestFlags refuses flags that say what the JSON request on stdin says:
