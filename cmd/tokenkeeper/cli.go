@@ -9,6 +9,7 @@ import (
 	"runtime"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/spf13/cobra"
@@ -213,8 +214,11 @@ as JSON on stdout (get), as environment variables (exec, env), or over gRPC.`,
   tokenkeeper status`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
-		PersistentPreRunE: func(*cobra.Command, []string) error {
+		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
 			a.started = true
+			if err := checkTextFlags(cmd); err != nil {
+				return err
+			}
 			return checkLogLevel(a.logLevel)
 		},
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -242,6 +246,21 @@ as JSON on stdout (get), as environment variables (exec, env), or over gRPC.`,
 	root.SetErr(a.env.Stderr)
 	a.completionCommand(root)
 	return root
+}
+
+// textFlags travel to the agent in gRPC strings, which must be UTF-8:
+// gRPC refuses anything else with a raw marshalling error.
+var textFlags = []string{"profile", "fingerprint", "reason"}
+
+// checkTextFlags refuses a text flag that is not UTF-8 as a usage error,
+// without echoing it (it may be a secret pasted in the wrong place).
+func checkTextFlags(cmd *cobra.Command) error {
+	for _, name := range textFlags {
+		if f := cmd.Flags().Lookup(name); f != nil && f.Changed && !utf8.ValidString(f.Value.String()) {
+			return usageError("--%s is not valid UTF-8 (value not shown): profile names, fingerprints and reasons are text", name)
+		}
+	}
+	return nil
 }
 
 // logLevels are the valid --log-level values.

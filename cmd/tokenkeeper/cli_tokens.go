@@ -57,9 +57,12 @@ func (a *app) agentView() (agentIdentity, error) {
 	}
 	tag, err := agent.EnvTag(dir, envNames(cfg), agent.Lookup(agent.Environ(a.env.Environ)))
 	if err != nil {
-		return agentIdentity{}, fmt.Errorf("could not name the agent: %w", err)
+		return agentIdentity{}, runtimeDirError(fmt.Errorf("could not name the agent: %w", err))
 	}
 	p, err := agent.PathsVariant(dir, abs, tag)
+	if err == nil {
+		err = checkSocketPath(p.Socket)
+	}
 	return agentIdentity{paths: p, tag: tag, abs: abs, dir: dir, cfg: cfg}, err
 }
 
@@ -73,7 +76,7 @@ func (a *app) agentDir() (abs, dir string, err error) {
 		return "", "", fmt.Errorf("could not resolve config path: %w", err)
 	}
 	dir, err = agent.RuntimeDir(a.env.Getenv)
-	return abs, dir, err
+	return abs, dir, runtimeDirError(err)
 }
 
 // envNames lists the environment variables the configuration's secrets
@@ -122,8 +125,11 @@ func (a *app) connect(ctx context.Context, noAgent bool) (tokens, error) {
 			return agent.SpawnDetached(a.env.Executable, args, agent.Environ(a.env.Environ), p.Log)
 		},
 	}
-	if err := s.Ensure(ctx); err != nil {
+	if err := checkRuntimeSpace(p.Dir); err != nil {
 		return nil, err
+	}
+	if err := s.Ensure(ctx); err != nil {
+		return nil, runtimeDirError(err)
 	}
 	return host.Dial(ctx, p.Socket)
 }
