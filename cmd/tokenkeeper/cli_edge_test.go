@@ -2,6 +2,9 @@ package main
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -109,5 +112,41 @@ func fill(t *testing.T, dir string) {
 			break
 		}
 		_ = f.Close()
+	}
+}
+
+// TestStatusTimeout: status against an agent that accepts connections but
+// never answers (stopped with SIGSTOP, or hung) blocked 20 s and printed
+// a raw gRPC error. It gives up after --timeout with a human message that
+// names the process.
+func TestStatusTimeout(t *testing.T) {
+	c := newCLITest(t, nil, testPassword)
+	o := c.run(context.Background(), "", "status", "--json")
+	var doc statusDocument
+	if err := json.Unmarshal([]byte(o.stdout), &doc); o.code != 0 || err != nil {
+		t.Fatalf("status without an agent: exit %d, %v: %s", o.code, err, o.stderr)
+	}
+	l, err := net.Listen("unix", doc.Agent.Socket)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	go func() { // a stopped agent: the kernel accepts, nobody speaks
+		for {
+			conn, err := l.Accept()
+			if err != nil {
+				return
+			}
+			t.Cleanup(func() { _ = conn.Close() })
+		}
+	}()
+	start := time.Now()
+	o = c.run(context.Background(), "", "status", "--timeout", "300ms")
+	if d := time.Since(start); d > 3*time.Second {
+		t.Fatalf("status --timeout 300ms took %s", d)
+	}
+	want := fmt.Sprintf("the agent (pid %d) on %s accepted the connection but did not answer within --timeout 300ms", os.Getpid(), doc.Agent.Socket)
+	if o.code != 5 || !strings.Contains(o.stderr, want) || strings.Contains(o.stderr, "grpc") {
+		t.Fatalf("exit %d, stderr %q; want 5 and %q", o.code, o.stderr, want)
 	}
 }

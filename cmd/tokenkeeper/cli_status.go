@@ -70,6 +70,7 @@ type counts struct {
 
 func (a *app) statusCommand() *cobra.Command {
 	var asJSON bool
+	var timeout time.Duration
 	cmd := &cobra.Command{
 		Use:   "status",
 		Short: "Show the agent and the state of every profile (never a token)",
@@ -86,7 +87,7 @@ profiles as empty and says so.`,
   tokenkeeper status --json | jq '.profiles[] | {profile, state}'`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			doc, err := a.status(cmd.Context())
+			doc, err := a.status(cmd.Context(), timeout)
 			if err != nil {
 				return err
 			}
@@ -99,12 +100,13 @@ profiles as empty and says so.`,
 		},
 	}
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print one JSON document instead of a table")
+	cmd.Flags().DurationVar(&timeout, "timeout", 5*time.Second, "give up on an agent that does not answer within this long")
 	return cmd
 }
 
-func (a *app) status(ctx context.Context) (statusDocument, error) {
+func (a *app) status(ctx context.Context, timeout time.Duration) (statusDocument, error) {
 	doc := statusDocument{APIVersion: exec.APIVersion, Kind: "Status", OtherAgents: []agentStatus{}, Profiles: []profileStatus{}}
-	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	mine, err := a.agentView()
 	if err != nil {
@@ -117,13 +119,13 @@ func (a *app) status(ctx context.Context) (statusDocument, error) {
 	doc.Agent = agentStatus{Socket: mine.paths.Socket, Tag: mine.tag}
 	list, err := queryAgent(ctx, &doc.Agent)
 	if err != nil {
-		return doc, err
+		return doc, notAnswering(ctx, doc.Agent.Socket, timeout, err)
 	}
 	doc.addProfiles(doc.Agent, list)
 	for _, st := range others {
 		list, err := queryAgent(ctx, &st)
 		if err != nil {
-			return doc, err
+			return doc, notAnswering(ctx, st.Socket, timeout, err)
 		}
 		if st.Running {
 			doc.OtherAgents = append(doc.OtherAgents, st)
@@ -196,6 +198,26 @@ func queryAgent(ctx context.Context, st *agentStatus) ([]host.ProfileStatus, err
 		st.PID = pid
 	}
 	return list, nil
+}
+
+// notAnswering explains an agent that accepted the connection but did not
+// answer within --timeout: a stopped (SIGSTOP, a debugger) or hung
+// process, whose pid the socket still tells. Other errors pass through.
+func notAnswering(ctx context.Context, socket string, timeout time.Duration, err error) error {
+	if !errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		return err
+	}
+	pctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	who, hint := "the agent", "end its process, and the next get starts a new one"
+	if pid, perr := agentPID(pctx, socket); perr == nil {
+		who = fmt.Sprintf("the agent (pid %d)", pid)
+		hint = fmt.Sprintf("'kill -CONT %d' resumes a stopped one; 'kill -KILL %d' ends a hung one "+
+			"(without revoking its tokens), and the next get starts a new one", pid, pid)
+	}
+	return &exec.Error{Code: exec.CodeUnavailable, Err: err, Message: fmt.Sprintf(
+		"%s on %s accepted the connection but did not answer within --timeout %s: it is stopped or hung; %s",
+		who, socket, timeout, hint)}
 }
 
 // answers reports whether an agent answers on socket.
