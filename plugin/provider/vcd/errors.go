@@ -88,10 +88,11 @@ func (p *Provider) upstreamError(op string, req *http.Request, r *response, kind
 		msg = p.notAcceptableMessage(msg, secrets)
 	}
 	if r.status == http.StatusBadRequest && code == "" && msg == "" && len(strings.TrimSpace(string(r.body))) > 0 {
-		// Not a Cloud Director error body: something else answers at url.
-		msg = "the server at " + p.baseString() + " did not answer like Cloud Director: check the url scheme and port"
+		// Not a Cloud Director error body: something else answers at url,
+		// a configuration problem as in the SDDC Manager provider.
+		msg, kind = p.notCloudDirector(), provider.ErrBadConfig
 		if provider.PlainHTTPToTLS(r.body) {
-			msg, kind = provider.HTTPSHint(p.baseString()), provider.ErrBadConfig
+			msg = provider.HTTPSHint(p.baseString())
 		}
 	}
 	return &provider.Error{Op: op, Method: req.Method, Path: req.URL.Path, Status: r.status,
@@ -101,6 +102,11 @@ func (p *Provider) upstreamError(op string, req *http.Request, r *response, kind
 
 // isLogin reports whether op sends the primary credential.
 func isLogin(op string) bool { return op == "login" || op == "exchange token" }
+
+// notCloudDirector says that another server answers at the configured url.
+func (p *Provider) notCloudDirector() string {
+	return "the server at " + p.baseString() + " did not answer like Cloud Director: check the url scheme and port"
+}
 
 // baseString is the configured URL for messages: scheme, host and path,
 // never user info or a query.

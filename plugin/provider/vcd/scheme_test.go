@@ -49,7 +49,7 @@ func TestLoginAnswerNotFromCloudDirector(t *testing.T) {
 		kind       error
 		msg        string
 	}{
-		{"proxy HTML 400", "<html><h1>400 Bad Request</h1></html>", 400, provider.ErrProtocol,
+		{"proxy HTML 400", "<html><h1>400 Bad Request</h1></html>", 400, provider.ErrBadConfig,
 			"did not answer like Cloud Director: check the url scheme and port"},
 		{"nginx plain HTTP on TLS port", "<center>The plain HTTP request was sent to HTTPS port</center>", 400,
 			provider.ErrBadConfig, "speaks HTTPS: set url to https://"},
@@ -77,6 +77,36 @@ func TestLoginAnswerNotFromCloudDirector(t *testing.T) {
 				t.Fatalf("message %q, want %q", perr.Message, tt.msg)
 			}
 		})
+	}
+}
+
+// TestVersionsAnswerNotFromCloudDirector: a wrong url whose server
+// answers 200 with HTML (or anything but SupportedVersions) to GET
+// /api/versions was "unexpected upstream response" (exit 1); it is bad
+// configuration (exit 2) that says what to check, never a rejection.
+func TestVersionsAnswerNotFromCloudDirector(t *testing.T) {
+	for _, body := range []string{
+		"<!DOCTYPE html><html><body>Welcome</body></html>",
+		`{"status":"ok"}`,
+		"",
+	} {
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+			w.Header().Set("Content-Type", "text/html")
+			fmt.Fprint(w, body)
+		}))
+		p, err := New(Config{URL: srv.URL, Org: "o", Username: "u", Password: staticSecret{canaryPassword}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = p.Login(context.Background())
+		srv.Close()
+		var perr *provider.Error
+		if !errors.Is(err, provider.ErrBadConfig) || !errors.As(err, &perr) || errors.Is(err, provider.ErrCredentialsRejected) {
+			t.Fatalf("body %q: err %v, want bad config only", body, err)
+		}
+		if !strings.Contains(perr.Message, "did not answer like Cloud Director: check the url scheme and port") {
+			t.Fatalf("body %q: message %q", body, perr.Message)
+		}
 	}
 }
 

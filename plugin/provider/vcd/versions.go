@@ -162,8 +162,11 @@ func (p *Provider) versions(ctx context.Context) ([]versionInfo, error) {
 	}
 	var sv supportedVersions
 	if err := xml.Unmarshal(r.body, &sv); err != nil {
+		// Every Cloud Director answers this unauthenticated call with
+		// SupportedVersions: a 200 with anything else (a portal's HTML
+		// page) comes from another server at url.
 		return nil, &provider.Error{Op: "discover API versions", Method: req.Method, Path: req.URL.Path,
-			Message: "the version list is not SupportedVersions XML", Kind: provider.ErrProtocol}
+			Status: r.status, Message: p.notCloudDirector() + " (not a SupportedVersions document)", Kind: provider.ErrBadConfig}
 	}
 	p.mu.Lock()
 	p.versionCache = sv.Versions

@@ -31,8 +31,14 @@ func (p *Provider) Login(ctx context.Context) (provider.Grant, error) {
 	}
 	access, refresh, err := parsePair(res.body)
 	if err != nil {
+		kind := provider.ErrProtocol
+		if !bytes.HasPrefix(bytes.TrimSpace(res.body), []byte("{")) {
+			// Not even JSON: something other than SDDC Manager answers
+			// at url (a portal, a load balancer's landing page).
+			kind, err = provider.ErrBadConfig, errString(p.notSDDCManager())
+		}
 		return provider.Grant{}, &provider.Error{Op: opLogin, Method: http.MethodPost, Path: pathTokens,
-			Status: res.status, Message: err.Error(), Kind: provider.ErrProtocol}
+			Status: res.status, Message: err.Error(), Kind: kind}
 	}
 	g := p.grant(access)
 	g.Refresh, g.RefreshLifetime = refresh, p.refreshLifetime
@@ -56,8 +62,7 @@ func (p *Provider) loginFailure(res call, scrub []secret.Secret) *provider.Error
 	case http.StatusBadRequest, http.StatusUnauthorized:
 		if !isAPIError(res.body) && !(res.status == http.StatusUnauthorized && len(bytes.TrimSpace(res.body)) == 0) {
 			e := &provider.Error{Op: opLogin, Method: http.MethodPost, Path: pathTokens, Status: res.status,
-				Kind:    provider.ErrBadConfig,
-				Message: "the server at " + p.base + " did not answer like SDDC Manager: check the url scheme and port"}
+				Kind: provider.ErrBadConfig, Message: p.notSDDCManager()}
 			if provider.PlainHTTPToTLS(res.body) {
 				e.Message = provider.HTTPSHint(p.base)
 			}
@@ -91,6 +96,11 @@ func withholdEchoes(e *provider.Error, res call, scrub []secret.Secret) {
 			e.Message = "the account is locked; " + withheld
 		}
 	}
+}
+
+// notSDDCManager says that another server answers at the configured url.
+func (p *Provider) notSDDCManager() string {
+	return "the server at " + p.base + " did not answer like SDDC Manager: check the url scheme and port"
 }
 
 // parsePair reads {"accessToken": …, "refreshToken": {"id": …}}; the

@@ -37,6 +37,14 @@ func TestLoginAnswerNotFromSDDCManager(t *testing.T) {
 		{"VCF error 400", 400, `{"errorCode":"BAD_CREDENTIALS","message":"Invalid username or password"}`,
 			provider.ErrCredentialsRejected, "HTTP 400 BAD_CREDENTIALS: Invalid username or password"},
 		{"VCF message only 401", 401, `{"message":"Unauthorized"}`, provider.ErrCredentialsRejected, "Unauthorized"},
+		// A wrong url whose server answers anything with 200 (a portal, a
+		// load balancer's landing page) was exit 1, "unexpected upstream
+		// response".
+		{"HTML 200", 200, "<!DOCTYPE html><html><body>Welcome</body></html>", provider.ErrBadConfig,
+			"did not answer like SDDC Manager: check the url scheme and port"},
+		{"plain text 201", 201, "ok", provider.ErrBadConfig, "did not answer like SDDC Manager"},
+		{"empty 200", 200, "", provider.ErrBadConfig, "did not answer like SDDC Manager"},
+		{"JSON without tokens 200", 200, `{"status":"x"}`, provider.ErrProtocol, "the token pair has no access token"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

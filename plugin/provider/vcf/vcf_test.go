@@ -395,7 +395,7 @@ func TestOddServers(t *testing.T) {
 		}},
 		{"garbage 200", func(w http.ResponseWriter, r *http.Request) {
 			_, _ = w.Write([]byte(`<html>portal</html>`))
-		}, func(t *testing.T, _ provider.Grant, err error) { perr(t, err, provider.ErrProtocol) }},
+		}, func(t *testing.T, _ provider.Grant, err error) { perr(t, err, provider.ErrBadConfig) }}, // another server at url
 		{"HTML 502", func(w http.ResponseWriter, r *http.Request) {
 			w.WriteHeader(502)
 			_, _ = w.Write([]byte(`<html>bad gateway</html>`))
