@@ -186,7 +186,7 @@ func (p *Provider) exchange(ctx context.Context, tok secret.Secret) (provider.Gr
 		return provider.Grant{}, secret.Secret{}, err
 	}
 	if ans.ExpiresIn > 0 {
-		g.AccessLifetime = time.Duration(ans.ExpiresIn * float64(time.Second))
+		g.AccessLifetime = duration(ans.ExpiresIn, time.Second)
 	}
 	p.log.Debug("exchanged token", "version", v.Version, "credential", tok.Fingerprint(),
 		"token", g.Access.Fingerprint(), "lifetime", g.AccessLifetime)

@@ -142,8 +142,19 @@ func protocolError(op string, req *http.Request, status int, msg string) *provid
 		Message: msg, Kind: provider.ErrProtocol}
 }
 
-func minutes(m float64) time.Duration {
-	return time.Duration(math.Round(m * float64(time.Minute)))
+func minutes(m float64) time.Duration { return duration(m, time.Minute) }
+
+// duration is v units, saturating: a server's 1e300 must not wrap to a
+// negative lifetime (a float beyond int64 converts to the minimum).
+func duration(v float64, unit time.Duration) time.Duration {
+	switch d := math.Round(v * float64(unit)); {
+	case d >= math.MaxInt64:
+		return math.MaxInt64
+	case d <= math.MinInt64:
+		return math.MinInt64
+	default:
+		return time.Duration(d)
+	}
 }
 
 // loginKind classifies a failed login: 401 is a rejected (or locked)
