@@ -79,7 +79,7 @@ func frame(r *countingReader, kind string, doc chan<- framed, tail chan<- error)
 	}
 	second := invalid(fmt.Sprintf("malformed %s on stdin: more than one JSON document", kind))
 	rest, _ := io.ReadAll(dec.Buffered())
-	if len(bytes.TrimSpace(rest)) > 0 {
+	if !jsonSpace(rest) {
 		doc <- framed{err: second}
 		return
 	}
@@ -87,7 +87,7 @@ func frame(r *countingReader, kind string, doc chan<- framed, tail chan<- error)
 	buf := make([]byte, 512)
 	for {
 		n, err := r.Read(buf)
-		if len(bytes.TrimSpace(buf[:n])) > 0 {
+		if !jsonSpace(buf[:n]) {
 			tail <- second
 			return
 		}
@@ -97,6 +97,10 @@ func frame(r *countingReader, kind string, doc chan<- framed, tail chan<- error)
 		}
 	}
 }
+
+// jsonSpace reports whether b holds only JSON's white space (space, tab,
+// CR, LF): what encoding/json accepts around a document, and no more.
+func jsonSpace(b []byte) bool { return len(bytes.Trim(b, " \t\r\n")) == 0 }
 
 // lateRequest says how far the request had come when ctx ended.
 func lateRequest(ctx context.Context, kind string, got int64) *Error {

@@ -92,6 +92,9 @@ func TestReadRequestStrict(t *testing.T) {
 		{"second document in the same write", []string{okRequest + " {}"}, "more than one JSON document"},
 		{"second document in a later write", []string{okRequest, "\n", "{}"}, "more than one JSON document"},
 		{"garbage after the request", []string{okRequest + "\n", "x"}, "more than one JSON document"},
+		// White space to Unicode, not to JSON: ParseTokenRequest refuses it.
+		{"no-break space after the request", []string{okRequest + "\u00a0"}, "more than one JSON document"},
+		{"vertical tab after the request", []string{okRequest, "\v"}, "more than one JSON document"},
 		{"truncated", []string{okRequest[:30]}, "truncated JSON"},
 		{"syntax", []string{`{"apiVersion" "x"}`}, "invalid JSON at byte"},
 		{"too large", []string{`{"apiVersion":"` + strings.Repeat("x", maxRequest) + `"}`}, "larger than"},
