@@ -1,0 +1,38 @@
+# Fuzzing (Go native fuzz targets; seed corpora and regressions in each
+# package's testdata/fuzz/<Target>/, which `go test` runs as ordinary tests).
+#
+#   make fuzz            every target below for FUZZTIME each, one `go test -fuzz`
+#                        per target (Go fuzzes one target per invocation); prints
+#                        the executions of each; a failing input is written to
+#                        testdata/fuzz/<Target>/ — commit it with the fix
+#   make fuzz FUZZTIME=5m FUZZ_TARGETS=plugin/config:FuzzParse   one target, longer
+#
+# 7 targets x 20 s keep CI under 4 minutes on 2 cores.
+
+FUZZTIME         ?= 20s
+# A new input is minimized for at most this long, so that minimization does
+# not stall the run on a loaded machine.
+FUZZMINIMIZETIME ?= 2s
+FUZZPARALLEL     ?= 2
+FUZZ_TARGETS ?= \
+	host/exec:FuzzParseRequest \
+	host/exec:FuzzReadRequest \
+	plugin/config:FuzzParse \
+	plugin/provider:FuzzJWTLifetime \
+	plugin/provider:FuzzCleanMessage \
+	plugin/provider/vcf:FuzzSDDCManagerAnswers \
+	plugin/provider/vcd:FuzzCloudDirectorAnswers
+
+.PHONY: fuzz
+
+## fuzz: each fuzz target for FUZZTIME (default 20s), one go test -fuzz per target
+fuzz:
+	@set -e; log=$$(mktemp); trap 'rm -f $$log' EXIT; \
+	for t in $(FUZZ_TARGETS); do \
+		pkg=$${t%%:*}; name=$${t##*:}; \
+		if ! $(GO) test -run '^$$' -fuzz "^$$name\$$" -fuzztime $(FUZZTIME) \
+			-fuzzminimizetime $(FUZZMINIMIZETIME) -parallel $(FUZZPARALLEL) ./$$pkg/ >$$log 2>&1; then \
+			cat $$log; echo "fuzz: $$name ($$pkg) FAILED" >&2; exit 1; \
+		fi; \
+		echo "fuzz: $$name ($$pkg): $$(grep -o 'execs: [0-9]*' $$log | tail -1 | cut -d' ' -f2) executions in $(FUZZTIME)"; \
+	done
