@@ -150,3 +150,17 @@ func TestStatusTimeout(t *testing.T) {
 		t.Fatalf("exit %d, stderr %q; want 5 and %q", o.code, o.stderr, want)
 	}
 }
+
+// TestRuntimeDirErrorOnlyInTheDir: a start that fails on the executable
+// (not found) is not blamed on the runtime directory.
+func TestRuntimeDirErrorOnlyInTheDir(t *testing.T) {
+	dir := t.TempDir()
+	exe := &os.PathError{Op: "fork/exec", Path: "/nonexistent/tokenkeeper", Err: syscall.ENOENT}
+	if err := runtimeDirError(exe, dir); err != error(exe) {
+		t.Fatalf("an executable not found became %v", err)
+	}
+	full := &os.PathError{Op: "open", Path: filepath.Join(dir, "agent.log"), Err: syscall.ENOSPC}
+	if err := runtimeDirError(full, dir); !strings.Contains(err.Error(), "file system is full") {
+		t.Fatalf("a full runtime directory stayed %v", err)
+	}
+}

@@ -3,7 +3,10 @@ package main
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
+	"path/filepath"
+	"strings"
 	"syscall"
 
 	"github.com/tokenkeeper/tokenkeeper/host/exec"
@@ -37,10 +40,12 @@ var runtimeErrnos = []syscall.Errno{
 
 // runtimeDirError classifies an error of preparing the runtime directory
 // (creating it, its key, locks or log): such a failure is BadConfig with
-// the cause and what to do; anything else passes through unchanged.
-func runtimeDirError(err error) error {
+// the cause and what to do; anything else passes through unchanged. With
+// dir set, only a failure on a path inside dir counts (starting the agent
+// may also fail on the executable, which no runtime directory fixes).
+func runtimeDirError(err error, dir string) error {
 	var e *exec.Error
-	if err == nil || errors.As(err, &e) {
+	if err == nil || errors.As(err, &e) || (dir != "" && !failedIn(err, dir)) {
 		return err
 	}
 	for _, n := range runtimeErrnos {
@@ -49,6 +54,20 @@ func runtimeDirError(err error) error {
 		}
 	}
 	return err
+}
+
+// failedIn reports whether err is a file operation on a path in dir.
+func failedIn(err error, dir string) bool {
+	in := func(p string) bool { return p == dir || strings.HasPrefix(p, dir+string(filepath.Separator)) }
+	var pe *fs.PathError
+	var le *os.LinkError
+	switch {
+	case errors.As(err, &pe):
+		return in(pe.Path)
+	case errors.As(err, &le):
+		return in(le.New)
+	}
+	return false
 }
 
 func runtimeFix(n syscall.Errno) string {
@@ -77,5 +96,5 @@ func checkRuntimeSpace(dir string) error {
 	if blocks > 0 && st.Ffree > 0 {
 		return nil
 	}
-	return runtimeDirError(&os.PathError{Op: "start the agent in", Path: dir, Err: syscall.ENOSPC})
+	return runtimeDirError(&os.PathError{Op: "start the agent in", Path: dir, Err: syscall.ENOSPC}, dir)
 }

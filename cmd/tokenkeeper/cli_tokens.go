@@ -57,7 +57,7 @@ func (a *app) agentView() (agentIdentity, error) {
 	}
 	tag, err := agent.EnvTag(dir, envNames(cfg), agent.Lookup(agent.Environ(a.env.Environ)))
 	if err != nil {
-		return agentIdentity{}, runtimeDirError(fmt.Errorf("could not name the agent: %w", err))
+		return agentIdentity{}, runtimeDirError(fmt.Errorf("could not name the agent: %w", err), dir)
 	}
 	p, err := agent.PathsVariant(dir, abs, tag)
 	if err == nil {
@@ -76,7 +76,7 @@ func (a *app) agentDir() (abs, dir string, err error) {
 		return "", "", fmt.Errorf("could not resolve config path: %w", err)
 	}
 	dir, err = agent.RuntimeDir(a.env.Getenv)
-	return abs, dir, runtimeDirError(err)
+	return abs, dir, runtimeDirError(err, "")
 }
 
 // envNames lists the environment variables the configuration's secrets
@@ -129,7 +129,7 @@ func (a *app) connect(ctx context.Context, noAgent bool) (tokens, error) {
 		return nil, err
 	}
 	if err := s.Ensure(ctx); err != nil {
-		return nil, runtimeDirError(err)
+		return nil, runtimeDirError(err, p.Dir)
 	}
 	return host.Dial(ctx, p.Socket)
 }
