@@ -143,6 +143,7 @@ config check' lists them.`,
 func (a *app) invalidateCommand() *cobra.Command {
 	var profile, fingerprint, reason string
 	var noAgent bool
+	var timeout time.Duration
 	cmd := &cobra.Command{
 		Use:   "invalidate [--profile NAME --fingerprint F [--reason TEXT]]",
 		Short: "Report that a token got a 401, so the next get refreshes",
@@ -154,11 +155,13 @@ It prints nothing on success; failures are reported like get's.`,
   echo '{"apiVersion":"tokenkeeper/v1","kind":"InvalidateRequest","profile":"sddc","fingerprint":"sha256:1f2e3d4c5b6a7988"}' | tokenkeeper invalidate`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx, cancel := context.WithTimeout(cmd.Context(), timeout)
+			defer cancel()
 			if profile == "" {
 				if err := requestFlags(cmd, "fingerprint", "reason"); err != nil {
 					return err
 				}
-				doc, err := a.readRequest(cmd.Context(), exec.KindInvalidateRequest, 0)
+				doc, err := a.readRequest(ctx, exec.KindInvalidateRequest, timeout)
 				if err != nil {
 					return err
 				}
@@ -174,18 +177,19 @@ It prints nothing on success; failures are reported like get's.`,
 			if noAgent {
 				return nil // nothing is cached outside the agent
 			}
-			c, _, err := a.dialRunning(cmd.Context())
+			c, _, err := a.dialRunning(ctx)
 			if err != nil || c == nil {
 				return err // no agent: nothing cached, nothing to drop
 			}
 			defer c.Close()
-			return c.Invalidate(cmd.Context(), profile, fingerprint, reason)
+			return c.Invalidate(ctx, profile, fingerprint, reason)
 		},
 	}
 	cmd.Flags().StringVarP(&profile, "profile", "p", "", "profile name")
 	cmd.Flags().StringVar(&fingerprint, "fingerprint", "", "fingerprint of the rejected token (from get's output)")
 	cmd.Flags().StringVar(&reason, "reason", "", "free text for the agent's log, e.g. the failed request")
 	cmd.Flags().BoolVar(&noAgent, "no-agent", false, "accepted for symmetry with get; there is nothing to invalidate")
+	cmd.Flags().DurationVar(&timeout, "timeout", 2*time.Minute, "give up after this long, reading the request included")
 	a.completeProfiles(cmd)
 	return cmd
 }
@@ -223,9 +227,9 @@ On failure stdout stays empty, so eval does nothing.`,
 func (a *app) readRequest(ctx context.Context, kind string, timeout time.Duration) ([]byte, error) {
 	doc, err := exec.ReadRequest(ctx, a.env.Stdin, kind)
 	var e *exec.Error
-	if timeout > 0 && errors.Is(err, context.DeadlineExceeded) && errors.As(err, &e) {
+	if errors.Is(err, context.DeadlineExceeded) && errors.As(err, &e) {
 		return nil, &exec.Error{Code: e.Code, Err: err, Message: fmt.Sprintf("%s before --timeout %s ran out; "+
-			"without --profile, get reads one JSON request from stdin", e.Message, timeout)}
+			"without --profile, the request is read from stdin", e.Message, timeout)}
 	}
 	return doc, err
 }

@@ -48,7 +48,7 @@ func TestGetTimeoutBoundsStdin(t *testing.T) {
 	if d := time.Since(start); d > 3*time.Second {
 		t.Fatalf("get --timeout 300ms answered after %s", d)
 	}
-	if o.code != 2 || !strings.Contains(o.stderr, "no complete TokenRequest on stdin in time (nothing arrived) before --timeout 300ms ran out") {
+	if o.code != 2 || !strings.Contains(o.stderr, "no complete TokenRequest on stdin in time (nothing arrived) before --timeout 300ms ran out; without --profile, the request is read from stdin") {
 		t.Fatalf("exit %d, stderr %q; want 2 naming stdin and --timeout", o.code, o.stderr)
 	}
 	var doc struct{ Error struct{ Code string } }
@@ -74,4 +74,18 @@ func TestGetAnswersOpenStdin(t *testing.T) {
 		t.Fatalf("answered after %s", d)
 	}
 	decodeToken(t, o.stdout)
+}
+
+// TestInvalidateTimeoutBoundsStdin: invalidate reads its request the same
+// way, bounded by its own --timeout.
+func TestInvalidateTimeoutBoundsStdin(t *testing.T) {
+	c := newCLITest(t, nil, testPassword)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	start := time.Now()
+	o := c.runIn(ctx, openPipe(t, ""), "invalidate", "--timeout", "300ms")
+	if d := time.Since(start); d > 3*time.Second || o.code != 2 ||
+		!strings.Contains(o.stderr, "no complete InvalidateRequest on stdin in time (nothing arrived) before --timeout 300ms") {
+		t.Fatalf("exit %d after %s, stderr %q", o.code, d, o.stderr)
+	}
 }
