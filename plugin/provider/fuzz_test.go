@@ -46,9 +46,8 @@ const redactedChars = "[]REDACT"
 // The secret is printable ASCII without space (control characters and
 // spaces become spaces in the output, which could spell it anew).
 //
-// The guard engineer's change extends the scrubber to partial and
-// case-changed echoes; once it lands this property should require that no
-// substring of 4 or more characters of the secret survives, in any case.
+// EchoesPart, which login errors are withheld by, must also see any piece
+// of 4 or more characters of the secret, in any case.
 func FuzzCleanMessage(f *testing.F) {
 	f.Add("upstream said: ", `canary P/w+&<"q>@x:ü~`, " (end)", uint8(0))
 	f.Add(`{"message":"bad password `, "hunter2hunter2", `"}`, uint8(1))
@@ -74,6 +73,15 @@ func FuzzCleanMessage(f *testing.F) {
 		for i, f := range forms {
 			if f != "" && !strings.Contains("[REDACTED]", f) && strings.Contains(got, f) {
 				t.Fatalf("form %d of the secret survives CleanMessage (output length %d)", i, len(got))
+			}
+		}
+		// Any piece of 4+ characters, in another case, is an echo for
+		// EchoesPart (which withholds login errors whole).
+		at := int(form) % (len(raw) - 3)
+		piece := raw[at : at+4+int(form)%(len(raw)-at-3)]
+		for _, p := range []string{piece, strings.ToUpper(piece), strings.ToLower(piece)} {
+			if !EchoesPart(prefix+p+suffix, s) {
+				t.Fatalf("EchoesPart misses a %d-character piece of the secret", len(p))
 			}
 		}
 	})

@@ -15,7 +15,7 @@ import (
 // Credentials the fuzzed server is sent; no error may carry them.
 const (
 	fuzzPassword = `fuzz-Pa55&"<w>rd`
-	fuzzAPIToken = "fuzz-api-token-6e1d"
+	fuzzAPIToken = "qx7J-Wv2m9ZkR4p" // no English in it: messages name the token path
 )
 
 // answer is what the in-memory Cloud Director says to one path.
@@ -51,8 +51,9 @@ const fuzzVersions = `<?xml version="1.0"?><SupportedVersions xmlns="http://www.
 // version list (XML), the login (status, token headers, session JSON or
 // XML, error XML/JSON), the OAuth exchange (token JSON), the session
 // probe and the logout, nothing panics; a failure is classified (one of
-// the provider's error kinds) and carries no credential the profile sent,
-// in any encoding Echoes knows; a success holds a plausible token and no
+// the provider's error kinds) and carries no credential the call sent, in
+// any encoding Echoes knows (a login error not even a part of 4+
+// characters of the password or token, in any case); a success holds a plausible token and no
 // negative lifetime.
 func FuzzCloudDirectorAnswers(f *testing.F) {
 	jwt := "eyJhbGciOiJub25lIn0." + base64.RawURLEncoding.EncodeToString([]byte(`{"iat":1700000000,"exp":1700086400}`)) + ".sig"
@@ -80,14 +81,16 @@ func FuzzCloudDirectorAnswers(f *testing.F) {
 		cfg := Config{URL: "https://vcd.example.com", HTTPClient: &http.Client{Transport: srv}, Org: "o"}
 		// sent is what this profile sends: only that may not come back
 		// (a server may well say something it was never told).
-		sent := []secret.Secret{secret.New(fuzzPassword), secret.New("u@o:" + fuzzPassword)}
+		primary := secret.New(fuzzPassword)
+		sent := []secret.Secret{primary, secret.New("u@o:" + fuzzPassword)}
 		switch mode % 3 {
 		case 0:
 			cfg.Username, cfg.Password = "u", staticSecret{fuzzPassword}
 		case 1:
 			cfg.Username, cfg.Password, cfg.LegacyLogin = "u", staticSecret{fuzzPassword}, true
 		default:
-			cfg.APIToken, sent = staticSecret{fuzzAPIToken}, []secret.Secret{secret.New(fuzzAPIToken)}
+			primary = secret.New(fuzzAPIToken)
+			cfg.APIToken, sent = staticSecret{fuzzAPIToken}, []secret.Secret{primary}
 		}
 		p, err := New(cfg)
 		if err != nil {
@@ -96,16 +99,25 @@ func FuzzCloudDirectorAnswers(f *testing.F) {
 		g, err := p.Login(t.Context())
 		if err != nil {
 			checkFailure(t, err, sent)
+			if provider.EchoesPart(err.Error(), primary) {
+				t.Fatalf("a login error quotes part of the credential (length %d) ", len(err.Error()))
+			}
 			return
 		}
 		if !provider.PlausibleToken(g.Access.Reveal()) || g.AccessLifetime < 0 || g.IdleTimeout < 0 {
 			t.Fatalf("login succeeded with an implausible grant (lifetime %s, idle %s)", g.AccessLifetime, g.IdleTimeout)
 		}
+		// The session token the server chose: one too short to be kept
+		// out of any text ("x" is in "unexpected") is not checked.
+		var session []secret.Secret
+		if len(g.Access.Reveal()) >= 8 {
+			session = append(session, g.Access)
+		}
 		if err := p.Probe(t.Context(), g); err != nil {
-			checkFailure(t, err, sent)
+			checkFailure(t, err, session)
 		}
 		if err := p.Revoke(t.Context(), g); err != nil {
-			checkFailure(t, err, sent)
+			checkFailure(t, err, session)
 		}
 	})
 }
