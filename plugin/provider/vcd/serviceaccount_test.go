@@ -3,6 +3,7 @@ package vcd
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -110,10 +111,76 @@ func TestServiceAccountStoreFailure(t *testing.T) {
 	assertNoCanary(t, err2s(err), f.logs.String())
 }
 
-// unwritableSecret is a memorySecret whose CheckWritable fails.
+// TestServiceAccountSaveUnsaved: a held token is stored by SaveUnsaved
+// alone (the agent's exit path), without calling the server.
+func TestServiceAccountSaveUnsaved(t *testing.T) {
+	f := newFixture(t, nil)
+	store := &memorySecret{v: canarySAToken, failErr: errors.New("disk full")}
+	p := f.provider(t, Config{Org: "ExampleOrg", ServiceAccount: store})
+	ctx := context.Background()
+	if err := p.SaveUnsaved(ctx); err != nil {
+		t.Fatalf("nothing held: %v", err)
+	}
+	if _, err := p.Login(ctx); !errors.Is(err, ErrNotStored) {
+		t.Fatalf("login: %v", err)
+	}
+	err := p.SaveUnsaved(ctx)
+	var ns *secret.NotStoredError
+	if !errors.Is(err, ErrNotStored) || !errors.As(err, &ns) || ns.Recovery == "" {
+		t.Fatalf("still failing: %v, want ErrNotStored naming the recovery file", err)
+	}
+	logins := f.b.Stats().Logins
+	store.mu.Lock()
+	store.failErr = nil
+	store.mu.Unlock()
+	if err := p.SaveUnsaved(ctx); err != nil {
+		t.Fatalf("after recovery: %v", err)
+	}
+	if f.b.Stats().Logins != logins || len(store.stores) != 1 {
+		t.Fatalf("want one store and no upstream call: %d stores", len(store.stores))
+	}
+	if f.exchangeWith(t, store.value()) != http.StatusOK {
+		t.Fatal("the stored token is not the live one")
+	}
+	if err := p.SaveUnsaved(ctx); err != nil {
+		t.Fatalf("nothing held any more: %v", err)
+	}
+}
+
+// TestServiceAccountRereadOnInvalidGrant: the file changed while it was
+// exchanged (a writer that does not take the lock rotated it): one retry
+// with the new value succeeds, so the login is not a rejection.
+func TestServiceAccountRereadOnInvalidGrant(t *testing.T) {
+	f := newFixture(t, nil)
+	store := &memorySecret{v: "sa-stale-0000", reread: canarySAToken}
+	p := f.provider(t, Config{Org: "ExampleOrg", ServiceAccount: store})
+	g, err := p.Login(context.Background())
+	if err != nil {
+		t.Fatalf("login: %v", err)
+	}
+	if f.call(t, g, "/cloudapi/1.0.0/orgs") != http.StatusOK || len(store.stores) != 1 {
+		t.Fatalf("want a working grant and the rotation stored: %d stores", len(store.stores))
+	}
+	if st := f.b.Stats(); st.LoginFailures != 1 || st.Logins != 1 {
+		t.Fatalf("want exactly one retry: %+v", st)
+	}
+	// Unchanged on re-read: a rejection, no second try.
+	store = &memorySecret{v: "sa-dead-0000"}
+	p = f.provider(t, Config{Org: "ExampleOrg", ServiceAccount: store})
+	if _, err := p.Login(context.Background()); !errors.Is(err, provider.ErrCredentialsRejected) {
+		t.Fatalf("login with a dead token: %v", err)
+	}
+	if st := f.b.Stats(); st.LoginFailures != 2 {
+		t.Fatalf("a dead unchanged token was tried %d times, want once", st.LoginFailures-1)
+	}
+}
+
+// unwritableSecret is a memorySecret whose store cannot work.
 type unwritableSecret struct{ *memorySecret }
 
-func (unwritableSecret) CheckWritable() error { return errors.New("env references cannot be written") }
+func (unwritableSecret) BeginRotation(context.Context, secret.Secret) (Rotation, error) {
+	return nil, fmt.Errorf("%w: /run/robot is a mount point", secret.ErrCannotStore)
+}
 
 func TestServiceAccountUnwritableIsNotSpent(t *testing.T) {
 	f := newFixture(t, nil)
@@ -137,10 +204,7 @@ func err2s(err error) string {
 	return err.Error()
 }
 
-var (
-	_ RotatingSecret  = secret.Ref{}
-	_ writableChecker = secret.Ref{}
-)
+var _ Rotation = (*secret.Rotation)(nil)
 
 func TestServiceAccountFileRotation(t *testing.T) {
 	f := newFixture(t, nil)
@@ -148,7 +212,7 @@ func TestServiceAccountFileRotation(t *testing.T) {
 	if err := os.WriteFile(path, []byte(canarySAToken+"\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	p := f.provider(t, Config{Org: "ExampleOrg", ServiceAccount: secret.Ref{File: path}})
+	p := f.provider(t, Config{Org: "ExampleOrg", ServiceAccount: FileServiceAccount(secret.Ref{File: path}, "")})
 	prev := canarySAToken
 	for i := range 5 {
 		g, err := p.Login(context.Background())

@@ -1,0 +1,198 @@
+package vcd
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+
+	"github.com/tokenkeeper/tokenkeeper/plugin/provider"
+	"github.com/tokenkeeper/tokenkeeper/plugin/secret"
+)
+
+// RotatingSecret is a service account's refresh token: rotated by the
+// server on every exchange, so each exchange is one Rotation of where it
+// is kept. FileServiceAccount adapts a secret.Ref.
+type RotatingSecret interface {
+	Resolver
+	// BeginRotation locks the secret against other processes, proves a
+	// rotated value can be stored, and reads the current one. own is a
+	// rotated token this provider holds unsaved (zero: none): it is
+	// stored first, and a failure to do so is a *secret.NotStoredError.
+	BeginRotation(ctx context.Context, own secret.Secret) (Rotation, error)
+}
+
+// Rotation is one read → exchange → store cycle (see secret.Rotation).
+type Rotation interface {
+	// Value is the token as read under the lock.
+	Value() secret.Secret
+	// Reread reads it again under the lock.
+	Reread(ctx context.Context) (secret.Secret, error)
+	// Commit stores the rotated token, or saves it to a recovery file
+	// and returns a *secret.NotStoredError naming it.
+	Commit(ctx context.Context, v secret.Secret) error
+	// Close ends the cycle and releases the lock.
+	Close() error
+}
+
+// FileServiceAccount is the RotatingSecret of a file reference. A
+// rotated token that cannot be stored next to the file is saved in
+// fallbackDir (empty: nowhere else).
+func FileServiceAccount(r secret.Ref, fallbackDir string) RotatingSecret {
+	return fileServiceAccount{ref: r, fallback: fallbackDir}
+}
+
+type fileServiceAccount struct {
+	ref      secret.Ref
+	fallback string
+}
+
+func (f fileServiceAccount) Resolve(ctx context.Context) (secret.Secret, error) {
+	return f.ref.Resolve(ctx)
+}
+
+func (f fileServiceAccount) BeginRotation(ctx context.Context, own secret.Secret) (Rotation, error) {
+	rt, err := f.ref.BeginRotation(ctx, secret.RotationOptions{Own: own, FallbackDir: f.fallback})
+	if err != nil {
+		return nil, err // never a nil *secret.Rotation in a non-nil interface
+	}
+	return rt, nil
+}
+
+// ErrNotStored marks a login whose rotated service-account token could not
+// be written back. The server has already invalidated the previous token,
+// so the new one is held in memory (and saved in a recovery file that the
+// error names) and stored before any later exchange; no access token is
+// handed out until it is safely stored. It is retryable (the keeper backs
+// off): a full disk or a remounted volume can recover, and a later Login
+// or SaveUnsaved stores the held token without calling the server.
+var ErrNotStored = errors.New("rotated service-account token not stored")
+
+// serviceAccountToken is the token the next exchange must use: a rotated
+// one that could not be stored yet, else what the secret source holds.
+func (p *Provider) serviceAccountToken(ctx context.Context) (secret.Secret, error) {
+	if pending := p.pending(); !pending.IsZero() {
+		return pending, nil
+	}
+	tok, err := p.cfg.ServiceAccount.Resolve(ctx)
+	if err != nil {
+		return secret.Secret{}, fmt.Errorf("service_account: %w", err)
+	}
+	return tok, nil
+}
+
+// loginServiceAccount exchanges the service-account token inside one
+// rotation: under the cross-process lock, after proving the rotated token
+// can be stored, and storing it before the grant is returned — a grant
+// handed out while the only valid token lives in memory would lock the
+// automation out at the next crash.
+func (p *Provider) loginServiceAccount(ctx context.Context) (provider.Grant, error) {
+	own := p.pending()
+	rot, err := p.cfg.ServiceAccount.BeginRotation(ctx, own)
+	if err != nil {
+		return provider.Grant{}, p.notReady(ctx, own, err)
+	}
+	defer rot.Close()
+	p.clearPending(own)
+	tok := rot.Value()
+	g, next, err := p.exchange(ctx, tok)
+	if errors.Is(err, provider.ErrCredentialsRejected) {
+		// Someone who does not take the lock (a person, an older
+		// tokenkeeper) may have rotated it meanwhile: one more try with
+		// what the file holds now, before this counts as a rejection.
+		if now, rerr := rot.Reread(ctx); rerr == nil && !now.Equal(tok) {
+			p.log.Info("the service-account token changed during the exchange; retrying once with the new one",
+				"old_token", tok.Fingerprint(), "token", now.Fingerprint())
+			tok = now
+			g, next, err = p.exchange(ctx, tok)
+		}
+	}
+	if err != nil {
+		return provider.Grant{}, err
+	}
+	if next.IsZero() || next.Equal(tok) {
+		return g, nil
+	}
+	if !provider.PlausibleToken(next.Reveal()) {
+		// Written as is it would corrupt the secret file (a trailing
+		// newline is trimmed on read) and be sent back mangled.
+		p.log.Error("the rotated service-account token in the answer is malformed; it is not stored",
+			"old_token", tok.Fingerprint())
+		p.discard(ctx, g)
+		return provider.Grant{}, &provider.Error{Op: "exchange token", Method: http.MethodPost, Path: p.oauthPath(),
+			Status: http.StatusOK, Kind: provider.ErrProtocol,
+			Message: "the refresh_token in the answer is not a well-formed token; the service-account token was not stored"}
+	}
+	if err := rot.Commit(ctx, next); err != nil {
+		p.setPending(next)
+		p.log.Error("could not store the rotated service-account token; holding it and retrying before the next exchange",
+			"new_token", next.Fingerprint(), "error", err)
+		p.discard(ctx, g)
+		return provider.Grant{}, fmt.Errorf("service_account: %w: %w (%w)", ErrNotStored, err, provider.ErrUnavailable)
+	}
+	p.log.Debug("service-account token rotated and stored", "old", tok.Fingerprint(), "new", next.Fingerprint())
+	return g, nil
+}
+
+// notReady classifies a rotation that could not begin. While a rotated
+// token is held unsaved, every failure is ErrNotStored (retryable: it is
+// kept and retried). Another process holding the lock past the deadline
+// is retryable too. A store that cannot work (a mount point, an immutable
+// file, a full disk, a recovery file waiting) is bad configuration: the
+// token is not spent, and a person must act as the message says.
+func (p *Provider) notReady(ctx context.Context, own secret.Secret, err error) error {
+	switch {
+	case !own.IsZero():
+		return fmt.Errorf("service_account: %w: %w (%w)", ErrNotStored, err, provider.ErrUnavailable)
+	case errors.Is(err, secret.ErrBusy):
+		return fmt.Errorf("service_account: %w (%w)", err, provider.ErrUnavailable)
+	case errors.Is(err, secret.ErrCannotStore), errors.Is(err, secret.ErrRecoveryPending):
+		return fmt.Errorf("service_account: the rotated token could not be stored, so the token is not exchanged: %w (%w)",
+			err, provider.ErrBadConfig)
+	}
+	return unreadable(ctx, fmt.Errorf("service_account: %w", err))
+}
+
+// SaveUnsaved tries once to store a rotated service-account token held
+// in memory because its store failed. It returns nil when none is held
+// (any more), else why it is still unsaved; the error names the recovery
+// file that holds a copy. A process must not exit while it fails unless
+// that copy exists (the agent keeps retrying).
+func (p *Provider) SaveUnsaved(ctx context.Context) error {
+	own := p.pending()
+	if own.IsZero() {
+		return nil
+	}
+	rot, err := p.cfg.ServiceAccount.BeginRotation(ctx, own)
+	if err != nil {
+		return p.notReady(ctx, own, err)
+	}
+	_ = rot.Close()
+	p.clearPending(own)
+	return nil
+}
+
+func (p *Provider) pending() secret.Secret {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.pendingSA
+}
+
+func (p *Provider) setPending(v secret.Secret) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.pendingSA = v
+}
+
+// clearPending forgets v once stored; a newer pending token stays.
+func (p *Provider) clearPending(v secret.Secret) {
+	if v.IsZero() {
+		return
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.pendingSA.Equal(v) {
+		p.pendingSA = secret.Secret{}
+		p.log.Info("stored the held service-account token", "token", v.Fingerprint())
+	}
+}
