@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"time"
 
 	"github.com/tokenkeeper/tokenkeeper/plugin/provider"
 	"github.com/tokenkeeper/tokenkeeper/plugin/secret"
@@ -68,6 +69,10 @@ func (f fileServiceAccount) BeginRotation(ctx context.Context, own secret.Secret
 // or SaveUnsaved stores the held token without calling the server.
 var ErrNotStored = errors.New("rotated service-account token not stored")
 
+// exchangeLimit bounds a service-account exchange that no cancellation
+// may cut short (the HTTP client's timeout bounds each request too).
+const exchangeLimit = 45 * time.Second
+
 // serviceAccountToken is the token the next exchange must use: a rotated
 // one that could not be stored yet, else what the secret source holds.
 func (p *Provider) serviceAccountToken(ctx context.Context) (secret.Secret, error) {
@@ -94,8 +99,13 @@ func (p *Provider) loginServiceAccount(ctx context.Context) (provider.Grant, err
 	}
 	defer rot.Close()
 	p.clearPending(own)
+	// The server rotates the token as it answers: an exchange cut short
+	// after it was sent (Close, a one-shot process giving up) would lose
+	// the new one. So it runs to its end, bounded on its own.
+	xctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), exchangeLimit)
+	defer cancel()
 	tok := rot.Value()
-	g, next, err := p.exchange(ctx, tok)
+	g, next, err := p.exchange(xctx, tok)
 	if errors.Is(err, provider.ErrCredentialsRejected) {
 		// Someone who does not take the lock (a person, an older
 		// tokenkeeper) may have rotated it meanwhile: one more try with
@@ -104,7 +114,7 @@ func (p *Provider) loginServiceAccount(ctx context.Context) (provider.Grant, err
 			p.log.Info("the service-account token changed during the exchange; retrying once with the new one",
 				"old_token", tok.Fingerprint(), "token", now.Fingerprint())
 			tok = now
-			g, next, err = p.exchange(ctx, tok)
+			g, next, err = p.exchange(xctx, tok)
 		}
 	}
 	if err != nil {

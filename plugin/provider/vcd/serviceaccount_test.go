@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/tokenkeeper/tokenkeeper/plugin/provider"
 	"github.com/tokenkeeper/tokenkeeper/plugin/secret"
@@ -232,5 +233,35 @@ func TestServiceAccountFileRotation(t *testing.T) {
 			t.Fatalf("rotation %d: grant refused", i)
 		}
 		prev = now
+	}
+}
+
+// TestServiceAccountExchangeSurvivesCancel: the caller's context ends
+// while the exchange is on the wire (the keeper closing, a one-shot
+// process giving up). The server has rotated by then, so the exchange
+// runs to its end and the new token is stored, not lost.
+func TestServiceAccountExchangeSurvivesCancel(t *testing.T) {
+	f := newFixture(t, nil)
+	path := filepath.Join(t.TempDir(), "sa-token")
+	if err := os.WriteFile(path, []byte(canarySAToken+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	p := f.provider(t, Config{Org: "ExampleOrg", ServiceAccount: FileServiceAccount(secret.Ref{File: path}, "")})
+	if _, err := p.version(context.Background()); err != nil { // fetched now: only the exchange is slow
+		t.Fatal(err)
+	}
+	body := strings.NewReader(`{"path":"/oauth/tenant/ExampleOrg/token","delay":"300ms","count":1}`)
+	resp, err := http.Post(f.srv.URL+"/_sim/faults", "application/json", body)
+	if err != nil || resp.StatusCode/100 != 2 {
+		t.Fatalf("fault: %v", err)
+	}
+	_ = resp.Body.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	_, _ = p.Login(ctx)
+	raw, _ := os.ReadFile(path)
+	now := strings.TrimSpace(string(raw))
+	if now == canarySAToken || f.exchangeWith(t, now) != http.StatusOK {
+		t.Fatalf("after a cancelled exchange the file holds a dead token (unchanged: %v)", now == canarySAToken)
 	}
 }
