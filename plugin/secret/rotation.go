@@ -124,6 +124,7 @@ func (r Ref) BeginRotation(ctx context.Context, o RotationOptions) (*Rotation, e
 }
 
 func (rt *Rotation) begin(ctx context.Context) error {
+	rt.tidyLeftovers()
 	if err := rt.settleRecovery(); err != nil {
 		return err
 	}

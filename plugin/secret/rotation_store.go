@@ -1,11 +1,13 @@
 package secret
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 )
 
@@ -157,6 +159,63 @@ func (rt *Rotation) removeRecovery(v Secret) {
 	}
 }
 
+// tidyLeftovers handles the temporary files of rotations killed before
+// they finished (under the lock no rotation is in progress): a bare
+// reservation is removed, and one that holds a token other than the
+// file's is the newest rotated token, whose store a SIGKILL cut short: it
+// becomes the recovery file (unless one exists already), so that nobody
+// spends the dead token the file still holds.
+func (rt *Rotation) tidyLeftovers() {
+	base := filepath.Base(rt.real)
+	es, err := os.ReadDir(rt.dir)
+	if err != nil {
+		return
+	}
+	cur, _ := readTrimmed(rt.real)
+	for _, e := range es {
+		if !strings.HasPrefix(e.Name(), "."+base+".tmp-") || !e.Type().IsRegular() {
+			continue
+		}
+		path := filepath.Join(rt.dir, e.Name())
+		v, ok := leftoverValue(path)
+		switch {
+		case !ok:
+		case v.IsZero() || v.Equal(cur):
+			_ = os.Remove(path)
+		default:
+			if _, err := os.Lstat(RecoveryPath(rt.real)); errors.Is(err, os.ErrNotExist) {
+				// Written back whole, without the reservation's zeros.
+				if WriteFileAtomic(RecoveryPath(rt.real), []byte(v.Reveal()+"\n"), 0o600) == nil {
+					_ = os.Remove(path)
+				}
+			}
+		}
+	}
+}
+
+// leftoverValue reads what a leftover temporary file holds: the zero
+// value for a bare reservation (only zero bytes). ok is false when it
+// cannot be read or does not look like a token that fill wrote.
+func leftoverValue(path string) (Secret, bool) {
+	data, err := os.ReadFile(path)
+	if err != nil || len(data) > reserveBytes {
+		return Secret{}, false
+	}
+	if i := bytes.IndexByte(data, 0); i >= 0 {
+		data = data[:i]
+	}
+	v := strings.TrimSuffix(string(data), "\n")
+	for _, c := range v {
+		if c <= ' ' || c > '~' {
+			return Secret{}, false
+		}
+	}
+	if v == "" {
+		return Secret{}, true
+	}
+	return New(v), true
+}
+
 // settleRecovery looks at a recovery file left by an earlier failed
 // store: one holding Own is ours; one holding what the file holds was
 // restored already and is removed; any other means the file probably
@@ -221,5 +280,9 @@ func (r Ref) CheckStore() error {
 		return &Error{Ref: r.String(), Err: fmt.Errorf("%w: %w", ErrCannotStore, err)}
 	}
 	_ = f.Close()
-	return errors.Join(os.Remove(f.Name()))
+	// A rotation may have tidied the probe away already.
+	if err := os.Remove(f.Name()); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return &Error{Ref: r.String(), Err: err}
+	}
+	return nil
 }

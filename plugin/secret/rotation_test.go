@@ -186,6 +186,31 @@ func TestRotationRecoveryRestoredByHand(t *testing.T) {
 	}
 }
 
+// TestRotationAdoptsKilledLeftovers: a rotation killed after it wrote the
+// rotated token into its temporary file left the only live copy there; the
+// next rotation makes it the recovery file (and refuses to spend the dead
+// token), and removes bare reservations.
+func TestRotationAdoptsKilledLeftovers(t *testing.T) {
+	r, path := rotationFixture(t, "sa-old")
+	dir := filepath.Dir(path)
+	filled := append([]byte("sa-new\n"), make([]byte, reserveBytes-7)...)
+	if err := os.WriteFile(filepath.Join(dir, ".robot.tmp-1"), filled, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, ".robot.tmp-2"), make([]byte, reserveBytes), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.BeginRotation(context.Background(), RotationOptions{}); !errors.Is(err, ErrRecoveryPending) {
+		t.Fatalf("BeginRotation after a killed rotation: %v, want ErrRecoveryPending", err)
+	}
+	if readValue(t, RecoveryPath(path)) != "sa-new" {
+		t.Fatal("the killed rotation's token did not become the recovery file")
+	}
+	if got := entries(t, dir); strings.Join(got, " ") != ".robot.lock robot robot.recovery" {
+		t.Fatalf("left behind: %v", got)
+	}
+}
+
 // TestRotationFallbackDir: with no room next to the file, the recovery
 // file goes to the fallback directory.
 func TestRotationFallbackDir(t *testing.T) {

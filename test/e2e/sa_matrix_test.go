@@ -212,9 +212,7 @@ func saStoreFailsOneShot(t *testing.T) {
 	if out, err := exec.Command("chattr", "-i", file).CombinedOutput(); err != nil {
 		t.Fatalf("chattr -i: %v: %s", err, out)
 	}
-	if out, err := exec.Command("sh", "-c", "cat "+rec+" > "+file+" && rm "+rec).CombinedOutput(); err != nil {
-		t.Fatalf("restore: %v: %s", err, out)
-	}
+	restoreRecovery(t, rec, file)
 	f.tk.get(t, "robot", "--no-agent")
 	stored, _ := os.ReadFile(file)
 	f.assertLive(t, file, "the restored file")
