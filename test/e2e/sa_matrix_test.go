@@ -25,6 +25,7 @@ func TestServiceAccountMatrix(t *testing.T) {
 	t.Run("full-tmpfs", saFullDisk)
 	t.Run("immutable-file", saImmutable)
 	t.Run("store-fails-after-exchange-no-agent", saStoreFailsOneShot)
+	t.Run("store-fails-after-exchange-config-check-online", saStoreFailsCheckOnline)
 	t.Run("store-fails-after-exchange-agent-holds", saStoreFailsAgent)
 	t.Run("two-agents-one-file", saTwoAgents)
 }
@@ -217,6 +218,27 @@ func saStoreFailsOneShot(t *testing.T) {
 	stored, _ := os.ReadFile(file)
 	f.assertLive(t, file, "the restored file")
 	vcdAssertClean(t, "output", f.tk.seen.String(), []string{vcdSAToken, strings.TrimSpace(string(held)), strings.TrimSpace(string(stored))})
+}
+
+// saStoreFailsCheckOnline: `config check --online` is a one-shot process
+// too: its report names the recovery file, which holds the live token.
+func saStoreFailsCheckOnline(t *testing.T) {
+	_, file := saDir(t)
+	f := newSAFixture(t, file)
+	done := make(chan result, 1)
+	f.exchangeThenBreak(t, func() {
+		go func() { done <- f.tk.run(t, nil, "config", "check", "--online", "--timeout", "10s") }()
+	})
+	r := <-done
+	rec := file + ".recovery"
+	if r.code == 0 || !strings.Contains(r.stdout+r.stderr, rec) {
+		t.Fatalf("config check --online: exit %d, want a failure naming %s: %s%s", r.code, rec, r.stdout, r.stderr)
+	}
+	if out, err := exec.Command("chattr", "-i", file).CombinedOutput(); err != nil {
+		t.Fatalf("chattr -i: %v: %s", err, out)
+	}
+	f.assertLive(t, rec, "the recovery file")
+	vcdAssertClean(t, "output", f.tk.seen.String()+r.stdout, []string{vcdSAToken})
 }
 
 // saStoreFailsAgent: an agent whose store fails after the exchange holds
