@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -12,7 +13,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hashicorp/go-hclog"
+
+	"github.com/tokenkeeper/tokenkeeper/host"
 	"github.com/tokenkeeper/tokenkeeper/internal/sim"
+	"github.com/tokenkeeper/tokenkeeper/internal/testutil"
 )
 
 // The service-account rows of the fault matrix (issue 9, cases 4 and 5):
@@ -26,6 +31,7 @@ func TestServiceAccountMatrix(t *testing.T) {
 	t.Run("immutable-file", saImmutable)
 	t.Run("store-fails-after-exchange-no-agent", saStoreFailsOneShot)
 	t.Run("store-fails-after-exchange-config-check-online", saStoreFailsCheckOnline)
+	t.Run("store-fails-after-exchange-plugin-killed", saStoreFailsPlugin)
 	t.Run("store-fails-after-exchange-agent-holds", saStoreFailsAgent)
 	t.Run("two-agents-one-file", saTwoAgents)
 }
@@ -239,6 +245,43 @@ func saStoreFailsCheckOnline(t *testing.T) {
 	}
 	f.assertLive(t, rec, "the recovery file")
 	vcdAssertClean(t, "output", f.tk.seen.String()+r.stdout, []string{vcdSAToken})
+}
+
+// saStoreFailsPlugin: a go-plugin child whose host closes it while its
+// store keeps failing after the exchange saves the rotated token to the
+// recovery file before it exits.
+func saStoreFailsPlugin(t *testing.T) {
+	tokenkeeper, _ := binaries(t)
+	_, file := saDir(t)
+	f := newSAFixture(t, file)
+	stderr := &testutil.SyncBuffer{}
+	c, err := launch(t, host.LaunchOptions{Path: tokenkeeper, ConfigPath: f.tk.config, Stderr: stderr,
+		Logger: hclog.New(&hclog.LoggerOptions{Output: stderr, Level: hclog.Trace, JSONFormat: true}),
+		Env:    append(f.tk.env, "TOKENKEEPER_LOG_LEVEL=trace")})
+	if err != nil {
+		t.Fatalf("Launch: %v", err)
+	}
+	f.exchangeThenBreak(t, func() {
+		go func() {
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			_, _ = c.Token(ctx, "robot", host.TokenOptions{})
+		}()
+	})
+	time.Sleep(2 * time.Second) // the answer has arrived; the store is failing
+	if err := c.Close(); err != nil {
+		t.Logf("close: %v", err)
+	}
+	rec := file + ".recovery"
+	if _, err := os.Stat(rec); err != nil {
+		t.Fatalf("the killed plugin left no recovery file: %v", err)
+	}
+	if out, err := exec.Command("chattr", "-i", file).CombinedOutput(); err != nil {
+		t.Fatalf("chattr -i: %v: %s", err, out)
+	}
+	held, _ := os.ReadFile(rec)
+	f.assertLive(t, rec, "the recovery file")
+	vcdAssertClean(t, "plugin log", stderr.String(), []string{vcdSAToken, strings.TrimSpace(string(held))})
 }
 
 // saStoreFailsAgent: an agent whose store fails after the exchange holds
