@@ -66,6 +66,12 @@ type RotationOptions struct {
 	// (zero: none). BeginRotation stores it before anything else, and a
 	// recovery file holding it is this process's own, not a conflict.
 	Own Secret
+	// OwnReplaces is the value Own was rotated from (what the file held
+	// then). If the file now holds neither, someone wrote it since (a
+	// person restored Own and another process rotated it further, or an
+	// administrator installed a new token): Own is not stored over it,
+	// and Value, not Own, says what the file holds. Zero: not known.
+	OwnReplaces Secret
 	// FallbackDir receives the recovery file when none can be written
 	// next to the file (empty: no fallback).
 	FallbackDir string
@@ -125,6 +131,9 @@ func (r Ref) BeginRotation(ctx context.Context, o RotationOptions) (*Rotation, e
 
 func (rt *Rotation) begin(ctx context.Context) error {
 	rt.tidyLeftovers()
+	if rt.superseded() {
+		rt.opts.Own = Secret{} // a recovery file holding it is no longer ours
+	}
 	if err := rt.settleRecovery(); err != nil {
 		return err
 	}
@@ -154,6 +163,17 @@ func (rt *Rotation) begin(ctx context.Context) error {
 	}
 	rt.value = v
 	return nil
+}
+
+// superseded reports whether the file was written since Own was rotated
+// from OwnReplaces (see RotationOptions.OwnReplaces).
+func (rt *Rotation) superseded() bool {
+	own, from := rt.opts.Own, rt.opts.OwnReplaces
+	if own.IsZero() || from.IsZero() {
+		return false
+	}
+	cur, ok := readTrimmed(rt.real)
+	return ok && !cur.Equal(own) && !cur.Equal(from)
 }
 
 // Value is the file's value as read under the lock.

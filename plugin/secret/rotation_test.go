@@ -169,6 +169,44 @@ func TestRotationRescue(t *testing.T) {
 	}
 }
 
+// TestRotationOwnSuperseded: the file was rewritten since Own was
+// rotated (restored by hand and rotated further by another process): Own
+// is not stored over the newer value; with a recovery file still holding
+// Own, a person must decide.
+func TestRotationOwnSuperseded(t *testing.T) {
+	r, path := rotationFixture(t, "sa-newer")
+	o := RotationOptions{Own: New("sa-new"), OwnReplaces: New("sa-old")}
+	rt, err := r.BeginRotation(context.Background(), o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = rt.Close()
+	if rt.Value().Reveal() != "sa-newer" || readValue(t, path) != "sa-newer" {
+		t.Fatal("a superseded held value was stored over the newer one")
+	}
+	if err := os.WriteFile(RecoveryPath(path), []byte("sa-new\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.BeginRotation(context.Background(), o); !errors.Is(err, ErrRecoveryPending) {
+		t.Fatalf("superseded, with its recovery file: %v, want ErrRecoveryPending", err)
+	}
+	// Not superseded: the file still holds what Own replaced.
+	if err := os.Remove(RecoveryPath(path)); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, []byte("sa-old\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	rt, err = r.BeginRotation(context.Background(), o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = rt.Close()
+	if readValue(t, path) != "sa-new" {
+		t.Fatal("the held value was not stored over the one it replaced")
+	}
+}
+
 // TestRotationRecoveryRestoredByHand: a recovery file whose value the
 // file holds again (restored with cat) is removed, not a conflict.
 func TestRotationRecoveryRestoredByHand(t *testing.T) {

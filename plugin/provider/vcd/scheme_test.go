@@ -12,7 +12,6 @@ import (
 	"testing"
 
 	"github.com/tokenkeeper/tokenkeeper/plugin/provider"
-	"github.com/tokenkeeper/tokenkeeper/plugin/secret"
 )
 
 // TestPlainHTTPToTLSPort: url http://HOST:PORT of a TLS server. Go answers
@@ -143,7 +142,7 @@ func TestLoginErrorsReadOnce(t *testing.T) {
 // unreadableStore is a service-account source that cannot be read.
 type unreadableStore struct{ unreadableSecret }
 
-func (u unreadableStore) BeginRotation(ctx context.Context, _ secret.Secret) (Rotation, error) {
+func (u unreadableStore) BeginRotation(ctx context.Context, _ Held) (Rotation, error) {
 	_, err := u.Resolve(ctx)
 	return nil, err
 }

@@ -17,10 +17,18 @@ import (
 type RotatingSecret interface {
 	Resolver
 	// BeginRotation locks the secret against other processes, proves a
-	// rotated value can be stored, and reads the current one. own is a
+	// rotated value can be stored, and reads the current one. held is a
 	// rotated token this provider holds unsaved (zero: none): it is
 	// stored first, and a failure to do so is a *secret.NotStoredError.
-	BeginRotation(ctx context.Context, own secret.Secret) (Rotation, error)
+	// If the secret was written since held was rotated, held is not
+	// stored and Value reports what the secret holds instead.
+	BeginRotation(ctx context.Context, held Held) (Rotation, error)
+}
+
+// Held is a rotated service-account token the server issued that could
+// not be stored, and the token it replaced.
+type Held struct {
+	Token, Replaces secret.Secret
 }
 
 // Rotation is one read → exchange → store cycle (see secret.Rotation).
@@ -52,8 +60,8 @@ func (f fileServiceAccount) Resolve(ctx context.Context) (secret.Secret, error) 
 	return f.ref.Resolve(ctx)
 }
 
-func (f fileServiceAccount) BeginRotation(ctx context.Context, own secret.Secret) (Rotation, error) {
-	rt, err := f.ref.BeginRotation(ctx, secret.RotationOptions{Own: own, FallbackDir: f.fallback})
+func (f fileServiceAccount) BeginRotation(ctx context.Context, held Held) (Rotation, error) {
+	rt, err := f.ref.BeginRotation(ctx, secret.RotationOptions{Own: held.Token, OwnReplaces: held.Replaces, FallbackDir: f.fallback})
 	if err != nil {
 		return nil, err // never a nil *secret.Rotation in a non-nil interface
 	}
@@ -92,13 +100,13 @@ func (p *Provider) serviceAccountToken(ctx context.Context) (secret.Secret, erro
 // handed out while the only valid token lives in memory would lock the
 // automation out at the next crash.
 func (p *Provider) loginServiceAccount(ctx context.Context) (provider.Grant, error) {
-	own := p.pending()
-	rot, err := p.cfg.ServiceAccount.BeginRotation(ctx, own)
+	held := p.held()
+	rot, err := p.cfg.ServiceAccount.BeginRotation(ctx, held)
 	if err != nil {
-		return provider.Grant{}, p.notReady(ctx, own, err)
+		return provider.Grant{}, p.notReady(ctx, held.Token, err)
 	}
 	defer rot.Close()
-	p.clearPending(own)
+	p.settled(held, rot.Value())
 	// The server rotates the token as it answers: an exchange cut short
 	// after it was sent (Close, a one-shot process giving up) would lose
 	// the new one. So it runs to its end, bounded on its own.
@@ -134,7 +142,7 @@ func (p *Provider) loginServiceAccount(ctx context.Context) (provider.Grant, err
 			Message: "the refresh_token in the answer is not a well-formed token; the service-account token was not stored"}
 	}
 	if err := rot.Commit(ctx, next); err != nil {
-		p.setPending(next)
+		p.hold(Held{Token: next, Replaces: tok})
 		p.log.Error("could not store the rotated service-account token; holding it and retrying before the next exchange",
 			"new_token", next.Fingerprint(), "error", err)
 		p.discard(ctx, g)
@@ -169,40 +177,49 @@ func (p *Provider) notReady(ctx context.Context, own secret.Secret, err error) e
 // file that holds a copy. A process must not exit while it fails unless
 // that copy exists (the agent keeps retrying).
 func (p *Provider) SaveUnsaved(ctx context.Context) error {
-	own := p.pending()
-	if own.IsZero() {
+	held := p.held()
+	if held.Token.IsZero() {
 		return nil
 	}
-	rot, err := p.cfg.ServiceAccount.BeginRotation(ctx, own)
+	rot, err := p.cfg.ServiceAccount.BeginRotation(ctx, held)
 	if err != nil {
-		return p.notReady(ctx, own, err)
+		return p.notReady(ctx, held.Token, err)
 	}
-	_ = rot.Close()
-	p.clearPending(own)
-	return nil
+	p.settled(held, rot.Value())
+	return rot.Close()
 }
 
-func (p *Provider) pending() secret.Secret {
+func (p *Provider) held() Held {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return p.pendingSA
 }
 
-func (p *Provider) setPending(v secret.Secret) {
+func (p *Provider) pending() secret.Secret { return p.held().Token }
+
+func (p *Provider) hold(h Held) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	p.pendingSA = v
+	p.pendingSA = h
 }
 
-// clearPending forgets v once stored; a newer pending token stays.
-func (p *Provider) clearPending(v secret.Secret) {
-	if v.IsZero() {
+// settled forgets h once a rotation began with it: it was stored (the
+// secret now holds it), or the secret was written since and holds now,
+// which supersedes it.
+func (p *Provider) settled(h Held, now secret.Secret) {
+	if h.Token.IsZero() {
 		return
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if p.pendingSA.Equal(v) {
-		p.pendingSA = secret.Secret{}
-		p.log.Info("stored the held service-account token", "token", v.Fingerprint())
+	if !p.pendingSA.Token.Equal(h.Token) {
+		return
 	}
+	p.pendingSA = Held{}
+	if now.Equal(h.Token) {
+		p.log.Info("stored the held service-account token", "token", h.Token.Fingerprint())
+		return
+	}
+	p.log.Error("the service-account file was rewritten since the held token was rotated; not storing the held token over it",
+		"held_token", h.Token.Fingerprint(), "token", now.Fingerprint())
 }

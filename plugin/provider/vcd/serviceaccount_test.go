@@ -148,6 +148,30 @@ func TestServiceAccountSaveUnsaved(t *testing.T) {
 	}
 }
 
+// TestServiceAccountHeldSuperseded: while a rotated token is held, an
+// administrator installs a new one in the file: the held token is dropped,
+// not written over it.
+func TestServiceAccountHeldSuperseded(t *testing.T) {
+	f := newFixture(t, nil)
+	store := &memorySecret{v: canarySAToken, failErr: errors.New("disk full")}
+	p := f.provider(t, Config{Org: "ExampleOrg", ServiceAccount: store})
+	if _, err := p.Login(context.Background()); !errors.Is(err, ErrNotStored) {
+		t.Fatalf("login: %v", err)
+	}
+	store.mu.Lock()
+	store.failErr, store.v = nil, "sa-installed-by-admin"
+	store.mu.Unlock()
+	if err := p.SaveUnsaved(context.Background()); err != nil {
+		t.Fatalf("SaveUnsaved: %v", err)
+	}
+	if store.value() != "sa-installed-by-admin" || len(store.stores) != 0 {
+		t.Fatalf("the held token was written over the administrator's (%d stores)", len(store.stores))
+	}
+	if c, _ := p.Credential(context.Background()); !c.Equal(provider.CredentialID("sa-installed-by-admin")) {
+		t.Fatal("the provider still holds the superseded token")
+	}
+}
+
 // TestServiceAccountRereadOnInvalidGrant: the file changed while it was
 // exchanged (a writer that does not take the lock rotated it): one retry
 // with the new value succeeds, so the login is not a rejection.
@@ -179,7 +203,7 @@ func TestServiceAccountRereadOnInvalidGrant(t *testing.T) {
 // unwritableSecret is a memorySecret whose store cannot work.
 type unwritableSecret struct{ *memorySecret }
 
-func (unwritableSecret) BeginRotation(context.Context, secret.Secret) (Rotation, error) {
+func (unwritableSecret) BeginRotation(context.Context, Held) (Rotation, error) {
 	return nil, fmt.Errorf("%w: /run/robot is a mount point", secret.ErrCannotStore)
 }
 

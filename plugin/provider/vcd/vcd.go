@@ -71,7 +71,7 @@ type Provider struct {
 	versionCache []versionInfo
 	// pendingSA is a rotated service-account token the server already
 	// issued but that could not be stored; the next Login stores it first.
-	pendingSA secret.Secret
+	pendingSA Held
 }
 
 // Grant Meta keys and values.

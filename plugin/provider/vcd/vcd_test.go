@@ -70,10 +70,12 @@ func (m *memorySecret) store(v secret.Secret) error {
 	return nil
 }
 
-func (m *memorySecret) BeginRotation(_ context.Context, own secret.Secret) (Rotation, error) {
+func (m *memorySecret) BeginRotation(_ context.Context, held Held) (Rotation, error) {
 	m.rot.Lock()
-	if !own.IsZero() {
-		if err := m.store(own); err != nil {
+	cur := secret.New(m.value())
+	superseded := !held.Replaces.IsZero() && !cur.Equal(held.Token) && !cur.Equal(held.Replaces)
+	if !held.Token.IsZero() && !superseded {
+		if err := m.store(held.Token); err != nil {
 			m.rot.Unlock()
 			return nil, err
 		}
