@@ -107,6 +107,22 @@ func (p *Provider) loginServiceAccount(ctx context.Context) (provider.Grant, err
 	}
 	defer rot.Close()
 	p.settled(held, rot.Value())
+	g, tok, next, err := p.exchangeRotating(ctx, rot)
+	if err != nil {
+		return provider.Grant{}, err
+	}
+	if next.IsZero() || next.Equal(tok) {
+		return g, nil
+	}
+	if err := p.storeRotated(ctx, rot, g, tok, next); err != nil {
+		return provider.Grant{}, err
+	}
+	return g, nil
+}
+
+// exchangeRotating exchanges the token rot read and returns the grant,
+// the token it used and the rotated one.
+func (p *Provider) exchangeRotating(ctx context.Context, rot Rotation) (provider.Grant, secret.Secret, secret.Secret, error) {
 	// The server rotates the token as it answers: an exchange cut short
 	// after it was sent (Close, a one-shot process giving up) would lose
 	// the new one. So it runs to its end, bounded on its own.
@@ -114,30 +130,33 @@ func (p *Provider) loginServiceAccount(ctx context.Context) (provider.Grant, err
 	defer cancel()
 	tok := rot.Value()
 	g, next, err := p.exchange(xctx, tok)
-	if errors.Is(err, provider.ErrCredentialsRejected) {
-		// Someone who does not take the lock (a person, an older
-		// tokenkeeper) may have rotated it meanwhile: one more try with
-		// what the file holds now, before this counts as a rejection.
-		if now, rerr := rot.Reread(ctx); rerr == nil && !now.Equal(tok) {
-			p.log.Info("the service-account token changed during the exchange; retrying once with the new one",
-				"old_token", tok.Fingerprint(), "token", now.Fingerprint())
-			tok = now
-			g, next, err = p.exchange(xctx, tok)
-		}
+	if !errors.Is(err, provider.ErrCredentialsRejected) {
+		return g, tok, next, err
 	}
-	if err != nil {
-		return provider.Grant{}, err
+	// Someone who does not take the lock (a person, an older tokenkeeper)
+	// may have rotated it meanwhile: one more try with what the file holds
+	// now, before this counts as a rejection.
+	now, rerr := rot.Reread(ctx)
+	if rerr != nil || now.Equal(tok) {
+		return g, tok, next, err
 	}
-	if next.IsZero() || next.Equal(tok) {
-		return g, nil
-	}
+	p.log.Info("the service-account token changed during the exchange; retrying once with the new one",
+		"old_token", tok.Fingerprint(), "token", now.Fingerprint())
+	g, next, err = p.exchange(xctx, now)
+	return g, now, next, err
+}
+
+// storeRotated stores next, the token that replaced tok, before g is
+// handed out. When it cannot be stored, g's session is ended and next is
+// held (and in its recovery file) until a later Login or SaveUnsaved.
+func (p *Provider) storeRotated(ctx context.Context, rot Rotation, g provider.Grant, tok, next secret.Secret) error {
 	if !provider.PlausibleToken(next.Reveal()) {
 		// Written as is it would corrupt the secret file (a trailing
 		// newline is trimmed on read) and be sent back mangled.
 		p.log.Error("the rotated service-account token in the answer is malformed; it is not stored",
 			"old_token", tok.Fingerprint())
 		p.discard(ctx, g)
-		return provider.Grant{}, &provider.Error{Op: "exchange token", Method: http.MethodPost, Path: p.oauthPath(),
+		return &provider.Error{Op: "exchange token", Method: http.MethodPost, Path: p.oauthPath(),
 			Status: http.StatusOK, Kind: provider.ErrProtocol,
 			Message: "the refresh_token in the answer is not a well-formed token; the service-account token was not stored"}
 	}
@@ -146,10 +165,10 @@ func (p *Provider) loginServiceAccount(ctx context.Context) (provider.Grant, err
 		p.log.Error("could not store the rotated service-account token; holding it and retrying before the next exchange",
 			"new_token", next.Fingerprint(), "error", err)
 		p.discard(ctx, g)
-		return provider.Grant{}, fmt.Errorf("service_account: %w: %w (%w)", ErrNotStored, err, provider.ErrUnavailable)
+		return fmt.Errorf("service_account: %w: %w (%w)", ErrNotStored, err, provider.ErrUnavailable)
 	}
 	p.log.Debug("service-account token rotated and stored", "old", tok.Fingerprint(), "new", next.Fingerprint())
-	return g, nil
+	return nil
 }
 
 // notReady classifies a rotation that could not begin. While a rotated
