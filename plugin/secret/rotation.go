@@ -24,6 +24,10 @@ var ErrRecoveryPending = errors.New("a rotated token waits in a recovery file")
 // caller's deadline.
 var ErrBusy = errors.New("another process is rotating this file")
 
+// ErrSuperseded: StoreHeld did not store the held value because the file
+// was written since it was rotated (see RotationOptions.OwnReplaces).
+var ErrSuperseded = errors.New("the file was rewritten since the held token was rotated")
+
 // reserveBytes is what the temporary file reserves before an exchange: a
 // rotated token is written over these blocks, so a filesystem that fills
 // up during the exchange cannot refuse it.
@@ -60,17 +64,17 @@ func RestoreCommand(recovery, target string) string {
 	return fmt.Sprintf("cat %s > %s && rm %s", shellQuote(recovery), shellQuote(target), shellQuote(recovery))
 }
 
-// RotationOptions tune BeginRotation.
+// RotationOptions tune BeginRotation and StoreHeld.
 type RotationOptions struct {
-	// Own is a rotated value this process holds that is not stored yet
-	// (zero: none). BeginRotation stores it before anything else, and a
-	// recovery file holding it is this process's own, not a conflict.
+	// Own is, for StoreHeld, a rotated value this process holds that is
+	// not stored yet; a recovery file holding it is its own copy, not a
+	// conflict.
 	Own Secret
 	// OwnReplaces is the value Own was rotated from (what the file held
 	// then). If the file now holds neither, someone wrote it since (a
 	// person restored Own and another process rotated it further, or an
-	// administrator installed a new token): Own is not stored over it,
-	// and Value, not Own, says what the file holds. Zero: not known.
+	// administrator installed a new token): Own is not stored over it
+	// (ErrSuperseded). Zero: not known, Own is stored.
 	OwnReplaces Secret
 	// FallbackDir receives the recovery file when none can be written
 	// next to the file (empty: no fallback).
@@ -96,12 +100,57 @@ type Rotation struct {
 }
 
 // BeginRotation takes the rotation lock of a File reference (waiting
-// until ctx ends: ErrBusy), settles a recovery file left by an earlier
-// failed store, stores o.Own if set, checks that the file can be replaced
-// (ErrCannotStore, ErrRecoveryPending), creates and fsyncs the temporary
-// file the rotated value will go into, and reads the current value. A
-// failure to store o.Own is a *NotStoredError.
+// until ctx ends: ErrBusy), settles what earlier rotations left (a
+// recovery file, the temporary file of a killed one), checks that the
+// file can be replaced (ErrCannotStore, ErrRecoveryPending), creates and
+// fsyncs the temporary file the rotated value will go into, and reads the
+// current value. o.Own is not used.
 func (r Ref) BeginRotation(ctx context.Context, o RotationOptions) (*Rotation, error) {
+	o.Own, o.OwnReplaces = Secret{}, Secret{}
+	rt, err := r.lockRotation(ctx, o)
+	if err != nil {
+		return nil, err
+	}
+	if err := rt.begin(ctx); err != nil {
+		_ = rt.Close()
+		return nil, &Error{Ref: r.String(), Err: err}
+	}
+	return rt, nil
+}
+
+// StoreHeld stores o.Own, a rotated value a failed Commit left with the
+// caller, under the rotation lock: one attempt, no retry (the caller
+// retries later). It returns nil once stored (and removes its recovery
+// file), ErrSuperseded when the file was written since (see OwnReplaces),
+// else a *NotStoredError naming the recovery file that holds o.Own.
+func (r Ref) StoreHeld(ctx context.Context, o RotationOptions) error {
+	if o.Own.IsZero() {
+		return nil
+	}
+	rt, err := r.lockRotation(ctx, o)
+	if err != nil {
+		return err
+	}
+	defer rt.Close()
+	rt.tidyLeftovers()
+	if rt.superseded() {
+		return &Error{Ref: r.String(), Err: ErrSuperseded}
+	}
+	err = rt.settleRecovery()
+	if err == nil {
+		err = checkStorable(rt.real, rt.dir)
+	}
+	if err == nil {
+		err = rt.prepare()
+	}
+	if err != nil {
+		return rt.keepOwn(err)
+	}
+	return rt.storeOwn()
+}
+
+// lockRotation is the Rotation of r with its lock taken.
+func (r Ref) lockRotation(ctx context.Context, o RotationOptions) (*Rotation, error) {
 	if r.kind() != kindFile {
 		return nil, &Error{Ref: r.String(), Err: fmt.Errorf("%w: must be a file reference to be rotated", ErrInvalidRef)}
 	}
@@ -118,44 +167,19 @@ func (r Ref) BeginRotation(ctx context.Context, o RotationOptions) (*Rotation, e
 		return nil, &Error{Ref: r.String(), Err: err}
 	}
 	rt.lock = lock
-	if err := rt.begin(ctx); err != nil {
-		_ = rt.Close()
-		var ns *NotStoredError
-		if errors.As(err, &ns) {
-			return nil, err
-		}
-		return nil, &Error{Ref: r.String(), Err: err}
-	}
 	return rt, nil
 }
 
 func (rt *Rotation) begin(ctx context.Context) error {
 	rt.tidyLeftovers()
-	if rt.superseded() {
-		rt.opts.Own = Secret{} // a recovery file holding it is no longer ours
-	}
 	if err := rt.settleRecovery(); err != nil {
 		return err
 	}
 	if err := checkStorable(rt.real, rt.dir); err != nil {
-		if !rt.opts.Own.IsZero() {
-			return rt.keepOwn(err)
-		}
 		return err
 	}
 	if err := rt.prepare(); err != nil {
-		if !rt.opts.Own.IsZero() {
-			return rt.keepOwn(err)
-		}
 		return err
-	}
-	if !rt.opts.Own.IsZero() {
-		if err := rt.storeOwn(); err != nil {
-			return err
-		}
-		if err := rt.prepare(); err != nil {
-			return err
-		}
 	}
 	v, err := rt.ref.Resolve(ctx)
 	if err != nil {

@@ -94,11 +94,14 @@ func (rt *Rotation) replaceRetrying(ctx context.Context) error {
 // rescue saves v, which could not be stored because of cause, to a 0600
 // recovery file: the filled temporary file renamed next to the target (no
 // new space needed), else a fresh file there, else one in the fallback
-// directory.
+// directory. A recovery file holding another value is never replaced.
 func (rt *Rotation) rescue(v Secret, cause error) error {
 	ns := &NotStoredError{Target: rt.real, Err: cause}
 	rec := RecoveryPath(rt.real)
-	if rt.tmp != nil && rt.fill(v) == nil && os.Rename(rt.tmp.Name(), rec) == nil {
+	if !vacant(rec, v) {
+		rec = ""
+	}
+	if rec != "" && rt.tmp != nil && rt.fill(v) == nil && os.Rename(rt.tmp.Name(), rec) == nil {
 		_ = rt.tmp.Close()
 		rt.tmp = nil
 		_ = syncDir(rt.dir)
@@ -106,16 +109,26 @@ func (rt *Rotation) rescue(v Secret, cause error) error {
 		return ns
 	}
 	data := []byte(v.Reveal() + "\n")
-	if WriteFileAtomic(rec, data, 0o600) == nil {
+	if rec != "" && WriteFileAtomic(rec, data, 0o600) == nil {
 		ns.Recovery = rec
 		return ns
 	}
-	if fb := rt.fallbackPath(); fb != "" {
+	if fb := rt.fallbackPath(); fb != "" && vacant(fb, v) {
 		if os.MkdirAll(filepath.Dir(fb), 0o700) == nil && WriteFileAtomic(fb, data, 0o600) == nil {
 			ns.Recovery = fb
 		}
 	}
 	return ns
+}
+
+// vacant reports whether a recovery file for v may be written at path:
+// there is none, or it holds v already.
+func vacant(path string, v Secret) bool {
+	if _, err := os.Lstat(path); errors.Is(err, os.ErrNotExist) {
+		return true
+	}
+	got, ok := readTrimmed(path)
+	return ok && got.Equal(v)
 }
 
 // keepOwn is the error of Own still not stored because of cause: it names
@@ -129,9 +142,9 @@ func (rt *Rotation) keepOwn(cause error) error {
 	return rt.rescue(rt.opts.Own, cause)
 }
 
-// storeOwn stores Own, a value rotated earlier that could not be stored
-// then: one attempt, no retry (the caller retries later), and the
-// recovery file kept until it is stored.
+// storeOwn stores Own into the prepared temporary file and renames it
+// over the file: one attempt. The recovery file is kept until it is
+// stored.
 func (rt *Rotation) storeOwn() error {
 	own := rt.opts.Own
 	err := rt.fill(own)

@@ -156,11 +156,9 @@ func TestRotationRescue(t *testing.T) {
 		t.Fatalf("CheckStore with a recovery file waiting: %v", err)
 	}
 	// The holder stores it and the recovery file goes.
-	rt, err = r.BeginRotation(ctx, RotationOptions{Own: New("sa-new")})
-	if err != nil {
-		t.Fatalf("rotation by the holder: %v", err)
+	if err := r.StoreHeld(ctx, RotationOptions{Own: New("sa-new"), OwnReplaces: New("sa-old")}); err != nil {
+		t.Fatalf("StoreHeld: %v", err)
 	}
-	_ = rt.Close()
 	if readValue(t, path) != "sa-new" {
 		t.Fatal("the held value was not stored")
 	}
@@ -169,41 +167,56 @@ func TestRotationRescue(t *testing.T) {
 	}
 }
 
-// TestRotationOwnSuperseded: the file was rewritten since Own was
-// rotated (restored by hand and rotated further by another process): Own
-// is not stored over the newer value; with a recovery file still holding
-// Own, a person must decide.
-func TestRotationOwnSuperseded(t *testing.T) {
+// TestStoreHeldSuperseded: the file was rewritten since the held value
+// was rotated (restored by hand and rotated further by another process):
+// it is not stored over the newer value, and its recovery file, if one is
+// left, blocks exchanges until a person decides.
+func TestStoreHeldSuperseded(t *testing.T) {
 	r, path := rotationFixture(t, "sa-newer")
+	ctx := context.Background()
 	o := RotationOptions{Own: New("sa-new"), OwnReplaces: New("sa-old")}
-	rt, err := r.BeginRotation(context.Background(), o)
-	if err != nil {
-		t.Fatal(err)
+	if err := r.StoreHeld(ctx, o); !errors.Is(err, ErrSuperseded) {
+		t.Fatalf("StoreHeld over a newer value: %v, want ErrSuperseded", err)
 	}
-	_ = rt.Close()
-	if rt.Value().Reveal() != "sa-newer" || readValue(t, path) != "sa-newer" {
+	if readValue(t, path) != "sa-newer" {
 		t.Fatal("a superseded held value was stored over the newer one")
 	}
 	if err := os.WriteFile(RecoveryPath(path), []byte("sa-new\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := r.BeginRotation(context.Background(), o); !errors.Is(err, ErrRecoveryPending) {
-		t.Fatalf("superseded, with its recovery file: %v, want ErrRecoveryPending", err)
+	if _, err := r.BeginRotation(ctx, RotationOptions{}); !errors.Is(err, ErrRecoveryPending) {
+		t.Fatalf("with the superseded value's recovery file: %v, want ErrRecoveryPending", err)
 	}
-	// Not superseded: the file still holds what Own replaced.
+	// Not superseded: the file still holds what the held value replaced.
 	if err := os.Remove(RecoveryPath(path)); err != nil {
 		t.Fatal(err)
 	}
 	if err := os.WriteFile(path, []byte("sa-old\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	rt, err = r.BeginRotation(context.Background(), o)
-	if err != nil {
-		t.Fatal(err)
+	if err := r.StoreHeld(ctx, o); err != nil {
+		t.Fatalf("StoreHeld: %v", err)
 	}
-	_ = rt.Close()
 	if readValue(t, path) != "sa-new" {
 		t.Fatal("the held value was not stored over the one it replaced")
+	}
+}
+
+// TestStoreHeldNeverReplacesAnotherRecovery: while a foreign recovery
+// file waits, a held value is not stored and does not overwrite it.
+func TestStoreHeldNeverReplacesAnotherRecovery(t *testing.T) {
+	r, path := rotationFixture(t, "sa-old")
+	fallback := filepath.Join(t.TempDir(), "run")
+	if err := os.WriteFile(RecoveryPath(path), []byte("sa-other\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	err := r.StoreHeld(context.Background(), RotationOptions{Own: New("sa-new"), FallbackDir: fallback})
+	var ns *NotStoredError
+	if !errors.As(err, &ns) || !errors.Is(err, ErrRecoveryPending) || !strings.HasPrefix(ns.Recovery, fallback) {
+		t.Fatalf("StoreHeld: %v, want a NotStoredError with its copy in the fallback directory", err)
+	}
+	if readValue(t, RecoveryPath(path)) != "sa-other" || readValue(t, ns.Recovery) != "sa-new" || readValue(t, path) != "sa-old" {
+		t.Fatal("a recovery file or the file was overwritten")
 	}
 }
 

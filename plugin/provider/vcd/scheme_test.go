@@ -142,7 +142,9 @@ func TestLoginErrorsReadOnce(t *testing.T) {
 // unreadableStore is a service-account source that cannot be read.
 type unreadableStore struct{ unreadableSecret }
 
-func (u unreadableStore) BeginRotation(ctx context.Context, _ Held) (Rotation, error) {
+func (u unreadableStore) BeginRotation(ctx context.Context) (Rotation, error) {
 	_, err := u.Resolve(ctx)
 	return nil, err
 }
+
+func (unreadableStore) StoreHeld(context.Context, Held) error { return nil }

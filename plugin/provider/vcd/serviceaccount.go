@@ -17,12 +17,14 @@ import (
 type RotatingSecret interface {
 	Resolver
 	// BeginRotation locks the secret against other processes, proves a
-	// rotated value can be stored, and reads the current one. held is a
-	// rotated token this provider holds unsaved (zero: none): it is
-	// stored first, and a failure to do so is a *secret.NotStoredError.
-	// If the secret was written since held was rotated, held is not
-	// stored and Value reports what the secret holds instead.
-	BeginRotation(ctx context.Context, held Held) (Rotation, error)
+	// rotated value can be stored, and reads the current one.
+	BeginRotation(ctx context.Context) (Rotation, error)
+	// StoreHeld stores h.Token, which a failed Commit left with the
+	// provider, under the same lock: nil once stored,
+	// secret.ErrSuperseded when the secret was written since h.Token was
+	// rotated (it must not be stored over that), else a
+	// *secret.NotStoredError naming the recovery copy.
+	StoreHeld(ctx context.Context, h Held) error
 }
 
 // Held is a rotated service-account token the server issued that could
@@ -60,12 +62,16 @@ func (f fileServiceAccount) Resolve(ctx context.Context) (secret.Secret, error) 
 	return f.ref.Resolve(ctx)
 }
 
-func (f fileServiceAccount) BeginRotation(ctx context.Context, held Held) (Rotation, error) {
-	rt, err := f.ref.BeginRotation(ctx, secret.RotationOptions{Own: held.Token, OwnReplaces: held.Replaces, FallbackDir: f.fallback})
+func (f fileServiceAccount) BeginRotation(ctx context.Context) (Rotation, error) {
+	rt, err := f.ref.BeginRotation(ctx, secret.RotationOptions{FallbackDir: f.fallback})
 	if err != nil {
 		return nil, err // never a nil *secret.Rotation in a non-nil interface
 	}
 	return rt, nil
+}
+
+func (f fileServiceAccount) StoreHeld(ctx context.Context, h Held) error {
+	return f.ref.StoreHeld(ctx, secret.RotationOptions{Own: h.Token, OwnReplaces: h.Replaces, FallbackDir: f.fallback})
 }
 
 // ErrNotStored marks a login whose rotated service-account token could not
@@ -84,8 +90,8 @@ const exchangeLimit = 45 * time.Second
 // serviceAccountToken is the token the next exchange must use: a rotated
 // one that could not be stored yet, else what the secret source holds.
 func (p *Provider) serviceAccountToken(ctx context.Context) (secret.Secret, error) {
-	if pending := p.pending(); !pending.IsZero() {
-		return pending, nil
+	if h := p.held(); !h.Token.IsZero() {
+		return h.Token, nil
 	}
 	tok, err := p.cfg.ServiceAccount.Resolve(ctx)
 	if err != nil {
@@ -100,13 +106,14 @@ func (p *Provider) serviceAccountToken(ctx context.Context) (secret.Secret, erro
 // handed out while the only valid token lives in memory would lock the
 // automation out at the next crash.
 func (p *Provider) loginServiceAccount(ctx context.Context) (provider.Grant, error) {
-	held := p.held()
-	rot, err := p.cfg.ServiceAccount.BeginRotation(ctx, held)
+	if err := p.SaveUnsaved(ctx); err != nil {
+		return provider.Grant{}, err
+	}
+	rot, err := p.cfg.ServiceAccount.BeginRotation(ctx)
 	if err != nil {
-		return provider.Grant{}, p.notReady(ctx, held.Token, err)
+		return provider.Grant{}, p.notReady(ctx, err)
 	}
 	defer rot.Close()
-	p.settled(held, rot.Value())
 	g, tok, next, err := p.exchangeRotating(ctx, rot)
 	if err != nil {
 		return provider.Grant{}, err
@@ -171,16 +178,13 @@ func (p *Provider) storeRotated(ctx context.Context, rot Rotation, g provider.Gr
 	return nil
 }
 
-// notReady classifies a rotation that could not begin. While a rotated
-// token is held unsaved, every failure is ErrNotStored (retryable: it is
-// kept and retried). Another process holding the lock past the deadline
-// is retryable too. A store that cannot work (a mount point, an immutable
-// file, a full disk, a recovery file waiting) is bad configuration: the
-// token is not spent, and a person must act as the message says.
-func (p *Provider) notReady(ctx context.Context, own secret.Secret, err error) error {
+// notReady classifies a rotation that could not begin. Another process
+// holding the lock past the deadline is retryable. A store that cannot
+// work (a mount point, an immutable file, a full disk, a recovery file
+// waiting) is bad configuration: the token is not spent, and a person
+// must act as the message says.
+func (p *Provider) notReady(ctx context.Context, err error) error {
 	switch {
-	case !own.IsZero():
-		return fmt.Errorf("service_account: %w: %w (%w)", ErrNotStored, err, provider.ErrUnavailable)
 	case errors.Is(err, secret.ErrBusy):
 		return fmt.Errorf("service_account: %w (%w)", err, provider.ErrUnavailable)
 	case errors.Is(err, secret.ErrCannotStore), errors.Is(err, secret.ErrRecoveryPending):
@@ -191,21 +195,31 @@ func (p *Provider) notReady(ctx context.Context, own secret.Secret, err error) e
 }
 
 // SaveUnsaved tries once to store a rotated service-account token held
-// in memory because its store failed. It returns nil when none is held
-// (any more), else why it is still unsaved; the error names the recovery
-// file that holds a copy. A process must not exit while it fails unless
-// that copy exists (the agent keeps retrying).
+// in memory because its store failed, without calling the server. It
+// returns nil when none is held (any more), else ErrNotStored (retryable)
+// naming the recovery file that holds a copy. A process must not exit
+// while it fails unless that copy exists (the agent keeps retrying).
 func (p *Provider) SaveUnsaved(ctx context.Context) error {
-	held := p.held()
-	if held.Token.IsZero() {
+	h := p.held()
+	if h.Token.IsZero() {
 		return nil
 	}
-	rot, err := p.cfg.ServiceAccount.BeginRotation(ctx, held)
-	if err != nil {
-		return p.notReady(ctx, held.Token, err)
+	err := p.cfg.ServiceAccount.StoreHeld(ctx, h)
+	switch {
+	case err == nil:
+		p.log.Info("stored the held service-account token", "token", h.Token.Fingerprint())
+	case errors.Is(err, secret.ErrSuperseded):
+		p.log.Error("the service-account file was rewritten since the held token was rotated; not storing the held token over it",
+			"held_token", h.Token.Fingerprint())
+	default:
+		return fmt.Errorf("service_account: %w: %w (%w)", ErrNotStored, err, provider.ErrUnavailable)
 	}
-	p.settled(held, rot.Value())
-	return rot.Close()
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.pendingSA.Token.Equal(h.Token) {
+		p.pendingSA = Held{}
+	}
+	return nil
 }
 
 func (p *Provider) held() Held {
@@ -214,31 +228,8 @@ func (p *Provider) held() Held {
 	return p.pendingSA
 }
 
-func (p *Provider) pending() secret.Secret { return p.held().Token }
-
 func (p *Provider) hold(h Held) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.pendingSA = h
-}
-
-// settled forgets h once a rotation began with it: it was stored (the
-// secret now holds it), or the secret was written since and holds now,
-// which supersedes it.
-func (p *Provider) settled(h Held, now secret.Secret) {
-	if h.Token.IsZero() {
-		return
-	}
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if !p.pendingSA.Token.Equal(h.Token) {
-		return
-	}
-	p.pendingSA = Held{}
-	if now.Equal(h.Token) {
-		p.log.Info("stored the held service-account token", "token", h.Token.Fingerprint())
-		return
-	}
-	p.log.Error("the service-account file was rewritten since the held token was rotated; not storing the held token over it",
-		"held_token", h.Token.Fingerprint(), "token", now.Fingerprint())
 }

@@ -203,7 +203,7 @@ func TestServiceAccountRereadOnInvalidGrant(t *testing.T) {
 // unwritableSecret is a memorySecret whose store cannot work.
 type unwritableSecret struct{ *memorySecret }
 
-func (unwritableSecret) BeginRotation(context.Context, Held) (Rotation, error) {
+func (unwritableSecret) BeginRotation(context.Context) (Rotation, error) {
 	return nil, fmt.Errorf("%w: /run/robot is a mount point", secret.ErrCannotStore)
 }
 

@@ -70,17 +70,19 @@ func (m *memorySecret) store(v secret.Secret) error {
 	return nil
 }
 
-func (m *memorySecret) BeginRotation(_ context.Context, held Held) (Rotation, error) {
+func (m *memorySecret) BeginRotation(context.Context) (Rotation, error) {
 	m.rot.Lock()
-	cur := secret.New(m.value())
-	superseded := !held.Replaces.IsZero() && !cur.Equal(held.Token) && !cur.Equal(held.Replaces)
-	if !held.Token.IsZero() && !superseded {
-		if err := m.store(held.Token); err != nil {
-			m.rot.Unlock()
-			return nil, err
-		}
-	}
 	return &memoryRotation{m: m}, nil
+}
+
+func (m *memorySecret) StoreHeld(_ context.Context, h Held) error {
+	m.rot.Lock()
+	defer m.rot.Unlock()
+	cur := secret.New(m.value())
+	if !h.Replaces.IsZero() && !cur.Equal(h.Token) && !cur.Equal(h.Replaces) {
+		return secret.ErrSuperseded
+	}
+	return m.store(h.Token)
 }
 
 // memoryRotation is one rotation of a memorySecret.
