@@ -286,7 +286,7 @@ func (rt *Rotation) fallbackPath() string {
 func lockFile(ctx context.Context, path string) (*os.File, error) {
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
 	if err != nil {
-		return nil, fmt.Errorf("could not open the rotation lock %s: %w", path, err)
+		return nil, fmt.Errorf("%w: could not open the rotation lock %s: %w", ErrCannotStore, path, err)
 	}
 	wait := 2 * time.Millisecond
 	for {
