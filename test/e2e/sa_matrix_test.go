@@ -325,24 +325,30 @@ func saStoreFailsAgent(t *testing.T) {
 }
 
 // saTwoAgents: two agents (two profiles files) share one service-account
-// file under parallel forced refreshes: every call succeeds, no exchange
-// is rejected, no guard is armed, and the file ends live.
+// file under parallel forced refreshes, raced by one-shot processes:
+// every call succeeds, no exchange is rejected, no guard is armed, and the
+// file ends live.
 func saTwoAgents(t *testing.T) {
 	_, file := saDir(t)
 	f := newSAFixture(t, file)
 	other := newTK(t, saConfig(f.sim, file))
-	const calls = 30
+	// 30 forced refreshes through the two agents, and 10 one-shot
+	// processes racing them on the same file.
+	const calls, oneShots = 30, 10
 	var wg sync.WaitGroup
-	codes := make(chan string, calls)
-	for i := range calls {
-		tk := f.tk
+	codes := make(chan string, calls+oneShots)
+	for i := range calls + oneShots {
+		tk, args := f.tk, []string{"get", "--profile", "robot", "--force-refresh"}
 		if i%2 == 1 {
 			tk = other
 		}
+		if i >= calls {
+			args = []string{"get", "--profile", "robot", "--no-agent"}
+		}
 		wg.Go(func() {
-			r := tk.run(t, nil, "get", "--profile", "robot", "--force-refresh")
+			r := tk.run(t, nil, args...)
 			if r.code != 0 {
-				codes <- fmt.Sprintf("exit %d: %s", r.code, strings.TrimSpace(r.stderr))
+				codes <- fmt.Sprintf("%s: exit %d: %s", strings.Join(args, " "), r.code, strings.TrimSpace(r.stderr))
 			}
 		})
 	}
@@ -353,9 +359,10 @@ func saTwoAgents(t *testing.T) {
 		failed = append(failed, c)
 	}
 	st := f.sim.Stats(t)
-	t.Logf("%d parallel forced refreshes through two agents: %d failed; %d exchanges, %d rejected", calls, len(failed), st.Logins, st.LoginFailures)
+	t.Logf("%d parallel forced refreshes through two agents and %d get --no-agent: %d failed; %d exchanges, %d rejected",
+		calls, oneShots, len(failed), st.Logins, st.LoginFailures)
 	if len(failed) != 0 || st.LoginFailures != 0 {
-		t.Errorf("%d of %d calls failed, %d exchanges rejected; first: %v", len(failed), calls, st.LoginFailures, failed[:min(len(failed), 1)])
+		t.Errorf("%d of %d calls failed, %d exchanges rejected; first: %v", len(failed), calls+oneShots, st.LoginFailures, failed[:min(len(failed), 1)])
 	}
 	for _, tk := range []*tkEnv{f.tk, other} {
 		if r := tk.run(t, nil, "status"); strings.Contains(r.stdout, "rejected") {
