@@ -172,7 +172,9 @@ func (p *Provider) storeRotated(ctx context.Context, rot Rotation, g provider.Gr
 		p.log.Error("could not store the rotated service-account token; holding it and retrying before the next exchange",
 			"new_token", next.Fingerprint(), "error", err)
 		p.discard(ctx, g)
-		return fmt.Errorf("service_account: %w: %w (%w)", ErrNotStored, err, provider.ErrUnavailable)
+		// The exchange succeeded: the server counted no failed login, so
+		// for the lockout guard this is as free as a request never sent.
+		return provider.NotSent(fmt.Errorf("service_account: %w: %w (%w)", ErrNotStored, err, provider.ErrUnavailable))
 	}
 	p.log.Debug("service-account token rotated and stored", "old", tok.Fingerprint(), "new", next.Fingerprint())
 	return nil
@@ -186,7 +188,7 @@ func (p *Provider) storeRotated(ctx context.Context, rot Rotation, g provider.Gr
 func (p *Provider) notReady(ctx context.Context, err error) error {
 	switch {
 	case errors.Is(err, secret.ErrBusy):
-		return fmt.Errorf("service_account: %w (%w)", err, provider.ErrUnavailable)
+		return provider.NotSent(fmt.Errorf("service_account: %w (%w)", err, provider.ErrUnavailable))
 	case errors.Is(err, secret.ErrCannotStore), errors.Is(err, secret.ErrRecoveryPending):
 		return fmt.Errorf("service_account: the rotated token could not be stored, so the token is not exchanged: %w (%w)",
 			err, provider.ErrBadConfig)
@@ -212,7 +214,8 @@ func (p *Provider) SaveUnsaved(ctx context.Context) error {
 		p.log.Error("the service-account file was rewritten since the held token was rotated; not storing the held token over it",
 			"held_token", h.Token.Fingerprint())
 	default:
-		return fmt.Errorf("service_account: %w: %w (%w)", ErrNotStored, err, provider.ErrUnavailable)
+		// Nothing was sent: the held token is stored before any exchange.
+		return provider.NotSent(fmt.Errorf("service_account: %w: %w (%w)", ErrNotStored, err, provider.ErrUnavailable))
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()

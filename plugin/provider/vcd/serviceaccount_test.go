@@ -78,6 +78,10 @@ func TestServiceAccountStoreFailure(t *testing.T) {
 	if !errors.Is(err, ErrNotStored) || !errors.Is(err, provider.ErrUnavailable) || !g.Access.IsZero() {
 		t.Fatalf("login with a failing store: grant handed out=%v err=%v", !g.Access.IsZero(), err)
 	}
+	// The exchange succeeded upstream: no failed login for the guard.
+	if !errors.Is(err, provider.ErrNotSent) {
+		t.Fatalf("a store failure after a successful exchange must not count as a failed login: %v", err)
+	}
 	if n := f.b.Stats().ActiveSessions; n != 0 {
 		t.Fatalf("the unused session was not ended: %d active", n)
 	}
@@ -88,7 +92,7 @@ func TestServiceAccountStoreFailure(t *testing.T) {
 	logins := f.b.Stats().Logins
 
 	// Still failing: no upstream call, the pending token stays.
-	if _, err := p.Login(ctx); !errors.Is(err, ErrNotStored) {
+	if _, err := p.Login(ctx); !errors.Is(err, ErrNotStored) || !errors.Is(err, provider.ErrNotSent) {
 		t.Fatalf("second login: %v", err)
 	}
 	if f.b.Stats().Logins != logins {
