@@ -112,6 +112,7 @@ func (a *app) runAgent(ctx context.Context, idle time.Duration, idleSet, detache
 		HoldUntil:   func() time.Time { return keepAliveUntil(k.Status()) },
 		Stale:       stale,
 		Shutdown:    k.Close,
+		Unsaved:     k.SaveUnsaved,
 		Logger:      logger,
 	})
 }

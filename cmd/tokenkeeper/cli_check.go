@@ -29,7 +29,8 @@ running anything: an {env: …} variable unset here (a warning: an agent started
 from another shell may have it), a {file: …} that is missing, empty, or
 readable by group or others, a {command: […]} whose program is not found or
 not executable (commands are never run offline), and a service-account file
-that cannot be rewritten. Warnings (e.g. insecure_skip_verify) go to stderr.
+that cannot be rewritten (a mount point, an immutable file, a full or
+read-only filesystem, or a recovery file waiting to be restored). Warnings (e.g. insecure_skip_verify) go to stderr.
 Exit code 2 when there is an error, 0 otherwise. Values are never printed.
 
 With --online it also logs in to each profile in this process (not through
@@ -159,7 +160,9 @@ func checkRef(ctx context.Context, r *secret.Ref, rewritten bool, lookup func(st
 		return r.Env != "" && (errors.Is(err, secret.ErrNotFound) || errors.Is(err, secret.ErrEmpty)), err
 	}
 	if rewritten {
-		return false, r.CheckWritable()
+		// Everything a rotation checks before it spends the token: a
+		// mount point, an immutable file, a full or read-only disk.
+		return false, r.CheckStore()
 	}
 	return false, nil
 }

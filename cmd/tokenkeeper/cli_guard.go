@@ -193,7 +193,7 @@ func profileAccount(ctx context.Context, cfg *config.Config, name string) (provi
 	if !ok {
 		return provider.Account{}, fmt.Errorf("profile %q: %w", name, config.ErrUnknownProfile)
 	}
-	impl, err := buildProvider(p, nil)
+	impl, err := buildProvider(p, "", nil)
 	if err != nil {
 		return provider.Account{}, &exec.Error{Code: exec.CodeBadConfig, Message: err.Error(), Err: err}
 	}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"path/filepath"
 	"time"
@@ -190,7 +191,7 @@ type localTokens struct {
 func (l *localTokens) Token(ctx context.Context, profile string, o host.TokenOptions) (*host.Token, error) {
 	t, err := l.k.Get(ctx, profile, keeper.GetOptions{MinValidity: o.MinValidity, ForceRefresh: o.ForceRefresh})
 	if err != nil {
-		return nil, err
+		return nil, l.withUnsaved(err)
 	}
 	// One shot: leave behind only the access token handed out. The keeper
 	// knows what that allows revoking (VCF: the refresh token; VCD:
@@ -224,11 +225,36 @@ func (l *localTokens) Profiles(context.Context) ([]host.ProfileStatus, error) {
 	return out, nil
 }
 
+// withUnsaved adds to the error of a failed one-shot call what became of
+// a rotated service-account token the call could not store: the call is
+// stopped (its provider saves the token to a recovery file) and the error
+// names that file, unless err does already.
+func (l *localTokens) withUnsaved(err error) error {
+	if !l.oneShot {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	_ = l.k.Abandon(ctx)
+	var ns *secret.NotStoredError
+	if errors.As(err, &ns) {
+		return err
+	}
+	if uerr := l.k.SaveUnsaved(ctx); uerr != nil {
+		return fmt.Errorf("%w; %w", err, uerr)
+	}
+	return err
+}
+
 // Close of a one-shot keeper revokes nothing: the process is about to
-// exit and the token it printed must stay valid.
+// exit and the token it printed must stay valid. It stops the calls in
+// flight, so that a rotated token one could not store is saved to its
+// recovery file before the process exits.
 func (l *localTokens) Close() error {
 	if l.oneShot {
-		return nil
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		return l.k.Abandon(ctx)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()

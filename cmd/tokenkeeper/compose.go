@@ -27,9 +27,12 @@ func buildKeeper(cfg *config.Config, logger hclog.Logger, env cliEnv, tune ...fu
 		logger = hclog.NewNullLogger()
 	}
 	specs := make([]keeper.ProfileSpec, 0, len(cfg.Profiles))
+	// A rotated service-account token that cannot be saved next to its
+	// file goes to the private runtime directory instead.
+	recoveryDir, _ := agent.RuntimeDir(env.Getenv)
 	for _, name := range cfg.Names() {
 		p := cfg.Profiles[name]
-		impl, err := buildProvider(p, logger.Named(name))
+		impl, err := buildProvider(p, recoveryDir, logger.Named(name))
 		if err != nil {
 			return nil, fmt.Errorf("could not set up profile %q: %w", name, err)
 		}
@@ -81,8 +84,10 @@ func accountOf(p *config.Profile, impl keeper.Provider) provider.Account {
 	return a
 }
 
-// buildProvider returns the upstream protocol of one profile.
-func buildProvider(p *config.Profile, logger hclog.Logger) (keeper.Provider, error) {
+// buildProvider returns the upstream protocol of one profile; recoveryDir
+// is where a service-account token that cannot be stored is saved when
+// its own directory cannot take it ("" for nowhere else).
+func buildProvider(p *config.Profile, recoveryDir string, logger hclog.Logger) (keeper.Provider, error) {
 	hc, err := provider.NewHTTPClient(provider.HTTPOptions{
 		CAFile: p.CAFile, InsecureSkipVerify: p.InsecureSkipVerify, Timeout: p.Timeout, Logger: logger,
 	})
@@ -102,7 +107,7 @@ func buildProvider(p *config.Profile, logger hclog.Logger) (keeper.Provider, err
 			APIVersion: p.APIVersion, LegacyLogin: p.LegacyLogin, Logger: logger,
 		}
 		if p.ServiceAccount != nil {
-			c.ServiceAccount = *p.ServiceAccount
+			c.ServiceAccount = vcd.FileServiceAccount(*p.ServiceAccount, recoveryDir)
 		}
 		return vcd.New(c)
 	}

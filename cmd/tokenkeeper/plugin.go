@@ -97,6 +97,11 @@ func (s *shutdown) close(why string, budget time.Duration) {
 		if err := s.k.Close(ctx); err != nil {
 			s.logger.Warn("could not revoke every token on shutdown", "error", err)
 		}
+		// The host is ending us: a rotated token we could not store is
+		// in its recovery file (Close stopped the call that held it).
+		if err := s.k.SaveUnsaved(ctx); err != nil {
+			s.logger.Error("exiting with a rotated token that is not stored", "error", err)
+		}
 	})
 }
 

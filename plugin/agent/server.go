@@ -80,6 +80,14 @@ type Options struct {
 	HoldUntil func() time.Time
 	// ShutdownTimeout bounds Shutdown; default 30s.
 	ShutdownTimeout time.Duration
+	// Unsaved, if set, tries to store what the agent holds that exists
+	// nowhere else (a rotated service-account token whose write-back
+	// failed; keeper.SaveUnsaved) and returns nil once nothing is left.
+	// After Shutdown, Serve calls it every UnsavedRetry until it returns
+	// nil, logging each failure: exiting would lose what it holds.
+	Unsaved func(ctx context.Context) error
+	// UnsavedRetry is the period of those attempts; default 5s.
+	UnsavedRetry time.Duration
 	// Stale, if set, is asked before every call; once it reports true
 	// (the configuration file changed) the agent stops accepting, answers
 	// that call Unavailable and exits, so that the caller's retry starts
@@ -95,7 +103,8 @@ type Options struct {
 // Serve answers on s until ctx ends (SIGTERM, `agent stop`) or the agent
 // has been idle for o.IdleTimeout and o.HoldUntil has passed. Then it
 // stops accepting, lets calls in flight finish (5 s at most), closes s,
-// and runs o.Shutdown. It returns nil after an idle or requested exit.
+// runs o.Shutdown, and waits until o.Unsaved succeeds. It returns nil
+// after an idle or requested exit.
 func Serve(ctx context.Context, s *Socket, o Options) error {
 	logger := o.Logger
 	if logger == nil {
@@ -121,7 +130,29 @@ func Serve(ctx context.Context, s *Socket, o Options) error {
 	serveErr := awaitExit(ctx, idled, retired, served, o, logger)
 	stopGracefully(srv, 5*time.Second)
 	err := errors.Join(serveErr, s.Close())
-	return errors.Join(err, shutdown(o, logger))
+	err = errors.Join(err, shutdown(o, logger))
+	holdUnsaved(o, logger)
+	return err
+}
+
+// holdUnsaved keeps the exiting agent alive until o.Unsaved reports that
+// nothing unsaved is held. A second signal does not cut it short: the
+// token it holds may be the only valid one. It logs why, never the value.
+func holdUnsaved(o Options, logger hclog.Logger) {
+	if o.Unsaved == nil {
+		return
+	}
+	period := cmp.Or(o.UnsavedRetry, 5*time.Second)
+	for {
+		ctx, cancel := context.WithTimeout(context.Background(), period)
+		err := o.Unsaved(ctx)
+		cancel()
+		if err == nil {
+			return
+		}
+		logger.Error("not exiting: holding a rotated token that is not stored yet; retrying", "retry_in", period, "error", err)
+		time.Sleep(period)
+	}
 }
 
 // awaitExit returns when the agent should exit: a stop request (ctx), the

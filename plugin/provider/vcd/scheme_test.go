@@ -12,7 +12,6 @@ import (
 	"testing"
 
 	"github.com/tokenkeeper/tokenkeeper/plugin/provider"
-	"github.com/tokenkeeper/tokenkeeper/plugin/secret"
 )
 
 // TestPlainHTTPToTLSPort: url http://HOST:PORT of a TLS server. Go answers
@@ -136,7 +135,7 @@ func TestLoginErrorsReadOnce(t *testing.T) {
 		{"unreadable service account", Config{ServiceAccount: unreadableStore{}}, nil, "log in",
 			`log in: service_account: `},
 		{"service account not writable", Config{ServiceAccount: unwritableSecret{&memorySecret{v: canarySAToken}}}, nil, "log in",
-			`log in: service_account: the token cannot be written back, so it is not exchanged: `},
+			`log in: service_account: the rotated token could not be stored, so the token is not exchanged: `},
 		{"wrong password", Config{Username: "alice", Password: staticSecret{"wrong"}}, nil, "log in",
 			`log in: POST /cloudapi/1.0.0/sessions: HTTP 401`},
 		{"revoked api token", Config{APIToken: staticSecret{"not-" + canaryAPIToken}}, nil, "log in",
@@ -173,4 +172,9 @@ func TestLoginErrorsReadOnce(t *testing.T) {
 // unreadableStore is a service-account source that cannot be read.
 type unreadableStore struct{ unreadableSecret }
 
-func (unreadableStore) Store(context.Context, secret.Secret) error { return nil }
+func (u unreadableStore) BeginRotation(ctx context.Context) (Rotation, error) {
+	_, err := u.Resolve(ctx)
+	return nil, err
+}
+
+func (unreadableStore) StoreHeld(context.Context, Held) error { return nil }

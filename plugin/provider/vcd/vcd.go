@@ -26,13 +26,6 @@ type Resolver interface {
 	Resolve(ctx context.Context) (secret.Secret, error)
 }
 
-// RotatingSecret is a secret that can be written back; secret.Ref with a
-// file source satisfies it. Service-account tokens need it.
-type RotatingSecret interface {
-	Resolver
-	Store(ctx context.Context, v secret.Secret) error
-}
-
 // Config describes one Cloud Director profile. Exactly one of Password
 // (with Username), APIToken or ServiceAccount is set.
 type Config struct {
@@ -51,7 +44,8 @@ type Config struct {
 	// APIToken is a user API token (never rotated).
 	APIToken Resolver
 	// ServiceAccount is a service account's refresh token, rotated on
-	// every exchange and stored back before a grant is returned.
+	// every exchange and stored back before a grant is returned
+	// (FileServiceAccount).
 	ServiceAccount RotatingSecret
 	// APIVersion pins the API version; empty selects the highest
 	// non-deprecated version the server offers.
@@ -77,7 +71,7 @@ type Provider struct {
 	versionCache []versionInfo
 	// pendingSA is a rotated service-account token the server already
 	// issued but that could not be stored; the next Login stores it first.
-	pendingSA secret.Secret
+	pendingSA Held
 }
 
 // Grant Meta keys and values.

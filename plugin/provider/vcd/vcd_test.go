@@ -43,10 +43,14 @@ func (s staticSecret) Resolve(context.Context) (secret.Secret, error) { return s
 
 // memorySecret is a RotatingSecret kept in memory, recording stores.
 type memorySecret struct {
-	mu      sync.Mutex
+	rot     sync.Mutex // the rotation lock, held from BeginRotation to Close
+	mu      sync.Mutex // guards the fields below
 	v       string
 	stores  []string
-	failErr error // Store fails with it when set
+	failErr error // Commit (and storing a held token) fails with it when set
+	// reread, when set, is what Reread returns (a writer that does not
+	// take the lock changed the value).
+	reread string
 }
 
 func (m *memorySecret) Resolve(context.Context) (secret.Secret, error) {
@@ -55,14 +59,59 @@ func (m *memorySecret) Resolve(context.Context) (secret.Secret, error) {
 	return secret.New(m.v), nil
 }
 
-func (m *memorySecret) Store(_ context.Context, v secret.Secret) error {
+func (m *memorySecret) store(v secret.Secret) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.failErr != nil {
-		return m.failErr
+		return &secret.NotStoredError{Target: "memory", Recovery: "memory.recovery", Err: m.failErr}
 	}
 	m.v = v.Reveal()
 	m.stores = append(m.stores, v.Reveal())
+	return nil
+}
+
+func (m *memorySecret) BeginRotation(context.Context) (Rotation, error) {
+	m.rot.Lock()
+	return &memoryRotation{m: m}, nil
+}
+
+func (m *memorySecret) StoreHeld(_ context.Context, h Held) error {
+	m.rot.Lock()
+	defer m.rot.Unlock()
+	cur := secret.New(m.value())
+	if !h.Replaces.IsZero() && !cur.Equal(h.Token) && !cur.Equal(h.Replaces) {
+		return secret.ErrSuperseded
+	}
+	return m.store(h.Token)
+}
+
+// memoryRotation is one rotation of a memorySecret.
+type memoryRotation struct {
+	m      *memorySecret
+	closed bool
+}
+
+func (r *memoryRotation) Value() secret.Secret {
+	v, _ := r.m.Resolve(context.Background())
+	return v
+}
+
+func (r *memoryRotation) Reread(context.Context) (secret.Secret, error) {
+	r.m.mu.Lock()
+	defer r.m.mu.Unlock()
+	if r.m.reread != "" {
+		r.m.v, r.m.reread = r.m.reread, ""
+	}
+	return secret.New(r.m.v), nil
+}
+
+func (r *memoryRotation) Commit(_ context.Context, v secret.Secret) error { return r.m.store(v) }
+
+func (r *memoryRotation) Close() error {
+	if !r.closed {
+		r.closed = true
+		r.m.rot.Unlock()
+	}
 	return nil
 }
 
