@@ -91,10 +91,11 @@ func SocketPath(configPath string) (string, error) {
 	if configPath == "" {
 		return "", paths.ErrNoConfig
 	}
-	dir, err := paths.RuntimeDir(os.Getenv)
+	dir, err := paths.OpenRuntimeDir(os.Getenv)
 	if err != nil {
 		return "", err
 	}
+	defer dir.Close()
 	p, err := paths.AgentSeenBy(dir, configPath, os.LookupEnv)
 	if err != nil {
 		return "", err

@@ -13,6 +13,7 @@ import (
 	"github.com/tokenkeeper/tokenkeeper/plugin"
 	"github.com/tokenkeeper/tokenkeeper/plugin/agent"
 	"github.com/tokenkeeper/tokenkeeper/plugin/keeper"
+	"github.com/tokenkeeper/tokenkeeper/plugin/paths"
 	"github.com/tokenkeeper/tokenkeeper/plugin/secret"
 )
 
@@ -36,7 +37,12 @@ func TestDialRunningAgent(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer os.RemoveAll(dir)
-	p, _ := agent.PathsFor(dir, "/c.yaml")
+	root, err := paths.OpenDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer root.Close()
+	p, _ := agent.PathsFor(root, "/c.yaml")
 	sock, err := agent.Listen(context.Background(), p, nil)
 	if err != nil {
 		t.Fatal(err)

@@ -16,8 +16,10 @@ import (
 
 	"github.com/tokenkeeper/tokenkeeper/host"
 	"github.com/tokenkeeper/tokenkeeper/host/exec"
+	"github.com/tokenkeeper/tokenkeeper/plugin/agent"
 	"github.com/tokenkeeper/tokenkeeper/plugin/config"
 	"github.com/tokenkeeper/tokenkeeper/plugin/keeper"
+	"github.com/tokenkeeper/tokenkeeper/plugin/paths"
 )
 
 // cliEnv is every edge of the process the CLI touches, so that the whole
@@ -42,6 +44,10 @@ type cliEnv struct {
 	// thread (a warm get: 7 % less wall time, 10 % less CPU, measured).
 	// Tests leave it nil, so the test binary keeps its parallelism.
 	OneCall func()
+	// Harden, if set, turns the agent process into a daemon that keeps
+	// its secrets (agent.Harden: cwd /, no core dumps, not dumpable).
+	// Tests leave it nil: they run the agent inside the test binary.
+	Harden func() error
 }
 
 // osEnv is the real process environment.
@@ -52,7 +58,7 @@ func osEnv() cliEnv {
 	}
 	return cliEnv{Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr, Getenv: os.Getenv,
 		Environ: os.Environ(), Now: time.Now, Executable: exe,
-		OneCall: func() { runtime.GOMAXPROCS(1) }}
+		OneCall: func() { runtime.GOMAXPROCS(1) }, Harden: agent.Harden}
 }
 
 // app is one CLI invocation: the environment and the global flags.
@@ -69,6 +75,8 @@ type app struct {
 	// started turns true once flags and arguments parsed and a verb runs;
 	// an error before that is a usage error.
 	started bool
+	// runtime is the runtime directory once opened (runtimeDir).
+	runtime *paths.Dir
 }
 
 // machineVerbs answer failures with a JSON Error document on stdout when
@@ -88,6 +96,7 @@ var oneLineVerbs = map[string]bool{"get": true, "invalidate": true, "env": true,
 // the exit status.
 func runCLI(ctx context.Context, args []string, env cliEnv) int {
 	a := &app{env: env}
+	defer a.closeRuntimeDir()
 	root := a.rootCommand()
 	root.SetArgs(args)
 	cmd, err := root.ExecuteContextC(ctx)

@@ -7,10 +7,12 @@ import (
 	"net"
 	"os"
 	"os/signal"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
 
+	"github.com/hashicorp/go-hclog"
 	"github.com/spf13/cobra"
 	"google.golang.org/grpc"
 
@@ -20,6 +22,7 @@ import (
 	"github.com/tokenkeeper/tokenkeeper/plugin/agent"
 	"github.com/tokenkeeper/tokenkeeper/plugin/config"
 	"github.com/tokenkeeper/tokenkeeper/plugin/keeper"
+	"github.com/tokenkeeper/tokenkeeper/plugin/paths"
 )
 
 func (a *app) agentCommand() *cobra.Command {
@@ -67,10 +70,24 @@ next call; rewriting the same bytes does not.`,
 	return cmd
 }
 
+// envUnusedTimeout overrides, for tests only, how long a detached agent
+// that never handed out a token waits before it exits
+// (agent.DefaultUnusedTimeout); the e2e suite shortens it.
+const envUnusedTimeout = "TOKENKEEPER_TEST_UNUSED_TIMEOUT"
+
 // runAgent serves until idle, a signal, or stop; then revokes everything.
 func (a *app) runAgent(ctx context.Context, idle time.Duration, idleSet, detached bool) error {
-	logger := a.logger("info").Named("agent")
 	p, abs, cfg, stale, err := a.prepareAgent()
+	if err != nil {
+		return err
+	}
+	logger := a.agentLogger(p, detached)
+	if a.env.Harden != nil {
+		if err := a.env.Harden(); err != nil {
+			return err
+		}
+	}
+	unused, err := unusedTimeout(a.env.Getenv, detached)
 	if err != nil {
 		return err
 	}
@@ -99,6 +116,9 @@ func (a *app) runAgent(ctx context.Context, idle time.Duration, idleSet, detache
 		_ = k.Close(context.Background())
 		return err
 	}
+	if gone := agent.CleanStale(p.Dir, p, a.env.Now()); len(gone) > 0 {
+		logger.Info("removed the files of agents that are gone", "agents", strings.Join(gone, ","))
+	}
 	// Go hosts do not load the configuration: the names of the variables
 	// it reads let them find this agent (host.SocketPath). Without the
 	// file they launch their own helper, so a failure only warns.
@@ -107,14 +127,43 @@ func (a *app) runAgent(ctx context.Context, idle time.Duration, idleSet, detache
 	}
 	logger.Info("serving profiles", "config", abs, "profiles", strings.Join(cfg.Names(), ","), "detached", detached)
 	return agent.Serve(ctx, sock, agent.Options{
-		Register:    func(s *grpc.Server) { plugin.Register(s, k, logger.Named("server")) },
-		IdleTimeout: idle,
-		HoldUntil:   func() time.Time { return keepAliveUntil(k.Status()) },
-		Stale:       stale,
-		Shutdown:    k.Close,
-		Unsaved:     k.SaveUnsaved,
-		Logger:      logger,
+		Register:      func(s *grpc.Server) { plugin.Register(s, k, logger.Named("server")) },
+		IdleTimeout:   idle,
+		UnusedTimeout: unused,
+		HoldUntil:     func() time.Time { return keepAliveUntil(k.Status()) },
+		Stale:         stale,
+		Shutdown:      k.Close,
+		Unsaved:       k.SaveUnsaved,
+		Logger:        logger,
 	})
+}
+
+// agentLogger logs at info unless --log-level says otherwise. A detached
+// agent's stderr is its log file in the runtime directory, which then
+// rotates by size (agent.LogWriter).
+func (a *app) agentLogger(p agent.Paths, detached bool) hclog.Logger {
+	if detached && a.env.Stderr == os.Stderr {
+		a.env.Stderr = agent.NewLogWriter(p, agent.MaxLogSize)
+	}
+	return a.logger("info").Named("agent")
+}
+
+// unusedTimeout is how long a detached agent waits for its first token
+// request (agent.DefaultUnusedTimeout, or $TOKENKEEPER_TEST_UNUSED_TIMEOUT
+// in tests); a foreground agent has none: whoever started it decides.
+func unusedTimeout(getenv func(string) string, detached bool) (time.Duration, error) {
+	if !detached {
+		return 0, nil
+	}
+	v := getenv(envUnusedTimeout)
+	if v == "" {
+		return agent.DefaultUnusedTimeout, nil
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil || d <= 0 {
+		return 0, exec.Errorf(exec.CodeBadConfig, "invalid %s %q: want a positive duration", envUnusedTimeout, v)
+	}
+	return d, nil
 }
 
 // keepAliveUntil is the latest time the keeper promised a caller to keep a
@@ -158,38 +207,39 @@ func (a *app) prepareAgent() (agent.Paths, string, *config.Config, func() bool, 
 
 func (a *app) agentStopCommand() *cobra.Command {
 	var wait time.Duration
+	var all bool
 	cmd := &cobra.Command{
 		Use:   "stop",
 		Short: "Ask the running agents to exit, revoking their tokens",
 		Long: `stop sends SIGTERM to every agent serving the configuration file, whatever
 environment it was started with (found through its socket's peer
 credentials), and waits until each has revoked its tokens and exited. With
-no agent running it says so and succeeds.`,
+--all it stops every agent of this user, whatever its configuration file.
+With no agent running it says so and succeeds.`,
 		Example: `  tokenkeeper agent stop
-  tokenkeeper agent stop --config ./lab.yaml`,
+  tokenkeeper agent stop --config ./lab.yaml
+  tokenkeeper agent stop --all`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return a.stopAgent(cmd.Context(), wait)
+			return a.stopAgent(cmd.Context(), wait, all)
 		},
 	}
 	cmd.Flags().DurationVar(&wait, "wait", 40*time.Second, "how long to wait for the agent to exit")
+	cmd.Flags().BoolVar(&all, "all", false, "stop every agent of this user, whatever its configuration file")
 	return cmd
 }
 
-// stopAgent stops every agent of the configuration file, whatever the
-// environment it was started with, and waits until they have exited.
-func (a *app) stopAgent(ctx context.Context, wait time.Duration) error {
-	abs, dir, err := a.agentDir()
-	if err != nil {
-		return err
-	}
-	all, err := agent.PathsAll(dir, abs)
+// stopAgent stops every agent of the configuration file (all: of the
+// user), whatever the environment it was started with, and waits until
+// they have exited.
+func (a *app) stopAgent(ctx context.Context, wait time.Duration, all bool) error {
+	sockets, what, err := a.stopTargets(all)
 	if err != nil {
 		return err
 	}
 	var pids []int
-	for _, p := range all {
-		pid, err := agentPID(ctx, p.Socket)
+	for _, s := range sockets {
+		pid, err := agentPID(ctx, s)
 		if err != nil {
 			continue // a socket left by a crashed agent: nobody to stop
 		}
@@ -199,7 +249,7 @@ func (a *app) stopAgent(ctx context.Context, wait time.Duration) error {
 		pids = append(pids, pid)
 	}
 	if len(pids) == 0 {
-		fmt.Fprintf(a.env.Stderr, "tokenkeeper: no agent is running for %s\n", abs)
+		fmt.Fprintf(a.env.Stderr, "tokenkeeper: no agent is running for %s\n", what)
 		return nil
 	}
 	for _, pid := range pids {
@@ -209,6 +259,38 @@ func (a *app) stopAgent(ctx context.Context, wait time.Duration) error {
 		fmt.Fprintf(a.env.Stderr, "tokenkeeper: agent %d stopped\n", pid)
 	}
 	return nil
+}
+
+// stopTargets lists the sockets of the agents to stop: those of the
+// configuration file, or (all) every agent socket in the runtime
+// directory. what names them for the message when none runs.
+func (a *app) stopTargets(all bool) (sockets []string, what string, err error) {
+	if !all {
+		abs, dir, err := a.agentDir()
+		if err != nil {
+			return nil, "", err
+		}
+		ps, err := agent.PathsAll(dir, abs)
+		for _, p := range ps {
+			sockets = append(sockets, p.Socket)
+		}
+		return sockets, abs, err
+	}
+	dir, err := a.runtimeDir()
+	if err != nil {
+		return nil, "", err
+	}
+	names, err := dir.Names()
+	if err != nil {
+		return nil, "", err
+	}
+	slices.Sort(names)
+	for _, n := range names {
+		if strings.HasPrefix(n, paths.AgentPrefix) && strings.HasSuffix(n, ".sock") {
+			sockets = append(sockets, dir.Join(n))
+		}
+	}
+	return sockets, "this user in " + dir.Path(), nil
 }
 
 // awaitExit polls until pid is gone, wait has passed on the injected

@@ -15,6 +15,7 @@ import (
 	"github.com/tokenkeeper/tokenkeeper/plugin/agent"
 	"github.com/tokenkeeper/tokenkeeper/plugin/config"
 	"github.com/tokenkeeper/tokenkeeper/plugin/keeper"
+	"github.com/tokenkeeper/tokenkeeper/plugin/paths"
 	"github.com/tokenkeeper/tokenkeeper/plugin/secret"
 )
 
@@ -104,7 +105,12 @@ func TestAgentPerEnvironment(t *testing.T) {
 	if err := os.WriteFile(c.config, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	plain, err := agent.PathsFor(filepath.Join(c.env["XDG_RUNTIME_DIR"], "tokenkeeper"), c.config)
+	root, err := paths.OpenDir(filepath.Join(c.env["XDG_RUNTIME_DIR"], "tokenkeeper"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer root.Close()
+	plain, err := agent.PathsFor(root, c.config)
 	if err != nil || socket(c.env) != plain.Socket {
 		t.Errorf("a config reading no variable: socket %s, want the plain %s (%v)", socket(c.env), plain.Socket, err)
 	}

@@ -10,7 +10,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/tokenkeeper/tokenkeeper/host/exec"
-	"github.com/tokenkeeper/tokenkeeper/plugin/agent"
 	"github.com/tokenkeeper/tokenkeeper/plugin/config"
 	"github.com/tokenkeeper/tokenkeeper/plugin/guardfile"
 	"github.com/tokenkeeper/tokenkeeper/plugin/provider"
@@ -210,9 +209,9 @@ func profileAccount(ctx context.Context, cfg *config.Config, name string) (provi
 
 // guardFile is the shared guard store of this user.
 func (a *app) guardFile() (*guardfile.Store, error) {
-	dir, err := agent.RuntimeDir(a.env.Getenv)
+	dir, err := a.runtimeDir()
 	if err != nil {
 		return nil, &exec.Error{Code: exec.CodeBadConfig, Message: "no runtime directory for the lockout guard: " + err.Error(), Err: err}
 	}
-	return guardfile.New(dir, a.env.Now), nil
+	return guardfile.NewIn(dir, a.env.Now), nil
 }

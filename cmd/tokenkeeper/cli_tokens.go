@@ -14,6 +14,7 @@ import (
 	"github.com/tokenkeeper/tokenkeeper/plugin/agent"
 	"github.com/tokenkeeper/tokenkeeper/plugin/config"
 	"github.com/tokenkeeper/tokenkeeper/plugin/keeper"
+	"github.com/tokenkeeper/tokenkeeper/plugin/paths"
 	"github.com/tokenkeeper/tokenkeeper/plugin/secret"
 )
 
@@ -40,10 +41,11 @@ func (a *app) agentPaths() (agent.Paths, string, *config.Config, error) {
 // agentIdentity is the agent of one view of the environment: its files
 // and its tag (agent.EnvTag; "" for a configuration reading no variable).
 type agentIdentity struct {
-	paths    agent.Paths
-	tag      string
-	abs, dir string         // the configuration file, the runtime directory
-	cfg      *config.Config // as loaded for this caller
+	paths agent.Paths
+	tag   string
+	abs   string         // the configuration file
+	dir   *paths.Dir     // the runtime directory
+	cfg   *config.Config // as loaded for this caller
 }
 
 // agentView is this caller's agent (see agentPaths).
@@ -58,7 +60,7 @@ func (a *app) agentView() (agentIdentity, error) {
 	}
 	tag, err := agent.EnvTag(dir, envNames(cfg), agent.Lookup(agent.Environ(a.env.Environ)))
 	if err != nil {
-		return agentIdentity{}, runtimeDirError(fmt.Errorf("could not name the agent: %w", err), dir)
+		return agentIdentity{}, runtimeDirError(fmt.Errorf("could not name the agent: %w", err), dir.Path())
 	}
 	p, err := agent.PathsVariant(dir, abs, tag)
 	if err == nil {
@@ -68,16 +70,38 @@ func (a *app) agentView() (agentIdentity, error) {
 }
 
 // agentDir is the absolute configuration path and the runtime directory.
-func (a *app) agentDir() (abs, dir string, err error) {
+func (a *app) agentDir() (abs string, dir *paths.Dir, err error) {
 	cfgPath, err := a.resolveConfigPath()
 	if err != nil {
-		return "", "", err
+		return "", nil, err
 	}
 	if abs, err = filepath.Abs(cfgPath); err != nil {
-		return "", "", fmt.Errorf("could not resolve config path: %w", err)
+		return "", nil, fmt.Errorf("could not resolve config path: %w", err)
 	}
-	dir, err = agent.RuntimeDir(a.env.Getenv)
+	dir, err = a.runtimeDir()
 	return abs, dir, runtimeDirError(err, "")
+}
+
+// runtimeDir is the runtime directory, opened once (paths.OpenRuntimeDir)
+// and held until runCLI returns (closeRuntimeDir): every state file of
+// this process is opened relative to that one descriptor.
+func (a *app) runtimeDir() (*paths.Dir, error) {
+	if a.runtime == nil {
+		d, err := paths.OpenRuntimeDir(a.env.Getenv)
+		if err != nil {
+			return nil, err
+		}
+		a.runtime = d
+	}
+	return a.runtime, nil
+}
+
+// closeRuntimeDir releases the runtime directory, if it was opened.
+func (a *app) closeRuntimeDir() {
+	if a.runtime != nil {
+		_ = a.runtime.Close()
+		a.runtime = nil
+	}
 }
 
 // envNames lists the environment variables the configuration's secrets
@@ -123,14 +147,14 @@ func (a *app) connect(ctx context.Context, noAgent bool) (tokens, error) {
 			// `tokenkeeper exec` nor anything else it does not need to
 			// keep for its life; it resolves {env: …} from the rest.
 			args := []string{"agent", "--detached", "--config", abs}
-			return agent.SpawnDetached(a.env.Executable, args, agent.Environ(a.env.Environ), p.Log)
+			return agent.SpawnDetached(a.env.Executable, args, agent.Environ(a.env.Environ), p)
 		},
 	}
-	if err := checkRuntimeSpace(p.Dir); err != nil {
+	if err := checkRuntimeSpace(p.Dir.Path()); err != nil {
 		return nil, err
 	}
 	if err := s.Ensure(ctx); err != nil {
-		return nil, runtimeDirError(err, p.Dir)
+		return nil, runtimeDirError(err, p.Dir.Path())
 	}
 	return host.Dial(ctx, p.Socket)
 }

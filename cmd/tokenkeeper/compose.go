@@ -6,10 +6,10 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 
-	"github.com/tokenkeeper/tokenkeeper/plugin/agent"
 	"github.com/tokenkeeper/tokenkeeper/plugin/config"
 	"github.com/tokenkeeper/tokenkeeper/plugin/guardfile"
 	"github.com/tokenkeeper/tokenkeeper/plugin/keeper"
+	"github.com/tokenkeeper/tokenkeeper/plugin/paths"
 	"github.com/tokenkeeper/tokenkeeper/plugin/provider"
 	"github.com/tokenkeeper/tokenkeeper/plugin/provider/vcd"
 	"github.com/tokenkeeper/tokenkeeper/plugin/provider/vcf"
@@ -26,10 +26,11 @@ func buildKeeper(cfg *config.Config, logger hclog.Logger, env cliEnv, tune ...fu
 	if logger == nil {
 		logger = hclog.NewNullLogger()
 	}
+	scrubCommands(cfg)
 	specs := make([]keeper.ProfileSpec, 0, len(cfg.Profiles))
 	// A rotated service-account token that cannot be saved next to its
 	// file goes to the private runtime directory instead.
-	recoveryDir, _ := agent.RuntimeDir(env.Getenv)
+	recoveryDir, _ := paths.RuntimeDir(env.Getenv)
 	for _, name := range cfg.Names() {
 		p := cfg.Profiles[name]
 		impl, err := buildProvider(p, recoveryDir, logger.Named(name))
@@ -54,12 +55,30 @@ func buildKeeper(cfg *config.Config, logger hclog.Logger, env cliEnv, tune ...fu
 // usable directory the store fails every operation: no login is
 // attempted (fail closed), and the error says why.
 func guardStore(env cliEnv, logger hclog.Logger) keeper.GuardStore {
-	dir, err := agent.RuntimeDir(env.Getenv)
+	dir, err := paths.OpenRuntimeDir(env.Getenv)
 	if err != nil {
 		logger.Error("no login can be attempted: the lockout guard has no private runtime directory", "error", err)
 		return guardfile.Failed(fmt.Errorf("%w; set XDG_RUNTIME_DIR to a private directory of yours (mode 0700)", err))
 	}
-	return guardfile.New(dir, env.Now)
+	return guardfile.NewIn(dir, env.Now)
+}
+
+// scrubCommands keeps the values of the configuration's {env: …} secrets
+// (every profile's) out of the environment of its {command: …} helpers:
+// a helper needs PATH, HOME, VAULT_ADDR or GNUPGHOME, never another
+// profile's password (secret.Ref.Scrub).
+func scrubCommands(cfg *config.Config) {
+	names := envNames(cfg)
+	if len(names) == 0 {
+		return
+	}
+	for _, p := range cfg.Profiles {
+		for _, r := range []*secret.Ref{p.Password, p.APIKey, p.APIToken, p.ServiceAccount} {
+			if r != nil && len(r.Command) > 0 {
+				r.Scrub = names
+			}
+		}
+	}
 }
 
 // accountOf is the account a profile logs in as (its lockout budget):

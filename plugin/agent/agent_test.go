@@ -20,13 +20,15 @@ import (
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/status"
+
+	"github.com/tokenkeeper/tokenkeeper/plugin/paths"
 )
 
 func env(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
 
 func TestRuntimeDir(t *testing.T) {
 	xdg := t.TempDir()
-	dir, err := RuntimeDir(env(map[string]string{"XDG_RUNTIME_DIR": xdg}))
+	dir, err := paths.RuntimeDir(env(map[string]string{"XDG_RUNTIME_DIR": xdg}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -37,7 +39,7 @@ func TestRuntimeDir(t *testing.T) {
 	if err != nil || fi.Mode().Perm() != 0o700 {
 		t.Fatalf("mode %v, %v", fi.Mode(), err)
 	}
-	if _, err := RuntimeDir(env(map[string]string{"XDG_RUNTIME_DIR": xdg})); err != nil {
+	if _, err := paths.RuntimeDir(env(map[string]string{"XDG_RUNTIME_DIR": xdg})); err != nil {
 		t.Fatalf("second call: %v", err)
 	}
 }
@@ -62,7 +64,7 @@ func TestRuntimeDirRefusesUnsafe(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			xdg := t.TempDir()
 			tt.setup(t, filepath.Join(xdg, "tokenkeeper"))
-			_, err := RuntimeDir(env(map[string]string{"XDG_RUNTIME_DIR": xdg}))
+			_, err := paths.RuntimeDir(env(map[string]string{"XDG_RUNTIME_DIR": xdg}))
 			if !errors.Is(err, ErrInsecureDir) {
 				t.Fatalf("err = %v, want ErrInsecureDir", err)
 			}
@@ -78,16 +80,17 @@ func mustDo(t *testing.T, err error) {
 }
 
 func TestPathsFor(t *testing.T) {
-	a, _ := PathsFor("/run/x", "/etc/a.yaml")
-	a2, _ := PathsFor("/run/x", "/etc/../etc/a.yaml")
-	b, _ := PathsFor("/run/x", "/etc/b.yaml")
+	root := shortRoot(t)
+	a, _ := PathsFor(root, "/etc/a.yaml")
+	a2, _ := PathsFor(root, "/etc/../etc/a.yaml")
+	b, _ := PathsFor(root, "/etc/b.yaml")
 	if a != a2 {
 		t.Fatalf("same file, different paths: %v %v", a, a2)
 	}
 	if a.Socket == b.Socket || a.Spawn == b.Spawn || a.Run == b.Run {
 		t.Fatalf("different configs share files: %v %v", a, b)
 	}
-	if filepath.Dir(a.Socket) != "/run/x" {
+	if filepath.Dir(a.Socket) != root.Path() {
 		t.Fatalf("socket outside the runtime dir: %s", a.Socket)
 	}
 }
@@ -99,6 +102,16 @@ func shortDir(t *testing.T) string {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { os.RemoveAll(d) })
+	return d
+}
+
+// shortRoot is a shortDir opened as a runtime directory.
+func shortRoot(t *testing.T) *paths.Dir {
+	d, err := paths.OpenDir(shortDir(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = d.Close() })
 	return d
 }
 
@@ -180,7 +193,7 @@ func TestLockExcludes(t *testing.T) {
 
 // TestEnsureRace: many callers find no agent at once; exactly one spawns.
 func TestEnsureRace(t *testing.T) {
-	dir := shortDir(t)
+	dir := shortRoot(t)
 	p, _ := PathsFor(dir, "/c.yaml")
 	var spawns atomic.Int32
 	var up atomic.Bool
@@ -216,7 +229,7 @@ func TestEnsureRace(t *testing.T) {
 }
 
 func TestEnsureAgentExits(t *testing.T) {
-	p, _ := PathsFor(shortDir(t), "/c.yaml")
+	p, _ := PathsFor(shortRoot(t), "/c.yaml")
 	s := Starter{
 		Paths: p,
 		Probe: func(context.Context) error { return errors.New("no agent") },
@@ -267,7 +280,7 @@ func TestIdleCancel(t *testing.T) {
 }
 
 func TestServeStopsAndShutsDown(t *testing.T) {
-	p, _ := PathsFor(shortDir(t), "/c.yaml")
+	p, _ := PathsFor(shortRoot(t), "/c.yaml")
 	s, err := Listen(context.Background(), p, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -315,7 +328,7 @@ func TestServeStopsAndShutsDown(t *testing.T) {
 // TestServeIdleExit: with nothing else to end it (a context without
 // deadline), Serve returns on its own once idle, and revokes.
 func TestServeIdleExit(t *testing.T) {
-	p, _ := PathsFor(shortDir(t), "/c.yaml")
+	p, _ := PathsFor(shortRoot(t), "/c.yaml")
 	s, err := Listen(context.Background(), p, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -399,7 +412,7 @@ func TestTrimWhenQuiet(t *testing.T) {
 }
 
 func TestServeRetiresOnStaleConfig(t *testing.T) {
-	p, _ := PathsFor(shortDir(t), "/c.yaml")
+	p, _ := PathsFor(shortRoot(t), "/c.yaml")
 	s, err := Listen(context.Background(), p, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -433,13 +446,13 @@ func TestServeRetiresOnStaleConfig(t *testing.T) {
 }
 
 func TestSpawnDetached(t *testing.T) {
-	dir := shortDir(t)
-	log := filepath.Join(dir, "agent.log")
-	if err := os.WriteFile(log, make([]byte, maxLogSize+1), 0o600); err != nil {
+	p, _ := PathsFor(shortRoot(t), "/c.yaml")
+	log := p.Log
+	if err := os.WriteFile(log, make([]byte, MaxLogSize+1), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	exited, err := SpawnDetached("/bin/sh", []string{"-c", "echo to-stderr >&2; echo to-stdout; test -z \"$X\" || exit 3"},
-		[]string{"X=1"}, log)
+		[]string{"X=1"}, p)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -450,7 +463,7 @@ func TestSpawnDetached(t *testing.T) {
 	if err != nil || string(b) != "to-stderr\n" {
 		t.Fatalf("log = %q, %v: want only stderr in a fresh log", b, err)
 	}
-	if fi, err := os.Stat(log + ".1"); err != nil || fi.Size() != maxLogSize+1 {
+	if fi, err := os.Stat(log + ".1"); err != nil || fi.Size() != MaxLogSize+1 {
 		t.Fatalf("previous log not kept: %v", err)
 	}
 }

@@ -34,8 +34,9 @@ func inheritablePipe(t *testing.T) (r, w *os.File) {
 func TestSpawnDetachedKeepsNoInheritedFD(t *testing.T) {
 	r, w := inheritablePipe(t)
 	wfd := int(w.Fd())
-	log := filepath.Join(shortDir(t), "agent.log")
-	exited, err := SpawnDetached("/bin/sh", []string{"-c", "echo $$ >&2; exec sleep 60"}, nil, log)
+	p, _ := PathsFor(shortRoot(t), "/c.yaml")
+	log := p.Log
+	exited, err := SpawnDetached("/bin/sh", []string{"-c", "echo $$ >&2; exec sleep 60"}, nil, p)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -67,7 +67,7 @@ func TestIdleHold(t *testing.T) {
 // as TestServeIdleExit: the gRPC server blocks on the socket, which a
 // synctest bubble does not count as idle.
 func TestServeHoldsForKeepAlive(t *testing.T) {
-	p, _ := PathsFor(shortDir(t), "/c.yaml")
+	p, _ := PathsFor(shortRoot(t), "/c.yaml")
 	s, err := Listen(context.Background(), p, nil)
 	if err != nil {
 		t.Fatal(err)

@@ -10,7 +10,6 @@ import (
 	"strings"
 
 	"github.com/tokenkeeper/tokenkeeper/plugin/paths"
-	"github.com/tokenkeeper/tokenkeeper/plugin/secret"
 )
 
 // KeyFile is the random key, in the runtime directory, that makes an
@@ -22,7 +21,7 @@ const KeyFile = paths.KeyFile
 // dir/KeyFile, created on first use. Callers whose views differ reach
 // different agents, so an agent never serves a caller with a value the
 // caller no longer has. No names is "" and needs no key.
-func EnvTag(dir string, names []string, lookup func(string) (string, bool)) (string, error) {
+func EnvTag(dir *paths.Dir, names []string, lookup func(string) (string, bool)) (string, error) {
 	if len(names) == 0 {
 		return "", nil
 	}
@@ -41,12 +40,12 @@ func EnvTag(dir string, names []string, lookup func(string) (string, bool)) (str
 func WriteEnvNames(p Paths, names []string) error {
 	data := paths.FormatEnvNames(names)
 	if data == nil {
-		if err := os.Remove(p.Names); err != nil && !errors.Is(err, os.ErrNotExist) {
+		if err := p.Dir.Remove(filepath.Base(p.Names)); err != nil && !errors.Is(err, os.ErrNotExist) {
 			return fmt.Errorf("could not remove the agent's names file: %w", err)
 		}
 		return nil
 	}
-	if err := secret.WriteFileAtomic(p.Names, data, 0o600); err != nil {
+	if err := p.Dir.WriteAtomic(filepath.Base(p.Names), data, 0o600); err != nil {
 		return fmt.Errorf("could not write the agent's names file: %w", err)
 	}
 	return nil
@@ -56,35 +55,34 @@ func WriteEnvNames(p Paths, names []string) error {
 // written in full to a temporary file and linked into place, which fails
 // when another process got there first: every caller ends up with the
 // same, complete key.
-func loadKey(dir string) ([]byte, error) {
-	path := filepath.Join(dir, KeyFile)
+func loadKey(dir *paths.Dir) ([]byte, error) {
 	for range 3 {
 		k, err := paths.ReadKey(dir)
 		if !errors.Is(err, os.ErrNotExist) {
 			return k, err
 		}
-		if err := createKey(path); err != nil && !errors.Is(err, os.ErrExist) {
+		if err := createKey(dir); err != nil && !errors.Is(err, os.ErrExist) {
 			return nil, err
 		}
 	}
 	return paths.ReadKey(dir)
 }
 
-func createKey(path string) error {
+func createKey(dir *paths.Dir) error {
 	k := make([]byte, paths.KeySize)
 	if _, err := rand.Read(k); err != nil {
 		return fmt.Errorf("could not make agent key: %w", err)
 	}
-	tmp, err := os.CreateTemp(filepath.Dir(path), ".agent.key-*")
+	tmp, f, err := dir.CreateTemp(KeyFile)
 	if err != nil {
 		return fmt.Errorf("could not write agent key: %w", err)
 	}
-	defer os.Remove(tmp.Name())
-	_, err = tmp.Write(k)
-	if err = errors.Join(err, tmp.Sync(), tmp.Close()); err != nil {
+	defer func() { _ = dir.Remove(tmp) }()
+	_, err = f.Write(k)
+	if err = errors.Join(err, f.Sync(), f.Close()); err != nil {
 		return fmt.Errorf("could not write agent key: %w", err)
 	}
-	if err := os.Link(tmp.Name(), path); err != nil {
+	if err := dir.Link(tmp, KeyFile); err != nil {
 		return err // os.ErrExist: another process made it first
 	}
 	return nil
@@ -92,17 +90,19 @@ func createKey(path string) error {
 
 // PathsVariant names the files of the agent serving configPath for
 // callers whose environment tag (EnvTag) is tag.
-func PathsVariant(dir, configPath, tag string) (Paths, error) {
+func PathsVariant(dir *paths.Dir, configPath, tag string) (Paths, error) {
 	return paths.AgentVariant(dir, configPath, tag)
 }
 
 // Tags lists the environment tags of every agent of configPath whose
 // socket exists in dir, sorted ("" first): the agents PathsAll names.
-func Tags(dir, configPath string) ([]string, error) { return paths.AgentVariants(dir, configPath) }
+func Tags(dir *paths.Dir, configPath string) ([]string, error) {
+	return paths.AgentVariants(dir, configPath)
+}
 
 // PathsAll names the files of every agent of configPath whose socket
 // exists in dir, whatever its environment tag.
-func PathsAll(dir, configPath string) ([]Paths, error) {
+func PathsAll(dir *paths.Dir, configPath string) ([]Paths, error) {
 	tags, err := paths.AgentVariants(dir, configPath)
 	if err != nil {
 		return nil, err

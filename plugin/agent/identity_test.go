@@ -14,7 +14,7 @@ import (
 func lookupOf(kv ...string) func(string) (string, bool) { return Lookup(kv) }
 
 func TestEnvTag(t *testing.T) {
-	dir := shortDir(t)
+	dir := shortRoot(t)
 	names := []string{"VCF_PASSWORD", "VCD_TOKEN"}
 	base, err := EnvTag(dir, names, lookupOf("VCF_PASSWORD=right", "VCD_TOKEN=t"))
 	if err != nil {
@@ -48,31 +48,31 @@ func TestEnvTag(t *testing.T) {
 			}
 		})
 	}
-	fi, err := os.Stat(filepath.Join(dir, KeyFile))
+	fi, err := os.Stat(dir.Join(KeyFile))
 	if err != nil || fi.Mode().Perm() != 0o600 || fi.Size() != paths.KeySize {
 		t.Fatalf("key file: %v, %v", fi, err)
 	}
 	// Keyed: another runtime directory (another key) tags the same values
 	// differently, so a tag cannot be recomputed from guessed passwords.
-	other, err := EnvTag(shortDir(t), names, lookupOf("VCF_PASSWORD=right", "VCD_TOKEN=t"))
+	other, err := EnvTag(shortRoot(t), names, lookupOf("VCF_PASSWORD=right", "VCD_TOKEN=t"))
 	if err != nil || other == base {
 		t.Fatalf("tag with another key = %q (%v), want different from %q", other, err, base)
 	}
 }
 
 func TestEnvTagNoNames(t *testing.T) {
-	dir := shortDir(t)
+	dir := shortRoot(t)
 	tag, err := EnvTag(dir, nil, lookupOf("A=b"))
 	if err != nil || tag != "" {
 		t.Fatalf("EnvTag(no names) = %q, %v; want \"\"", tag, err)
 	}
-	if _, err := os.Stat(filepath.Join(dir, KeyFile)); !os.IsNotExist(err) {
+	if _, err := os.Stat(dir.Join(KeyFile)); !os.IsNotExist(err) {
 		t.Fatalf("key file made for no names: %v", err)
 	}
 }
 
 func TestEnvTagKeyRace(t *testing.T) {
-	dir := shortDir(t)
+	dir := shortRoot(t)
 	tags := make([]string, 8)
 	var wg sync.WaitGroup
 	for i := range tags {
@@ -88,7 +88,7 @@ func TestEnvTagKeyRace(t *testing.T) {
 	if tags[0] == "" || slices.ContainsFunc(tags, func(s string) bool { return s != tags[0] }) {
 		t.Fatalf("racing callers made different keys: %q", tags)
 	}
-	left, _ := filepath.Glob(filepath.Join(dir, ".agent.key-*"))
+	left, _ := filepath.Glob(filepath.Join(dir.Path(), ".agent.key.tmp-*"))
 	if len(left) != 0 {
 		t.Fatalf("temporary key files left: %v", left)
 	}
@@ -110,8 +110,8 @@ func TestEnvTagRefusesBadKey(t *testing.T) {
 		"symlink":        func(p string) error { return os.Symlink("/etc/hostname", p) },
 	} {
 		t.Run(name, func(t *testing.T) {
-			dir := shortDir(t)
-			if err := write(filepath.Join(dir, KeyFile)); err != nil {
+			dir := shortRoot(t)
+			if err := write(dir.Join(KeyFile)); err != nil {
 				t.Fatal(err)
 			}
 			if tag, err := EnvTag(dir, []string{"P"}, lookupOf("P=x")); err == nil {
@@ -122,7 +122,7 @@ func TestEnvTagRefusesBadKey(t *testing.T) {
 }
 
 func TestPathsAll(t *testing.T) {
-	dir := shortDir(t)
+	dir := shortRoot(t)
 	plain, _ := PathsFor(dir, "/c.yaml")
 	v1, _ := PathsVariant(dir, "/c.yaml", "00112233aabbccdd")
 	v2, _ := PathsVariant(dir, "/c.yaml", "ffeeddccbbaa9988")
@@ -164,8 +164,8 @@ func TestEnviron(t *testing.T) {
 // (never values), privately, and a host that reads them with the key
 // derives the socket the CLI derives from the loaded configuration.
 func TestWriteEnvNames(t *testing.T) {
-	dir := shortDir(t)
-	cfg := filepath.Join(dir, "config.yaml")
+	dir := shortRoot(t)
+	cfg := filepath.Join(dir.Path(), "config.yaml")
 	names := []string{"VCF_PW", "VCD_TOKEN", "VCF_PW"}
 	lookup := lookupOf("VCF_PW=secret-value", "VCD_TOKEN=t")
 	tag, err := EnvTag(dir, names, lookup)

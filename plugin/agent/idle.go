@@ -11,11 +11,13 @@ import (
 // from the runtime clock, so tests drive it with testing/synctest.
 type Idle struct {
 	timeout time.Duration
+	unused  time.Duration    // see Unused; zero: none
 	hold    func() time.Time // nil: no hold
 
-	mu     sync.Mutex // guards active and last
+	mu     sync.Mutex // guards active, last and served
 	active int        // calls in flight
 	last   time.Time  // when the last call ended (or Idle was made)
+	served bool       // a token was handed out
 }
 
 // NewIdle starts tracking; the agent counts as used at creation.
@@ -28,6 +30,28 @@ func NewIdle(timeout time.Duration) *Idle {
 // The agent holds for the sessions the keeper promised callers to keep
 // alive: exiting revokes them. Call it before Wait.
 func (i *Idle) Hold(until func() time.Time) { i.hold = until }
+
+// Unused sets a shorter idle timeout that holds until the first Served:
+// an agent nobody got a token from (a wrong port, a bad CA, a typo in a
+// password) should not linger for the whole idle timeout. It applies even
+// when the idle timeout is zero (never). Call it before Wait.
+func (i *Idle) Unused(d time.Duration) { i.unused = d }
+
+// Served records that a token was handed out: from now on only the idle
+// timeout applies.
+func (i *Idle) Served() {
+	i.mu.Lock()
+	i.served = true
+	i.mu.Unlock()
+}
+
+// timeoutLocked is the idle timeout in force; zero or less never expires.
+func (i *Idle) timeoutLocked() time.Duration {
+	if !i.served && i.unused > 0 && (i.timeout <= 0 || i.unused < i.timeout) {
+		return i.unused
+	}
+	return i.timeout
+}
 
 // Begin marks a call in flight.
 func (i *Idle) Begin() {
@@ -47,12 +71,12 @@ func (i *Idle) End() {
 // Wait returns nil once the agent has been idle for the timeout and the
 // hold has passed, or ctx's error. A timeout of zero or less never expires.
 func (i *Idle) Wait(ctx context.Context) error {
-	if i.timeout <= 0 {
-		<-ctx.Done()
-		return ctx.Err()
-	}
 	for {
-		wait := i.left()
+		wait, never := i.left()
+		if never {
+			<-ctx.Done()
+			return ctx.Err()
+		}
 		if wait <= 0 {
 			return nil
 		}
@@ -67,24 +91,29 @@ func (i *Idle) Wait(ctx context.Context) error {
 }
 
 // left is how long until the agent may exit: the rest of the idle
-// timeout, else the rest of the hold, else zero or less.
-func (i *Idle) left() time.Duration {
+// timeout, else the rest of the hold, else zero or less; never when the
+// timeout in force never expires.
+func (i *Idle) left() (wait time.Duration, never bool) {
 	i.mu.Lock()
-	wait := i.timeout // a call in flight: look again later
+	timeout := i.timeoutLocked()
+	wait = timeout // a call in flight: look again later
 	if i.active == 0 {
-		wait = time.Until(i.last.Add(i.timeout))
+		wait = time.Until(i.last.Add(timeout))
 	}
 	i.mu.Unlock()
+	if timeout <= 0 {
+		return 0, true
+	}
 	if wait > 0 || i.hold == nil {
-		return wait
+		return wait, false
 	}
 	// Asked only now, so that a promise made by the last call counts;
 	// looked at again after one timeout at most, so that one that ended
 	// early (the session idled out, was revoked) stops holding.
 	if until := i.hold(); !until.IsZero() {
-		return min(time.Until(until), i.timeout)
+		return min(time.Until(until), timeout), false
 	}
-	return 0
+	return 0, false
 }
 
 // snapshot returns the calls in flight and when the last one ended.

@@ -7,12 +7,16 @@ import (
 	"os"
 	"syscall"
 	"time"
+
+	"github.com/tokenkeeper/tokenkeeper/plugin/paths"
 )
 
 // ErrLocked: TryLock found the lock held by someone else.
-var ErrLocked = errors.New("lock is held")
+var ErrLocked = paths.ErrLocked
 
-// FileLock is an exclusive flock(2) on a file. The kernel releases it when
+// FileLock is an exclusive flock(2) on a file at a path of the caller's
+// choosing, outside the runtime directory (files in the runtime directory
+// are locked relative to it: paths.Dir.Lock). The kernel releases it when
 // the holder dies, so a crashed agent or client never leaves a stale lock.
 // Locks are per open file, so two FileLocks on one path conflict even
 // inside one process.

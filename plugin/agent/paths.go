@@ -14,19 +14,18 @@ import (
 // The files of an agent are named by package paths, a leaf that hosts
 // import without linking the agent; these names keep the agent's API.
 
-// ErrInsecureDir: the runtime directory exists but is not a directory
-// owned by this uid with mode 0700; tokenkeeper refuses to use it.
+// ErrInsecureDir: the runtime directory, or one on the way to it, could
+// be changed by another user; tokenkeeper refuses to use it.
 var ErrInsecureDir = paths.ErrInsecureDir
-
-// RuntimeDir returns the private directory of this user's agents, creating
-// it when needed (see paths.RuntimeDir).
-func RuntimeDir(getenv func(string) string) (string, error) { return paths.RuntimeDir(getenv) }
 
 // Paths are the files of one agent in the runtime directory.
 type Paths = paths.Agent
 
-// PathsFor names the files of the agent serving configPath (made absolute).
-func PathsFor(dir, configPath string) (Paths, error) { return paths.AgentIn(dir, configPath) }
+// PathsFor names the files of the agent serving configPath (made absolute)
+// in the open runtime directory dir (paths.OpenRuntimeDir).
+func PathsFor(dir *paths.Dir, configPath string) (Paths, error) {
+	return paths.AgentIn(dir, configPath)
+}
 
 // PeerCred returns the uid and pid of the process at the other end of a
 // unix socket connection (SO_PEERCRED; see paths.PeerCred).

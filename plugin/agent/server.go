@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"path/filepath"
 	"runtime/debug"
 	"sync"
 	"time"
@@ -15,7 +16,14 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+
+	"github.com/tokenkeeper/tokenkeeper/plugin/paths"
+	tokenkeeperv1 "github.com/tokenkeeper/tokenkeeper/proto/tokenkeeper/v1"
 )
+
+// DefaultUnusedTimeout is how long a detached agent that has never handed
+// out a token waits for a call before it exits (Options.UnusedTimeout).
+const DefaultUnusedTimeout = time.Minute
 
 // ErrAlreadyRunning: another agent holds the run lock of these paths.
 var ErrAlreadyRunning = errors.New("an agent is already running for this configuration")
@@ -23,32 +31,23 @@ var ErrAlreadyRunning = errors.New("an agent is already running for this configu
 // Socket is a bound agent socket and the run lock that makes it ours.
 type Socket struct {
 	net.Listener
-	lock *FileLock
+	lock *paths.FileLock
 }
 
 // Listen takes the run lock of p (waiting until ctx ends, since an agent
-// that is exiting holds it for a moment), removes a stale socket a crashed
-// agent left behind, and binds p.Socket, mode 0600, accepting only peers of
-// this uid.
+// that is exiting holds it for a moment) and binds p.Socket, mode 0600, in
+// the runtime directory — replacing a stale socket a crashed agent left
+// behind, never following a link — accepting only peers of this uid.
 func Listen(ctx context.Context, p Paths, logger hclog.Logger) (*Socket, error) {
-	lock, err := Lock(ctx, p.Run)
+	lock, err := p.Dir.Lock(ctx, filepath.Base(p.Run))
 	if err != nil {
 		return nil, fmt.Errorf("%w (%v)", ErrAlreadyRunning, err)
 	}
 	// Holding the run lock proves no live agent owns the socket file.
-	if err := os.Remove(p.Socket); err != nil && !errors.Is(err, os.ErrNotExist) {
-		_ = lock.Unlock()
-		return nil, fmt.Errorf("could not remove stale socket: %w", err)
-	}
-	l, err := net.Listen("unix", p.Socket)
+	l, err := p.Dir.Listen(filepath.Base(p.Socket))
 	if err != nil {
 		_ = lock.Unlock()
-		return nil, fmt.Errorf("could not listen on %s: %w", p.Socket, err)
-	}
-	if err := os.Chmod(p.Socket, 0o600); err != nil {
-		_ = l.Close()
-		_ = lock.Unlock()
-		return nil, fmt.Errorf("could not restrict socket mode: %w", err)
+		return nil, err
 	}
 	pl := &Listener{Listener: l, UID: uint32(os.Getuid()), Logger: logger}
 	return &Socket{Listener: pl, lock: lock}, nil
@@ -57,7 +56,7 @@ func Listen(ctx context.Context, p Paths, logger hclog.Logger) (*Socket, error) 
 // Close stops listening, removes the socket file and releases the run
 // lock, so that a new agent may start at once.
 func (s *Socket) Close() error {
-	err := s.Listener.Close() // a net.UnixListener unlinks its file on Close
+	err := s.Listener.Close() // unlinks the socket (paths.Dir.Listen)
 	if errors.Is(err, net.ErrClosed) {
 		err = nil // the gRPC server closed it first
 	}
@@ -71,6 +70,10 @@ type Options struct {
 	// IdleTimeout ends the agent after this long without a call; zero
 	// or less means never.
 	IdleTimeout time.Duration
+	// UnusedTimeout, if positive, ends the agent after this long without
+	// a call as long as it has never handed out a token (see
+	// Idle.Unused): detached agents get DefaultUnusedTimeout.
+	UnusedTimeout time.Duration
 	// Shutdown revokes everything the agent holds (keeper.Close). It
 	// runs after the socket is gone, bounded by ShutdownTimeout.
 	Shutdown func(ctx context.Context) error
@@ -111,6 +114,7 @@ func Serve(ctx context.Context, s *Socket, o Options) error {
 		logger = hclog.NewNullLogger()
 	}
 	idle := NewIdle(o.IdleTimeout)
+	idle.Unused(o.UnusedTimeout)
 	if o.HoldUntil != nil {
 		idle.Hold(o.HoldUntil)
 	}
@@ -118,7 +122,8 @@ func Serve(ctx context.Context, s *Socket, o Options) error {
 	o.Register(srv)
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(s) }()
-	logger.Info("agent listening", "socket", s.Addr().String(), "idle_timeout", o.IdleTimeout, "pid", os.Getpid())
+	logger.Info("agent listening", "socket", s.Addr().String(), "idle_timeout", o.IdleTimeout.String(),
+		"unused_timeout", o.UnusedTimeout.String(), "pid", os.Getpid())
 
 	waitCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -183,7 +188,7 @@ func awaitExit(ctx context.Context, idled <-chan error, retired <-chan struct{},
 func newServer(s *Socket, o Options, idle *Idle) (*grpc.Server, <-chan struct{}) {
 	retired := make(chan struct{})
 	var retire sync.Once
-	srv := grpc.NewServer(grpc.UnaryInterceptor(func(ctx context.Context, req any, _ *grpc.UnaryServerInfo, h grpc.UnaryHandler) (any, error) {
+	srv := grpc.NewServer(grpc.UnaryInterceptor(func(ctx context.Context, req any, info *grpc.UnaryServerInfo, h grpc.UnaryHandler) (any, error) {
 		if o.Stale != nil && o.Stale() {
 			retire.Do(func() {
 				close(retired)         // first: Serve's accept error is expected now
@@ -193,7 +198,11 @@ func newServer(s *Socket, o Options, idle *Idle) (*grpc.Server, <-chan struct{})
 		}
 		idle.Begin()
 		defer idle.End()
-		return h(ctx, req)
+		resp, err := h(ctx, req)
+		if err == nil && info.FullMethod == tokenkeeperv1.TokenService_GetToken_FullMethodName {
+			idle.Served()
+		}
+		return resp, err
 	}))
 	return srv, retired
 }

@@ -4,14 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"os/exec"
+	"path/filepath"
+	"strings"
 	"syscall"
 	"time"
 )
-
-// maxLogSize is the size beyond which a new agent starts a fresh log.
-const maxLogSize = 1 << 20
 
 // ErrNotReady: the agent that was started did not answer in time.
 var ErrNotReady = errors.New("agent did not become ready")
@@ -43,7 +41,7 @@ func (s Starter) Ensure(ctx context.Context) error {
 	}
 	ctx, cancel := context.WithTimeout(ctx, wait)
 	defer cancel()
-	lock, err := Lock(ctx, s.Paths.Spawn)
+	lock, err := s.Paths.Dir.Lock(ctx, filepath.Base(s.Paths.Spawn))
 	if err != nil {
 		return fmt.Errorf("%w: waiting for another caller starting it: %v", ErrNotReady, err)
 	}
@@ -78,25 +76,26 @@ func (s Starter) poll(ctx context.Context, exited <-chan error) error {
 	}
 }
 
-// SpawnDetached starts exe with args as a detached agent: a new session (no
-// controlling terminal, no signals from the caller's terminal), stdin and
-// stdout on /dev/null — nothing may reach the caller's stdout — stderr
-// appended to logPath (0600), and no other descriptor of the caller. env
-// is the child's environment: it resolves {env: …} secrets from it. The
-// channel yields when the child exits.
-func SpawnDetached(exe string, args, env []string, logPath string) (<-chan error, error) {
-	// Keep one previous log: an agent restarted daily for a year must not
-	// fill the runtime directory (often a small tmpfs).
-	if fi, err := os.Stat(logPath); err == nil && fi.Size() > maxLogSize {
-		_ = os.Rename(logPath, logPath+".1")
-	}
-	logf, err := os.OpenFile(logPath, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
+// SpawnDetached starts exe with args as the detached agent of p, as a
+// daemon: a new session (no controlling terminal, no signals from the
+// caller's terminal), working directory "/" (it must not keep the
+// caller's workspace busy), stdin and stdout on /dev/null — nothing may
+// reach the caller's stdout — stderr appended to p.Log (0600, opened in
+// the runtime directory, rotated by size: OpenLog), and no other
+// descriptor of the caller. env is the child's environment: it resolves
+// {env: …} secrets from it; GOTRACEBACK is set to "single" whatever the
+// caller's, so that no crash dumps core (the agent's memory holds
+// secrets). The agent then turns core dumps and ptrace access off itself
+// (Harden). The channel yields when the child exits.
+func SpawnDetached(exe string, args, env []string, p Paths) (<-chan error, error) {
+	logf, err := OpenLog(p)
 	if err != nil {
-		return nil, fmt.Errorf("could not open agent log: %w", err)
+		return nil, err
 	}
 	defer logf.Close() // the child holds its own descriptor
 	cmd := exec.Command(exe, args...)
-	cmd.Env = env
+	cmd.Env = daemonEnv(env)
+	cmd.Dir = "/"
 	cmd.Stderr = logf
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
 	// Only stdin, stdout and stderr: no descriptor the caller inherited
@@ -107,4 +106,16 @@ func SpawnDetached(exe string, args, env []string, logPath string) (<-chan error
 	exited := make(chan error, 1)
 	go func() { exited <- cmd.Wait() }()
 	return exited, nil
+}
+
+// daemonEnv is env with GOTRACEBACK=single in place of the caller's:
+// GOTRACEBACK=crash would make a SIGQUIT or a fatal error dump core.
+func daemonEnv(env []string) []string {
+	out := make([]string, 0, len(env)+1)
+	for _, kv := range env {
+		if !strings.HasPrefix(kv, "GOTRACEBACK=") {
+			out = append(out, kv)
+		}
+	}
+	return append(out, "GOTRACEBACK=single")
 }

@@ -21,7 +21,7 @@ import (
 func TestServeHoldsUnsaved(t *testing.T) {
 	for _, why := range []string{"stop", "idle"} {
 		t.Run(why, func(t *testing.T) {
-			p, _ := PathsFor(shortDir(t), "/c.yaml")
+			p, _ := PathsFor(shortRoot(t), "/c.yaml")
 			s, err := Listen(context.Background(), p, nil)
 			if err != nil {
 				t.Fatal(err)

@@ -2,12 +2,12 @@ package guardfile
 
 import (
 	"context"
+	"errors"
 	"fmt"
-	"os"
+	"io/fs"
 	"path/filepath"
 
-	"github.com/tokenkeeper/tokenkeeper/plugin/agent"
-	"github.com/tokenkeeper/tokenkeeper/plugin/secret"
+	"github.com/tokenkeeper/tokenkeeper/plugin/paths"
 )
 
 // FS is the raw file I/O of a Store, every name relative to its private
@@ -29,20 +29,26 @@ type FS interface {
 	Path(name string) string
 }
 
-// DirFS is the FS of a private directory through plain paths.
-type DirFS string
+// maxFile bounds what ReadFile reads of a state file.
+const maxFile = 4 << 20
+
+// RootFS is the FS of an open private directory: every name is opened,
+// replaced, removed and locked relative to its descriptor, never through a
+// symlink (paths.Dir), so renaming the directory or planting links in it
+// cannot redirect a write.
+type RootFS struct{ Dir *paths.Dir }
 
 // ReadFile implements FS.
-func (d DirFS) ReadFile(name string) ([]byte, error) { return os.ReadFile(d.Path(name)) }
+func (r RootFS) ReadFile(name string) ([]byte, error) { return r.Dir.ReadFile(name, maxFile) }
 
 // WriteFile implements FS.
-func (d DirFS) WriteFile(name string, data []byte) error {
-	return secret.WriteFileAtomic(d.Path(name), data, 0o600)
+func (r RootFS) WriteFile(name string, data []byte) error {
+	return r.Dir.WriteAtomic(name, data, 0o600)
 }
 
 // Remove implements FS.
-func (d DirFS) Remove(name string) error {
-	if err := os.Remove(d.Path(name)); err != nil && !os.IsNotExist(err) {
+func (r RootFS) Remove(name string) error {
+	if err := r.Dir.Remove(name); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return err
 	}
 	return nil
@@ -50,12 +56,68 @@ func (d DirFS) Remove(name string) error {
 
 // Lock implements FS with flock(2): the kernel drops it when its holder
 // dies.
-func (d DirFS) Lock(ctx context.Context, name string) (func(), error) {
-	l, err := agent.Lock(ctx, d.Path(name))
+func (r RootFS) Lock(ctx context.Context, name string) (func(), error) {
+	l, err := r.Dir.Lock(ctx, name)
 	if err != nil {
 		return nil, err
 	}
 	return func() { _ = l.Unlock() }, nil
+}
+
+// Path implements FS.
+func (r RootFS) Path(name string) string { return r.Dir.Join(name) }
+
+// DirFS is the FS of the private directory at this path: each operation
+// opens it (paths.OpenDir, walked without following a link anyone else
+// could have planted) and works relative to it (RootFS).
+type DirFS string
+
+func (d DirFS) root() (RootFS, func(), error) {
+	dir, err := paths.OpenDir(string(d))
+	if err != nil {
+		return RootFS{}, nil, err
+	}
+	return RootFS{dir}, func() { _ = dir.Close() }, nil
+}
+
+// ReadFile implements FS.
+func (d DirFS) ReadFile(name string) ([]byte, error) {
+	r, done, err := d.root()
+	if err != nil {
+		return nil, err
+	}
+	defer done()
+	return r.ReadFile(name)
+}
+
+// WriteFile implements FS.
+func (d DirFS) WriteFile(name string, data []byte) error {
+	r, done, err := d.root()
+	if err != nil {
+		return err
+	}
+	defer done()
+	return r.WriteFile(name, data)
+}
+
+// Remove implements FS.
+func (d DirFS) Remove(name string) error {
+	r, done, err := d.root()
+	if err != nil {
+		return err
+	}
+	defer done()
+	return r.Remove(name)
+}
+
+// Lock implements FS; the lock outlives the directory's descriptor.
+func (d DirFS) Lock(ctx context.Context, name string) (func(), error) {
+	r, done, err := d.root()
+	if err != nil {
+		return nil, err
+	}
+	defer done()
+	return r.Lock(ctx, name)
 }
 
 // Path implements FS.

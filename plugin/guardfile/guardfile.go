@@ -31,6 +31,7 @@ import (
 	"time"
 
 	"github.com/tokenkeeper/tokenkeeper/plugin/keeper"
+	"github.com/tokenkeeper/tokenkeeper/plugin/paths"
 	"github.com/tokenkeeper/tokenkeeper/plugin/provider"
 	"github.com/tokenkeeper/tokenkeeper/plugin/secret"
 )
@@ -74,6 +75,10 @@ func NewFS(fsys FS, now func() time.Time) *Store {
 	}
 	return &Store{fs: fsys, now: now}
 }
+
+// NewIn returns the store in the open runtime directory d
+// (paths.OpenRuntimeDir), which must stay open while the store is used.
+func NewIn(d *paths.Dir, now func() time.Time) *Store { return NewFS(RootFS{d}, now) }
 
 // Failed returns a store whose every operation fails with err (wrapped
 // with the fix): the runtime directory could not be set up, so no login

@@ -29,6 +29,8 @@ type call struct {
 	// lastErr is the latest failed attempt while the call goes on,
 	// guarded by profile.mu: a caller that gives up names it.
 	lastErr error
+	// attempts counts the failed attempts, guarded by profile.mu.
+	attempts int
 }
 
 // startLocked launches the shared call. It runs on the keeper's base
@@ -86,11 +88,21 @@ func (p *profile) attempt(ctx context.Context, c *call, retired *[]retiredGrant)
 }
 
 // noteAttempt records a failed attempt of c as it happens, for callers
-// giving up on c and for the status, before the call ends.
+// giving up on c and for the status, before the call ends, and logs it at
+// warn level: an agent's log must say why its callers got no token (the
+// error names no secret).
 func (p *profile) noteAttempt(c *call, err error) {
 	p.mu.Lock()
-	defer p.mu.Unlock()
 	c.lastErr, p.lastErr = err, err
+	c.attempts++
+	attempt := c.attempts
+	p.mu.Unlock()
+	args := []any{"op", c.intent.String(), "attempt", attempt}
+	var pe *provider.Error
+	if errors.As(err, &pe) {
+		args = append(args, "method", pe.Method, "path", pe.Path, "status", pe.Status)
+	}
+	p.log.Warn("upstream call failed", append(args, "error", err.Error())...)
 }
 
 // retryable: transient failures are retried inside the call only when no

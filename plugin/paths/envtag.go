@@ -13,7 +13,6 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"syscall"
 )
 
 // KeyFile is the random key, in the runtime directory, that makes an
@@ -62,41 +61,18 @@ func writeField(w io.Writer, s string) {
 	_, _ = io.WriteString(w, s)
 }
 
-// ReadKey reads the key at dir/KeyFile, never creating it: a missing key
+// ReadKey reads the key dir/KeyFile, never creating it: a missing key
 // is an error wrapping os.ErrNotExist. A key that is a symlink, not this
 // user's, readable by others or not KeySize bytes long is refused.
-func ReadKey(dir string) ([]byte, error) {
-	path := filepath.Join(dir, KeyFile)
-	f, err := openPrivate(path)
+func ReadKey(dir *Dir) ([]byte, error) {
+	k, err := dir.ReadFile(KeyFile, KeySize)
 	if err != nil {
 		return nil, err
 	}
-	defer f.Close()
-	k := make([]byte, KeySize+1)
-	n, err := io.ReadFull(f, k)
-	if n != KeySize || !errors.Is(err, io.ErrUnexpectedEOF) {
-		return nil, fmt.Errorf("%s is not a %d-byte key: delete it", path, KeySize)
+	if len(k) != KeySize {
+		return nil, fmt.Errorf("%s is not a %d-byte key: delete it", dir.Join(KeyFile), KeySize)
 	}
-	return k[:KeySize], nil
-}
-
-// openPrivate opens path for reading if it is a regular file (not a
-// symlink) of this user that no one else may read.
-func openPrivate(path string) (*os.File, error) {
-	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NOFOLLOW, 0)
-	if err != nil {
-		return nil, err
-	}
-	fi, err := f.Stat()
-	if err != nil {
-		_ = f.Close()
-		return nil, fmt.Errorf("could not inspect %s: %w", path, err)
-	}
-	if st, ok := fi.Sys().(*syscall.Stat_t); !fi.Mode().IsRegular() || !ok || int(st.Uid) != os.Getuid() || fi.Mode().Perm()&0o077 != 0 {
-		_ = f.Close()
-		return nil, fmt.Errorf("%s is not a private file of this user: %w", path, ErrInsecureDir)
-	}
-	return f, nil
+	return k, nil
 }
 
 // FormatEnvNames is the content of an agent's names file (Agent.Names):
@@ -109,10 +85,10 @@ func FormatEnvNames(names []string) []byte {
 	return []byte(strings.Join(names, "\n") + "\n")
 }
 
-// ReadEnvNames reads a names file written from FormatEnvNames. A missing
-// file is an error wrapping os.ErrNotExist.
-func ReadEnvNames(path string) ([]string, error) {
-	f, err := openPrivate(path)
+// ReadEnvNames reads the names file of p (p.Names, written from
+// FormatEnvNames). A missing file is an error wrapping os.ErrNotExist.
+func ReadEnvNames(p Agent) ([]string, error) {
+	f, err := p.Dir.OpenFile(filepath.Base(p.Names), os.O_RDONLY, 0)
 	if err != nil {
 		return nil, err
 	}
@@ -125,7 +101,7 @@ func ReadEnvNames(path string) ([]string, error) {
 		}
 	}
 	if err := sc.Err(); err != nil {
-		return nil, fmt.Errorf("could not read %s: %w", path, err)
+		return nil, fmt.Errorf("could not read %s: %w", p.Names, err)
 	}
 	return names, nil
 }
@@ -137,12 +113,12 @@ func ReadEnvNames(path string) ([]string, error) {
 // no key it is the untagged agent (AgentIn) — that of a configuration
 // reading no variable. Hosts use this; the CLI, which loads the
 // configuration, computes the same tag from it.
-func AgentSeenBy(dir, configPath string, lookup func(string) (string, bool)) (Agent, error) {
+func AgentSeenBy(dir *Dir, configPath string, lookup func(string) (string, bool)) (Agent, error) {
 	p, err := AgentIn(dir, configPath)
 	if err != nil {
 		return Agent{}, err
 	}
-	names, err := ReadEnvNames(p.Names)
+	names, err := ReadEnvNames(p)
 	if errors.Is(err, os.ErrNotExist) || err == nil && len(names) == 0 {
 		return p, nil
 	}

@@ -54,8 +54,8 @@ func TestEnvTag(t *testing.T) {
 // TestAgentSeenBy: a host finds the untagged agent until an agent has
 // recorded names and a key exists, then the agent its environment tags.
 func TestAgentSeenBy(t *testing.T) {
-	dir := t.TempDir()
-	cfg := filepath.Join(dir, "config.yaml")
+	dir := openTemp(t)
+	cfg := filepath.Join(dir.Path(), "config.yaml")
 	env := lookupMap(map[string]string{"VCF_PW": "pw"})
 	untagged, err := AgentIn(dir, cfg)
 	if err != nil {
@@ -74,7 +74,7 @@ func TestAgentSeenBy(t *testing.T) {
 	}
 	check(untagged) // no key
 	key := []byte(strings.Repeat("k", KeySize))
-	if err := os.WriteFile(filepath.Join(dir, KeyFile), key, 0o600); err != nil {
+	if err := os.WriteFile(dir.Join(KeyFile), key, 0o600); err != nil {
 		t.Fatal(err)
 	}
 	tagged, err := AgentVariant(dir, cfg, EnvTag(key, []string{"VCF_PW"}, env))
@@ -105,8 +105,8 @@ func TestReadKey(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			dir := t.TempDir()
-			path := filepath.Join(dir, KeyFile)
+			dir := openTemp(t)
+			path := dir.Join(KeyFile)
 			if err := os.WriteFile(path, []byte(tc.data), tc.mode); err != nil {
 				t.Fatal(err)
 			}
@@ -119,7 +119,7 @@ func TestReadKey(t *testing.T) {
 			}
 		})
 	}
-	if _, err := ReadKey(t.TempDir()); !errors.Is(err, os.ErrNotExist) {
+	if _, err := ReadKey(openTemp(t)); !errors.Is(err, os.ErrNotExist) {
 		t.Fatalf("ReadKey of a missing key: %v, want os.ErrNotExist", err)
 	}
 }

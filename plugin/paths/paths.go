@@ -1,9 +1,10 @@
 // Package paths locates tokenkeeper's per-user files — the profiles file,
 // the private runtime directory, the socket and locks of the agent serving
 // a profiles file — and checks who is at the other end of that socket. It
-// imports only the standard library, so the CLI, the agent, the
+// imports only the standard library and x/sys, so the CLI, the agent, the
 // configuration loader and every Go host derive the same paths from one
-// function each.
+// function each, and opens every file in the runtime directory relative to
+// a held directory descriptor (Dir), never through a symlink.
 package paths
 
 import (
@@ -11,16 +12,14 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
-	"syscall"
 )
 
-// ErrInsecureDir: the runtime directory exists but is not a directory
-// owned by this uid with mode 0700; tokenkeeper refuses to use it.
+// ErrInsecureDir: the runtime directory, or a directory on the way to it,
+// could be changed by another user (not a directory owned by this uid with
+// mode 0700, or a parent someone else can write); tokenkeeper refuses it.
 var ErrInsecureDir = errors.New("runtime directory is not private")
 
 // ErrNoConfig: no profiles file can be named, because none of
@@ -44,52 +43,16 @@ func ConfigFile(getenv func(string) string) string {
 	return ""
 }
 
-// RuntimeDir returns the private directory of this user's agents, creating
-// it when needed: $XDG_RUNTIME_DIR/tokenkeeper, else
-// $TMPDIR/tokenkeeper-<uid>. Either way it must end up a real directory
-// (not a symlink) owned by the current uid with no group or other access.
-func RuntimeDir(getenv func(string) string) (string, error) {
-	uid := os.Getuid()
-	dir := filepath.Join(os.TempDir(), "tokenkeeper-"+strconv.Itoa(uid))
-	if x := getenv("XDG_RUNTIME_DIR"); x != "" && filepath.IsAbs(x) {
-		dir = filepath.Join(x, "tokenkeeper")
-	}
-	if err := os.Mkdir(dir, 0o700); err != nil && !errors.Is(err, os.ErrExist) {
-		return "", fmt.Errorf("could not create runtime directory: %w", err)
-	}
-	if err := checkPrivateDir(dir, uid); err != nil {
-		return "", err
-	}
-	return dir, nil
-}
-
-// checkPrivateDir refuses a directory another user could have planted or
-// can read: someone else's socket there could hand out forged tokens or
-// collect requests.
-func checkPrivateDir(dir string, uid int) error {
-	fi, err := os.Lstat(dir)
-	if err != nil {
-		return fmt.Errorf("could not inspect runtime directory: %w", err)
-	}
-	st, ok := fi.Sys().(*syscall.Stat_t)
-	switch {
-	case !fi.IsDir():
-		return fmt.Errorf("%s is not a directory: %w", dir, ErrInsecureDir)
-	case !ok || int(st.Uid) != uid:
-		return fmt.Errorf("%s is not owned by uid %d: %w", dir, uid, ErrInsecureDir)
-	case fi.Mode().Perm()&0o077 != 0:
-		return fmt.Errorf("%s has mode %04o, want 0700: %w", dir, fi.Mode().Perm(), ErrInsecureDir)
-	}
-	return nil
-}
-
 // Agent are the files of one agent in the runtime directory. One agent
 // serves one configuration file: the names carry a hash of its absolute
 // path, so `get --config a.yaml` and `get --config b.yaml` each find (or
 // start) their own agent instead of asking one for profiles it does not
 // know.
 type Agent struct {
-	Dir    string
+	// Dir is the open runtime directory the files are in: every file is
+	// opened relative to it (see Dir), by base name; the paths below are
+	// for messages and for dialing the socket.
+	Dir    *Dir
 	Socket string // the unix socket
 	Spawn  string // lock held by a client while it starts the agent
 	Run    string // lock held by the agent for its whole life
@@ -103,7 +66,7 @@ type Agent struct {
 
 // AgentIn names the files, in the runtime directory dir, of the agent
 // serving configPath (made absolute) that reads no environment variable.
-func AgentIn(dir, configPath string) (Agent, error) { return AgentVariant(dir, configPath, "") }
+func AgentIn(dir *Dir, configPath string) (Agent, error) { return AgentVariant(dir, configPath, "") }
 
 // AgentVariant names the files of one of the agents serving configPath.
 // Callers whose environments give different values to the variables the
@@ -111,7 +74,7 @@ func AgentIn(dir, configPath string) (Agent, error) { return AgentVariant(dir, c
 // apart by variant: lower-case hex (a keyed hash of those values, see
 // EnvTag), or "" for a configuration that reads none — the agent AgentIn
 // names. Go hosts find theirs with AgentSeenBy.
-func AgentVariant(dir, configPath, variant string) (Agent, error) {
+func AgentVariant(dir *Dir, configPath, variant string) (Agent, error) {
 	if strings.Trim(variant, "0123456789abcdef") != "" {
 		return Agent{}, fmt.Errorf("invalid agent variant %q: want lower-case hex", variant)
 	}
@@ -120,7 +83,7 @@ func AgentVariant(dir, configPath, variant string) (Agent, error) {
 		return Agent{}, fmt.Errorf("could not resolve config path: %w", err)
 	}
 	sum := sha256.Sum256([]byte(abs))
-	base := filepath.Join(dir, "agent-"+hex.EncodeToString(sum[:6]))
+	base := filepath.Join(dir.Path(), AgentPrefix+hex.EncodeToString(sum[:6]))
 	names := base + ".env"
 	if variant != "" {
 		base += "-" + variant
@@ -138,19 +101,19 @@ func AgentVariant(dir, configPath, variant string) (Agent, error) {
 // AgentVariants lists the variants of the agents of configPath whose
 // socket file exists in dir ("" included), sorted: every agent that may
 // serve the file, for `agent stop`.
-func AgentVariants(dir, configPath string) ([]string, error) {
+func AgentVariants(dir *Dir, configPath string) ([]string, error) {
 	p, err := AgentIn(dir, configPath)
 	if err != nil {
 		return nil, err
 	}
 	base := filepath.Base(strings.TrimSuffix(p.Socket, ".sock"))
-	entries, err := os.ReadDir(dir)
+	names, err := dir.Names()
 	if err != nil {
 		return nil, fmt.Errorf("could not list runtime directory: %w", err)
 	}
 	var out []string
-	for _, e := range entries {
-		rest, ok := strings.CutPrefix(e.Name(), base)
+	for _, name := range names {
+		rest, ok := strings.CutPrefix(name, base)
 		if !ok || !strings.HasSuffix(rest, ".sock") {
 			continue
 		}
@@ -164,15 +127,19 @@ func AgentVariants(dir, configPath string) ([]string, error) {
 }
 
 // AgentFor names the files of the agent serving configPath in this user's
-// runtime directory (RuntimeDir, created when needed). An empty configPath
-// is ErrNoConfig.
+// runtime directory (OpenRuntimeDir, created when needed); the caller
+// closes its Dir. An empty configPath is ErrNoConfig.
 func AgentFor(getenv func(string) string, configPath string) (Agent, error) {
 	if configPath == "" {
 		return Agent{}, ErrNoConfig
 	}
-	dir, err := RuntimeDir(getenv)
+	dir, err := OpenRuntimeDir(getenv)
 	if err != nil {
 		return Agent{}, err
 	}
 	return AgentIn(dir, configPath)
 }
+
+// AgentPrefix starts the name of every file of an agent in the runtime
+// directory: agent-<hash of the configuration path>[-<tag>].<kind>.
+const AgentPrefix = "agent-"

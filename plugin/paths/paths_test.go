@@ -8,6 +8,17 @@ import (
 
 func env(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
 
+// openTemp is a new private directory, open.
+func openTemp(t *testing.T) *Dir {
+	t.Helper()
+	d, err := OpenDir(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = d.Close() })
+	return d
+}
+
 func TestConfigFile(t *testing.T) {
 	tests := []struct {
 		env  map[string]string
@@ -33,7 +44,8 @@ func TestAgentFor(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want, _ := AgentIn(filepath.Join(xdg, "tokenkeeper"), "/etc/tk.yaml")
+	defer a.Dir.Close()
+	want, _ := AgentIn(a.Dir, "/etc/tk.yaml")
 	if a != want || filepath.Dir(a.Socket) != filepath.Join(xdg, "tokenkeeper") {
 		t.Fatalf("AgentFor = %+v, want %+v", a, want)
 	}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"slices"
 	"strings"
 	"time"
 )
@@ -16,11 +17,12 @@ import (
 // holds them open (a background child, or one that escaped the group).
 const waitDelay = time.Second
 
-// runCommand runs argv without a shell, stdin from /dev/null, and returns
+// runCommand runs argv without a shell, stdin from /dev/null, in this
+// process's environment without the variables named in scrub, and returns
 // its stdout minus one trailing newline. Errors carry the exit status or
 // the timeout, never the command's stdout or stderr: both may hold the
 // secret or fragments of it.
-func runCommand(ctx context.Context, argv []string, timeout time.Duration) (string, error) {
+func runCommand(ctx context.Context, argv []string, timeout time.Duration, scrub []string) (string, error) {
 	if err := CheckProgram(argv[0]); err != nil {
 		return "", err
 	}
@@ -28,6 +30,9 @@ func runCommand(ctx context.Context, argv []string, timeout time.Duration) (stri
 	defer cancel()
 
 	cmd := exec.CommandContext(runCtx, argv[0], argv[1:]...)
+	if len(scrub) > 0 {
+		cmd.Env = withoutVars(os.Environ(), scrub)
+	}
 	stdout := &limitedBuffer{max: maxValueSize}
 	stderr := &countingWriter{}
 	cmd.Stdout, cmd.Stderr = stdout, stderr
@@ -82,6 +87,18 @@ func CheckProgram(prog string) error {
 		return fmt.Errorf("program: %w", err)
 	}
 	return nil
+}
+
+// withoutVars is environ without the variables named in names.
+func withoutVars(environ, names []string) []string {
+	out := make([]string, 0, len(environ))
+	for _, kv := range environ {
+		name, _, _ := strings.Cut(kv, "=")
+		if !slices.Contains(names, name) {
+			out = append(out, kv)
+		}
+	}
+	return out
 }
 
 // commandError describes a failed run by its exit status and the size of

@@ -68,6 +68,12 @@ type Ref struct {
 	Command []string
 	// Timeout bounds Command; zero means DefaultCommandTimeout.
 	Timeout time.Duration
+	// Scrub names environment variables a Command does not inherit: the
+	// {env: …} secrets of the configuration (the other profiles'
+	// passwords), which a helper such as `pass` or `vault` never needs.
+	// The rest of the environment (PATH, HOME, VAULT_ADDR, GNUPGHOME, …)
+	// is passed on. Whoever builds the keeper sets it.
+	Scrub []string
 }
 
 // String describes the reference without its value: "env VCF_PASSWORD",
@@ -157,7 +163,7 @@ func (r Ref) ResolveWith(ctx context.Context, lookupEnv func(string) (string, bo
 	case kindFile:
 		v, err = readSecretFile(r.File)
 	case kindCommand:
-		v, err = runCommand(ctx, r.Command, r.timeout())
+		v, err = runCommand(ctx, r.Command, r.timeout(), r.Scrub)
 	}
 	if err == nil && v == "" {
 		err = ErrEmpty

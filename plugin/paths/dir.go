@@ -1,0 +1,261 @@
+package paths
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"golang.org/x/sys/unix"
+)
+
+// ErrInsecureFile: a state file in the runtime directory is a symlink,
+// not a regular file, not this user's, or open to group or others. It
+// wraps ErrInsecureDir, which classifies both.
+var ErrInsecureFile = fmt.Errorf("state file is not private: %w", ErrInsecureDir)
+
+// Dir is an open private directory — the runtime directory — whose state
+// files (sockets, locks, logs, keys, guard.json, names files) are opened,
+// created, replaced and removed relative to its descriptor, never through
+// a symlink: once opened, renaming the directory or planting links in its
+// place or inside it cannot redirect a write. Its methods take base names
+// only. A Dir is safe for concurrent use; Close it when done.
+type Dir struct {
+	path string
+	f    *os.File // the directory, opened O_DIRECTORY|O_NOFOLLOW
+}
+
+// OpenDir opens an existing directory at path that only this user can
+// change: the path is walked from "/" through directories only this user
+// or root can change (see openTrusted), and the directory itself must be
+// owned by this user and writable by no one else. Tests and tools use it;
+// the runtime directory is opened, and checked to be 0700, with
+// OpenRuntimeDir.
+func OpenDir(path string) (*Dir, error) {
+	uid := os.Getuid()
+	parent, err := openTrusted(filepath.Dir(path), uid)
+	if err != nil {
+		return nil, err
+	}
+	defer parent.Close()
+	f, err := openChildDir(parent, filepath.Base(path), path, uid, modeOwnNoWrite, false)
+	if err != nil {
+		return nil, err
+	}
+	return &Dir{path: path, f: f}, nil
+}
+
+// Path is the directory's path, for messages and for dialing sockets.
+func (d *Dir) Path() string { return d.path }
+
+// Join is the path of name in the directory, for messages and dialing.
+func (d *Dir) Join(name string) string { return filepath.Join(d.path, name) }
+
+// Close releases the directory's descriptor.
+func (d *Dir) Close() error { return d.f.Close() }
+
+func (d *Dir) fd() int { return int(d.f.Fd()) }
+
+// checkName refuses anything but a plain file name: no path may escape
+// the directory.
+func checkName(name string) error {
+	if name == "" || name == "." || name == ".." || strings.ContainsRune(name, '/') {
+		return fmt.Errorf("invalid state file name %q", name)
+	}
+	return nil
+}
+
+// OpenFile opens name in the directory with flag (os.O_* values), adding
+// O_NOFOLLOW and O_CLOEXEC: a symlink is refused, not followed. The file
+// must be a regular file of this user with no group or other access
+// (ErrInsecureFile otherwise); a new one gets perm.
+func (d *Dir) OpenFile(name string, flag int, perm os.FileMode) (*os.File, error) {
+	if err := checkName(name); err != nil {
+		return nil, err
+	}
+	fd, err := unix.Openat(d.fd(), name, flag|unix.O_NOFOLLOW|unix.O_CLOEXEC, uint32(perm.Perm()))
+	if err != nil {
+		return nil, &os.PathError{Op: "open", Path: d.Join(name), Err: err}
+	}
+	f := os.NewFile(uintptr(fd), d.Join(name))
+	if err := checkPrivateFile(f); err != nil {
+		_ = f.Close()
+		return nil, err
+	}
+	return f, nil
+}
+
+// checkPrivateFile refuses an open file that is not a regular file of
+// this user closed to group and others.
+func checkPrivateFile(f *os.File) error {
+	var st unix.Stat_t
+	if err := unix.Fstat(int(f.Fd()), &st); err != nil {
+		return fmt.Errorf("could not inspect %s: %w", f.Name(), err)
+	}
+	switch {
+	case st.Mode&unix.S_IFMT != unix.S_IFREG:
+		return fmt.Errorf("%s is not a regular file: %w", f.Name(), ErrInsecureFile)
+	case int(st.Uid) != os.Getuid():
+		return fmt.Errorf("%s is owned by uid %d, not by you: %w", f.Name(), st.Uid, ErrInsecureFile)
+	case st.Mode&0o077 != 0:
+		return fmt.Errorf("%s has mode %04o, want 0600 (chmod 600 %s): %w", f.Name(), st.Mode&0o777, f.Name(), ErrInsecureFile)
+	}
+	return nil
+}
+
+// ReadFile reads name, at most limit bytes (more is an error). A missing
+// file is an error wrapping os.ErrNotExist.
+func (d *Dir) ReadFile(name string, limit int64) ([]byte, error) {
+	f, err := d.OpenFile(name, os.O_RDONLY, 0)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, limit+1))
+	if err != nil {
+		return nil, fmt.Errorf("could not read %s: %w", f.Name(), err)
+	}
+	if int64(len(data)) > limit {
+		return nil, fmt.Errorf("%s is larger than %d bytes", f.Name(), limit)
+	}
+	return data, nil
+}
+
+// WriteAtomic replaces name with data, mode perm: a new temporary file in
+// the directory (created exclusively, never through a link) is written,
+// synced and renamed over name, then the directory is synced. A reader,
+// or the file after a crash, sees the whole old or the whole new content.
+// Whatever name was — a symlink, a file of another user — it is replaced,
+// never written through.
+func (d *Dir) WriteAtomic(name string, data []byte, perm os.FileMode) (err error) {
+	if err := checkName(name); err != nil {
+		return err
+	}
+	tmp, f, err := d.createTemp(name)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err != nil {
+			_ = f.Close()
+			_ = d.Remove(tmp)
+		}
+	}()
+	if err := f.Chmod(perm); err != nil {
+		return fmt.Errorf("could not set mode of temporary file: %w", err)
+	}
+	if _, err := f.Write(data); err != nil {
+		return fmt.Errorf("could not write temporary file: %w", err)
+	}
+	if err := f.Sync(); err != nil {
+		return fmt.Errorf("could not sync temporary file: %w", err)
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("could not close temporary file: %w", err)
+	}
+	if err := d.Rename(tmp, name); err != nil {
+		return err
+	}
+	if err := d.f.Sync(); err != nil {
+		return fmt.Errorf("%s replaced, but could not sync its directory: %w", d.Join(name), err)
+	}
+	return nil
+}
+
+// CreateTemp creates a new, empty file (0600) with a random name derived
+// from base, and returns its name and the open file.
+func (d *Dir) CreateTemp(base string) (string, *os.File, error) {
+	if err := checkName(base); err != nil {
+		return "", nil, err
+	}
+	return d.createTemp(base)
+}
+
+func (d *Dir) createTemp(base string) (string, *os.File, error) {
+	for range 10 {
+		name := "." + base + ".tmp-" + randomSuffix()
+		f, err := d.OpenFile(name, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
+		if errors.Is(err, os.ErrExist) {
+			continue
+		}
+		if err != nil {
+			return "", nil, fmt.Errorf("could not create temporary file: %w", err)
+		}
+		return name, f, nil
+	}
+	return "", nil, fmt.Errorf("could not create temporary file for %s: too many collisions", d.Join(base))
+}
+
+func randomSuffix() string {
+	b := make([]byte, 6)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// Rename renames oldName to newName within the directory, replacing
+// newName (whatever it is: a symlink is replaced, not followed).
+func (d *Dir) Rename(oldName, newName string) error {
+	if err := errors.Join(checkName(oldName), checkName(newName)); err != nil {
+		return err
+	}
+	if err := unix.Renameat(d.fd(), oldName, d.fd(), newName); err != nil {
+		return &os.LinkError{Op: "rename", Old: d.Join(oldName), New: d.Join(newName), Err: err}
+	}
+	return nil
+}
+
+// Link makes newName a second name of oldName; it fails with an error
+// wrapping os.ErrExist when newName exists, so that of several processes
+// publishing a complete file under one name exactly one wins.
+func (d *Dir) Link(oldName, newName string) error {
+	if err := errors.Join(checkName(oldName), checkName(newName)); err != nil {
+		return err
+	}
+	if err := unix.Linkat(d.fd(), oldName, d.fd(), newName, 0); err != nil {
+		return &os.LinkError{Op: "link", Old: d.Join(oldName), New: d.Join(newName), Err: err}
+	}
+	return nil
+}
+
+// Remove removes name (a file, socket or symlink, never what a symlink
+// points to). A missing name is an error wrapping os.ErrNotExist.
+func (d *Dir) Remove(name string) error {
+	if err := checkName(name); err != nil {
+		return err
+	}
+	if err := unix.Unlinkat(d.fd(), name, 0); err != nil {
+		return &os.PathError{Op: "remove", Path: d.Join(name), Err: err}
+	}
+	return nil
+}
+
+// Lstat describes name itself (a symlink is not followed).
+func (d *Dir) Lstat(name string) (unix.Stat_t, error) {
+	var st unix.Stat_t
+	if err := checkName(name); err != nil {
+		return st, err
+	}
+	if err := unix.Fstatat(d.fd(), name, &st, unix.AT_SYMLINK_NOFOLLOW); err != nil {
+		return st, &os.PathError{Op: "lstat", Path: d.Join(name), Err: err}
+	}
+	return st, nil
+}
+
+// Names lists the names in the directory, unsorted.
+func (d *Dir) Names() ([]string, error) {
+	fd, err := unix.Openat(d.fd(), ".", unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, fmt.Errorf("could not list %s: %w", d.path, err)
+	}
+	f := os.NewFile(uintptr(fd), d.path)
+	defer f.Close()
+	names, err := f.Readdirnames(-1)
+	if err != nil {
+		return nil, fmt.Errorf("could not list %s: %w", d.path, err)
+	}
+	return names, nil
+}
