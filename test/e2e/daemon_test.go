@@ -182,3 +182,172 @@ func (tk *tkEnv) socketPIDs(t testing.TB) []int {
 	}
 	return pids
 }
+
+// TestAgentsDoNotPileUp is the newcomer session of issue 11 item 5 with
+// shortened timings: a wrong port, a bad CA, a bad DNS name and three
+// values of an {env:} password each start an agent. The agents nobody got
+// a token from exit after the unused timeout (TOKENKEEPER_TEST_UNUSED_TIMEOUT,
+// 1 min by default), the one that served after its idle timeout; their logs
+// say why their callers failed; the next agent to start removes the logs
+// and locks of the dead ones, leaving one log per live agent; and
+// `agent stop --all` stops every agent of the user.
+func TestAgentsDoNotPileUp(t *testing.T) {
+	const unused, idle = 2 * time.Second, 10 * time.Second
+	pw := "right-" + randomHex(t)
+	s := startSim(t, "vcf", "--user", "svc@vsphere.local="+pw+":VIEWER")
+	other := startSim(t, "vcf") // its CA did not sign s's certificate
+	closed := closedPort(t)     // host:port
+	// Only the good configuration shortens the idle timeout: the bad
+	// ones keep the default 15 minutes, so only the unused timeout can
+	// end their agents in time.
+	profile := func(url, ca, password string) string {
+		agent := ""
+		if url == s.URL && ca == s.CAFile {
+			agent = fmt.Sprintf("agent: {idle_timeout: %s}\n", idle)
+		}
+		return fmt.Sprintf("%sprofiles:\n  sddc:\n    provider: vcf\n    url: %s\n    ca_file: %s\n"+
+			"    username: svc@vsphere.local\n    password: %s\n", agent, url, ca, password)
+	}
+	tk := newTK(t, profile(s.URL, s.CAFile, "{env: TK_PW}"), "TOKENKEEPER_TEST_UNUSED_TIMEOUT="+unused.String())
+	bad := map[string]string{
+		"wrong-port": profile("https://"+closed, s.CAFile, "{env: TK_PW}"),
+		"bad-ca":     profile(s.URL, other.CAFile, "{env: TK_PW}"),
+		"bad-dns":    profile("https://tokenkeeper-e2e.invalid", s.CAFile, "{env: TK_PW}"),
+	}
+	for _, name := range []string{"wrong-port", "bad-ca", "bad-dns"} {
+		path := filepath.Join(tk.dir, name+".yaml")
+		if err := os.WriteFile(path, []byte(bad[name]), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if r := tk.runEnv(t, []string{"TK_PW=" + pw}, "get", "--config", path, "--profile", "sddc", "--timeout", "3s"); r.code == 0 {
+			t.Fatalf("get with %s succeeded", name)
+		}
+		if name != "wrong-port" {
+			continue
+		}
+		// Read now: the next agent to start removes the log of a dead one.
+		if log := agentLog(t, tk, path); !strings.Contains(log, "upstream call failed") || !strings.Contains(log, "attempt=") ||
+			!strings.Contains(log, "connection refused") {
+			t.Errorf("the wrong-port agent's log does not record the failures:\n%s", log)
+		}
+	}
+	for _, v := range []string{"wrong-1", "wrong-2"} {
+		if r := tk.runEnv(t, []string{"TK_PW=" + v}, "get", "--profile", "sddc", "--timeout", "3s"); r.code == 0 {
+			t.Fatalf("get with password %s succeeded", v)
+		}
+	}
+	lastFailure := time.Now()
+	if r := tk.runEnv(t, []string{"TK_PW=" + pw}, "get", "--profile", "sddc"); r.code != 0 {
+		t.Fatalf("get with the right password: exit %d: %s", r.code, r.stderr)
+	}
+	served := time.Now()
+
+	waitAgents(t, tk, 1, unused+8*time.Second)
+	if gone := time.Since(lastFailure); gone > unused+8*time.Second {
+		t.Errorf("unused agents took %s to exit", gone)
+	}
+	if time.Since(served) < idle-2*time.Second && len(tk.socketPIDs(t)) != 1 {
+		t.Error("the agent that handed out a token exited before its idle timeout")
+	}
+	waitAgents(t, tk, 0, idle+10*time.Second)
+	if gone := time.Since(served); gone > idle+10*time.Second {
+		t.Errorf("the agent that served took %s to exit after its last use", gone)
+	}
+
+	// The next agent cleans up after the dead ones.
+	if r := tk.runEnv(t, []string{"TK_PW=" + pw}, "get", "--profile", "sddc"); r.code != 0 {
+		t.Fatalf("get: exit %d: %s", r.code, r.stderr)
+	}
+	if logs, live := tk.files(t, ".log"), tk.socketPIDs(t); len(logs) > len(live) || len(live) != 1 {
+		t.Errorf("logs %v for live agents %v: want at most one per live agent", logs, live)
+	}
+	var agentLocks []string
+	for _, l := range tk.files(t, ".lock") {
+		if strings.HasPrefix(l, paths.AgentPrefix) {
+			agentLocks = append(agentLocks, l)
+		}
+	}
+	if len(agentLocks) > 2 {
+		t.Errorf("locks left by dead agents: %v, want only the live agent's run and spawn locks", agentLocks)
+	}
+
+	// agent stop --all reaches the agents of every configuration file.
+	second := filepath.Join(tk.dir, "second.yaml")
+	if err := os.WriteFile(second, []byte(profile(s.URL, s.CAFile, "{env: TK_PW}")), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if r := tk.runEnv(t, []string{"TK_PW=" + pw}, "get", "--config", second, "--profile", "sddc"); r.code != 0 {
+		t.Fatalf("get: exit %d: %s", r.code, r.stderr)
+	}
+	if n := len(tk.socketPIDs(t)); n != 2 {
+		t.Fatalf("%d agents, want 2", n)
+	}
+	if r := tk.run(t, nil, "agent", "stop", "--all"); r.code != 0 || strings.Count(r.stderr, "stopped") != 2 {
+		t.Fatalf("agent stop --all: exit %d: %s", r.code, r.stderr)
+	}
+	if pids := tk.socketPIDs(t); len(pids) != 0 {
+		t.Fatalf("agents %v still running after agent stop --all", pids)
+	}
+}
+
+// runEnv is run with extra variables in the environment.
+func (tk *tkEnv) runEnv(t *testing.T, extra []string, args ...string) result {
+	t.Helper()
+	saved := tk.env
+	tk.env = append(append([]string(nil), tk.env...), extra...)
+	defer func() { tk.env = saved }()
+	return tk.run(t, nil, args...)
+}
+
+// files lists the names in tk's runtime directory containing suffix.
+func (tk *tkEnv) files(t *testing.T, suffix string) []string {
+	t.Helper()
+	entries, err := os.ReadDir(filepath.Join(tk.runtime, "tokenkeeper"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, e := range entries {
+		if strings.Contains(e.Name(), suffix) {
+			out = append(out, e.Name())
+		}
+	}
+	return out
+}
+
+// waitAgents waits, at most limit, until n agents of tk are left.
+func waitAgents(t *testing.T, tk *tkEnv, n int, limit time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(limit)
+	for {
+		pids := tk.socketPIDs(t)
+		if len(pids) <= n {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("agents %v still running after %s, want %d", pids, limit, n)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// agentLog is the log of the untagged-or-only agent of configPath.
+func agentLog(t *testing.T, tk *tkEnv, configPath string) string {
+	t.Helper()
+	d, err := paths.OpenDir(filepath.Join(tk.runtime, "tokenkeeper"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	p, err := paths.AgentIn(d, configPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	logs, _ := filepath.Glob(strings.TrimSuffix(p.Log, ".log") + "*.log")
+	var all strings.Builder
+	for _, l := range logs {
+		b, _ := os.ReadFile(l)
+		all.Write(b)
+	}
+	return all.String()
+}

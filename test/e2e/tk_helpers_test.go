@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -213,6 +214,13 @@ func (tk *tkEnv) agentPIDs(t testing.TB) []int {
 			continue
 		}
 		pids = append(pids, pid)
+	}
+	// An agent's environ is unreadable to other processes of a non-root
+	// user (it is not dumpable): those answering on a socket count too.
+	for _, pid := range tk.socketPIDs(t) {
+		if !slices.Contains(pids, pid) {
+			pids = append(pids, pid)
+		}
 	}
 	return pids
 }
