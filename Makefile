@@ -21,8 +21,13 @@ build:
 ## test: formatting, vet, lint, generated-code freshness and the whole Go suite with -race
 test: fmt-check vet lint generate-check unit
 
+# unit fails if the suite touched the invoking user's own runtime directories
+# ($XDG_RUNTIME_DIR/tokenkeeper, ~/.cache/tokenkeeper/run-<host>): every test
+# must give what it starts a private one.
 unit:
-	$(GO) test $(GOFLAGS_TEST) -count=1 -timeout 8m ./...
+	@snap=$$(mktemp) && $(GO) run ./internal/rundir/snapshot > "$$snap" && \
+	$(GO) test $(GOFLAGS_TEST) -count=1 -timeout 8m ./... && \
+	$(GO) run ./internal/rundir/snapshot -compare "$$snap"; status=$$?; rm -f "$$snap"; exit $$status
 
 $(BIN)/protoc-gen-go $(BIN)/protoc-gen-go-grpc $(BIN)/buf: tools/go.mod tools/go.sum
 	GOFLAGS=-modfile=tools/go.mod $(GO) build -o $(BIN)/ \

@@ -28,6 +28,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tokenkeeper/tokenkeeper/internal/rundir"
 	"github.com/tokenkeeper/tokenkeeper/internal/sim"
 	"github.com/tokenkeeper/tokenkeeper/internal/testutil"
 )
@@ -67,7 +68,16 @@ func TestMain(m *testing.M) {
 	bin.tokenkeeper = filepath.Join(dir, "tokenkeeper")
 	bin.sim = filepath.Join(dir, "tokenkeeper-sim")
 	bin.err = build(dir)
+	// Every test gives what it starts a private runtime dir (tkEnv,
+	// launch): the invoking user's own must come out untouched.
+	userDirs := rundir.Dirs(os.Getenv)
+	before := rundir.Snapshot(userDirs)
 	code := m.Run()
+	if after := rundir.Snapshot(userDirs); after != before {
+		fmt.Fprintf(os.Stderr, "FAIL: the tests changed the invoking user's runtime directories %v:\nbefore:\n%safter:\n%s",
+			userDirs, before, after)
+		code = 1
+	}
 	_ = os.RemoveAll(dir)
 	os.Exit(code)
 }

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"runtime"
 	"strings"
 	"testing"
@@ -29,6 +31,8 @@ var errHung = errors.New("did not return in time")
 // bounded, at cleanup.
 func launch(t testing.TB, o host.LaunchOptions) (*host.Client, error) {
 	t.Helper()
+	o.Env = append(privateDirs(t), o.Env...) // the caller's own settings win
+
 	ctx, cancel := context.WithTimeout(context.Background(), launchTimeout)
 	defer cancel()
 	launched := make(chan *host.Client, 1)
@@ -51,6 +55,23 @@ func launch(t testing.TB, o host.LaunchOptions) (*host.Client, error) {
 	c := <-launched
 	t.Cleanup(func() { _ = closeClient(t, c) })
 	return c, nil
+}
+
+// privateDirs gives a plugin child its own runtime, home, config and temp
+// directories, so that its guard file and agent files never land in the
+// invoking user's (issue 11 item 7).
+func privateDirs(t testing.TB) []string {
+	t.Helper()
+	dir, err := os.MkdirTemp("", "tkp") // short: unix socket paths are limited to 108 bytes
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = os.RemoveAll(dir) })
+	run := filepath.Join(dir, "run")
+	if err := os.Mkdir(run, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	return []string{"XDG_RUNTIME_DIR=" + run, "HOME=" + dir, "XDG_CONFIG_HOME=" + dir, "XDG_CACHE_HOME=" + dir, "TMPDIR=" + dir}
 }
 
 // closeClient closes c within closeTimeout; Close is idempotent, so the
