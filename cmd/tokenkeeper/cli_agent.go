@@ -32,11 +32,14 @@ func (a *app) agentCommand() *cobra.Command {
 		Use:   "agent",
 		Short: "Run the agent in the foreground",
 		Long: `agent serves the profiles of one configuration file on a unix socket in
-$XDG_RUNTIME_DIR/tokenkeeper/ (else a 0700 directory under the temp dir),
-to processes of the same user only. Tokens live only in its memory. It exits
-after --idle-timeout without calls (config agent.idle_timeout, default 15m),
-or on SIGTERM/SIGINT or 'tokenkeeper agent stop', revoking what it holds.
-'tokenkeeper get' starts one in the background when none runs.
+$XDG_RUNTIME_DIR/tokenkeeper/ (else $TMPDIR/tokenkeeper when TMPDIR is your
+own, else ~/.cache/tokenkeeper/run-<host>), to processes of the same user
+only. Tokens live only in its memory. It exits after --idle-timeout without
+calls (config agent.idle_timeout, default 15m), or on SIGTERM/SIGINT or
+'tokenkeeper agent stop', revoking what it holds. 'tokenkeeper get' starts
+one in the background when none runs; such an agent exits after 1 minute if
+it has never handed out a token, runs in /, dumps no core and is not
+dumpable (its /proc files are unreadable to your other processes).
 
 An idle agent stays up while it keeps a Cloud Director session alive for a
 caller's --min-validity beyond the session's idle timeout, and exits when

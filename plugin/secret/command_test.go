@@ -124,3 +124,18 @@ func waitGone(t *testing.T, pid int) {
 		time.Sleep(10 * time.Millisecond)
 	}
 }
+
+// TestResolveCommandScrubsEnv: a helper does not inherit the variables
+// named in Scrub (other profiles' {env:} secrets), and keeps the rest.
+func TestResolveCommandScrubsEnv(t *testing.T) {
+	t.Setenv("TK_OTHER_PW", canary)
+	t.Setenv("TK_KEPT", "kept")
+	got, err := Ref{Command: []string{"sh", "-c", `printf '%s/%s' "${TK_OTHER_PW:-none}" "$TK_KEPT"`},
+		Scrub: []string{"TK_OTHER_PW"}}.Resolve(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Reveal() != "none/kept" {
+		t.Fatalf("the helper saw a scrubbed variable or lost a kept one (%d bytes)", len(got.Reveal()))
+	}
+}
