@@ -351,3 +351,106 @@ func agentLog(t *testing.T, tk *tkEnv, configPath string) string {
 	}
 	return all.String()
 }
+
+// TestForeignRuntimeDirUntouched is issue 10 case 5 through the real
+// binary: root with another user's XDG_RUNTIME_DIR (uid 65534, as after
+// `su` without `-`), in which that user planted a runtime directory of
+// symlinks to files elsewhere. Every verb that touches state refuses the
+// directory or works without it; nothing there or where the links point is
+// created or changed.
+func TestForeignRuntimeDirUntouched(t *testing.T) {
+	if os.Getuid() != 0 {
+		t.Skip("needs root: the runtime directory must belong to a second uid (65534)")
+	}
+	for _, planted := range []bool{false, true} {
+		t.Run(map[bool]string{false: "empty", true: "planted links"}[planted], func(t *testing.T) {
+			foreignRuntimeDir(t, planted)
+		})
+	}
+}
+
+func foreignRuntimeDir(t *testing.T, planted bool) {
+	s := startSim(t, "vcf", "--user", "svc@vsphere.local=right-pw:VIEWER")
+	tk := newTK(t, vcfConfig(s, "svc@vsphere.local", "{env: TK_PW}"), "TK_PW=wrong-pw")
+	outside := filepath.Join(tk.dir, "outside")
+	foreign := filepath.Join(tk.dir, "foreign")
+	leaf := filepath.Join(foreign, "tokenkeeper")
+	for _, d := range []string{outside, foreign} {
+		if err := os.Mkdir(d, 0o700); err != nil {
+			t.Fatal(err)
+		}
+	}
+	victim := filepath.Join(outside, "victim")
+	if err := os.WriteFile(victim, []byte("root's file\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if planted {
+		plantLinks(t, leaf, victim)
+	}
+	if err := os.Chown(foreign, 65534, 65534); err != nil {
+		t.Fatal(err)
+	}
+	before := snapshotTree(t, tk.dir)
+	saved := tk.env
+	tk.env = append(append([]string(nil), saved...), "XDG_RUNTIME_DIR="+foreign)
+	defer func() { tk.env = saved }()
+	for _, args := range [][]string{
+		{"get", "--profile", "sddc", "--timeout", "5s"},
+		{"get", "--no-agent", "--profile", "sddc", "--timeout", "5s"},
+		{"status"},
+		{"config", "check", "--online"},
+		{"agent", "stop", "--all"},
+	} {
+		r := tk.run(t, nil, args...)
+		if args[0] == "get" && args[1] != "--no-agent" && (r.code == 0 || !strings.Contains(r.stderr, "refusing XDG_RUNTIME_DIR")) {
+			t.Errorf("%v: exit %d, want a refusal of the foreign XDG_RUNTIME_DIR: %s", args, r.code, r.stderr)
+		}
+	}
+	after := snapshotTree(t, tk.dir)
+	for p, d := range after {
+		if strings.HasPrefix(p, filepath.Join(tk.dir, "run")) {
+			continue // tk's own private runtime dir, unused here
+		}
+		if before[p] != d {
+			t.Errorf("%s created or changed: %q -> %q", p, before[p], d)
+		}
+	}
+}
+
+// plantLinks makes leaf, uid 65534's, full of links to victim at the
+// names of state files.
+func plantLinks(t *testing.T, leaf, victim string) {
+	t.Helper()
+	if err := os.Mkdir(leaf, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range []string{"guard.json", "guard.key", "guard.lock", "agent.key"} {
+		if err := os.Symlink(victim, filepath.Join(leaf, n)); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Lchown(filepath.Join(leaf, n), 65534, 65534); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.Chown(leaf, 65534, 65534); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// snapshotTree maps every path under root (but the config file, which
+// the verbs read) to its mode, size and modification time.
+func snapshotTree(t *testing.T, root string) map[string]string {
+	t.Helper()
+	out := map[string]string{}
+	err := filepath.Walk(root, func(p string, fi os.FileInfo, err error) error {
+		if err != nil {
+			return err
+		}
+		out[p] = fmt.Sprintf("%v %d %d", fi.Mode(), fi.Size(), fi.ModTime().UnixNano())
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
