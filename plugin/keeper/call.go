@@ -98,6 +98,12 @@ func (p *profile) noteAttempt(c *call, err error) {
 	attempt := c.attempts
 	p.mu.Unlock()
 	args := []any{"op", c.intent.String(), "attempt", attempt}
+	var ge *GuardError
+	if errors.As(err, &ge) {
+		// No call was made: the guard said why when it armed.
+		p.log.Debug("login held back by the lockout guard", append(args, "error", err.Error())...)
+		return
+	}
 	var pe *provider.Error
 	if errors.As(err, &pe) {
 		args = append(args, "method", pe.Method, "path", pe.Path, "status", pe.Status)

@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -231,9 +232,15 @@ func TestAgentsDoNotPileUp(t *testing.T) {
 			t.Errorf("the wrong-port agent's log does not record the failures:\n%s", log)
 		}
 	}
-	for _, v := range []string{"wrong-1", "wrong-2"} {
-		if r := tk.runEnv(t, []string{"TK_PW=" + v}, "get", "--profile", "sddc", "--timeout", "3s"); r.code == 0 {
-			t.Fatalf("get with password %s succeeded", v)
+	// Three values of TK_PW: a wrong one, none (unset), the right one.
+	// One wrong login only: the guard's ceiling allows 2 per account.
+	for _, v := range [][]string{{"TK_PW=wrong-1"}, {"TK_PW_UNSET=1"}} {
+		saved := tk.env
+		tk.env = slices.DeleteFunc(slices.Clone(tk.env), func(kv string) bool { return strings.HasPrefix(kv, "TK_PW=") })
+		r := tk.runEnv(t, v, "get", "--profile", "sddc", "--timeout", "3s")
+		tk.env = saved
+		if r.code == 0 {
+			t.Fatalf("get with %v succeeded", v)
 		}
 	}
 	lastFailure := time.Now()
