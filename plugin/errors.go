@@ -100,7 +100,8 @@ func ErrorStatus(err error, now time.Time) *status.Status {
 func isConfigError(err error) bool {
 	var se *secret.Error
 	var ce *config.Error
-	return errors.As(err, &se) || errors.As(err, &ce) || errors.Is(err, paths.ErrInsecureDir)
+	return errors.As(err, &se) || errors.As(err, &ce) || errors.Is(err, paths.ErrInsecureDir) ||
+		errors.Is(err, paths.ErrNoRuntimeDir)
 }
 
 func badConfig(msg string) *status.Status {
