@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
 	"github.com/tokenkeeper/tokenkeeper/plugin/keeper"
 	"github.com/tokenkeeper/tokenkeeper/plugin/provider"
@@ -110,5 +111,22 @@ func TestRoundWait(t *testing.T) {
 		if got := roundWait(tt.in); got != tt.want {
 			t.Errorf("roundWait(%s) = %s, want %s", tt.in, got, tt.want)
 		}
+	}
+}
+
+// A server that resets the stream on the forwarded deadline a moment before
+// the caller's own timer fires still gives the caller's deadline error, not
+// gRPC's transport text (a flake seen under load).
+func TestServerResetJustBeforeDeadline(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	rst := status.Error(codes.Canceled, "stream terminated by RST_STREAM with error code: CANCEL")
+	err := fromCall(ctx, "get token", "sddc", time.Now(), rst)
+	var e *Error
+	if !errors.As(err, &e) || e.Code != codes.DeadlineExceeded || !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("err = %#v, want *Error DeadlineExceeded", err)
+	}
+	if !strings.HasPrefix(e.Message, `profile "sddc": no answer from tokenkeeper within `) {
+		t.Errorf("message %q", e.Message)
 	}
 }

@@ -81,8 +81,8 @@ func fromCall(ctx context.Context, op, profile string, start time.Time, err erro
 	if err == nil {
 		return nil
 	}
-	ctxErr := ctx.Err()
 	code := status.Code(err)
+	ctxErr := callerGaveUp(ctx, code)
 	if ctxErr == nil || (code != codes.DeadlineExceeded && code != codes.Canceled) {
 		return fromRPC(op, profile, err)
 	}
@@ -98,6 +98,25 @@ func fromCall(ctx context.Context, op, profile string, start time.Time, err erro
 		e.Message = fmt.Sprintf("profile %q: %s", profile, e.Message)
 	}
 	return e
+}
+
+// deadlineSlack is how close to the caller's deadline a server-side
+// cancellation counts as that deadline passing.
+const deadlineSlack = time.Second
+
+// callerGaveUp returns ctx.Err(), waiting for it when the server ended the
+// call with code Canceled or DeadlineExceeded just before the caller's own
+// deadline: gRPC sends the deadline along, so under load the server's
+// timer can fire and reset the stream ("RST_STREAM with error code:
+// CANCEL") a moment before the caller's does.
+func callerGaveUp(ctx context.Context, code codes.Code) error {
+	if err := ctx.Err(); err != nil || (code != codes.DeadlineExceeded && code != codes.Canceled) {
+		return err
+	}
+	if dl, ok := ctx.Deadline(); ok && time.Until(dl) < deadlineSlack {
+		<-ctx.Done()
+	}
+	return ctx.Err()
 }
 
 // roundWait keeps a waited duration readable: 5s, not 4.999871234s.
