@@ -27,6 +27,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"slices"
 	"sort"
 	"time"
 
@@ -90,16 +91,30 @@ func (s *Store) Path() string { return s.fs.Path(StateFile) }
 
 // record is one account's state as guard.json holds it.
 type record struct {
-	Provider   string      `json:"provider"`
-	Origin     string      `json:"origin"`
-	Principal  string      `json:"principal"`            // the user, or kind and keyed fingerprint
-	Credential string      `json:"credential,omitempty"` // hex HMAC-SHA256(key, credential)
-	Failures   int         `json:"failures,omitempty"`
-	RetryAt    time.Time   `json:"retryAt,omitzero"`
-	Rejected   bool        `json:"rejected,omitempty"`
-	Outcome    string      `json:"outcome,omitempty"` // class only, never upstream text
-	Attempts   []time.Time `json:"attempts,omitempty"`
-	Pending    time.Time   `json:"pending,omitzero"`
+	Provider  string `json:"provider"`
+	Origin    string `json:"origin"`
+	Principal string `json:"principal"` // the user, or kind and keyed fingerprint
+	// Credential is the one failed credential an earlier version of this
+	// format kept (hex HMAC-SHA256(key, credential)); read, never written.
+	Credential string `json:"credential,omitempty"`
+	// Credentials are the hex HMAC-SHA256(key, credential) of the
+	// credentials that failed since the last success, newest last.
+	Credentials   []string    `json:"credentials,omitempty"`
+	Failures      int         `json:"failures,omitempty"`
+	RetryAt       time.Time   `json:"retryAt,omitzero"`
+	ServerRetryAt time.Time   `json:"serverRetryAt,omitzero"`
+	Rejected      bool        `json:"rejected,omitempty"`
+	Outcome       string      `json:"outcome,omitempty"` // class only, never upstream text
+	Attempts      []time.Time `json:"attempts,omitempty"`
+	Pending       time.Time   `json:"pending,omitzero"`
+}
+
+// failed are r's failed credential digests, the older format's included.
+func (r record) failed() []string {
+	if r.Credential == "" {
+		return r.Credentials
+	}
+	return keeper.AddFailed(slices.Clone(r.Credentials), r.Credential)
 }
 
 // state is the content of guard.json.
@@ -189,22 +204,26 @@ func ids(k []byte, a provider.Account) (id, principal string) {
 }
 
 func fromRecord(r record, k []byte, cred secret.Secret) keeper.GuardRecord {
-	g := keeper.GuardRecord{Failures: r.Failures, RetryAt: r.RetryAt, Rejected: r.Rejected,
-		Outcome: r.Outcome, Attempts: r.Attempts, Pending: r.Pending}
-	if sameMAC(r.Credential, k, cred) {
-		g.Credential = cred
+	g := keeper.GuardRecord{Failed: r.failed(), Failures: r.Failures, RetryAt: r.RetryAt,
+		ServerRetryAt: r.ServerRetryAt, Rejected: r.Rejected, Outcome: r.Outcome,
+		Attempts: r.Attempts, Pending: r.Pending}
+	for _, d := range g.Failed {
+		if sameMAC(d, k, cred) {
+			g.Credential = cred
+		}
 	}
 	return g
 }
 
 func toRecord(a provider.Account, principal string, g keeper.GuardRecord, k []byte) record {
 	r := record{Provider: a.Provider, Origin: a.Origin, Principal: principal, Failures: g.Failures,
-		RetryAt: g.RetryAt.UTC(), Rejected: g.Rejected, Outcome: g.Outcome, Pending: g.Pending.UTC()}
+		RetryAt: g.RetryAt.UTC(), ServerRetryAt: g.ServerRetryAt.UTC(), Rejected: g.Rejected,
+		Outcome: g.Outcome, Pending: g.Pending.UTC(), Credentials: g.Failed}
 	for _, t := range g.Attempts {
 		r.Attempts = append(r.Attempts, t.UTC())
 	}
 	if !g.Credential.IsZero() {
-		r.Credential = hex.EncodeToString(mac(k, g.Credential))
+		r.Credentials = keeper.AddFailed(r.Credentials, hex.EncodeToString(mac(k, g.Credential)))
 	}
 	return r
 }
@@ -219,8 +238,9 @@ type Entry struct {
 	Failures  int
 	Rejected  bool
 	Outcome   string
-	// RetryAt is when the next login is allowed: the later of the
-	// backoff (for the credential that failed) and the hard ceiling.
+	// RetryAt is when the next login is allowed: the latest of the
+	// backoff (for the credentials that failed), the server's Retry-After
+	// and the hard ceiling.
 	RetryAt time.Time
 	// Recent are the failed or unknown-outcome attempts (a pending one
 	// included) within the ceiling's window at the time of List.
@@ -239,6 +259,9 @@ func (s *Store) List(ctx context.Context) ([]Entry, error) {
 		for id, r := range st.Entries {
 			e := Entry{ID: id, Provider: r.Provider, Origin: r.Origin, Principal: r.Principal,
 				Failures: r.Failures, Rejected: r.Rejected, Outcome: r.Outcome, RetryAt: r.RetryAt}
+			if r.ServerRetryAt.After(e.RetryAt) {
+				e.RetryAt = r.ServerRetryAt
+			}
 			var recent []time.Time
 			for _, t := range append(r.Attempts, r.Pending) {
 				if !t.IsZero() && now.Sub(t) < keeper.CeilingWindow {
@@ -354,6 +377,9 @@ func (s *Store) write(st state) error {
 
 func stale(r record, cutoff time.Time) bool {
 	last := r.RetryAt
+	if r.ServerRetryAt.After(last) {
+		last = r.ServerRetryAt
+	}
 	for _, t := range append(r.Attempts, r.Pending) {
 		if t.After(last) {
 			last = t

@@ -168,7 +168,7 @@ func TestNoRawCredentialInFile(t *testing.T) {
 			t.Errorf("the state file holds form %d of a secret", i)
 		}
 	}
-	if !bytes.Contains(data, []byte(`"credential"`)) || !bytes.Contains(data, []byte(`"principal": "api-token `)) {
+	if !bytes.Contains(data, []byte(`"credentials"`)) || !bytes.Contains(data, []byte(`"principal": "api-token `)) {
 		t.Fatalf("the state file lacks the fields the test looks at; it proves nothing:\n%s", data)
 	}
 }
@@ -374,5 +374,44 @@ func TestConcurrentWriters(t *testing.T) {
 	}
 	for i := range goroutines {
 		check(fmt.Sprintf("local-%d", i))
+	}
+}
+
+// Every credential that failed since the last success is recognised, not
+// only the last one; a success (Failed cleared) forgets them all. The
+// server's Retry-After survives the round trip.
+func TestFailedCredentialsKept(t *testing.T) {
+	s := New(t.TempDir(), nil)
+	a, b, c := cred("alice", "one"), cred("alice", "two"), cred("alice", "three")
+	retry := time.Now().Add(time.Minute).UTC().Round(0)
+	fail := func(k secret.Secret) {
+		t.Helper()
+		err := s.Update(context.Background(), user("alice"), k, func(r keeper.GuardRecord) keeper.GuardRecord {
+			r.Credential, r.Failures, r.RetryAt, r.ServerRetryAt = k, r.Failures+1, retry, retry
+			return r
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	fail(a)
+	fail(b)
+	for _, k := range []secret.Secret{a, b} {
+		if r := mustLoad(t, s, user("alice"), k); !r.Credential.Equal(k) || r.Failures != 2 || !r.ServerRetryAt.Equal(retry) {
+			t.Fatalf("a failed credential reads as %+v, want it recognised", r)
+		}
+	}
+	if r := mustLoad(t, s, user("alice"), c); !r.Credential.IsZero() || len(r.Failed) != 2 {
+		t.Fatalf("a new credential reads as %+v, want it unknown among 2", r)
+	}
+	err := s.Update(context.Background(), user("alice"), c, func(r keeper.GuardRecord) keeper.GuardRecord {
+		r.Failed, r.Failures, r.Attempts = nil, 0, []time.Time{time.Now()}
+		return r
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := mustLoad(t, s, user("alice"), a); !r.Credential.IsZero() || len(r.Failed) != 0 {
+		t.Fatalf("after a success: %+v, want the failed credentials forgotten", r)
 	}
 }

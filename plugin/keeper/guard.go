@@ -94,11 +94,15 @@ func recent(r GuardRecord, now time.Time) []time.Time {
 }
 
 // admit decides whether a login with cred may start at now: not while the
-// ceiling is reached, whatever the credential; not while the backoff of
-// the last counted failure runs, for the credential it was counted for.
+// ceiling is reached or the server's Retry-After runs, whatever the
+// credential; not while the backoff runs, for any credential that failed
+// since the last success (r.Credential is cred when it is one of them).
 func admit(r GuardRecord, cred secret.Secret, now time.Time) (refusal, bool) {
 	if at := recent(r, now); len(at) >= CeilingAttempts {
 		return refusal{retryAt: at[len(at)-CeilingAttempts].Add(CeilingWindow), ceiling: true}, false
+	}
+	if now.Before(r.ServerRetryAt) {
+		return refusal{retryAt: r.ServerRetryAt}, false
 	}
 	if r.Failures > 0 && !cred.IsZero() && r.Credential.Equal(cred) && now.Before(r.RetryAt) {
 		return refusal{retryAt: r.RetryAt}, false
@@ -123,16 +127,18 @@ func recentOnly(ts []time.Time, now time.Time) []time.Time {
 }
 
 // settle records how the login begun at r.Pending went, at now. A
-// success ends the backoff (the ceiling's attempts stay: they were
-// failures); a request that never left costs nothing; a rejection or an
-// unknown outcome is one more step of the credential's backoff, at least
-// as long as a Retry-After the server asked for.
+// success ends the backoff and forgets the failed credentials (the
+// ceiling's attempts stay: they were failures); a request that never
+// left costs nothing; a rejection or an unknown outcome is one more step
+// of the backoff, which then holds back cred and every credential that
+// failed before it. A Retry-After holds back the whole account.
 func settle(r GuardRecord, o outcome, cred secret.Secret, class string, retryAfter time.Duration, now time.Time) GuardRecord {
 	pending := r.Pending
 	r.Pending = time.Time{}
 	switch o {
 	case outcomeOK:
-		r.Failures, r.RetryAt, r.Credential, r.Outcome, r.Rejected = 0, time.Time{}, secret.Secret{}, "", false
+		r.Failures, r.RetryAt, r.Credential, r.Failed, r.Outcome, r.Rejected = 0, time.Time{}, secret.Secret{}, nil, "", false
+		r.ServerRetryAt = time.Time{}
 	case outcomeRejected, outcomeUnknown:
 		if !pending.IsZero() {
 			r.Attempts = append(r.Attempts, pending)
@@ -140,6 +146,12 @@ func settle(r GuardRecord, o outcome, cred secret.Secret, class string, retryAft
 		r.Failures++
 		r.Credential, r.Outcome, r.Rejected = cred, class, o == outcomeRejected
 		r.RetryAt = now.Add(max(guardDelay(r.Failures), retryAfter))
+	}
+	if !now.Before(r.ServerRetryAt) {
+		r.ServerRetryAt = time.Time{}
+	}
+	if at := now.Add(retryAfter); retryAfter > 0 && at.After(r.ServerRetryAt) {
+		r.ServerRetryAt = at
 	}
 	r.Attempts = recentOnly(r.Attempts, now)
 	return r

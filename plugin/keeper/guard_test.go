@@ -213,6 +213,7 @@ func TestAdmit(t *testing.T) {
 			ago(100 * time.Second).Add(CeilingWindow), true},
 		{"a pending one counts", GuardRecord{Attempts: []time.Time{ago(time.Second)}, Pending: ago(2 * time.Second)}, b, false,
 			ago(2 * time.Second).Add(CeilingWindow), true},
+		{"server's Retry-After, any secret", GuardRecord{ServerRetryAt: now.Add(time.Minute)}, b, false, now.Add(time.Minute), false},
 		{"old attempts do not", GuardRecord{Attempts: []time.Time{ago(CeilingWindow), ago(time.Hour)}}, b, true, time.Time{}, false},
 	}
 	for _, tt := range tests {

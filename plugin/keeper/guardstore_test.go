@@ -393,3 +393,72 @@ func TestRetryAfterHonoured(t *testing.T) {
 		}
 	})
 }
+
+// failedLogins runs profiles a0…an of one account, each with its own
+// wrong password, one Get per profile every 10 s for an hour, and
+// returns the failed logins the upstream saw.
+func failedLogins(t *testing.T, passwords ...string) int {
+	var fakes []*fake
+	var specs []ProfileSpec
+	for i, pw := range passwords {
+		f := newFake()
+		f.password = pw
+		fakes = append(fakes, f)
+		specs = append(specs, ProfileSpec{Name: fmt.Sprintf("a%d", i), Impl: f})
+	}
+	k, err := New(specs, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer k.Close(context.Background())
+	for range 360 {
+		for i := range specs {
+			if _, err := k.Get(context.Background(), fmt.Sprintf("a%d", i), GetOptions{}); err == nil {
+				t.Fatal("Get succeeded with a wrong password")
+			}
+		}
+		time.Sleep(10 * time.Second)
+	}
+	n := 0
+	for _, f := range fakes {
+		logins, _, _, _ := f.snapshot()
+		n += logins
+	}
+	return n
+}
+
+// Two profiles of one account with two different stale passwords,
+// alternating, double the backoff like one: every credential that failed
+// since the last success waits for the step, not only the last one.
+func TestAlternatingWrongSecretsShareTheBackoff(t *testing.T) {
+	var one, two int
+	synctest.Test(t, func(t *testing.T) { one = failedLogins(t, "wrong") })
+	synctest.Test(t, func(t *testing.T) { two = failedLogins(t, "wrong-1", "wrong-2") })
+	t.Logf("failed logins in 1 h: one wrong secret %d, two alternating %d", one, two)
+	if two > one {
+		t.Fatalf("two alternating wrong secrets: %d failed logins in 1 h, one: %d", two, one)
+	}
+}
+
+// Retry-After is the server's word about the account: no login with any
+// secret before it ends.
+func TestRetryAfterHoldsEverySecret(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		f := newFake()
+		f.loginErrs = []error{&provider.Error{Op: "login", Status: 503, Kind: provider.ErrUnavailable, RetryAfter: 10 * time.Minute}}
+		k := newTestKeeper(t, f, Options{})
+		if _, err := k.Get(context.Background(), "p", GetOptions{}); err == nil {
+			t.Fatal("Get succeeded")
+		}
+		time.Sleep(time.Second)
+		f.set(func(f *fake) { f.password = "another" })
+		var ge *GuardError
+		if _, err := k.Get(context.Background(), "p", GetOptions{}); !errors.As(err, &ge) ||
+			!ge.RetryAt.Equal(time.Now().Add(10*time.Minute-time.Second)) {
+			t.Fatalf("another secret 1 s after Retry-After: 10m: %v, want a GuardError until it ends", err)
+		}
+		if logins, _, _, _ := f.snapshot(); logins != 1 {
+			t.Fatalf("%d logins, want 1", logins)
+		}
+	})
+}

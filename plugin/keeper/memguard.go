@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"slices"
 	"sync"
 
 	"github.com/tokenkeeper/tokenkeeper/plugin/provider"
@@ -30,6 +31,12 @@ func memID(a provider.Account) string {
 	return a.ID(hex.EncodeToString(sum[:]))
 }
 
+// memDigest names a failed credential in memory.
+func memDigest(cred secret.Secret) string {
+	sum := sha256.Sum256([]byte(cred.Reveal()))
+	return hex.EncodeToString(sum[:])
+}
+
 func (m *memGuards) LockLogin(ctx context.Context, a provider.Account) (func(), error) {
 	m.mu.Lock()
 	l, ok := m.locks[memID(a)]
@@ -51,10 +58,16 @@ func (m *memGuards) Update(_ context.Context, a provider.Account, cred secret.Se
 	defer m.mu.Unlock()
 	id := memID(a)
 	r := m.recs[id]
-	if !r.Credential.Equal(cred) {
-		r.Credential = secret.Secret{}
+	r.Credential = secret.Secret{}
+	if !cred.IsZero() && slices.Contains(r.Failed, memDigest(cred)) {
+		r.Credential = cred
 	}
-	if r = f(r); r.IsZero() {
+	r = f(r)
+	if !r.Credential.IsZero() {
+		r.Failed = AddFailed(r.Failed, memDigest(r.Credential))
+	}
+	r.Credential = secret.Secret{}
+	if r.IsZero() {
 		delete(m.recs, id)
 	} else {
 		m.recs[id] = r

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/tokenkeeper/tokenkeeper/plugin/provider"
@@ -53,19 +54,31 @@ type GuardStore interface {
 	// passes it to f and saves what f returns, all under the store's
 	// lock; a zero result deletes the record. The Credential f sees is
 	// cred when the record was saved for cred, zero otherwise: a store
-	// may keep only a keyed digest of it.
+	// may keep only a keyed digest of it. The store keeps the digests of
+	// Failed (at most MaxFailedCredentials, the newest): a Credential f
+	// returns is added to them, a Failed f returns empty clears them.
 	Update(ctx context.Context, a provider.Account, cred secret.Secret, f func(GuardRecord) GuardRecord) error
 }
 
 // GuardRecord is the lockout state of one account.
 type GuardRecord struct {
-	// Credential is what Provider.Credential returned for the last
-	// counted failure; the backoff applies to it only.
+	// Credential, as Update passes it to f, is the credential of the
+	// call when it is one of the credentials that failed since the last
+	// success (Failed); the zero Secret otherwise. As f returns it, it is
+	// a credential that just failed, for the store to add to Failed.
 	Credential secret.Secret
-	Failures   int       // counted failures in a row (rejected or unknown outcome)
-	RetryAt    time.Time // no login with Credential before this
-	Rejected   bool      // the last counted failure was a rejection
-	Outcome    string    // its class ("rejected: HTTP 401 BAD_CREDENTIALS"), never upstream text
+	// Failed are the store's opaque digests of the credentials counted as
+	// failed since the last success, newest last: each is refused until
+	// RetryAt, so alternating stale secrets cannot dodge the doubling.
+	// The keeper only clears it.
+	Failed   []string
+	Failures int       // counted failures in a row (rejected or unknown outcome)
+	RetryAt  time.Time // no login with any credential of Failed before this
+	// ServerRetryAt is when the server's Retry-After ends: it asked the
+	// account to wait, so no login with any credential before it.
+	ServerRetryAt time.Time
+	Rejected      bool   // the last counted failure was a rejection
+	Outcome       string // its class ("rejected: HTTP 401 BAD_CREDENTIALS"), never upstream text
 	// Attempts are the failed or unknown-outcome logins of the last
 	// ceiling window, whatever the credential.
 	Attempts []time.Time
@@ -76,7 +89,24 @@ type GuardRecord struct {
 
 // IsZero reports whether r holds nothing worth keeping.
 func (r GuardRecord) IsZero() bool {
-	return r.Failures == 0 && len(r.Attempts) == 0 && r.Pending.IsZero()
+	return r.Failures == 0 && len(r.Attempts) == 0 && r.Pending.IsZero() && r.ServerRetryAt.IsZero()
+}
+
+// MaxFailedCredentials bounds GuardRecord.Failed: older failed
+// credentials fall out and are then held back by the ceiling only.
+const MaxFailedCredentials = 8
+
+// AddFailed appends digest d to the failed credentials fs unless it is
+// there, keeping the newest MaxFailedCredentials. It is for GuardStores.
+func AddFailed(fs []string, d string) []string {
+	if d == "" || slices.Contains(fs, d) {
+		return fs
+	}
+	fs = append(slices.Clone(fs), d)
+	if n := len(fs) - MaxFailedCredentials; n > 0 {
+		fs = fs[n:]
+	}
+	return fs
 }
 
 // Prober is implemented by providers whose tokens can die of idleness
