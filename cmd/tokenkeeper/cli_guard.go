@@ -20,7 +20,9 @@ const guardWhy = `tokenkeeper waits after a failed or unknown-outcome login so t
 changing secret can never lock the account: SSO locks an account after 5 failed
 logins within 180 s, for 15 minutes, and every tokenkeeper process of yours
 (agents, get --no-agent, plugins) shares this wait. Reset only once the secret is
-fixed or an administrator has unlocked the account.`
+fixed or an administrator has unlocked the account. A reset keeps the hard
+ceiling (at most 2 failed logins per account within 180 s): it cannot be used to
+try more secrets sooner.`
 
 func (a *app) guardCommand() *cobra.Command {
 	cmd := &cobra.Command{

@@ -282,8 +282,10 @@ func (s *Store) List(ctx context.Context) ([]Entry, error) {
 	return out, err
 }
 
-// Reset forgets the record of account a and reports whether there was
-// one.
+// Reset forgets the backoff of account a — failures, failed credentials,
+// RetryAt — and reports whether there was a record. The attempts still
+// within the ceiling's window stay: a reset after an administrator
+// unlocked the account must not let 2 more failed logins follow at once.
 func (s *Store) Reset(ctx context.Context, a provider.Account) (bool, error) {
 	var found bool
 	err := s.locked(ctx, func() error {
@@ -296,17 +298,18 @@ func (s *Store) Reset(ctx context.Context, a provider.Account) (bool, error) {
 			return err
 		}
 		id, _ := ids(k, a)
-		if _, found = st.Entries[id]; !found {
+		var r record
+		if r, found = st.Entries[id]; !found {
 			return nil
 		}
-		delete(st.Entries, id)
+		s.resetEntry(st, id, r)
 		return s.write(st)
 	})
 	return found, err
 }
 
-// ResetAll forgets every record, replacing a corrupt file, and reports
-// how many there were.
+// ResetAll forgets the backoff of every record as Reset does, replaces a
+// corrupt file, and reports how many records there were.
 func (s *Store) ResetAll(ctx context.Context) (int, error) {
 	var n int
 	err := s.locked(ctx, func() error {
@@ -315,15 +318,45 @@ func (s *Store) ResetAll(ctx context.Context) (int, error) {
 		if err != nil && !errors.Is(err, errCorrupt) {
 			return err
 		}
+		if err != nil {
+			st = state{Entries: map[string]record{}}
+		}
+		for id, r := range st.Entries {
+			s.resetEntry(st, id, r)
+		}
 		if _, err := s.key(false); err != nil {
 			// A corrupt key matches no record: start over with a new one.
 			if err := s.fs.Remove(KeyFile); err != nil {
 				return s.fail("write", KeyFile, err)
 			}
 		}
-		return s.write(state{Entries: map[string]record{}})
+		return s.write(st)
 	})
 	return n, err
+}
+
+// resetEntry keeps of r in st only what the ceiling still counts at now:
+// its attempts within the window and a login in flight; the server's
+// Retry-After stays too. Nothing left removes it.
+func (s *Store) resetEntry(st state, id string, r record) {
+	now := s.now()
+	kept := record{Provider: r.Provider, Origin: r.Origin, Principal: r.Principal}
+	if now.Before(r.ServerRetryAt) {
+		kept.ServerRetryAt = r.ServerRetryAt
+	}
+	for _, t := range r.Attempts {
+		if now.Sub(t) < keeper.CeilingWindow {
+			kept.Attempts = append(kept.Attempts, t)
+		}
+	}
+	if now.Sub(r.Pending) < keeper.CeilingWindow {
+		kept.Pending = r.Pending
+	}
+	if len(kept.Attempts) == 0 && kept.Pending.IsZero() && kept.ServerRetryAt.IsZero() {
+		delete(st.Entries, id)
+		return
+	}
+	st.Entries[id] = kept
 }
 
 var errCorrupt = errors.New("not a lockout guard file (corrupt)")

@@ -138,8 +138,8 @@ func TestKey(t *testing.T) {
 	if _, err := s.ResetAll(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	if r := mustLoad(t, s, user("alice"), a); !r.IsZero() {
-		t.Fatalf("after ResetAll: %+v", r)
+	if r := mustLoad(t, s, user("alice"), a); r.Failures != 0 || !r.Credential.IsZero() || len(r.Failed) != 0 {
+		t.Fatalf("after ResetAll: %+v, want no backoff", r)
 	}
 }
 
@@ -266,8 +266,18 @@ func TestListAndReset(t *testing.T) {
 	if found, err := s.Reset(context.Background(), user("alice")); !found || err != nil {
 		t.Fatalf("Reset: %v, %v", found, err)
 	}
+	// The ceiling's attempts outlive a reset: 2 attempts, reset, 2 more
+	// would otherwise reach SSO's 5 in 180 s.
+	if r := mustLoad(t, s, user("alice"), cred("alice", "x")); r.Failures != 0 || !r.Credential.IsZero() ||
+		!r.RetryAt.IsZero() || len(r.Attempts) != 1 {
+		t.Fatalf("after Reset: %+v, want the backoff gone and the recent attempt kept", r)
+	}
+	now = t0.Add(keeper.CeilingWindow)
+	if found, _ := s.Reset(context.Background(), user("alice")); !found {
+		t.Fatal("the record of the kept attempt is gone")
+	}
 	if found, _ := s.Reset(context.Background(), user("alice")); found {
-		t.Fatal("reset twice")
+		t.Fatal("reset twice after the window")
 	}
 	if r := mustLoad(t, s, user("bob"), cred("bob", "x")); r.Failures != 3 {
 		t.Fatal("resetting alice touched bob")

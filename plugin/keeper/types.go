@@ -212,11 +212,12 @@ type GuardError struct {
 }
 
 func (e *GuardError) Error() string {
-	why := fmt.Sprintf("%v; will retry after %s or when the secret changes", e.Cause, retryAtText(e.RetryAt))
 	if e.Ceiling {
-		why = fmt.Sprintf("%d failed or unknown-outcome logins of this account within %s (SSO locks an account after 5 in 180s); will retry after %s, whatever the secret",
-			CeilingAttempts, CeilingWindow, retryAtText(e.RetryAt))
+		// A reset keeps these attempts, so it is no way out: say when.
+		return fmt.Sprintf("profile %q: login as %s not attempted (lockout guard): %d failed or unknown-outcome logins of this account within %s (SSO locks an account after 5 in 180s); the next attempt is allowed after %s, whatever the secret",
+			e.Profile, e.Account, CeilingAttempts, CeilingWindow, retryAtText(e.RetryAt))
 	}
+	why := fmt.Sprintf("%v; will retry after %s or when the secret changes", e.Cause, retryAtText(e.RetryAt))
 	return fmt.Sprintf("profile %q: login as %s not attempted (lockout guard): %s; once an administrator has unlocked the account or the secret is fixed: tokenkeeper guard reset --profile %s",
 		e.Profile, e.Account, why, e.Profile)
 }
