@@ -45,6 +45,8 @@ func fixFor(path string, err error) string {
 		return "the file system holding it is full: free space there, then retry"
 	case errors.Is(err, fs.ErrPermission), errors.Is(err, syscall.EROFS):
 		return "its directory must be yours and writable: check its owner, mode (0700) and mount"
+	case errors.Is(err, errLegacyActive):
+		return "wait until then, or " + reset
 	case errors.Is(err, errCorrupt), errors.Is(err, syscall.EINVAL):
 		return reset
 	}

@@ -53,6 +53,10 @@ const Retention = 24 * time.Hour
 const (
 	keySize = 32
 	version = 2
+	// legacyVersion is the format before one budget per account: records
+	// named by provider, URL and profile, each a credential's MAC, a
+	// count of rejections and a RetryAt.
+	legacyVersion = 1
 )
 
 // Store is a keeper.GuardStore in files of one private directory. It is
@@ -315,7 +319,7 @@ func (s *Store) ResetAll(ctx context.Context) (int, error) {
 	err := s.locked(ctx, func() error {
 		st, err := s.read()
 		n = len(st.Entries)
-		if err != nil && !errors.Is(err, errCorrupt) {
+		if err != nil && !errors.Is(err, errCorrupt) && !errors.Is(err, errLegacyActive) {
 			return err
 		}
 		if err != nil {
@@ -361,10 +365,15 @@ func (s *Store) resetEntry(st state, id string, r record) {
 
 var errCorrupt = errors.New("not a lockout guard file (corrupt)")
 
-// read returns the state; a missing file is empty. A file of an older
-// version holds records of profiles, not accounts: it reads as empty and
-// the next write replaces it. A file that cannot be read or parsed is an
-// error: the guard fails closed.
+// errLegacyActive: a file of the legacy version still holds a backoff.
+var errLegacyActive = errors.New("a lockout record of an older tokenkeeper still holds a backoff")
+
+// read returns the state; a missing file is empty. A file of the legacy
+// version holds records of profiles, not accounts, which cannot be mapped
+// to an account: it reads as empty once none of them holds a backoff any
+// more, and fails closed until then. Anything else that is not a file of
+// this version — unparseable, null, {}, another version, no entries — is
+// corrupt: the guard fails closed.
 func (s *Store) read() (state, error) {
 	st := state{Entries: map[string]record{}}
 	data, err := s.fs.ReadFile(StateFile)
@@ -380,13 +389,39 @@ func (s *Store) read() (state, error) {
 	if json.Unmarshal(data, &v) != nil {
 		return st, s.fail("read", StateFile, errCorrupt)
 	}
-	if v.Version < version {
-		return st, nil
+	if v.Version == legacyVersion {
+		return st, s.readLegacy(data)
 	}
-	if json.Unmarshal(data, &st) != nil || st.Entries == nil || st.Version != version {
-		return state{Entries: map[string]record{}}, s.fail("read", StateFile, errCorrupt)
+	var got state
+	if json.Unmarshal(data, &got) != nil || got.Entries == nil || got.Version != version {
+		return st, s.fail("read", StateFile, errCorrupt)
 	}
-	return st, nil
+	return got, nil
+}
+
+// readLegacy checks a file of the legacy version: nil when no record in
+// it holds a backoff any more (it then reads as empty), an error naming
+// the latest RetryAt otherwise.
+func (s *Store) readLegacy(data []byte) error {
+	var old struct {
+		Entries map[string]struct {
+			RetryAt time.Time `json:"retryAt"`
+		} `json:"entries"`
+	}
+	if json.Unmarshal(data, &old) != nil || old.Entries == nil {
+		return s.fail("read", StateFile, errCorrupt)
+	}
+	var last time.Time
+	for _, r := range old.Entries {
+		if r.RetryAt.After(last) {
+			last = r.RetryAt
+		}
+	}
+	if s.now().Before(last) {
+		return s.fail("read", StateFile, fmt.Errorf("%w until %s (its records name profiles, not accounts)",
+			errLegacyActive, last.UTC().Format(time.RFC3339)))
+	}
+	return nil
 }
 
 // write prunes stale records and replaces the file atomically, 0600.

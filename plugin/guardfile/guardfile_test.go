@@ -186,9 +186,18 @@ func TestBrokenStoreFailsClosed(t *testing.T) {
 		"null entries": func(dir string) error {
 			return os.WriteFile(filepath.Join(dir, StateFile), []byte(`{"version":2,"entries":null}`), 0o600)
 		},
-		"json is a dir": func(dir string) error { return os.Mkdir(filepath.Join(dir, StateFile), 0o700) },
-		"lock is a dir": func(dir string) error { return os.Mkdir(filepath.Join(dir, LockFile), 0o700) },
-		"no such dir":   func(dir string) error { return os.Remove(dir) },
+		"json is a dir":      func(dir string) error { return os.Mkdir(filepath.Join(dir, StateFile), 0o700) },
+		"lock is a dir":      func(dir string) error { return os.Mkdir(filepath.Join(dir, LockFile), 0o700) },
+		"no such dir":        func(dir string) error { return os.Remove(dir) },
+		"empty object":       writeState(`{}`),
+		"null":               writeState(`null`),
+		"version 0":          writeState(`{"version":0}`),
+		"no entries":         writeState(`{"version":2}`),
+		"legacy, no entries": writeState(`{"version":1}`),
+		"legacy backoff running": func(dir string) error {
+			return writeState(`{"version":1,"entries":{"vcf https://x p":{"credential":"00","rejections":2,"retryAt":"` +
+				time.Now().Add(10*time.Minute).UTC().Format(time.RFC3339) + `"}}}`)(dir)
+		},
 		"future version": func(dir string) error {
 			return os.WriteFile(filepath.Join(dir, StateFile), []byte(`{"version":9,"entries":{}}`), 0o600)
 		},
@@ -216,6 +225,33 @@ func TestBrokenStoreFailsClosed(t *testing.T) {
 				t.Fatal("no fix")
 			}
 		})
+	}
+}
+
+// writeState returns a breakIt that writes data as the state file.
+func writeState(data string) func(dir string) error {
+	return func(dir string) error { return os.WriteFile(filepath.Join(dir, StateFile), []byte(data), 0o600) }
+}
+
+// A file of the legacy version whose records all hold no backoff any
+// more (records per profile) reads as empty; one still running fails
+// closed until ResetAll.
+func TestLegacyBackoffFailsClosedUntilResetAll(t *testing.T) {
+	dir := t.TempDir()
+	retry := time.Now().Add(10 * time.Minute).UTC().Format(time.RFC3339)
+	if err := writeState(`{"version":1,"entries":{"vcf https://x p":{"credential":"00","rejections":2,"retryAt":"` + retry + `"}}}`)(dir); err != nil {
+		t.Fatal(err)
+	}
+	s := New(dir, nil)
+	err := s.Update(context.Background(), user("alice"), cred("alice", "x"), func(r keeper.GuardRecord) keeper.GuardRecord { return r })
+	if err == nil || !strings.Contains(err.Error(), retry) || !strings.Contains(err.Error(), "guard reset --all") {
+		t.Fatalf("Update: %v, want it refused until %s, naming the reset", err, retry)
+	}
+	if _, err := s.ResetAll(context.Background()); err != nil {
+		t.Fatalf("ResetAll: %v", err)
+	}
+	if r := mustLoad(t, s, user("alice"), cred("alice", "x")); !r.IsZero() {
+		t.Fatalf("after ResetAll: %+v", r)
 	}
 }
 
