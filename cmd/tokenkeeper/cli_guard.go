@@ -12,6 +12,7 @@ import (
 	"github.com/tokenkeeper/tokenkeeper/host/exec"
 	"github.com/tokenkeeper/tokenkeeper/plugin/config"
 	"github.com/tokenkeeper/tokenkeeper/plugin/guardfile"
+	"github.com/tokenkeeper/tokenkeeper/plugin/keeper"
 	"github.com/tokenkeeper/tokenkeeper/plugin/provider"
 )
 
@@ -199,14 +200,14 @@ func profileAccount(ctx context.Context, cfg *config.Config, name string) (provi
 		return provider.Account{}, &exec.Error{Code: exec.CodeBadConfig, Message: err.Error(), Err: err}
 	}
 	acct := accountOf(p, impl)
-	if acct.Keyed() && acct.Material.IsZero() {
-		cred, err := impl.Credential(ctx)
-		if err != nil {
-			return provider.Account{}, fmt.Errorf("profile %q: could not read credential: %w", name, err)
-		}
-		acct.Material = cred
+	if !keeper.NamedByCredential(acct) {
+		return acct, nil
 	}
-	return acct, nil
+	cred, err := impl.Credential(ctx)
+	if err != nil {
+		return provider.Account{}, fmt.Errorf("profile %q: could not read credential: %w", name, err)
+	}
+	return keeper.AccountFor(acct, cred), nil
 }
 
 // guardFile is the shared guard store of this user.

@@ -193,16 +193,24 @@ func isIdent(s string) bool {
 	return true
 }
 
-// account is the account a login with cred spends the budget of: a keyed
-// principal without material of its own (API key, API token) is named by
-// the credential.
-func (p *profile) accountFor(cred secret.Secret) provider.Account {
-	a := p.account
-	if a.Keyed() && a.Material.IsZero() {
+// NamedByCredential reports whether account a is named by the credential
+// a login sends: a keyed principal without material of its own (API key,
+// API token). Its guard record is found only with that credential.
+func NamedByCredential(a provider.Account) bool { return a.Keyed() && a.Material.IsZero() }
+
+// AccountFor is the account whose budget a login of a's profile with cred
+// spends: a itself, or, when NamedByCredential(a), a named by cred. Every
+// reader of the guard (the keeper, `tokenkeeper guard reset`) names
+// accounts through it.
+func AccountFor(a provider.Account, cred secret.Secret) provider.Account {
+	if NamedByCredential(a) {
 		a.Material = cred
 	}
 	return a
 }
+
+// accountFor is AccountFor of the profile's account.
+func (p *profile) accountFor(cred secret.Secret) provider.Account { return AccountFor(p.account, cred) }
 
 // admitLogin takes the account's login lock and records the attempt
 // before it is made, or refuses it. Every path that cannot read, lock or

@@ -272,3 +272,22 @@ func TestOutcomeClass(t *testing.T) {
 		}
 	}
 }
+
+// AccountFor names an API key's or token's account by the credential
+// sent, and leaves every other account as it is.
+func TestAccountFor(t *testing.T) {
+	cred := credentialID("token")
+	keyed := provider.Account{Provider: "vcd", Origin: "https://vcd.test:443", Kind: provider.KindAPIToken}
+	if got := AccountFor(keyed, cred); !got.Material.Equal(cred) || !NamedByCredential(keyed) {
+		t.Fatalf("API token: %v named by %v", got, got.Material)
+	}
+	own := keyed
+	own.Material = credentialID("file")
+	if got := AccountFor(own, cred); !got.Material.Equal(own.Material) || NamedByCredential(own) {
+		t.Fatal("a keyed account with material of its own was renamed")
+	}
+	u := provider.Account{Provider: "vcf", Origin: "https://sddc.test:443", Kind: provider.KindUser, Principal: "alice"}
+	if got := AccountFor(u, cred); !got.Material.IsZero() || NamedByCredential(u) {
+		t.Fatal("a user account was named by the credential")
+	}
+}
