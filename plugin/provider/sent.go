@@ -31,16 +31,18 @@ func (e *notSentError) Error() string        { return e.err.Error() }
 func (e *notSentError) Unwrap() error        { return e.err }
 func (e *notSentError) Is(target error) bool { return target == ErrNotSent }
 
-// sendTracer marks the transport errors of requests that never got a
-// connection: net/http hands a request a connection (GotConn, after the
-// TLS handshake) before it writes a byte of it.
+// sendTracer marks the transport errors of requests that were never
+// written: net/http writes a request's headers (WroteHeaders) after it
+// got a connection and before any byte of the body. Getting a connection
+// is not sending: a reused keep-alive connection the server has already
+// closed fails before the request is written, and must not cost a
+// correct password a backoff step.
 type sendTracer struct{ base http.RoundTripper }
 
 func (t sendTracer) RoundTrip(r *http.Request) (*http.Response, error) {
 	var sent atomic.Bool
 	mark := func() { sent.Store(true) }
 	trace := &httptrace.ClientTrace{
-		GotConn:              func(httptrace.GotConnInfo) { mark() },
 		WroteHeaders:         mark,
 		WroteRequest:         func(httptrace.WroteRequestInfo) { mark() },
 		GotFirstResponseByte: mark,
