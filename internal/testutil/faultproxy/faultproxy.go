@@ -49,6 +49,7 @@ type Proxy struct {
 
 	forwarded atomic.Int64 // matching requests the upstream answered
 	done      chan struct{}
+	closeOnce sync.Once
 }
 
 // New starts a proxy to upstream (scheme://host:port) using client (which
@@ -71,11 +72,14 @@ func (p *Proxy) Set(prefix string, mode Mode, stall time.Duration) {
 // Forwarded counts the matching requests the upstream answered.
 func (p *Proxy) Forwarded() int64 { return p.forwarded.Load() }
 
-// Close stops the proxy, ending stalled answers at once.
+// Close stops the proxy, ending stalled answers at once. Calling it again
+// does nothing, so a test may both defer it and register it as cleanup.
 func (p *Proxy) Close() {
-	close(p.done)
-	p.srv.CloseClientConnections()
-	p.srv.Close()
+	p.closeOnce.Do(func() {
+		close(p.done)
+		p.srv.CloseClientConnections()
+		p.srv.Close()
+	})
 }
 
 func (p *Proxy) serve(w http.ResponseWriter, r *http.Request) {

@@ -47,3 +47,12 @@ func TestModes(t *testing.T) {
 		t.Errorf("Forwarded = %d, want 3", p.Forwarded())
 	}
 }
+
+// Close may be called twice (a deferred Close and a t.Cleanup).
+func TestCloseTwice(t *testing.T) {
+	up := httptest.NewServer(http.NotFoundHandler())
+	defer up.Close()
+	p := New(up.URL, up.Client())
+	p.Close()
+	p.Close()
+}
