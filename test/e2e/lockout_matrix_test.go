@@ -44,14 +44,15 @@ func writeConfig(t *testing.T, tk *tkEnv, file string, entries ...string) string
 	return path
 }
 
-// checkRow logs the row's failed logins, then asserts at most max and
+// checkRow logs the row's failed logins, then asserts exactly want — a
+// row that expects one failed login and sees none proves nothing — and
 // that the account still logs in with the right password.
-func checkRow(t *testing.T, s *Sim, row string, max int64, user, password string) {
+func checkRow(t *testing.T, s *Sim, row string, want int64, user, password string) {
 	t.Helper()
 	st := s.Stats(t)
 	t.Logf("MATRIX %s: loginFailures=%d logins=%d", row, st.LoginFailures, st.Logins)
-	if st.LoginFailures > max {
-		t.Errorf("%s: %d failed logins upstream, want at most %d", row, st.LoginFailures, max)
+	if st.LoginFailures != want {
+		t.Errorf("%s: %d failed logins upstream, want exactly %d", row, st.LoginFailures, want)
 	}
 	if code := s.Login(t, user, password); code != http.StatusOK && code != http.StatusCreated {
 		t.Errorf("%s: the account no longer logs in with the right password (HTTP %d): locked", row, code)
@@ -160,6 +161,9 @@ func TestMatrixAmbiguousOutcomes(t *testing.T) {
 				}
 			}
 			t.Logf("the proxy forwarded %d logins", p.Forwarded())
+			if p.Forwarded() < 1 {
+				t.Errorf("the proxy forwarded no login: the fault was never met")
+			}
 			checkRow(t, s, "d/"+m.name, 1, e2eUser, e2ePassword)
 		})
 	}
@@ -259,8 +263,15 @@ func TestMatrixProfilesFilesProcesses(t *testing.T) {
 		for _, cfg := range configs {
 			for p := range n {
 				profile := fmt.Sprintf("p%d", p)
-				wg.Go(func() { tk.run(t, nil, "--config", cfg, "get", "--no-agent", "--profile", profile) })
-				wg.Go(func() { tk.run(t, nil, "--config", cfg, "get", "--profile", profile) })
+				for _, args := range [][]string{{"--config", cfg, "get", "--no-agent"}, {"--config", cfg, "get"}} {
+					wg.Go(func() {
+						// The one rejection, or the guard's refusal of the same
+						// credential: both exit 3.
+						if r := tk.run(t, nil, append(args, "--profile", profile)...); r.code != 3 {
+							t.Errorf("round %d: %v --profile %s: exit %d, want 3: %s", round, args, profile, r.code, r.stderr)
+						}
+					})
+				}
 				wg.Go(func() {
 					c, err := launch(t, host.LaunchOptions{Path: tkBin, ConfigPath: cfg, Env: tk.env})
 					if err != nil {
