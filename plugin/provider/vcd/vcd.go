@@ -165,7 +165,7 @@ func (p *Provider) Credential(ctx context.Context) (secret.Secret, error) {
 		if err != nil {
 			return secret.Secret{}, unreadable(ctx, fmt.Errorf("password: %w", err))
 		}
-		return provider.CredentialID(p.principal(), pw.Reveal()), nil
+		return provider.CredentialID(strings.ToLower(p.principal()), pw.Reveal()), nil
 	}
 }
 

@@ -288,9 +288,14 @@ func TestCredential(t *testing.T) {
 	if ca.IsZero() || ca.Equal(cb) || ca.Equal(cc) || !cc.Equal(provider.CredentialID("one")) {
 		t.Fatal("Credential does not tell the secrets apart")
 	}
-	sum := sha256.Sum256([]byte("alice@ExampleOrg\x00one"))
+	sum := sha256.Sum256([]byte("alice@exampleorg\x00one"))
 	if ca.Reveal() != hex.EncodeToString(sum[:]) {
-		t.Fatal("password credential is not SHA-256(user@org NUL password)")
+		t.Fatal("password credential is not SHA-256(lower-cased user@org NUL password)")
+	}
+	// Cloud Director ignores the case of user@org: so does the guard.
+	d := f.provider(t, Config{Org: "EXAMPLEORG", Username: "Alice", Password: staticSecret{"one"}})
+	if cd, _ := d.Credential(ctx); !cd.Equal(ca) {
+		t.Fatal("one password under two spellings of user@org are two credentials")
 	}
 	if s := fmt.Sprintf("%v %+v %#v %s", ca, ca, ca, ca); strings.Contains(s, ca.Reveal()[:16]) {
 		t.Fatal("Credential prints its value")
