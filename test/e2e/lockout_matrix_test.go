@@ -203,6 +203,20 @@ func TestMatrixBrokenGuardStore(t *testing.T) {
 					t.Errorf("%v #%d: exit %d, stderr %q; want 2 naming %s", args, i+1, r.code, r.stderr, dir)
 				}
 			}
+			// config check --online and a go-plugin child guard their
+			// logins with the same store: they fail closed too.
+			if r := tk.run(t, nil, "config", "check", "--online"); r.code != 2 || !strings.Contains(r.stderr+r.stdout, dir) {
+				t.Errorf("config check --online: exit %d, output %q; want 2 naming %s", r.code, r.stderr+r.stdout, dir)
+			}
+			tkBin, _ := binaries(t)
+			if c, err := launch(t, host.LaunchOptions{Path: tkBin, ConfigPath: tk.config, Env: tk.env}); err != nil {
+				t.Errorf("launch: %v", err)
+			} else {
+				if _, err := c.Token(callCtx(t), "sddc", host.TokenOptions{}); err == nil || !strings.Contains(err.Error(), dir) {
+					t.Errorf("plugin child Token: %v, want an error naming %s", err, dir)
+				}
+				_ = closeClient(t, c)
+			}
 			st := s.Stats(t)
 			t.Logf("MATRIX e/%s: logins=%d loginFailures=%d", b.name, st.Logins, st.LoginFailures)
 			if st.Logins+st.LoginFailures != 0 {
@@ -288,6 +302,59 @@ func TestMatrixProfilesFilesProcesses(t *testing.T) {
 		wg.Wait()
 	}
 	checkRow(t, s, "f", 1, e2eUser, e2ePassword)
+}
+
+// Row h: the hard ceiling with a changing secret. A person tries three
+// different wrong passwords in a row: the first two reach the server, the
+// third is refused without a call, saying when the next attempt is
+// allowed — whatever the secret, however quickly it changes.
+func TestMatrixCeilingChangingSecret(t *testing.T) {
+	s := startSim(t, "vcf", "--user", e2eUser+"="+e2ePassword+":ADMIN")
+	tk := newTK(t, "", "")
+	pwFile := filepath.Join(tk.dir, "password")
+	cfg := writeConfig(t, tk, "c.yaml", profileYAML("sddc", s.URL, s.CAFile, e2eUser, "{file: "+pwFile+"}"))
+	start := time.Now()
+	for i := range 3 {
+		if err := os.WriteFile(pwFile, []byte(fmt.Sprintf("Wrong-guess-%d\n", i)), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		r := tk.run(t, nil, "--config", cfg, "get", "--no-agent", "--profile", "sddc")
+		if r.code == 0 {
+			t.Fatalf("guess %d: a wrong password got a token", i+1)
+		}
+		if i == 2 && (!strings.Contains(r.stderr, "the next attempt is allowed after") || strings.Contains(r.stderr, "guard reset")) {
+			t.Errorf("guess 3: exit %d, stderr %q; want the ceiling's refusal saying when, not reset", r.code, r.stderr)
+		}
+	}
+	if d := time.Since(start); d >= 180*time.Second {
+		t.Fatalf("the three guesses took %s, not within one window", d)
+	}
+	checkRow(t, s, "h (ceiling, 3 secrets)", 2, e2eUser, e2ePassword)
+}
+
+// Row i: Cloud Director names an account user@org, and compares both
+// without regard to case: profiles spelling them differently spend one
+// budget.
+func TestMatrixVCDCaseVariantsOneAccount(t *testing.T) {
+	s := startSim(t, "vcd", "--user", "alice@ExampleOrg=Right-vcd-pw1")
+	tk := newTK(t, "", "TK_VCD_PW="+matrixWrong)
+	var entries []string
+	spellings := [][2]string{{"alice", "ExampleOrg"}, {"Alice", "exampleorg"}, {"ALICE", "EXAMPLEORG"}}
+	for i, sp := range spellings {
+		entries = append(entries, vcdProfile(fmt.Sprintf("v%d", i), s,
+			fmt.Sprintf("    org: %s\n    username: %s\n    password: {env: TK_VCD_PW}\n", sp[1], sp[0])))
+	}
+	cfg := writeConfig(t, tk, "vcd.yaml", entries...)
+	for i := range spellings {
+		if r := tk.run(t, nil, "--config", cfg, "get", "--no-agent", "--profile", fmt.Sprintf("v%d", i)); r.code != 3 {
+			t.Errorf("get v%d: exit %d, want 3: %s", i, r.code, r.stderr)
+		}
+	}
+	st := s.Stats(t)
+	t.Logf("MATRIX i (vcd user@org case variants): loginFailures=%d logins=%d", st.LoginFailures, st.Logins)
+	if st.LoginFailures != 1 {
+		t.Errorf("%d failed logins for three spellings of one account, want exactly 1", st.LoginFailures)
+	}
 }
 
 // Row g: an upstream that echoes part of the password — a prefix, an
