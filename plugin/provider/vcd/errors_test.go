@@ -2,6 +2,7 @@ package vcd
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -275,6 +276,45 @@ func assertNoCanary(t *testing.T, texts ...string) {
 			if strings.Contains(s, c) {
 				t.Fatalf("text %d contains a canary secret", i)
 			}
+		}
+	}
+}
+
+// A rejected login whose code or message quotes only part of the password
+// — a prefix, an upper-cased copy, a middle piece — is withheld: no part
+// of four characters or more of it, in any case, is in the error; the
+// status and the rejection stay.
+func TestPartialEchoWithheld(t *testing.T) {
+	const pw = "Qz7vXk-9Lm#Tr4wQ"
+	for name, echo := range map[string]string{"prefix": pw[:7], "upper": strings.ToUpper(pw), "middle": pw[5:11]} {
+		for _, field := range []string{"message", "minorErrorCode"} {
+			t.Run(name+"/"+field, func(t *testing.T) {
+				srv := stub(t, func(w http.ResponseWriter, r *http.Request) {
+					body := map[string]string{"minorErrorCode": "UNAUTHORIZED", "message": "bad credentials"}
+					body[field] = "got " + echo
+					w.Header().Set("Content-Type", "application/json")
+					w.WriteHeader(http.StatusUnauthorized)
+					_ = json.NewEncoder(w).Encode(body)
+				})
+				p, err := New(Config{URL: srv.URL, Org: "o", Username: "u", Password: staticSecret{pw}})
+				if err != nil {
+					t.Fatal(err)
+				}
+				_, err = p.Login(context.Background())
+				var perr *provider.Error
+				if !errors.Is(err, provider.ErrCredentialsRejected) || !errors.As(err, &perr) || perr.Status != http.StatusUnauthorized {
+					t.Fatalf("err %v, want a 401 rejection", err)
+				}
+				text := strings.ToLower(err.Error() + fmt.Sprintf("%+v %#v", err, err))
+				for i := 0; i+4 <= len(pw); i++ {
+					if strings.Contains(text, strings.ToLower(pw[i:i+4])) {
+						t.Fatalf("part %d of the password is in the error", i)
+					}
+				}
+				if field == "message" && perr.Message != withheld {
+					t.Fatalf("message %q, want it withheld whole", perr.Message)
+				}
+			})
 		}
 	}
 }
