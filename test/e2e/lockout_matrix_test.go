@@ -368,15 +368,19 @@ func TestMatrixPartialEchoes(t *testing.T) {
 			up := httptestEcho(t, echo)
 			tk := newTK(t, fmt.Sprintf("profiles:\n  sddc:\n    provider: vcf\n    url: %s\n    username: %s\n    password: {env: TK_E2E_PW}\n",
 				up, e2eUser), "TK_E2E_PW="+pw)
-			r1 := tk.run(t, nil, "get", "--no-agent", "--profile", "sddc")
-			r2 := tk.run(t, nil, "get", "--profile", "sddc") // through the agent, refused by the guard
+			// The rejected login happens in the agent, so that the status's
+			// LAST-ERROR is the rejection itself; then --no-agent is refused.
+			r1 := tk.run(t, nil, "get", "--profile", "sddc")
+			r2 := tk.run(t, nil, "get", "--no-agent", "--profile", "sddc")
 			st := tk.run(t, nil, "status")
 			guard, _ := os.ReadFile(filepath.Join(tk.runtime, "tokenkeeper", "guard.json"))
-			if r1.code != 3 || !strings.Contains(r1.stderr, "HTTP 401") {
-				t.Fatalf("get: exit %d, stderr %q; want 3 with the status", r1.code, r1.stderr)
+			if r1.code != 3 || !strings.Contains(r1.stderr, "HTTP 401") || !strings.Contains(r1.stderr, "withheld") {
+				t.Fatalf("get: exit %d, stderr %q; want 3 with the status and the message withheld", r1.code, r1.stderr)
 			}
-			if len(guard) == 0 || !strings.Contains(st.stdout, "sddc") {
-				t.Fatalf("no guard.json (%d bytes) or no status row; the test proves nothing", len(guard))
+			if len(guard) == 0 || !strings.Contains(st.stdout, "sddc") ||
+				!strings.Contains(st.stdout, "it quoted part of the credential") { // the table cuts the message's head
+				t.Fatalf("no guard.json (%d bytes), or no status row whose LAST-ERROR is the withheld message; the test proves nothing:\n%s",
+					len(guard), st.stdout+"\nstderr: "+st.stderr+fmt.Sprintf("\nexit %d", st.code))
 			}
 			for what, out := range map[string]string{"stderr": r1.stderr + r2.stderr + tk.seen.String(),
 				"status": st.stdout, "guard.json": string(guard)} {
