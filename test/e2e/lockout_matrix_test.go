@@ -326,10 +326,23 @@ func TestMatrixCeilingChangingSecret(t *testing.T) {
 			t.Errorf("guess 3: exit %d, stderr %q; want the ceiling's refusal saying when, not reset", r.code, r.stderr)
 		}
 	}
-	if d := time.Since(start); d >= 180*time.Second {
-		t.Fatalf("the three guesses took %s, not within one window", d)
+	// A reset forgets the backoff, not the ceiling's attempts: it is no
+	// way to try two more secrets at once.
+	if r := tk.run(t, nil, "--config", cfg, "guard", "reset", "--profile", "sddc"); r.code != 0 {
+		t.Fatalf("guard reset: exit %d: %s", r.code, r.stderr)
 	}
-	checkRow(t, s, "h (ceiling, 3 secrets)", 2, e2eUser, e2ePassword)
+	for i := 3; i < 5; i++ {
+		if err := os.WriteFile(pwFile, []byte(fmt.Sprintf("Wrong-guess-%d\n", i)), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if r := tk.run(t, nil, "--config", cfg, "get", "--no-agent", "--profile", "sddc"); !strings.Contains(r.stderr, "the next attempt is allowed after") {
+			t.Errorf("guess %d after the reset: exit %d, stderr %q; want the ceiling's refusal", i+1, r.code, r.stderr)
+		}
+	}
+	if d := time.Since(start); d >= 180*time.Second {
+		t.Fatalf("the guesses took %s, not within one window", d)
+	}
+	checkRow(t, s, "h (ceiling, 3 secrets, reset, 2 more)", 2, e2eUser, e2ePassword)
 }
 
 // Row i: Cloud Director names an account user@org, and compares both
