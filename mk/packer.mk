@@ -1,7 +1,9 @@
 # packer-plugin-tokenkeeper (host/packer, its own Go module).
 #
 #   make test-packer   unit tests + vet of the plugin module, and a check that
-#                      the committed HCL2 spec matches what packer-sdc generates
+#                      the committed HCL2 spec and .web-docs/ (the integration
+#                      docs, from docs/ by packer-sdc renderdocs) match what
+#                      packer-generate produces
 #   make e2e-packer    a real `packer build` (Packer built from source, pinned)
 #                      against `tokenkeeper-sim vcf`, with the plugin installed
 #                      through `packer plugins install --path`
@@ -46,14 +48,18 @@ $(PACKER_SDC_BIN):
 packer-plugin:
 	cd $(PACKER_DIR) && timeout 900 $(GO) build -buildvcs=false -o $(abspath $(PACKER_PLUGIN_BIN)) .
 
-## packer-generate: regenerate the data source's HCL2 spec with the pinned packer-sdc
+# What packer-generate writes; packer-generate-check fails when it differs from git.
+PACKER_GENERATED   := '$(PACKER_DIR)/*.hcl2spec.go' '$(PACKER_DIR)/.web-docs'
+
+## packer-generate: regenerate the data source's HCL2 spec and .web-docs/ with the pinned packer-sdc
 packer-generate: $(PACKER_SDC_BIN)
 	cd $(PACKER_DIR) && PATH="$(abspath $(dir $(PACKER_SDC_BIN))):$$PATH" timeout 300 $(GO) generate ./...
+	cd $(PACKER_DIR) && timeout 120 tools/webdocs.sh $(abspath $(PACKER_SDC_BIN))
 
-## packer-generate-check: fail when the committed HCL2 spec is stale
+## packer-generate-check: fail when the committed HCL2 spec or .web-docs/ is stale
 packer-generate-check: packer-generate
-	@git diff --exit-code -- '$(PACKER_DIR)/*.hcl2spec.go' >&2 || { echo "host/packer: generated code is stale: run 'make packer-generate' and commit" >&2; exit 1; }
-	@test -z "$$(git status --porcelain -- '$(PACKER_DIR)/*.hcl2spec.go')" || { echo "host/packer: packer-generate produced uncommitted files:" >&2; git status --porcelain -- '$(PACKER_DIR)/*.hcl2spec.go' >&2; exit 1; }
+	@git diff --exit-code -- $(PACKER_GENERATED) >&2 || { echo "host/packer: generated code or .web-docs is stale: run 'make packer-generate' and commit" >&2; exit 1; }
+	@test -z "$$(git status --porcelain -- $(PACKER_GENERATED))" || { echo "host/packer: packer-generate produced uncommitted files:" >&2; git status --porcelain -- $(PACKER_GENERATED) >&2; exit 1; }
 
 ## test-packer: the plugin module's vet, unit tests (-race) and generated-code freshness
 test-packer: packer-generate-check
