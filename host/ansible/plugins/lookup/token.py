@@ -9,8 +9,8 @@ __metaclass__ = type
 
 DOCUMENTATION = r"""
 name: token
-author: tokenkeeper maintainers
-version_added: "0.1.0"
+author: tokenkeeper maintainers (@tokenkeeper)
+version_added: "1.0.0"
 short_description: fetch a valid bearer token for a VMware API from tokenkeeper
 description:
   - Returns a bearer token for each tokenkeeper profile named in the terms, ready to
