@@ -4,7 +4,7 @@ The plugin is loaded through ansible-core's own plugin loader and collection fin
 run through a Templar, the way a playbook runs it, so option precedence is Ansible's
 real behaviour, not a re-implementation of it.
 
-Run: /usr/bin/python3 -m unittest discover -s host/ansible/tests/unit -v
+Run: make ansible-units (ansible-test units in a temporary ansible_collections tree)
 """
 
 import json
@@ -16,7 +16,8 @@ import traceback
 import unittest
 from unittest import mock
 
-import tk_testenv  # noqa: F401  (must come before any ansible import)
+# tk_testenv must come before any other ansible import.
+from ansible_collections.tokenkeeper.vmware.tests.unit.plugins.lookup import tk_testenv
 
 from ansible.errors import AnsibleError, AnsibleLookupError, AnsibleOptionsError
 from ansible.parsing.dataloader import DataLoader
@@ -93,7 +94,7 @@ class TestPrecedence(LookupTestCase):
     }
 
     def run_with(self, option, sources):
-        var, env, values, _ = self.OPTIONS[option]
+        var, env, values = self.OPTIONS[option][:3]
         kwargs = {option: values["keyword"]} if "keyword" in sources else {}
         variables = {var: values["var"]} if "var" in sources else {}
         environ = {env: str(values["env"])} if "env" in sources else {}
@@ -103,7 +104,7 @@ class TestPrecedence(LookupTestCase):
         return plugin, result
 
     def test_precedence(self):
-        for option, (_, _, values, default) in self.OPTIONS.items():
+        for option, (dummy_var, dummy_env, values, default) in self.OPTIONS.items():
             # Each case sets every source from the winner down; the winner must win.
             # ansible.cfg is process-wide here, so an option set there has no default
             # case (the playbook test covers those defaults).

@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """A stand-in for `tokenkeeper get` that speaks the exec protocol with canned answers.
 
 Driven by environment variables so a test can choose the behaviour per call:

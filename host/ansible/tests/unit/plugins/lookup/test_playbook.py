@@ -13,7 +13,7 @@ import tempfile
 import textwrap
 import unittest
 
-import tk_testenv
+from ansible_collections.tokenkeeper.vmware.tests.unit.plugins.lookup import tk_testenv
 
 CANARY = "eyJ-CANARY-playbook-55e1-do-not-leak"
 
@@ -68,7 +68,7 @@ FAILING = textwrap.dedent("""\
 
 
 @unittest.skipIf(shutil.which("ansible-playbook") is None,
-                 "ansible-playbook not installed (make test-ansible-unit installs ansible-core)")
+                 "ansible-playbook not installed (make ansible-units installs ansible-core)")
 class TestPlaybook(unittest.TestCase):
     def setUp(self):
         self.tmp = tempfile.mkdtemp(prefix="tk-play-", dir=tk_testenv.ROOT)
