@@ -316,10 +316,13 @@ def bad_run(collections, agents, config, vcf, vcd):
         check(first_task is not None and first_task.group(1).startswith("VCF GET /v1/domains") and len(fatal) == 1
               and "ok=0" in recap(out), "attempt %d: it failed at its first task: %s" % (attempt, recap(out)))
         # The first attempt reaches upstream; the second is refused by the agent's
-        # lockout guard without contacting it, with the same exit status.
-        want = "(Unauthenticated, exit status 3): " if attempt == 1 else ", exit status 3): "
-        check("tokenkeeper lookup: profile 'sddc' failed (" in fatal[0] and want in fatal[0]
-              and "credentials rejected" in fatal[0],
+        # lockout guard without contacting it, with the same exit status and the
+        # guard's explanation (the rejection it remembers).
+        if attempt == 1:
+            want = ["(Unauthenticated, exit status 3): ", "credentials rejected"]
+        else:
+            want = [", exit status 3): ", "(lockout guard)", "BAD_CREDENTIALS"]
+        check("tokenkeeper lookup: profile 'sddc' failed (" in fatal[0] and all(w in fatal[0] for w in want),
               "attempt %d: the failure carries the helper's code, message and exit status" % attempt)
         s = vcf.stats()
         check(delta(s, base_vcf, "loginFailures") == 1 and delta(s, base_vcf, "logins") == 0,
