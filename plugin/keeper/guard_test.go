@@ -105,7 +105,7 @@ func TestLoginRejectedGuard(t *testing.T) {
 			t.Fatalf("after 50 concurrent + 200 sequential Gets: logins=%d guarded=%d, want 1/200", logins, guarded)
 		}
 		s := statusOf(t, k, "p")
-		if s.State != StateRejected || s.RetryAt.Sub(time.Now()) > time.Minute || s.Counts.LoginFailures != 1 {
+		if s.State != StateRejected || time.Until(s.RetryAt) > time.Minute || s.Counts.LoginFailures != 1 {
 			t.Fatalf("status %+v", s)
 		}
 
@@ -147,7 +147,7 @@ func TestLoginRejectedGuard(t *testing.T) {
 			t.Fatalf("Get: %v", err)
 		}
 		if s := statusOf(t, k, "p"); !s.RetryAt.Equal(time.Now().Add(time.Minute)) {
-			t.Errorf("retry at %v after a reset, want now + 1 min", s.RetryAt.Sub(time.Now()))
+			t.Errorf("retry at %v after a reset, want now + 1 min", time.Until(s.RetryAt))
 		}
 	})
 }

@@ -51,7 +51,7 @@ func TestIdleTimeoutSession(t *testing.T) {
 				k := newTestKeeper(t, impl, Options{}, func(s *ProfileSpec) { s.Provider = "vcd" })
 				first := mustGet(t, k, GetOptions{})
 				if want := time.Now().Add(30 * time.Minute); !first.ExpiresAt.Equal(want) {
-					t.Errorf("ExpiresAt %v, want hand-out + idle timeout", first.ExpiresAt.Sub(time.Now()))
+					t.Errorf("ExpiresAt %v, want hand-out + idle timeout", time.Until(first.ExpiresAt))
 				}
 				time.Sleep(tt.quiet)
 				var wg sync.WaitGroup
@@ -61,7 +61,7 @@ func TestIdleTimeoutSession(t *testing.T) {
 				wg.Wait()
 				tok := mustGet(t, k, GetOptions{})
 				if want := time.Now().Add(30 * time.Minute); !tok.ExpiresAt.Equal(want) {
-					t.Errorf("a hand-out did not extend the session: expires in %v", tok.ExpiresAt.Sub(time.Now()))
+					t.Errorf("a hand-out did not extend the session: expires in %v", time.Until(tok.ExpiresAt))
 				}
 				time.Sleep(time.Second) // background revocations
 				logins, _, revokes, probes := f.snapshot()

@@ -216,7 +216,7 @@ func TestExpiryAnchoredToLocalReceipt(t *testing.T) {
 					t.Fatalf("expiry %v, want receipt+1h %v", tok.ExpiresAt, want)
 				}
 				// Served from the cache until just before expiry − margin.
-				time.Sleep(want.Add(-31 * time.Second).Sub(time.Now()))
+				time.Sleep(time.Until(want.Add(-31 * time.Second)))
 				if got := mustGet(t, k, GetOptions{}); got.Fingerprint != tok.Fingerprint {
 					t.Error("token renewed before expiry − margin")
 				}
@@ -269,7 +269,7 @@ func TestRotatedRefreshCredential(t *testing.T) {
 			t.Errorf("counts %+v, want 1 login and 2 refreshes with the rotated credentials", s.Counts)
 		}
 		if want := time.Now().Add(24 * time.Hour); !s.RefreshExpiresAt.Equal(want) {
-			t.Errorf("refresh expires in %v, want 24h from the last rotation", s.RefreshExpiresAt.Sub(time.Now()))
+			t.Errorf("refresh expires in %v, want 24h from the last rotation", time.Until(s.RefreshExpiresAt))
 		}
 	})
 }

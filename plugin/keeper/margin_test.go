@@ -36,7 +36,7 @@ func TestMarginBoundary(t *testing.T) {
 					k := newTestKeeper(t, f, tt.opts)
 					first := mustGet(t, k, GetOptions{})
 					time.Sleep(tt.ttl / 3) // before the refresh point
-					remaining := first.ExpiresAt.Sub(time.Now())
+					remaining := time.Until(first.ExpiresAt)
 					tok := mustGet(t, k, GetOptions{MinValidity: remaining - tt.wantMargin + over})
 					logins, refreshes, _, _ := f.snapshot()
 					renewed := tok.Fingerprint != first.Fingerprint
@@ -70,7 +70,7 @@ func TestShortLivedTokenDefaultOptions(t *testing.T) {
 					if d := time.Since(t0); d > 0 {
 						waited = append(waited, t0.Sub(start))
 					}
-					if left := tok.ExpiresAt.Sub(time.Now()); left < margin {
+					if left := time.Until(tok.ExpiresAt); left < margin {
 						t.Errorf("Get at %v handed out a token with %v left, want ≥ %v", t0.Sub(start), left, margin)
 					}
 					time.Sleep(50 * time.Millisecond)

@@ -22,7 +22,7 @@ func callEvery(t *testing.T, k *Keeper, period, total time.Duration) (waited []t
 		if d := time.Since(t0); d > 0 {
 			waited = append(waited, t0.Sub(end.Add(-total)))
 		}
-		time.Sleep(t0.Add(period).Sub(time.Now()))
+		time.Sleep(time.Until(t0.Add(period)))
 	}
 	return waited
 }
