@@ -322,7 +322,9 @@ func TestServeStopsAndShutsDown(t *testing.T) {
 	if err != nil {
 		t.Fatalf("run lock still held after exit: %v", err)
 	}
-	l.Unlock()
+	if err := l.Unlock(); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // TestServeIdleExit: with nothing else to end it (a context without
