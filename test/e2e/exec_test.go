@@ -242,7 +242,7 @@ func TestExecOtherUIDRefused(t *testing.T) {
 		if err := os.Chmod(p, 0o755); err != nil {
 			t.Fatal(err)
 		}
-		defer os.Chmod(p, 0o700) // agent stop at cleanup checks the mode again
+		defer func() { _ = os.Chmod(p, 0o700) }() // agent stop at cleanup checks the mode again
 	}
 	if err := os.Chmod(sockets[0], 0o777); err != nil {
 		t.Fatal(err)
