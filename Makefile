@@ -44,8 +44,8 @@ generate-check: generate
 	@git diff --exit-code -- proto/ || { echo "generated code is stale: run 'make generate' and commit" >&2; exit 1; }
 	@test -z "$$(git status --porcelain -- proto/)" || { echo "generate produced untracked files in proto/" >&2; git status --porcelain -- proto/ >&2; exit 1; }
 
-## lint: buf lint on the proto contract
-lint: $(BIN)/buf
+## lint: buf lint on the proto contract, golangci-lint on both Go modules (mk/lint.mk)
+lint: $(BIN)/buf lint-go
 	$(BIN)/buf lint
 
 vet:
