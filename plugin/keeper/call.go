@@ -31,13 +31,22 @@ type call struct {
 	lastErr error
 	// attempts counts the failed attempts, guarded by profile.mu.
 	attempts int
+	// failed is closed at the first failed attempt (guarded by
+	// profile.mu, with failedClosed), so that callers accepting a
+	// shorter-lived token need not wait for the retries.
+	failed       chan struct{}
+	failedClosed bool
+	// need is the longest validity (min validity + margin) a waiter asks
+	// of the cached token, guarded by profile.mu: transient failures are
+	// retried inside the call while the cached token does not offer it.
+	need time.Duration
 }
 
 // startLocked launches the shared call. It runs on the keeper's base
 // context, which no caller can cancel (each caller gives up on its own)
 // and Close does, bounded by CallTimeout.
 func (p *profile) startLocked(in intent, reason string) *call {
-	c := &call{intent: in, reason: reason, done: make(chan struct{})}
+	c := &call{intent: in, reason: reason, done: make(chan struct{}), failed: make(chan struct{})}
 	p.inflight = c
 	go p.run(p.env.base, c)
 	return c
@@ -55,7 +64,7 @@ func (p *profile) run(base context.Context, c *call) {
 			p.noteAttempt(c, err)
 		}
 		return err
-	}, p.retryable)
+	}, func(err error) bool { return p.retryable(c, err) })
 	p.mu.Lock()
 	p.finishLocked(c, err, retired)
 	p.mu.Unlock()
@@ -96,6 +105,10 @@ func (p *profile) noteAttempt(c *call, err error) {
 	c.lastErr, p.lastErr = err, err
 	c.attempts++
 	attempt := c.attempts
+	if !c.failedClosed {
+		c.failedClosed = true
+		close(c.failed)
+	}
 	p.mu.Unlock()
 	args := []any{"op", c.intent.String(), "attempt", attempt}
 	var ge *GuardError
@@ -111,17 +124,24 @@ func (p *profile) noteAttempt(c *call, err error) {
 	p.log.Warn("upstream call failed", append(args, "error", err.Error())...)
 }
 
-// retryable: transient failures are retried inside the call only when no
-// unexpired token can be served meanwhile; otherwise the cached token is
-// served and the retry happens later on the profile's timer.
-func (p *profile) retryable(err error) bool {
+// retryable: transient failures are retried inside call c while the
+// cached token cannot serve its waiters (none, expired, or shorter-lived
+// than one of them needs); otherwise the cached token serves them and the
+// retry happens later on the profile's timer. A login whose outcome is
+// unknown has been counted against the account's budget and is not
+// retried here.
+func (p *profile) retryable(c *call, err error) bool {
 	var counted countedLogin
 	if !errors.Is(err, provider.ErrUnavailable) || errors.As(err, &counted) {
 		return false
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	return !p.closed && !p.unexpiredLocked(time.Now())
+	now := time.Now()
+	if p.closed {
+		return false
+	}
+	return !p.unexpiredLocked(now) || p.expiryLocked(now).Sub(now) < c.need
 }
 
 func (p *profile) isClosed() bool {
@@ -269,8 +289,14 @@ func (p *profile) installLocked(c *call, g provider.Grant, now, start time.Time,
 	if g.TokenType == "" && g.HeaderName == provider.HeaderAuthorization {
 		g.TokenType = "Bearer"
 	}
+	if g.IdleUnknown && g.IdleTimeout <= 0 {
+		g.IdleTimeout = unknownIdleFloor
+	}
 	p.grant, p.dead = g, false
 	p.lifetime = g.AccessLifetime
+	if p.lifetime > 0 {
+		p.freshLife = p.lifetime
+	}
 	if p.lifetime <= 0 && g.IdleTimeout <= 0 {
 		p.lifetime = defaultLifetime
 	}

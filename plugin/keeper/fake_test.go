@@ -35,6 +35,7 @@ type fake struct {
 	accessTTL  time.Duration
 	refreshTTL time.Duration
 	idle       time.Duration // Grant.IdleTimeout, 0 for none
+	idleUnsaid bool          // Grant.IdleUnknown: the session idles out after an unreported time
 	noRefresh  bool          // grants carry no refresh credential
 	rotate     bool          // refresh returns a new refresh credential
 	skew       time.Duration // the server's clock is this far off ours
@@ -189,6 +190,7 @@ func (f *fake) mintLocked(withRefresh bool) provider.Grant {
 		HeaderName:     provider.HeaderAuthorization,
 		AccessLifetime: exp.Sub(iat),
 		IdleTimeout:    f.idle,
+		IdleUnknown:    f.idleUnsaid,
 	}
 	if withRefresh {
 		id := fmt.Sprintf("%srefresh-%d", f.prefix, f.serial)

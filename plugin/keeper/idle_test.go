@@ -36,7 +36,7 @@ func TestIdleTimeoutSession(t *testing.T) {
 		{"maybe idled: probe alive", true, nil, 29*time.Minute + 40*time.Second, 1, 1, 0},
 		{"idled out: probe alive", true, nil, 31 * time.Minute, 1, 1, 0},
 		{"maybe idled: probe dead", true, []error{sessionDead()}, 29*time.Minute + 40*time.Second, 2, 1, 0},
-		{"maybe idled: probe down", true, []error{unavailable()}, 29*time.Minute + 40*time.Second, 1, 1, 0},
+		{"maybe idled: probe down, retried", true, []error{unavailable()}, 29*time.Minute + 40*time.Second, 1, 2, 0},
 		{"maybe idled: no prober", false, nil, 29*time.Minute + 40*time.Second, 2, 0, 1},
 	}
 	for _, tt := range tests {

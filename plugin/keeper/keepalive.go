@@ -54,15 +54,19 @@ func (p *profile) noKeepaliveLocked() string {
 }
 
 // keepalivePeriodLocked is how often the session is probed now: the
-// profile's Keepalive, shortened to idle/keepaliveDivisor while the
-// session would otherwise idle out before keepAliveUntil; 0 for not at
-// all.
+// profile's Keepalive, or idle/keepaliveDivisor while the session would
+// otherwise idle out before keepAliveUntil; 0 for not at all. The period
+// never exceeds idle/keepaliveDivisor of the session's real (reported or
+// configured) idle timeout: a slower keepalive would keep nothing alive.
 func (p *profile) keepalivePeriodLocked() time.Duration {
 	d := p.keepalive
-	if idle := p.grant.IdleTimeout; idle > 0 && p.lastActive.Add(idle).Before(p.keepAliveUntil) {
-		if short := idle / keepaliveDivisor; d <= 0 || short < d {
-			d = short
-		}
+	idle := p.grant.IdleTimeout
+	if idle <= 0 {
+		return d
+	}
+	short := idle / keepaliveDivisor
+	if d > short || d <= 0 && p.lastActive.Add(idle).Before(p.keepAliveUntil) {
+		d = short
 	}
 	return d
 }

@@ -18,6 +18,14 @@ import (
 // refresh rather than a 401.
 const defaultLifetime = 5 * time.Minute
 
+// unknownIdleFloor is the idle timeout assumed for a session whose server
+// did not report one (Grant.IdleUnknown): Cloud Director configures it in
+// whole minutes, so no server ends a session sooner than a minute after
+// its last use. A session quiet for longer (less the safety slack) is
+// probed before it is handed out, and hand-outs promise no more than this
+// without the keepalive.
+const unknownIdleFloor = time.Minute
+
 // maxRounds bounds the shared calls one Get may wait for before it gives
 // up with ErrUnavailable. Two are needed: a call that could not serve this
 // caller (a keepalive in flight, a probe that kept the session alive but
@@ -47,9 +55,14 @@ type profile struct {
 	closed bool
 	// grant is the held grant; Access is zero when none is cached (the
 	// refresh credential may outlive it).
-	grant      provider.Grant
-	tmpl       Token // the hand-out for grant, ExpiresAt aside
-	lifetime   time.Duration
+	grant    provider.Grant
+	tmpl     Token // the hand-out for grant, ExpiresAt aside
+	lifetime time.Duration
+	// freshLife is the access lifetime the upstream last reported (zero:
+	// not known yet). Unlike lifetime it survives a revoke: it describes
+	// the upstream, so that a request no fresh token could meet is refused
+	// without asking it again.
+	freshLife  time.Duration
 	accessExp  time.Time // zero: no hard expiry (idle-timeout only)
 	refreshExp time.Time // zero: the refresh credential does not expire
 	acquiredAt time.Time // receipt of the current access token
@@ -93,28 +106,57 @@ const (
 	needRenew                  // refresh or log in
 )
 
+// request is one Get as the state machine sees it.
+type request struct {
+	minValidity  time.Duration
+	allowShorter bool // GetOptions.AllowShorter
+	force        bool // go upstream first; cleared once a fresh token arrived
+	gotFresh     bool // a call made for this Get installed a new token
+}
+
 func (p *profile) get(ctx context.Context, o GetOptions) (Token, error) {
-	minValidity := o.MinValidity
-	if minValidity <= 0 {
-		minValidity = p.env.minValidity
+	r := request{minValidity: o.MinValidity, allowShorter: o.AllowShorter, force: o.ForceRefresh}
+	if r.minValidity <= 0 {
+		r.minValidity = p.env.minValidity
 	}
-	force, gotFresh := o.ForceRefresh, false
 	start := time.Now()
 	for round := 0; ; round++ {
-		tok, c, err := p.serveOrStart(minValidity, force, gotFresh, round)
+		tok, c, err := p.serveOrStart(r, round)
 		if c == nil {
 			return tok, err
 		}
-		select {
-		case <-c.done:
-		case <-ctx.Done():
-			return Token{}, p.gaveUp(c, time.Since(start), ctx.Err())
+		if tok, ok, err := p.wait(ctx, c, r, start); ok || err != nil {
+			return tok, err
 		}
 		if c.err != nil && (c.intent == intentRenew || errors.Is(c.err, provider.ErrUnavailable)) {
-			return p.afterFailure(c.err)
+			return p.afterFailure(c.err, r)
 		}
 		if c.fresh {
-			force, gotFresh = false, true
+			r.force, r.gotFresh = false, true
+		}
+	}
+}
+
+// wait waits for call c to end. A caller that accepts a shorter-lived
+// token is served the cached one as soon as an attempt of c fails
+// transiently (ok), rather than waiting for c's retries; a caller whose
+// ctx ends first gets an error naming the last failed attempt.
+func (p *profile) wait(ctx context.Context, c *call, r request, start time.Time) (Token, bool, error) {
+	failed := c.failed
+	if !r.allowShorter {
+		failed = nil
+	}
+	for {
+		select {
+		case <-c.done:
+			return Token{}, false, nil
+		case <-failed:
+			failed = nil
+			if tok, ok := p.serveShorter(c); ok {
+				return tok, true, nil
+			}
+		case <-ctx.Done():
+			return Token{}, false, p.gaveUp(c, r, time.Since(start), ctx.Err())
 		}
 	}
 }
@@ -123,16 +165,19 @@ func (p *profile) get(ctx context.Context, o GetOptions) (Token, error) {
 // e.g. retrying a refused connection: it names c's last failed attempt so
 // that the timeout does not hide the cause. errors.Is matches both ctxErr
 // and the attempt's classification (provider.ErrUnavailable, …).
-func (p *profile) gaveUp(c *call, waited time.Duration, ctxErr error) error {
+func (p *profile) gaveUp(c *call, r request, waited time.Duration, ctxErr error) error {
 	p.mu.Lock()
 	last := c.lastErr
-	p.mu.Unlock()
 	msg := fmt.Sprintf("profile %q: gave up waiting for upstream after %s", p.name, waited.Round(10*time.Millisecond))
+	if now := time.Now(); p.unexpiredLocked(now) {
+		msg += " (" + p.cachedLifeLocked(now, r.minValidity) + ")"
+	}
+	p.mu.Unlock()
 	if last == nil {
 		return fmt.Errorf("%s: %w", msg, ctxErr)
 	}
 	// The message names the profile once.
-	step := attemptError{err: last, msg: strings.TrimPrefix(last.Error(), fmt.Sprintf("profile %q: ", p.name))}
+	step := attemptError{err: last, msg: p.trimName(last)}
 	return fmt.Errorf("%s: last attempt: %w: %w", msg, step, ctxErr)
 }
 
@@ -146,32 +191,38 @@ func (e attemptError) Error() string { return e.msg }
 func (e attemptError) Unwrap() error { return e.err }
 
 // serveOrStart hands out the cached token when it qualifies (valid for
-// minValidity plus the margin of that token), else returns the call in
-// flight, starting one if needed.
-func (p *profile) serveOrStart(minValidity time.Duration, force, gotFresh bool, round int) (Token, *call, error) {
+// r.minValidity plus the margin of that token), else returns the call in
+// flight, starting one if needed. A request no fresh token could meet is
+// refused before any upstream call once the token lifetime is known.
+func (p *profile) serveOrStart(r request, round int) (Token, *call, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.closed {
 		return Token{}, nil, fmt.Errorf("profile %q: %w", p.name, ErrClosed)
 	}
+	// A refused request is no use of the profile: it must not keep the
+	// proactive refresh going.
+	if err := p.impossibleLocked(r.minValidity); err != nil {
+		return Token{}, nil, err
+	}
 	now := time.Now()
 	if round == 0 {
 		p.lastUsed = now
 	}
-	need := minValidity + p.marginLocked()
+	need := r.minValidity + p.marginLocked()
 	v := p.checkLocked(now, need)
-	if !force {
+	if !r.force {
 		if v == serveCached {
-			if err := p.keepAliveForLocked(now, minValidity); err != nil {
+			if err := p.keepAliveForLocked(now, r.minValidity); err != nil {
 				return Token{}, nil, err
 			}
 			p.kickLocked(now)
 			return p.handOutLocked(now, "cache"), nil, nil
 		}
-		if now.Before(p.retryAt) && p.unexpiredLocked(now) {
-			return p.handOutLocked(now, "backoff"), nil, nil
+		if r.allowShorter && now.Before(p.retryAt) && p.unexpiredLocked(now) {
+			return p.handOutShorterLocked(now, "backoff"), nil, nil
 		}
-		if gotFresh && v == needRenew && p.unexpiredLocked(now) {
+		if r.gotFresh && v == needRenew && p.unexpiredLocked(now) {
 			return Token{}, nil, fmt.Errorf("profile %q: a fresh token lives %s, asked for %s including the safety margin: %w",
 				p.name, p.lifetime, need, ErrMinValidity)
 		}
@@ -182,12 +233,32 @@ func (p *profile) serveOrStart(minValidity time.Duration, force, gotFresh bool, 
 	c := p.inflight
 	if c == nil {
 		intent, reason := intentRenew, "forced"
-		if !force {
+		if !r.force {
 			intent, reason = p.intentLocked(v)
 		}
 		c = p.startLocked(intent, reason)
 	}
+	if !r.allowShorter {
+		// The call retries transient failures while the cached token
+		// cannot serve its most demanding waiter.
+		c.need = max(c.need, need)
+	}
 	return Token{}, c, nil
+}
+
+// impossibleLocked refuses a min validity that no fresh token could meet,
+// once a grant has shown how long the upstream's tokens live: going
+// upstream again would only mint another token too short for it.
+func (p *profile) impossibleLocked(minValidity time.Duration) error {
+	life := p.freshLife
+	if life <= 0 {
+		return nil
+	}
+	if need := minValidity + p.env.marginFor(life); need > life {
+		return fmt.Errorf("profile %q: a fresh token lives %s, asked for %s including the safety margin: %w",
+			p.name, life, need, ErrMinValidity)
+	}
+	return nil
 }
 
 func (p *profile) intentLocked(v verdict) (intent, string) {
@@ -201,9 +272,11 @@ func (p *profile) intentLocked(v verdict) (intent, string) {
 	}
 }
 
-// afterFailure serves a still-unexpired cached token when the upstream
-// failed transiently, else returns err.
-func (p *profile) afterFailure(err error) (Token, error) {
+// afterFailure answers a caller whose call failed with err. A transient
+// failure leaves the cached token to callers it still satisfies, and to
+// callers that accept a shorter-lived one; everyone else gets err,
+// naming what the cached token still offers (DESIGN rule 7).
+func (p *profile) afterFailure(err error, r request) (Token, error) {
 	if !errors.Is(err, provider.ErrUnavailable) {
 		return Token{}, err
 	}
@@ -213,9 +286,49 @@ func (p *profile) afterFailure(err error) (Token, error) {
 	if p.closed || !p.unexpiredLocked(now) {
 		return Token{}, err
 	}
-	p.log.Debug("upstream unavailable; serving the cached token", "fingerprint", p.tmpl.Fingerprint,
-		"expires_in", p.expiryLocked(now).Sub(now), "error", err)
-	return p.handOutLocked(now, "stale"), nil
+	if p.checkLocked(now, r.minValidity+p.marginLocked()) == serveCached {
+		return p.handOutLocked(now, "cache"), nil
+	}
+	if r.allowShorter {
+		return p.handOutShorterLocked(now, "stale"), nil
+	}
+	return Token{}, fmt.Errorf("profile %q: no token valid for the min validity can be had (%s): %w",
+		p.name, p.cachedLifeLocked(now, r.minValidity), attemptError{err: err, msg: p.trimName(err)})
+}
+
+// serveShorter hands the cached token to a caller that accepts a
+// shorter-lived one, once an attempt of call c failed transiently.
+func (p *profile) serveShorter(c *call) (Token, bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	now := time.Now()
+	if p.closed || !errors.Is(c.lastErr, provider.ErrUnavailable) || !p.unexpiredLocked(now) {
+		return Token{}, false
+	}
+	return p.handOutShorterLocked(now, "stale"), true
+}
+
+// handOutShorterLocked hands out the cached token although it does not
+// meet the caller's min validity, marked so (GetOptions.AllowShorter).
+func (p *profile) handOutShorterLocked(now time.Time, from string) Token {
+	t := p.handOutLocked(now, from)
+	t.Shorter = true
+	p.log.Debug("upstream unavailable; serving the cached token shorter than asked", "fingerprint", t.Fingerprint,
+		"expires_in", t.ExpiresAt.Sub(now), "error", p.lastErr)
+	return t
+}
+
+// cachedLifeLocked describes the cached token's remaining life against
+// what the caller asked, for errors.
+func (p *profile) cachedLifeLocked(now time.Time, minValidity time.Duration) string {
+	return fmt.Sprintf("the cached token expires in %s; asked for %s plus a safety margin of %s",
+		p.expiryLocked(now).Sub(now).Round(time.Millisecond), minValidity, p.marginLocked())
+}
+
+// trimName is err's message without the leading profile name, so that a
+// message naming the profile does not repeat it.
+func (p *profile) trimName(err error) string {
+	return strings.TrimPrefix(err.Error(), fmt.Sprintf("profile %q: ", p.name))
 }
 
 // checkLocked decides whether the cached token can serve a caller needing

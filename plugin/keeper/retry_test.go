@@ -118,9 +118,11 @@ func TestTransientBoundedByDeadlines(t *testing.T) {
 	})
 }
 
-// Rule 7: while the cached token has not expired it keeps being served when
-// refreshing fails transiently; the refresh is retried in the background.
-func TestTransientServesCachedToken(t *testing.T) {
+// Rule 7: during an outage the cached token is served only to callers it
+// satisfies (min validity + margin) or that accept a shorter-lived one,
+// marked so; a caller it cannot satisfy waits while the call retries
+// within its deadline and gets a fresh token once upstream answers.
+func TestTransientServesOnlySatisfiedCallers(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		f := newFake()
 		k := newTestKeeper(t, f, Options{Rand: func() float64 { return 0.5 }})
@@ -128,29 +130,72 @@ func TestTransientServesCachedToken(t *testing.T) {
 		time.Sleep(59*time.Minute + 40*time.Second) // 20s left: below the 30s margin
 		f.set(func(f *fake) { f.refreshErrs = []error{unavailable(), unavailable(), unavailable()} })
 		t0 := time.Now()
-		tok := mustGet(t, k, GetOptions{})
-		if tok.Fingerprint != first.Fingerprint {
-			t.Fatal("expected the cached token")
+		tok := mustGet(t, k, GetOptions{AllowShorter: true})
+		if tok.Fingerprint != first.Fingerprint || !tok.Shorter {
+			t.Fatalf("AllowShorter: got the cached token %v, marked shorter %v; want both",
+				tok.Fingerprint == first.Fingerprint, tok.Shorter)
 		}
 		if took := time.Since(t0); took != f.latency {
-			t.Errorf("the Get waited %v, want one attempt (%v), no retry", took, f.latency)
-		}
-		if s := statusOf(t, k, "p"); s.State != StateBackoff || s.Counts.RefreshFailures != 1 {
-			t.Errorf("status %+v", s)
+			t.Errorf("AllowShorter: the Get waited %v, want one failed attempt (%v)", took, f.latency)
 		}
 		t1 := time.Now()
-		if tok := mustGet(t, k, GetOptions{}); tok.Fingerprint != first.Fingerprint || time.Since(t1) != 0 {
-			t.Error("during backoff the cached token must be served at once")
+		strict := mustGet(t, k, GetOptions{})
+		if strict.Fingerprint == first.Fingerprint || strict.Shorter {
+			t.Fatal("a caller the cached token cannot satisfy got it")
 		}
-		var fresh Token
-		for i := 0; i < 10 && (fresh.Fingerprint == "" || fresh.Fingerprint == first.Fingerprint); i++ {
-			time.Sleep(time.Second)
-			fresh = mustGet(t, k, GetOptions{})
+		// The first call ended with its one attempt (nobody needed more);
+		// the strict Get's call fails twice, waiting 200ms and 400ms, and
+		// succeeds with its third attempt of 500ms.
+		if took := time.Since(t1); took != 2100*time.Millisecond {
+			t.Errorf("the strict Get took %v, want the call's retries (2.1s)", took)
+		}
+		if got := time.Until(strict.ExpiresAt); got < time.Hour-time.Second {
+			t.Errorf("fresh token expires in %v", got)
 		}
 		_, refreshes, _, _ := f.snapshot()
-		if fresh.Fingerprint == first.Fingerprint || refreshes != 4 {
-			t.Errorf("background retries: refreshes=%d (want 3 failures + 1), renewed=%v",
-				refreshes, fresh.Fingerprint != first.Fingerprint)
+		if refreshes != 4 {
+			t.Errorf("refreshes=%d, want 3 failures + 1 in one call", refreshes)
+		}
+	})
+}
+
+// Rule 7, case 1 of issue 10: a persistent outage fails a caller the
+// cached token cannot satisfy with ErrUnavailable, naming the cause and
+// the cached token's remaining life, never with the short token and nil.
+func TestTransientNeverServesShortSilently(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		f := newFake()
+		f.accessTTL = 15 * time.Second // margin 1.5s
+		k := newTestKeeper(t, f, Options{CallTimeout: 5 * time.Second, Rand: func() float64 { return 0.5 }})
+		first := mustGet(t, k, GetOptions{})
+		f.set(func(f *fake) {
+			for range 100 {
+				f.refreshErrs = append(f.refreshErrs, unavailable())
+			}
+		})
+		time.Sleep(9 * time.Second) // 6s left
+		// A caller the cached token satisfies is still served from it.
+		if tok := mustGet(t, k, GetOptions{}); tok.Fingerprint != first.Fingerprint || tok.Shorter {
+			t.Error("a satisfied caller was not served the cached token")
+		}
+		for _, tc := range []struct {
+			name     string
+			min      time.Duration
+			deadline time.Duration
+		}{
+			{"caller's deadline", 5 * time.Second, 2 * time.Second},
+			{"call timeout", 5 * time.Second, time.Minute},
+		} {
+			ctx, cancel := context.WithTimeout(context.Background(), tc.deadline)
+			tok, err := k.Get(ctx, "p", GetOptions{MinValidity: tc.min})
+			cancel()
+			if err == nil {
+				t.Fatalf("%s: got a token expiring in %v for a %v min validity", tc.name, time.Until(tok.ExpiresAt), tc.min)
+			}
+			if !errors.Is(err, provider.ErrUnavailable) || !strings.Contains(err.Error(), "the cached token expires in") ||
+				!strings.Contains(err.Error(), "refresh access token") {
+				t.Errorf("%s: %v; want unavailable, naming the cause and the cached token's life", tc.name, err)
+			}
 		}
 	})
 }

@@ -136,6 +136,10 @@ type Token struct {
 	HeaderValue secret.Secret
 	ExpiresAt   time.Time
 	Fingerprint string
+	// Shorter: the token was handed out under GetOptions.AllowShorter and
+	// does not stay valid for the min validity asked (upstream could not
+	// be reached for a fresh one). ExpiresAt says how long it does.
+	Shorter bool
 }
 
 // GetOptions tune one Get call.
@@ -144,6 +148,11 @@ type GetOptions struct {
 	MinValidity time.Duration
 	// ForceRefresh: go upstream even if the cached token qualifies.
 	ForceRefresh bool
+	// AllowShorter: when no token valid for MinValidity can be had because
+	// upstream is unavailable, hand out the cached token while it has not
+	// expired, marked Token.Shorter, instead of failing with
+	// provider.ErrUnavailable (DESIGN rule 7).
+	AllowShorter bool
 }
 
 // State names where a profile's state machine stands.

@@ -35,8 +35,14 @@ type Grant struct {
 	// IdleTimeout or a conservative default.
 	AccessLifetime time.Duration
 	// IdleTimeout, when non-zero, ends the token after this long without
-	// use (Cloud Director sessions); every hand-out extends it.
+	// use (Cloud Director sessions); every hand-out extends it. It is
+	// what the server reported or the profile set, never a guess.
 	IdleTimeout time.Duration
+	// IdleUnknown: the token ends after some time without use, but neither
+	// the server nor the profile said how long (IdleTimeout is zero). The
+	// keeper then assumes a conservative floor and probes the session
+	// before handing it out after that much quiet.
+	IdleUnknown bool
 	// Refresh is the credential that can mint a new access token without
 	// the password (VCF refresh-token id). Empty when the provider cannot
 	// refresh; the keeper then logs in again.
