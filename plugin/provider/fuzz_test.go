@@ -4,6 +4,7 @@ import (
 	"encoding/base64"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/tokenkeeper/tokenkeeper/plugin/secret"
 )
@@ -25,7 +26,7 @@ func FuzzJWTLifetime(f *testing.F) {
 	f.Fuzz(func(t *testing.T, header, claims, sig string) {
 		enc := base64.RawURLEncoding.EncodeToString
 		for _, tok := range []string{enc([]byte(header)) + "." + enc([]byte(claims)) + "." + sig, header + "." + claims} {
-			d, err := JWTLifetime(tok)
+			d, err := JWTLifetime(tok, time.Unix(1700000000, 0))
 			if err == nil && d <= 0 {
 				t.Fatalf("lifetime %s without an error", d)
 			}

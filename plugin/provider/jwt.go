@@ -7,15 +7,23 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 )
 
-// ErrNotJWT: the token is not a JWT carrying exp and iat (or nbf).
-var ErrNotJWT = errors.New("token is not a JWT with exp and iat")
+// ErrNotJWT: the token is not a JWT carrying exp.
+var ErrNotJWT = errors.New("token is not a JWT with exp")
+
+// ErrJWTLifetime: the JWT's claims give it no life: exp is not after iat
+// (or nbf), or, without either, exp has passed when the token arrived.
+// A token like that must not be handed out, nor given a default lifetime.
+var ErrJWTLifetime = errors.New("token's exp leaves it no lifetime")
 
 // JWTLifetime returns how long a JWT lives by its own claims: exp − iat,
-// or exp − nbf without iat. The signature is not verified — the client
-// only needs the schedule, and the server remains the judge — and the
-// result never depends on the local clock, so server clock skew does not
-// matter. Errors never quote the token.
-func JWTLifetime(token string) (time.Duration, error) {
+// or exp − nbf without iat — both on the server's clock, so server clock
+// skew does not matter. Without iat and nbf it is exp − received, the
+// local time the token arrived (only then does the local clock count).
+// The signature is not verified: the client only needs the schedule, and
+// the server remains the judge. A token without exp is ErrNotJWT (the
+// caller may assume a documented lifetime); one whose claims leave it no
+// life is ErrJWTLifetime. Errors never quote the token.
+func JWTLifetime(token string, received time.Time) (time.Duration, error) {
 	var c jwt.RegisteredClaims
 	if _, _, err := jwt.NewParser().ParseUnverified(token, &c); err != nil {
 		return 0, ErrNotJWT
@@ -27,12 +35,14 @@ func JWTLifetime(token string) (time.Duration, error) {
 	if start == nil {
 		start = c.NotBefore
 	}
+	var d time.Duration
 	if start == nil {
-		return 0, ErrNotJWT
+		d = c.ExpiresAt.Sub(received)
+	} else {
+		d = c.ExpiresAt.Sub(start.Time)
 	}
-	d := c.ExpiresAt.Sub(start.Time)
 	if d <= 0 {
-		return 0, ErrNotJWT
+		return 0, ErrJWTLifetime
 	}
 	return d, nil
 }

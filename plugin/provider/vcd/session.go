@@ -112,7 +112,7 @@ func (p *Provider) bearerGrant(op string, req *http.Request, status int, src, to
 	tok := secret.New(token)
 	g := provider.Grant{Access: tok, TokenType: typ, HeaderName: provider.HeaderAuthorization,
 		IdleTimeout: defaultIdleTimeout, Meta: map[string]string{metaMode: modeCloud, metaVersion: version}}
-	if life, err := provider.JWTLifetime(tok.Reveal()); err == nil {
+	if life, err := provider.JWTLifetime(tok.Reveal(), time.Now()); err == nil {
 		g.AccessLifetime = life
 	}
 	return g, nil

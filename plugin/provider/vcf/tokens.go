@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"strings"
 	"time"
@@ -40,7 +41,11 @@ func (p *Provider) Login(ctx context.Context) (provider.Grant, error) {
 		return provider.Grant{}, &provider.Error{Op: opLogin, Method: http.MethodPost, Path: pathTokens,
 			Status: res.status, Message: err.Error(), Kind: kind}
 	}
-	g := p.grant(access)
+	g, err := p.grant(access, time.Now())
+	if err != nil {
+		return provider.Grant{}, &provider.Error{Op: opLogin, Method: http.MethodPost, Path: pathTokens,
+			Status: res.status, Message: deadOnArrival, Kind: provider.ErrProtocol}
+	}
 	g.Refresh, g.RefreshLifetime = refresh, p.refreshLifetime
 	p.log.Debug("logged in", "access", access.Fingerprint(),
 		"refresh", refresh.Fingerprint(), "access_lifetime", g.AccessLifetime)
@@ -157,7 +162,11 @@ func (p *Provider) Refresh(ctx context.Context, g provider.Grant) (provider.Gran
 		return provider.Grant{}, &provider.Error{Op: opRefresh, Method: http.MethodPatch, Path: pathRefresh,
 			Status: res.status, Message: "the answer holds no access token", Kind: provider.ErrProtocol}
 	}
-	out := p.grant(access)
+	out, err := p.grant(access, time.Now())
+	if err != nil {
+		return provider.Grant{}, &provider.Error{Op: opRefresh, Method: http.MethodPatch, Path: pathRefresh,
+			Status: res.status, Message: deadOnArrival, Kind: provider.ErrProtocol}
+	}
 	p.log.Debug("refreshed", "refresh", g.Refresh.Fingerprint(), "access", access.Fingerprint(),
 		"access_lifetime", out.AccessLifetime)
 	return out, nil
@@ -212,17 +221,24 @@ func (p *Provider) Revoke(ctx context.Context, g provider.Grant) error {
 	return fail(opRevoke, http.MethodDelete, pathRevoke, res, kind, g.Refresh)
 }
 
-// grant wraps an access token; its lifetime comes from the JWT, else the
-// documented 60 minutes.
-func (p *Provider) grant(access secret.Secret) provider.Grant {
-	life, err := provider.JWTLifetime(access.Reveal())
-	if err != nil {
-		p.log.Debug("access token is not a JWT with exp/iat; assuming the documented lifetime",
+// deadOnArrival describes an access token whose claims leave it no life.
+const deadOnArrival = "the access token in the answer is dead on arrival: its exp is not after its iat, or (without iat) not after its receipt"
+
+// grant wraps an access token received now; its lifetime comes from the
+// JWT, else (no JWT, no exp) the documented 60 minutes. A JWT whose claims
+// leave it no life is refused: it would be handed out dead.
+func (p *Provider) grant(access secret.Secret, now time.Time) (provider.Grant, error) {
+	life, err := provider.JWTLifetime(access.Reveal(), now)
+	switch {
+	case errors.Is(err, provider.ErrJWTLifetime):
+		return provider.Grant{}, err
+	case err != nil:
+		p.log.Debug("access token is not a JWT with exp; assuming the documented lifetime",
 			"access", access.Fingerprint(), "lifetime", DefaultAccessLifetime)
 		life = DefaultAccessLifetime
 	}
 	return provider.Grant{Access: access, TokenType: "Bearer", HeaderName: provider.HeaderAuthorization,
-		AccessLifetime: life}
+		AccessLifetime: life}, nil
 }
 
 // plausibleToken accepts RFC 6750 b64token characters only (see
