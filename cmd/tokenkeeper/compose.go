@@ -124,6 +124,7 @@ func buildProvider(p *config.Profile, recoveryDir string, logger hclog.Logger) (
 			URL: p.URL, HTTPClient: hc, Org: p.Org, Username: p.Username,
 			Password: resolver(p.Password), APIToken: resolver(p.APIToken),
 			APIVersion: p.APIVersion, LegacyLogin: p.LegacyLogin, Logger: logger,
+			IdleTimeout: p.IdleTimeout,
 		}
 		if p.ServiceAccount != nil {
 			c.ServiceAccount = vcd.FileServiceAccount(*p.ServiceAccount, recoveryDir)

@@ -109,6 +109,10 @@ type Profile struct {
 	// Keepalive, when non-zero, touches an idle Cloud Director session at
 	// this period so it does not idle out (vcd).
 	Keepalive time.Duration
+	// IdleTimeout is the Cloud Director session idle timeout when the
+	// server does not report it, or a shorter one (a proxy in front):
+	// the shorter of this and the server's applies (vcd; 0: not set).
+	IdleTimeout time.Duration
 
 	// file is the name errors are reported against.
 	file string

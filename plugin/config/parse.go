@@ -274,6 +274,9 @@ var profileSetters = map[string]setter{
 	"keepalive": func(ps *parser, pr *Profile, n *yaml.Node, w where) bool {
 		return ps.duration(n, w, &pr.Keepalive, bounds{min: MinKeepalive, zeroOK: true})
 	},
+	"idle_timeout": func(ps *parser, pr *Profile, n *yaml.Node, w where) bool {
+		return ps.duration(n, w, &pr.IdleTimeout, bounds{min: minIdleTimeout})
+	},
 }
 
 // profileKeys lists the valid profile keys, sorted, for error messages.

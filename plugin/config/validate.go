@@ -95,6 +95,8 @@ func (p *Profile) isSet(field string) bool {
 		return p.LegacyLogin
 	case "keepalive":
 		return p.Keepalive != 0
+	case "idle_timeout":
+		return p.IdleTimeout != 0
 	}
 	return false
 }
@@ -208,7 +210,7 @@ func (v *validator) notFor(provider string, fields ...string) {
 }
 
 func (v *validator) vcf() {
-	v.notFor(ProviderVCF, "org", "api_version", "api_token", "service_account", "legacy_login", "keepalive")
+	v.notFor(ProviderVCF, "org", "api_version", "api_token", "service_account", "legacy_login", "keepalive", "idle_timeout")
 	userPass := v.has("username") || v.has("password")
 	switch {
 	case v.has("api_key") && userPass:
@@ -259,6 +261,22 @@ func (v *validator) vcd() {
 	}
 	if p.ServiceAccount != nil {
 		v.serviceAccount()
+	}
+	v.idleTimeout()
+}
+
+// Bounds of a profile's idle_timeout: Cloud Director configures whole
+// minutes, so below a second is a unit mistake (the parser refuses it);
+// above a day the absolute session cap ends the session first.
+const (
+	minIdleTimeout = time.Second
+	maxIdleTimeout = 24 * time.Hour
+)
+
+// idleTimeout checks the session idle timeout a vcd profile sets.
+func (v *validator) idleTimeout() {
+	if v.p.IdleTimeout > maxIdleTimeout {
+		v.at("idle_timeout", "must be at most %s (Cloud Director's setting is in minutes, e.g. 30m)", maxIdleTimeout)
 	}
 }
 

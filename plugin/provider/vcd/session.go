@@ -2,7 +2,7 @@ package vcd
 
 import (
 	"context"
-	"encoding/json"
+	"errors"
 	"fmt"
 	"math"
 	"net/http"
@@ -24,10 +24,6 @@ const (
 	pathLegacySessions  = "/api/sessions"
 	pathLegacySession   = "/api/session"
 )
-
-// defaultIdleTimeout is Cloud Director's default sliding idle timeout,
-// assumed when the server does not report one (legacy sessions, OAuth).
-const defaultIdleTimeout = 30 * time.Minute
 
 func jsonAccept(version string) string { return "application/json;version=" + version }
 func xmlAccept(version string) string  { return "application/*+xml;version=" + version }
@@ -85,11 +81,7 @@ func (p *Provider) loginCloudAPI(ctx context.Context, version string, pw secret.
 	if err != nil {
 		return provider.Grant{}, err
 	}
-	var body sessionBody
-	_ = json.Unmarshal(r.body, &body) // the body is informative; the header is the token
-	if body.SessionIdleTimeoutMinutes != nil && *body.SessionIdleTimeoutMinutes > 0 {
-		g.IdleTimeout = minutes(*body.SessionIdleTimeoutMinutes)
-	}
+	g.IdleTimeout = reportedIdle(r.body) // the body is informative; the header is the token
 	p.log.Debug("logged in", "mode", modeCloud, "version", version, "provider_org", p.isSystem(),
 		"token", g.Access.Fingerprint(), "idle_timeout", g.IdleTimeout, "lifetime", g.AccessLifetime)
 	return g, nil
@@ -111,8 +103,12 @@ func (p *Provider) bearerGrant(op string, req *http.Request, status int, src, to
 	}
 	tok := secret.New(token)
 	g := provider.Grant{Access: tok, TokenType: typ, HeaderName: provider.HeaderAuthorization,
-		IdleTimeout: defaultIdleTimeout, Meta: map[string]string{metaMode: modeCloud, metaVersion: version}}
-	if life, err := provider.JWTLifetime(tok.Reveal(), time.Now()); err == nil {
+		Meta: map[string]string{metaMode: modeCloud, metaVersion: version}}
+	life, err := provider.JWTLifetime(tok.Reveal(), time.Now())
+	switch {
+	case errors.Is(err, provider.ErrJWTLifetime):
+		return provider.Grant{}, protocolError(op, req, status, "the "+src+" in the answer is dead on arrival: its exp is not after its iat, or (without iat) not after its receipt")
+	case err == nil:
 		g.AccessLifetime = life
 	}
 	return g, nil
@@ -191,7 +187,7 @@ func (p *Provider) loginLegacy(ctx context.Context, version string, pw secret.Se
 		return provider.Grant{}, protocolError("login", req, r.status, tokenProblem(provider.HeaderVCloudAuth+" header", tok))
 	}
 	g := provider.Grant{Access: secret.New(tok), TokenType: "vcloud", HeaderName: provider.HeaderVCloudAuth,
-		IdleTimeout: defaultIdleTimeout, Meta: map[string]string{metaMode: modeLegacy, metaVersion: version}}
+		Meta: map[string]string{metaMode: modeLegacy, metaVersion: version}}
 	p.log.Debug("logged in", "mode", modeLegacy, "version", version, "token", g.Access.Fingerprint())
 	return g, nil
 }

@@ -14,6 +14,7 @@ import (
 	"net/url"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/hashicorp/go-hclog"
 
@@ -53,6 +54,10 @@ type Config struct {
 	// LegacyLogin forces POST /api/sessions and the x-vcloud-authorization
 	// header.
 	LegacyLogin bool
+	// IdleTimeout is the session idle timeout to assume when the server
+	// does not report one, or a shorter one (a proxy in front); the
+	// shorter of this and the server's applies. Zero: the server's alone.
+	IdleTimeout time.Duration
 	// Logger receives debug and trace lines without secrets; nil discards.
 	Logger hclog.Logger
 }
@@ -122,8 +127,17 @@ func New(cfg Config) (*Provider, error) {
 // isSystem reports whether the profile logs in to the provider org.
 func (p *Provider) isSystem() bool { return strings.EqualFold(p.cfg.Org, systemOrg) }
 
-// Login authenticates with the profile's primary credential.
+// Login authenticates with the profile's primary credential. The grant's
+// IdleTimeout is what the server reports (see settleIdle).
 func (p *Provider) Login(ctx context.Context) (provider.Grant, error) {
+	g, err := p.login(ctx)
+	if err != nil {
+		return g, err
+	}
+	return p.settleIdle(ctx, g), nil
+}
+
+func (p *Provider) login(ctx context.Context) (provider.Grant, error) {
 	switch {
 	case p.cfg.APIToken != nil:
 		return p.loginAPIToken(ctx)

@@ -1,0 +1,59 @@
+package vcd
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"time"
+
+	"github.com/tokenkeeper/tokenkeeper/plugin/provider"
+)
+
+// reportedIdle reads sessionIdleTimeoutMinutes from a CloudAPI session
+// body; zero when the body does not say.
+func reportedIdle(body []byte) time.Duration {
+	var s sessionBody
+	if json.Unmarshal(body, &s) != nil || s.SessionIdleTimeoutMinutes == nil || *s.SessionIdleTimeoutMinutes <= 0 {
+		return 0
+	}
+	return minutes(*s.SessionIdleTimeoutMinutes)
+}
+
+// settleIdle gives g the idle timeout of its session: what the login
+// answer reported, else what GET /cloudapi/1.0.0/sessions/current reports
+// for it (legacy logins and token exchanges carry no session body), and
+// the profile's idle_timeout when that is shorter or nothing was
+// reported. When neither says, g is marked IdleUnknown and the keeper
+// assumes a conservative floor: a Cloud Director session always ends
+// after some time without use.
+func (p *Provider) settleIdle(ctx context.Context, g provider.Grant) provider.Grant {
+	if g.IdleTimeout <= 0 {
+		g.IdleTimeout = p.currentIdle(ctx, g)
+	}
+	if set := p.cfg.IdleTimeout; set > 0 && (g.IdleTimeout <= 0 || set < g.IdleTimeout) {
+		g.IdleTimeout = set
+	}
+	g.IdleUnknown = g.IdleTimeout <= 0
+	p.log.Debug("session idle timeout", "token", g.Access.Fingerprint(), "idle_timeout", g.IdleTimeout,
+		"unknown", g.IdleUnknown)
+	return g
+}
+
+// currentIdle asks the server for g's session and returns its idle
+// timeout, zero when the server cannot say (a server without CloudAPI,
+// an error). The session's own header authenticates, x-vcloud-authorization
+// for a legacy session, which CloudAPI accepts too.
+func (p *Provider) currentIdle(ctx context.Context, g provider.Grant) time.Duration {
+	req, err := p.newRequest(ctx, http.MethodGet, pathCurrentSession, nil)
+	if err != nil {
+		return 0
+	}
+	req.Header.Set("Accept", jsonAccept(g.Meta[metaVersion]))
+	setAuth(req, g)
+	r, err := p.do(req, "read session")
+	if err != nil || r.status != http.StatusOK {
+		p.log.Debug("could not read the session's idle timeout", "status", r.status, "error", err)
+		return 0
+	}
+	return reportedIdle(r.body)
+}
