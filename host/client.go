@@ -33,6 +33,10 @@ type Token struct {
 	ExpiresAt time.Time
 	// Fingerprint identifies the token for Invalidate and for logs.
 	Fingerprint string
+	// ShorterThanRequested: the token does not stay valid for the
+	// MinValidity asked; it was served under TokenOptions.AllowShorter
+	// while upstream was unavailable. ExpiresAt says how long it does.
+	ShorterThanRequested bool
 }
 
 // TokenOptions tune one Token call.
@@ -42,6 +46,11 @@ type TokenOptions struct {
 	MinValidity time.Duration
 	// ForceRefresh: go upstream even if the cached token qualifies.
 	ForceRefresh bool
+	// AllowShorter: when upstream is unavailable and no token valid for
+	// MinValidity can be had, accept the cached one while it has not
+	// expired (Token.ShorterThanRequested says so) instead of failing
+	// with ErrUnavailable.
+	AllowShorter bool
 }
 
 // ProfileStatus describes one profile without secrets.
@@ -79,7 +88,7 @@ func (c *Client) Conn() grpc.ClientConnInterface { return c.cc }
 
 // Token returns a token of profile valid for at least o.MinValidity.
 func (c *Client) Token(ctx context.Context, profile string, o TokenOptions) (*Token, error) {
-	req := &tokenkeeperv1.GetTokenRequest{Profile: profile, ForceRefresh: o.ForceRefresh}
+	req := &tokenkeeperv1.GetTokenRequest{Profile: profile, ForceRefresh: o.ForceRefresh, AllowShorter: o.AllowShorter}
 	if o.MinValidity != 0 {
 		req.MinValidity = durationpb.New(o.MinValidity)
 	}
@@ -90,14 +99,15 @@ func (c *Client) Token(ctx context.Context, profile string, o TokenOptions) (*To
 	}
 	t := resp.GetToken()
 	return &Token{
-		Profile:     t.GetProfile(),
-		Provider:    t.GetProvider(),
-		TokenType:   t.GetTokenType(),
-		HeaderName:  t.GetHeader().GetName(),
-		Access:      secret.New(t.GetAccessToken()),
-		HeaderValue: secret.New(t.GetHeader().GetValue()),
-		ExpiresAt:   asTime(t.GetExpiresAt()),
-		Fingerprint: t.GetFingerprint(),
+		Profile:              t.GetProfile(),
+		Provider:             t.GetProvider(),
+		TokenType:            t.GetTokenType(),
+		HeaderName:           t.GetHeader().GetName(),
+		Access:               secret.New(t.GetAccessToken()),
+		HeaderValue:          secret.New(t.GetHeader().GetValue()),
+		ExpiresAt:            asTime(t.GetExpiresAt()),
+		Fingerprint:          t.GetFingerprint(),
+		ShorterThanRequested: t.GetShorterThanRequested(),
 	}, nil
 }
 

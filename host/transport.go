@@ -37,6 +37,10 @@ type Transport struct {
 	// MinValidity asks for a token valid at least this long, so it
 	// cannot expire in flight; zero means the plugin's default.
 	MinValidity time.Duration
+	// AllowShorter accepts, while upstream is unavailable, a cached
+	// token valid for less than MinValidity (TokenOptions.AllowShorter)
+	// rather than failing the request with ErrUnavailable.
+	AllowShorter bool
 	// Origin the token may go to, "https://host:port"; empty pins the
 	// origin of the first request.
 	Origin string
@@ -136,7 +140,7 @@ func failed(inv *invalidation) bool {
 }
 
 func (t *Transport) token(ctx context.Context) (*Token, error) {
-	tok, err := t.Source.Token(ctx, t.Profile, TokenOptions{MinValidity: t.MinValidity})
+	tok, err := t.Source.Token(ctx, t.Profile, TokenOptions{MinValidity: t.MinValidity, AllowShorter: t.AllowShorter})
 	if err != nil {
 		return nil, err
 	}

@@ -75,6 +75,7 @@ func (s *server) GetToken(ctx context.Context, req *tokenkeeperv1.GetTokenReques
 	tok, err := s.svc.Get(ctx, req.GetProfile(), keeper.GetOptions{
 		MinValidity:  minValidity,
 		ForceRefresh: req.GetForceRefresh(),
+		AllowShorter: req.GetAllowShorter(),
 	})
 	if err != nil {
 		return nil, s.fail("GetToken", req.GetProfile(), err)
@@ -159,8 +160,9 @@ func tokenToProto(t keeper.Token) *tokenkeeperv1.Token {
 			Name:  t.HeaderName,
 			Value: t.HeaderValue.Reveal(),
 		},
-		ExpiresAt:   timestamp(t.ExpiresAt),
-		Fingerprint: t.Fingerprint,
+		ExpiresAt:            timestamp(t.ExpiresAt),
+		Fingerprint:          t.Fingerprint,
+		ShorterThanRequested: t.Shorter,
 	}
 }
 

@@ -18,6 +18,7 @@ type tokenFlags struct {
 	profile      string
 	minValidity  time.Duration
 	forceRefresh bool
+	allowShorter bool
 	noAgent      bool
 	timeout      time.Duration
 }
@@ -28,6 +29,8 @@ func (f *tokenFlags) register(cmd *cobra.Command, withForce bool) {
 	if withForce {
 		cmd.Flags().BoolVar(&f.forceRefresh, "force-refresh", false, "go upstream even if the cached token qualifies")
 	}
+	cmd.Flags().BoolVar(&f.allowShorter, "allow-shorter", false,
+		"while upstream is unavailable, accept the cached token even if it expires before --min-validity (the Token document then says shorterThanRequested)")
 	cmd.Flags().BoolVar(&f.noAgent, "no-agent", false,
 		"log in in this process, without the agent (VCF: the refresh token is revoked at once)")
 	cmd.Flags().DurationVar(&f.timeout, "timeout", 2*time.Minute, "give up after this long")
@@ -46,7 +49,7 @@ func (a *app) token(ctx context.Context, f tokenFlags) (*host.Token, error) {
 	a.warnConfig = f.noAgent
 	ctx, cancel := context.WithTimeout(ctx, f.timeout)
 	defer cancel()
-	o := host.TokenOptions{MinValidity: f.minValidity, ForceRefresh: f.forceRefresh}
+	o := host.TokenOptions{MinValidity: f.minValidity, ForceRefresh: f.forceRefresh, AllowShorter: f.allowShorter}
 	svc, err := a.connect(ctx, f.noAgent)
 	if err != nil {
 		return nil, err
@@ -54,6 +57,7 @@ func (a *app) token(ctx context.Context, f tokenFlags) (*host.Token, error) {
 	t, err := svc.Token(ctx, f.profile, o)
 	_ = svc.Close()
 	if err == nil || f.noAgent || !errors.Is(err, host.ErrUnavailable) || a.agentAnswers(ctx) {
+		a.warnShorter(t, f)
 		return t, err
 	}
 	// The agent went away during the call (it retired over a changed
@@ -62,7 +66,20 @@ func (a *app) token(ctx context.Context, f tokenFlags) (*host.Token, error) {
 		return nil, err
 	}
 	defer svc.Close()
-	return svc.Token(ctx, f.profile, o)
+	t, err = svc.Token(ctx, f.profile, o)
+	a.warnShorter(t, f)
+	return t, err
+}
+
+// warnShorter says on stderr that a token served under --allow-shorter
+// expires before the min validity asked: with --format token or header
+// stdout cannot say it.
+func (a *app) warnShorter(t *host.Token, f tokenFlags) {
+	if t == nil || !t.ShorterThanRequested {
+		return
+	}
+	fmt.Fprintf(a.env.Stderr, "tokenkeeper: warning: profile %q: upstream unavailable; serving the cached token, which expires at %s, sooner than --min-validity %s asks\n",
+		f.profile, t.ExpiresAt.UTC().Format(time.RFC3339), f.minValidity)
 }
 
 // agentAnswers reports whether an agent listens for the configuration.
@@ -78,14 +95,20 @@ func (a *app) getCommand() *cobra.Command {
 	var f tokenFlags
 	var format string
 	cmd := &cobra.Command{
-		Use:   "get [--profile NAME] [--min-validity D] [--force-refresh] [--format json|token|header|env]",
+		Use:   "get [--profile NAME] [--min-validity D] [--force-refresh] [--allow-shorter] [--format json|token|header|env]",
 		Short: "Print a valid token (the exec credential protocol)",
 		Long: `get prints the token on stdout: the Token document (--format json, the
 default), the bare token (token), "Name: value" (header) or shell export
 lines (env). Without --profile it reads one JSON TokenRequest from stdin
-(then --min-validity and --force-refresh belong in the request; --format,
---timeout and --no-agent still apply). It talks to the agent, starting it
-when none runs.
+(then --min-validity, --force-refresh and --allow-shorter belong in the
+request; --format, --timeout and --no-agent still apply). It talks to the
+agent, starting it when none runs.
+
+The token stays valid for --min-validity plus a safety margin. When upstream
+is unavailable and the cached token expires sooner, get fails with exit 5,
+naming the cause and the cached token's remaining life, unless
+--allow-shorter accepts it: the Token document then carries
+"shorterThanRequested": true and stderr a warning.
 
 On failure it writes one human line on stderr and exits with
 0 ok, 1 internal, 2 usage/bad request/bad config, 3 credentials rejected or
@@ -113,7 +136,7 @@ config check' lists them.`,
 			ctx, cancel := context.WithTimeout(cmd.Context(), f.timeout)
 			defer cancel()
 			if f.profile == "" {
-				if err := requestFlags(cmd, "min-validity", "force-refresh"); err != nil {
+				if err := requestFlags(cmd, "min-validity", "force-refresh", "allow-shorter"); err != nil {
 					return err
 				}
 				doc, err := a.readRequest(ctx, exec.KindTokenRequest, f.timeout)
@@ -125,6 +148,7 @@ config check' lists them.`,
 					return err
 				}
 				f.profile, f.minValidity, f.forceRefresh = req.Profile, time.Duration(req.MinValidity), req.ForceRefresh
+				f.allowShorter = req.AllowShorter
 			}
 			t, err := a.token(ctx, f)
 			if err != nil {

@@ -213,7 +213,8 @@ type localTokens struct {
 }
 
 func (l *localTokens) Token(ctx context.Context, profile string, o host.TokenOptions) (*host.Token, error) {
-	t, err := l.k.Get(ctx, profile, keeper.GetOptions{MinValidity: o.MinValidity, ForceRefresh: o.ForceRefresh})
+	t, err := l.k.Get(ctx, profile, keeper.GetOptions{MinValidity: o.MinValidity, ForceRefresh: o.ForceRefresh,
+		AllowShorter: o.AllowShorter})
 	if err != nil {
 		return nil, l.withUnsaved(err)
 	}
@@ -228,7 +229,7 @@ func (l *localTokens) Token(ctx context.Context, profile string, o host.TokenOpt
 	return &host.Token{
 		Profile: t.Profile, Provider: t.Provider, TokenType: t.TokenType,
 		HeaderName: t.HeaderName, Access: t.Access, HeaderValue: t.HeaderValue,
-		ExpiresAt: t.ExpiresAt, Fingerprint: t.Fingerprint,
+		ExpiresAt: t.ExpiresAt, Fingerprint: t.Fingerprint, ShorterThanRequested: t.Shorter,
 	}, nil
 }
 
@@ -302,5 +303,6 @@ func toDocument(t *host.Token) exec.Token {
 		Profile: t.Profile, Provider: t.Provider, Token: t.Access.Reveal(), TokenType: t.TokenType,
 		Header:    exec.Header{Name: t.HeaderName, Value: t.HeaderValue.Reveal()},
 		ExpiresAt: t.ExpiresAt, Fingerprint: t.Fingerprint,
+		ShorterThanRequested: t.ShorterThanRequested,
 	})
 }

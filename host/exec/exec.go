@@ -66,6 +66,7 @@ type TokenRequest struct {
 	Profile      string   `json:"profile"`
 	MinValidity  Duration `json:"minValidity,omitempty"`
 	ForceRefresh bool     `json:"forceRefresh,omitempty"`
+	AllowShorter bool     `json:"allowShorter,omitempty"`
 }
 
 // InvalidateRequest is what `tokenkeeper invalidate` reads on stdin when
@@ -87,6 +88,7 @@ func ParseTokenRequest(r io.Reader) (TokenRequest, error) {
 	err := decodeRequest(r, KindTokenRequest, fields{
 		"apiVersion": &req.APIVersion, "kind": &req.Kind, "profile": &req.Profile,
 		"minValidity": &req.MinValidity, "forceRefresh": &req.ForceRefresh,
+		"allowShorter": &req.AllowShorter,
 	})
 	if err != nil {
 		return TokenRequest{}, err

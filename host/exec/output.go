@@ -44,6 +44,10 @@ type Token struct {
 	Header      Header    `json:"header"`
 	ExpiresAt   time.Time `json:"expiresAt"`
 	Fingerprint string    `json:"fingerprint"`
+	// ShorterThanRequested is present (true) only when the token does not
+	// stay valid for the minValidity asked: served under allowShorter
+	// while upstream was unavailable.
+	ShorterThanRequested bool `json:"shorterThanRequested,omitempty"`
 }
 
 // NewToken fills in apiVersion and kind and normalises the expiry to UTC

@@ -34,7 +34,12 @@ type GetTokenRequest struct {
 	// The token must stay valid at least this long; zero means the default.
 	MinValidity *durationpb.Duration `protobuf:"bytes,2,opt,name=min_validity,json=minValidity,proto3" json:"min_validity,omitempty"`
 	// Refresh upstream even when the cached token would qualify.
-	ForceRefresh  bool `protobuf:"varint,3,opt,name=force_refresh,json=forceRefresh,proto3" json:"force_refresh,omitempty"`
+	ForceRefresh bool `protobuf:"varint,3,opt,name=force_refresh,json=forceRefresh,proto3" json:"force_refresh,omitempty"`
+	// When upstream is unavailable and no token valid for min_validity can
+	// be had, accept the cached token while it has not expired; the answer
+	// then sets Token.shorter_than_requested. Without it such a call fails
+	// with UNAVAILABLE.
+	AllowShorter  bool `protobuf:"varint,4,opt,name=allow_shorter,json=allowShorter,proto3" json:"allow_shorter,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -86,6 +91,13 @@ func (x *GetTokenRequest) GetMinValidity() *durationpb.Duration {
 func (x *GetTokenRequest) GetForceRefresh() bool {
 	if x != nil {
 		return x.ForceRefresh
+	}
+	return false
+}
+
+func (x *GetTokenRequest) GetAllowShorter() bool {
+	if x != nil {
+		return x.AllowShorter
 	}
 	return false
 }
@@ -151,9 +163,13 @@ type Token struct {
 	ExpiresAt *timestamppb.Timestamp `protobuf:"bytes,6,opt,name=expires_at,json=expiresAt,proto3" json:"expires_at,omitempty"`
 	// A short non-reversible id of the token ("sha256:" + 16 hex digits),
 	// used to invalidate it without sending the secret back.
-	Fingerprint   string `protobuf:"bytes,7,opt,name=fingerprint,proto3" json:"fingerprint,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Fingerprint string `protobuf:"bytes,7,opt,name=fingerprint,proto3" json:"fingerprint,omitempty"`
+	// True when the token does not stay valid for the min_validity asked:
+	// served under allow_shorter while upstream was unavailable. expires_at
+	// says how long it does.
+	ShorterThanRequested bool `protobuf:"varint,8,opt,name=shorter_than_requested,json=shorterThanRequested,proto3" json:"shorter_than_requested,omitempty"`
+	unknownFields        protoimpl.UnknownFields
+	sizeCache            protoimpl.SizeCache
 }
 
 func (x *Token) Reset() {
@@ -233,6 +249,13 @@ func (x *Token) GetFingerprint() string {
 		return x.Fingerprint
 	}
 	return ""
+}
+
+func (x *Token) GetShorterThanRequested() bool {
+	if x != nil {
+		return x.ShorterThanRequested
+	}
+	return false
 }
 
 // Header is one HTTP header: name and full value.
@@ -773,13 +796,14 @@ var File_tokenkeeper_v1_tokenkeeper_proto protoreflect.FileDescriptor
 
 const file_tokenkeeper_v1_tokenkeeper_proto_rawDesc = "" +
 	"\n" +
-	" tokenkeeper/v1/tokenkeeper.proto\x12\x0etokenkeeper.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x8e\x01\n" +
+	" tokenkeeper/v1/tokenkeeper.proto\x12\x0etokenkeeper.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xb3\x01\n" +
 	"\x0fGetTokenRequest\x12\x18\n" +
 	"\aprofile\x18\x01 \x01(\tR\aprofile\x12<\n" +
 	"\fmin_validity\x18\x02 \x01(\v2\x19.google.protobuf.DurationR\vminValidity\x12#\n" +
-	"\rforce_refresh\x18\x03 \x01(\bR\fforceRefresh\"?\n" +
+	"\rforce_refresh\x18\x03 \x01(\bR\fforceRefresh\x12#\n" +
+	"\rallow_shorter\x18\x04 \x01(\bR\fallowShorter\"?\n" +
 	"\x10GetTokenResponse\x12+\n" +
-	"\x05token\x18\x01 \x01(\v2\x15.tokenkeeper.v1.TokenR\x05token\"\x8c\x02\n" +
+	"\x05token\x18\x01 \x01(\v2\x15.tokenkeeper.v1.TokenR\x05token\"\xc2\x02\n" +
 	"\x05Token\x12\x18\n" +
 	"\aprofile\x18\x01 \x01(\tR\aprofile\x12\x1a\n" +
 	"\bprovider\x18\x02 \x01(\tR\bprovider\x12!\n" +
@@ -789,7 +813,8 @@ const file_tokenkeeper_v1_tokenkeeper_proto_rawDesc = "" +
 	"\x06header\x18\x05 \x01(\v2\x16.tokenkeeper.v1.HeaderR\x06header\x129\n" +
 	"\n" +
 	"expires_at\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\texpiresAt\x12 \n" +
-	"\vfingerprint\x18\a \x01(\tR\vfingerprint\"2\n" +
+	"\vfingerprint\x18\a \x01(\tR\vfingerprint\x124\n" +
+	"\x16shorter_than_requested\x18\b \x01(\bR\x14shorterThanRequested\"2\n" +
 	"\x06Header\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value\"g\n" +

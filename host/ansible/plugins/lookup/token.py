@@ -73,6 +73,23 @@ options:
     ini:
       - section: tokenkeeper_lookup
         key: min_validity
+  allow_shorter:
+    description:
+      - When the upstream is unavailable and no token valid for I(min_validity) can be had,
+        accept the cached token anyway as long as it has not expired, instead of failing
+        with C(Unavailable).
+      - Such a result is marked (C(shorterThanRequested) in the C(json) format) and the
+        lookup prints a warning with its expiry. Leave it off for tasks that must not
+        start with a token that may expire halfway through.
+    type: bool
+    default: false
+    vars:
+      - name: tokenkeeper_allow_shorter
+    env:
+      - name: TOKENKEEPER_ALLOW_SHORTER
+    ini:
+      - section: tokenkeeper_lookup
+        key: allow_shorter
   helper_path:
     description:
       - The tokenkeeper executable, either a name searched for on the controller's
@@ -259,6 +276,12 @@ _raw:
       description: A short, non-reversible identifier of the token, safe to log.
       type: str
       sample: "sha256:1f2e3d4c5b6a7988"
+    shorterThanRequested:
+      description:
+        - Present and true only when I(allow_shorter) accepted a token that expires before
+          I(min_validity) because the upstream was unavailable.
+      type: bool
+      sample: true
 """
 
 import json
@@ -321,6 +344,7 @@ class LookupModule(LookupBase):
         self.set_options(var_options=self._option_vars(variables), direct=kwargs)
         fmt = self.get_option("format")
         min_validity = _duration(self.get_option("min_validity"))
+        allow_shorter = self.get_option("allow_shorter")
         timeout = self.get_option("timeout")
         if timeout is None or timeout <= 0:
             raise TokenkeeperLookupError("tokenkeeper lookup: timeout must be a positive number of seconds")
@@ -330,7 +354,7 @@ class LookupModule(LookupBase):
         results = []
         for term in terms:
             profile = _profile(term)
-            doc = self._get(helper, config, profile, min_validity, timeout)
+            doc = self._get(helper, config, profile, min_validity, allow_shorter, timeout)
             results.append(_shape(doc, fmt))
         return results
 
@@ -366,10 +390,12 @@ class LookupModule(LookupBase):
                 picked[name] = value
         return picked
 
-    def _get(self, helper, config, profile, min_validity, timeout):
+    def _get(self, helper, config, profile, min_validity, allow_shorter, timeout):
         request = {"apiVersion": API_VERSION, "kind": "TokenRequest", "profile": profile}
         if min_validity:
             request["minValidity"] = min_validity
+        if allow_shorter:
+            request["allowShorter"] = True
         # The helper gets the same deadline, so that it normally gives up first and
         # explains why in an Error document; the kill after a grace period is the
         # backstop for a helper that hangs.
@@ -400,6 +426,10 @@ class LookupModule(LookupBase):
         doc = _parse_token(helper, profile, proc.stdout)
         display.vvv("tokenkeeper.vmware.token: profile %r: token %s, expires %s"
                     % (profile, doc.get("fingerprint"), doc.get("expiresAt")))
+        if doc.get("shorterThanRequested") is True:
+            display.warning("tokenkeeper lookup: profile %r: the upstream is unavailable; using the cached "
+                            "token %s, which expires at %s, sooner than min_validity asks (allow_shorter)"
+                            % (profile, doc.get("fingerprint"), doc.get("expiresAt")))
         return doc
 
 

@@ -3,7 +3,7 @@
 Driven by environment variables so a test can choose the behaviour per call:
 
   FAKE_TK_MODE     ok (default) | error | stderr-only | garbage | garbage-exit | two-docs | bad-version |
-                   bad-kind | no-token | other-profile | sleep
+                   bad-kind | no-token | other-profile | sleep | shorter
   FAKE_TK_TOKEN    the token to hand out (tests use a canary)
   FAKE_TK_HEADER   header name (default Authorization)
   FAKE_TK_EXIT     exit status for error / stderr-only (default 3)
@@ -21,7 +21,7 @@ import sys
 import time
 
 API = "tokenkeeper/v1"
-KNOWN = {"apiVersion", "kind", "profile", "minValidity", "forceRefresh"}
+KNOWN = {"apiVersion", "kind", "profile", "minValidity", "forceRefresh", "allowShorter"}
 
 
 def fail(status, code, message, retryable=False):
@@ -91,6 +91,10 @@ def main():
         del doc["token"]
     if mode == "other-profile":
         doc["profile"] = profile + "-other"
+    if mode == "shorter":
+        if req.get("allowShorter") is not True:
+            fail(5, "Unavailable", "profile %s: no token valid for the min validity can be had" % profile, True)
+        doc["shorterThanRequested"] = True
     out = json.dumps(doc)
     if mode == "two-docs":
         out = out + "\n" + out

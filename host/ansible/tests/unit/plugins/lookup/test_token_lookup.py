@@ -181,6 +181,23 @@ class TestSuccess(LookupTestCase):
         self.assertEqual(call["request"], {"apiVersion": "tokenkeeper/v1", "kind": "TokenRequest",
                                            "profile": "sddc", "minValidity": "10m"})
 
+    def test_allow_shorter(self):
+        self.fake(mode="shorter")
+        warnings = []
+        with mock.patch.object(Display(), "warning", lambda msg, *a, **k: warnings.append(msg)):
+            doc = load_plugin().run(["sddc"], variables={}, min_validity="10m", allow_shorter=True, format="json")[0]
+        self.assertIs(doc["shorterThanRequested"], True)
+        self.assertEqual(self.calls()[-1]["request"].get("allowShorter"), True)
+        self.assertTrue(any("sooner than min_validity" in w and "sha256:1f2e3d4c5b6a7988" in w for w in warnings),
+                        warnings)
+        for w in warnings:
+            self.assertNotIn(CANARY, w)
+        # Without the option the request does not carry it, and the helper refuses.
+        with self.assertRaises(AnsibleLookupError) as cm:
+            load_plugin().run(["sddc"], variables={}, min_validity="10m")
+        self.assertNotIn("allowShorter", self.calls()[-1]["request"])
+        self.assertIn("Unavailable", str(cm.exception))
+
     def test_one_call_per_term(self):
         got = template("{{ query('%s', 'sddc', 'vcd', format='header') }}" % PLUGIN)
         self.assertEqual(len(got), 2)
