@@ -49,6 +49,11 @@ type Config struct {
 	ConfigPath string `mapstructure:"config" required:"false"`
 	// Path of the tokenkeeper binary. Default: `tokenkeeper` on PATH.
 	HelperPath string `mapstructure:"helper_path" required:"false"`
+	// When the upstream is unavailable and no token valid for min_validity
+	// can be had, accept the cached token while it has not expired instead
+	// of failing the build; shorter_than_requested then says so and the
+	// log warns. Default: false (the build fails, retryably).
+	AllowShorter bool `mapstructure:"allow_shorter" required:"false"`
 }
 
 // DatasourceOutput is what `data.tokenkeeper.NAME` exposes. Bind token and
@@ -64,6 +69,9 @@ type DatasourceOutput struct {
 	ExpiresAt string `mapstructure:"expires_at"`
 	// A short non-reversible id of the token ("sha256:…"), safe to log.
 	Fingerprint string `mapstructure:"fingerprint"`
+	// True when allow_shorter accepted a token that expires before
+	// min_validity because the upstream was unavailable.
+	ShorterThanRequested bool `mapstructure:"shorter_than_requested"`
 }
 
 // Datasource implements the Packer SDK's packer.Datasource.
@@ -142,7 +150,7 @@ func (d *Datasource) fetch(ctx context.Context) (DatasourceOutput, error) {
 			logger.Warn("could not close the tokenkeeper client", "error", err)
 		}
 	}()
-	tok, err := c.Token(ctx, d.config.Profile, host.TokenOptions{MinValidity: d.minValidity})
+	tok, err := c.Token(ctx, d.config.Profile, host.TokenOptions{MinValidity: d.minValidity, AllowShorter: d.config.AllowShorter})
 	if err != nil {
 		// err already names the operation, profile and helper's message.
 		return DatasourceOutput{}, fmt.Errorf("tokenkeeper: %w", err)
@@ -150,6 +158,11 @@ func (d *Datasource) fetch(ctx context.Context) (DatasourceOutput, error) {
 	logger.Info("got token", "profile", tok.Profile, "fingerprint", tok.Fingerprint, "expires_at", tok.ExpiresAt.UTC().Format(time.RFC3339), "agent", viaAgent)
 	if !viaAgent && tok.Provider == providerVCD {
 		return DatasourceOutput{}, errSessionEndsWithChild(d.config.Profile)
+	}
+	if tok.ShorterThanRequested {
+		logger.Warn("the upstream is unavailable: the token expires before min_validity (allow_shorter)",
+			"profile", tok.Profile, "fingerprint", tok.Fingerprint, "expires_at", tok.ExpiresAt.UTC().Format(time.RFC3339),
+			"min_validity", d.minValidity)
 	}
 	return outputFrom(tok), nil
 }
@@ -176,6 +189,8 @@ func outputFrom(t *host.Token) DatasourceOutput {
 		HeaderValue: t.HeaderValue.Reveal(),
 		ExpiresAt:   t.ExpiresAt.UTC().Format(time.RFC3339),
 		Fingerprint: t.Fingerprint,
+
+		ShorterThanRequested: t.ShorterThanRequested,
 	}
 }
 

@@ -10,10 +10,11 @@ import (
 // FlatConfig is an auto-generated flat version of Config.
 // Where the contents of a field with a `mapstructure:,squash` tag are bubbled up.
 type FlatConfig struct {
-	Profile     *string `mapstructure:"profile" required:"true" cty:"profile" hcl:"profile"`
-	MinValidity *string `mapstructure:"min_validity" required:"false" cty:"min_validity" hcl:"min_validity"`
-	ConfigPath  *string `mapstructure:"config" required:"false" cty:"config" hcl:"config"`
-	HelperPath  *string `mapstructure:"helper_path" required:"false" cty:"helper_path" hcl:"helper_path"`
+	Profile      *string `mapstructure:"profile" required:"true" cty:"profile" hcl:"profile"`
+	MinValidity  *string `mapstructure:"min_validity" required:"false" cty:"min_validity" hcl:"min_validity"`
+	ConfigPath   *string `mapstructure:"config" required:"false" cty:"config" hcl:"config"`
+	HelperPath   *string `mapstructure:"helper_path" required:"false" cty:"helper_path" hcl:"helper_path"`
+	AllowShorter *bool   `mapstructure:"allow_shorter" required:"false" cty:"allow_shorter" hcl:"allow_shorter"`
 }
 
 // FlatMapstructure returns a new FlatConfig.
@@ -28,10 +29,11 @@ func (*Config) FlatMapstructure() interface{ HCL2Spec() map[string]hcldec.Spec }
 // The decoded values from this spec will then be applied to a FlatConfig.
 func (*FlatConfig) HCL2Spec() map[string]hcldec.Spec {
 	s := map[string]hcldec.Spec{
-		"profile":      &hcldec.AttrSpec{Name: "profile", Type: cty.String, Required: false},
-		"min_validity": &hcldec.AttrSpec{Name: "min_validity", Type: cty.String, Required: false},
-		"config":       &hcldec.AttrSpec{Name: "config", Type: cty.String, Required: false},
-		"helper_path":  &hcldec.AttrSpec{Name: "helper_path", Type: cty.String, Required: false},
+		"profile":       &hcldec.AttrSpec{Name: "profile", Type: cty.String, Required: false},
+		"min_validity":  &hcldec.AttrSpec{Name: "min_validity", Type: cty.String, Required: false},
+		"config":        &hcldec.AttrSpec{Name: "config", Type: cty.String, Required: false},
+		"helper_path":   &hcldec.AttrSpec{Name: "helper_path", Type: cty.String, Required: false},
+		"allow_shorter": &hcldec.AttrSpec{Name: "allow_shorter", Type: cty.Bool, Required: false},
 	}
 	return s
 }
@@ -39,11 +41,12 @@ func (*FlatConfig) HCL2Spec() map[string]hcldec.Spec {
 // FlatDatasourceOutput is an auto-generated flat version of DatasourceOutput.
 // Where the contents of a field with a `mapstructure:,squash` tag are bubbled up.
 type FlatDatasourceOutput struct {
-	Token       *string `mapstructure:"token" cty:"token" hcl:"token"`
-	HeaderName  *string `mapstructure:"header_name" cty:"header_name" hcl:"header_name"`
-	HeaderValue *string `mapstructure:"header_value" cty:"header_value" hcl:"header_value"`
-	ExpiresAt   *string `mapstructure:"expires_at" cty:"expires_at" hcl:"expires_at"`
-	Fingerprint *string `mapstructure:"fingerprint" cty:"fingerprint" hcl:"fingerprint"`
+	Token                *string `mapstructure:"token" cty:"token" hcl:"token"`
+	HeaderName           *string `mapstructure:"header_name" cty:"header_name" hcl:"header_name"`
+	HeaderValue          *string `mapstructure:"header_value" cty:"header_value" hcl:"header_value"`
+	ExpiresAt            *string `mapstructure:"expires_at" cty:"expires_at" hcl:"expires_at"`
+	Fingerprint          *string `mapstructure:"fingerprint" cty:"fingerprint" hcl:"fingerprint"`
+	ShorterThanRequested *bool   `mapstructure:"shorter_than_requested" cty:"shorter_than_requested" hcl:"shorter_than_requested"`
 }
 
 // FlatMapstructure returns a new FlatDatasourceOutput.
@@ -58,11 +61,12 @@ func (*DatasourceOutput) FlatMapstructure() interface{ HCL2Spec() map[string]hcl
 // The decoded values from this spec will then be applied to a FlatDatasourceOutput.
 func (*FlatDatasourceOutput) HCL2Spec() map[string]hcldec.Spec {
 	s := map[string]hcldec.Spec{
-		"token":        &hcldec.AttrSpec{Name: "token", Type: cty.String, Required: false},
-		"header_name":  &hcldec.AttrSpec{Name: "header_name", Type: cty.String, Required: false},
-		"header_value": &hcldec.AttrSpec{Name: "header_value", Type: cty.String, Required: false},
-		"expires_at":   &hcldec.AttrSpec{Name: "expires_at", Type: cty.String, Required: false},
-		"fingerprint":  &hcldec.AttrSpec{Name: "fingerprint", Type: cty.String, Required: false},
+		"token":                  &hcldec.AttrSpec{Name: "token", Type: cty.String, Required: false},
+		"header_name":            &hcldec.AttrSpec{Name: "header_name", Type: cty.String, Required: false},
+		"header_value":           &hcldec.AttrSpec{Name: "header_value", Type: cty.String, Required: false},
+		"expires_at":             &hcldec.AttrSpec{Name: "expires_at", Type: cty.String, Required: false},
+		"fingerprint":            &hcldec.AttrSpec{Name: "fingerprint", Type: cty.String, Required: false},
+		"shorter_than_requested": &hcldec.AttrSpec{Name: "shorter_than_requested", Type: cty.Bool, Required: false},
 	}
 	return s
 }

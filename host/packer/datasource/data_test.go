@@ -109,10 +109,10 @@ min_validity = "10m"`)); err != nil {
 
 func TestSpecs(t *testing.T) {
 	var d Datasource
-	if got, want := specKeys(d.ConfigSpec()), "config helper_path min_validity profile"; got != want {
+	if got, want := specKeys(d.ConfigSpec()), "allow_shorter config helper_path min_validity profile"; got != want {
 		t.Errorf("ConfigSpec keys = %q, want %q", got, want)
 	}
-	if got, want := specKeys(d.OutputSpec()), "expires_at fingerprint header_name header_value token"; got != want {
+	if got, want := specKeys(d.OutputSpec()), "expires_at fingerprint header_name header_value shorter_than_requested token"; got != want {
 		t.Errorf("OutputSpec keys = %q, want %q", got, want)
 	}
 }
@@ -202,6 +202,34 @@ min_validity = "45m"`)); err != nil {
 	}
 	if len(launched) != 0 {
 		t.Errorf("launched %d helpers while an agent answered", len(launched))
+	}
+}
+
+// allow_shorter reaches the token call, and a token served under it says
+// so in shorter_than_requested; without it the output says false.
+func TestExecuteAllowShorter(t *testing.T) {
+	for _, allow := range []bool{false, true} {
+		fc := &fakeClient{tok: &host.Token{
+			Profile: "sddc", Provider: "vcf", TokenType: "Bearer", HeaderName: "Authorization",
+			Access: secret.New("tok"), HeaderValue: secret.New("Bearer tok"), ExpiresAt: time.Now().Add(time.Minute),
+			Fingerprint: "sha256:1f2e3d4c5b6a7988", ShorterThanRequested: allow,
+		}}
+		var launched []host.LaunchOptions
+		d := Datasource{log: hclog.NewNullLogger(), conn: fakeConnector(fc, nil, &launched)}
+		block := fmt.Sprintf("profile = \"sddc\"\nmin_validity = \"45m\"\nallow_shorter = %v", allow)
+		if err := d.Configure(decodeBlock(t, block)); err != nil {
+			t.Fatal(err)
+		}
+		v, err := d.Execute()
+		if err != nil {
+			t.Fatalf("Execute: %v", err)
+		}
+		if fc.gotOpts.AllowShorter != allow {
+			t.Errorf("allow_shorter = %v: Token called with %+v", allow, fc.gotOpts)
+		}
+		if got := v.GetAttr("shorter_than_requested"); got.Type() != cty.Bool || got.True() != allow {
+			t.Errorf("allow_shorter = %v: shorter_than_requested is %#v", allow, got)
+		}
 	}
 }
 
