@@ -55,9 +55,11 @@ func (p *profile) noKeepaliveLocked() string {
 
 // keepalivePeriodLocked is how often the session is probed now: the
 // profile's Keepalive, or idle/keepaliveDivisor while the session would
-// otherwise idle out before keepAliveUntil; 0 for not at all. The period
-// never exceeds idle/keepaliveDivisor of the session's real (reported or
-// configured) idle timeout: a slower keepalive would keep nothing alive.
+// otherwise idle out before keepAliveUntil; 0 for not at all. A
+// configured period never exceeds idle/keepaliveDivisor of the session's
+// real (reported or configured) idle timeout: a slower keepalive would
+// keep nothing alive. Under an assumed timeout (Grant.IdleUnknown) the
+// configured period stands: whoever set it knows the server better.
 func (p *profile) keepalivePeriodLocked() time.Duration {
 	d := p.keepalive
 	idle := p.grant.IdleTimeout
@@ -65,7 +67,10 @@ func (p *profile) keepalivePeriodLocked() time.Duration {
 		return d
 	}
 	short := idle / keepaliveDivisor
-	if d > short || d <= 0 && p.lastActive.Add(idle).Before(p.keepAliveUntil) {
+	switch {
+	case d > short && !p.grant.IdleUnknown:
+		d = short
+	case (d <= 0 || short < d) && p.lastActive.Add(idle).Before(p.keepAliveUntil):
 		d = short
 	}
 	return d

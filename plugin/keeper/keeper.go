@@ -186,7 +186,11 @@ func newEnv(o Options) *env {
 // safety margin (see Options.SafetyMargin), going upstream only when the
 // cache cannot serve. A session that idles out sooner (Cloud Director) is
 // kept alive by probes until then, unless the keeper is OneShot or the
-// provider cannot probe: then the Get fails with ErrMinValidity.
+// provider cannot probe: then the Get fails with ErrMinValidity, as does a
+// MinValidity no fresh token could meet (before any upstream call once the
+// lifetime is known). When upstream is unavailable and the cached token
+// falls short, Get fails with provider.ErrUnavailable, naming the cached
+// token's remaining life, unless o.AllowShorter accepts it (Token.Shorter).
 func (k *Keeper) Get(ctx context.Context, profile string, o GetOptions) (Token, error) {
 	p, err := k.lookup(profile)
 	if err != nil {

@@ -97,6 +97,22 @@ func TestKeepaliveFollowsReportedIdleTimeout(t *testing.T) {
 	})
 }
 
+// Under an assumed idle timeout (nobody reported one) the configured
+// keepalive period stands: it is not shortened to a third of the floor.
+func TestKeepaliveKeptUnderAssumedIdleTimeout(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		f := newSessionFake()
+		f.idle, f.idleUnsaid = 0, true
+		f.latencies = map[string]time.Duration{"probe": 10 * time.Millisecond}
+		k := newTestKeeper(t, probingFake{f}, Options{}, func(s *ProfileSpec) { s.Keepalive = 10 * time.Minute })
+		mustGet(t, k, GetOptions{})
+		time.Sleep(25 * time.Minute)
+		if _, _, _, probes := f.snapshot(); probes != 2 {
+			t.Errorf("probes in 25 min = %d, want one every 10 min", probes)
+		}
+	})
+}
+
 // Issue 10 case 1: a caller accepting a shorter-lived token joins a call
 // that another, stricter caller keeps retrying, and is served the cached
 // token marked Shorter at the first failed attempt.
