@@ -371,3 +371,74 @@ func TestValidityIdleRounds(t *testing.T) {
 	wg.Wait()
 	t.Logf("simulator: %+v", s.Stats(t))
 }
+
+// Issue 10 case 1, as reported: with the simulator gone, every
+// `get --min-validity 5s` on a 15 s token exits 5 once the cached token
+// cannot last that long (never 0 with 4, 3, 2, 1 s left), and
+// --allow-shorter then takes it, saying so.
+func TestValidityOutageNeverShort(t *testing.T) {
+	binaries(t)
+	const password = "canary-validity-Outage-81c2"
+	s := startPlainSim(t, "vcf", "--access-ttl", "15s", "--user", "svc@vsphere.local="+password+":ADMIN")
+	tk := newTK(t, fmt.Sprintf("profiles:\n  sddc:\n    provider: vcf\n    url: %s\n    username: svc@vsphere.local\n"+
+		"    password: {env: VALIDITY_PASSWORD}\n", s.URL), "VALIDITY_PASSWORD="+password)
+	tk.startAgent(t)
+	first := tk.get(t, "sddc", "--min-validity", "5s")
+	s.kill()
+	var unavailable int
+	for time.Until(first.ExpiresAt) > 2*time.Second {
+		r := tk.run(t, nil, "get", "--profile", "sddc", "--min-validity", "5s", "--timeout", "1s")
+		var doc validityDoc
+		switch {
+		case r.code == 5:
+			unavailable++
+			if !strings.Contains(r.stderr, "the cached token expires in") {
+				t.Errorf("exit 5 without the cached token's remaining life: %s", r.stderr)
+			}
+		case r.code == 0 && json.Unmarshal([]byte(r.stdout), &doc) == nil:
+			if left := time.Until(doc.ExpiresAt); left < 4*time.Second { // expiresAt is whole seconds
+				t.Fatalf("exit 0 with %v left for --min-validity 5s", left)
+			}
+		default:
+			t.Fatalf("get: exit %d: %s", r.code, r.stderr)
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+	if unavailable == 0 {
+		t.Fatal("no get failed although the cached token ran short")
+	}
+	r := tk.run(t, nil, "get", "--profile", "sddc", "--min-validity", "5s", "--timeout", "2s", "--allow-shorter")
+	var doc validityDoc
+	if r.code != 0 || json.Unmarshal([]byte(r.stdout), &doc) != nil || !doc.ShorterThanRequested ||
+		doc.Fingerprint != first.Fingerprint || !strings.Contains(r.stderr, "sooner than --min-validity") {
+		t.Fatalf("--allow-shorter: exit %d, shorterThanRequested %v, same token %v: %s",
+			r.code, doc.ShorterThanRequested, doc.Fingerprint == first.Fingerprint, r.stderr)
+	}
+	stdin := []byte(`{"apiVersion":"tokenkeeper/v1","kind":"TokenRequest","profile":"sddc","minValidity":"5s","allowShorter":true}`)
+	if r := tk.run(t, stdin, "get", "--timeout", "2s"); r.code != 0 || !strings.Contains(r.stdout, `"shorterThanRequested":true`) {
+		t.Fatalf("allowShorter on stdin: exit %d: %s", r.code, r.stderr)
+	}
+}
+
+// Issue 10 case 2, as reported: five `get --min-validity 10m` against
+// 5-minute tokens made five refreshes; once the lifetime is known they
+// are refused (exit 2) without any upstream call.
+func TestValidityImpossibleRefusedEarly(t *testing.T) {
+	binaries(t)
+	const password = "canary-validity-Early-5d0a"
+	s := startSim(t, "vcf", "--access-ttl", "5m", "--user", "svc@vsphere.local="+password+":ADMIN")
+	tk := newTK(t, vcfConfig(s, "svc@vsphere.local", "{env: VALIDITY_PASSWORD}"), "VALIDITY_PASSWORD="+password)
+	tk.get(t, "sddc")
+	before := s.Stats(t)
+	for range 5 {
+		if r := tk.run(t, nil, "get", "--profile", "sddc", "--min-validity", "10m"); r.code != 2 ||
+			!strings.Contains(r.stderr, "a fresh token lives 5m0s") {
+			t.Fatalf("exit %d, want 2 naming the lifetime: %s", r.code, r.stderr)
+		}
+	}
+	after := s.Stats(t)
+	if after.Logins != before.Logins || after.Refreshes != before.Refreshes {
+		t.Errorf("impossible gets went upstream: logins %d→%d, refreshes %d→%d",
+			before.Logins, after.Logins, before.Refreshes, after.Refreshes)
+	}
+}
