@@ -212,22 +212,8 @@ func (p *profile) serveOrStart(r request, round int) (Token, *call, error) {
 	need := r.minValidity + p.marginLocked()
 	v := p.checkLocked(now, need)
 	if !r.force {
-		if v == serveCached {
-			if err := p.keepAliveForLocked(now, r.minValidity); err != nil {
-				return Token{}, nil, err
-			}
-			p.kickLocked(now)
-			return p.handOutLocked(now, "cache"), nil, nil
-		}
-		if r.allowShorter && now.Before(p.retryAt) && p.unexpiredLocked(now) {
-			return p.handOutShorterLocked(now, "backoff"), nil, nil
-		}
-		if r.gotFresh && v == needRenew && p.unexpiredLocked(now) {
-			return Token{}, nil, fmt.Errorf("profile %q: a fresh token lives %s, asked for %s including the safety margin: %w",
-				p.name, p.lifetime, need, ErrMinValidity)
-		}
-		if round >= maxRounds {
-			return Token{}, nil, fmt.Errorf("profile %q: no usable token after %d upstream calls: %w", p.name, round, provider.ErrUnavailable)
+		if tok, done, err := p.answerLocked(r, v, need, now, round); done {
+			return tok, nil, err
 		}
 	}
 	c := p.inflight
@@ -244,6 +230,29 @@ func (p *profile) serveOrStart(r request, round int) (Token, *call, error) {
 		c.need = max(c.need, need)
 	}
 	return Token{}, c, nil
+}
+
+// answerLocked answers r without a new upstream call when it can (done):
+// from the cache when it qualifies (verdict v for need), from the cache
+// marked Shorter during a backoff when r accepts that, or with an error
+// when a fresh token fell short too or r has waited for enough calls.
+func (p *profile) answerLocked(r request, v verdict, need time.Duration, now time.Time, round int) (Token, bool, error) {
+	switch {
+	case v == serveCached:
+		if err := p.keepAliveForLocked(now, r.minValidity); err != nil {
+			return Token{}, true, err
+		}
+		p.kickLocked(now)
+		return p.handOutLocked(now, "cache"), true, nil
+	case r.allowShorter && now.Before(p.retryAt) && p.unexpiredLocked(now):
+		return p.handOutShorterLocked(now, "backoff"), true, nil
+	case r.gotFresh && v == needRenew && p.unexpiredLocked(now):
+		return Token{}, true, fmt.Errorf("profile %q: a fresh token lives %s, asked for %s including the safety margin: %w",
+			p.name, p.lifetime, need, ErrMinValidity)
+	case round >= maxRounds:
+		return Token{}, true, fmt.Errorf("profile %q: no usable token after %d upstream calls: %w", p.name, round, provider.ErrUnavailable)
+	}
+	return Token{}, false, nil
 }
 
 // impossibleLocked refuses a min validity that no fresh token could meet,
