@@ -37,7 +37,8 @@ func (f *tokenFlags) register(cmd *cobra.Command, withForce bool) {
 }
 
 // token obtains the token the flags ask for.
-func (a *app) token(ctx context.Context, f tokenFlags) (*host.Token, error) {
+func (a *app) token(ctx context.Context, f tokenFlags) (tok *host.Token, err error) {
+	defer func() { a.warnShorter(tok, f) }()
 	if f.minValidity < 0 {
 		return nil, usageError("--min-validity must not be negative")
 	}
@@ -57,7 +58,6 @@ func (a *app) token(ctx context.Context, f tokenFlags) (*host.Token, error) {
 	t, err := svc.Token(ctx, f.profile, o)
 	_ = svc.Close()
 	if err == nil || f.noAgent || !errors.Is(err, host.ErrUnavailable) || a.agentAnswers(ctx) {
-		a.warnShorter(t, f)
 		return t, err
 	}
 	// The agent went away during the call (it retired over a changed
@@ -66,9 +66,7 @@ func (a *app) token(ctx context.Context, f tokenFlags) (*host.Token, error) {
 		return nil, err
 	}
 	defer svc.Close()
-	t, err = svc.Token(ctx, f.profile, o)
-	a.warnShorter(t, f)
-	return t, err
+	return svc.Token(ctx, f.profile, o)
 }
 
 // warnShorter says on stderr that a token served under --allow-shorter
