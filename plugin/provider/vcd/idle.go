@@ -51,8 +51,12 @@ func (p *Provider) currentIdle(ctx context.Context, g provider.Grant) time.Durat
 	req.Header.Set("Accept", jsonAccept(g.Meta[metaVersion]))
 	setAuth(req, g)
 	r, err := p.do(req, "read session")
-	if err != nil || r.status != http.StatusOK {
-		p.log.Debug("could not read the session's idle timeout", "status", r.status, "error", err)
+	if err != nil {
+		p.log.Debug("could not read the session's idle timeout", "error", err)
+		return 0
+	}
+	if r.status != http.StatusOK {
+		p.log.Debug("could not read the session's idle timeout", "status", r.status)
 		return 0
 	}
 	return reportedIdle(r.body)
