@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"sync"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -18,7 +19,8 @@ var ErrLocked = errors.New("lock is held")
 // leaves a stale lock. Locks are per open file, so two FileLocks on one
 // name conflict even inside one process.
 type FileLock struct {
-	f *os.File
+	mu sync.Mutex // guards f: a gRPC server and its owner may both close a Socket
+	f  *os.File
 }
 
 // maxLockRetries bounds how often TryLock starts over because the file it
@@ -90,9 +92,15 @@ func (d *Dir) RemoveLocked(l *FileLock, name string) error {
 	return errors.Join(err, l.Unlock())
 }
 
-// Unlock releases the lock. It is safe to call more than once.
+// Unlock releases the lock. It is safe to call more than once, also
+// concurrently.
 func (l *FileLock) Unlock() error {
-	if l == nil || l.f == nil {
+	if l == nil {
+		return nil
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.f == nil {
 		return nil
 	}
 	err := l.f.Close() // closing the last descriptor drops the flock
