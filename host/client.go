@@ -6,11 +6,14 @@ package host
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"time"
 
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/durationpb"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
@@ -69,22 +72,81 @@ type ProfileStatus struct {
 
 // Client talks to a TokenService. It is safe for concurrent use.
 type Client struct {
-	cc  grpc.ClientConnInterface
-	api tokenkeeperv1.TokenServiceClient
+	// agent is set when Dial made the client: a call the agent failed by
+	// going away runs once more on its successor (see Dial).
+	agent *agentLink
+
+	mu sync.Mutex // guards conn and retired
+	// conn is the connection calls use; Dial's client replaces it when
+	// the agent retires.
+	conn connection
+	// retired are the closers of replaced connections: closed by Close,
+	// not at once, so that a call still running on one is not cut off.
+	retired []func() error
 
 	closeOnce sync.Once
-	closeFn   func() error
 	closeErr  error // written once under closeOnce
+}
+
+// connection is one connection to a TokenService and what closes it.
+type connection struct {
+	cc      grpc.ClientConnInterface
+	api     tokenkeeperv1.TokenServiceClient
+	closeFn func() error
+	gen     int // counts replacements, so that racing callers replace once
 }
 
 // NewClient wraps a connection to a TokenService; closeFn, if not nil, runs
 // once on Close (it kills the plugin child or closes the agent connection).
 func NewClient(cc grpc.ClientConnInterface, closeFn func() error) *Client {
-	return &Client{cc: cc, api: tokenkeeperv1.NewTokenServiceClient(cc), closeFn: closeFn}
+	return &Client{conn: connection{cc: cc, api: tokenkeeperv1.NewTokenServiceClient(cc), closeFn: closeFn}}
 }
 
-// Conn returns the underlying connection, e.g. for gRPC health checks.
-func (c *Client) Conn() grpc.ClientConnInterface { return c.cc }
+// Conn returns the underlying connection, e.g. for gRPC health checks. A
+// client of the agent (Dial) replaces it when the agent retires.
+func (c *Client) Conn() grpc.ClientConnInterface { return c.current().cc }
+
+func (c *Client) current() connection {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.conn
+}
+
+// do runs call and turns its error into an *Error (fromCall). On a client
+// of the agent, a call that failed as unavailable while the agent left its
+// socket runs once more on the agent found (or started) now; when there
+// is none, the error matches ErrNoAgent too.
+func (c *Client) do(ctx context.Context, op, profile string, call func(tokenkeeperv1.TokenServiceClient) error) error {
+	start := time.Now()
+	conn := c.current()
+	err := call(conn.api)
+	if err == nil || c.agent == nil || status.Code(err) != codes.Unavailable || ctx.Err() != nil ||
+		!c.agent.finder.Left(ctx, c.agent.pid.Load()) {
+		return fromCall(ctx, op, profile, start, err)
+	}
+	next, rerr := c.replace(ctx, conn.gen)
+	if rerr != nil {
+		return fmt.Errorf("%w; no agent took over: %w", fromCall(ctx, op, profile, start, err), rerr)
+	}
+	return fromCall(ctx, op, profile, start, call(next.api))
+}
+
+// replace connects to the agent that listens now, unless another caller
+// already replaced connection gen.
+func (c *Client) replace(ctx context.Context, gen int) (connection, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.conn.gen != gen {
+		return c.conn, nil
+	}
+	cc, closeFn, err := c.agent.open(ctx)
+	if err != nil {
+		return connection{}, err
+	}
+	c.retired = append(c.retired, c.conn.closeFn)
+	c.conn = connection{cc: cc, api: tokenkeeperv1.NewTokenServiceClient(cc), closeFn: closeFn, gen: gen + 1}
+	return c.conn, nil
+}
 
 // Token returns a token of profile valid for at least o.MinValidity.
 func (c *Client) Token(ctx context.Context, profile string, o TokenOptions) (*Token, error) {
@@ -92,10 +154,13 @@ func (c *Client) Token(ctx context.Context, profile string, o TokenOptions) (*To
 	if o.MinValidity != 0 {
 		req.MinValidity = durationpb.New(o.MinValidity)
 	}
-	start := time.Now()
-	resp, err := c.api.GetToken(ctx, req)
+	var resp *tokenkeeperv1.GetTokenResponse
+	err := c.do(ctx, "get token", profile, func(api tokenkeeperv1.TokenServiceClient) (err error) {
+		resp, err = api.GetToken(ctx, req)
+		return err
+	})
 	if err != nil {
-		return nil, fromCall(ctx, "get token", profile, start, err)
+		return nil, err
 	}
 	t := resp.GetToken()
 	return &Token{
@@ -115,26 +180,31 @@ func (c *Client) Token(ctx context.Context, profile string, o TokenOptions) (*To
 // plugin drops it only if it is still the current one, so many callers
 // reporting the same token cause one refresh.
 func (c *Client) Invalidate(ctx context.Context, profile, fingerprint, reason string) error {
-	start := time.Now()
-	_, err := c.api.Invalidate(ctx, &tokenkeeperv1.InvalidateRequest{
-		Profile: profile, Fingerprint: fingerprint, Reason: reason,
+	return c.do(ctx, "invalidate token", profile, func(api tokenkeeperv1.TokenServiceClient) error {
+		_, err := api.Invalidate(ctx, &tokenkeeperv1.InvalidateRequest{
+			Profile: profile, Fingerprint: fingerprint, Reason: reason,
+		})
+		return err
 	})
-	return fromCall(ctx, "invalidate token", profile, start, err)
 }
 
 // Revoke logs the profile out upstream and forgets its tokens.
 func (c *Client) Revoke(ctx context.Context, profile string) error {
-	start := time.Now()
-	_, err := c.api.Revoke(ctx, &tokenkeeperv1.RevokeRequest{Profile: profile})
-	return fromCall(ctx, "revoke", profile, start, err)
+	return c.do(ctx, "revoke", profile, func(api tokenkeeperv1.TokenServiceClient) error {
+		_, err := api.Revoke(ctx, &tokenkeeperv1.RevokeRequest{Profile: profile})
+		return err
+	})
 }
 
 // Profiles reports the state of every configured profile.
 func (c *Client) Profiles(ctx context.Context) ([]ProfileStatus, error) {
-	start := time.Now()
-	resp, err := c.api.ListProfiles(ctx, &tokenkeeperv1.ListProfilesRequest{})
+	var resp *tokenkeeperv1.ListProfilesResponse
+	err := c.do(ctx, "list profiles", "", func(api tokenkeeperv1.TokenServiceClient) (err error) {
+		resp, err = api.ListProfiles(ctx, &tokenkeeperv1.ListProfilesRequest{})
+		return err
+	})
 	if err != nil {
-		return nil, fromCall(ctx, "list profiles", "", start, err)
+		return nil, err
 	}
 	out := make([]ProfileStatus, 0, len(resp.GetProfiles()))
 	for _, p := range resp.GetProfiles() {
@@ -156,8 +226,12 @@ func (c *Client) Profiles(ctx context.Context) ([]ProfileStatus, error) {
 // exit. Close is idempotent.
 func (c *Client) Close() error {
 	c.closeOnce.Do(func() {
-		if c.closeFn != nil {
-			c.closeErr = c.closeFn()
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		for _, f := range append(c.retired, c.conn.closeFn) {
+			if f != nil {
+				c.closeErr = errors.Join(c.closeErr, f())
+			}
 		}
 	})
 	if c.closeErr != nil {

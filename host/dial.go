@@ -2,30 +2,72 @@ package host
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net"
 	"os"
+	"sync/atomic"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 
+	"github.com/tokenkeeper/tokenkeeper/plugin/agentconn"
 	"github.com/tokenkeeper/tokenkeeper/plugin/paths"
 )
 
 // ErrNoAgent: nothing answers on the agent socket.
-var ErrNoAgent = errors.New("no agent is running")
+var ErrNoAgent = agentconn.ErrNoAgent
+
+// DialOptions tune DialWith.
+type DialOptions struct {
+	// Start, if set, starts an agent when none answers — at dial time,
+	// and when the agent retires during a call — and returns once one
+	// answers. Nil never starts one (Dial): the CLI starts agents
+	// (`tokenkeeper get`), a Go host launches its own helper instead.
+	Start func(ctx context.Context) error
+}
 
 // Dial connects to a running agent on socketPath and returns the same
 // Client Launch returns. It fails with ErrNoAgent at once when nothing
 // listens there, rather than letting the first call wait; it never starts
 // an agent (`tokenkeeper get` does). Every connection checks that the
 // agent runs as this uid.
+//
+// A call that fails as unavailable because the agent went away — it
+// retires at the first call after its profiles file changed ("this agent
+// is exiting; retry to start a new one"), or idled out just then — runs
+// once more on the agent that listens on the socket now. When none does,
+// the error matches both ErrUnavailable and ErrNoAgent: a host that
+// launches its own helper when no agent runs does so then too.
 func Dial(ctx context.Context, socketPath string) (*Client, error) {
-	first, err := dialAgent(ctx, socketPath)
+	return DialWith(ctx, socketPath, DialOptions{})
+}
+
+// DialWith is Dial with options: with o.Start it finds or starts the
+// agent, and starts a successor when the agent retires during a call.
+func DialWith(ctx context.Context, socketPath string, o DialOptions) (*Client, error) {
+	l := &agentLink{finder: agentconn.Finder{Socket: socketPath, Start: o.Start}}
+	cc, closeFn, err := l.open(ctx)
 	if err != nil {
 		return nil, err
 	}
+	c := NewClient(cc, closeFn)
+	c.agent = l
+	return c, nil
+}
+
+// agentLink is the agent behind a Client that Dial made.
+type agentLink struct {
+	finder agentconn.Finder
+	pid    atomic.Int32 // of the agent the latest connection reached
+}
+
+// open finds (or starts) the agent and returns a gRPC connection to it.
+func (l *agentLink) open(ctx context.Context) (grpc.ClientConnInterface, func() error, error) {
+	first, pid, err := l.finder.Find(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	l.pid.Store(pid)
 	// The connection that proved the agent alive carries the first RPC;
 	// later reconnects dial afresh.
 	spare := make(chan net.Conn, 1)
@@ -37,8 +79,12 @@ func Dial(ctx context.Context, socketPath string) (*Client, error) {
 			case c := <-spare:
 				return c, nil
 			default:
-				return dialAgent(ctx, socketPath)
 			}
+			c, pid, err := agentconn.Dial(ctx, l.finder.Socket)
+			if err == nil {
+				l.pid.Store(pid)
+			}
+			return c, err
 		}))
 	closeSpare := func() {
 		select {
@@ -49,26 +95,9 @@ func Dial(ctx context.Context, socketPath string) (*Client, error) {
 	}
 	if err != nil {
 		closeSpare()
-		return nil, fmt.Errorf("could not connect to agent: %w", err)
+		return nil, nil, fmt.Errorf("could not connect to agent: %w", err)
 	}
-	return NewClient(cc, func() error { closeSpare(); return cc.Close() }), nil
-}
-
-// dialAgent opens one connection to socketPath. No TLS: the socket lives
-// in a 0700 directory and both ends check the other's uid with
-// SO_PEERCRED.
-func dialAgent(ctx context.Context, socketPath string) (net.Conn, error) {
-	var d net.Dialer
-	c, err := d.DialContext(ctx, "unix", socketPath)
-	if err != nil {
-		return nil, fmt.Errorf("%w at %s: %v", ErrNoAgent, socketPath, err)
-	}
-	uid, _, err := paths.PeerCred(c)
-	if err != nil || uid != uint32(os.Getuid()) {
-		_ = c.Close()
-		return nil, fmt.Errorf("could not trust agent at %s: peer uid %d, err %v", socketPath, uid, err)
-	}
-	return c, nil
+	return cc, func() error { closeSpare(); return cc.Close() }, nil
 }
 
 // DefaultSocketPath is where the agent for the default configuration file

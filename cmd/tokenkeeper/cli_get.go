@@ -55,16 +55,6 @@ func (a *app) token(ctx context.Context, f tokenFlags) (tok *host.Token, err err
 	if err != nil {
 		return nil, err
 	}
-	t, err := svc.Token(ctx, f.profile, o)
-	_ = svc.Close()
-	if err == nil || f.noAgent || !errors.Is(err, host.ErrUnavailable) || a.agentAnswers(ctx) {
-		return t, err
-	}
-	// The agent went away during the call (it retired over a changed
-	// configuration, or idled out just then): once more, with a new one.
-	if svc, err = a.connect(ctx, false); err != nil {
-		return nil, err
-	}
 	defer svc.Close()
 	return svc.Token(ctx, f.profile, o)
 }
@@ -78,15 +68,6 @@ func (a *app) warnShorter(t *host.Token, f tokenFlags) {
 	}
 	fmt.Fprintf(a.env.Stderr, "tokenkeeper: warning: profile %q: upstream unavailable; serving the cached token, which expires at %s, sooner than --min-validity %s asks\n",
 		f.profile, t.ExpiresAt.UTC().Format(time.RFC3339), f.minValidity)
-}
-
-// agentAnswers reports whether an agent listens for the configuration.
-func (a *app) agentAnswers(ctx context.Context) bool {
-	c, _, err := a.dialRunning(ctx)
-	if c != nil {
-		_ = c.Close()
-	}
-	return err == nil && c != nil
 }
 
 func (a *app) getCommand() *cobra.Command {

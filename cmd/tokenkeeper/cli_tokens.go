@@ -12,6 +12,7 @@ import (
 	"github.com/tokenkeeper/tokenkeeper/host"
 	"github.com/tokenkeeper/tokenkeeper/host/exec"
 	"github.com/tokenkeeper/tokenkeeper/plugin/agent"
+	"github.com/tokenkeeper/tokenkeeper/plugin/agentconn"
 	"github.com/tokenkeeper/tokenkeeper/plugin/config"
 	"github.com/tokenkeeper/tokenkeeper/plugin/keeper"
 	"github.com/tokenkeeper/tokenkeeper/plugin/paths"
@@ -119,9 +120,10 @@ func envNames(cfg *config.Config) []string {
 }
 
 // connect returns a client of the agent serving the configuration,
-// starting one when none answers. The configuration is validated before
-// an agent is started, so that its errors reach the caller with line
-// numbers instead of ending up in the agent's log.
+// starting one when none answers, and a successor when it retires during
+// a call (host.DialWith). The configuration is validated before an agent
+// is started, so that its errors reach the caller with line numbers
+// instead of ending up in the agent's log.
 func (a *app) connect(ctx context.Context, noAgent bool) (tokens, error) {
 	if noAgent {
 		return a.local(true)
@@ -130,13 +132,10 @@ func (a *app) connect(ctx context.Context, noAgent bool) (tokens, error) {
 	if err != nil {
 		return nil, err
 	}
-	if c, err := host.Dial(ctx, p.Socket); err == nil {
-		return c, nil // the warm path: one connection, nothing else
-	}
 	s := agent.Starter{
 		Paths: p,
 		Probe: func(ctx context.Context) error {
-			c, err := host.Dial(ctx, p.Socket)
+			c, _, err := agentconn.Dial(ctx, p.Socket)
 			if err == nil {
 				_ = c.Close()
 			}
@@ -150,13 +149,13 @@ func (a *app) connect(ctx context.Context, noAgent bool) (tokens, error) {
 			return agent.SpawnDetached(a.env.Executable, args, agent.Environ(a.env.Environ), p)
 		},
 	}
-	if err := checkRuntimeSpace(p.Dir.Path()); err != nil {
-		return nil, err
+	start := func(ctx context.Context) error {
+		if err := checkRuntimeSpace(p.Dir.Path()); err != nil {
+			return err
+		}
+		return runtimeDirError(s.Ensure(ctx), p.Dir.Path())
 	}
-	if err := s.Ensure(ctx); err != nil {
-		return nil, runtimeDirError(err, p.Dir.Path())
-	}
-	return host.Dial(ctx, p.Socket)
+	return host.DialWith(ctx, p.Socket, host.DialOptions{Start: start})
 }
 
 // dialRunning returns a client of the running agent, or nil when none

@@ -1,0 +1,84 @@
+// Package agentconn is the client half of the agent's life shared by the
+// CLI and every Go host (package host, the Packer data source): find the
+// agent listening on a socket, or have one started, and tell when the
+// agent that failed a call has since left the socket — it retired because
+// the profiles file changed, or idled out during the call — so that the
+// caller runs the call once more on its successor.
+//
+// It speaks no gRPC and links neither the keeper nor the configuration:
+// package host stays thin. Starting an agent is the caller's (the CLI
+// passes agent.Starter.Ensure; a Go host passes nothing and never starts
+// one).
+package agentconn
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+
+	"github.com/tokenkeeper/tokenkeeper/plugin/paths"
+)
+
+// ErrNoAgent: nothing answers on the agent socket.
+var ErrNoAgent = errors.New("no agent is running")
+
+// Dial opens one connection to the agent listening on socket and returns
+// it with the agent's pid. No TLS: the socket lives in a 0700 directory
+// and both ends check the other's uid with SO_PEERCRED. Nothing listening
+// is an error wrapping ErrNoAgent.
+func Dial(ctx context.Context, socket string) (net.Conn, int32, error) {
+	var d net.Dialer
+	c, err := d.DialContext(ctx, "unix", socket)
+	if err != nil {
+		return nil, 0, fmt.Errorf("%w at %s: %v", ErrNoAgent, socket, err)
+	}
+	uid, pid, err := paths.PeerCred(c)
+	if err != nil || uid != uint32(os.Getuid()) {
+		_ = c.Close()
+		return nil, 0, fmt.Errorf("could not trust agent at %s: peer uid %d, err %v", socket, uid, err)
+	}
+	return c, pid, nil
+}
+
+// Finder finds the agent on one socket, or has one started.
+type Finder struct {
+	// Socket is where the agent listens (paths.Agent.Socket).
+	Socket string
+	// Start, if set, starts an agent when none answers and returns once
+	// one does (the CLI: agent.Starter.Ensure, which starts exactly one
+	// of many racing callers). Nil never starts one: Find then fails
+	// with ErrNoAgent.
+	Start func(ctx context.Context) error
+}
+
+// Find returns a connection to the agent and its pid, starting the agent
+// first when none answers and f.Start is set.
+func (f Finder) Find(ctx context.Context) (net.Conn, int32, error) {
+	c, pid, err := Dial(ctx, f.Socket)
+	if err == nil || f.Start == nil || !errors.Is(err, ErrNoAgent) {
+		return c, pid, err
+	}
+	if err := f.Start(ctx); err != nil {
+		return nil, 0, err
+	}
+	return Dial(ctx, f.Socket)
+}
+
+// Left reports whether the agent with pid no longer listens on the
+// socket: nothing answers there, or another agent does. A call that
+// failed as unavailable on an agent that has left failed because that
+// agent was going away (it answers "this agent is exiting" after the
+// profiles file changed, or dropped the connection while retiring or
+// idling out), not because of upstream: it is worth running once more on
+// the agent Find returns now. An agent that still answers gave its own
+// verdict, which a retry would only repeat.
+func (f Finder) Left(ctx context.Context, pid int32) bool {
+	c, now, err := Dial(ctx, f.Socket)
+	if err != nil {
+		return errors.Is(err, ErrNoAgent)
+	}
+	_ = c.Close()
+	return now != pid
+}
