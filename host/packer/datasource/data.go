@@ -141,19 +141,15 @@ func (d *Datasource) Execute() (cty.Value, error) {
 
 func (d *Datasource) fetch(ctx context.Context) (DatasourceOutput, error) {
 	logger := d.logger()
-	c, viaAgent, err := d.conn.open(ctx, d.config, logger)
-	if err != nil {
-		return DatasourceOutput{}, fmt.Errorf("tokenkeeper: %w", err)
+	tok, viaAgent, err := d.token(ctx, logger, false)
+	if viaAgent && errors.Is(err, host.ErrNoAgent) {
+		// The agent retired (the profiles file changed) and none took
+		// over: as when no agent runs, the helper serves this call.
+		logger.Debug("the tokenkeeper agent went away; launching the helper", "reason", err)
+		tok, viaAgent, err = d.token(ctx, logger, true)
 	}
-	defer func() {
-		if err := c.Close(); err != nil {
-			logger.Warn("could not close the tokenkeeper client", "error", err)
-		}
-	}()
-	tok, err := c.Token(ctx, d.config.Profile, host.TokenOptions{MinValidity: d.minValidity, AllowShorter: d.config.AllowShorter})
 	if err != nil {
-		// err already names the operation, profile and helper's message.
-		return DatasourceOutput{}, fmt.Errorf("tokenkeeper: %w", err)
+		return DatasourceOutput{}, err
 	}
 	logger.Info("got token", "profile", tok.Profile, "fingerprint", tok.Fingerprint, "expires_at", tok.ExpiresAt.UTC().Format(time.RFC3339), "agent", viaAgent)
 	if !viaAgent && tok.Provider == providerVCD {
@@ -165,6 +161,32 @@ func (d *Datasource) fetch(ctx context.Context) (DatasourceOutput, error) {
 			"min_validity", d.minValidity)
 	}
 	return outputFrom(tok), nil
+}
+
+// token opens a client (the helper, if noAgent) and gets the token.
+func (d *Datasource) token(ctx context.Context, logger hclog.Logger, noAgent bool) (*host.Token, bool, error) {
+	var c tokenClient
+	viaAgent := false
+	var err error
+	if noAgent {
+		c, err = d.conn.launchHelper(ctx, d.config, logger)
+	} else {
+		c, viaAgent, err = d.conn.open(ctx, d.config, logger)
+	}
+	if err != nil {
+		return nil, false, fmt.Errorf("tokenkeeper: %w", err)
+	}
+	defer func() {
+		if err := c.Close(); err != nil {
+			logger.Warn("could not close the tokenkeeper client", "error", err)
+		}
+	}()
+	tok, err := c.Token(ctx, d.config.Profile, host.TokenOptions{MinValidity: d.minValidity, AllowShorter: d.config.AllowShorter})
+	if err != nil {
+		// err already names the operation, profile and helper's message.
+		return nil, viaAgent, fmt.Errorf("tokenkeeper: %w", err)
+	}
+	return tok, viaAgent, nil
 }
 
 // providerVCD is the Cloud Director provider name in host.Token.Provider.

@@ -303,3 +303,25 @@ func TestExecuteCloudDirectorNeedsAgent(t *testing.T) {
 		})
 	}
 }
+
+// The agent retired at this call (its profiles file changed) and no other
+// took over (host.Dial's error matches host.ErrNoAgent): the data source
+// launches the helper, as when no agent runs, instead of failing the build.
+func TestExecuteLaunchesHelperWhenAgentRetires(t *testing.T) {
+	retiring := &fakeClient{err: fmt.Errorf("get token: Unavailable: this agent is exiting: %w; no agent took over: %w",
+		host.ErrUnavailable, host.ErrNoAgent)}
+	child := &fakeClient{tok: &host.Token{Profile: "sddc", Provider: "vcf", HeaderName: "Authorization",
+		Access: secret.New("t"), HeaderValue: secret.New("Bearer t"), ExpiresAt: time.Now().Add(time.Hour)}}
+	var launched []host.LaunchOptions
+	d := Datasource{log: hclog.NewNullLogger(), conn: fakeConnector(retiring, child, &launched)}
+	if err := d.Configure(decodeBlock(t, `profile = "sddc"`)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.Execute(); err != nil {
+		t.Fatalf("Execute: %v", err)
+	}
+	if len(launched) != 1 || retiring.closed != 1 || child.closed != 1 {
+		t.Errorf("launched %d helpers, closed agent client %d and child %d times; want 1, 1, 1",
+			len(launched), retiring.closed, child.closed)
+	}
+}
