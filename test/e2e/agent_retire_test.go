@@ -30,8 +30,8 @@ func rewriteConfig(t testing.TB, path, content string) {
 	}
 }
 
-// TestGetBurstSurvivesConfigRewrites: 200 gets, eight at a time, while
-// the profiles file is rewritten four times. Each rewrite retires the
+// TestGetBurstSurvivesConfigRewrites: 200 gets, 50 at a time, while the
+// profiles file is rewritten twice. Each rewrite retires the
 // agent mid-burst: the get that meets "this agent is exiting" (or the
 // connection a retiring agent drops) runs once more on the agent that
 // takes over, whoever starts it, so no get fails.
