@@ -68,6 +68,12 @@ type ProfileStatus struct {
 	RetryAt                                                        time.Time
 	LastUsed                                                       time.Time
 	Logins, LoginFailures, Refreshes, RefreshFailures, Revocations int64
+	// FailedAttempts of the upstream call in flight so far and
+	// NextAttemptAt, when it tries again (zero: none in flight or failed
+	// yet; an agent older than this field says nothing); LastError names
+	// the latest failure.
+	FailedAttempts int
+	NextAttemptAt  time.Time
 }
 
 // Client talks to a TokenService. It is safe for concurrent use.
@@ -216,6 +222,7 @@ func (c *Client) Profiles(ctx context.Context) ([]ProfileStatus, error) {
 			RetryAt: asTime(p.GetRetryAt()), LastUsed: asTime(p.GetLastUsed()),
 			Logins: n.GetLogins(), LoginFailures: n.GetLoginFailures(), Refreshes: n.GetRefreshes(),
 			RefreshFailures: n.GetRefreshFailures(), Revocations: n.GetRevocations(),
+			FailedAttempts: int(p.GetFailedAttempts()), NextAttemptAt: asTime(p.GetNextAttemptAt()),
 		})
 	}
 	return out, nil

@@ -2,6 +2,7 @@ package plugin
 
 import (
 	"context"
+	"math"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -178,6 +179,8 @@ func statusToProto(p keeper.Status) *tokenkeeperv1.ProfileStatus {
 		LastError:        p.LastError,
 		RetryAt:          timestamp(p.RetryAt),
 		LastUsed:         timestamp(p.LastUsed),
+		FailedAttempts:   int32(min(p.FailedAttempts, math.MaxInt32)),
+		NextAttemptAt:    timestamp(p.NextAttemptAt),
 		Counts: &tokenkeeperv1.UpstreamCounts{
 			Logins:          p.Counts.Logins,
 			LoginFailures:   p.Counts.LoginFailures,

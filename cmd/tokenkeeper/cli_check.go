@@ -19,7 +19,7 @@ import (
 
 func (a *app) configCheckCommand() *cobra.Command {
 	var online bool
-	var timeout time.Duration
+	var timeout, each time.Duration
 	cmd := &cobra.Command{
 		Use:   "check [--online]",
 		Short: "Validate every profile; --online also logs in and revokes",
@@ -37,7 +37,9 @@ With --online it also logs in to each profile in this process (not through
 the agent), checks the token, and revokes it at once. With several failures
 the exit code is that of the most severe, in this order: 1 internal error,
 3 credentials rejected, 4 permission denied, 2 bad configuration, 5 upstream
-unavailable — so 5 (retryable) means every failure was retryable.`,
+unavailable — so 5 (retryable) means every failure was retryable. Each
+profile gets --profile-timeout (10s) before the check moves on to the next;
+while upstream is retried, a line per retry on stderr says what failed.`,
 		Example: `  tokenkeeper config check
   tokenkeeper config check --online --config ./lab.yaml`,
 		Args: noArgs,
@@ -57,11 +59,12 @@ unavailable — so 5 (retryable) means every failure was retryable.`,
 			}
 			ctx, cancel := context.WithTimeout(cmd.Context(), timeout)
 			defer cancel()
-			return mostSevere(problemsError(problems), a.checkOnline(ctx, cfg.Names()))
+			return mostSevere(problemsError(problems), a.checkOnline(ctx, cfg.Names(), each))
 		},
 	}
 	cmd.Flags().BoolVar(&online, "online", false, "log in to every profile and revoke at once")
 	cmd.Flags().DurationVar(&timeout, "timeout", 5*time.Minute, "give up after this long")
+	cmd.Flags().DurationVar(&each, "profile-timeout", 10*time.Second, "with --online: give up on one profile after this long")
 	return cmd
 }
 
@@ -200,9 +203,9 @@ func lookupIn(environ []string) func(string) (string, bool) {
 	}
 }
 
-// checkOnline logs in to each profile and revokes; the error carries the
-// most severe failure's code.
-func (a *app) checkOnline(ctx context.Context, names []string) error {
+// checkOnline logs in to each profile and revokes, giving each at most
+// each; the error carries the most severe failure's code.
+func (a *app) checkOnline(ctx context.Context, names []string, each time.Duration) error {
 	l, err := a.local(false)
 	if err != nil {
 		return err
@@ -211,10 +214,7 @@ func (a *app) checkOnline(ctx context.Context, names []string) error {
 	var worst *exec.Error
 	failed := 0
 	for _, n := range names {
-		t, err := l.Token(ctx, n, host.TokenOptions{})
-		if err == nil {
-			err = l.Revoke(ctx, n)
-		}
+		t, err := a.checkProfile(ctx, l, n, each)
 		if err != nil {
 			e := a.classify(err)
 			fmt.Fprintf(a.env.Stdout, "%s: FAILED (%s): %s\n", n, e.Code, oneLine(e.Message))
@@ -229,6 +229,21 @@ func (a *app) checkOnline(ctx context.Context, names []string) error {
 		return &exec.Error{Code: worst.Code, Message: fmt.Sprintf("%d of %d profiles failed the online check", failed, len(names))}
 	}
 	return nil
+}
+
+// checkProfile logs in to one profile and revokes within each, printing
+// the upstream retries on stderr meanwhile.
+func (a *app) checkProfile(ctx context.Context, l *localTokens, name string, each time.Duration) (*host.Token, error) {
+	ctx, cancel := context.WithTimeout(ctx, each)
+	defer cancel()
+	stop := progress{src: l, profile: name, w: a.env.Stderr, now: a.env.Now,
+		quiet: progressQuiet, every: progressEvery}.watch(ctx)
+	defer stop()
+	t, err := l.Token(ctx, name, host.TokenOptions{})
+	if err != nil {
+		return nil, err
+	}
+	return t, l.Revoke(ctx, name)
 }
 
 // severity orders exit codes for a check with several failures: a bug

@@ -40,6 +40,9 @@ type call struct {
 	// of the cached token, guarded by profile.mu: transient failures are
 	// retried inside the call while the cached token does not offer it.
 	need time.Duration
+	// nextAt is when the call tries again after a failed attempt,
+	// guarded by profile.mu: the status shows a waiting caller the retries.
+	nextAt time.Time
 }
 
 // startLocked launches the shared call. It runs on the keeper's base
@@ -58,7 +61,9 @@ func (p *profile) run(base context.Context, c *call) {
 	start := time.Now()
 	p.log.Debug("upstream call started", "op", c.intent.String(), "reason", c.reason)
 	var retired []retiredGrant
-	err := retry(ctx, p.env.retry, func(ctx context.Context) error {
+	b := p.env.retry
+	b.waiting = func(d time.Duration) { p.noteWait(c, d) }
+	err := retry(ctx, b, func(ctx context.Context) error {
 		err := p.attempt(ctx, c, &retired)
 		if err != nil {
 			p.noteAttempt(c, err)
@@ -122,6 +127,14 @@ func (p *profile) noteAttempt(c *call, err error) {
 		args = append(args, "method", pe.Method, "path", pe.Path, "status", pe.Status)
 	}
 	p.log.Warn("upstream call failed", append(args, "error", err.Error())...)
+}
+
+// noteWait records that c waits d before its next attempt, for the
+// status of a caller waiting on it.
+func (p *profile) noteWait(c *call, d time.Duration) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	c.nextAt = time.Now().Add(d)
 }
 
 // retryable: transient failures are retried inside call c while the

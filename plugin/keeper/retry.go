@@ -16,6 +16,9 @@ const (
 type backoff struct {
 	base, max time.Duration
 	rand      func() float64
+	// waiting, if set, hears of each wait before a retry (progress for
+	// a waiting caller).
+	waiting func(d time.Duration)
 }
 
 // delay is the wait before retry n (n = 0 for the first retry).
@@ -41,6 +44,9 @@ func retry(ctx context.Context, b backoff, op func(context.Context) error, again
 		d := b.delay(n)
 		if dl, ok := ctx.Deadline(); ok && time.Until(dl) < d {
 			return fmt.Errorf("%w (gave up after %d attempts)", err, n+1)
+		}
+		if b.waiting != nil {
+			b.waiting(d)
 		}
 		t := time.NewTimer(d)
 		select {

@@ -302,3 +302,28 @@ func TestGaveUpNamesLastAttempt(t *testing.T) {
 		})
 	}
 }
+
+// A caller waiting on a retried call sees its progress in the status:
+// attempts failed so far, when the next one starts, and the last cause.
+func TestStatusShowsRetryProgress(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		f := newFake()
+		f.loginErrs = []error{unavailable(), unavailable(), unavailable()}
+		k := newTestKeeper(t, f, Options{Rand: func() float64 { return 0.5 }})
+		done := make(chan struct{})
+		go func() { mustGet(t, k, GetOptions{}); close(done) }()
+		// attempts of 500ms, waits of 200ms, 400ms: the second attempt
+		// fails at 1.2s, the third starts at 1.6s
+		time.Sleep(1500 * time.Millisecond)
+		synctest.Wait()
+		s := statusOf(t, k, "p")
+		if s.FailedAttempts != 2 || !s.NextAttemptAt.Equal(time.Now().Add(100*time.Millisecond)) || !strings.Contains(s.LastError, "503") {
+			t.Errorf("progress: %d failed, next at +%v, last error %q; want 2, +100ms, a 503",
+				s.FailedAttempts, s.NextAttemptAt.Sub(time.Now()), s.LastError)
+		}
+		<-done
+		if s := statusOf(t, k, "p"); s.FailedAttempts != 0 || !s.NextAttemptAt.IsZero() {
+			t.Errorf("after the call: %d failed, next at %v; want none", s.FailedAttempts, s.NextAttemptAt)
+		}
+	})
+}

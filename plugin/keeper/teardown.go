@@ -200,6 +200,9 @@ func (p *profile) status() Status {
 	if p.lastErr != nil {
 		s.LastError = p.lastErr.Error()
 	}
+	if c := p.inflight; c != nil && c.attempts > 0 {
+		s.FailedAttempts, s.NextAttemptAt = c.attempts, c.nextAt
+	}
 	switch {
 	case now.Before(p.guardRetryAt):
 		s.State, s.RetryAt = StateRejected, p.guardRetryAt

@@ -189,6 +189,12 @@ type Status struct {
 	RetryAt          time.Time
 	LastUsed         time.Time
 	Counts           Counts
+	// FailedAttempts of the upstream call in flight so far (0: none in
+	// flight, or none failed yet), and NextAttemptAt, when it tries
+	// again; LastError names the latest failure. A caller waiting on the
+	// call shows them as progress.
+	FailedAttempts int
+	NextAttemptAt  time.Time
 	// KeepAliveUntil: the keeper probes the idle-timeout session until
 	// then because a caller's min validity asked for it (zero: no such
 	// promise). Revoking the profile before then (logout, a process that

@@ -601,9 +601,15 @@ type ProfileStatus struct {
 	// The last error, already free of secrets.
 	LastError string `protobuf:"bytes,8,opt,name=last_error,json=lastError,proto3" json:"last_error,omitempty"`
 	// When the lockout guard will allow the next login attempt.
-	RetryAt       *timestamppb.Timestamp `protobuf:"bytes,9,opt,name=retry_at,json=retryAt,proto3" json:"retry_at,omitempty"`
-	LastUsed      *timestamppb.Timestamp `protobuf:"bytes,10,opt,name=last_used,json=lastUsed,proto3" json:"last_used,omitempty"`
-	Counts        *UpstreamCounts        `protobuf:"bytes,11,opt,name=counts,proto3" json:"counts,omitempty"`
+	RetryAt  *timestamppb.Timestamp `protobuf:"bytes,9,opt,name=retry_at,json=retryAt,proto3" json:"retry_at,omitempty"`
+	LastUsed *timestamppb.Timestamp `protobuf:"bytes,10,opt,name=last_used,json=lastUsed,proto3" json:"last_used,omitempty"`
+	Counts   *UpstreamCounts        `protobuf:"bytes,11,opt,name=counts,proto3" json:"counts,omitempty"`
+	// Attempts of the upstream call in flight that failed so far (0: no
+	// call in flight, or none failed yet); last_error names the latest. A
+	// caller waiting on the call polls this to show progress.
+	FailedAttempts int32 `protobuf:"varint,12,opt,name=failed_attempts,json=failedAttempts,proto3" json:"failed_attempts,omitempty"`
+	// When the call in flight tries again (unset unless failed_attempts).
+	NextAttemptAt *timestamppb.Timestamp `protobuf:"bytes,13,opt,name=next_attempt_at,json=nextAttemptAt,proto3" json:"next_attempt_at,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -711,6 +717,20 @@ func (x *ProfileStatus) GetLastUsed() *timestamppb.Timestamp {
 func (x *ProfileStatus) GetCounts() *UpstreamCounts {
 	if x != nil {
 		return x.Counts
+	}
+	return nil
+}
+
+func (x *ProfileStatus) GetFailedAttempts() int32 {
+	if x != nil {
+		return x.FailedAttempts
+	}
+	return 0
+}
+
+func (x *ProfileStatus) GetNextAttemptAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.NextAttemptAt
 	}
 	return nil
 }
@@ -829,7 +849,7 @@ const file_tokenkeeper_v1_tokenkeeper_proto_rawDesc = "" +
 	"\x0eRevokeResponse\"\x15\n" +
 	"\x13ListProfilesRequest\"Q\n" +
 	"\x14ListProfilesResponse\x129\n" +
-	"\bprofiles\x18\x01 \x03(\v2\x1d.tokenkeeper.v1.ProfileStatusR\bprofiles\"\xe8\x03\n" +
+	"\bprofiles\x18\x01 \x03(\v2\x1d.tokenkeeper.v1.ProfileStatusR\bprofiles\"\xd5\x04\n" +
 	"\rProfileStatus\x12\x18\n" +
 	"\aprofile\x18\x01 \x01(\tR\aprofile\x12\x1a\n" +
 	"\bprovider\x18\x02 \x01(\tR\bprovider\x12\x10\n" +
@@ -843,7 +863,9 @@ const file_tokenkeeper_v1_tokenkeeper_proto_rawDesc = "" +
 	"\bretry_at\x18\t \x01(\v2\x1a.google.protobuf.TimestampR\aretryAt\x127\n" +
 	"\tlast_used\x18\n" +
 	" \x01(\v2\x1a.google.protobuf.TimestampR\blastUsed\x126\n" +
-	"\x06counts\x18\v \x01(\v2\x1e.tokenkeeper.v1.UpstreamCountsR\x06counts\"\xba\x01\n" +
+	"\x06counts\x18\v \x01(\v2\x1e.tokenkeeper.v1.UpstreamCountsR\x06counts\x12'\n" +
+	"\x0ffailed_attempts\x18\f \x01(\x05R\x0efailedAttempts\x12B\n" +
+	"\x0fnext_attempt_at\x18\r \x01(\v2\x1a.google.protobuf.TimestampR\rnextAttemptAt\"\xba\x01\n" +
 	"\x0eUpstreamCounts\x12\x16\n" +
 	"\x06logins\x18\x01 \x01(\x03R\x06logins\x12%\n" +
 	"\x0elogin_failures\x18\x02 \x01(\x03R\rloginFailures\x12\x1c\n" +
@@ -897,19 +919,20 @@ var file_tokenkeeper_v1_tokenkeeper_proto_depIdxs = []int32{
 	13, // 7: tokenkeeper.v1.ProfileStatus.retry_at:type_name -> google.protobuf.Timestamp
 	13, // 8: tokenkeeper.v1.ProfileStatus.last_used:type_name -> google.protobuf.Timestamp
 	11, // 9: tokenkeeper.v1.ProfileStatus.counts:type_name -> tokenkeeper.v1.UpstreamCounts
-	0,  // 10: tokenkeeper.v1.TokenService.GetToken:input_type -> tokenkeeper.v1.GetTokenRequest
-	4,  // 11: tokenkeeper.v1.TokenService.Invalidate:input_type -> tokenkeeper.v1.InvalidateRequest
-	6,  // 12: tokenkeeper.v1.TokenService.Revoke:input_type -> tokenkeeper.v1.RevokeRequest
-	8,  // 13: tokenkeeper.v1.TokenService.ListProfiles:input_type -> tokenkeeper.v1.ListProfilesRequest
-	1,  // 14: tokenkeeper.v1.TokenService.GetToken:output_type -> tokenkeeper.v1.GetTokenResponse
-	5,  // 15: tokenkeeper.v1.TokenService.Invalidate:output_type -> tokenkeeper.v1.InvalidateResponse
-	7,  // 16: tokenkeeper.v1.TokenService.Revoke:output_type -> tokenkeeper.v1.RevokeResponse
-	9,  // 17: tokenkeeper.v1.TokenService.ListProfiles:output_type -> tokenkeeper.v1.ListProfilesResponse
-	14, // [14:18] is the sub-list for method output_type
-	10, // [10:14] is the sub-list for method input_type
-	10, // [10:10] is the sub-list for extension type_name
-	10, // [10:10] is the sub-list for extension extendee
-	0,  // [0:10] is the sub-list for field type_name
+	13, // 10: tokenkeeper.v1.ProfileStatus.next_attempt_at:type_name -> google.protobuf.Timestamp
+	0,  // 11: tokenkeeper.v1.TokenService.GetToken:input_type -> tokenkeeper.v1.GetTokenRequest
+	4,  // 12: tokenkeeper.v1.TokenService.Invalidate:input_type -> tokenkeeper.v1.InvalidateRequest
+	6,  // 13: tokenkeeper.v1.TokenService.Revoke:input_type -> tokenkeeper.v1.RevokeRequest
+	8,  // 14: tokenkeeper.v1.TokenService.ListProfiles:input_type -> tokenkeeper.v1.ListProfilesRequest
+	1,  // 15: tokenkeeper.v1.TokenService.GetToken:output_type -> tokenkeeper.v1.GetTokenResponse
+	5,  // 16: tokenkeeper.v1.TokenService.Invalidate:output_type -> tokenkeeper.v1.InvalidateResponse
+	7,  // 17: tokenkeeper.v1.TokenService.Revoke:output_type -> tokenkeeper.v1.RevokeResponse
+	9,  // 18: tokenkeeper.v1.TokenService.ListProfiles:output_type -> tokenkeeper.v1.ListProfilesResponse
+	15, // [15:19] is the sub-list for method output_type
+	11, // [11:15] is the sub-list for method input_type
+	11, // [11:11] is the sub-list for extension type_name
+	11, // [11:11] is the sub-list for extension extendee
+	0,  // [0:11] is the sub-list for field type_name
 }
 
 func init() { file_tokenkeeper_v1_tokenkeeper_proto_init() }
