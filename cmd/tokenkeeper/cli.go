@@ -13,6 +13,7 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/spf13/cobra"
+	"golang.org/x/term"
 
 	"github.com/tokenkeeper/tokenkeeper/host"
 	"github.com/tokenkeeper/tokenkeeper/host/exec"
@@ -28,6 +29,12 @@ import (
 type cliEnv struct {
 	Stdin          io.Reader
 	Stdout, Stderr io.Writer
+	// StdinTerminal: Stdin is a terminal (get then reads no request
+	// from it when $TOKENKEEPER_PROFILE names the profile).
+	StdinTerminal bool
+	// StderrTerminal: Stderr is a terminal, where a person waits and
+	// reads progress lines (get shows upstream retries).
+	StderrTerminal bool
 	// Getenv reads the environment (config path, XDG dirs, secrets).
 	Getenv func(string) string
 	// Environ is the environment handed to children: the agent (which
@@ -57,6 +64,7 @@ func osEnv() cliEnv {
 		exe = os.Args[0]
 	}
 	return cliEnv{Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr, Getenv: os.Getenv,
+		StdinTerminal: term.IsTerminal(int(os.Stdin.Fd())), StderrTerminal: term.IsTerminal(int(os.Stderr.Fd())),
 		Environ: os.Environ(), Now: time.Now, Executable: exe,
 		OneCall: func() { runtime.GOMAXPROCS(1) }, Harden: agent.Harden}
 }
@@ -72,6 +80,9 @@ type app struct {
 	// warnConfig: loadConfig prints the configuration's warnings on
 	// stderr (get/env/exec --no-agent).
 	warnConfig bool
+	// cfg is the configuration as last loaded (loadConfig), for the
+	// profile's URL and CA file in the Token document.
+	cfg *config.Config
 	// started turns true once flags and arguments parsed and a verb runs;
 	// an error before that is a usage error.
 	started bool
@@ -321,6 +332,7 @@ func (a *app) loadConfig() (*config.Config, error) {
 	if a.warnConfig {
 		a.printWarnings(cfg)
 	}
+	a.cfg = cfg
 	return cfg, nil
 }
 

@@ -37,16 +37,22 @@ Use the header name too: VCF and VCD take "Authorization: Bearer …", legacy
 VCD sessions "x-vcloud-authorization: …".`,
 		Example: `  tokenkeeper exec --profile sddc -- sh -c 'curl -sH "$TOKENKEEPER_HEADER_NAME: $TOKENKEEPER_HEADER_VALUE" https://sddc/v1/domains'
   tokenkeeper exec --profile vcd --min-validity 1h -- ansible-playbook site.yml`,
-		Args: cobra.MinimumNArgs(1),
+		Args: func(_ *cobra.Command, args []string) error {
+			if len(args) == 0 {
+				return usageError("exec runs a command, and none was given: " +
+					"tokenkeeper exec --profile NAME [--min-validity D] -- COMMAND [ARG…]")
+			}
+			return nil
+		},
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if f.profile == "" {
-				return usageError("--profile is required")
+			if f.profile = a.defaultProfile(f.profile); f.profile == "" {
+				return errProfileRequired
 			}
 			t, err := a.token(cmd.Context(), f)
 			if err != nil {
 				return err
 			}
-			env := append(append([]string{}, a.env.Environ...), exec.EnvVars(toDocument(t))...)
+			env := append(append([]string{}, a.env.Environ...), exec.EnvVars(a.document(t))...)
 			code, err := a.run(args, env)
 			a.exitCode = code
 			return err

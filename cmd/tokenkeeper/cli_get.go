@@ -21,6 +21,7 @@ type tokenFlags struct {
 	allowShorter bool
 	noAgent      bool
 	timeout      time.Duration
+	verbose      bool
 }
 
 func (f *tokenFlags) register(cmd *cobra.Command, withForce bool) {
@@ -34,6 +35,8 @@ func (f *tokenFlags) register(cmd *cobra.Command, withForce bool) {
 	cmd.Flags().BoolVar(&f.noAgent, "no-agent", false,
 		"log in in this process, without the agent (VCF: the refresh token is revoked at once)")
 	cmd.Flags().DurationVar(&f.timeout, "timeout", 2*time.Minute, "give up after this long")
+	cmd.Flags().BoolVarP(&f.verbose, "verbose", "v", false,
+		"print a line on stderr per upstream retry while waiting (the default on a terminal)")
 }
 
 // token obtains the token the flags ask for.
@@ -56,7 +59,14 @@ func (a *app) token(ctx context.Context, f tokenFlags) (tok *host.Token, err err
 		return nil, err
 	}
 	defer svc.Close()
-	return svc.Token(ctx, f.profile, o)
+	if !f.verbose && !a.env.StderrTerminal {
+		return svc.Token(ctx, f.profile, o)
+	}
+	stop := progress{src: svc, profile: f.profile, w: a.env.Stderr, now: a.env.Now,
+		quiet: progressQuiet, every: progressEvery}.watch(ctx)
+	t, err := svc.Token(ctx, f.profile, o)
+	stop()
+	return t, err
 }
 
 // warnShorter says on stderr that a token served under --allow-shorter
@@ -114,26 +124,14 @@ config check' lists them.`,
 			// --timeout bounds the whole call, reading the request included.
 			ctx, cancel := context.WithTimeout(cmd.Context(), f.timeout)
 			defer cancel()
-			if f.profile == "" {
-				if err := requestFlags(cmd, "min-validity", "force-refresh", "allow-shorter"); err != nil {
-					return err
-				}
-				doc, err := a.readRequest(ctx, exec.KindTokenRequest, f.timeout)
-				if err != nil {
-					return err
-				}
-				req, err := exec.ParseTokenRequest(bytes.NewReader(doc))
-				if err != nil {
-					return err
-				}
-				f.profile, f.minValidity, f.forceRefresh = req.Profile, time.Duration(req.MinValidity), req.ForceRefresh
-				f.allowShorter = req.AllowShorter
+			if err := a.requestOrDefault(ctx, cmd, &f); err != nil {
+				return err
 			}
 			t, err := a.token(ctx, f)
 			if err != nil {
 				return err
 			}
-			return exec.WriteToken(a.env.Stdout, toDocument(t), format)
+			return exec.WriteToken(a.env.Stdout, a.document(t), format)
 		},
 	}
 	f.register(cmd, true)
@@ -209,14 +207,14 @@ On failure stdout stays empty, so eval does nothing.`,
   curl -H "$TOKENKEEPER_HEADER_NAME: $TOKENKEEPER_HEADER_VALUE" https://sddc/v1/domains`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if f.profile == "" {
-				return usageError("--profile is required")
+			if f.profile = a.defaultProfile(f.profile); f.profile == "" {
+				return errProfileRequired
 			}
 			t, err := a.token(cmd.Context(), f)
 			if err != nil {
 				return err
 			}
-			return exec.WriteToken(a.env.Stdout, toDocument(t), exec.FormatEnv)
+			return exec.WriteToken(a.env.Stdout, a.document(t), exec.FormatEnv)
 		},
 	}
 	f.register(cmd, false)
@@ -235,6 +233,59 @@ func (a *app) readRequest(ctx context.Context, kind string, timeout time.Duratio
 			"without --profile, the request is read from stdin", e.Message, timeout)}
 	}
 	return doc, err
+}
+
+// envProfile names the variable holding the default profile.
+const envProfile = "TOKENKEEPER_PROFILE"
+
+// errProfileRequired: a verb that needs a profile got none.
+var errProfileRequired = usageError("--profile is required (or set $%s)", envProfile)
+
+// defaultProfile is p, else $TOKENKEEPER_PROFILE.
+func (a *app) defaultProfile(p string) string {
+	if p != "" {
+		return p
+	}
+	return a.env.Getenv(envProfile)
+}
+
+// requestOrDefault fills f for get without --profile: from the JSON
+// request on stdin, or — when stdin is a terminal or empty and
+// $TOKENKEEPER_PROFILE is set — with that profile and the flags. A request
+// on stdin always wins: a caller that sends one (the Ansible lookup) must
+// never have its min validity dropped by a variable it did not set.
+func (a *app) requestOrDefault(ctx context.Context, cmd *cobra.Command, f *tokenFlags) error {
+	if f.profile != "" {
+		return nil
+	}
+	p := a.env.Getenv(envProfile)
+	if p == "" {
+		if err := requestFlags(cmd, "min-validity", "force-refresh", "allow-shorter"); err != nil {
+			return err
+		}
+	}
+	if p != "" && a.env.StdinTerminal {
+		f.profile = p
+		return nil
+	}
+	doc, err := a.readRequest(ctx, exec.KindTokenRequest, f.timeout)
+	if p != "" && errors.Is(err, exec.ErrNoRequest) {
+		f.profile = p
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if err := requestFlags(cmd, "min-validity", "force-refresh", "allow-shorter"); err != nil {
+		return err
+	}
+	req, err := exec.ParseTokenRequest(bytes.NewReader(doc))
+	if err != nil {
+		return err
+	}
+	f.profile, f.minValidity, f.forceRefresh = req.Profile, time.Duration(req.MinValidity), req.ForceRefresh
+	f.allowShorter = req.AllowShorter
+	return nil
 }
 
 // requestFlags refuses flags that say what the JSON request on stdin says:

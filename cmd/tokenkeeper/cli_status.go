@@ -369,8 +369,8 @@ held, and it says so.`,
 		Example: `  tokenkeeper logout --profile sddc`,
 		Args:    noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if profile == "" {
-				return usageError("--profile is required")
+			if profile = a.defaultProfile(profile); profile == "" {
+				return errProfileRequired
 			}
 			ctx, cancel := context.WithTimeout(cmd.Context(), time.Minute)
 			defer cancel()

@@ -15,6 +15,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/tokenkeeper/tokenkeeper/host"
 	"github.com/tokenkeeper/tokenkeeper/host/exec"
 	"github.com/tokenkeeper/tokenkeeper/internal/sim"
 	"github.com/tokenkeeper/tokenkeeper/internal/sim/vcf"
@@ -305,4 +306,132 @@ func allCommands(c *cobra.Command) []*cobra.Command {
 		out = append(out, allCommands(sub)...)
 	}
 	return out
+}
+
+func TestProgressLine(t *testing.T) {
+	now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	tests := []struct {
+		lastErr string
+		next    time.Duration
+		want    string
+	}{
+		{`profile "p": log in: POST /v1/tokens: connection refused: dial tcp 127.0.0.1:1: connect: connection refused (upstream unavailable)`,
+			4 * time.Second, "waiting for https://x: connection refused (attempt 3, next in 4s)"},
+		{`profile "p": log in: POST /v1/tokens: HTTP 503 (upstream unavailable)`,
+			880 * time.Millisecond, "waiting for https://x: HTTP 503 (attempt 3, next in 880ms)"},
+		{`timeout`, 0, "waiting for https://x: timeout (attempt 3)"},
+	}
+	for _, tt := range tests {
+		s := host.ProfileStatus{Profile: "p", URL: "https://x", LastError: tt.lastErr, FailedAttempts: 3}
+		if tt.next > 0 {
+			s.NextAttemptAt = now.Add(tt.next)
+		}
+		if got := progressLine(s, now); got != tt.want {
+			t.Errorf("progressLine(%q) = %q, want %q", tt.lastErr, got, tt.want)
+		}
+	}
+}
+
+// TestGetVerboseShowsRetries: a get waiting on an upstream that refuses
+// connections says so on stderr, one line per retry, from the first
+// seconds; without --verbose (and not on a terminal) stderr holds only
+// the final line.
+func TestGetVerboseShowsRetries(t *testing.T) {
+	c := newCLITest(t, nil, testPassword) // url https://127.0.0.1:1: refused
+	for _, verbose := range []bool{true, false} {
+		args := []string{"get", "-p", "sddc", "--no-agent", "--timeout", "3s", "--format", "token"}
+		if verbose {
+			args = append(args, "--verbose")
+		}
+		o := c.run(context.Background(), "", args...)
+		lines := strings.Split(strings.TrimSpace(o.stderr), "\n")
+		waiting := 0
+		for _, l := range lines {
+			if strings.HasPrefix(l, "tokenkeeper: waiting for https://127.0.0.1:1: connection refused (attempt ") {
+				waiting++
+			}
+		}
+		if o.code != exec.ExitUnavailable || (verbose && waiting == 0) || (!verbose && len(lines) != 1) {
+			t.Errorf("verbose %v: exit %d, %d progress lines of %d; stderr:\n%s", verbose, o.code, waiting, len(lines), o.stderr)
+		}
+	}
+}
+
+// TestOnlineCheckMovesOnFromUnreachable: one unreachable profile among
+// three costs its --profile-timeout (10 s by default), not the whole
+// check; every profile is reported, and the retries are shown meanwhile.
+func TestOnlineCheckMovesOnFromUnreachable(t *testing.T) {
+	u := newUpstream(t)
+	c := newCLITest(t, u, testPassword)
+	good := "    provider: vcf\n    url: " + u.srv.URL + "\n    ca_file: " + u.caFile +
+		"\n    username: " + testUser + "\n    password: {env: TK_TEST_PW}\n"
+	yaml := "profiles:\n  a:\n" + good + "  b:\n    provider: vcf\n    url: https://127.0.0.1:1\n    username: " +
+		testUser + "\n    password: {env: TK_TEST_PW}\n  c:\n" + good
+	if err := os.WriteFile(c.config, []byte(yaml), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	o := c.run(context.Background(), "", "config", "check", "--online")
+	took := time.Since(start)
+	if took > 15*time.Second || o.code != exec.ExitUnavailable {
+		t.Errorf("took %v, exit %d; want under 15s, exit 5", took, o.code)
+	}
+	for _, w := range []string{"a: ok", "b: FAILED (Unavailable)", "c: ok"} {
+		if !strings.Contains(o.stdout, w) {
+			t.Errorf("stdout lacks %q:\n%s", w, o.stdout)
+		}
+	}
+	if !strings.Contains(o.stderr, "waiting for https://127.0.0.1:1: connection refused (attempt ") {
+		t.Errorf("no progress on stderr:\n%s", o.stderr)
+	}
+}
+
+// TestDefaultProfileFromEnvironment: $TOKENKEEPER_PROFILE names the
+// profile of get, env and exec without --profile; a JSON request on stdin
+// still wins for get (the Ansible lookup sends one, with its min validity).
+func TestDefaultProfileFromEnvironment(t *testing.T) {
+	u := newUpstream(t)
+	c := newCLITest(t, u, testPassword)
+	ctx := context.Background()
+	if o := c.run(ctx, "", "env", "--no-agent"); o.code != exec.ExitUsage || !strings.Contains(o.stderr, "TOKENKEEPER_PROFILE") {
+		t.Errorf("env without a profile: exit %d: %s", o.code, o.stderr)
+	}
+	c.env["TOKENKEEPER_PROFILE"] = "sddc"
+	if o := c.run(ctx, "", "get", "--no-agent"); o.code != 0 || decodeToken(t, o.stdout).Profile != "sddc" {
+		t.Errorf("get with an empty stdin: exit %d: %s", o.code, o.stderr)
+	}
+	if o := c.run(ctx, "", "env", "--no-agent"); o.code != 0 || !strings.Contains(o.stdout, "export TOKENKEEPER_TOKEN=") {
+		t.Errorf("env: exit %d: %s", o.code, o.stderr)
+	}
+	if o := c.run(ctx, "", "exec", "--no-agent", "--", "true"); o.code != 0 {
+		t.Errorf("exec: exit %d: %s", o.code, o.stderr)
+	}
+	req := `{"apiVersion":"tokenkeeper/v1","kind":"TokenRequest","profile":"other"}`
+	if o := c.run(ctx, req, "get", "--no-agent"); o.code != exec.ExitUsage || !strings.Contains(o.stderr, `"other"`) {
+		t.Errorf("get with a request for another profile: exit %d: %s", o.code, o.stderr)
+	}
+}
+
+// TestTokenDocumentCarriesURLAndCAFile: scripts and playbooks take the
+// upstream and its CA from the Token document instead of repeating them.
+func TestTokenDocumentCarriesURLAndCAFile(t *testing.T) {
+	u := newUpstream(t)
+	c := newCLITest(t, u, testPassword)
+	o := c.run(context.Background(), "", "get", "-p", "sddc", "--no-agent")
+	if o.code != 0 {
+		t.Fatalf("exit %d: %s", o.code, o.stderr)
+	}
+	if d := decodeToken(t, o.stdout); d.URL != u.srv.URL || d.CAFile != u.caFile {
+		t.Errorf("url %q, caFile %q; want %q, %q", d.URL, d.CAFile, u.srv.URL, u.caFile)
+	}
+}
+
+// TestExecWithoutCommand says what is missing and how exec is called.
+func TestExecWithoutCommand(t *testing.T) {
+	c := newCLITest(t, nil, testPassword)
+	o := c.run(context.Background(), "", "exec", "-p", "sddc")
+	if o.code != exec.ExitUsage || !strings.Contains(o.stderr, "none was given") ||
+		!strings.Contains(o.stderr, "tokenkeeper exec --profile NAME") {
+		t.Errorf("exit %d: %s", o.code, o.stderr)
+	}
 }

@@ -292,7 +292,20 @@ func fromKeeperStatus(s keeper.Status) host.ProfileStatus {
 		Fingerprint: s.Fingerprint, LastError: s.LastError, RetryAt: s.RetryAt, LastUsed: s.LastUsed,
 		Logins: s.Counts.Logins, LoginFailures: s.Counts.LoginFailures, Refreshes: s.Counts.Refreshes,
 		RefreshFailures: s.Counts.RefreshFailures, Revocations: s.Counts.Revocations,
+		FailedAttempts: s.FailedAttempts, NextAttemptAt: s.NextAttemptAt,
 	}
+}
+
+// document is the Token document of t, with the URL and CA file of its
+// profile in the configuration this invocation loaded.
+func (a *app) document(t *host.Token) exec.Token {
+	d := toDocument(t)
+	if a.cfg != nil {
+		if p := a.cfg.Profiles[t.Profile]; p != nil {
+			d.URL, d.CAFile = p.URL, p.CAFile
+		}
+	}
+	return d
 }
 
 // toDocument is the one place a token leaves its Secret wrappers: for

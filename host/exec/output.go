@@ -11,7 +11,7 @@ import (
 const (
 	FormatJSON   = "json"   // the Token document (default)
 	FormatToken  = "token"  // the raw token and a newline
-	FormatHeader = "header" // "Name: value" and a newline, ready for curl -H @-
+	FormatHeader = "header" // "Name: value" and a newline, for curl -H "$h"
 	FormatEnv    = "env"    // shell export lines, as `tokenkeeper env`
 )
 
@@ -48,6 +48,12 @@ type Token struct {
 	// stay valid for the minValidity asked: served under allowShorter
 	// while upstream was unavailable.
 	ShorterThanRequested bool `json:"shorterThanRequested,omitempty"`
+	// URL is the profile's upstream, and CAFile the CA bundle the
+	// profile verifies it with (an absolute path; absent when the system
+	// roots are used), so that scripts and playbooks need not repeat
+	// them. Both are optional: older helpers omit them.
+	URL    string `json:"url,omitempty"`
+	CAFile string `json:"caFile,omitempty"`
 }
 
 // NewToken fills in apiVersion and kind and normalises the expiry to UTC

@@ -11,6 +11,10 @@ import (
 	"time"
 )
 
+// ErrNoRequest: stdin ended without a request (an empty stdin); the
+// error of ReadRequest matches it with errors.Is.
+var ErrNoRequest = errors.New("no request on stdin")
+
 // trailingGrace is how long ReadRequest waits, once a request is
 // complete, for the end of stdin, to reject what may follow it. Callers
 // that close stdin after the request (the Ansible lookup, `echo … |`) are
@@ -71,7 +75,9 @@ func frame(r *countingReader, kind string, doc chan<- framed, tail chan<- error)
 		doc <- framed{err: invalid(fmt.Sprintf("%s on stdin is larger than %d bytes", kind, maxRequest))}
 		return
 	case errors.Is(err, io.EOF):
-		doc <- framed{err: invalid(fmt.Sprintf("no --profile given and no %s on stdin", kind))}
+		e := invalid(fmt.Sprintf("no --profile given and no %s on stdin", kind))
+		e.Err = ErrNoRequest
+		doc <- framed{err: e}
 		return
 	case err != nil:
 		doc <- framed{err: invalid(fmt.Sprintf("malformed %s on stdin: %s", kind, jsonProblem(err)))}

@@ -169,6 +169,7 @@ type tokenDoc struct {
 	Header                                                header
 	ExpiresAt                                             time.Time
 	Fingerprint                                           string
+	URL, CAFile                                           string // optional: the profile's upstream and CA bundle
 }
 
 type errorDoc struct {
