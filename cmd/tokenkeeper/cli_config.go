@@ -22,12 +22,14 @@ func (a *app) configCommand() *cobra.Command {
 		Long: `config works with the profiles file: --config FILE, else $TOKENKEEPER_CONFIG,
 else $XDG_CONFIG_HOME/tokenkeeper/config.yaml, else
 ~/.config/tokenkeeper/config.yaml.`,
-		Example: `  tokenkeeper config check
+		Example: `  tokenkeeper config init --profile sddc --provider vcf --url https://sddc.example.com \
+      --username administrator@vsphere.local --password-env VCF_PASSWORD
+  tokenkeeper config check
   tokenkeeper config check --online --config ./lab.yaml`,
 		Args: unknownSubcommand,
 		RunE: func(cmd *cobra.Command, _ []string) error { return cmd.Help() },
 	}
-	cmd.AddCommand(a.configCheckCommand())
+	cmd.AddCommand(a.configCheckCommand(), a.configInitCommand())
 	return cmd
 }
 
