@@ -145,7 +145,7 @@ func (d *Datasource) fetch(ctx context.Context) (DatasourceOutput, error) {
 	if viaAgent && errors.Is(err, host.ErrNoAgent) {
 		// The agent retired (the profiles file changed) and none took
 		// over: as when no agent runs, the helper serves this call.
-		logger.Debug("the tokenkeeper agent went away; launching the helper", "reason", err)
+		logger.Info("the tokenkeeper agent went away; launching the helper", "reason", err)
 		tok, viaAgent, err = d.token(ctx, logger, true)
 	}
 	if err != nil {

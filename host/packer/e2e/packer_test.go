@@ -233,3 +233,45 @@ func TestCloudDirectorNeedsAgent(t *testing.T) {
 	}
 	w.stopAgent()
 }
+
+// The shipped example validates with plain `packer validate`, which does
+// not run data sources: its provisioners take the data source's values in
+// an env map, which Packer can check while they are still unknown.
+func TestExampleValidatesWithoutDataSources(t *testing.T) {
+	w := newWorld(t)
+	w.installPlugin()
+	r := w.packer(append(append([]string{"validate"}, w.exampleVars()...), exampleTemplate)...)
+	if r.code != 0 {
+		t.Fatalf("packer validate: exit %d:\n%s", r.code, redact(r.out))
+	}
+	if s := w.stats(); s.Logins != 0 {
+		t.Errorf("packer validate logged in %d times; it runs no data source", s.Logins)
+	}
+}
+
+// The profiles file is edited while an agent runs: the agent retires at
+// the data source's call ("this agent is exiting; retry"), and the build
+// still succeeds — the data source's host.Dial runs the call again, and
+// with no agent taking over launches the helper, as when none runs.
+func TestBuildAfterProfilesFileEdit(t *testing.T) {
+	w := newWorld(t)
+	w.installPlugin()
+	w.startAgent()
+	t.Cleanup(w.stopAgent) // the example's `tokenkeeper get` starts a new one
+	if r := w.run(stopTimeout, w.bin.tokenkeeper, "get", "--profile", "sddc", "--format", "token"); r.code != 0 {
+		t.Fatalf("tokenkeeper get through the agent: exit %d:\n%s", r.code, redact(r.out))
+	}
+	old, err := os.ReadFile(w.configPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.writeConfig("# edited while the agent runs\n" + string(old))
+	args := append(append([]string{"build", "-color=false"}, w.exampleVars()...), exampleTemplate)
+	build := w.runEnv([]string{"PACKER_LOG=1"}, packerTimeout, w.bin.packer, args...)
+	if build.code != 0 {
+		t.Fatalf("packer build after the edit: exit %d:\n%s", build.code, redact(build.out))
+	}
+	assertContains(t, "packer build", build.out, dataSourceCallOK, freshTokenCallOK, redactedHeader,
+		"the tokenkeeper agent went away; launching the helper", "agent=false")
+	assertNoToken(t, "packer build", build.out)
+}

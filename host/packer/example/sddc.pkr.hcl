@@ -61,15 +61,18 @@ build {
   sources = ["source.null.sddc"]
 
   # 1. The token from the data source, for steps that run early in the build.
+  #    An env map, not environment_vars: `packer validate` (which does not
+  #    run data sources) cannot check "KEY=${data…}" strings whose value is
+  #    unknown until the build.
   provisioner "shell-local" {
-    environment_vars = [
-      "SDDC_URL=${var.sddc_url}",
-      "CA_FILE=${var.ca_file}",
-      "AUTH_NAME=${data.tokenkeeper.sddc.header_name}",
-      "AUTH_VALUE=${local.sddc_auth}",
-      "TOKEN_EXPIRES_AT=${data.tokenkeeper.sddc.expires_at}",
-      "TOKEN_FINGERPRINT=${data.tokenkeeper.sddc.fingerprint}",
-    ]
+    env = {
+      SDDC_URL          = var.sddc_url
+      CA_FILE           = var.ca_file
+      AUTH_NAME         = data.tokenkeeper.sddc.header_name
+      AUTH_VALUE        = local.sddc_auth
+      TOKEN_EXPIRES_AT  = data.tokenkeeper.sddc.expires_at
+      TOKEN_FINGERPRINT = data.tokenkeeper.sddc.fingerprint
+    }
     inline = [
       "echo \"using token $TOKEN_FINGERPRINT, valid until $TOKEN_EXPIRES_AT, header $AUTH_NAME: $AUTH_VALUE\"",
       "curl -fsS --cacert \"$CA_FILE\" -H \"$AUTH_NAME: $AUTH_VALUE\" -o /dev/null -w 'data source token: GET /v1/domains -> HTTP %%{http_code}\\n' \"$SDDC_URL/v1/domains\"",
@@ -78,17 +81,18 @@ build {
 
   # 2. A fresh token at the moment of use, for steps that run hours into a
   #    long build: the provisioner asks tokenkeeper itself. The header goes
-  #    through a pipe, never through argv or Packer's output.
+  #    through a pipe (printf is a shell builtin), never through argv or
+  #    Packer's output; `&&` fails closed: no request without a token.
   provisioner "shell-local" {
-    environment_vars = [
-      "SDDC_URL=${var.sddc_url}",
-      "CA_FILE=${var.ca_file}",
-      "TOKENKEEPER=${var.tokenkeeper}",
-      "TK_CONFIG=${var.tokenkeeper_config}",
-    ]
+    env = {
+      SDDC_URL    = var.sddc_url
+      CA_FILE     = var.ca_file
+      TOKENKEEPER = var.tokenkeeper
+      TK_CONFIG   = var.tokenkeeper_config
+    }
     inline = [
       "set -e",
-      "\"$TOKENKEEPER\" get $${TK_CONFIG:+--config \"$TK_CONFIG\"} --profile sddc --min-validity 5m --format header | curl -fsS --cacert \"$CA_FILE\" -H @- -o /dev/null -w 'fresh token: GET /v1/domains -> HTTP %%{http_code}\\n' \"$SDDC_URL/v1/domains\"",
+      "h=$(\"$TOKENKEEPER\" get $${TK_CONFIG:+--config \"$TK_CONFIG\"} --profile sddc --min-validity 5m --format header) && printf '%s\\n' \"$h\" | curl -fsS --cacert \"$CA_FILE\" -H @- -o /dev/null -w 'fresh token: GET /v1/domains -> HTTP %%{http_code}\\n' \"$SDDC_URL/v1/domains\"",
     ]
   }
 }
