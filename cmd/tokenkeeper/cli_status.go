@@ -6,9 +6,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strconv"
+	"strings"
 	"text/tabwriter"
 	"time"
+	"unicode/utf8"
 
 	"github.com/spf13/cobra"
 
@@ -248,6 +251,10 @@ func when(t time.Time) *time.Time {
 	return &u
 }
 
+// lastErrorWidth bounds the LAST-ERROR column: the last column, so a long
+// error widens the line, not the table.
+const lastErrorWidth = 160
+
 // writeStatusTable prints a line per agent, then the profiles; with rows
 // from more than one agent an AGENT column (the pid) says whose each is.
 func writeStatusTable(w io.Writer, doc statusDocument, now time.Time) error {
@@ -266,7 +273,7 @@ func writeStatusTable(w io.Writer, doc statusDocument, now time.Time) error {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", p.Profile, p.Provider, p.State,
 			left(p.AccessExpiresAt, now), left(p.RefreshExpiresAt, now),
 			ratio(p.Counts.Logins, p.Counts.LoginFailures), ratio(p.Counts.Refreshes, p.Counts.RefreshFailures),
-			retryIn(p.RetryAt, now), shortenTail(p.LastError, 72))
+			retryIn(p.RetryAt, now), shortError(p.Profile, p.LastError, lastErrorWidth))
 	}
 	return tw.Flush()
 }
@@ -337,25 +344,40 @@ func retryIn(t *time.Time, now time.Time) string {
 	return "in " + t.Sub(now).Round(time.Second).String()
 }
 
-// shortenTail keeps the end of a long error, which holds the cause
-// ("…HTTP 400 BAD_CREDENTIALS (credentials rejected)"), starting at a
-// word when one begins in the first half of what is kept.
-func shortenTail(s string, n int) string {
+// shortError is a profile's last error for the status table: without the
+// `profile "x": ` prefixes the PROFILE column already says, on one line,
+// whole up to max runes; a longer one loses its middle, never its start
+// (what failed) or its end (the upstream's status and code, e.g. "HTTP 400
+// BAD_CREDENTIALS: …", and the classification), cut at spaces.
+func shortError(profile, s string, max int) string {
+	s = oneLine(strings.ReplaceAll(s, fmt.Sprintf("profile %q: ", profile), ""))
 	if s == "" {
 		return "-"
 	}
-	r := []rune(oneLine(s))
-	if len(r) <= n {
-		return string(r)
+	r := []rune(s)
+	if len(r) <= max {
+		return s
 	}
-	tail := r[len(r)-(n-1):]
-	for i, c := range tail[:len(tail)/2] {
-		if c == ' ' {
-			tail = tail[i+1:]
+	head := r[:max*2/5]
+	from := len(r) - (max - len(head) - 3) // 3: " … "
+	// The upstream's status and code ("HTTP 400 BAD_CREDENTIALS") are
+	// what a person acts on: the tail starts there when it fits.
+	if i := strings.LastIndex(s, "HTTP "); i >= 0 {
+		if at := utf8.RuneCountInString(s[:i]); at < from && len(r)-at <= max-3-20 {
+			head, from = r[:max-3-(len(r)-at)], at
+		}
+	}
+	tail := r[from:]
+	for i := len(head) - 1; i > len(head)/2; i-- {
+		if head[i] == ' ' {
+			head = head[:i]
 			break
 		}
 	}
-	return "…" + string(tail)
+	if i := slices.Index(tail, ' '); i >= 0 && i < len(tail)/2 && !strings.HasPrefix(string(tail), "HTTP ") {
+		tail = tail[i+1:]
+	}
+	return string(head) + " … " + string(tail)
 }
 
 func (a *app) logoutCommand() *cobra.Command {
