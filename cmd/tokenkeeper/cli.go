@@ -337,7 +337,8 @@ func (a *app) loadConfig() (*config.Config, error) {
 }
 
 // logger writes readable hclog lines to stderr at --log-level, or at def
-// when the flag is not set; "off" discards.
+// when the flag is not set; "off" discards. Times, of the line and of its
+// values, are RFC 3339.
 func (a *app) logger(def string) hclog.Logger {
 	level := a.logLevel
 	if level == "" {
@@ -346,9 +347,10 @@ func (a *app) logger(def string) hclog.Logger {
 	if strings.EqualFold(level, "off") {
 		return hclog.NewNullLogger()
 	}
-	return hclog.New(&hclog.LoggerOptions{
+	return timeLogger{Logger: hclog.New(&hclog.LoggerOptions{
 		Name: "tokenkeeper", Level: hclog.LevelFromString(level), Output: a.env.Stderr,
-	})
+		TimeFormat: logTimeFormat,
+	})}
 }
 
 // usageError marks a flag or argument combination as exit code 2.

@@ -486,3 +486,20 @@ func TestConfigInitRefusesWhatWouldNotLoad(t *testing.T) {
 		t.Errorf("left %d files behind", len(entries))
 	}
 }
+
+// TestLogTimesAreRFC3339: time values in the agent's log lines read as
+// RFC 3339, not Go's time.String with its monotonic clock reading.
+func TestLogTimesAreRFC3339(t *testing.T) {
+	var b bytes.Buffer
+	a := &app{env: cliEnv{Stderr: &b}}
+	at := time.Now().Add(time.Minute) // carries a monotonic reading
+	a.logger("info").Named("agent").With("since", at).Info("login rejected", "retry_at", at, "never", time.Time{}, "n", 1)
+	line := b.String()
+	want := at.Format(logTimeFormat)
+	if strings.Contains(line, "m=+") || strings.Count(line, "="+want) != 2 || !strings.Contains(line, "never=never") {
+		t.Errorf("log line %q: want retry_at and since as %s, no monotonic part", line, want)
+	}
+	if _, err := time.Parse(logTimeFormat, strings.Fields(line)[0]); err != nil {
+		t.Errorf("the line's own time %q is not RFC 3339: %v", strings.Fields(line)[0], err)
+	}
+}
