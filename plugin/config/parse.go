@@ -38,7 +38,7 @@ func Parse(data []byte, filename string) (*Config, error) {
 	}
 	ps.root(root, cfg)
 	for _, p := range cfg.Profiles {
-		ps.errs = append(ps.errs, p.validate()...)
+		ps.errs = append(ps.errs, ps.notDerived(p.Name, p.validate())...)
 	}
 	if err := joinErrors(ps.errs); err != nil {
 		return nil, err
@@ -126,6 +126,12 @@ type parser struct {
 	// bound the expansion (see maxMergeCost).
 	merging   map[*yaml.Node]bool
 	mergeCost int
+	// suggested holds, per profile, the keys an unknown key was taken
+	// for ("usernme": username): a missing-field error of such a key is
+	// the typo's echo, not a problem of its own.
+	suggested map[string]map[string]bool
+	// listedAt is the line of the one error that lists the valid keys.
+	listedAt int
 }
 
 func newParser(filename string) (*parser, error) {
@@ -133,7 +139,7 @@ func newParser(filename string) (*parser, error) {
 	if err != nil {
 		return nil, fmt.Errorf("could not resolve the config directory: %w", err)
 	}
-	return &parser{file: filename, dir: dir, merging: map[*yaml.Node]bool{}}, nil
+	return &parser{file: filename, dir: dir, merging: map[*yaml.Node]bool{}, suggested: map[string]map[string]bool{}}, nil
 }
 
 // where names the profile and field a value belongs to.
@@ -290,11 +296,40 @@ var profileKeys = func() []string {
 }()
 
 // unknown reports a key that is not one of valid, with a suggestion when
-// the key looks like a typo of a valid one.
+// the key looks like a typo of a valid one. The valid keys are listed
+// once, in the first error without a suggestion; later ones point there.
 func (ps *parser) unknown(k *yaml.Node, w where, key string, valid []string) {
-	hint := ""
 	if s := closest(key, valid); s != "" {
-		hint = fmt.Sprintf(" (did you mean %q?)", s)
+		if w.profile != "" {
+			if ps.suggested[w.profile] == nil {
+				ps.suggested[w.profile] = map[string]bool{}
+			}
+			ps.suggested[w.profile][s] = true
+		}
+		ps.fail(k, w, "unknown key %q (did you mean %q?)", key, s)
+		return
 	}
-	ps.fail(k, w, "unknown key %q%s; valid keys: %s", key, hint, strings.Join(valid, ", "))
+	if ps.listedAt != 0 {
+		ps.fail(k, w, "unknown key %q (the valid keys are listed at line %d)", key, ps.listedAt)
+		return
+	}
+	ps.listedAt = k.Line
+	ps.fail(k, w, "unknown key %q; valid keys: %s", key, strings.Join(valid, ", "))
+}
+
+// notDerived drops from a profile's validation errors those about a
+// missing key an unknown key of the profile was taken for: "usernme"
+// already says what "username is required" would.
+func (ps *parser) notDerived(profile string, errs []*Error) []*Error {
+	typo := ps.suggested[profile]
+	if len(typo) == 0 {
+		return errs
+	}
+	out := errs[:0]
+	for _, e := range errs {
+		if !typo[e.Field] {
+			out = append(out, e)
+		}
+	}
+	return out
 }
