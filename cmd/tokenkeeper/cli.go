@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"runtime"
 	"strings"
@@ -124,6 +125,9 @@ func runCLI(ctx context.Context, args []string, env cliEnv) int {
 		return se.status
 	}
 	e := a.classify(err)
+	if oneLineVerbs[name] {
+		e = firstProblem(e)
+	}
 	if machineVerbs[name] && !rawFormat(cmd, args) {
 		_ = exec.WriteError(env.Stdout, e)
 	}
@@ -213,6 +217,20 @@ type statusError struct {
 
 func (e *statusError) Error() string { return e.msg }
 func (e *statusError) Unwrap() error { return e.err }
+
+// firstProblem shortens the error of a profiles file with several
+// problems to the first and a pointer to config check: the one line of a
+// scripted verb is read by people in CI logs, not parsed.
+func firstProblem(e *exec.Error) *exec.Error {
+	var j interface{ Unwrap() []error }
+	if e.Code != exec.CodeBadConfig || !errors.As(e.Err, &j) || len(j.Unwrap()) < 2 {
+		return e
+	}
+	c := *e
+	c.Message = fmt.Sprintf("%d problems in the profiles file, the first: %s (all of them: tokenkeeper config check)",
+		len(j.Unwrap()), j.Unwrap()[0])
+	return &c
+}
 
 // oneLine folds a multi-line message (joined config errors) into the one
 // stderr line the protocol promises.
@@ -314,10 +332,14 @@ func (a *app) resolveConfigPath() (string, error) {
 		p = config.DefaultPath(a.env.Getenv)
 	}
 	if p == "" {
-		return "", exec.Errorf(exec.CodeBadConfig, "no configuration file: pass --config or set TOKENKEEPER_CONFIG")
+		return "", exec.Errorf(exec.CodeBadConfig, "no profiles file: neither HOME nor XDG_CONFIG_HOME is set; "+
+			"pass --config FILE or set $TOKENKEEPER_CONFIG")
 	}
 	return p, nil
 }
+
+// initHint is how to start a profiles file.
+const initHint = "tokenkeeper config init --profile NAME --provider vcf|vcd --url URL --username USER --password-env VAR"
 
 // loadConfig reads and validates the profiles file.
 func (a *app) loadConfig() (*config.Config, error) {
@@ -326,6 +348,10 @@ func (a *app) loadConfig() (*config.Config, error) {
 		return nil, err
 	}
 	cfg, err := config.Load(p)
+	if errors.Is(err, fs.ErrNotExist) && a.configPath == "" {
+		return nil, &exec.Error{Code: exec.CodeBadConfig, Err: err, Message: fmt.Sprintf("no profiles file at %s: "+
+			"pass --config FILE, set $TOKENKEEPER_CONFIG, or write one with '%s'", p, initHint)}
+	}
 	if err != nil {
 		return nil, &exec.Error{Code: exec.CodeBadConfig, Message: err.Error(), Err: err}
 	}

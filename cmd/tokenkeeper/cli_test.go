@@ -503,3 +503,43 @@ func TestLogTimesAreRFC3339(t *testing.T) {
 		t.Errorf("the line's own time %q is not RFC 3339: %v", strings.Fields(line)[0], err)
 	}
 }
+
+// TestConfigProblemsOnGet: get's one stderr line (and its Error document)
+// names the first of several problems and points to config check.
+func TestConfigProblemsOnGet(t *testing.T) {
+	c := newCLITest(t, nil, testPassword)
+	yaml := "profiles:\n  a:\n    provider: vcf\n    url: https://x\n    usernme: u\n    pasword: {env: P}\n" +
+		"  b:\n    provider: vcf\n    url: https://y\n    api_key: {env: K}\n    timout: 3s\n"
+	if err := os.WriteFile(c.config, []byte(yaml), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	o := c.run(context.Background(), "", "get", "-p", "a")
+	line := strings.TrimSpace(o.stderr)
+	if o.code != exec.ExitUsage || strings.Count(line, "\n") != 0 || !strings.Contains(line, "3 problems in the profiles file, the first: ") ||
+		!strings.Contains(line, `unknown key "usernme" (did you mean "username"?)`) || strings.Contains(line, "timout") ||
+		!strings.Contains(line, "tokenkeeper config check") {
+		t.Errorf("exit %d, stderr %q", o.code, o.stderr)
+	}
+	if doc := o.stdout; !strings.Contains(doc, "3 problems") || strings.Contains(doc, "timout") {
+		t.Errorf("Error document %s", doc)
+	}
+}
+
+// TestNoConfigSaysWhatToDo: without a profiles file the message names
+// the three ways to have one.
+func TestNoConfigSaysWhatToDo(t *testing.T) {
+	c := newCLITest(t, nil, testPassword)
+	delete(c.env, "TOKENKEEPER_CONFIG")
+	c.env["XDG_CONFIG_HOME"] = t.TempDir()
+	o := c.run(context.Background(), "", "get", "-p", "a")
+	for _, w := range []string{"no profiles file at " + c.env["XDG_CONFIG_HOME"], "--config", "$TOKENKEEPER_CONFIG", "tokenkeeper config init"} {
+		if !strings.Contains(o.stderr, w) || o.code != exec.ExitUsage {
+			t.Errorf("exit %d, stderr %q lacks %q", o.code, o.stderr, w)
+		}
+	}
+	delete(c.env, "XDG_CONFIG_HOME")
+	delete(c.env, "HOME")
+	if o := c.run(context.Background(), "", "get", "-p", "a"); !strings.Contains(o.stderr, "--config FILE or set $TOKENKEEPER_CONFIG") {
+		t.Errorf("no HOME: stderr %q", o.stderr)
+	}
+}
