@@ -543,3 +543,38 @@ func TestNoConfigSaysWhatToDo(t *testing.T) {
 		t.Errorf("no HOME: stderr %q", o.stderr)
 	}
 }
+
+// TestAnsibleReadmeNamesTheCodes: the Ansible README's table of exit
+// status 2 names the codes get really writes for an unknown profile, a
+// bad profiles file and a bad flag (it said InvalidArgument for all).
+func TestAnsibleReadmeNamesTheCodes(t *testing.T) {
+	readme, err := os.ReadFile(filepath.Join("..", "..", "host", "ansible", "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	row := ""
+	for _, l := range strings.Split(string(readme), "\n") {
+		if strings.HasPrefix(l, "| 2 |") {
+			row = l
+		}
+	}
+	u := newUpstream(t)
+	c := newCLITest(t, u, testPassword)
+	bad := newCLITest(t, u, testPassword)
+	if err := os.WriteFile(bad.config, []byte("profiles:\n  sddc:\n    provider: vcf\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for what, o := range map[string]outcome{
+		"unknown profile":       c.run(context.Background(), "", "get", "-p", "nope", "--no-agent"),
+		"bad profiles file":     bad.run(context.Background(), "", "get", "-p", "sddc", "--no-agent"),
+		"bad option or request": c.run(context.Background(), "", "get", "-p", "sddc", "--bogus"),
+	} {
+		var doc struct{ Error struct{ Code string } }
+		if err := json.Unmarshal([]byte(o.stdout), &doc); err != nil || o.code != 2 {
+			t.Fatalf("%s: exit %d, stdout %q", what, o.code, o.stdout)
+		}
+		if want := what + " (`" + doc.Error.Code + "`)"; !strings.Contains(row, want) {
+			t.Errorf("the Ansible README's exit-2 row %q lacks %q", row, want)
+		}
+	}
+}

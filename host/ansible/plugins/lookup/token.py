@@ -282,6 +282,19 @@ _raw:
           I(min_validity) because the upstream was unavailable.
       type: bool
       sample: true
+    url:
+      description:
+        - The profile's upstream URL, so tasks need not repeat it.
+        - Optional, absent with tokenkeeper releases before it was added.
+      type: str
+      sample: https://sddc-manager.lab.local
+    caFile:
+      description:
+        - Absolute path of the CA bundle the profile verifies the upstream with, for
+          C(ca_path) of M(ansible.builtin.uri).
+        - Optional, absent when the profile uses the system's roots.
+      type: str
+      sample: /etc/ssl/sddc-ca.pem
 """
 
 import json
