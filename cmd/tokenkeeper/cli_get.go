@@ -90,14 +90,20 @@ func (a *app) getCommand() *cobra.Command {
 default), the bare token (token), "Name: value" (header) or shell export
 lines (env). Without --profile it reads one JSON TokenRequest from stdin
 (then --min-validity, --force-refresh and --allow-shorter belong in the
-request; --format, --timeout and --no-agent still apply). It talks to the
-agent, starting it when none runs.
+request; --format, --timeout and --no-agent still apply) — unless
+$TOKENKEEPER_PROFILE is set and stdin is a terminal or empty: then that is
+the profile. It talks to the agent, starting it when none runs. The Token
+document also carries the profile's url and caFile (optional fields).
 
 The token stays valid for --min-validity plus a safety margin. When upstream
 is unavailable and the cached token expires sooner, get fails with exit 5,
 naming the cause and the cached token's remaining life, unless
 --allow-shorter accepts it: the Token document then carries
 "shorterThanRequested": true and stderr a warning.
+
+While upstream is retried for more than about 2 s, a line per retry on
+stderr says what failed and when the next attempt starts — on a terminal,
+or anywhere with --verbose.
 
 On failure it writes one human line on stderr and exits with
 0 ok, 1 internal, 2 usage/bad request/bad config, 3 credentials rejected or
