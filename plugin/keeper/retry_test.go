@@ -308,7 +308,7 @@ func TestGaveUpNamesLastAttempt(t *testing.T) {
 func TestStatusShowsRetryProgress(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		f := newFake()
-		f.loginErrs = []error{unavailable(), unavailable(), unavailable()}
+		f.loginErrs = []error{notSent(), notSent(), notSent()}
 		k := newTestKeeper(t, f, Options{Rand: func() float64 { return 0.5 }})
 		done := make(chan struct{})
 		go func() { mustGet(t, k, GetOptions{}); close(done) }()
@@ -317,8 +317,8 @@ func TestStatusShowsRetryProgress(t *testing.T) {
 		time.Sleep(1500 * time.Millisecond)
 		synctest.Wait()
 		s := statusOf(t, k, "p")
-		if s.FailedAttempts != 2 || !s.NextAttemptAt.Equal(time.Now().Add(100*time.Millisecond)) || !strings.Contains(s.LastError, "503") {
-			t.Errorf("progress: %d failed, next at +%v, last error %q; want 2, +100ms, a 503",
+		if s.FailedAttempts != 2 || !s.NextAttemptAt.Equal(time.Now().Add(100*time.Millisecond)) || !strings.Contains(s.LastError, "connection refused") {
+			t.Errorf("progress: %d failed, next at +%v, last error %q; want 2, +100ms, connection refused",
 				s.FailedAttempts, s.NextAttemptAt.Sub(time.Now()), s.LastError)
 		}
 		<-done
