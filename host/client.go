@@ -82,13 +82,15 @@ type Client struct {
 	// going away runs once more on its successor (see Dial).
 	agent *agentLink
 
-	mu sync.Mutex // guards conn and retired
+	mu sync.Mutex // guards conn, retired and closed
 	// conn is the connection calls use; Dial's client replaces it when
 	// the agent retires.
 	conn connection
 	// retired are the closers of replaced connections: closed by Close,
 	// not at once, so that a call still running on one is not cut off.
 	retired []func() error
+	// closed: Close ran; no connection is opened after it.
+	closed bool
 
 	closeOnce sync.Once
 	closeErr  error // written once under closeOnce
@@ -142,6 +144,9 @@ func (c *Client) do(ctx context.Context, op, profile string, call func(tokenkeep
 func (c *Client) replace(ctx context.Context, gen int) (connection, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if c.closed {
+		return connection{}, errors.New("the client is closed")
+	}
 	if c.conn.gen != gen {
 		return c.conn, nil
 	}
@@ -235,6 +240,7 @@ func (c *Client) Close() error {
 	c.closeOnce.Do(func() {
 		c.mu.Lock()
 		defer c.mu.Unlock()
+		c.closed = true
 		for _, f := range append(c.retired, c.conn.closeFn) {
 			if f != nil {
 				c.closeErr = errors.Join(c.closeErr, f())
