@@ -2,6 +2,7 @@ package exec
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"os/exec"
@@ -181,5 +182,17 @@ func TestShellQuoteRoundTrip(t *testing.T) {
 		if string(out) != v {
 			t.Errorf("round trip of %q gave %q", v, out)
 		}
+	}
+}
+
+// An empty stdin is ErrNoRequest, so get can fall back to
+// $TOKENKEEPER_PROFILE; a request that is not JSON is not.
+func TestReadRequestEmptyIsNoRequest(t *testing.T) {
+	_, err := ReadRequest(context.Background(), strings.NewReader(" \n"), KindTokenRequest)
+	if !errors.Is(err, ErrNoRequest) {
+		t.Errorf("empty stdin: %v, want ErrNoRequest", err)
+	}
+	if _, err := ReadRequest(context.Background(), strings.NewReader("x"), KindTokenRequest); err == nil || errors.Is(err, ErrNoRequest) {
+		t.Errorf("garbage: %v, want another error", err)
 	}
 }
