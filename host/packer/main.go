@@ -11,6 +11,8 @@ import (
 
 	"github.com/hashicorp/packer-plugin-sdk/plugin"
 
+	_ "github.com/tokenkeeper/tokenkeeper/internal/platform" // Linux and macOS only
+
 	"github.com/tokenkeeper/tokenkeeper/host/packer/datasource"
 	"github.com/tokenkeeper/tokenkeeper/host/packer/version"
 )
