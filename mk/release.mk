@@ -1,0 +1,69 @@
+# Versions, releases and the macOS build (goreleaser v2 pinned in tools/release).
+#
+#   make version           the release of this checkout: the git tag at HEAD,
+#                          else the next patch with -dev (tools/release/version.sh);
+#                          `make build` and `make packer-plugin` stamp it
+#   make version-check     at a release tag, galaxy.yml and CHANGELOG.md name
+#                          the same version
+#   make cross-check       build and vet for darwin/amd64 and darwin/arm64, compile
+#                          every test package for darwin, and check that a Windows
+#                          build stops at the platform constraint (make test runs it)
+#   make release-check     goreleaser check on both configurations
+#   make release-snapshot  goreleaser release --snapshot --clean: dist/ (tokenkeeper
+#                          archives, .deb, .rpm, SBOMs, checksums) and host/packer/dist/
+#                          (the Packer plugin's zips and SHA256SUMS)
+#   make release-test      checks the snapshot's artifacts, installs its Packer zip
+#                          with `packer plugins install --path`, and runs the Packer
+#                          e2e suite with the plugin from the zip
+#
+# goreleaser and cyclonedx-gomod are built from tools/release/go.mod into
+# tools/release/.tools/<name>_<version>/ (gitignored), so only the first run on a
+# machine pays for the build (goreleaser: several minutes on two cores).
+
+VERSION     := $(shell tools/release/version.sh)
+# A tree with uncommitted changes is marked, as git describe --dirty does.
+COMMIT      := $(shell c=$$(git rev-parse HEAD 2>/dev/null) && { git diff --quiet HEAD -- || c=$$c-dirty; echo $$c; })
+VERSION_PKG := github.com/tokenkeeper/tokenkeeper/internal/version
+# Every binary of the tree (tokenkeeper, tokenkeeper-sim, the Packer plugin)
+# takes its version from this one package.
+VERSION_LDFLAGS := -X $(VERSION_PKG).Version=$(VERSION) -X $(VERSION_PKG).Commit=$(COMMIT)
+
+RELEASE_DIR   := tools/release
+RELEASE_TOOLS := $(RELEASE_DIR)/.tools
+tool_version   = $(shell awk '$$1 == "$(1)" { print $$2 }' $(RELEASE_DIR)/go.mod)
+GORELEASER_VERSION := $(call tool_version,github.com/goreleaser/goreleaser/v2)
+CYCLONEDX_VERSION  := $(call tool_version,github.com/CycloneDX/cyclonedx-gomod)
+GORELEASER    := $(RELEASE_TOOLS)/goreleaser_$(GORELEASER_VERSION)/goreleaser
+CYCLONEDX     := $(RELEASE_TOOLS)/cyclonedx-gomod_$(CYCLONEDX_VERSION)/cyclonedx-gomod
+RELEASE_GO_BUILD := $(GO) build -buildvcs=false -trimpath
+
+.PHONY: version version-check cross-check release-tools release-check release-snapshot release-test
+
+## version: print the release of this checkout
+version:
+	@echo $(VERSION)
+
+## version-check: at a release tag, galaxy.yml and CHANGELOG.md carry its version
+version-check:
+	@$(RELEASE_DIR)/version-check.sh $(VERSION)
+
+DARWIN_ARCHS := amd64 arm64
+
+## cross-check: darwin builds, vets and compiles its tests; Windows stops at the platform constraint
+cross-check:
+	@set -e; for arch in $(DARWIN_ARCHS); do \
+		echo "cross-check: darwin/$$arch"; \
+		GOOS=darwin GOARCH=$$arch CGO_ENABLED=0 $(GO) build -trimpath $(BUILD_FLAGS) -o /dev/null ./cmd/tokenkeeper; \
+		GOOS=darwin GOARCH=$$arch CGO_ENABLED=0 $(GO) build -trimpath -o /dev/null ./cmd/tokenkeeper-sim; \
+		GOOS=darwin GOARCH=$$arch $(GO) vet ./...; \
+		GOOS=darwin GOARCH=$$arch $(GO) vet -tags manpages ./cmd/tokenkeeper; \
+		out=$$(mktemp -d); GOOS=darwin GOARCH=$$arch $(GO) test -c -o $$out/ ./... >/dev/null; rm -rf $$out; \
+		(cd $(PACKER_DIR) && GOOS=darwin GOARCH=$$arch CGO_ENABLED=0 $(GO) build -trimpath -o /dev/null . && \
+			GOOS=darwin GOARCH=$$arch $(GO) vet ./... && GOOS=darwin GOARCH=$$arch $(GO) vet -tags e2e ./e2e/); \
+	done
+	@out=$$(GOOS=windows $(GO) build -o /dev/null ./cmd/tokenkeeper 2>&1) && { echo "cross-check: a Windows build succeeded; update the README and internal/platform" >&2; exit 1; }; \
+		echo "$$out" | grep -q 'build constraints exclude all Go files in .*internal/platform' || \
+		{ echo "cross-check: a Windows build fails, but not at the platform constraint:" >&2; echo "$$out" >&2; exit 1; }; \
+		echo "cross-check: windows stops at internal/platform, as documented"
+
+test: cross-check
