@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: Apache-2.0
+
 // Command packer-plugin-tokenkeeper is a Packer plugin with one data source,
 // `tokenkeeper`, which hands a template a valid bearer token for a tokenkeeper
 // profile. It speaks Packer's plugin protocol to Packer and is a tokenkeeper
