@@ -86,7 +86,8 @@ $(CYCLONEDX): $(RELEASE_DIR)/go.mod $(RELEASE_DIR)/go.sum
 
 # The plugin protocol version the Packer plugin speaks, from the plugin itself.
 packer_api_version = $$($(PACKER_PLUGIN_BIN) describe | sed -n 's/.*"api_version":"\([^"]*\)".*/\1/p')
-RELEASE_ENV = CYCLONEDX=$(abspath $(CYCLONEDX))
+RELEASE_ENV = PATH="$(abspath $(dir $(CYCLONEDX))):$$PATH" GOFLAGS="$$($(GO) env GOFLAGS)" GOCACHE="$$($(GO) env GOCACHE)" \
+	GOMODCACHE="$$($(GO) env GOMODCACHE)" GOPROXY="$$($(GO) env GOPROXY)"
 
 ## release-check: goreleaser check of .goreleaser.yaml and host/packer/.goreleaser.yml
 release-check: $(GORELEASER)
