@@ -44,7 +44,7 @@ func TestVCSCommit(t *testing.T) {
 
 // TestVersionScript: tools/release/version.sh derives the version from
 // the git tag: the tag itself at a clean tagged HEAD, the next patch with
-// -dev otherwise, v0.0.1-dev before the first tag.
+// -dev otherwise, v0.1.0-dev before the first tag.
 func TestVersionScript(t *testing.T) {
 	script, err := filepath.Abs("../../tools/release/version.sh")
 	if err != nil {
@@ -86,7 +86,7 @@ func TestVersionScript(t *testing.T) {
 		do   func()
 		want string
 	}{
-		{func() {}, "v0.0.1-dev"},
+		{func() {}, "v0.1.0-dev"},
 		{func() { git("tag", "v1.2.3") }, "v1.2.3"},
 		{func() { os.WriteFile(filepath.Join(repo, "a"), []byte("edited"), 0o600) }, "v1.2.4-dev"},
 		{func() { git("checkout", "-q", "a") }, "v1.2.3"},
