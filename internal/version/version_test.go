@@ -80,6 +80,12 @@ func TestVersionScript(t *testing.T) {
 		git("add", name)
 		git("commit", "-q", "-m", name)
 	}
+	edit := func(name string) {
+		t.Helper()
+		if err := os.WriteFile(filepath.Join(repo, name), []byte("edited"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
 	git("init", "-q")
 	commit("a")
 	steps := []struct {
@@ -88,7 +94,7 @@ func TestVersionScript(t *testing.T) {
 	}{
 		{func() {}, "v0.1.0-dev"},
 		{func() { git("tag", "v1.2.3") }, "v1.2.3"},
-		{func() { os.WriteFile(filepath.Join(repo, "a"), []byte("edited"), 0o600) }, "v1.2.4-dev"},
+		{func() { edit("a") }, "v1.2.4-dev"},
 		{func() { git("checkout", "-q", "a") }, "v1.2.3"},
 		{func() { commit("b") }, "v1.2.4-dev"},
 		{func() { git("tag", "not-a-version") }, "v1.2.4-dev"},
