@@ -18,8 +18,8 @@
 #                          e2e suite with the plugin from the zip
 #
 # goreleaser and cyclonedx-gomod are built from tools/release/go.mod into
-# tools/release/.tools/<name>_<version>/ (gitignored), so only the first run on a
-# machine pays for the build (goreleaser: several minutes on two cores).
+# $(TOKENKEEPER_CACHE)/release/<name>_<version>/ (RELEASE_TOOLS), so only the first
+# run on a machine pays for the build (goreleaser: many minutes on two cores).
 
 VERSION     := $(shell tools/release/version.sh)
 # A tree with uncommitted changes is marked, as git describe --dirty does.
@@ -30,8 +30,9 @@ VERSION_PKG := github.com/tokenkeeper/tokenkeeper/internal/version
 VERSION_LDFLAGS := -X $(VERSION_PKG).Version=$(VERSION) -X $(VERSION_PKG).Commit=$(COMMIT)
 
 RELEASE_DIR   := tools/release
-# CI may point this at a directory kept between runs.
-RELEASE_TOOLS ?= $(RELEASE_DIR)/.tools
+# The per-machine cache Packer and golangci-lint use (mk/packer.mk), so every
+# checkout on a machine shares one build.
+RELEASE_TOOLS ?= $(TOKENKEEPER_CACHE)/release
 tool_version   = $(shell awk '$$1 == "$(1)" && NF > 1 { print $$2; exit }' $(RELEASE_DIR)/go.mod)
 GORELEASER_VERSION := $(call tool_version,github.com/goreleaser/goreleaser/v2)
 CYCLONEDX_VERSION  := $(call tool_version,github.com/CycloneDX/cyclonedx-gomod)
