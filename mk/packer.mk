@@ -46,7 +46,7 @@ $(PACKER_SDC_BIN):
 
 ## packer-plugin: build bin/packer-plugin-tokenkeeper
 packer-plugin:
-	cd $(PACKER_DIR) && timeout 900 $(GO) build -buildvcs=false -o $(abspath $(PACKER_PLUGIN_BIN)) .
+	cd $(PACKER_DIR) && timeout 900 $(GO) build -buildvcs=false -ldflags '$(VERSION_LDFLAGS)' -o $(abspath $(PACKER_PLUGIN_BIN)) .
 
 # What packer-generate writes; packer-generate-check fails when it differs from git.
 PACKER_GENERATED   := '$(PACKER_DIR)/*.hcl2spec.go' '$(PACKER_DIR)/.web-docs'

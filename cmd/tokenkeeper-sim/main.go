@@ -26,6 +26,7 @@ import (
 	"time"
 
 	"github.com/tokenkeeper/tokenkeeper/internal/sim"
+	"github.com/tokenkeeper/tokenkeeper/internal/version"
 )
 
 // Common holds the flags every simulator shares, parsed in one place.
@@ -105,6 +106,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		}
 		return 0
 	}
+	if args[0] == "--version" || args[0] == "version" {
+		fmt.Fprintf(stdout, "tokenkeeper-sim %s\n", version.String())
+		return 0
+	}
 	s, ok := lookup(args[0])
 	if !ok {
 		fmt.Fprintf(stderr, "tokenkeeper-sim: unknown simulator %q\n\n%s", args[0], usage())
@@ -139,7 +144,7 @@ func usage() string {
 	for _, s := range sims {
 		fmt.Fprintf(&b, "  %-6s %s\n", s.Name, s.Summary)
 	}
-	b.WriteString("\nEvery flag is optional. Run 'tokenkeeper-sim NAME --help' for its flags.\n")
+	b.WriteString("\nEvery flag is optional. Run 'tokenkeeper-sim NAME --help' for its flags;\n'tokenkeeper-sim --version' prints the release.\n")
 	return b.String()
 }
 

@@ -4,16 +4,13 @@ import (
 	"fmt"
 	"io"
 	"runtime"
-	"runtime/debug"
 	"strings"
 
 	"github.com/spf13/cobra"
 
+	"github.com/tokenkeeper/tokenkeeper/internal/version"
 	"github.com/tokenkeeper/tokenkeeper/plugin/wire"
 )
-
-// buildVersion is set at link time: -ldflags "-X main.buildVersion=v1.2.3".
-var buildVersion = ""
 
 func (a *app) configCommand() *cobra.Command {
 	cmd := &cobra.Command{
@@ -66,45 +63,11 @@ func (a *app) printVersion() error {
 	return err
 }
 
-// versionText is the output of `version` and `--version`.
+// versionText is the output of `version` and `--version`; the release
+// and commit are stamped at link time (package version).
 func versionText() string {
-	commit := "unknown"
-	if bi, ok := debug.ReadBuildInfo(); ok {
-		commit = vcsCommit(bi.Settings)
-	}
-	return fmt.Sprintf("tokenkeeper %s\ncommit: %s\nplugin protocol: %d\ngo: %s %s/%s\n", version(), commit,
+	return fmt.Sprintf("tokenkeeper %s\ncommit: %s\nplugin protocol: %d\ngo: %s %s/%s\n", version.String(), version.CommitString(),
 		wire.Handshake.ProtocolVersion, runtime.Version(), runtime.GOOS, runtime.GOARCH)
-}
-
-// vcsCommit is the vcs.revision the go command stamped, marked when the
-// tree had uncommitted changes; "unknown" when not built from a checkout.
-func vcsCommit(settings []debug.BuildSetting) string {
-	rev, modified := "", false
-	for _, s := range settings {
-		switch s.Key {
-		case "vcs.revision":
-			rev = s.Value
-		case "vcs.modified":
-			modified = s.Value == "true"
-		}
-	}
-	switch {
-	case rev == "":
-		return "unknown"
-	case modified:
-		return rev + " (modified)"
-	}
-	return rev
-}
-
-func version() string {
-	if buildVersion != "" {
-		return buildVersion
-	}
-	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
-		return bi.Main.Version
-	}
-	return "dev"
 }
 
 // shells are the shells cobra writes completion scripts for.

@@ -8,6 +8,7 @@ import (
 	"context"
 	"os"
 
+	_ "github.com/tokenkeeper/tokenkeeper/internal/platform" // Linux and macOS only
 	"github.com/tokenkeeper/tokenkeeper/plugin"
 )
 

@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: Apache-2.0
+
 // Command packer-plugin-tokenkeeper is a Packer plugin with one data source,
 // `tokenkeeper`, which hands a template a valid bearer token for a tokenkeeper
 // profile. It speaks Packer's plugin protocol to Packer and is a tokenkeeper
@@ -10,6 +12,8 @@ import (
 	"os"
 
 	"github.com/hashicorp/packer-plugin-sdk/plugin"
+
+	_ "github.com/tokenkeeper/tokenkeeper/internal/platform" // Linux and macOS only
 
 	"github.com/tokenkeeper/tokenkeeper/host/packer/datasource"
 	"github.com/tokenkeeper/tokenkeeper/host/packer/version"

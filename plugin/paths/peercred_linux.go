@@ -1,32 +1,12 @@
 package paths
 
-import (
-	"fmt"
-	"net"
-	"syscall"
-)
+import "syscall"
 
-// PeerCred returns the uid and pid of the process at the other end of a
-// unix socket connection, as the kernel recorded them at connect time
-// (SO_PEERCRED): they cannot be forged by the peer.
-func PeerCred(c net.Conn) (uid uint32, pid int32, err error) {
-	uc, ok := c.(*net.UnixConn)
-	if !ok {
-		return 0, 0, fmt.Errorf("peer credentials: %T is not a unix connection", c)
-	}
-	raw, err := uc.SyscallConn()
+// peerCredFD reads SO_PEERCRED of a connected unix socket.
+func peerCredFD(fd int) (uid uint32, pid int32, err error) {
+	cred, err := syscall.GetsockoptUcred(fd, syscall.SOL_SOCKET, syscall.SO_PEERCRED)
 	if err != nil {
-		return 0, 0, fmt.Errorf("peer credentials: %w", err)
-	}
-	var cred *syscall.Ucred
-	var serr error
-	if err := raw.Control(func(fd uintptr) {
-		cred, serr = syscall.GetsockoptUcred(int(fd), syscall.SOL_SOCKET, syscall.SO_PEERCRED)
-	}); err != nil {
-		return 0, 0, fmt.Errorf("peer credentials: %w", err)
-	}
-	if serr != nil {
-		return 0, 0, fmt.Errorf("peer credentials: %w", serr)
+		return 0, 0, err
 	}
 	return cred.Uid, cred.Pid, nil
 }

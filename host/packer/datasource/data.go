@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: Apache-2.0
+
 //go:generate packer-sdc mapstructure-to-hcl2 -type Config,DatasourceOutput
 
 // Package datasource is the `tokenkeeper` Packer data source: it asks

@@ -1,9 +1,13 @@
+//go:build linux || darwin
+
 package agent
 
 import (
 	"os"
 	"strconv"
 	"syscall"
+
+	"golang.org/x/sys/unix"
 )
 
 // maxFallbackFD bounds the descriptor scan when /proc is not mounted: Go
@@ -46,7 +50,7 @@ func withInheritedFDsClosed(start func() error) error {
 // FD_CLOEXEC.
 func inheritableFDs() []int {
 	var out []int
-	eachFD(procSelfFD, func(fd int) {
+	eachFD(fdDir, func(fd int) {
 		if fd <= 2 {
 			return
 		}
@@ -58,11 +62,9 @@ func inheritableFDs() []int {
 	return out
 }
 
-// procSelfFD lists this process's open descriptors.
-const procSelfFD = "/proc/self/fd"
-
 // eachFD calls f with each of this process's descriptors listed in
-// procDir, else (no /proc) with every number below RLIMIT_NOFILE (bounded);
+// procDir (fdDir), else (no /proc or /dev/fd mounted) with every number
+// below RLIMIT_NOFILE (bounded);
 // for a number that is not open F_GETFD fails with EBADF.
 func eachFD(procDir string, f func(fd int)) {
 	if entries, err := os.ReadDir(procDir); err == nil {
@@ -96,10 +98,5 @@ func setCloseOnExec(fd int, on bool) {
 	_, _ = fcntl(fd, syscall.F_SETFD, flags)
 }
 
-func fcntl(fd, cmd, arg int) (int, error) {
-	r, _, errno := syscall.Syscall(syscall.SYS_FCNTL, uintptr(fd), uintptr(cmd), uintptr(arg))
-	if errno != 0 {
-		return 0, errno
-	}
-	return int(r), nil
-}
+// fcntl is fcntl(2); on macOS through libSystem, as Apple requires.
+func fcntl(fd, cmd, arg int) (int, error) { return unix.FcntlInt(uintptr(fd), cmd, arg) }

@@ -1,3 +1,5 @@
+//go:build linux || darwin
+
 package agent
 
 import (
@@ -89,18 +91,18 @@ func childPID(t *testing.T, log string) int {
 	}
 }
 
-// TestInheritableFDsFallback: without /proc the bounded scan finds the same
+// TestInheritableFDsFallback: without /proc (/dev/fd) the bounded scan finds the same
 // descriptors.
 func TestInheritableFDsFallback(t *testing.T) {
 	_, w := inheritablePipe(t)
 	var fromProc, fromScan []int
-	eachFD(procSelfFD, func(fd int) { fromProc = append(fromProc, fd) })
+	eachFD(fdDir, func(fd int) { fromProc = append(fromProc, fd) })
 	eachFD(filepath.Join(t.TempDir(), "no-proc"), func(fd int) { fromScan = append(fromScan, fd) })
 	if !slices.Contains(fromScan, int(w.Fd())) {
 		t.Fatalf("the scan missed descriptor %d", w.Fd())
 	}
 	for _, fd := range fromProc {
-		// The directory /proc/self/fd itself was open while listed.
+		// The directory fdDir itself was open while listed.
 		if _, err := fcntl(fd, syscall.F_GETFD, 0); err == nil && !slices.Contains(fromScan, fd) {
 			t.Errorf("the scan missed open descriptor %d", fd)
 		}
