@@ -319,7 +319,7 @@ func TestStatusShowsRetryProgress(t *testing.T) {
 		s := statusOf(t, k, "p")
 		if s.FailedAttempts != 2 || !s.NextAttemptAt.Equal(time.Now().Add(100*time.Millisecond)) || !strings.Contains(s.LastError, "connection refused") {
 			t.Errorf("progress: %d failed, next at +%v, last error %q; want 2, +100ms, connection refused",
-				s.FailedAttempts, s.NextAttemptAt.Sub(time.Now()), s.LastError)
+				s.FailedAttempts, time.Until(s.NextAttemptAt), s.LastError)
 		}
 		<-done
 		if s := statusOf(t, k, "p"); s.FailedAttempts != 0 || !s.NextAttemptAt.IsZero() {
