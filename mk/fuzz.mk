@@ -27,12 +27,4 @@ FUZZ_TARGETS ?= \
 
 ## fuzz: each fuzz target for FUZZTIME (default 20s), one go test -fuzz per target
 fuzz:
-	@set -e; log=$$(mktemp); trap 'rm -f $$log' EXIT; \
-	for t in $(FUZZ_TARGETS); do \
-		pkg=$${t%%:*}; name=$${t##*:}; \
-		if ! $(GO) test -run '^$$' -fuzz "^$$name\$$" -fuzztime $(FUZZTIME) \
-			-fuzzminimizetime $(FUZZMINIMIZETIME) -parallel $(FUZZPARALLEL) ./$$pkg/ >$$log 2>&1; then \
-			cat $$log; echo "fuzz: $$name ($$pkg) FAILED" >&2; exit 1; \
-		fi; \
-		echo "fuzz: $$name ($$pkg): $$(grep -o 'execs: [0-9]*' $$log | tail -1 | cut -d' ' -f2) executions in $(FUZZTIME)"; \
-	done
+	@tools/fuzz.sh "$(GO)" $(FUZZTIME) $(FUZZMINIMIZETIME) $(FUZZPARALLEL) $(FUZZ_TARGETS)
