@@ -63,7 +63,7 @@ func startPlainSim(t *testing.T, kind string, args ...string) *plainSim {
 	t.Helper()
 	s := &plainSim{t: t, kind: kind, args: args, addr: "127.0.0.1:0", stderr: &testutil.SyncBuffer{},
 		http: &http.Client{Timeout: 5 * time.Second}}
-	s.start()
+	s.URL = s.start() // set once: restarts reuse s.addr, and readers do not lock
 	u, err := url.Parse(s.URL)
 	if err != nil {
 		t.Fatal(err)
@@ -72,8 +72,9 @@ func startPlainSim(t *testing.T, kind string, args ...string) *plainSim {
 	return s
 }
 
-// start runs the simulator on s.addr and waits for its ready line.
-func (s *plainSim) start() {
+// start runs the simulator on s.addr, waits for its ready line and
+// returns the URL it serves.
+func (s *plainSim) start() string {
 	s.t.Helper()
 	_, simulator := binaries(s.t)
 	cmd := exec.Command(simulator, append([]string{s.kind, "--listen", s.addr}, s.args...)...)
@@ -85,8 +86,9 @@ func (s *plainSim) start() {
 	p := startProc(s.t, cmd)
 	ready := readReady(s.t, p, stdout, s.stderr)
 	s.mu.Lock()
-	s.p, s.URL = p, ready.URL
+	s.p = p
 	s.mu.Unlock()
+	return ready.URL
 }
 
 // kill ends the simulator with SIGKILL (by PID): every token it issued
