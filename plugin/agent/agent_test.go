@@ -168,29 +168,6 @@ func TestListenerPeerCred(t *testing.T) {
 	}
 }
 
-func TestLockExcludes(t *testing.T) {
-	p := filepath.Join(t.TempDir(), "l")
-	a, err := TryLock(p)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := TryLock(p); !errors.Is(err, ErrLocked) {
-		t.Fatalf("second TryLock: %v, want ErrLocked", err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Millisecond)
-	defer cancel()
-	if _, err := Lock(ctx, p); !errors.Is(err, context.DeadlineExceeded) {
-		t.Fatalf("Lock while held: %v", err)
-	}
-	mustDo(t, a.Unlock())
-	mustDo(t, a.Unlock())
-	b, err := Lock(context.Background(), p)
-	if err != nil {
-		t.Fatal(err)
-	}
-	mustDo(t, b.Unlock())
-}
-
 // TestEnsureRace: many callers find no agent at once; exactly one spawns.
 func TestEnsureRace(t *testing.T) {
 	dir := shortRoot(t)
@@ -318,7 +295,7 @@ func TestServeStopsAndShutsDown(t *testing.T) {
 	if shutdowns.Load() != 1 {
 		t.Fatalf("Shutdown ran %d times", shutdowns.Load())
 	}
-	l, err := TryLock(p.Run)
+	l, err := p.Dir.TryLock(filepath.Base(p.Run))
 	if err != nil {
 		t.Fatalf("run lock still held after exit: %v", err)
 	}

@@ -6,6 +6,8 @@ import (
 	"slices"
 	"testing"
 	"time"
+
+	"github.com/tokenkeeper/tokenkeeper/plugin/paths"
 )
 
 // TestCleanStale: the files of dead agents go; those of an agent whose
@@ -52,7 +54,7 @@ func TestCleanStale(t *testing.T) {
 	if _, err := os.Lstat(dead.Names); err != nil {
 		t.Errorf("the names file hosts read was removed: %v", err)
 	}
-	if _, err := root.TryLock(filepath.Base(running.Run)); err != ErrLocked {
+	if _, err := root.TryLock(filepath.Base(running.Run)); err != paths.ErrLocked {
 		t.Errorf("the running agent's lock no longer excludes: %v", err)
 	}
 }
