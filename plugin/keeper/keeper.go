@@ -252,16 +252,11 @@ func (k *Keeper) Status() []Status {
 func (k *Keeper) Close(ctx context.Context) error {
 	k.closeMu.Lock()
 	defer k.closeMu.Unlock()
-	if k.closed {
-		return k.closeErr
-	}
-	k.closed = true
-	for _, n := range k.names {
-		k.profiles[n].markClosed()
-	}
 	// A call in flight would hold up the revocation of what it replaces;
 	// whatever it obtained before it stops is revoked by its profile.
-	k.stop()
+	if !k.stopLocked() {
+		return k.closeErr
+	}
 	errs := make([]error, len(k.names))
 	var wg sync.WaitGroup
 	for i, n := range k.names {
@@ -271,6 +266,21 @@ func (k *Keeper) Close(ctx context.Context) error {
 	k.closeErr = errors.Join(errs...)
 	k.log.Debug("keeper closed", "profiles", len(k.names), "error", k.closeErr)
 	return k.closeErr
+}
+
+// stopLocked marks the keeper and every profile closed and stops the calls
+// in flight, once: it reports false when Close or Abandon ran before.
+// k.closeMu must be held.
+func (k *Keeper) stopLocked() bool {
+	if k.closed {
+		return false
+	}
+	k.closed = true
+	for _, n := range k.names {
+		k.profiles[n].markClosed()
+	}
+	k.stop()
+	return true
 }
 
 func (k *Keeper) lookup(name string) (*profile, error) {

@@ -43,14 +43,9 @@ func (k *Keeper) SaveUnsaved(ctx context.Context) error {
 func (k *Keeper) Abandon(ctx context.Context) error {
 	k.closeMu.Lock()
 	defer k.closeMu.Unlock()
-	if k.closed {
+	if !k.stopLocked() {
 		return k.closeErr
 	}
-	k.closed = true
-	for _, n := range k.names {
-		k.profiles[n].markClosed()
-	}
-	k.stop()
 	var errs []error
 	for _, n := range k.names {
 		errs = append(errs, k.profiles[n].waitIdle(ctx))
