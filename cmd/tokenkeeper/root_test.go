@@ -266,29 +266,6 @@ func TestHumanVerbsWithoutAgent(t *testing.T) {
 	}
 }
 
-func TestConfigCheckReportsLines(t *testing.T) {
-	c := newCLITest(t, nil, testPassword)
-	if err := os.WriteFile(c.config, []byte("profiles:\n  sddc:\n    provider: vcf\n    url: https://x\n    username: u\n    password: hunter2\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	o := c.run(context.Background(), "", "config", "check")
-	if o.code != 2 || !strings.Contains(o.stderr, "config.yaml:6") || strings.Contains(o.stderr, "hunter2") {
-		t.Fatalf("exit %d, stderr %q", o.code, o.stderr)
-	}
-}
-
-func TestOnlineCheckLogsInAndRevokes(t *testing.T) {
-	u := newUpstream(t)
-	c := newCLITest(t, u, testPassword)
-	o := c.run(context.Background(), "", "config", "check", "--online")
-	if o.code != 0 || !strings.Contains(o.stdout, "sddc: ok") {
-		t.Fatalf("exit %d: %s %s", o.code, o.stdout, o.stderr)
-	}
-	if st := u.b.Stats(); st.Logins != 1 || st.Revocations != 1 {
-		t.Fatalf("stats %+v", st)
-	}
-}
-
 // TestEveryVerbHasHelpWithExamples: --help of every verb shows an example.
 func TestEveryVerbHasHelpWithExamples(t *testing.T) {
 	a := &app{env: cliEnv{Getenv: func(string) string { return "" }}}
@@ -357,35 +334,6 @@ func TestGetVerboseShowsRetries(t *testing.T) {
 	}
 }
 
-// TestOnlineCheckMovesOnFromUnreachable: one unreachable profile among
-// three costs its --profile-timeout (10 s by default), not the whole
-// check; every profile is reported, and the retries are shown meanwhile.
-func TestOnlineCheckMovesOnFromUnreachable(t *testing.T) {
-	u := newUpstream(t)
-	c := newCLITest(t, u, testPassword)
-	good := "    provider: vcf\n    url: " + u.srv.URL + "\n    ca_file: " + u.caFile +
-		"\n    username: " + testUser + "\n    password: {env: TK_TEST_PW}\n"
-	yaml := "profiles:\n  a:\n" + good + "  b:\n    provider: vcf\n    url: https://127.0.0.1:1\n    username: " +
-		testUser + "\n    password: {env: TK_TEST_PW}\n  c:\n" + good
-	if err := os.WriteFile(c.config, []byte(yaml), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	start := time.Now()
-	o := c.run(context.Background(), "", "config", "check", "--online")
-	took := time.Since(start)
-	if took > 15*time.Second || o.code != exec.ExitUnavailable {
-		t.Errorf("took %v, exit %d; want under 15s, exit 5", took, o.code)
-	}
-	for _, w := range []string{"a: ok", "b: FAILED (Unavailable)", "c: ok"} {
-		if !strings.Contains(o.stdout, w) {
-			t.Errorf("stdout lacks %q:\n%s", w, o.stdout)
-		}
-	}
-	if !strings.Contains(o.stderr, "waiting for https://127.0.0.1:1: connection refused (attempt ") {
-		t.Errorf("no progress on stderr:\n%s", o.stderr)
-	}
-}
-
 // TestDefaultProfileFromEnvironment: $TOKENKEEPER_PROFILE names the
 // profile of get, env and exec without --profile; a JSON request on stdin
 // still wins for get (the Ansible lookup sends one, with its min validity).
@@ -423,67 +371,6 @@ func TestTokenDocumentCarriesURLAndCAFile(t *testing.T) {
 	}
 	if d := decodeToken(t, o.stdout); d.URL != u.srv.URL || d.CAFile != u.caFile {
 		t.Errorf("url %q, caFile %q; want %q, %q", d.URL, d.CAFile, u.srv.URL, u.caFile)
-	}
-}
-
-// TestExecWithoutCommand says what is missing and how exec is called.
-func TestExecWithoutCommand(t *testing.T) {
-	c := newCLITest(t, nil, testPassword)
-	o := c.run(context.Background(), "", "exec", "-p", "sddc")
-	if o.code != exec.ExitUsage || !strings.Contains(o.stderr, "none was given") ||
-		!strings.Contains(o.stderr, "tokenkeeper exec --profile NAME") {
-		t.Errorf("exit %d: %s", o.code, o.stderr)
-	}
-}
-
-// TestConfigInit writes a starter file that passes config check (and
-// logs in), with private modes, and never overwrites it.
-func TestConfigInit(t *testing.T) {
-	u := newUpstream(t)
-	c := newCLITest(t, u, testPassword)
-	dir := filepath.Join(t.TempDir(), "new", "tokenkeeper")
-	c.env["TOKENKEEPER_CONFIG"] = filepath.Join(dir, "config.yaml")
-	ctx := context.Background()
-	args := []string{"config", "init", "--profile", "lab", "--provider", "vcf", "--url", u.srv.URL,
-		"--ca-file", u.caFile, "--username", testUser, "--password-env", "TK_TEST_PW"}
-	if o := c.run(ctx, "", args...); o.code != 0 {
-		t.Fatalf("init: exit %d: %s", o.code, o.stderr)
-	}
-	fi, err := os.Stat(c.env["TOKENKEEPER_CONFIG"])
-	if err != nil || fi.Mode().Perm() != 0o600 {
-		t.Fatalf("file: %v, mode %v; want 0600", err, fi.Mode())
-	}
-	if di, err := os.Stat(dir); err != nil || di.Mode().Perm() != 0o700 {
-		t.Fatalf("directory: %v; want 0700", err)
-	}
-	if o := c.run(ctx, "", "config", "check", "--online"); o.code != 0 || !strings.Contains(o.stdout, "lab: ok") {
-		t.Fatalf("check of the starter file: exit %d: %s%s", o.code, o.stdout, o.stderr)
-	}
-	before, _ := os.ReadFile(c.env["TOKENKEEPER_CONFIG"])
-	if o := c.run(ctx, "", args...); o.code != exec.ExitUsage || !strings.Contains(o.stderr, "never overwrites") {
-		t.Errorf("second init: exit %d: %s", o.code, o.stderr)
-	}
-	if after, _ := os.ReadFile(c.env["TOKENKEEPER_CONFIG"]); !bytes.Equal(before, after) {
-		t.Error("the second init changed the file")
-	}
-	if o := c.run(ctx, "", "config", "init", "--provider", "vcd", "--url", u.srv.URL, "--username", "u",
-		"--password-env", "X"); o.code != exec.ExitUsage || !strings.Contains(o.stderr, "--org") {
-		t.Errorf("vcd without org: exit %d: %s", o.code, o.stderr)
-	}
-}
-
-// TestConfigInitRefusesWhatWouldNotLoad: a bad profile name is reported
-// as config check would, and no file is left behind.
-func TestConfigInitRefusesWhatWouldNotLoad(t *testing.T) {
-	c := newCLITest(t, nil, testPassword)
-	c.env["TOKENKEEPER_CONFIG"] = filepath.Join(t.TempDir(), "c.yaml")
-	o := c.run(context.Background(), "", "config", "init", "--profile", "sd dc", "--provider", "vcf",
-		"--url", "https://sddc.example.com", "--username", "u", "--password-env", "X")
-	if o.code != exec.ExitUsage || !strings.Contains(o.stderr, "c.yaml:") || !strings.Contains(o.stderr, "profile name") {
-		t.Errorf("exit %d: %s", o.code, o.stderr)
-	}
-	if entries, _ := os.ReadDir(filepath.Dir(c.env["TOKENKEEPER_CONFIG"])); len(entries) != 0 {
-		t.Errorf("left %d files behind", len(entries))
 	}
 }
 

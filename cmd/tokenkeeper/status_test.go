@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"maps"
@@ -89,5 +90,40 @@ func TestStatusShowsEveryAgent(t *testing.T) {
 	}
 	if doc := c.statusOf(); doc.Agent.Running || len(doc.OtherAgents) != 2 || len(doc.Profiles) != 2 {
 		t.Fatalf("status --json: agent %+v, others %d, profiles %d", doc.Agent, len(doc.OtherAgents), len(doc.Profiles))
+	}
+}
+
+// TestStatusTableRetryAndError: the RETRY column, and a long error kept
+// from its start (what failed) to its end (the upstream code and the
+// classification), without the profile prefix the PROFILE column says.
+func TestStatusTableRetryAndError(t *testing.T) {
+	now := time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)
+	retry := now.Add(4*time.Minute + 30*time.Second)
+	short := `profile "sddc": log in: POST /v1/tokens: HTTP 400 BAD_CREDENTIALS: Invalid username or password (credentials rejected)`
+	long := `profile "sddc": login not attempted: credentials were rejected; will retry after 2026-11-22T12:04:30Z or when the secret changes: ` +
+		`log in: POST /v1/tokens: HTTP 400 BAD_CREDENTIALS: Invalid username or password, or the account is locked, see the administrator (credentials rejected)`
+	doc := statusDocument{Agent: agentStatus{Running: true, PID: 7, Socket: "/run/x"}, Profiles: []profileStatus{
+		{Profile: "sddc", Provider: "vcf", State: "rejected", LastError: short, RetryAt: &retry},
+		{Profile: "sddc", Provider: "vcf", State: "rejected", LastError: long, RetryAt: &retry},
+		{Profile: "ok", Provider: "vcf", State: "valid"},
+	}}
+	var b bytes.Buffer
+	if err := writeStatusTable(&b, doc, now); err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(b.String(), "\n")
+	if !strings.Contains(lines[2], "RETRY") || !strings.HasSuffix(strings.TrimSpace(lines[2]), "LAST-ERROR") {
+		t.Fatalf("header %q", lines[2])
+	}
+	if row := lines[3]; !strings.Contains(row, "in 4m30s") || !strings.HasSuffix(row, "  log in: POST /v1/tokens: HTTP 400 BAD_CREDENTIALS: Invalid username or password (credentials rejected)") {
+		t.Errorf("short error row %q", row)
+	}
+	row := lines[4]
+	if !strings.Contains(row, "  login not attempted:") || !strings.Contains(row, "BAD_CREDENTIALS") ||
+		!strings.HasSuffix(row, "(credentials rejected)") || !strings.Contains(row, " … ") || strings.Contains(row, `profile "sddc"`) {
+		t.Errorf("long error row %q", row)
+	}
+	if n := len([]rune(row[strings.Index(row, "login not"):])); n > lastErrorWidth {
+		t.Errorf("LAST-ERROR is %d runes, want at most %d", n, lastErrorWidth)
 	}
 }
