@@ -6,12 +6,14 @@ import (
 	"fmt"
 	"net"
 	"os"
-	"os/exec"
+	osexec "os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/tokenkeeper/tokenkeeper/host/exec"
 )
 
 // TestInvalidUTF8Profile: a --profile that is not UTF-8 reached gRPC,
@@ -76,10 +78,10 @@ func TestFullRuntimeDir(t *testing.T) {
 	if err := os.Mkdir(dir, 0o700); err != nil {
 		t.Fatal(err)
 	}
-	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=64k,nr_inodes=64,mode=700", "tmpfs", dir).CombinedOutput(); err != nil {
+	if out, err := osexec.Command("mount", "-t", "tmpfs", "-o", "size=64k,nr_inodes=64,mode=700", "tmpfs", dir).CombinedOutput(); err != nil {
 		t.Skipf("cannot mount a tmpfs here: %v: %s", err, out)
 	}
-	t.Cleanup(func() { _ = exec.Command("umount", "-l", dir).Run() }) // lazy, as MNT_DETACH; compiles for darwin too
+	t.Cleanup(func() { _ = osexec.Command("umount", "-l", dir).Run() }) // lazy, as MNT_DETACH; compiles for darwin too
 	c.env["XDG_RUNTIME_DIR"] = dir
 	// The runtime files exist (a past agent), then the file system fills.
 	if o := c.run(context.Background(), "", "status"); o.code != 0 {
@@ -124,7 +126,7 @@ func fill(t *testing.T, dir string) {
 func TestStatusTimeout(t *testing.T) {
 	c := newCLITest(t, nil, testPassword)
 	o := c.run(context.Background(), "", "status", "--json")
-	var doc statusDocument
+	var doc exec.Status
 	if err := json.Unmarshal([]byte(o.stdout), &doc); o.code != 0 || err != nil {
 		t.Fatalf("status without an agent: exit %d, %v: %s", o.code, err, o.stderr)
 	}

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -20,56 +19,6 @@ import (
 	"github.com/tokenkeeper/tokenkeeper/plugin/agent"
 	"github.com/tokenkeeper/tokenkeeper/plugin/config"
 )
-
-// statusDocument is `status --json`. It never holds a token: fingerprints
-// only.
-type statusDocument struct {
-	APIVersion string      `json:"apiVersion"`
-	Kind       string      `json:"kind"`
-	Agent      agentStatus `json:"agent"` // the caller's: its {env} values
-	// OtherAgents run for the same file with other {env} values; each
-	// holds its own tokens.
-	OtherAgents []agentStatus   `json:"otherAgents"`
-	Profiles    []profileStatus `json:"profiles"`
-}
-
-type agentStatus struct {
-	Running bool   `json:"running"`
-	Socket  string `json:"socket"`
-	PID     int    `json:"pid,omitempty"`
-	// Tag names the agent's view of the {env} variables (a keyed hash of
-	// their values, never the values); "" when the file reads none.
-	Tag string `json:"tag,omitempty"`
-}
-
-// agentRef says which agent holds a profile's state.
-type agentRef struct {
-	PID int    `json:"pid,omitempty"`
-	Tag string `json:"tag,omitempty"`
-}
-
-type profileStatus struct {
-	Agent            *agentRef  `json:"agent,omitempty"` // nil: no agent runs
-	Profile          string     `json:"profile"`
-	Provider         string     `json:"provider"`
-	URL              string     `json:"url"`
-	State            string     `json:"state"`
-	AccessExpiresAt  *time.Time `json:"accessExpiresAt,omitempty"`
-	RefreshExpiresAt *time.Time `json:"refreshExpiresAt,omitempty"`
-	Fingerprint      string     `json:"fingerprint,omitempty"`
-	LastError        string     `json:"lastError,omitempty"`
-	RetryAt          *time.Time `json:"retryAt,omitempty"`
-	LastUsed         *time.Time `json:"lastUsed,omitempty"`
-	Counts           counts     `json:"counts"`
-}
-
-type counts struct {
-	Logins          int64 `json:"logins"`
-	LoginFailures   int64 `json:"loginFailures"`
-	Refreshes       int64 `json:"refreshes"`
-	RefreshFailures int64 `json:"refreshFailures"`
-	Revocations     int64 `json:"revocations"`
-}
 
 func (a *app) statusCommand() *cobra.Command {
 	var asJSON bool
@@ -95,9 +44,7 @@ profiles as empty and says so.`,
 				return err
 			}
 			if asJSON {
-				enc := json.NewEncoder(a.env.Stdout)
-				enc.SetIndent("", "  ")
-				return enc.Encode(doc)
+				return exec.WriteStatus(a.env.Stdout, doc)
 			}
 			return writeStatusTable(a.env.Stdout, doc, a.env.Now())
 		},
@@ -107,8 +54,8 @@ profiles as empty and says so.`,
 	return cmd
 }
 
-func (a *app) status(ctx context.Context, timeout time.Duration) (statusDocument, error) {
-	doc := statusDocument{APIVersion: exec.APIVersion, Kind: "Status", OtherAgents: []agentStatus{}, Profiles: []profileStatus{}}
+func (a *app) status(ctx context.Context, timeout time.Duration) (exec.Status, error) {
+	doc := exec.NewStatus()
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	mine, err := a.agentView()
@@ -119,12 +66,12 @@ func (a *app) status(ctx context.Context, timeout time.Duration) (statusDocument
 	if err != nil {
 		return doc, err
 	}
-	doc.Agent = agentStatus{Socket: mine.paths.Socket, Tag: mine.tag}
+	doc.Agent = exec.AgentStatus{Socket: mine.paths.Socket, Tag: mine.tag}
 	list, err := queryAgent(ctx, &doc.Agent)
 	if err != nil {
 		return doc, notAnswering(ctx, doc.Agent.Socket, timeout, err)
 	}
-	doc.addProfiles(doc.Agent, list)
+	addProfiles(&doc, doc.Agent, list)
 	for _, st := range others {
 		list, err := queryAgent(ctx, &st)
 		if err != nil {
@@ -132,28 +79,29 @@ func (a *app) status(ctx context.Context, timeout time.Duration) (statusDocument
 		}
 		if st.Running {
 			doc.OtherAgents = append(doc.OtherAgents, st)
-			doc.addProfiles(st, list)
+			addProfiles(&doc, st, list)
 		}
 	}
 	if !doc.Agent.Running && len(doc.OtherAgents) == 0 {
-		doc.addProfiles(doc.Agent, configProfiles(mine.cfg))
+		addProfiles(&doc, doc.Agent, configProfiles(mine.cfg))
 	}
 	return doc, nil
 }
 
-// addProfiles appends the profiles list of the agent st reported.
-func (doc *statusDocument) addProfiles(st agentStatus, list []host.ProfileStatus) {
-	var ref *agentRef
+// addProfiles appends to doc the profiles list of the agent st reported.
+func addProfiles(doc *exec.Status, st exec.AgentStatus, list []host.ProfileStatus) {
+	var ref *exec.AgentRef
 	if st.Running {
-		ref = &agentRef{PID: st.PID, Tag: st.Tag}
+		ref = &exec.AgentRef{PID: st.PID, Tag: st.Tag}
 	}
 	for _, s := range list {
-		doc.Profiles = append(doc.Profiles, profileStatus{
+		doc.Profiles = append(doc.Profiles, exec.ProfileStatus{
 			Agent:   ref,
 			Profile: s.Profile, Provider: s.Provider, URL: s.URL, State: s.State,
 			AccessExpiresAt: when(s.AccessExpiresAt), RefreshExpiresAt: when(s.RefreshExpiresAt),
 			Fingerprint: s.Fingerprint, LastError: s.LastError, RetryAt: when(s.RetryAt), LastUsed: when(s.LastUsed),
-			Counts: counts{s.Logins, s.LoginFailures, s.Refreshes, s.RefreshFailures, s.Revocations},
+			Counts: exec.Counts{Logins: s.Logins, LoginFailures: s.LoginFailures, Refreshes: s.Refreshes,
+				RefreshFailures: s.RefreshFailures, Revocations: s.Revocations},
 		})
 	}
 }
@@ -161,12 +109,12 @@ func (doc *statusDocument) addProfiles(st agentStatus, list []host.ProfileStatus
 // otherAgents are the agents of the caller's configuration file whose
 // socket exists, other than the caller's: started by callers with other
 // values of the {env} variables.
-func otherAgents(mine agentIdentity) ([]agentStatus, error) {
+func otherAgents(mine agentIdentity) ([]exec.AgentStatus, error) {
 	tags, err := agent.Tags(mine.dir, mine.abs)
 	if err != nil {
 		return nil, err
 	}
-	var out []agentStatus
+	var out []exec.AgentStatus
 	for _, tag := range tags {
 		if tag == mine.tag {
 			continue
@@ -175,7 +123,7 @@ func otherAgents(mine agentIdentity) ([]agentStatus, error) {
 		if err != nil {
 			return nil, err
 		}
-		out = append(out, agentStatus{Socket: p.Socket, Tag: tag})
+		out = append(out, exec.AgentStatus{Socket: p.Socket, Tag: tag})
 	}
 	return out, nil
 }
@@ -183,7 +131,7 @@ func otherAgents(mine agentIdentity) ([]agentStatus, error) {
 // queryAgent asks the agent on st.Socket for its profiles, filling in st;
 // with no agent there (a socket a crashed agent left, one retiring over a
 // changed configuration) it returns nothing and leaves st.Running false.
-func queryAgent(ctx context.Context, st *agentStatus) ([]host.ProfileStatus, error) {
+func queryAgent(ctx context.Context, st *exec.AgentStatus) ([]host.ProfileStatus, error) {
 	c, err := host.Dial(ctx, st.Socket)
 	if err != nil {
 		return nil, nil //nolint:nilerr // no agent is an answer, not a failure
@@ -257,7 +205,7 @@ const lastErrorWidth = 160
 
 // writeStatusTable prints a line per agent, then the profiles; with rows
 // from more than one agent an AGENT column (the pid) says whose each is.
-func writeStatusTable(w io.Writer, doc statusDocument, now time.Time) error {
+func writeStatusTable(w io.Writer, doc exec.Status, now time.Time) error {
 	writeAgentLines(w, doc)
 	perAgent := len(doc.OtherAgents)+boolInt(doc.Agent.Running) > 1
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
@@ -280,7 +228,7 @@ func writeStatusTable(w io.Writer, doc statusDocument, now time.Time) error {
 
 // writeAgentLines says which agents run: the caller's, then those other
 // {env} values started.
-func writeAgentLines(w io.Writer, doc statusDocument) {
+func writeAgentLines(w io.Writer, doc exec.Status) {
 	switch {
 	case doc.Agent.Running:
 		fmt.Fprintf(w, "agent: running, pid %d, socket %s\n", doc.Agent.PID, doc.Agent.Socket)
@@ -298,7 +246,7 @@ func writeAgentLines(w io.Writer, doc statusDocument) {
 }
 
 // agentColumn is the pid of the agent holding a row, "-" for none.
-func agentColumn(r *agentRef) string {
+func agentColumn(r *exec.AgentRef) string {
 	if r == nil || r.PID == 0 {
 		return "-"
 	}

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/tokenkeeper/tokenkeeper/host/exec"
 )
 
 // withPassword is a caller of c's configuration whose {env} password
@@ -20,10 +22,10 @@ func (c *cliTest) withPassword(pw string) *cliTest {
 }
 
 // statusOf runs `status --json` as c.
-func (c *cliTest) statusOf() statusDocument {
+func (c *cliTest) statusOf() exec.Status {
 	c.t.Helper()
 	o := c.run(context.Background(), "", "status", "--json")
-	var doc statusDocument
+	var doc exec.Status
 	if err := json.Unmarshal([]byte(o.stdout), &doc); o.code != 0 || err != nil {
 		c.t.Fatalf("status --json: exit %d, %v: %s%s", o.code, err, o.stdout, o.stderr)
 	}
@@ -102,7 +104,7 @@ func TestStatusTableRetryAndError(t *testing.T) {
 	short := `profile "sddc": log in: POST /v1/tokens: HTTP 400 BAD_CREDENTIALS: Invalid username or password (credentials rejected)`
 	long := `profile "sddc": login not attempted: credentials were rejected; will retry after 2026-11-22T12:04:30Z or when the secret changes: ` +
 		`log in: POST /v1/tokens: HTTP 400 BAD_CREDENTIALS: Invalid username or password, or the account is locked, see the administrator (credentials rejected)`
-	doc := statusDocument{Agent: agentStatus{Running: true, PID: 7, Socket: "/run/x"}, Profiles: []profileStatus{
+	doc := exec.Status{Agent: exec.AgentStatus{Running: true, PID: 7, Socket: "/run/x"}, Profiles: []exec.ProfileStatus{
 		{Profile: "sddc", Provider: "vcf", State: "rejected", LastError: short, RetryAt: &retry},
 		{Profile: "sddc", Provider: "vcf", State: "rejected", LastError: long, RetryAt: &retry},
 		{Profile: "ok", Provider: "vcf", State: "valid"},
