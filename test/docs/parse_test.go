@@ -1,11 +1,15 @@
-// Package docs checks that README.md's examples work as written: every
-// command block a user is told to run is extracted from the README and
-// run with bash against the simulators (readme_test.go, build tag
-// docscheck, `make docs-check`). This file holds the README parser and its
-// own tests, which run in the ordinary suite.
+// Package docs checks that the examples of README.md and of every
+// docs/*.md page work as written: every command block a user is told to
+// run is extracted from its page and run with bash against the simulators
+// (readme_test.go, build tag docscheck, `make docs-check`). This file
+// holds the parser and its own tests, which run in the ordinary suite, as
+// do the checks of the pages themselves: the package map of
+// docs/development.md against `go list ./...` and the README's layout map
+// against the tree (pkgmap_test.go), links and anchors (links_test.go),
+// and the Go names of docs/errors.md (names_test.go).
 //
-// The annotation convention (documented in the README's Development
-// section): an HTML comment
+// The annotation convention (documented in docs/development.md): an HTML
+// comment
 //
 //	<!-- docs-check
 //	KEY: VALUE
@@ -14,7 +18,8 @@
 // directly before a fenced block (blank lines may separate them) says how
 // to run it. Keys: id, needs, skip, omit, replace, run, requires. ```sh,
 // ```bash and ```shell blocks run without one; other blocks run only
-// with a run: key.
+// with a run: key. Ids are shared by all pages, so a block of one page
+// may need a block of another.
 package docs
 
 import (
@@ -30,9 +35,10 @@ import (
 	"testing"
 )
 
-// block is one fenced code block of the README.
+// block is one fenced code block of a page.
 type block struct {
-	line int      // README line of the opening fence
+	file string   // the page, relative to the repository root: README.md, docs/agent.md
+	line int      // line of the opening fence
 	lang string   // the fence's info string ("sh", "yaml", …)
 	body []string // the lines between the fences
 	ann  annotation
@@ -40,7 +46,7 @@ type block struct {
 
 // annotation is a parsed docs-check comment.
 type annotation struct {
-	line     int // README line of the comment; 0 when there is none
+	line     int // line of the comment; 0 when there is none
 	id       string
 	needs    []string
 	skip     string // the reason the block is not run
@@ -50,7 +56,7 @@ type annotation struct {
 	requires []string
 }
 
-// edit is one omit or replace, with the reason the README gives for it.
+// edit is one omit or replace, with the reason the page gives for it.
 type edit struct{ from, to, reason string }
 
 // runners are the values of run:.
@@ -62,18 +68,33 @@ var shellLangs = []string{"sh", "bash", "shell"}
 // runnable reports whether the block is run (or skipped with a reason).
 func (b block) runnable() bool { return b.ann.run != "" }
 
-// name is how a test and a failure name the block.
+// name is how a failure names the block: page, line and id.
 func (b block) name() string {
 	if b.ann.id != "" {
-		return fmt.Sprintf("README.md:%d(%s)", b.line, b.ann.id)
+		return fmt.Sprintf("%s:%d(%s)", b.file, b.line, b.ann.id)
 	}
-	return fmt.Sprintf("README.md:%d", b.line)
+	return fmt.Sprintf("%s:%d", b.file, b.line)
 }
 
-// parseReadme returns every fenced block, with its annotation. Every
-// malformed annotation is an error naming its line, so a README edit
-// cannot silently switch a check off.
-func parseReadme(r io.Reader) ([]block, error) {
+// testName is the block's subtest name: name without the page's
+// directory, since `go test -run` splits names at "/".
+func (b block) testName() string { return strings.TrimPrefix(b.name(), "docs/") }
+
+// parse parses one page on its own, its references included.
+func parse(file string, r io.Reader) ([]block, error) {
+	blocks, errs := parseFile(file, r)
+	errs = append(errs, checkRefs(blocks)...)
+	if len(errs) > 0 {
+		return nil, fmt.Errorf("%s", strings.Join(errs, "\n"))
+	}
+	return blocks, nil
+}
+
+// parseFile returns every fenced block of the page file, with its
+// annotation, and the errors of the page. Every malformed annotation is
+// an error naming its line, so an edit cannot silently switch a check
+// off. References between blocks are checked by checkRefs, over all pages.
+func parseFile(file string, r io.Reader) ([]block, []string) {
 	var (
 		blocks  []block
 		pending *annotation
@@ -99,7 +120,7 @@ func parseReadme(r io.Reader) ([]block, error) {
 		case comment != nil:
 			comment = append(comment, line)
 			if strings.Contains(line, "-->") {
-				a, err := parseAnnotation(n-len(comment)+1, strings.Join(comment, "\n"))
+				a, err := parseAnnotation(file, n-len(comment)+1, strings.Join(comment, "\n"))
 				if err != nil {
 					errs = append(errs, err.Error())
 				}
@@ -107,18 +128,18 @@ func parseReadme(r io.Reader) ([]block, error) {
 			}
 		case strings.HasPrefix(trimmed, "<!--") && strings.Contains(trimmed, "docs-check"):
 			if pending != nil {
-				errs = append(errs, fmt.Sprintf("README.md:%d: docs-check comment not followed by a code block", pending.line))
+				errs = append(errs, fmt.Sprintf("%s:%d: docs-check comment not followed by a code block", file, pending.line))
 			}
 			comment = []string{line}
 			if strings.Contains(line, "-->") {
-				a, err := parseAnnotation(n, line)
+				a, err := parseAnnotation(file, n, line)
 				if err != nil {
 					errs = append(errs, err.Error())
 				}
 				pending, comment = &a, nil
 			}
 		case strings.HasPrefix(trimmed, "```"):
-			cur = &block{line: n, lang: strings.TrimSpace(strings.TrimPrefix(trimmed, "```"))}
+			cur = &block{file: file, line: n, lang: strings.TrimSpace(strings.TrimPrefix(trimmed, "```"))}
 			if pending != nil {
 				cur.ann, pending = *pending, nil
 			}
@@ -126,29 +147,25 @@ func parseReadme(r io.Reader) ([]block, error) {
 				cur.ann.run = "sh"
 			}
 		case trimmed != "" && pending != nil:
-			errs = append(errs, fmt.Sprintf("README.md:%d: docs-check comment not followed by a code block", pending.line))
+			errs = append(errs, fmt.Sprintf("%s:%d: docs-check comment not followed by a code block", file, pending.line))
 			pending = nil
 		}
 	}
 	if err := sc.Err(); err != nil {
-		return nil, err
+		errs = append(errs, fmt.Sprintf("%s: %v", file, err))
 	}
 	if cur != nil {
-		errs = append(errs, fmt.Sprintf("README.md:%d: code block never closed", cur.line))
+		errs = append(errs, fmt.Sprintf("%s:%d: code block never closed", file, cur.line))
 	}
 	if pending != nil || comment != nil {
-		errs = append(errs, "README.md: docs-check comment at the end of the file")
+		errs = append(errs, file+": docs-check comment at the end of the file")
 	}
-	errs = append(errs, checkRefs(blocks)...)
-	if len(errs) > 0 {
-		return nil, fmt.Errorf("%s", strings.Join(errs, "\n"))
-	}
-	return blocks, nil
+	return blocks, errs
 }
 
 // parseAnnotation parses the text of one docs-check comment that starts
-// at README line line.
-func parseAnnotation(line int, text string) (annotation, error) {
+// at line line of file.
+func parseAnnotation(file string, line int, text string) (annotation, error) {
 	a := annotation{line: line}
 	body := strings.TrimSpace(text)
 	body = strings.TrimSuffix(strings.TrimPrefix(body, "<!--"), "-->")
@@ -161,7 +178,7 @@ func parseAnnotation(line int, text string) (annotation, error) {
 			continue
 		}
 		if err := a.set(l); err != nil {
-			errs = append(errs, fmt.Sprintf("README.md:%d: docs-check: %v", line+i, err))
+			errs = append(errs, fmt.Sprintf("%s:%d: docs-check: %v", file, line+i, err))
 		}
 	}
 	if len(errs) > 0 {
@@ -249,13 +266,13 @@ func checkRefs(blocks []block) []string {
 			continue
 		}
 		if prev, dup := ids[b.ann.id]; dup {
-			errs = append(errs, fmt.Sprintf("%s: id %q already names README.md:%d", b.name(), b.ann.id, prev.line))
+			errs = append(errs, fmt.Sprintf("%s: id %q already names %s", b.name(), b.ann.id, prev.name()))
 		}
 		ids[b.ann.id] = b
 	}
 	for _, b := range blocks {
 		if b.ann.line != 0 && !b.runnable() {
-			errs = append(errs, fmt.Sprintf("README.md:%d: docs-check on a ```%s block without run:", b.ann.line, b.lang))
+			errs = append(errs, fmt.Sprintf("%s:%d: docs-check on a ```%s block without run:", b.file, b.ann.line, b.lang))
 		}
 		for _, need := range b.ann.needs {
 			dep, ok := ids[need]
@@ -278,7 +295,7 @@ func checkRefs(blocks []block) []string {
 // then b.
 func chain(b block, ids map[string]block) ([]block, error) {
 	var out []block
-	seen := map[int]bool{}
+	seen := map[string]bool{}
 	var visit func(x block, path []string) error
 	visit = func(x block, path []string) error {
 		if slices.Contains(path, x.name()) {
@@ -293,8 +310,8 @@ func chain(b block, ids map[string]block) ([]block, error) {
 				return err
 			}
 		}
-		if !seen[x.line] {
-			seen[x.line] = true
+		if !seen[x.name()] {
+			seen[x.name()] = true
 			out = append(out, x)
 		}
 		return nil
@@ -313,9 +330,9 @@ func commandOf(line string) string {
 
 var commentStart = regexp.MustCompile(`(^|\s)#`)
 
-// apply returns the block's lines with omit: and replace: applied (an
-// omitted line becomes empty, so line numbers still match the README), or
+// apply returns the block's lines with omit: and replace: applied, or
 // an error when one of them matches nothing: a stale annotation fails.
+// An omitted line becomes empty, so line numbers still match the page.
 func (b block) apply() ([]string, error) {
 	lines := slices.Clone(b.body)
 	for _, o := range b.ann.omit {
@@ -349,7 +366,7 @@ func TestParseAnnotations(t *testing.T) {
 		"```json\n{}\n```\n" +
 		"<!-- docs-check\nneeds: first\nrun: ansible-task\nrequires: ansible-playbook, ansible-galaxy\n" +
 		"omit: \"echo x\" because\nreplace: \"a b\" \"c\" why\n-->\n```yaml\n- debug: {}\n```\n"
-	blocks, err := parseReadme(strings.NewReader(readme))
+	blocks, err := parse("README.md", strings.NewReader(readme))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -387,7 +404,7 @@ func TestParseRefusesBrokenAnnotations(t *testing.T) {
 		"unclosed block":      "```sh\ntrue\n",
 		"comment at the end":  "```sh\ntrue\n```\n<!-- docs-check: id: a -->\n",
 	} {
-		if _, err := parseReadme(strings.NewReader(readme)); err == nil {
+		if _, err := parse("README.md", strings.NewReader(readme)); err == nil {
 			t.Errorf("%s: parsed without an error", name)
 		}
 	}
@@ -409,33 +426,92 @@ func TestApplyEdits(t *testing.T) {
 	}
 }
 
-func TestReadmeParses(t *testing.T) {
-	blocks := readmeBlocks(t)
-	n := 0
+// TestDocsParse checks the annotations of README.md and of every
+// docs/*.md page, and that each runnable block's omit: and replace: still
+// match it.
+func TestDocsParse(t *testing.T) {
+	blocks := docBlocks(t)
+	n, skipped := 0, 0
 	for _, b := range blocks {
-		if b.runnable() && b.ann.skip == "" {
+		switch {
+		case b.runnable() && b.ann.skip != "":
+			skipped++
+		case b.runnable():
 			if _, err := b.apply(); err != nil {
 				t.Error(err)
 			}
 			n++
 		}
 	}
+	t.Logf("%d pages, %d code blocks: %d run, %d skipped by their annotation", len(docPages(t)), len(blocks), n, skipped)
 	if n < 5 {
-		t.Errorf("README.md has %d runnable blocks; the check expects the walkthrough, every verb, Ansible and Packer at least", n)
+		t.Errorf("the pages have %d runnable blocks; the check expects the walkthrough, every verb, Ansible and Packer at least", n)
 	}
 }
 
-// readmeBlocks parses the repository's README.md.
-func readmeBlocks(t testing.TB) []block {
-	t.Helper()
-	f, err := os.Open(filepath.Join("..", "..", "README.md"))
+// TestCrossPageNeeds: a block may need a block of another page, and the
+// chain runs the needed one first, each once.
+func TestCrossPageNeeds(t *testing.T) {
+	a, errs := parseFile("docs/a.md", strings.NewReader("<!-- docs-check: id: sim -->\n```sh\ntrue\n```\n"))
+	// Both blocks are on line 2 of their page: a chain keyed by line alone would drop one.
+	b, errs2 := parseFile("README.md", strings.NewReader("<!-- docs-check: needs: sim -->\n```sh\ntrue\n```\n"))
+	all := append(a, b...)
+	if errs = append(append(errs, errs2...), checkRefs(all)...); len(errs) > 0 {
+		t.Fatal(strings.Join(errs, "\n"))
+	}
+	got, err := chain(all[1], map[string]block{"sim": all[0]})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer f.Close()
-	blocks, err := parseReadme(f)
+	if len(got) != 2 || got[0].name() != "docs/a.md:2(sim)" || got[1].name() != "README.md:2" {
+		t.Errorf("chain = %v, want docs/a.md:2(sim) then README.md:2", got)
+	}
+	if all[0].testName() != "a.md:2(sim)" {
+		t.Errorf("testName = %q: a subtest name must not hold the page's directory", all[0].testName())
+	}
+	if _, errs := parseFile("docs/b.md", strings.NewReader("<!-- docs-check: skipp: x -->\n```sh\ntrue\n```\n")); len(errs) != 1 || !strings.HasPrefix(errs[0], "docs/b.md:1:") {
+		t.Errorf("errors %q: want one naming docs/b.md:1", errs)
+	}
+}
+
+// docPages are the pages whose examples are checked: README.md, then
+// every docs/*.md in name order, relative to the repository root.
+func docPages(t testing.TB) []string {
+	t.Helper()
+	pages, err := filepath.Glob(filepath.Join(repoRoot, "docs", "*.md"))
 	if err != nil {
-		t.Fatalf("README.md annotations:\n%v", err)
+		t.Fatal(err)
+	}
+	out := []string{"README.md"}
+	for _, p := range pages {
+		out = append(out, filepath.ToSlash(strings.TrimPrefix(p, repoRoot+string(filepath.Separator))))
+	}
+	return out
+}
+
+// repoRoot is the repository root, from this package's directory.
+var repoRoot = filepath.Join("..", "..")
+
+// docBlocks parses README.md and every docs/*.md page; ids and needs are
+// checked across all of them.
+func docBlocks(t testing.TB) []block {
+	t.Helper()
+	var (
+		blocks []block
+		errs   []string
+	)
+	for _, page := range docPages(t) {
+		f, err := os.Open(filepath.Join(repoRoot, page))
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, e := parseFile(page, f)
+		_ = f.Close()
+		blocks, errs = append(blocks, b...), append(errs, e...)
+	}
+	errs = append(errs, checkRefs(blocks)...)
+	if len(errs) > 0 {
+		t.Fatalf("docs-check annotations:\n%s", strings.Join(errs, "\n"))
 	}
 	return blocks
 }

@@ -26,10 +26,11 @@ const (
 	stopTimeout  = 5 * time.Second
 )
 
-// TestReadmeExamples runs every runnable block of README.md, each in a
-// fresh private HOME, runtime, config and temp dir, after the blocks it
-// needs, with bash -e. A failure names the README line that failed.
-func TestReadmeExamples(t *testing.T) {
+// TestDocExamples runs every runnable block of README.md and of every
+// docs/*.md page, each in a fresh private HOME, runtime, config and temp
+// dir, after the blocks it needs (of any page), with bash -e. A failure
+// names the page and line that failed.
+func TestDocExamples(t *testing.T) {
 	root, err := filepath.Abs(filepath.Join("..", ".."))
 	if err != nil {
 		t.Fatal(err)
@@ -40,7 +41,7 @@ func TestReadmeExamples(t *testing.T) {
 		}
 	}
 	goEnv := goEnvironment(t)
-	blocks := readmeBlocks(t)
+	blocks := docBlocks(t)
 	ids := map[string]block{}
 	for _, b := range blocks {
 		if b.ann.id != "" {
@@ -51,7 +52,7 @@ func TestReadmeExamples(t *testing.T) {
 		if !b.runnable() {
 			continue
 		}
-		t.Run(b.name(), func(t *testing.T) {
+		t.Run(b.testName(), func(t *testing.T) {
 			t.Parallel() // each block has its own HOME, temp dir and port
 			if b.ann.skip != "" {
 				t.Skipf("skipped by its annotation: %s", b.ann.skip)
@@ -77,7 +78,7 @@ type world struct {
 }
 
 func newWorld(t *testing.T, root string, goEnv []string) *world {
-	// Not t.TempDir: the test's name holds characters the README's
+	// Not t.TempDir: the test's name holds characters the pages'
 	// unquoted paths would break on.
 	dir, err := os.MkdirTemp("", "tk-docs-")
 	if err != nil {
@@ -106,7 +107,7 @@ func newWorld(t *testing.T, root string, goEnv []string) *world {
 		"LANG=C.UTF-8", "TERM=dumb",
 		"CHECKPOINT_DISABLE=1",        // Packer: no call home
 		"PYTHONDONTWRITEBYTECODE=1",   // Ansible: no __pycache__ in the tree
-		"ANSIBLE_LOCALHOST_WARNING=0", // the README's task targets localhost
+		"ANSIBLE_LOCALHOST_WARNING=0", // the pages' tasks target localhost
 		"ANSIBLE_PYTHON_INTERPRETER=auto_silent",
 		// Ansible expands a "remote" ~ from the passwd entry, not $HOME:
 		// without these, -c local writes to the real user's ~/.ansible/tmp.
@@ -151,19 +152,20 @@ func lookPath(tool string, env []string) (string, error) {
 
 // source is where a line of the generated script comes from.
 type source struct {
-	block string
-	line  int // README line; 0 for the harness's own lines
+	block string // the block's name: page, line and id
+	file  string // the page
+	line  int    // line of the page; 0 for the harness's own lines
 	text  string
 }
 
-// script turns the chain into one bash script and the README line of each
+// script turns the chain into one bash script and the page line of each
 // of its lines.
 func (w *world) script(t *testing.T, chain []block) (string, []source) {
 	t.Helper()
 	lines := []string{"set -eo pipefail", `trap 'echo "$LINENO" > "$TK_DOCS_ERRLINE"' ERR`}
 	srcs := []source{{}, {}}
 	add := func(l string, s source) { lines, srcs = append(lines, l), append(srcs, s) }
-	for _, b := range chain {
+	for n, b := range chain {
 		body, err := b.apply()
 		if err != nil {
 			t.Fatal(err)
@@ -175,20 +177,20 @@ func (w *world) script(t *testing.T, chain []block) (string, []source) {
 		switch b.ann.run {
 		case "sh":
 			for i, l := range body {
-				add(l, source{block: b.name(), line: b.line + 1 + i, text: b.body[i]})
+				add(l, source{block: b.name(), file: b.file, line: b.line + 1 + i, text: b.body[i]})
 			}
 		case "ansible-task":
-			file := w.writeFile(t, fmt.Sprintf("readme-%d.yml", b.line), ansiblePlaybook(body))
-			add("ansible-playbook -i localhost, -c local "+file, source{block: b.name(), line: b.line, text: "(the task, in a playbook)"})
+			file := w.writeFile(t, fmt.Sprintf("block-%d.yml", n), ansiblePlaybook(body))
+			add("ansible-playbook -i localhost, -c local "+file, source{block: b.name(), file: b.file, line: b.line, text: "(the task, in a playbook)"})
 		case "packer-build":
-			file := w.writeFile(t, fmt.Sprintf("readme-%d.pkr.hcl", b.line), strings.Join(body, "\n")+"\n")
-			add("(cd "+w.tmp+" && packer build -color=false "+file+")", source{block: b.name(), line: b.line, text: "(the template, with packer build)"})
+			file := w.writeFile(t, fmt.Sprintf("block-%d.pkr.hcl", n), strings.Join(body, "\n")+"\n")
+			add("(cd "+w.tmp+" && packer build -color=false "+file+")", source{block: b.name(), file: b.file, line: b.line, text: "(the template, with packer build)"})
 		}
 	}
 	return strings.Join(lines, "\n") + "\n", srcs
 }
 
-// ansiblePlaybook wraps the README's task list in a playbook for localhost.
+// ansiblePlaybook wraps a page's task list in a playbook for localhost.
 func ansiblePlaybook(tasks []string) string {
 	var sb strings.Builder
 	sb.WriteString("- hosts: localhost\n  gather_facts: false\n  tasks:\n")
@@ -209,7 +211,7 @@ func (w *world) writeFile(t *testing.T, name, content string) string {
 
 var tmpPath = regexp.MustCompile(`(^|[\s'"=(:])/tmp\b`)
 
-// substitute points the README's fixed places at this run's: /tmp at the
+// substitute points the pages' fixed places at this run's: /tmp at the
 // private temp dir, the walkthrough's port 8443 at a free port, and the
 // lab (https://sddc-manager.lab.local, sddc-manager.lab.local:443 and its
 // CA) at the walkthrough's simulator.
@@ -223,7 +225,7 @@ func (w *world) substitute(l string) string {
 	).Replace(l)
 }
 
-// failure is how a chain failed: the error, the README line of the
+// failure is how a chain failed: the error, the page line of the
 // failing command (line 0 when none was recorded) and the output.
 type failure struct {
 	err    error
@@ -234,13 +236,13 @@ type failure struct {
 func (f *failure) String() string {
 	where := "(no line recorded)"
 	if f.where.line != 0 {
-		where = fmt.Sprintf("README.md:%d (in %s): %s", f.where.line, f.where.block, strings.TrimSpace(f.where.text))
+		where = fmt.Sprintf("%s:%d (in %s): %s", f.where.file, f.where.line, f.where.block, strings.TrimSpace(f.where.text))
 	}
-	return fmt.Sprintf("a README example failed: %v\nfailing line: %s\noutput (tokens redacted):\n%s",
+	return fmt.Sprintf("a documented example failed: %v\nfailing line: %s\noutput (tokens redacted):\n%s",
 		f.err, where, tail(redact(f.output), 80))
 }
 
-// run runs the chain and fails the test with the README line that failed.
+// run runs the chain and fails the test with the page line that failed.
 func (w *world) run(t *testing.T, chain []block) {
 	t.Helper()
 	if f := w.runChain(t, chain); f != nil {
@@ -418,7 +420,7 @@ func TestCheckCatchesShortTokens(t *testing.T) {
 		t.Fatal(err)
 	}
 	const asks = "tokenkeeper get --profile sddc --min-validity 10m"
-	blocks := readmeBlocks(t)
+	blocks := docBlocks(t)
 	ids := map[string]block{}
 	var verbs *block
 	for i, b := range blocks {
@@ -431,7 +433,7 @@ func TestCheckCatchesShortTokens(t *testing.T) {
 	}
 	walk, ok := ids["walkthrough"]
 	if !ok || verbs == nil {
-		t.Fatalf("README.md has no walkthrough block or no block running %q: update this test with the README", asks)
+		t.Fatalf("the pages have no walkthrough block or no block running %q: update this test with the pages", asks)
 	}
 	walk.ann.replace = append(walk.ann.replace, edit{from: "--access-ttl 60m", to: "--access-ttl 5m", reason: "this test"})
 	ids["walkthrough"] = walk
@@ -441,13 +443,13 @@ func TestCheckCatchesShortTokens(t *testing.T) {
 	}
 	f := newWorld(t, root, goEnvironment(t)).runChain(t, chain)
 	if f == nil {
-		t.Fatal("the README's examples passed against 5-minute tokens: the check cannot see a --min-validity it cannot meet")
+		t.Fatal("the documented examples passed against 5-minute tokens: the check cannot see a --min-validity it cannot meet")
 	}
-	if strings.TrimSpace(f.where.text) != asks {
-		t.Fatalf("the failure names %q, want the README line %q:\n%s", f.where.text, asks, f)
+	if strings.TrimSpace(f.where.text) != asks || f.where.file != verbs.file {
+		t.Fatalf("the failure names %s: %q, want %s: %q:\n%s", f.where.file, f.where.text, verbs.file, asks, f)
 	}
 	if !strings.Contains(f.output, "min validity exceeds the token lifetime") {
 		t.Fatalf("the output lacks tokenkeeper's reason:\n%s", f)
 	}
-	t.Logf("as expected: README.md:%d (%s) fails against 5-minute tokens", f.where.line, asks)
+	t.Logf("as expected: %s:%d (%s) fails against 5-minute tokens", f.where.file, f.where.line, asks)
 }
