@@ -123,7 +123,7 @@ func (f initFlags) check() error {
 func (f initFlags) render() string {
 	var b strings.Builder
 	b.WriteString("# tokenkeeper profiles file, written by `tokenkeeper config init`.\n")
-	b.WriteString("# Check it with `tokenkeeper config check --online`; every key is in the README.\n")
+	b.WriteString("# Check it with `tokenkeeper config check --online`; every key is in the tokenkeeper repository's docs/configuration.md.\n")
 	b.WriteString("# It holds no secret: the password is read from where `password` points.\n")
 	b.WriteString("profiles:\n")
 	fmt.Fprintf(&b, "  %s: # the name to pass as --profile (or set $TOKENKEEPER_PROFILE)\n", quote(f.profile))
