@@ -51,17 +51,17 @@ type call struct {
 func (p *profile) startLocked(in intent, reason string) *call {
 	c := &call{intent: in, reason: reason, done: make(chan struct{}), failed: make(chan struct{})}
 	p.inflight = c
-	go p.run(p.env.base, c)
+	go p.run(p.settings.base, c)
 	return c
 }
 
 func (p *profile) run(base context.Context, c *call) {
-	ctx, cancel := context.WithTimeout(base, p.env.callTimeout)
+	ctx, cancel := context.WithTimeout(base, p.settings.callTimeout)
 	defer cancel()
 	start := time.Now()
 	p.log.Debug("upstream call started", "op", c.intent.String(), "reason", c.reason)
 	var retired []retiredGrant
-	b := p.env.retry
+	b := p.settings.retry
 	b.waiting = func(d time.Duration) { p.noteWait(c, d) }
 	err := retry(ctx, b, func(ctx context.Context) error {
 		err := p.attempt(ctx, c, &retired)
@@ -107,7 +107,7 @@ func (p *profile) attempt(ctx context.Context, c *call, retired *[]retiredGrant)
 // error names no secret).
 func (p *profile) noteAttempt(c *call, err error) {
 	p.mu.Lock()
-	c.lastErr, p.lastErr = err, err
+	c.lastErr, p.health.lastErr = err, err
 	c.attempts++
 	attempt := c.attempts
 	if !c.failedClosed {
@@ -151,10 +151,7 @@ func (p *profile) retryable(c *call, err error) bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	now := time.Now()
-	if p.closed {
-		return false
-	}
-	return !p.unexpiredLocked(now) || p.expiryLocked(now).Sub(now) < c.need
+	return !p.closed && !p.held.lasts(now, c.need)
 }
 
 func (p *profile) isClosed() bool {
@@ -163,30 +160,30 @@ func (p *profile) isClosed() bool {
 	return p.closed
 }
 
+// refreshable is the held grant, and whether its refresh credential may
+// mint an access token now.
 func (p *profile) refreshable() (provider.Grant, bool) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	now := time.Now()
-	ok := !p.grant.Refresh.IsZero() && !p.dead &&
-		(p.refreshExp.IsZero() || p.refreshExp.Sub(now) > p.env.marginFor(p.grant.RefreshLifetime))
-	return p.grant, ok
+	return p.held.grant, p.held.refreshable(time.Now(), p.settings)
 }
 
 func (p *profile) refresh(ctx context.Context, c *call, g provider.Grant) error {
 	start := time.Now()
-	ng, err := p.impl.Refresh(ctx, g)
+	ng, err := p.spec.Impl.Refresh(ctx, g)
 	now := time.Now()
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if err != nil {
 		p.counts.RefreshFailures++
 		p.log.Debug("refresh failed", "op", "refresh", "took", now.Sub(start), "error", err)
-		if errors.Is(err, provider.ErrRefreshRejected) && p.grant.Refresh.Equal(g.Refresh) {
-			p.dead = true
+		if errors.Is(err, provider.ErrRefreshRejected) && p.held.grant.Refresh.Equal(g.Refresh) {
+			p.held.dead = true
 		}
 		return p.errorf("refresh access token", err)
 	}
 	p.counts.Refreshes++
+	refreshExp := p.held.refreshExp
 	if ng.Refresh.IsZero() {
 		// Not rotated (VCF): keep the credential and its original expiry.
 		ng.Refresh, ng.RefreshLifetime = g.Refresh, g.RefreshLifetime
@@ -194,9 +191,9 @@ func (p *profile) refresh(ctx context.Context, c *call, g provider.Grant) error 
 			ng.Meta = g.Meta
 		}
 	} else {
-		p.refreshExp = expiryAfter(now, ng.RefreshLifetime)
+		refreshExp = expiryAfter(now, ng.RefreshLifetime)
 	}
-	p.installLocked(c, ng, now, start, "refresh")
+	p.installLocked(c, ng, now, refreshExp, start, "refresh")
 	return nil
 }
 
@@ -205,7 +202,7 @@ func (p *profile) refresh(ctx context.Context, c *call, g provider.Grant) error 
 // (see guard.go). A login whose request may have reached the server and
 // failed is not retried within the call (countedLogin).
 func (p *profile) login(ctx context.Context, c *call, retired *[]retiredGrant) error {
-	cred, err := p.impl.Credential(ctx)
+	cred, err := p.spec.Impl.Credential(ctx)
 	if err != nil {
 		return p.errorf("could not read credential", err)
 	}
@@ -215,7 +212,7 @@ func (p *profile) login(ctx context.Context, c *call, retired *[]retiredGrant) e
 		return err
 	}
 	defer unlock()
-	g, err := p.impl.Login(ctx)
+	g, err := p.spec.Impl.Login(ctx)
 	p.settleLogin(ctx, a, cred, started, err)
 	if err != nil {
 		return p.loginFailed(started, err)
@@ -249,21 +246,21 @@ func (p *profile) loginSucceeded(c *call, g provider.Grant, start time.Time, ret
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.counts.Logins++
-	if p.liveLocked(now) {
-		*retired = append(*retired, retiredGrant{g: p.grant, fp: p.tmpl.Fingerprint})
+	if p.held.live(now) {
+		*retired = append(*retired, retiredGrant{g: p.held.grant, fp: p.held.tok.Fingerprint})
 	}
-	p.refreshExp = time.Time{}
+	var refreshExp time.Time
 	if !g.Refresh.IsZero() {
-		p.refreshExp = expiryAfter(now, g.RefreshLifetime)
+		refreshExp = expiryAfter(now, g.RefreshLifetime)
 	}
-	p.installLocked(c, g, now, start, "login")
+	p.installLocked(c, g, now, refreshExp, start, "login")
 }
 
 // probe asks upstream whether the idle-timeout session still lives. A dead
 // session is dropped so that the caller logs in again.
 func (p *profile) probe(ctx context.Context) error {
 	p.mu.Lock()
-	g := p.grant
+	g := p.held.grant
 	p.mu.Unlock()
 	if g.Access.IsZero() {
 		return p.errorf("probe session", provider.ErrRefreshRejected)
@@ -276,56 +273,37 @@ func (p *profile) probe(ctx context.Context) error {
 	now := time.Now()
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	current := p.grant.Access.Equal(g.Access)
+	current := p.held.grant.Access.Equal(g.Access)
 	p.log.Debug("session probed", "op", "probe", "fingerprint", g.Access.Fingerprint(),
 		"took", now.Sub(start), "error", err)
 	switch {
 	case err == nil:
 		if current {
-			p.lastActive = now
+			p.held.lastActive = now
 		}
 		return nil
 	case errors.Is(err, provider.ErrUnavailable):
 	case current:
-		p.dead = true
+		p.held.dead = true
 		p.dropAccessLocked()
 	}
 	return p.errorf("probe session", err)
 }
 
-// installLocked makes g (received at now) the current grant and arms the
-// timers for it. The caller has set p.refreshExp.
-func (p *profile) installLocked(c *call, g provider.Grant, now, start time.Time, op string) {
-	if g.HeaderName == "" {
-		g.HeaderName = provider.HeaderAuthorization
-	}
-	if g.TokenType == "" && g.HeaderName == provider.HeaderAuthorization {
-		g.TokenType = "Bearer"
-	}
-	if g.IdleUnknown && g.IdleTimeout <= 0 {
-		g.IdleTimeout = unknownIdleFloor
-	}
-	p.grant, p.dead = g, false
-	p.lifetime = g.AccessLifetime
-	if p.lifetime > 0 {
-		p.freshLife = p.lifetime
-	}
-	if p.lifetime <= 0 && g.IdleTimeout <= 0 {
-		p.lifetime = defaultLifetime
-	}
-	p.accessExp = expiryAfter(now, p.lifetime)
-	p.acquiredAt, p.lastActive = now, now
-	p.tmpl = Token{
-		Profile: p.name, Provider: p.provider, Access: g.Access, TokenType: g.TokenType,
-		HeaderName: g.HeaderName, HeaderValue: g.HeaderValue(), Fingerprint: g.Access.Fingerprint(),
+// installLocked makes g (received at now, its refresh credential ending
+// at refreshExp) the held grant and arms the timers for it.
+func (p *profile) installLocked(c *call, g provider.Grant, now, refreshExp, start time.Time, op string) {
+	p.held = received(g, now, refreshExp, p.spec.Name, p.spec.Provider)
+	if g.AccessLifetime > 0 {
+		p.freshLife = g.AccessLifetime
 	}
 	c.fresh = true
-	p.keepAliveUntil = time.Time{} // promised for the old session only
 	p.scheduleLocked(now)
 	p.armKeepaliveLocked()
-	p.log.Debug("access token received", "op", op, "fingerprint", p.tmpl.Fingerprint,
-		"took", now.Sub(start), "expires_in", p.lifetime, "idle_timeout", g.IdleTimeout,
-		"refresh_fingerprint", g.Refresh.Fingerprint(), "refresh_expires_at", p.refreshExp, "refresh_at", p.refreshAt)
+	h := p.held
+	p.log.Debug("access token received", "op", op, "fingerprint", h.tok.Fingerprint,
+		"took", now.Sub(start), "expires_in", h.lifetime, "idle_timeout", h.grant.IdleTimeout,
+		"refresh_fingerprint", h.grant.Refresh.Fingerprint(), "refresh_expires_at", h.refreshExp, "refresh_at", h.refreshAt)
 }
 
 // finishLocked records the outcome of call c and starts revoking the
@@ -339,16 +317,16 @@ func (p *profile) finishLocked(c *call, err error, retired []retiredGrant) {
 	}
 	switch {
 	case err == nil:
-		p.lastErr, p.transient, p.retryAt = nil, 0, time.Time{}
+		p.health.lastErr, p.health.transient, p.health.retryAt = nil, 0, time.Time{}
 	case errors.Is(err, provider.ErrUnavailable):
-		p.lastErr = err
-		p.transient++
-		p.retryAt = now.Add(p.env.retry.delay(p.transient - 1))
+		p.health.lastErr = err
+		p.health.transient++
+		p.health.retryAt = now.Add(p.settings.retry.delay(p.health.transient - 1))
 		p.scheduleRetryLocked(now)
 	default:
-		p.lastErr = err
+		p.health.lastErr = err
 	}
-	if c.intent == intentKeepalive && !p.grant.Access.IsZero() {
+	if c.intent == intentKeepalive && !p.held.grant.Access.IsZero() {
 		p.armKeepaliveLocked()
 	}
 	for _, r := range retired {
@@ -361,14 +339,6 @@ func (p *profile) finishLocked(c *call, err error, retired []retiredGrant) {
 			p.revokeInBackground(r)
 		}
 	}
-}
-
-// expiryAfter is now+d, or the zero time (no expiry) when d is not positive.
-func expiryAfter(now time.Time, d time.Duration) time.Time {
-	if d <= 0 {
-		return time.Time{}
-	}
-	return now.Add(d)
 }
 
 func (i intent) String() string {

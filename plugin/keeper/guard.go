@@ -210,14 +210,16 @@ func AccountFor(a provider.Account, cred secret.Secret) provider.Account {
 }
 
 // accountFor is AccountFor of the profile's account.
-func (p *profile) accountFor(cred secret.Secret) provider.Account { return AccountFor(p.account, cred) }
+func (p *profile) accountFor(cred secret.Secret) provider.Account {
+	return AccountFor(p.spec.Account, cred)
+}
 
 // admitLogin takes the account's login lock and records the attempt
 // before it is made, or refuses it. Every path that cannot read, lock or
 // write the shared guard refuses: no login without the guard (fail
 // closed). The returned release ends the lock.
 func (p *profile) admitLogin(ctx context.Context, a provider.Account, cred secret.Secret) (func(), time.Time, error) {
-	unlock, err := p.env.guards.LockLogin(ctx, a)
+	unlock, err := p.settings.guards.LockLogin(ctx, a)
 	if err != nil {
 		return nil, time.Time{}, p.guardUnusable(ctx, err)
 	}
@@ -227,7 +229,7 @@ func (p *profile) admitLogin(ctx context.Context, a provider.Account, cred secre
 	started := time.Now()
 	sctx, cancel := context.WithTimeout(ctx, guardStoreTimeout)
 	defer cancel()
-	err = p.env.guards.Update(sctx, a, cred, func(r GuardRecord) GuardRecord {
+	err = p.settings.guards.Update(sctx, a, cred, func(r GuardRecord) GuardRecord {
 		last = r
 		if ref, ok = admit(r, cred, started); !ok {
 			return r
@@ -247,10 +249,10 @@ func (p *profile) admitLogin(ctx context.Context, a provider.Account, cred secre
 
 // refused is the GuardError for a refusal, remembered for the status.
 func (p *profile) refused(a provider.Account, r GuardRecord, ref refusal) error {
-	ge := &GuardError{Profile: p.name, Account: a.String(), RetryAt: ref.retryAt, Ceiling: ref.ceiling,
+	ge := &GuardError{Profile: p.spec.Name, Account: a.String(), RetryAt: ref.retryAt, Ceiling: ref.ceiling,
 		Cause: &recordedOutcome{class: r.Outcome, rejected: r.Rejected}}
 	p.mu.Lock()
-	p.guardRetryAt = ref.retryAt
+	p.health.guardRetryAt = ref.retryAt
 	p.mu.Unlock()
 	p.log.Debug("login not attempted: lockout guard", "op", "login", "retry_at", ref.retryAt,
 		"ceiling", ref.ceiling, "failures", r.Failures)
@@ -283,7 +285,7 @@ func (p *profile) settleLogin(ctx context.Context, a provider.Account, cred secr
 	var rec GuardRecord
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), guardStoreTimeout)
 	defer cancel()
-	err := p.env.guards.Update(ctx, a, cred, func(r GuardRecord) GuardRecord {
+	err := p.settings.guards.Update(ctx, a, cred, func(r GuardRecord) GuardRecord {
 		if !r.Pending.Equal(started) {
 			// Someone reset the record meanwhile; this attempt still counts.
 			r.Pending = started
@@ -298,9 +300,9 @@ func (p *profile) settleLogin(ctx context.Context, a provider.Account, cred secr
 	defer p.mu.Unlock()
 	switch o {
 	case outcomeOK:
-		p.guardRetryAt = time.Time{}
+		p.health.guardRetryAt = time.Time{}
 	case outcomeRejected, outcomeUnknown:
-		p.guardRetryAt = rec.RetryAt
+		p.health.guardRetryAt = rec.RetryAt
 		p.log.Warn("login failed; this credential is not tried again until the backoff passes or it changes",
 			"op", "login", "outcome", class, "retry_at", rec.RetryAt, "failures", rec.Failures)
 	}

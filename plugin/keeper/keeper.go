@@ -4,10 +4,17 @@
 // locking accounts with a rejected credential, and revokes on teardown.
 // It decides; the Provider of each profile speaks the upstream protocol.
 //
-// The keeper runs on the runtime clock alone: expiries are stamped with
-// time.Now and the proactive refresh, retries and keepalives are
-// time.AfterFunc timers. There is no clock to inject; tests run the keeper
-// inside a testing/synctest bubble, whose fake clock moves both at once.
+// The decisions are pure functions in held.go: of what a profile holds,
+// the time now and the settings, with a table test each. The profile
+// (profile.go) is the state machine around them: its lock, the one
+// upstream call in flight (call.go), the timers (schedule.go,
+// keepalive.go), the lockout guard (guard.go) and teardown (teardown.go).
+//
+// Time, here as everywhere in tokenkeeper, is the runtime clock: code
+// calls time.Now and time.AfterFunc, takes no clock or now function, and
+// its tests move time inside a testing/synctest bubble. Expiries are
+// stamped with time.Now; the proactive refresh, retries and keepalives are
+// time.AfterFunc timers, so the bubble's fake clock moves both at once.
 package keeper
 
 import (
@@ -84,8 +91,10 @@ type ProfileSpec struct {
 	Impl    Provider
 }
 
-// env is what every profile shares: the options with defaults applied.
-type env struct {
+// settings are what every profile shares: the Options with defaults
+// applied. The decisions (held.go) read its values; only the profile's
+// actions use base, rand and guards.
+type settings struct {
 	// base is the context of every shared upstream call: no caller can
 	// cancel it (each gives up on its own), Close does.
 	base        context.Context
@@ -105,7 +114,7 @@ type Keeper struct {
 	profiles map[string]*profile // fixed after New
 	names    []string            // sorted keys of profiles
 
-	stop context.CancelFunc // cancels env.base
+	stop context.CancelFunc // cancels settings.base
 
 	closeMu  sync.Mutex // guards closed and closeErr; held for a whole Close
 	closed   bool
@@ -114,35 +123,35 @@ type Keeper struct {
 
 // New builds a Keeper for specs. Nothing goes upstream until the first Get.
 func New(specs []ProfileSpec, o Options) (*Keeper, error) {
-	e := newEnv(o)
+	s := newSettings(o)
 	log := o.Logger
 	if log == nil {
 		log = hclog.NewNullLogger()
 	}
 	k := &Keeper{log: log, profiles: make(map[string]*profile, len(specs))}
-	for _, s := range specs {
-		if s.Name == "" {
+	for _, spec := range specs {
+		if spec.Name == "" {
 			return nil, errors.New("could not create keeper: a profile has no name")
 		}
-		if s.Impl == nil {
-			return nil, fmt.Errorf("could not create keeper: profile %q has no provider", s.Name)
+		if spec.Impl == nil {
+			return nil, fmt.Errorf("could not create keeper: profile %q has no provider", spec.Name)
 		}
-		if s.Account.IsZero() {
-			if a, ok := s.Impl.(interface{ Account() provider.Account }); ok {
-				s.Account = a.Account()
+		if spec.Account.IsZero() {
+			if a, ok := spec.Impl.(interface{ Account() provider.Account }); ok {
+				spec.Account = a.Account()
 			}
 		}
-		if s.Account.IsZero() {
-			return nil, fmt.Errorf("could not create keeper: profile %q names no account for its lockout guard", s.Name)
+		if spec.Account.IsZero() {
+			return nil, fmt.Errorf("could not create keeper: profile %q names no account for its lockout guard", spec.Name)
 		}
-		if _, dup := k.profiles[s.Name]; dup {
-			return nil, fmt.Errorf("could not create keeper: profile %q is defined twice", s.Name)
+		if _, dup := k.profiles[spec.Name]; dup {
+			return nil, fmt.Errorf("could not create keeper: profile %q is defined twice", spec.Name)
 		}
-		k.profiles[s.Name] = newProfile(s, e, log.With("profile", s.Name))
-		k.names = append(k.names, s.Name)
+		k.profiles[spec.Name] = newProfile(spec, s, log.With("profile", spec.Name))
+		k.names = append(k.names, spec.Name)
 	}
 	slices.Sort(k.names)
-	e.base, k.stop = context.WithCancel(context.Background())
+	s.base, k.stop = context.WithCancel(context.Background())
 	return k, nil
 }
 
@@ -150,15 +159,15 @@ func New(specs []ProfileSpec, o Options) (*Keeper, error) {
 // the configured margin, but at most a tenth of life when life is known.
 // Proportional slack keeps short-lived tokens usable, and a 60-min token
 // keeps the full 30s.
-func (e *env) marginFor(life time.Duration) time.Duration {
+func (s *settings) marginFor(life time.Duration) time.Duration {
 	if life <= 0 {
-		return e.margin
+		return s.margin
 	}
-	return min(e.margin, life/marginDivisor)
+	return min(s.margin, life/marginDivisor)
 }
 
-func newEnv(o Options) *env {
-	e := &env{
+func newSettings(o Options) *settings {
+	s := &settings{
 		rand:        o.Rand,
 		margin:      o.SafetyMargin,
 		callTimeout: o.CallTimeout,
@@ -166,20 +175,20 @@ func newEnv(o Options) *env {
 		guards:      o.Guards,
 		oneShot:     o.OneShot,
 	}
-	if e.guards == nil {
-		e.guards = newMemGuards()
+	if s.guards == nil {
+		s.guards = newMemGuards()
 	}
-	if e.rand == nil {
-		e.rand = rand.Float64
+	if s.rand == nil {
+		s.rand = rand.Float64
 	}
-	if e.margin <= 0 {
-		e.margin = DefaultSafetyMargin
+	if s.margin <= 0 {
+		s.margin = DefaultSafetyMargin
 	}
-	if e.callTimeout <= 0 {
-		e.callTimeout = DefaultCallTimeout
+	if s.callTimeout <= 0 {
+		s.callTimeout = DefaultCallTimeout
 	}
-	e.retry = backoff{base: retryBase, max: retryMax, rand: e.rand}
-	return e
+	s.retry = backoff{base: retryBase, max: retryMax, rand: s.rand}
+	return s
 }
 
 // Get returns a token of profile valid for at least o.MinValidity plus the
@@ -233,15 +242,6 @@ func (k *Keeper) Detach(ctx context.Context, profile string) error {
 		return err
 	}
 	return p.detach(ctx)
-}
-
-// Status describes every profile, sorted by name, without secrets.
-func (k *Keeper) Status() []Status {
-	out := make([]Status, 0, len(k.names))
-	for _, n := range k.names {
-		out = append(out, k.profiles[n].status())
-	}
-	return out
 }
 
 // Close stops all timers, cancels the upstream calls in flight and revokes

@@ -10,7 +10,6 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/tokenkeeper/tokenkeeper/plugin/provider"
-	"github.com/tokenkeeper/tokenkeeper/plugin/secret"
 )
 
 // defaultLifetime is assumed for an access token whose provider reported
@@ -26,6 +25,9 @@ const defaultLifetime = 5 * time.Minute
 // without the keepalive.
 const unknownIdleFloor = time.Minute
 
+// maxReasonLen bounds the caller-supplied invalidation reason in logs.
+const maxReasonLen = 200
+
 // maxRounds bounds the shared calls one Get may wait for before it gives
 // up with ErrUnavailable. Two are needed: a call that could not serve this
 // caller (a keepalive in flight, a probe that kept the session alive but
@@ -34,17 +36,15 @@ const unknownIdleFloor = time.Minute
 // caller sees it; the bound only ends a loop that would not end otherwise.
 const maxRounds = 3
 
-// profile is the state machine of one profile. Methods ending in Locked
-// need p.mu held.
+// profile is the state machine of one profile: it holds a grant (held)
+// under its lock, runs the one upstream call in flight and the timers, and
+// acts on what the decisions of held.go say. Methods ending in Locked need
+// p.mu held; none of them decides anything a held method could.
 type profile struct {
-	name, provider, url string
-	impl                Provider
-	prober              Prober // nil when impl cannot probe
-	refreshBefore       time.Duration
-	keepalive           time.Duration
-	account             provider.Account // whose lockout budget logins spend
-	env                 *env
-	log                 hclog.Logger
+	spec     ProfileSpec
+	prober   Prober // spec.Impl as a Prober; nil when it cannot probe
+	settings *settings
+	log      hclog.Logger
 
 	// bg tracks background revocations (retired or orphaned grants) so
 	// that Close can wait for them.
@@ -53,58 +53,44 @@ type profile struct {
 	mu sync.Mutex // guards every field below
 
 	closed bool
-	// grant is the held grant; Access is zero when none is cached (the
-	// refresh credential may outlive it).
-	grant    provider.Grant
-	tmpl     Token // the hand-out for grant, ExpiresAt aside
-	lifetime time.Duration
+	held   held
 	// freshLife is the access lifetime the upstream last reported (zero:
-	// not known yet). Unlike lifetime it survives a revoke: it describes
-	// the upstream, so that a request no fresh token could meet is refused
-	// without asking it again.
-	freshLife  time.Duration
-	accessExp  time.Time // zero: no hard expiry (idle-timeout only)
-	refreshExp time.Time // zero: the refresh credential does not expire
-	acquiredAt time.Time // receipt of the current access token
-	lastActive time.Time // last receipt, hand-out or successful probe
-	lastUsed   time.Time // last Get
-	// keepAliveUntil: a caller's min validity needs the idle-timeout
-	// session alive until then; the keepalive probes it meanwhile.
-	keepAliveUntil time.Time
-	dead           bool // the held grant is known gone upstream
-	lastErr        error
-	counts         Counts
-	guardRetryAt   time.Time // the lockout guard's last word, for the status only
-	transient      int       // transient failures in a row
-	retryAt        time.Time // no background retry before this
-	inflight       *call     // the one upstream call of this profile, if any
-	bgErr          error     // failures of background revocations after close
-
-	refreshAt time.Time   // when the proactive refresh is due
-	timer     *time.Timer // proactive refresh or retry
-	timerGen  uint64      // invalidates callbacks of stopped timers
-	keepTimer *time.Timer
-	keepGen   uint64
+	// not known yet). Unlike held.lifetime it survives a revoke: it
+	// describes the upstream, so that a request no fresh token could meet
+	// is refused without asking it again.
+	freshLife time.Duration
+	lastUsed  time.Time // last Get
+	health    health
+	counts    Counts
+	inflight  *call // the one upstream call of this profile, if any
+	bgErr     error // failures of background revocations after close
+	timers    timers
 }
 
-func newProfile(s ProfileSpec, e *env, log hclog.Logger) *profile {
-	p := &profile{
-		name: s.Name, provider: s.Provider, url: s.URL, impl: s.Impl,
-		refreshBefore: s.RefreshBefore, keepalive: s.Keepalive,
-		account: s.Account, env: e, log: log,
-	}
-	p.prober, _ = s.Impl.(Prober)
+// health is what the profile's latest upstream calls said.
+type health struct {
+	lastErr      error
+	transient    int       // transient failures in a row
+	retryAt      time.Time // no background retry before this
+	guardRetryAt time.Time // the lockout guard's last word, for the status only
+}
+
+// timers are the proactive refresh (or retry) and the keepalive timer of
+// a profile, guarded by profile.mu. A stopped timer's callback may run
+// still: it carries the generation it was armed in and does nothing once
+// that changed.
+type timers struct {
+	refresh    *time.Timer
+	refreshGen uint64
+	keep       *time.Timer
+	keepGen    uint64
+}
+
+func newProfile(spec ProfileSpec, s *settings, log hclog.Logger) *profile {
+	p := &profile{spec: spec, settings: s, log: log}
+	p.prober, _ = spec.Impl.(Prober)
 	return p
 }
-
-// verdict is what the cache can do for one Get.
-type verdict int
-
-const (
-	serveCached verdict = iota // hand out the cached token
-	needProbe                  // it may have idled out: ask upstream cheaply
-	needRenew                  // refresh or log in
-)
 
 // request is one Get as the state machine sees it.
 type request struct {
@@ -117,7 +103,7 @@ type request struct {
 func (p *profile) get(ctx context.Context, o GetOptions) (Token, error) {
 	r := request{minValidity: o.MinValidity, allowShorter: o.AllowShorter, force: o.ForceRefresh}
 	if r.minValidity <= 0 {
-		r.minValidity = p.env.minValidity
+		r.minValidity = p.settings.minValidity
 	}
 	start := time.Now()
 	for round := 0; ; round++ {
@@ -168,9 +154,9 @@ func (p *profile) wait(ctx context.Context, c *call, r request, start time.Time)
 func (p *profile) gaveUp(c *call, r request, waited time.Duration, ctxErr error) error {
 	p.mu.Lock()
 	last := c.lastErr
-	msg := fmt.Sprintf("profile %q: gave up waiting for upstream after %s", p.name, waited.Round(10*time.Millisecond))
-	if now := time.Now(); p.unexpiredLocked(now) {
-		msg += " (" + p.cachedLifeLocked(now, r.minValidity) + ")"
+	msg := fmt.Sprintf("profile %q: gave up waiting for upstream after %s", p.spec.Name, waited.Round(10*time.Millisecond))
+	if now := time.Now(); p.held.unexpired(now) {
+		msg += " (" + p.held.lifeText(now, r.minValidity, p.settings) + ")"
 	}
 	p.mu.Unlock()
 	if last == nil {
@@ -198,19 +184,20 @@ func (p *profile) serveOrStart(r request, round int) (Token, *call, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.closed {
-		return Token{}, nil, fmt.Errorf("profile %q: %w", p.name, ErrClosed)
+		return Token{}, nil, fmt.Errorf("profile %q: %w", p.spec.Name, ErrClosed)
 	}
 	// A refused request is no use of the profile: it must not keep the
 	// proactive refresh going.
-	if err := p.impossibleLocked(r.minValidity); err != nil {
-		return Token{}, nil, err
+	if need, no := impossible(p.freshLife, r.minValidity, p.settings); no {
+		return Token{}, nil, fmt.Errorf("profile %q: a fresh token lives %s, asked for %s including the safety margin: %w",
+			p.spec.Name, p.freshLife, need, ErrMinValidity)
 	}
 	now := time.Now()
 	if round == 0 {
 		p.lastUsed = now
 	}
-	need := r.minValidity + p.marginLocked()
-	v := p.checkLocked(now, need)
+	need := r.minValidity + p.held.margin(p.settings)
+	v := p.held.verdict(now, need, p.prober != nil, p.settings)
 	if !r.force {
 		if tok, done, err := p.answerLocked(r, v, need, now, round); done {
 			return tok, nil, err
@@ -220,7 +207,7 @@ func (p *profile) serveOrStart(r request, round int) (Token, *call, error) {
 	if c == nil {
 		intent, reason := intentRenew, "forced"
 		if !r.force {
-			intent, reason = p.intentLocked(v)
+			intent, reason = p.held.intent(v)
 		}
 		c = p.startLocked(intent, reason)
 	}
@@ -244,41 +231,15 @@ func (p *profile) answerLocked(r request, v verdict, need time.Duration, now tim
 		}
 		p.kickLocked(now)
 		return p.handOutLocked(now, "cache"), true, nil
-	case r.allowShorter && now.Before(p.retryAt) && p.unexpiredLocked(now):
+	case r.allowShorter && now.Before(p.health.retryAt) && p.held.unexpired(now):
 		return p.handOutShorterLocked(now, "backoff"), true, nil
-	case r.gotFresh && v == needRenew && p.unexpiredLocked(now):
+	case r.gotFresh && v.renews() && p.held.unexpired(now):
 		return Token{}, true, fmt.Errorf("profile %q: a fresh token lives %s, asked for %s including the safety margin: %w",
-			p.name, p.lifetime, need, ErrMinValidity)
+			p.spec.Name, p.held.lifetime, need, ErrMinValidity)
 	case round >= maxRounds:
-		return Token{}, true, fmt.Errorf("profile %q: no usable token after %d upstream calls: %w", p.name, round, provider.ErrUnavailable)
+		return Token{}, true, fmt.Errorf("profile %q: no usable token after %d upstream calls: %w", p.spec.Name, round, provider.ErrUnavailable)
 	}
 	return Token{}, false, nil
-}
-
-// impossibleLocked refuses a min validity that no fresh token could meet,
-// once a grant has shown how long the upstream's tokens live: going
-// upstream again would only mint another token too short for it.
-func (p *profile) impossibleLocked(minValidity time.Duration) error {
-	life := p.freshLife
-	if life <= 0 {
-		return nil
-	}
-	if need := minValidity + p.env.marginFor(life); need > life {
-		return fmt.Errorf("profile %q: a fresh token lives %s, asked for %s including the safety margin: %w",
-			p.name, life, need, ErrMinValidity)
-	}
-	return nil
-}
-
-func (p *profile) intentLocked(v verdict) (intent, string) {
-	switch {
-	case v == needProbe:
-		return intentProbe, "idle"
-	case p.grant.Access.IsZero():
-		return intentRenew, "empty"
-	default:
-		return intentRenew, "expiring"
-	}
 }
 
 // afterFailure answers a caller whose call failed with err. A transient
@@ -292,17 +253,17 @@ func (p *profile) afterFailure(err error, r request) (Token, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	now := time.Now()
-	if p.closed || !p.unexpiredLocked(now) {
+	if p.closed || !p.held.unexpired(now) {
 		return Token{}, err
 	}
-	if p.checkLocked(now, r.minValidity+p.marginLocked()) == serveCached {
+	if p.held.verdict(now, r.minValidity+p.held.margin(p.settings), p.prober != nil, p.settings) == serveCached {
 		return p.handOutLocked(now, "cache"), nil
 	}
 	if r.allowShorter {
 		return p.handOutShorterLocked(now, "stale"), nil
 	}
 	return Token{}, fmt.Errorf("profile %q: no token valid for the min validity can be had (%s): %w",
-		p.name, p.cachedLifeLocked(now, r.minValidity), attemptError{err: err, msg: p.trimName(err)})
+		p.spec.Name, p.held.lifeText(now, r.minValidity, p.settings), attemptError{err: err, msg: p.trimName(err)})
 }
 
 // serveShorter hands the cached token to a caller that accepts a
@@ -311,7 +272,7 @@ func (p *profile) serveShorter(c *call) (Token, bool) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	now := time.Now()
-	if p.closed || !errors.Is(c.lastErr, provider.ErrUnavailable) || !p.unexpiredLocked(now) {
+	if p.closed || !errors.Is(c.lastErr, provider.ErrUnavailable) || !p.held.unexpired(now) {
 		return Token{}, false
 	}
 	return p.handOutShorterLocked(now, "stale"), true
@@ -323,92 +284,16 @@ func (p *profile) handOutShorterLocked(now time.Time, from string) Token {
 	t := p.handOutLocked(now, from)
 	t.Shorter = true
 	p.log.Debug("upstream unavailable; serving the cached token shorter than asked", "fingerprint", t.Fingerprint,
-		"expires_in", t.ExpiresAt.Sub(now), "error", p.lastErr)
+		"expires_in", t.ExpiresAt.Sub(now), "error", p.health.lastErr)
 	return t
 }
 
-// cachedLifeLocked describes the cached token's remaining life against
-// what the caller asked, for errors.
-func (p *profile) cachedLifeLocked(now time.Time, minValidity time.Duration) string {
-	return fmt.Sprintf("the cached token expires in %s; asked for %s plus a safety margin of %s",
-		p.expiryLocked(now).Sub(now).Round(time.Millisecond), minValidity, p.marginLocked())
-}
-
-// trimName is err's message without the leading profile name, so that a
-// message naming the profile does not repeat it.
-func (p *profile) trimName(err error) string {
-	return strings.TrimPrefix(err.Error(), fmt.Sprintf("profile %q: ", p.name))
-}
-
-// checkLocked decides whether the cached token can serve a caller needing
-// it valid for need.
-func (p *profile) checkLocked(now time.Time, need time.Duration) verdict {
-	if p.grant.Access.IsZero() {
-		return needRenew
-	}
-	if !p.accessExp.IsZero() && p.accessExp.Sub(now) < need {
-		return needRenew
-	}
-	// An idle-timeout session handed out recently is alive and each
-	// hand-out extends it; one quiet for almost the timeout may be gone.
-	// The slack is at most half the timeout: with a timeout shorter than
-	// the safety margin a just-probed session would otherwise never serve.
-	if idle := p.grant.IdleTimeout; idle > 0 && now.After(p.lastActive.Add(idle-p.idleSlackLocked())) {
-		if p.prober != nil {
-			return needProbe
-		}
-		return needRenew
-	}
-	return serveCached
-}
-
-// marginLocked is the safety margin of the cached access token: the
-// configured one, at most a tenth of the token's lifetime. Without a token
-// (or with an idle-timeout session of unknown lifetime) it is the
-// configured margin.
-func (p *profile) marginLocked() time.Duration {
-	if p.grant.Access.IsZero() {
-		return p.env.margin
-	}
-	return p.env.marginFor(p.lifetime)
-}
-
-// idleSlackLocked is the safety margin of an idle-timeout session: at
-// most half the idle timeout, so that a session with a timeout shorter
-// than the configured margin (a simulator's 2s) can serve at all.
-func (p *profile) idleSlackLocked() time.Duration {
-	return min(p.marginLocked(), p.grant.IdleTimeout/2)
-}
-
-// unexpiredLocked reports whether the cached token may still work, however
-// short its remaining life.
-func (p *profile) unexpiredLocked(now time.Time) bool {
-	return !p.grant.Access.IsZero() && now.Before(p.expiryLocked(now))
-}
-
-// expiryLocked is when the cached token ends: its hard expiry or, for an
-// idle-timeout session, the end of the idle period, whichever comes first.
-// While the keepalive holds the session (it has not idled out, so every
-// probe succeeded in time) the idle period ends no sooner than
-// keepAliveUntil.
-func (p *profile) expiryLocked(now time.Time) time.Time {
-	exp := p.accessExp
-	if idle := p.grant.IdleTimeout; idle > 0 {
-		end := p.lastActive.Add(idle)
-		if now.Before(end) && p.keepAliveUntil.After(end) {
-			end = p.keepAliveUntil
-		}
-		if exp.IsZero() || end.Before(exp) {
-			exp = end
-		}
-	}
-	return exp
-}
-
+// handOutLocked hands out the held token at now: a use that extends an
+// idle-timeout session.
 func (p *profile) handOutLocked(now time.Time, from string) Token {
-	p.lastActive = now
-	t := p.tmpl
-	t.ExpiresAt = p.expiryLocked(now)
+	p.held.lastActive = now
+	t := p.held.tok
+	t.ExpiresAt = p.held.expiry(now)
 	if p.log.IsTrace() {
 		p.log.Trace("token handed out", "op", "get", "from", from, "fingerprint", t.Fingerprint,
 			"expires_in", t.ExpiresAt.Sub(now))
@@ -416,35 +301,41 @@ func (p *profile) handOutLocked(now time.Time, from string) Token {
 	return t
 }
 
-// hasGrantLocked reports whether anything upstream-issued is held.
-func (p *profile) hasGrantLocked() bool {
-	return !p.grant.Access.IsZero() || !p.grant.Refresh.IsZero()
-}
-
-// liveLocked reports whether the held grant may still be alive upstream,
-// i.e. whether revoking it does something.
-func (p *profile) liveLocked(now time.Time) bool {
-	if p.dead || !p.hasGrantLocked() {
+// invalidate drops the held access token if fingerprint names it (a host
+// just got a 401 with it) and reports whether it did.
+func (p *profile) invalidate(fingerprint, reason string) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if len(reason) > maxReasonLen {
+		reason = reason[:maxReasonLen]
+	}
+	if fingerprint == "" || p.held.grant.Access.IsZero() || fingerprint != p.held.tok.Fingerprint {
+		p.log.Trace("invalidation ignored: not the current token", "op", "invalidate",
+			"fingerprint", fingerprint, "reason", reason)
 		return false
 	}
-	if !p.grant.Refresh.IsZero() {
-		return p.refreshExp.IsZero() || now.Before(p.refreshExp)
-	}
-	return p.unexpiredLocked(now)
+	// A session that got a 401 is gone; with its access token dropped and
+	// no refresh credential, nothing is held that revoking could reach.
+	p.dropAccessLocked()
+	p.log.Debug("access token invalidated", "op", "invalidate", "fingerprint", fingerprint, "reason", reason)
+	return true
 }
 
+// dropAccessLocked forgets the access token and stops what served it.
 func (p *profile) dropAccessLocked() {
-	p.grant.Access = secret.Secret{}
-	p.tmpl = Token{}
-	p.accessExp = time.Time{}
-	p.refreshAt = time.Time{}
-	p.keepAliveUntil = time.Time{}
+	p.held.dropAccess()
 	p.stopTimerLocked()
-	if p.grant.Refresh.IsZero() {
+	if p.held.grant.Refresh.IsZero() {
 		p.stopKeepaliveLocked()
 	}
 }
 
+// trimName is err's message without the leading profile name, so that a
+// message naming the profile does not repeat it.
+func (p *profile) trimName(err error) string {
+	return strings.TrimPrefix(err.Error(), fmt.Sprintf("profile %q: ", p.spec.Name))
+}
+
 func (p *profile) errorf(op string, err error) error {
-	return fmt.Errorf("profile %q: %s: %w", p.name, op, err)
+	return fmt.Errorf("profile %q: %s: %w", p.spec.Name, op, err)
 }

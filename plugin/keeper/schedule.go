@@ -1,10 +1,7 @@
 package keeper
 
 import (
-	"errors"
 	"time"
-
-	"github.com/tokenkeeper/tokenkeeper/plugin/provider"
 )
 
 // refreshFraction of an access token's life passes before the proactive
@@ -14,61 +11,37 @@ const (
 	refreshJitter   = 0.06
 )
 
-// refreshPointLocked is when the current token should be refreshed ahead of
-// expiry: expiry − RefreshBefore when configured and shorter than the life,
-// else at about two thirds of it; never later than expiry − the token's
-// safety margin − the default min validity, past which a caller asking the
-// default validity would have to wait for upstream.
-func (p *profile) refreshPointLocked() time.Time {
-	if p.accessExp.IsZero() {
-		return time.Time{} // idle-timeout session: probes and keepalive handle it
-	}
-	var at time.Time
-	if rb := p.refreshBefore; rb > 0 && rb < p.lifetime {
-		at = p.accessExp.Add(-rb)
-	} else {
-		f := refreshFraction * (1 + refreshJitter*(p.env.rand()-0.5))
-		at = p.acquiredAt.Add(time.Duration(f * float64(p.lifetime)))
-	}
-	if latest := p.accessExp.Add(-p.marginLocked() - p.env.minValidity); at.After(latest) {
-		at = latest
-	}
-	if at.Before(p.acquiredAt) {
-		at = p.acquiredAt
-	}
-	return at
-}
-
-// scheduleLocked arms the proactive refresh of a token received at now.
+// scheduleLocked arms the proactive refresh of a token received at now,
+// at its refresh point (see held.refreshPoint).
 func (p *profile) scheduleLocked(now time.Time) {
 	p.stopTimerLocked()
-	p.refreshAt = p.refreshPointLocked()
-	if !p.refreshAt.IsZero() {
-		p.armLocked(p.refreshAt.Sub(now))
+	p.held.refreshAt = p.held.refreshPoint(p.spec.RefreshBefore, p.settings.rand(), p.settings)
+	if !p.held.refreshAt.IsZero() {
+		p.armLocked(p.held.refreshAt.Sub(now))
 	}
 }
 
-// scheduleRetryLocked retries a failed refresh at p.retryAt while the cached
-// token still serves; without one, the next Get retries.
+// scheduleRetryLocked retries a failed refresh at the health's retryAt
+// while the cached token still serves; without one, the next Get retries.
 func (p *profile) scheduleRetryLocked(now time.Time) {
-	if p.closed || !p.unexpiredLocked(now) {
+	if p.closed || !p.held.unexpired(now) {
 		return
 	}
 	p.stopTimerLocked()
-	p.armLocked(p.retryAt.Sub(now))
+	p.armLocked(p.health.retryAt.Sub(now))
 }
 
 func (p *profile) armLocked(d time.Duration) {
-	p.timerGen++
-	gen := p.timerGen
-	p.timer = time.AfterFunc(d, func() { p.onTimer(gen) })
+	p.timers.refreshGen++
+	gen := p.timers.refreshGen
+	p.timers.refresh = time.AfterFunc(d, func() { p.onTimer(gen) })
 }
 
 func (p *profile) stopTimerLocked() {
-	p.timerGen++
-	if p.timer != nil {
-		p.timer.Stop()
-		p.timer = nil
+	p.timers.refreshGen++
+	if p.timers.refresh != nil {
+		p.timers.refresh.Stop()
+		p.timers.refresh = nil
 	}
 }
 
@@ -78,44 +51,30 @@ func (p *profile) stopTimerLocked() {
 func (p *profile) onTimer(gen uint64) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if gen != p.timerGen {
+	if gen != p.timers.refreshGen {
 		return
 	}
-	p.timer = nil
+	p.timers.refresh = nil
 	if p.closed || p.inflight != nil {
 		return
 	}
 	now := time.Now()
-	if !p.inUseLocked(now) {
+	if !p.held.inUse(p.lastUsed, now) {
 		p.log.Debug("profile idle; proactive refresh skipped", "op", "schedule",
-			"fingerprint", p.tmpl.Fingerprint, "last_used", p.lastUsed)
+			"fingerprint", p.held.tok.Fingerprint, "last_used", p.lastUsed)
 		return
 	}
-	// The timer also retries a failed call; what is due depends on why.
-	switch v := p.checkLocked(now, p.marginLocked()+p.env.minValidity); {
-	case v == needRenew || !p.refreshAt.IsZero() && !now.Before(p.refreshAt):
-		p.startLocked(intentRenew, "proactive")
-	case v == needProbe:
-		p.startLocked(intentProbe, "idle")
+	if in, reason, ok := p.held.due(now, p.prober != nil, p.settings); ok {
+		p.startLocked(in, reason)
 	}
 }
 
-// kickLocked starts a background refresh when a Get finds the token past
-// its refresh point with no timer pending (it fired while the profile was
-// idle) — the Get itself is served from the cache. After a failure that
-// retrying cannot fix (forbidden, bad config) it leaves the renewal to
-// callers that need it, rather than calling upstream on every Get.
+// kickLocked starts a background refresh when a Get served from the
+// cache finds it due (see held.refreshDue) with no timer pending: the
+// timer fired while the profile was idle.
 func (p *profile) kickLocked(now time.Time) {
-	if p.inflight != nil || p.timer != nil || p.refreshAt.IsZero() ||
-		now.Before(p.refreshAt) || now.Before(p.retryAt) ||
-		p.lastErr != nil && !errors.Is(p.lastErr, provider.ErrUnavailable) {
+	if p.inflight != nil || p.timers.refresh != nil || !p.held.refreshDue(now, p.health) {
 		return
 	}
 	p.startLocked(intentRenew, "due")
-}
-
-// inUseLocked: a Get came since the current token arrived, within one
-// access lifetime.
-func (p *profile) inUseLocked(now time.Time) bool {
-	return p.lastUsed.After(p.acquiredAt) && now.Sub(p.lastUsed) < max(p.lifetime, p.grant.IdleTimeout)
 }

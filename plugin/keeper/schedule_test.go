@@ -221,7 +221,7 @@ func TestRefreshPointJitter(t *testing.T) {
 				mustGet(t, k, GetOptions{})
 				p := k.profiles["p"]
 				p.mu.Lock()
-				got := p.refreshAt.Sub(p.acquiredAt).Round(time.Second)
+				got := p.held.refreshAt.Sub(p.held.acquiredAt).Round(time.Second)
 				p.mu.Unlock()
 				if got != tt.want {
 					t.Errorf("refresh point %v after receipt, want %v", got, tt.want)

@@ -9,27 +9,6 @@ import (
 	"github.com/tokenkeeper/tokenkeeper/plugin/provider"
 )
 
-// maxReasonLen bounds the caller-supplied invalidation reason in logs.
-const maxReasonLen = 200
-
-func (p *profile) invalidate(fingerprint, reason string) bool {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if len(reason) > maxReasonLen {
-		reason = reason[:maxReasonLen]
-	}
-	if fingerprint == "" || p.grant.Access.IsZero() || fingerprint != p.tmpl.Fingerprint {
-		p.log.Trace("invalidation ignored: not the current token", "op", "invalidate",
-			"fingerprint", fingerprint, "reason", reason)
-		return false
-	}
-	// A session that got a 401 is gone; with its access token dropped and
-	// no refresh credential, nothing is held that revoking could reach.
-	p.dropAccessLocked()
-	p.log.Debug("access token invalidated", "op", "invalidate", "fingerprint", fingerprint, "reason", reason)
-	return true
-}
-
 // revoke waits for the call in flight, then forgets the profile's state and
 // logs the grant out upstream.
 func (p *profile) revoke(ctx context.Context) error {
@@ -54,7 +33,7 @@ func (p *profile) detach(ctx context.Context) error {
 	p.mu.Lock()
 	r, ok := p.forgetLocked(time.Now())
 	p.mu.Unlock()
-	d, can := p.impl.(Detacher)
+	d, can := p.spec.Impl.(Detacher)
 	if !ok || !can {
 		p.log.Debug("profile detached; nothing revoked", "op", "detach", "fingerprint", r.fp)
 		return nil
@@ -75,7 +54,7 @@ func (p *profile) waitIdle(ctx context.Context) error {
 		select {
 		case <-c.done:
 		case <-ctx.Done():
-			return fmt.Errorf("profile %q: waiting for the upstream call in flight: %w", p.name, ctx.Err())
+			return fmt.Errorf("profile %q: waiting for the upstream call in flight: %w", p.spec.Name, ctx.Err())
 		}
 	}
 }
@@ -112,7 +91,7 @@ func (p *profile) shutdown(ctx context.Context) error {
 	select {
 	case <-done:
 	case <-ctx.Done():
-		errs = append(errs, fmt.Errorf("profile %q: waiting for revocations: %w", p.name, ctx.Err()))
+		errs = append(errs, fmt.Errorf("profile %q: waiting for revocations: %w", p.spec.Name, ctx.Err()))
 	}
 	p.mu.Lock()
 	errs = append(errs, p.bgErr)
@@ -130,14 +109,12 @@ type retiredGrant struct {
 // if it may still be alive upstream. Counts, last use and the lockout
 // guard stay: logging out must not reopen the door to locking the account.
 func (p *profile) forgetLocked(now time.Time) (retiredGrant, bool) {
-	r := retiredGrant{g: p.grant, fp: p.tmpl.Fingerprint}
-	live := p.liveLocked(now)
+	r := retiredGrant{g: p.held.grant, fp: p.held.tok.Fingerprint}
+	live := p.held.live(now)
 	p.stopTimerLocked()
 	p.stopKeepaliveLocked()
-	p.grant, p.tmpl, p.dead = provider.Grant{}, Token{}, false
-	p.lifetime, p.accessExp, p.refreshExp, p.refreshAt = 0, time.Time{}, time.Time{}, time.Time{}
-	p.keepAliveUntil = time.Time{}
-	p.transient, p.retryAt, p.lastErr = 0, time.Time{}, nil
+	p.held = held{}
+	p.health = health{guardRetryAt: p.health.guardRetryAt}
 	return r, live
 }
 
@@ -145,7 +122,7 @@ func (p *profile) forgetLocked(now time.Time) (retiredGrant, bool) {
 // that replaced it; Close waits for it through p.bg.
 func (p *profile) revokeInBackground(r retiredGrant) {
 	p.bg.Go(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), p.env.callTimeout)
+		ctx, cancel := context.WithTimeout(context.Background(), p.settings.callTimeout)
 		defer cancel()
 		if err := p.revokeGrant(ctx, r); err != nil {
 			p.mu.Lock()
@@ -158,7 +135,7 @@ func (p *profile) revokeInBackground(r retiredGrant) {
 }
 
 func (p *profile) revokeGrant(ctx context.Context, r retiredGrant) error {
-	return p.end(ctx, r, "revoke", p.impl.Revoke)
+	return p.end(ctx, r, "revoke", p.spec.Impl.Revoke)
 }
 
 // end revokes r upstream with fn (Provider.Revoke or Detacher.Detach),
@@ -179,39 +156,4 @@ func (p *profile) end(ctx context.Context, r retiredGrant, op string, fn func(co
 	p.log.Debug("grant revoked", "op", op, "fingerprint", r.fp,
 		"refresh_fingerprint", r.g.Refresh.Fingerprint(), "took", took)
 	return nil
-}
-
-func (p *profile) status() Status {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	now := time.Now()
-	s := Status{
-		Profile: p.name, Provider: p.provider, URL: p.url,
-		RefreshExpiresAt: p.refreshExp, Fingerprint: p.tmpl.Fingerprint,
-		LastUsed: p.lastUsed, Counts: p.counts, State: StateEmpty,
-	}
-	if !p.grant.Access.IsZero() {
-		s.AccessExpiresAt = p.expiryLocked(now)
-		// A promise the session no longer keeps (it idled out) is none.
-		if p.keepAliveUntil.After(now) && !p.keepAliveUntil.After(s.AccessExpiresAt) {
-			s.KeepAliveUntil = p.keepAliveUntil
-		}
-	}
-	if p.lastErr != nil {
-		s.LastError = p.lastErr.Error()
-	}
-	if c := p.inflight; c != nil && c.attempts > 0 {
-		s.FailedAttempts, s.NextAttemptAt = c.attempts, c.nextAt
-	}
-	switch {
-	case now.Before(p.guardRetryAt):
-		s.State, s.RetryAt = StateRejected, p.guardRetryAt
-	case now.Before(p.retryAt):
-		s.State, s.RetryAt = StateBackoff, p.retryAt
-	case p.unexpiredLocked(now):
-		s.State = StateValid
-	case p.hasGrantLocked():
-		s.State = StateExpired
-	}
-	return s
 }

@@ -23,7 +23,7 @@ type Holder interface {
 func (k *Keeper) SaveUnsaved(ctx context.Context) error {
 	var errs []error
 	for _, n := range k.names {
-		h, ok := k.profiles[n].impl.(Holder)
+		h, ok := k.profiles[n].spec.Impl.(Holder)
 		if !ok {
 			continue
 		}
