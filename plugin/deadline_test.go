@@ -64,7 +64,7 @@ func TestGetTokenRunsBeforeCallerDeadline(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			svc := &deadlineService{}
-			s := &server{svc: svc, logger: hclog.NewNullLogger(), now: time.Now, reserve: tt.reserve}
+			s := &server{svc: svc, logger: hclog.NewNullLogger(), reserve: tt.reserve}
 			ctx := context.Background()
 			if tt.timeout > 0 {
 				var cancel context.CancelFunc

@@ -3,7 +3,6 @@ package plugin
 import (
 	"context"
 	"fmt"
-	"time"
 
 	"github.com/hashicorp/go-hclog"
 	"google.golang.org/grpc"
@@ -24,7 +23,7 @@ func InProcess(svc Service, logger hclog.Logger) grpc.ClientConnInterface {
 	if logger == nil {
 		logger = hclog.NewNullLogger()
 	}
-	return &inProcess{srv: &server{svc: svc, logger: logger, now: time.Now}}
+	return &inProcess{srv: &server{svc: svc, logger: logger}}
 }
 
 // inProcess dispatches unary calls straight to the server's methods.

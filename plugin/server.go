@@ -38,7 +38,7 @@ func Register(s *grpc.Server, svc Service, logger hclog.Logger) {
 	if logger == nil {
 		logger = hclog.NewNullLogger()
 	}
-	tokenkeeperv1.RegisterTokenServiceServer(s, &server{svc: svc, logger: logger, now: time.Now, reserve: true})
+	tokenkeeperv1.RegisterTokenServiceServer(s, &server{svc: svc, logger: logger, reserve: true})
 }
 
 // server translates between the proto messages and Service. It owns no
@@ -47,8 +47,6 @@ type server struct {
 	tokenkeeperv1.UnimplementedTokenServiceServer
 	svc    Service
 	logger hclog.Logger
-	// now computes RetryInfo delays; a field so tests can pin it.
-	now func() time.Time
 	// reserve: answer a reply reserve before the caller's deadline
 	// (answerInTime). A remote caller needs it; an in-process one gets
 	// the error directly and can use all of its time.
@@ -127,7 +125,7 @@ func (s *server) ListProfiles(context.Context, *tokenkeeperv1.ListProfilesReques
 // fail logs a failed call (the error text is secret-free by contract) and
 // turns it into a gRPC status.
 func (s *server) fail(method, profile string, err error) error {
-	st := ErrorStatus(err, s.now())
+	st := ErrorStatus(err, time.Now())
 	s.logger.Debug(method+" failed", "profile", profile, "code", st.Code().String(), "error", st.Message())
 	return st.Err()
 }

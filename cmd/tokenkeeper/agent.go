@@ -193,9 +193,9 @@ func (a *app) prepareAgent() (agent.Paths, string, *config.Config, func() bool, 
 	// Hash before loading: a change racing the load retires the agent at
 	// its first call, never serves a stale file silently. The agent asks
 	// before every call: one stat, a read only when the stat moved. The
-	// watch compares with the file system's timestamps, so it takes the
+	// watch compares with the file system's timestamps, so it reads the
 	// real clock, not the app's.
-	stale := config.NewWatch(abs, time.Now).Changed
+	stale := config.NewWatch(abs).Changed
 	p, _, cfg, err := a.agentPaths()
 	if err != nil {
 		return agent.Paths{}, "", nil, nil, err

@@ -60,7 +60,7 @@ func guardStore(env cliEnv, logger hclog.Logger) keeper.GuardStore {
 		logger.Error("no login can be attempted: the lockout guard has no private runtime directory", "error", err)
 		return guardfile.Failed(fmt.Errorf("%w; set XDG_RUNTIME_DIR to a private directory of yours (mode 0700)", err))
 	}
-	return guardfile.NewIn(dir, env.Now)
+	return guardfile.NewIn(dir)
 }
 
 // scrubCommands keeps the values of the configuration's {env: …} secrets

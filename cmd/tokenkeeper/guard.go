@@ -216,5 +216,5 @@ func (a *app) guardFile() (*guardfile.Store, error) {
 	if err != nil {
 		return nil, &exec.Error{Code: exec.CodeBadConfig, Message: "no runtime directory for the lockout guard: " + err.Error(), Err: err}
 	}
-	return guardfile.NewIn(dir, a.env.Now), nil
+	return guardfile.NewIn(dir), nil
 }

@@ -102,7 +102,7 @@ func useEveryStateFile(d *paths.Dir, p agent.Paths) []error {
 	}
 	_, err := agent.EnvTag(d, []string{"PW"}, func(string) (string, bool) { return "x", true })
 	errs = append(errs, err, agent.WriteEnvNames(p, []string{"PW"}))
-	store := guardfile.NewIn(d, nil)
+	store := guardfile.NewIn(d)
 	acct := provider.Account{Provider: "vcf", Origin: "https://sddc.test:443", Kind: provider.KindUser, Principal: "alice"}
 	cred := secret.New("credential-digest")
 	unlock, err := store.LockLogin(ctx, acct)

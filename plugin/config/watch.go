@@ -24,7 +24,6 @@ const racyWindow = 2 * time.Second
 // it does not count as a change.
 type Watch struct {
 	path string
-	now  func() time.Time
 
 	mu sync.Mutex // guards the fields below
 	// sum is the hash of the content when the watch began.
@@ -49,22 +48,31 @@ type fileID struct {
 }
 
 // NewWatch hashes the file at path now. An unreadable file counts as
-// changed at every later call. now is time.Now outside tests.
-func NewWatch(path string, now func() time.Time) *Watch {
-	w := &Watch{path: path, now: now}
+// changed at every later call.
+func NewWatch(path string) *Watch { return newWatch(path, time.Now()) }
+
+// newWatch is NewWatch at now, the wall-clock time the file system's
+// timestamps are compared with. Tests pass it rather than run in a
+// testing/synctest bubble: the bubble's clock does not move the file
+// system's.
+func newWatch(path string, now time.Time) *Watch {
+	w := &Watch{path: path}
 	id, sum, err := w.read()
 	if err != nil {
 		w.changed = true
 		return w
 	}
 	w.sum = sum
-	w.remember(id)
+	w.remember(id, now)
 	return w
 }
 
 // Changed reports whether the file no longer holds the bytes it held when
 // the watch began (or cannot be read, or grew past MaxFileSize).
-func (w *Watch) Changed() bool {
+func (w *Watch) Changed() bool { return w.changedAt(time.Now()) }
+
+// changedAt is Changed at now (see newWatch).
+func (w *Watch) changedAt(now time.Time) bool {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if w.changed {
@@ -83,14 +91,14 @@ func (w *Watch) Changed() bool {
 		w.changed = true
 		return true
 	}
-	w.remember(id)
+	w.remember(id, now)
 	return false
 }
 
-// remember records id as the stat the content hashed under.
-func (w *Watch) remember(id fileID) {
+// remember records id as the stat the content hashed under at now.
+func (w *Watch) remember(id fileID, now time.Time) {
 	w.seen = id
-	w.trusted = w.now().UnixNano()-max(id.mtime, id.ctime) > int64(racyWindow)
+	w.trusted = now.UnixNano()-max(id.mtime, id.ctime) > int64(racyWindow)
 }
 
 // read hashes the file, with the stat of the opened descriptor taken

@@ -56,12 +56,12 @@ func TestWatchContent(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			path := watchedFile(t, watchOrig)
-			w := NewWatch(path, later)
+			w := newWatch(path, later())
 			if err := tc.change(path); err != nil {
 				t.Fatal(err)
 			}
 			for range 2 { // the answer sticks
-				if got := w.Changed(); got != tc.changed {
+				if got := w.changedAt(later()); got != tc.changed {
 					t.Fatalf("Changed = %v, want %v", got, tc.changed)
 				}
 			}
@@ -74,9 +74,9 @@ func TestWatchContent(t *testing.T) {
 // is asked about before every call to the agent); a touch rereads it once.
 func TestWatchDoesNotRereadUnchangedFile(t *testing.T) {
 	path := watchedFile(t, watchOrig)
-	w := NewWatch(path, later)
+	w := newWatch(path, later())
 	for range 100 {
-		if w.Changed() {
+		if w.changedAt(later()) {
 			t.Fatal("Changed on an untouched file")
 		}
 	}
@@ -88,7 +88,7 @@ func TestWatchDoesNotRereadUnchangedFile(t *testing.T) {
 		t.Fatal(err)
 	}
 	for range 10 {
-		if w.Changed() {
+		if w.changedAt(later()) {
 			t.Fatal("a touch counted as a change")
 		}
 	}
@@ -112,7 +112,7 @@ func TestWatchRacyWrite(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			path := watchedFile(t, watchOrig)
-			w := NewWatch(path, tc.now)
+			w := newWatch(path, tc.now())
 			if err := os.WriteFile(path, []byte("profiles: []\n"), 0o600); err != nil {
 				t.Fatal(err)
 			}
@@ -121,7 +121,7 @@ func TestWatchRacyWrite(t *testing.T) {
 				t.Fatal(err)
 			}
 			w.seen = idOf(fi) // as if both writes fell into one tick
-			if got := w.Changed(); got != tc.want {
+			if got := w.changedAt(tc.now()); got != tc.want {
 				t.Fatalf("Changed = %v, want %v", got, tc.want)
 			}
 		})
@@ -135,9 +135,9 @@ func BenchmarkWatchChanged(b *testing.B) {
 	if err := os.WriteFile(path, make([]byte, MaxFileSize), 0o600); err != nil {
 		b.Fatal(err)
 	}
-	w := NewWatch(path, later)
+	w := newWatch(path, later())
 	for b.Loop() {
-		if w.Changed() {
+		if w.changedAt(later()) {
 			b.Fatal("changed")
 		}
 	}
@@ -151,7 +151,7 @@ func BenchmarkWatchRehash(b *testing.B) {
 	if err := os.WriteFile(path, make([]byte, MaxFileSize), 0o600); err != nil {
 		b.Fatal(err)
 	}
-	w := NewWatch(path, later)
+	w := newWatch(path, later())
 	for b.Loop() {
 		if _, _, err := w.read(); err != nil {
 			b.Fatal(err)

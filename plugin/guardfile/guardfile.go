@@ -62,33 +62,27 @@ const (
 // Store is a keeper.GuardStore in files of one private directory. It is
 // safe for concurrent use by goroutines and processes.
 type Store struct {
-	fs  FS
-	now func() time.Time
+	fs FS
 }
 
 var _ keeper.GuardStore = (*Store)(nil)
 
 // New returns the store in dir, which must exist and be private to the
-// user. now stamps pruning; nil means time.Now. Nothing is read or
-// written before the first call.
-func New(dir string, now func() time.Time) *Store { return NewFS(DirFS(dir), now) }
+// user. Pruning reads the runtime clock (tests move it with
+// testing/synctest). Nothing is read or written before the first call.
+func New(dir string) *Store { return NewFS(DirFS(dir)) }
 
 // NewFS returns the store over fsys.
-func NewFS(fsys FS, now func() time.Time) *Store {
-	if now == nil {
-		now = time.Now
-	}
-	return &Store{fs: fsys, now: now}
-}
+func NewFS(fsys FS) *Store { return &Store{fs: fsys} }
 
 // NewIn returns the store in the open runtime directory d
 // (paths.OpenRuntimeDir), which must stay open while the store is used.
-func NewIn(d *paths.Dir, now func() time.Time) *Store { return NewFS(RootFS{d}, now) }
+func NewIn(d *paths.Dir) *Store { return NewFS(RootFS{d}) }
 
 // Failed returns a store whose every operation fails with err (wrapped
 // with the fix): the runtime directory could not be set up, so no login
 // may go ahead.
-func Failed(err error) *Store { return NewFS(failedFS{err: err}, nil) }
+func Failed(err error) *Store { return NewFS(failedFS{err: err}) }
 
 // Path is the state file, for messages that tell the user how to reset it.
 func (s *Store) Path() string { return s.fs.Path(StateFile) }
@@ -259,7 +253,7 @@ func (s *Store) List(ctx context.Context) ([]Entry, error) {
 		if err != nil {
 			return err
 		}
-		now := s.now()
+		now := time.Now()
 		for id, r := range st.Entries {
 			e := Entry{ID: id, Provider: r.Provider, Origin: r.Origin, Principal: r.Principal,
 				Failures: r.Failures, Rejected: r.Rejected, Outcome: r.Outcome, RetryAt: r.RetryAt}
@@ -343,7 +337,7 @@ func (s *Store) ResetAll(ctx context.Context) (int, error) {
 // its attempts within the window and a login in flight; the server's
 // Retry-After stays too. Nothing left removes it.
 func (s *Store) resetEntry(st state, id string, r record) {
-	now := s.now()
+	now := time.Now()
 	kept := record{Provider: r.Provider, Origin: r.Origin, Principal: r.Principal}
 	if now.Before(r.ServerRetryAt) {
 		kept.ServerRetryAt = r.ServerRetryAt
@@ -417,7 +411,7 @@ func (s *Store) readLegacy(data []byte) error {
 			last = r.RetryAt
 		}
 	}
-	if s.now().Before(last) {
+	if time.Now().Before(last) {
 		return s.fail("read", StateFile, fmt.Errorf("%w until %s (its records name profiles, not accounts)",
 			errLegacyActive, last.UTC().Format(time.RFC3339)))
 	}
@@ -426,7 +420,7 @@ func (s *Store) readLegacy(data []byte) error {
 
 // write prunes stale records and replaces the file atomically, 0600.
 func (s *Store) write(st state) error {
-	cutoff := s.now().Add(-Retention)
+	cutoff := time.Now().Add(-Retention)
 	for k, r := range st.Entries {
 		if stale(r, cutoff) {
 			delete(st.Entries, k)

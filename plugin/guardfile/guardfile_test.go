@@ -14,16 +14,13 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/tokenkeeper/tokenkeeper/plugin/keeper"
 	"github.com/tokenkeeper/tokenkeeper/plugin/provider"
 	"github.com/tokenkeeper/tokenkeeper/plugin/secret"
 )
-
-var t0 = time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)
-
-func clock(t *time.Time) func() time.Time { return func() time.Time { return *t } }
 
 // cred is what a provider's Credential returns: SHA-256 hex of the login
 // material.
@@ -57,46 +54,49 @@ func mustLoad(t *testing.T, s *Store, a provider.Account, c secret.Secret) keepe
 	return got
 }
 
+// The bubble's clock keeps the records within their retention.
 func TestRoundTrip(t *testing.T) {
-	now := t0
-	dir := t.TempDir()
-	s := New(dir, clock(&now))
-	wrong, other := cred("alice", "wrong"), cred("alice", "other")
-	if r := mustLoad(t, s, user("alice"), wrong); !r.IsZero() {
-		t.Fatal("an empty store holds a record")
-	}
-	if _, err := os.Stat(s.Path()); err == nil {
-		t.Fatal("reading an empty store wrote a file")
-	}
-	mustSave(t, s, user("alice"), rejection(wrong, 2, t0.Add(2*time.Minute)))
+	synctest.Test(t, func(t *testing.T) {
+		t0 := time.Now()
+		dir := t.TempDir()
+		s := New(dir)
+		wrong, other := cred("alice", "wrong"), cred("alice", "other")
+		if r := mustLoad(t, s, user("alice"), wrong); !r.IsZero() {
+			t.Fatal("an empty store holds a record")
+		}
+		if _, err := os.Stat(s.Path()); err == nil {
+			t.Fatal("reading an empty store wrote a file")
+		}
+		mustSave(t, s, user("alice"), rejection(wrong, 2, t0.Add(2*time.Minute)))
 
-	// Another process: a new Store on the same directory.
-	s2 := New(dir, clock(&now))
-	r := mustLoad(t, s2, user("alice"), wrong)
-	if !r.Credential.Equal(wrong) || r.Failures != 2 || !r.RetryAt.Equal(t0.Add(2*time.Minute)) ||
-		!r.Rejected || r.Outcome != "rejected: HTTP 401" || len(r.Attempts) != 1 {
-		t.Fatalf("read back %+v", r)
-	}
-	if r := mustLoad(t, s2, user("alice"), other); !r.Credential.IsZero() || r.Failures != 2 {
-		t.Fatalf("with another credential: %+v; want the record without a credential match", r)
-	}
-	if r := mustLoad(t, s2, user("bob"), wrong); !r.IsZero() {
-		t.Fatal("another account holds a record")
-	}
-	// A zero result deletes the record.
-	if err := s2.Update(context.Background(), user("alice"), wrong, func(keeper.GuardRecord) keeper.GuardRecord {
-		return keeper.GuardRecord{}
-	}); err != nil {
-		t.Fatal(err)
-	}
-	if r := mustLoad(t, s, user("alice"), wrong); !r.IsZero() {
-		t.Fatalf("after delete: %+v", r)
-	}
+		// Another process: a new Store on the same directory.
+		s2 := New(dir)
+		r := mustLoad(t, s2, user("alice"), wrong)
+		if !r.Credential.Equal(wrong) || r.Failures != 2 || !r.RetryAt.Equal(t0.Add(2*time.Minute)) ||
+			!r.Rejected || r.Outcome != "rejected: HTTP 401" || len(r.Attempts) != 1 {
+			t.Fatalf("read back %+v", r)
+		}
+		if r := mustLoad(t, s2, user("alice"), other); !r.Credential.IsZero() || r.Failures != 2 {
+			t.Fatalf("with another credential: %+v; want the record without a credential match", r)
+		}
+		if r := mustLoad(t, s2, user("bob"), wrong); !r.IsZero() {
+			t.Fatal("another account holds a record")
+		}
+		// A zero result deletes the record.
+		if err := s2.Update(context.Background(), user("alice"), wrong, func(keeper.GuardRecord) keeper.GuardRecord {
+			return keeper.GuardRecord{}
+		}); err != nil {
+			t.Fatal(err)
+		}
+		if r := mustLoad(t, s, user("alice"), wrong); !r.IsZero() {
+			t.Fatalf("after delete: %+v", r)
+		}
+	})
 }
 
 func TestPermissions(t *testing.T) {
 	dir := t.TempDir()
-	s := New(dir, nil)
+	s := New(dir)
 	mustSave(t, s, user("alice"), rejection(cred("alice", "wrong"), 1, time.Now().Add(time.Minute)))
 	for _, name := range []string{StateFile, KeyFile, LockFile} {
 		fi, err := os.Stat(filepath.Join(dir, name))
@@ -113,14 +113,14 @@ func TestPermissions(t *testing.T) {
 // ResetAll starts over.
 func TestKey(t *testing.T) {
 	dir := t.TempDir()
-	s := New(dir, nil)
+	s := New(dir)
 	a := cred("alice", "wrong")
 	mustSave(t, s, user("alice"), rejection(a, 1, time.Now().Add(time.Minute)))
 	key1, err := os.ReadFile(filepath.Join(dir, KeyFile))
 	if err != nil || len(key1) != keySize {
 		t.Fatalf("key file: %d bytes, %v", len(key1), err)
 	}
-	mustSave(t, New(dir, nil), user("bob"), rejection(cred("bob", "x"), 1, time.Now().Add(time.Minute)))
+	mustSave(t, New(dir), user("bob"), rejection(cred("bob", "x"), 1, time.Now().Add(time.Minute)))
 	if key2, _ := os.ReadFile(filepath.Join(dir, KeyFile)); !bytes.Equal(key1, key2) {
 		t.Fatal("a second write replaced the key")
 	}
@@ -148,7 +148,7 @@ func TestKey(t *testing.T) {
 // file, and no upstream text.
 func TestNoRawCredentialInFile(t *testing.T) {
 	dir := t.TempDir()
-	s := New(dir, nil)
+	s := New(dir)
 	const pw, token = "Winter2026!", "api-token-7Yq2"
 	material := "alice\x00" + pw
 	c := cred("alice", pw)
@@ -211,7 +211,7 @@ func TestBrokenStoreFailsClosed(t *testing.T) {
 			if err := breakIt(dir); err != nil {
 				t.Fatal(err)
 			}
-			s := New(dir, nil)
+			s := New(dir)
 			called := false
 			err := s.Update(context.Background(), user("alice"), cred("alice", "x"), func(r keeper.GuardRecord) keeper.GuardRecord {
 				called = true
@@ -242,7 +242,7 @@ func TestLegacyBackoffFailsClosedUntilResetAll(t *testing.T) {
 	if err := writeState(`{"version":1,"entries":{"vcf https://x p":{"credential":"00","rejections":2,"retryAt":"` + retry + `"}}}`)(dir); err != nil {
 		t.Fatal(err)
 	}
-	s := New(dir, nil)
+	s := New(dir)
 	err := s.Update(context.Background(), user("alice"), cred("alice", "x"), func(r keeper.GuardRecord) keeper.GuardRecord { return r })
 	if err == nil || !strings.Contains(err.Error(), retry) || !strings.Contains(err.Error(), "guard reset --all") {
 		t.Fatalf("Update: %v, want it refused until %s, naming the reset", err, retry)
@@ -262,7 +262,7 @@ func TestOldVersionIsReplaced(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dir, StateFile), []byte(old), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	s := New(dir, nil)
+	s := New(dir)
 	if r := mustLoad(t, s, user("alice"), cred("alice", "x")); !r.IsZero() {
 		t.Fatalf("%+v", r)
 	}
@@ -273,59 +273,65 @@ func TestOldVersionIsReplaced(t *testing.T) {
 }
 
 func TestExpiredRecordsArePruned(t *testing.T) {
-	now := t0
-	s := New(t.TempDir(), clock(&now))
-	a, b := cred("alice", "wrong"), cred("bob", "wrong")
-	mustSave(t, s, user("alice"), rejection(a, 1, t0.Add(time.Minute)))
-	now = t0.Add(time.Minute + Retention - time.Second)
-	mustSave(t, s, user("bob"), rejection(b, 1, now.Add(time.Minute)))
-	if r := mustLoad(t, s, user("alice"), a); r.IsZero() {
-		t.Fatal("a record within its retention was pruned (the backoff would restart)")
-	}
-	now = now.Add(2 * time.Second)
-	mustSave(t, s, user("bob"), rejection(b, 2, now.Add(2*time.Minute)))
-	if r := mustLoad(t, s, user("alice"), a); !r.IsZero() {
-		t.Fatal("an expired record survived a write")
-	}
+	synctest.Test(t, func(t *testing.T) {
+		t0 := time.Now()
+		s := New(t.TempDir())
+		a, b := cred("alice", "wrong"), cred("bob", "wrong")
+		mustSave(t, s, user("alice"), rejection(a, 1, t0.Add(time.Minute)))
+		time.Sleep(time.Minute + Retention - time.Second)
+		now := time.Now()
+		mustSave(t, s, user("bob"), rejection(b, 1, now.Add(time.Minute)))
+		if r := mustLoad(t, s, user("alice"), a); r.IsZero() {
+			t.Fatal("a record within its retention was pruned (the backoff would restart)")
+		}
+		time.Sleep(2 * time.Second)
+		now = time.Now()
+		mustSave(t, s, user("bob"), rejection(b, 2, now.Add(2*time.Minute)))
+		if r := mustLoad(t, s, user("alice"), a); !r.IsZero() {
+			t.Fatal("an expired record survived a write")
+		}
+	})
 }
 
 // List and Reset: what `tokenkeeper guard status|reset` shows and does.
 func TestListAndReset(t *testing.T) {
-	now := t0
-	s := New(t.TempDir(), clock(&now))
-	mustSave(t, s, user("alice"), rejection(cred("alice", "x"), 1, t0.Add(time.Minute)))
-	mustSave(t, s, user("bob"), rejection(cred("bob", "x"), 3, t0.Add(4*time.Minute)))
-	es, err := s.List(context.Background())
-	if err != nil || len(es) != 2 || es[0].Principal != "alice" || es[0].Recent != 1 || es[1].Failures != 3 {
-		t.Fatalf("List: %+v, %v", es, err)
-	}
-	if found, err := s.Reset(context.Background(), user("alice")); !found || err != nil {
-		t.Fatalf("Reset: %v, %v", found, err)
-	}
-	// The ceiling's attempts outlive a reset: 2 attempts, reset, 2 more
-	// would otherwise reach SSO's 5 in 180 s.
-	if r := mustLoad(t, s, user("alice"), cred("alice", "x")); r.Failures != 0 || !r.Credential.IsZero() ||
-		!r.RetryAt.IsZero() || len(r.Attempts) != 1 {
-		t.Fatalf("after Reset: %+v, want the backoff gone and the recent attempt kept", r)
-	}
-	now = t0.Add(keeper.CeilingWindow)
-	if found, _ := s.Reset(context.Background(), user("alice")); !found {
-		t.Fatal("the record of the kept attempt is gone")
-	}
-	if found, _ := s.Reset(context.Background(), user("alice")); found {
-		t.Fatal("reset twice after the window")
-	}
-	if r := mustLoad(t, s, user("bob"), cred("bob", "x")); r.Failures != 3 {
-		t.Fatal("resetting alice touched bob")
-	}
-	if n, err := s.ResetAll(context.Background()); n != 1 || err != nil {
-		t.Fatalf("ResetAll: %d, %v", n, err)
-	}
+	synctest.Test(t, func(t *testing.T) {
+		t0 := time.Now()
+		s := New(t.TempDir())
+		mustSave(t, s, user("alice"), rejection(cred("alice", "x"), 1, t0.Add(time.Minute)))
+		mustSave(t, s, user("bob"), rejection(cred("bob", "x"), 3, t0.Add(4*time.Minute)))
+		es, err := s.List(context.Background())
+		if err != nil || len(es) != 2 || es[0].Principal != "alice" || es[0].Recent != 1 || es[1].Failures != 3 {
+			t.Fatalf("List: %+v, %v", es, err)
+		}
+		if found, err := s.Reset(context.Background(), user("alice")); !found || err != nil {
+			t.Fatalf("Reset: %v, %v", found, err)
+		}
+		// The ceiling's attempts outlive a reset: 2 attempts, reset, 2 more
+		// would otherwise reach SSO's 5 in 180 s.
+		if r := mustLoad(t, s, user("alice"), cred("alice", "x")); r.Failures != 0 || !r.Credential.IsZero() ||
+			!r.RetryAt.IsZero() || len(r.Attempts) != 1 {
+			t.Fatalf("after Reset: %+v, want the backoff gone and the recent attempt kept", r)
+		}
+		time.Sleep(time.Until(t0.Add(keeper.CeilingWindow)))
+		if found, _ := s.Reset(context.Background(), user("alice")); !found {
+			t.Fatal("the record of the kept attempt is gone")
+		}
+		if found, _ := s.Reset(context.Background(), user("alice")); found {
+			t.Fatal("reset twice after the window")
+		}
+		if r := mustLoad(t, s, user("bob"), cred("bob", "x")); r.Failures != 3 {
+			t.Fatal("resetting alice touched bob")
+		}
+		if n, err := s.ResetAll(context.Background()); n != 1 || err != nil {
+			t.Fatalf("ResetAll: %d, %v", n, err)
+		}
+	})
 }
 
 func TestUpdateHonoursContext(t *testing.T) {
 	dir := t.TempDir()
-	s := New(dir, nil)
+	s := New(dir)
 	held, err := s.fs.Lock(context.Background(), LockFile)
 	if err != nil {
 		t.Fatal(err)
@@ -342,7 +348,7 @@ func TestUpdateHonoursContext(t *testing.T) {
 // Stores (processes) too, but not of other accounts.
 func TestLockLogin(t *testing.T) {
 	dir := t.TempDir()
-	a, b := New(dir, nil), New(dir, nil)
+	a, b := New(dir), New(dir)
 	unlock, err := a.LockLogin(context.Background(), user("alice"))
 	if err != nil {
 		t.Fatal(err)
@@ -375,7 +381,7 @@ func writers(t *testing.T, dir, prefix string, n int) {
 		wg.Go(func() {
 			name := fmt.Sprintf("%s-%d", prefix, i)
 			r := rejection(cred(name, "wrong"), 1, time.Now().Add(time.Hour))
-			if err := New(dir, nil).Update(context.Background(), user(name), r.Credential,
+			if err := New(dir).Update(context.Background(), user(name), r.Credential,
 				func(keeper.GuardRecord) keeper.GuardRecord { return r }); err != nil {
 				t.Errorf("Update %s: %v", name, err)
 			}
@@ -407,7 +413,7 @@ func TestConcurrentWriters(t *testing.T) {
 	}
 	writers(t, dir, "local", goroutines)
 	wg.Wait()
-	s := New(dir, nil)
+	s := New(dir)
 	check := func(name string) {
 		if r := mustLoad(t, s, user(name), cred(name, "wrong")); !r.Credential.Equal(cred(name, "wrong")) {
 			t.Errorf("record %s: %+v", name, r)
@@ -427,7 +433,7 @@ func TestConcurrentWriters(t *testing.T) {
 // only the last one; a success (Failed cleared) forgets them all. The
 // server's Retry-After survives the round trip.
 func TestFailedCredentialsKept(t *testing.T) {
-	s := New(t.TempDir(), nil)
+	s := New(t.TempDir())
 	a, b, c := cred("alice", "one"), cred("alice", "two"), cred("alice", "three")
 	retry := time.Now().Add(time.Minute).UTC().Round(0)
 	fail := func(k secret.Secret) {

@@ -10,11 +10,14 @@
 // upstream call in flight (call.go), the timers (schedule.go,
 // keepalive.go), the lockout guard (guard.go) and teardown (teardown.go).
 //
-// Time, here as everywhere in tokenkeeper, is the runtime clock: code
-// calls time.Now and time.AfterFunc, takes no clock or now function, and
-// its tests move time inside a testing/synctest bubble. Expiries are
-// stamped with time.Now; the proactive refresh, retries and keepalives are
-// time.AfterFunc timers, so the bubble's fake clock moves both at once.
+// Time, here as in every tokenkeeper package, is the runtime clock: code
+// reads time.Now and arms time.AfterFunc where it acts, a decision takes
+// now as an argument, no type holds a clock or a now function, and tests
+// move time inside a testing/synctest bubble. (The simulators of
+// internal/sim stand for another machine and keep a clock of their own.)
+// Expiries are stamped with time.Now; the proactive refresh, retries and
+// keepalives are time.AfterFunc timers, so the bubble's fake clock moves
+// both at once.
 package keeper
 
 import (
