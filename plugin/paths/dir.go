@@ -49,6 +49,18 @@ func OpenDir(path string) (*Dir, error) {
 	return &Dir{path: path, f: f}, nil
 }
 
+// OpenDirAsIs opens the directory at path, following symlinks, without
+// OpenDir's checks of who may change it: for a directory the user chose
+// for a file of theirs (a secret file that a rotation rewrites), whose
+// trust is theirs to judge. Its files are handled as in any Dir.
+func OpenDirAsIs(path string) (*Dir, error) {
+	f, err := os.OpenFile(path, os.O_RDONLY|unix.O_DIRECTORY, 0)
+	if err != nil {
+		return nil, fmt.Errorf("could not open directory: %w", err)
+	}
+	return &Dir{path: path, f: f}, nil
+}
+
 // Path is the directory's path, for messages and for dialing sockets.
 func (d *Dir) Path() string { return d.path }
 
@@ -131,7 +143,14 @@ func (d *Dir) ReadFile(name string, limit int64) ([]byte, error) {
 // or the file after a crash, sees the whole old or the whole new content.
 // Whatever name was — a symlink, a file of another user — it is replaced,
 // never written through.
-func (d *Dir) WriteAtomic(name string, data []byte, perm os.FileMode) (err error) {
+func (d *Dir) WriteAtomic(name string, data []byte, perm os.FileMode) error {
+	return d.writeAtomic(name, data, perm, nil)
+}
+
+// writeAtomic is WriteAtomic; beforeRename, when set, runs once the
+// temporary file (named by its path) is complete and synced, before it is
+// renamed: tests kill the process there.
+func (d *Dir) writeAtomic(name string, data []byte, perm os.FileMode, beforeRename func(tmp string)) (err error) {
 	if err := checkName(name); err != nil {
 		return err
 	}
@@ -156,6 +175,9 @@ func (d *Dir) WriteAtomic(name string, data []byte, perm os.FileMode) (err error
 	}
 	if err := f.Close(); err != nil {
 		return fmt.Errorf("could not close temporary file: %w", err)
+	}
+	if beforeRename != nil {
+		beforeRename(d.Join(tmp))
 	}
 	if err := d.Rename(tmp, name); err != nil {
 		return err

@@ -6,78 +6,30 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+
+	"github.com/tokenkeeper/tokenkeeper/plugin/paths"
 )
 
 // WriteFileAtomic replaces path with data so that a reader, or the file
 // after a crash at any instant, sees either the complete old content or
-// the complete new one — never an empty or partial file. It writes a
-// temporary file in the same directory, fsyncs it, renames it over path
-// and fsyncs the directory. A symlink at path is followed, so the file it
-// points to is replaced. On failure the temporary file is removed.
+// the complete new one — never an empty or partial file: it is
+// paths.Dir.WriteAtomic in path's directory (a temporary file written,
+// fsynced, renamed over path, the directory fsynced). A symlink at path is
+// followed, so the file it points to is replaced. On failure the temporary
+// file is removed.
 func WriteFileAtomic(path string, data []byte, perm os.FileMode) error {
-	return atomicWriter{}.write(path, data, perm)
-}
-
-// atomicWriter carries test hooks for WriteFileAtomic.
-type atomicWriter struct {
-	// beforeRename, when set, runs after the temporary file is complete
-	// and synced and before it is renamed; tests kill the process there.
-	beforeRename func(tmp string)
-}
-
-func (w atomicWriter) write(path string, data []byte, perm os.FileMode) (err error) {
 	if real, err := filepath.EvalSymlinks(path); err == nil {
 		path = real
 	}
-	dir, base := filepath.Split(path)
-	if dir == "" {
-		dir = "."
-	}
-	// CreateTemp makes the file 0600 from the start, so the new value is
-	// never readable by others, not even briefly.
-	f, err := os.CreateTemp(dir, "."+base+".tmp-*")
+	d, err := paths.OpenDirAsIs(filepath.Dir(path))
 	if err != nil {
-		return fmt.Errorf("could not create temporary file: %w", err)
-	}
-	tmp := f.Name()
-	defer func() {
-		if err != nil {
-			_ = f.Close()
-			_ = os.Remove(tmp)
-		}
-	}()
-	if err := writeAndSync(f, data, perm); err != nil {
 		return err
 	}
-	if w.beforeRename != nil {
-		w.beforeRename(tmp)
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		return fmt.Errorf("could not replace file: %w", err)
-	}
-	// The rename is durable only once the directory entry is on disk.
-	if err := syncDir(dir); err != nil {
-		return fmt.Errorf("file replaced, but could not sync its directory: %w", err)
-	}
-	return nil
+	defer d.Close()
+	return d.WriteAtomic(filepath.Base(path), data, perm)
 }
 
-func writeAndSync(f *os.File, data []byte, perm os.FileMode) error {
-	if err := f.Chmod(perm); err != nil {
-		return fmt.Errorf("could not set mode of temporary file: %w", err)
-	}
-	if _, err := f.Write(data); err != nil {
-		return fmt.Errorf("could not write temporary file: %w", err)
-	}
-	if err := f.Sync(); err != nil {
-		return fmt.Errorf("could not sync temporary file: %w", err)
-	}
-	if err := f.Close(); err != nil {
-		return fmt.Errorf("could not close temporary file: %w", err)
-	}
-	return nil
-}
-
+// syncDir fsyncs directory dir, so that a rename in it is durable.
 func syncDir(dir string) error {
 	d, err := os.Open(dir)
 	if err != nil {
