@@ -7,8 +7,9 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"time"
+
+	"github.com/tokenkeeper/tokenkeeper/plugin/paths"
 )
 
 // ErrCannotStore: a rotated value could not be stored where it must go
@@ -94,7 +95,7 @@ type Rotation struct {
 	ref       Ref
 	real, dir string // the file (symlinks resolved) and its directory
 	opts      RotationOptions
-	lock      *os.File
+	lock      *paths.FileLock
 	tmp       *os.File // the prepared temporary file beside real; nil once used
 	value     Secret
 }
@@ -162,7 +163,7 @@ func (r Ref) lockRotation(ctx context.Context, o RotationOptions) (*Rotation, er
 	if rt.opts.RetryFor <= 0 {
 		rt.opts.RetryFor = defaultRetryFor
 	}
-	lock, err := lockFile(ctx, rt.lockPath())
+	lock, err := lockRotation(ctx, rt.dir, rt.lockName())
 	if err != nil {
 		return nil, &Error{Ref: r.String(), Err: err}
 	}
@@ -242,19 +243,12 @@ func (rt *Rotation) Close() error {
 		_ = os.Remove(name)
 		rt.tmp = nil
 	}
-	if rt.lock == nil {
-		return nil
-	}
-	err := rt.lock.Close() // closing the descriptor drops the flock
-	rt.lock = nil
-	return err
+	return rt.lock.Unlock() // nil-safe, and idempotent
 }
 
-// lockPath is the sibling lock file: the file itself is replaced on every
+// lockName is the sibling lock file: the file itself is replaced on every
 // rotation, so a lock on it would lock an inode nobody opens next.
-func (rt *Rotation) lockPath() string {
-	return filepath.Join(rt.dir, "."+filepath.Base(rt.real)+".lock")
-}
+func (rt *Rotation) lockName() string { return "." + filepath.Base(rt.real) + ".lock" }
 
 // RecoveryPath is where a rotated value of path that could not be stored
 // is saved: next to it, named path + ".recovery".
@@ -281,31 +275,22 @@ func (rt *Rotation) fallbackPath() string {
 	return filepath.Join(rt.opts.FallbackDir, filepath.Base(rt.real)+"-"+strings.TrimPrefix(sum, "sha256:")+".recovery")
 }
 
-// lockFile takes an exclusive flock on path, polling so that ctx's
-// deadline is honoured.
-func lockFile(ctx context.Context, path string) (*os.File, error) {
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+// lockRotation takes the flock name in dir (paths.Dir.Lock: polling, so
+// that ctx's deadline is honoured). A lock still held when ctx ends is
+// ErrBusy; one that cannot be taken at all, ErrCannotStore.
+func lockRotation(ctx context.Context, dir, name string) (*paths.FileLock, error) {
+	d, err := paths.OpenDirAsIs(dir)
 	if err != nil {
-		return nil, fmt.Errorf("%w: could not open the rotation lock %s: %w", ErrCannotStore, path, err)
+		return nil, fmt.Errorf("%w: could not open the rotation lock %s: %w", ErrCannotStore, filepath.Join(dir, name), err)
 	}
-	wait := 2 * time.Millisecond
-	for {
-		err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
-		if err == nil {
-			return f, nil
-		}
-		if !errors.Is(err, syscall.EWOULDBLOCK) {
-			_ = f.Close()
-			return nil, fmt.Errorf("could not lock %s: %w", path, err)
-		}
-		t := time.NewTimer(wait)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			_ = f.Close()
-			return nil, fmt.Errorf("%w: its lock %s was still held when the caller gave up: %w", ErrBusy, path, ctx.Err())
-		case <-t.C:
-		}
-		wait = min(wait*2, 50*time.Millisecond)
+	// The flock lives on the lock file's descriptor, not the directory's.
+	defer d.Close()
+	l, err := d.Lock(ctx, name)
+	switch {
+	case err == nil:
+		return l, nil
+	case ctx.Err() != nil:
+		return nil, fmt.Errorf("%w: its lock %s was still held when the caller gave up: %w", ErrBusy, d.Join(name), ctx.Err())
 	}
+	return nil, fmt.Errorf("%w: could not take the rotation lock: %w", ErrCannotStore, err)
 }
