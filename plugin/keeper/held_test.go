@@ -40,11 +40,13 @@ func (h held) with(exp time.Time, life time.Duration) held {
 	return h
 }
 
+// gone returns h known dead upstream.
+func (h held) gone() held { h.dead = true; return h }
+
 func at(d time.Duration) time.Time { return t0.Add(d) }
 
 func TestVerdict(t *testing.T) {
-	dead := token(time.Hour).with(time.Time{}, 0)
-	dead.dead = true
+	dead := token(time.Hour).with(time.Time{}, 0).gone()
 	tests := []struct {
 		name     string
 		h        held
@@ -86,8 +88,7 @@ func TestVerdictRenews(t *testing.T) {
 }
 
 func TestRefreshable(t *testing.T) {
-	dead := held{}.with(time.Time{}, 0)
-	dead.dead = true
+	dead := held{}.with(time.Time{}, 0).gone()
 	tests := []struct {
 		name string
 		h    held
@@ -220,8 +221,7 @@ func TestUnexpiredLastsHolds(t *testing.T) {
 }
 
 func TestLive(t *testing.T) {
-	dead := token(time.Hour).with(time.Time{}, 0)
-	dead.dead = true
+	dead := token(time.Hour).with(time.Time{}, 0).gone()
 	tests := []struct {
 		name string
 		h    held
