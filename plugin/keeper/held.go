@@ -120,6 +120,39 @@ func (h held) verdict(now time.Time, need time.Duration, canProbe bool, s *setti
 	return serveCached
 }
 
+// answer is how a Get is answered without a new upstream call, if it is.
+type answer int
+
+const (
+	goUpstream    answer = iota // wait for the shared call, starting one if needed
+	fromCache                   // hand out the held token
+	shorter                     // hand it out marked Shorter (GetOptions.AllowShorter)
+	freshTooShort               // a fresh token fell short of the request too: ErrMinValidity
+	tooManyRounds               // the request waited for maxRounds calls: ErrUnavailable
+)
+
+// answer decides how request r, in its round-th pass (the shared calls it
+// waited for so far), is answered at now, given the verdict v on the held
+// token and a backoff running until retryAt. A forced request goes
+// upstream; one the token serves gets it; one that accepts a shorter-lived
+// token gets it while the backoff runs; one a fresh token has already
+// failed to satisfy, or that has waited long enough, gets an error.
+func (h held) answer(r request, v verdict, now, retryAt time.Time, round int) answer {
+	switch {
+	case r.force:
+		return goUpstream
+	case v == serveCached:
+		return fromCache
+	case r.allowShorter && now.Before(retryAt) && h.unexpired(now):
+		return shorter
+	case r.gotFresh && v.renews() && h.unexpired(now):
+		return freshTooShort
+	case round >= maxRounds:
+		return tooManyRounds
+	}
+	return goUpstream
+}
+
 // refreshable reports whether the held refresh credential may mint an
 // access token at now: it is held, not known dead, and further from its
 // expiry than its safety margin.

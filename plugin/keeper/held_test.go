@@ -87,6 +87,42 @@ func TestVerdictRenews(t *testing.T) {
 	}
 }
 
+func TestAnswer(t *testing.T) {
+	backoff := at(2 * time.Minute)
+	tests := []struct {
+		name  string
+		r     request
+		v     verdict
+		h     held
+		round int
+		want  answer
+	}{
+		{"forced, though it would serve", request{force: true}, serveCached, token(time.Hour), maxRounds, goUpstream},
+		{"the token serves", request{}, serveCached, token(time.Hour), maxRounds, fromCache},
+		{"renewal due", request{}, needRefresh, token(time.Hour), 0, goUpstream},
+		{"backoff, shorter accepted", request{allowShorter: true}, needRefresh, token(time.Hour), 0, shorter},
+		{"backoff, shorter not accepted", request{}, needLogin, token(time.Hour), 0, goUpstream},
+		{"no backoff, shorter accepted", request{allowShorter: true}, needLogin, token(time.Hour), -1, goUpstream},
+		{"backoff, shorter accepted, token expired", request{allowShorter: true}, needLogin, token(time.Minute), 0, goUpstream},
+		{"a fresh token fell short", request{gotFresh: true}, needRefresh, token(time.Hour), 1, freshTooShort},
+		{"a fresh token that may have idled out", request{gotFresh: true}, needProbe, token(time.Hour), 1, goUpstream},
+		{"a fresh token, expired", request{gotFresh: true}, needLogin, token(time.Minute), 1, goUpstream},
+		{"waited for enough calls", request{}, needLogin, token(time.Hour), maxRounds, tooManyRounds},
+		{"one round short of that", request{}, needLogin, token(time.Hour), maxRounds - 1, goUpstream},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			retryAt, round := backoff, tt.round
+			if round < 0 { // a row without a backoff
+				retryAt, round = time.Time{}, 0
+			}
+			if got := tt.h.answer(tt.r, tt.v, at(time.Minute), retryAt, round); got != tt.want {
+				t.Errorf("answer = %v, want %v", got, tt.want)
+			}
+		})
+	}
+}
+
 func TestRefreshable(t *testing.T) {
 	dead := held{}.with(time.Time{}, 0).gone()
 	tests := []struct {

@@ -198,10 +198,8 @@ func (p *profile) serveOrStart(r request, round int) (Token, *call, error) {
 	}
 	need := r.minValidity + p.held.margin(p.settings)
 	v := p.held.verdict(now, need, p.prober != nil, p.settings)
-	if !r.force {
-		if tok, done, err := p.answerLocked(r, v, need, now, round); done {
-			return tok, nil, err
-		}
+	if tok, done, err := p.answerLocked(r, v, need, now, round); done {
+		return tok, nil, err
 	}
 	c := p.inflight
 	if c == nil {
@@ -219,24 +217,23 @@ func (p *profile) serveOrStart(r request, round int) (Token, *call, error) {
 	return Token{}, c, nil
 }
 
-// answerLocked answers r without a new upstream call when it can (done):
-// from the cache when it qualifies (verdict v for need), from the cache
-// marked Shorter during a backoff when r accepts that, or with an error
-// when a fresh token fell short too or r has waited for enough calls.
+// answerLocked answers r without a new upstream call when held.answer
+// says it can (done): with the held token, marked Shorter or not, or with
+// an error.
 func (p *profile) answerLocked(r request, v verdict, need time.Duration, now time.Time, round int) (Token, bool, error) {
-	switch {
-	case v == serveCached:
+	switch p.held.answer(r, v, now, p.health.retryAt, round) {
+	case fromCache:
 		if err := p.keepAliveForLocked(now, r.minValidity); err != nil {
 			return Token{}, true, err
 		}
 		p.kickLocked(now)
 		return p.handOutLocked(now, "cache"), true, nil
-	case r.allowShorter && now.Before(p.health.retryAt) && p.held.unexpired(now):
+	case shorter:
 		return p.handOutShorterLocked(now, "backoff"), true, nil
-	case r.gotFresh && v.renews() && p.held.unexpired(now):
+	case freshTooShort:
 		return Token{}, true, fmt.Errorf("profile %q: a fresh token lives %s, asked for %s including the safety margin: %w",
 			p.spec.Name, p.held.lifetime, need, ErrMinValidity)
-	case round >= maxRounds:
+	case tooManyRounds:
 		return Token{}, true, fmt.Errorf("profile %q: no usable token after %d upstream calls: %w", p.spec.Name, round, provider.ErrUnavailable)
 	}
 	return Token{}, false, nil
