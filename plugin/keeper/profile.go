@@ -12,19 +12,6 @@ import (
 	"github.com/tokenkeeper/tokenkeeper/plugin/provider"
 )
 
-// defaultLifetime is assumed for an access token whose provider reported
-// neither a lifetime nor an idle timeout: short, so a wrong guess costs a
-// refresh rather than a 401.
-const defaultLifetime = 5 * time.Minute
-
-// unknownIdleFloor is the idle timeout assumed for a session whose server
-// did not report one (Grant.IdleUnknown): Cloud Director configures it in
-// whole minutes, so no server ends a session sooner than a minute after
-// its last use. A session quiet for longer (less the safety slack) is
-// probed before it is handed out, and hand-outs promise no more than this
-// without the keepalive.
-const unknownIdleFloor = time.Minute
-
 // maxReasonLen bounds the caller-supplied invalidation reason in logs.
 const maxReasonLen = 200
 
