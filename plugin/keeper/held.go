@@ -380,29 +380,3 @@ func (h held) lifeText(now time.Time, minValidity time.Duration, s *settings) st
 	return fmt.Sprintf("the cached token expires in %s; asked for %s plus a safety margin of %s",
 		h.expiry(now).Sub(now).Round(time.Millisecond), minValidity, h.margin(s))
 }
-
-// state is where a profile holding h with health hl stands at now, and
-// until when a refusal or backoff lasts, for the status.
-func (h held) state(now time.Time, hl health) (State, time.Time) {
-	switch {
-	case now.Before(hl.guardRetryAt):
-		return StateRejected, hl.guardRetryAt
-	case now.Before(hl.retryAt):
-		return StateBackoff, hl.retryAt
-	case h.unexpired(now):
-		return StateValid, time.Time{}
-	case h.holds():
-		return StateExpired, time.Time{}
-	}
-	return StateEmpty, time.Time{}
-}
-
-// promised is the keepalive's promise that the status shows at now: until
-// when the session is kept alive, zero when there is no promise or the
-// session no longer keeps it (it idled out).
-func (h held) promised(now time.Time) time.Time {
-	if h.grant.Access.IsZero() || !h.keepAliveUntil.After(now) || h.keepAliveUntil.After(h.expiry(now)) {
-		return time.Time{}
-	}
-	return h.keepAliveUntil
-}

@@ -11,7 +11,9 @@ func (k *Keeper) Status() []Status {
 	return out
 }
 
-// status describes the profile now, without secrets (see held.state).
+// status describes the profile now, without secrets. The state and the
+// keepalive promise it shows are pure decisions (held.state, held.promised)
+// with table tests beside those of held.go.
 func (p *profile) status() Status {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -33,4 +35,30 @@ func (p *profile) status() Status {
 	}
 	s.State, s.RetryAt = h.state(now, p.health)
 	return s
+}
+
+// state is where a profile holding h with health hl stands at now, and
+// until when a refusal or backoff lasts, for the status.
+func (h held) state(now time.Time, hl health) (State, time.Time) {
+	switch {
+	case now.Before(hl.guardRetryAt):
+		return StateRejected, hl.guardRetryAt
+	case now.Before(hl.retryAt):
+		return StateBackoff, hl.retryAt
+	case h.unexpired(now):
+		return StateValid, time.Time{}
+	case h.holds():
+		return StateExpired, time.Time{}
+	}
+	return StateEmpty, time.Time{}
+}
+
+// promised is the keepalive's promise that the status shows at now: until
+// when the session is kept alive, zero when there is no promise or the
+// session no longer keeps it (it idled out).
+func (h held) promised(now time.Time) time.Time {
+	if h.grant.Access.IsZero() || !h.keepAliveUntil.After(now) || h.keepAliveUntil.After(h.expiry(now)) {
+		return time.Time{}
+	}
+	return h.keepAliveUntil
 }
