@@ -13,6 +13,7 @@ import (
 
 	"github.com/tokenkeeper/tokenkeeper/internal/sim"
 	"github.com/tokenkeeper/tokenkeeper/internal/sim/vcd"
+	"github.com/tokenkeeper/tokenkeeper/internal/sim/vcenter"
 	"github.com/tokenkeeper/tokenkeeper/internal/testutil"
 )
 
@@ -90,6 +91,9 @@ func TestFlagErrors(t *testing.T) {
 		{[]string{"vcf", "--user", "=" + secret}, "--user wants NAME=PASSWORD[:ROLE]"},
 		{[]string{"vcf", "--api-token", secret + ":"}, "--api-token TOKEN:USER with an empty USER"},
 		{[]string{"vcd", "--user", "nobody=" + secret}, "the name must be user@org"},
+		{[]string{"vcenter", "--api-token", secret}, "--api-token does not apply to the vcenter simulator"},
+		{[]string{"vcenter", "--api-version", "eight"}, `api version "eight" is not a vSphere release like 8.0.3 or 6.7`},
+		{[]string{"vcenter", "--user", "u=" + secret + ":Admin"}, `did you mean "Administrator"`},
 	}
 	singleDash := regexp.MustCompile(`(^|[\s:])-[a-z]`)
 	for _, tc := range tests {
@@ -126,6 +130,9 @@ func TestHelpListsOnlySupportedFlags(t *testing.T) {
 		{"vcd", vcd.Roles,
 			[]string{"--idle-timeout", "--api-token", "--service-account", "--absolute-timeout", "admin@System", "alice@ExampleOrg"},
 			[]string{"--access-ttl", "--refresh-ttl"}},
+		{"vcenter", vcenter.Roles,
+			[]string{"--idle-timeout", "--absolute-timeout", "--api-version", "--legacy-rest", "administrator@vsphere.local"},
+			[]string{"--access-ttl", "--refresh-ttl", "--api-token", "--service-account"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.sim, func(t *testing.T) {
@@ -158,6 +165,7 @@ func TestDemoUsers(t *testing.T) {
 	}{
 		{"vcf", []string{"admin@vsphere.local"}, vcfLogin},
 		{"vcd", []string{"admin@System", "alice@ExampleOrg"}, vcdLogin},
+		{"vcenter", []string{"administrator@vsphere.local"}, vcenterLogin},
 	}
 	for _, tc := range tests {
 		t.Run(tc.sim, func(t *testing.T) {
@@ -243,6 +251,20 @@ func vcdLogin(t *testing.T, url, user, pw string) int {
 	}
 	req.SetBasicAuth(user, pw)
 	req.Header.Set("Accept", "application/json;version=37.0")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	return resp.StatusCode
+}
+
+func vcenterLogin(t *testing.T, url, user, pw string) int {
+	req, err := http.NewRequest(http.MethodPost, url+"/api/session", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.SetBasicAuth(user, pw)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)

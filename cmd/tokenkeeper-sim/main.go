@@ -1,8 +1,8 @@
 // Command tokenkeeper-sim runs a faithful simulator of an upstream token
-// API (VCF SDDC Manager, VMware Cloud Director) for demos, end-to-end tests
+// API (VCF SDDC Manager, VMware Cloud Director, vCenter) for demos, end-to-end tests
 // and users trying tokenkeeper without a lab:
 //
-//	tokenkeeper-sim vcf|vcd [--listen 127.0.0.1:0] [--tls] [--ca-out FILE]
+//	tokenkeeper-sim vcf|vcd|vcenter [--listen 127.0.0.1:0] [--tls] [--ca-out FILE]
 //	    [--user NAME=PASSWORD[:ROLE]]… [--access-ttl 60m] [--refresh-ttl 24h]
 //	    [--idle-timeout 30m] [--api-token TOKEN[:USER]]… [--service-account TOKEN[:USER]]…
 //
@@ -74,7 +74,7 @@ type Simulator struct {
 }
 
 // simulators is the registry of subcommands, in the order help lists them.
-func simulators() []Simulator { return []Simulator{vcfSimulator(), vcdSimulator()} }
+func simulators() []Simulator { return []Simulator{vcfSimulator(), vcdSimulator(), vcenterSimulator()} }
 
 // lookup finds a simulator by name.
 func lookup(name string) (Simulator, bool) {
@@ -142,7 +142,7 @@ func usage() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "usage: tokenkeeper-sim %s [flags]\n\nSimulators:\n", strings.Join(names, "|"))
 	for _, s := range sims {
-		fmt.Fprintf(&b, "  %-6s %s\n", s.Name, s.Summary)
+		fmt.Fprintf(&b, "  %-8s %s\n", s.Name, s.Summary)
 	}
 	b.WriteString("\nEvery flag is optional. Run 'tokenkeeper-sim NAME --help' for its flags;\n'tokenkeeper-sim --version' prints the release.\n")
 	return b.String()
@@ -245,7 +245,11 @@ func printHelp(w io.Writer, s Simulator, fs *flag.FlagSet) {
 	for _, u := range s.DemoUsers {
 		demo = append(demo, u.Name+" ("+u.Role+")")
 	}
-	fmt.Fprint(w, wrap("", "Every flag is optional. Without "+strings.Join(creds[:len(creds)-1], ", ")+" or "+creds[len(creds)-1]+
+	without := creds[len(creds)-1]
+	if len(creds) > 1 {
+		without = strings.Join(creds[:len(creds)-1], ", ") + " or " + without
+	}
+	fmt.Fprint(w, wrap("", "Every flag is optional. Without "+without+
 		" it creates demo users with random passwords, printed once on stderr: "+strings.Join(demo, ", ")+
 		`. Stdout carries only the ready line {"url":…,"caFile":…}.`, 0, 80))
 	fmt.Fprint(w, "\nFlags:\n")
