@@ -17,6 +17,7 @@ import (
 const (
 	HeaderAuthorization = "Authorization"
 	HeaderVCloudAuth    = "x-vcloud-authorization"
+	HeaderVMwareSession = "vmware-api-session-id"
 )
 
 // Grant is what one successful login or refresh produced. Lifetimes are
@@ -25,10 +26,12 @@ const (
 type Grant struct {
 	// Access is the access token (JWT or legacy session token).
 	Access secret.Secret
-	// TokenType is "Bearer" for JWTs, "vcloud" for legacy VCD tokens.
+	// TokenType is "Bearer" for JWTs, "vcloud" for legacy VCD tokens,
+	// "session" for vCenter session ids.
 	TokenType string
 	// HeaderName is the HTTP header hosts send: HeaderAuthorization
-	// (value "Bearer <token>") or HeaderVCloudAuth (value "<token>").
+	// (value "Bearer <token>"), or HeaderVCloudAuth or
+	// HeaderVMwareSession (value "<token>").
 	HeaderName string
 	// AccessLifetime is how long Access lives from receipt (JWT exp−iat,
 	// expires_in). Zero means unknown; the keeper then relies on
@@ -57,7 +60,7 @@ type Grant struct {
 
 // HeaderValue is the exact value of the header named by HeaderName.
 func (g Grant) HeaderValue() secret.Secret {
-	if g.HeaderName == HeaderVCloudAuth {
+	if g.HeaderName == HeaderVCloudAuth || g.HeaderName == HeaderVMwareSession {
 		return g.Access
 	}
 	return secret.New(g.TokenType + " " + g.Access.Reveal())
