@@ -36,8 +36,9 @@ const MaxFileSize = 1 << 20 // 1 MiB, as tooLarge says
 
 // Provider names accepted in profiles.*.provider.
 const (
-	ProviderVCF = "vcf"
-	ProviderVCD = "vcd"
+	ProviderVCF     = "vcf"
+	ProviderVCD     = "vcd"
+	ProviderVCenter = "vcenter"
 )
 
 // ErrUnknownProfile is wrapped by Config.Profile for a name the file does
@@ -69,7 +70,8 @@ type Profile struct {
 	Name string
 	// Line is where the profile starts in the file (0 if built in code).
 	Line int
-	// Provider is "vcf" (SDDC Manager) or "vcd" (Cloud Director).
+	// Provider is "vcf" (SDDC Manager), "vcd" (Cloud Director) or
+	// "vcenter" (vSphere Automation API).
 	Provider string
 	// URL is the base URL of the upstream, without a trailing slash:
 	// https, or http for 127.0.0.1, ::1 and localhost only.
@@ -82,9 +84,9 @@ type Profile struct {
 	InsecureSkipVerify bool
 	// Timeout bounds each upstream request (default 30s).
 	Timeout time.Duration
-	// Username logs in with Password (vcf, vcd).
+	// Username logs in with Password (vcf, vcd, vcenter).
 	Username string
-	// Password is the password reference (vcf, vcd).
+	// Password is the password reference (vcf, vcd, vcenter).
 	Password *secret.Ref
 	// APIKey is a VCF service user's API key, used instead of
 	// username/password.
@@ -106,12 +108,15 @@ type Profile struct {
 	ServiceAccount *secret.Ref
 	// LegacyLogin forces the legacy POST /api/sessions login (vcd).
 	LegacyLogin bool
-	// Keepalive, when non-zero, touches an idle Cloud Director session at
-	// this period so it does not idle out (vcd).
+	// Keepalive, when non-zero, touches an idle Cloud Director or
+	// vCenter session at this period so it does not idle out (vcd,
+	// vcenter).
 	Keepalive time.Duration
 	// IdleTimeout is the Cloud Director session idle timeout when the
 	// server does not report it, or a shorter one (a proxy in front):
 	// the shorter of this and the server's applies (vcd; 0: not set).
+	// vCenter never reports it: there it is the server's setting, and 0
+	// means vCenter's default of 30 minutes (vcenter).
 	IdleTimeout time.Duration
 
 	// file is the name errors are reported against.

@@ -28,6 +28,12 @@
 //	    url: https://vcd.example.com
 //	    org: ExampleOrg
 //	    service_account: {file: ~/.config/tokenkeeper/vcd-sa.token}  # rewritten on every rotation
+//	  vcenter:
+//	    provider: vcenter               # vSphere Automation API
+//	    url: https://vcenter.example.com
+//	    username: svc-automation@vsphere.local
+//	    password: {env: VC_PASSWORD}
+//	    idle_timeout: 30m               # the server's session idle timeout; 30m is vCenter's default
 //
 // Strictness: an unknown key, a wrong type, a bad duration or URL, a
 // missing field or a key that the provider does not use is an *Error; Parse

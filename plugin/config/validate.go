@@ -29,14 +29,16 @@ func (p *Profile) validate() []*Error {
 		v.vcf()
 	case ProviderVCD:
 		v.vcd()
+	case ProviderVCenter:
+		v.vcenter()
 	case "":
 		if !v.has("provider") {
-			v.missing("provider", "is required: vcf (SDDC Manager) or vcd (Cloud Director)")
+			v.missing("provider", "is required: vcf (SDDC Manager), vcd (Cloud Director) or vcenter (vCenter)")
 		}
 	default:
 		// The value is not echoed: nothing here may repeat what could be a
 		// secret pasted into the wrong line.
-		v.at("provider", "unknown provider (value not shown); valid providers: vcd, vcf")
+		v.at("provider", "unknown provider (value not shown); valid providers: vcd, vcenter, vcf")
 	}
 	return v.errs
 }
@@ -265,9 +267,25 @@ func (v *validator) vcd() {
 	v.idleTimeout()
 }
 
-// Bounds of a profile's idle_timeout: Cloud Director configures whole
-// minutes, so below a second is a unit mistake (the parser refuses it);
-// above a day the absolute session cap ends the session first.
+// vcenter checks a vCenter profile: a user name and password, and the
+// session idle timeout when set.
+func (v *validator) vcenter() {
+	v.notFor(ProviderVCenter, "org", "api_version", "api_key", "api_token", "service_account", "legacy_login")
+	switch {
+	case !v.has("username") && !v.has("password"):
+		v.missing("password", "provider vcenter needs username and password ({env: NAME}, {file: PATH} or {command: […]})")
+	case !v.has("username"):
+		v.missing("username", "is required with password")
+	case !v.has("password"):
+		v.missing("password", "is required with username: "+refHelp)
+	}
+	v.idleTimeout()
+}
+
+// Bounds of a profile's idle_timeout: Cloud Director and vCenter
+// configure whole minutes or seconds, so below a second is a unit mistake
+// (the parser refuses it); above a day the absolute session cap ends the
+// session first.
 const (
 	minIdleTimeout = time.Second
 	maxIdleTimeout = 24 * time.Hour
@@ -276,7 +294,7 @@ const (
 // idleTimeout checks the session idle timeout a vcd profile sets.
 func (v *validator) idleTimeout() {
 	if v.p.IdleTimeout > maxIdleTimeout {
-		v.at("idle_timeout", "must be at most %s (Cloud Director's setting is in minutes, e.g. 30m)", maxIdleTimeout)
+		v.at("idle_timeout", "must be at most %s (the server's setting, e.g. 30m)", maxIdleTimeout)
 	}
 }
 
