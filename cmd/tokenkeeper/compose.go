@@ -12,6 +12,7 @@ import (
 	"github.com/tokenkeeper/tokenkeeper/plugin/paths"
 	"github.com/tokenkeeper/tokenkeeper/plugin/provider"
 	"github.com/tokenkeeper/tokenkeeper/plugin/provider/vcd"
+	"github.com/tokenkeeper/tokenkeeper/plugin/provider/vcenter"
 	"github.com/tokenkeeper/tokenkeeper/plugin/provider/vcf"
 	"github.com/tokenkeeper/tokenkeeper/plugin/secret"
 )
@@ -130,6 +131,11 @@ func buildProvider(p *config.Profile, recoveryDir string, logger hclog.Logger) (
 			c.ServiceAccount = vcd.FileServiceAccount(*p.ServiceAccount, recoveryDir)
 		}
 		return vcd.New(c)
+	case config.ProviderVCenter:
+		return vcenter.New(vcenter.Config{
+			URL: p.URL, HTTPClient: hc, Username: p.Username, Password: resolver(p.Password),
+			IdleTimeout: p.IdleTimeout, Logger: logger,
+		})
 	}
 	return nil, fmt.Errorf("unknown provider %q", p.Provider)
 }
@@ -140,6 +146,7 @@ func buildProvider(p *config.Profile, recoveryDir string, logger hclog.Logger) (
 func resolver(r *secret.Ref) interface {
 	vcf.Resolver
 	vcd.Resolver
+	vcenter.Resolver
 } {
 	if r == nil {
 		return nil

@@ -23,7 +23,7 @@ type initFlags struct {
 func (a *app) configInitCommand() *cobra.Command {
 	var f initFlags
 	cmd := &cobra.Command{
-		Use:   "init --provider vcf|vcd --url URL --username USER (--password-env VAR | --password-file PATH)",
+		Use:   "init --provider vcf|vcd|vcenter --url URL --username USER (--password-env VAR | --password-file PATH)",
 		Short: "Write a commented starter profiles file",
 		Long: `init writes a profiles file with one profile, explained line by line, to
 --config FILE, else $TOKENKEEPER_CONFIG, else the XDG location. The file is
@@ -40,7 +40,7 @@ password is a reference, never a value: an environment variable
 	}
 	fl := cmd.Flags()
 	fl.StringVarP(&f.profile, "profile", "p", "default", "name of the profile")
-	fl.StringVar(&f.provider, "provider", "", "vcf (SDDC Manager) or vcd (Cloud Director)")
+	fl.StringVar(&f.provider, "provider", "", "vcf (SDDC Manager), vcd (Cloud Director) or vcenter (vCenter)")
 	fl.StringVar(&f.url, "url", "", "the upstream, e.g. https://sddc-manager.example.com")
 	fl.StringVar(&f.caFile, "ca-file", "", "PEM bundle of the CA that signed the upstream's certificate")
 	fl.StringVar(&f.username, "username", "", "the account to log in as")
@@ -106,8 +106,10 @@ func (f initFlags) check() error {
 		return usageError("config init needs %s", strings.Join(missing, ", "))
 	}
 	switch {
-	case f.provider != "vcf" && f.provider != "vcd":
-		return usageError("--provider must be vcf or vcd, got %q", f.provider)
+	case f.provider != "vcf" && f.provider != "vcd" && f.provider != "vcenter":
+		return usageError("--provider must be vcf, vcd or vcenter, got %q", f.provider)
+	case f.provider != "vcd" && f.org != "":
+		return usageError("--org applies to --provider vcd only")
 	case f.provider == "vcd" && f.org == "":
 		return usageError(`--org is required with --provider vcd (the organization, or "System")`)
 	case (f.passwordEnv == "") == (f.passwordFile == ""):
@@ -127,7 +129,7 @@ func (f initFlags) render() string {
 	b.WriteString("# It holds no secret: the password is read from where `password` points.\n")
 	b.WriteString("profiles:\n")
 	fmt.Fprintf(&b, "  %s: # the name to pass as --profile (or set $TOKENKEEPER_PROFILE)\n", quote(f.profile))
-	fmt.Fprintf(&b, "    provider: %s # vcf: SDDC Manager, vcd: Cloud Director\n", f.provider)
+	fmt.Fprintf(&b, "    provider: %s # vcf: SDDC Manager, vcd: Cloud Director, vcenter: vCenter\n", f.provider)
 	fmt.Fprintf(&b, "    url: %s\n", quote(f.url))
 	if f.caFile != "" {
 		fmt.Fprintf(&b, "    ca_file: %s # the CA that signed the upstream's certificate\n", quote(f.caFile))
