@@ -154,8 +154,8 @@ func (d *Datasource) fetch(ctx context.Context) (DatasourceOutput, error) {
 		return DatasourceOutput{}, err
 	}
 	logger.Info("got token", "profile", tok.Profile, "fingerprint", tok.Fingerprint, "expires_at", tok.ExpiresAt.UTC().Format(time.RFC3339), "agent", viaAgent)
-	if !viaAgent && tok.Provider == providerVCD {
-		return DatasourceOutput{}, errSessionEndsWithChild(d.config.Profile)
+	if product, ok := sessionProducts[tok.Provider]; ok && !viaAgent {
+		return DatasourceOutput{}, errSessionEndsWithChild(d.config.Profile, product)
 	}
 	if tok.ShorterThanRequested {
 		logger.Warn("the upstream is unavailable: the token expires before min_validity (allow_shorter)",
@@ -191,17 +191,19 @@ func (d *Datasource) token(ctx context.Context, logger hclog.Logger, noAgent boo
 	return tok, viaAgent, nil
 }
 
-// providerVCD is the Cloud Director provider name in host.Token.Provider.
-const providerVCD = "vcd"
+// sessionProducts maps the providers (host.Token.Provider) whose token is
+// a session that logout ends to the product's name: Cloud Director and
+// vCenter.
+var sessionProducts = map[string]string{"vcd": "Cloud Director", "vcenter": "vCenter"}
 
 // errSessionEndsWithChild refuses to hand out a token that is dead on
 // arrival: a launched tokenkeeper revokes what it holds when it exits (right
-// after this call), and for Cloud Director that logs the session out. VCF
-// access tokens survive the revocation of their refresh token.
-func errSessionEndsWithChild(profile string) error {
-	return fmt.Errorf("tokenkeeper: profile %q is a Cloud Director profile: its session would be logged out "+
+// after this call), and for a session (Cloud Director, vCenter) that logs
+// it out. VCF access tokens survive the revocation of their refresh token.
+func errSessionEndsWithChild(profile, product string) error {
+	return fmt.Errorf("tokenkeeper: profile %q is a %s profile: its session would be logged out "+
 		"when the tokenkeeper launched for this call exits; start the agent first so the session outlives "+
-		"the data source (run `tokenkeeper agent` in the background, or any `tokenkeeper get --profile %s`)", profile, profile)
+		"the data source (run `tokenkeeper agent` in the background, or any `tokenkeeper get --profile %s`)", profile, product, profile)
 }
 
 // outputFrom is the one place a token's secrets leave their wrappers: Packer

@@ -263,46 +263,44 @@ func TestExecuteCarriesHelperError(t *testing.T) {
 	}
 }
 
-// A launched child logs a Cloud Director session out when it exits, right
-// after Execute: such a token must not reach the template. Through the
-// agent the session lives on.
-func TestExecuteCloudDirectorNeedsAgent(t *testing.T) {
-	tok := func() *host.Token {
-		return &host.Token{Profile: "vcd", Provider: "vcd", HeaderName: "Authorization",
-			Access: secret.New("eyJ.x.y"), HeaderValue: secret.New("Bearer eyJ.x.y"),
-			ExpiresAt: time.Now().Add(time.Hour), Fingerprint: "sha256:00"}
+// A launched child logs a Cloud Director or vCenter session out when it
+// exits, right after Execute: such a token must not reach the template.
+// Through the agent the session lives on.
+func TestExecuteSessionNeedsAgent(t *testing.T) {
+	sessions := []struct{ provider, header, product string }{
+		{"vcd", "Authorization", "Cloud Director"},
+		{"vcenter", "vmware-api-session-id", "vCenter"},
 	}
-	tests := []struct {
-		name    string
-		agentUp bool
-		wantErr string
-	}{
-		{name: "through the agent", agentUp: true},
-		{name: "launched child", wantErr: `profile "vcd" is a Cloud Director profile`},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			fc := &fakeClient{tok: tok()}
-			var agent tokenClient
-			if tt.agentUp {
-				agent = fc
-			}
-			var launched []host.LaunchOptions
-			d := Datasource{log: hclog.NewNullLogger(), conn: fakeConnector(agent, fc, &launched)}
-			if err := d.Configure(decodeBlock(t, `profile = "vcd"`)); err != nil {
-				t.Fatal(err)
-			}
-			_, err := d.Execute()
-			switch {
-			case tt.wantErr == "" && err != nil:
-				t.Fatalf("Execute: %v", err)
-			case tt.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tt.wantErr)):
-				t.Fatalf("Execute error = %v, want it to contain %q", err, tt.wantErr)
-			}
-			if fc.closed != 1 {
-				t.Errorf("client closed %d times, want 1", fc.closed)
-			}
-		})
+	for _, s := range sessions {
+		for _, agentUp := range []bool{true, false} {
+			t.Run(fmt.Sprintf("%s agent %v", s.provider, agentUp), func(t *testing.T) {
+				fc := &fakeClient{tok: &host.Token{Profile: s.provider, Provider: s.provider, HeaderName: s.header,
+					Access: secret.New("x.y"), HeaderValue: secret.New("x.y"),
+					ExpiresAt: time.Now().Add(time.Hour), Fingerprint: "sha256:00"}}
+				var agent tokenClient
+				if agentUp {
+					agent = fc
+				}
+				var launched []host.LaunchOptions
+				d := Datasource{log: hclog.NewNullLogger(), conn: fakeConnector(agent, fc, &launched)}
+				if err := d.Configure(decodeBlock(t, `profile = "`+s.provider+`"`)); err != nil {
+					t.Fatal(err)
+				}
+				out, err := d.Execute()
+				want := fmt.Sprintf("profile %q is a %s profile", s.provider, s.product)
+				switch {
+				case agentUp && err != nil:
+					t.Fatalf("Execute: %v", err)
+				case agentUp && out.GetAttr("header_name").AsString() != s.header:
+					t.Fatalf("header_name %s", out.GetAttr("header_name").GoString())
+				case !agentUp && (err == nil || !strings.Contains(err.Error(), want)):
+					t.Fatalf("Execute error = %v, want it to contain %q", err, want)
+				}
+				if fc.closed != 1 {
+					t.Errorf("client closed %d times, want 1", fc.closed)
+				}
+			})
+		}
 	}
 }
 
