@@ -15,29 +15,13 @@ import (
 // are small and an error body is only ever summarised.
 const maxBody = 1 << 20
 
-// response is one upstream answer, fully read.
-type response struct {
-	status int
-	header http.Header
-	body   []byte
-}
-
-// do sends req and reads the answer. Only a failure to get an answer is an
-// error here (classified by provider.TransportError: untrusted
-// certificates are bad configuration, the rest is unavailability);
-// callers decide what each status means.
-func (p *Provider) do(req *http.Request, op string) (*response, error) {
-	resp, err := p.client.Do(req)
-	if err != nil {
-		return nil, provider.TransportError(op, req.Method, req.URL.Path, err)
+// do sends req and reads the answer (provider.Send).
+func (p *Provider) do(req *http.Request, op string) (*provider.Response, error) {
+	r, err := provider.Send(p.client, req, op, maxBody)
+	if err == nil {
+		p.log.Debug("cloud director call", "op", op, "method", req.Method, "path", req.URL.Path, "status", r.Status)
 	}
-	defer resp.Body.Close()
-	body, err := provider.ReadBody(resp.Body, maxBody)
-	if err != nil {
-		return nil, provider.TransportError(op, req.Method, req.URL.Path, err)
-	}
-	p.log.Debug("cloud director call", "op", op, "method", req.Method, "path", req.URL.Path, "status", resp.StatusCode)
-	return &response{status: resp.StatusCode, header: resp.Header, body: body}, nil
+	return r, err
 }
 
 // statusKind is the default classification of an HTTP failure status.
@@ -54,9 +38,6 @@ func statusKind(status int) error {
 	return provider.ErrProtocol
 }
 
-// withheld replaces an upstream message that quoted what was sent.
-const withheld = "the server's message was withheld: it quoted the credential that was sent"
-
 // upstreamError turns a failed answer into *provider.Error with the
 // Cloud Director error code and message decoded from the body (XML Error,
 // CloudAPI JSON or OAuth JSON). A server may echo the request into its
@@ -67,37 +48,30 @@ const withheld = "the server's message was withheld: it quoted the credential th
 // For a login (and a token exchange) secrets[0] is the password or token
 // that was sent, and any part of it of four characters or more, in any
 // case, withholds the text too.
-func (p *Provider) upstreamError(op string, req *http.Request, r *response, kind error, secrets ...secret.Secret) *provider.Error {
-	primary := secrets[:min(1, len(secrets))]
-	secrets = append(secrets, sentCredentials(req)...)
-	code, msg := decodeError(r.body)
-	echoes := func(s string) bool { return provider.Echoes(s, secrets...) }
+func (p *Provider) upstreamError(op string, req *http.Request, r *provider.Response, kind error, secrets ...secret.Secret) *provider.Error {
+	var part []secret.Secret
 	if isLogin(op) {
 		// A login's answer must not carry even part of the password or
-		// token (a prefix, an upper-cased copy): withhold on any echo of
-		// four characters or more of it.
-		echoes = func(s string) bool { return provider.Echoes(s, secrets...) || provider.EchoesPart(s, primary...) }
+		// token (a prefix, an upper-cased copy).
+		part = secrets[:min(1, len(secrets))]
 	}
-	if echoes(code) {
-		code = ""
-	}
-	if echoes(msg) {
-		msg = withheld
-	}
-	if r.status == http.StatusNotAcceptable {
+	secrets = append(secrets, provider.SentCredentials(req, provider.HeaderVCloudAuth)...)
+	code, msg := decodeError(r.Body)
+	code, msg = provider.WithholdEchoes(code, msg, part, secrets)
+	if r.Status == http.StatusNotAcceptable {
 		msg = p.notAcceptableMessage(msg, secrets)
 	}
-	if r.status == http.StatusBadRequest && code == "" && msg == "" && len(strings.TrimSpace(string(r.body))) > 0 {
+	if r.Status == http.StatusBadRequest && code == "" && msg == "" && len(strings.TrimSpace(string(r.Body))) > 0 {
 		// Not a Cloud Director error body: something else answers at url,
 		// a configuration problem as in the SDDC Manager provider.
 		msg, kind = p.notCloudDirector(), provider.ErrBadConfig
-		if provider.PlainHTTPToTLS(r.body) {
+		if provider.PlainHTTPToTLS(r.Body) {
 			msg = provider.HTTPSHint(p.baseString())
 		}
 	}
-	return &provider.Error{Op: op, Method: req.Method, Path: req.URL.Path, Status: r.status,
+	return &provider.Error{Op: op, Method: req.Method, Path: req.URL.Path, Status: r.Status,
 		Code: provider.CleanMessage(code), Message: provider.CleanMessage(msg), Kind: kind,
-		RetryAfter: provider.RetryAfter(r.status, r.header, time.Now())}
+		RetryAfter: provider.RetryAfter(r.Status, r.Header, time.Now())}
 }
 
 // isLogin reports whether op sends the primary credential.
@@ -114,25 +88,8 @@ func (p *Provider) baseString() string {
 	return p.base.Scheme + "://" + p.base.Host + strings.TrimRight(p.base.EscapedPath(), "/")
 }
 
-// sentCredentials are the credential headers req carried: the exact
-// "Basic <base64>" or "Bearer <token>" value, its credential part, and the
-// legacy session token.
-func sentCredentials(req *http.Request) []secret.Secret {
-	var out []secret.Secret
-	if v := req.Header.Get(provider.HeaderAuthorization); v != "" {
-		out = append(out, secret.New(v))
-		if _, cred, ok := strings.Cut(v, " "); ok {
-			out = append(out, secret.New(cred))
-		}
-	}
-	if v := req.Header.Get(provider.HeaderVCloudAuth); v != "" {
-		out = append(out, secret.New(v))
-	}
-	return out
-}
-
 // basicSecrets are the forms a Basic login sends the password in besides
-// the header (which sentCredentials adds): the password and the decoded
+// the header (which provider.SentCredentials adds): the password and the decoded
 // "user@org:password" pair.
 func (p *Provider) basicSecrets(pw secret.Secret) []secret.Secret {
 	return []secret.Secret{pw, secret.New(p.principal() + ":" + pw.Reveal())}

@@ -177,7 +177,7 @@ func TestUpstreamErrorDecoding(t *testing.T) {
 		{"503", 503, "text/html", "<html>down</html>", provider.ErrUnavailable, "", ""},
 		{"429", 429, "", "", provider.ErrUnavailable, "", ""},
 		{"secret echoed", 500, "application/json", `{"minorErrorCode":"X","message":"password ` + canaryPassword + ` bad"}`,
-			provider.ErrUnavailable, "X", withheld},
+			provider.ErrUnavailable, "X", provider.Withheld},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -311,7 +311,7 @@ func TestPartialEchoWithheld(t *testing.T) {
 						t.Fatalf("part %d of the password is in the error", i)
 					}
 				}
-				if field == "message" && perr.Message != withheld {
+				if field == "message" && perr.Message != provider.Withheld {
 					t.Fatalf("message %q, want it withheld whole", perr.Message)
 				}
 			})

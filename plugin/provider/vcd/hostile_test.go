@@ -143,7 +143,7 @@ func TestEchoedCredentialsNeverInErrors(t *testing.T) {
 						t.Fatalf("code %q: the error code must be kept when it quotes nothing", perr.Code)
 					}
 					switch {
-					case quoted.Load() && !inCode && perr.Message != withheld:
+					case quoted.Load() && !inCode && perr.Message != provider.Withheld:
 						t.Fatal("a message quoting the credential must be withheld whole")
 					case quoted.Load() && inCode && perr.Code != "":
 						t.Fatal("a code quoting the credential must be dropped")

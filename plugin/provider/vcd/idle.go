@@ -55,9 +55,9 @@ func (p *Provider) currentIdle(ctx context.Context, g provider.Grant) time.Durat
 		p.log.Debug("could not read the session's idle timeout", "error", err)
 		return 0
 	}
-	if r.status != http.StatusOK {
-		p.log.Debug("could not read the session's idle timeout", "status", r.status)
+	if r.Status != http.StatusOK {
+		p.log.Debug("could not read the session's idle timeout", "status", r.Status)
 		return 0
 	}
-	return reportedIdle(r.body)
+	return reportedIdle(r.Body)
 }

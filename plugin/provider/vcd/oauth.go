@@ -68,20 +68,20 @@ func (p *Provider) exchange(ctx context.Context, tok secret.Secret) (provider.Gr
 	if err != nil {
 		return provider.Grant{}, secret.Secret{}, err
 	}
-	if r.status != http.StatusOK {
+	if r.Status != http.StatusOK {
 		// The form body carries the token URL-encoded; a server echoing
 		// the request may quote any of these.
-		perr := p.upstreamError("exchange token", req, r, loginKind(r.status), tok, secret.New(form))
-		if r.status == http.StatusBadRequest && isGrantRejection(perr.Code) {
+		perr := p.upstreamError("exchange token", req, r, loginKind(r.Status), tok, secret.New(form))
+		if r.Status == http.StatusBadRequest && isGrantRejection(perr.Code) {
 			perr.Kind = provider.ErrCredentialsRejected
 		}
 		return provider.Grant{}, secret.Secret{}, perr
 	}
 	var ans tokenAnswer
-	if err := json.Unmarshal(r.body, &ans); err != nil {
-		return provider.Grant{}, secret.Secret{}, protocolError("exchange token", req, r.status, "the answer is not a token response")
+	if err := json.Unmarshal(r.Body, &ans); err != nil {
+		return provider.Grant{}, secret.Secret{}, protocolError("exchange token", req, r.Status, "the answer is not a token response")
 	}
-	g, err := p.bearerGrant("exchange token", req, r.status, "access_token", ans.AccessToken, ans.TokenType, v.Version)
+	g, err := p.bearerGrant("exchange token", req, r.Status, "access_token", ans.AccessToken, ans.TokenType, v.Version)
 	if err != nil {
 		return provider.Grant{}, secret.Secret{}, err
 	}

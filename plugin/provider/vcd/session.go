@@ -73,15 +73,15 @@ func (p *Provider) loginCloudAPI(ctx context.Context, version string, pw secret.
 	if err != nil {
 		return provider.Grant{}, err
 	}
-	if r.status != http.StatusOK {
-		return provider.Grant{}, p.upstreamError("login", req, r, loginKind(r.status), p.basicSecrets(pw)...)
+	if r.Status != http.StatusOK {
+		return provider.Grant{}, p.upstreamError("login", req, r, loginKind(r.Status), p.basicSecrets(pw)...)
 	}
-	g, err := p.bearerGrant("login", req, r.status, headerAccessToken+" header",
-		r.header.Get(headerAccessToken), r.header.Get(headerTokenType), version)
+	g, err := p.bearerGrant("login", req, r.Status, headerAccessToken+" header",
+		r.Header.Get(headerAccessToken), r.Header.Get(headerTokenType), version)
 	if err != nil {
 		return provider.Grant{}, err
 	}
-	g.IdleTimeout = reportedIdle(r.body) // the body is informative; the header is the token
+	g.IdleTimeout = reportedIdle(r.Body) // the body is informative; the header is the token
 	p.log.Debug("logged in", "mode", modeCloud, "version", version, "provider_org", p.isSystem(),
 		"token", g.Access.Fingerprint(), "idle_timeout", g.IdleTimeout, "lifetime", g.AccessLifetime)
 	return g, nil
@@ -179,12 +179,12 @@ func (p *Provider) loginLegacy(ctx context.Context, version string, pw secret.Se
 	if err != nil {
 		return provider.Grant{}, err
 	}
-	if r.status != http.StatusOK {
-		return provider.Grant{}, p.upstreamError("login", req, r, loginKind(r.status), p.basicSecrets(pw)...)
+	if r.Status != http.StatusOK {
+		return provider.Grant{}, p.upstreamError("login", req, r, loginKind(r.Status), p.basicSecrets(pw)...)
 	}
-	tok := r.header.Get(provider.HeaderVCloudAuth)
+	tok := r.Header.Get(provider.HeaderVCloudAuth)
 	if !provider.PlausibleToken(tok) { // it goes into a header as is
-		return provider.Grant{}, protocolError("login", req, r.status, tokenProblem(provider.HeaderVCloudAuth+" header", tok))
+		return provider.Grant{}, protocolError("login", req, r.Status, tokenProblem(provider.HeaderVCloudAuth+" header", tok))
 	}
 	g := provider.Grant{Access: secret.New(tok), TokenType: "vcloud", HeaderName: provider.HeaderVCloudAuth,
 		Meta: map[string]string{metaMode: modeLegacy, metaVersion: version}}
@@ -230,12 +230,12 @@ func (p *Provider) Revoke(ctx context.Context, g provider.Grant) error {
 	if err != nil {
 		return err
 	}
-	switch r.status {
+	switch r.Status {
 	case http.StatusOK, http.StatusNoContent, http.StatusUnauthorized, http.StatusNotFound:
-		p.log.Debug("session ended", "token", g.Access.Fingerprint(), "status", r.status)
+		p.log.Debug("session ended", "token", g.Access.Fingerprint(), "status", r.Status)
 		return nil
 	}
-	return p.upstreamError("revoke session", req, r, statusKind(r.status), g.Access)
+	return p.upstreamError("revoke session", req, r, statusKind(r.Status), g.Access)
 }
 
 // Probe checks cheaply whether g's session still lives. A session that
@@ -250,11 +250,11 @@ func (p *Provider) Probe(ctx context.Context, g provider.Grant) error {
 	if err != nil {
 		return err
 	}
-	switch r.status {
+	switch r.Status {
 	case http.StatusOK:
 		return nil
 	case http.StatusUnauthorized:
 		return p.upstreamError("probe session", req, r, provider.ErrRefreshRejected, g.Access)
 	}
-	return p.upstreamError("probe session", req, r, statusKind(r.status), g.Access)
+	return p.upstreamError("probe session", req, r, statusKind(r.Status), g.Access)
 }

@@ -157,16 +157,16 @@ func (p *Provider) versions(ctx context.Context) ([]versionInfo, error) {
 	if err != nil {
 		return nil, err
 	}
-	if r.status != http.StatusOK {
-		return nil, p.upstreamError("discover API versions", req, r, loginKind(r.status))
+	if r.Status != http.StatusOK {
+		return nil, p.upstreamError("discover API versions", req, r, loginKind(r.Status))
 	}
 	var sv supportedVersions
-	if err := xml.Unmarshal(r.body, &sv); err != nil {
+	if err := xml.Unmarshal(r.Body, &sv); err != nil {
 		// Every Cloud Director answers this unauthenticated call with
 		// SupportedVersions: a 200 with anything else (a portal's HTML
 		// page) comes from another server at url.
 		return nil, &provider.Error{Op: "discover API versions", Method: req.Method, Path: req.URL.Path,
-			Status: r.status, Message: p.notCloudDirector() + " (not a SupportedVersions document)", Kind: provider.ErrBadConfig}
+			Status: r.Status, Message: p.notCloudDirector() + " (not a SupportedVersions document)", Kind: provider.ErrBadConfig}
 	}
 	p.mu.Lock()
 	p.versionCache = sv.Versions

@@ -14,28 +14,13 @@ import (
 // small and an error body is only ever summarised.
 const maxBody = 1 << 20
 
-// response is one upstream answer, fully read.
-type response struct {
-	status int
-	header http.Header
-	body   []byte
-}
-
-// do sends req and reads the answer. Only a failure to get an answer is an
-// error here (provider.TransportError classifies it); callers decide what
-// each status means.
-func (p *Provider) do(req *http.Request, op string) (*response, error) {
-	resp, err := p.client.Do(req)
-	if err != nil {
-		return nil, provider.TransportError(op, req.Method, req.URL.Path, err)
+// do sends req and reads the answer (provider.Send).
+func (p *Provider) do(req *http.Request, op string) (*provider.Response, error) {
+	r, err := provider.Send(p.client, req, op, maxBody)
+	if err == nil {
+		p.log.Debug("vcenter call", "op", op, "method", req.Method, "path", req.URL.Path, "status", r.Status)
 	}
-	defer resp.Body.Close()
-	body, err := provider.ReadBody(resp.Body, maxBody)
-	if err != nil {
-		return nil, provider.TransportError(op, req.Method, req.URL.Path, err)
-	}
-	p.log.Debug("vcenter call", "op", op, "method", req.Method, "path", req.URL.Path, "status", resp.StatusCode)
-	return &response{status: resp.StatusCode, header: resp.Header, body: body}, nil
+	return r, err
 }
 
 // statusKind is the default classification of an HTTP failure status.
@@ -49,58 +34,31 @@ func statusKind(status int) error {
 	return provider.ErrProtocol
 }
 
-// withheld replaces an upstream message that quoted what was sent.
-const withheld = "the server's message was withheld: it quoted the credential that was sent"
-
 // upstreamError turns a failed answer into *provider.Error with the
-// vSphere error type and message decoded from the body. A server may echo
-// the request into its error, so a type or message that carries any of
-// secrets, or the request's own credential headers, in any encoding is
-// dropped whole rather than redacted. For a login secrets[0] is the
-// password, and any part of it of four characters or more, in any case,
-// withholds the text too.
-func (p *Provider) upstreamError(op string, req *http.Request, r *response, kind error, secrets ...secret.Secret) *provider.Error {
-	primary := secrets[:min(1, len(secrets))]
-	secrets = append(secrets, sentCredentials(req)...)
-	code, msg := decodeError(r.body)
-	echoes := func(s string) bool { return provider.Echoes(s, secrets...) }
+// vSphere error type and message decoded from the body, each dropped
+// whole when it echoes any of secrets or the request's own credential
+// headers (provider.WithholdEchoes). For a login secrets[0] is the
+// password, and any part of it withholds the text too.
+func (p *Provider) upstreamError(op string, req *http.Request, r *provider.Response, kind error, secrets ...secret.Secret) *provider.Error {
+	var part []secret.Secret
 	if op == "login" {
-		echoes = func(s string) bool { return provider.Echoes(s, secrets...) || provider.EchoesPart(s, primary...) }
+		part = secrets[:min(1, len(secrets))]
 	}
-	if echoes(code) {
-		code = ""
-	}
-	if echoes(msg) {
-		msg = withheld
-	}
-	if r.status == http.StatusBadRequest && provider.PlainHTTPToTLS(r.body) {
+	secrets = append(secrets, provider.SentCredentials(req, provider.HeaderVMwareSession)...)
+	code, msg := decodeError(r.Body)
+	code, msg = provider.WithholdEchoes(code, msg, part, secrets)
+	if r.Status == http.StatusBadRequest && provider.PlainHTTPToTLS(r.Body) {
 		msg, kind = provider.HTTPSHint(p.baseString()), provider.ErrBadConfig
 	}
-	return &provider.Error{Op: op, Method: req.Method, Path: req.URL.Path, Status: r.status,
+	return &provider.Error{Op: op, Method: req.Method, Path: req.URL.Path, Status: r.Status,
 		Code: provider.CleanMessage(code), Message: provider.CleanMessage(msg), Kind: kind,
-		RetryAfter: provider.RetryAfter(r.status, r.header, time.Now())}
+		RetryAfter: provider.RetryAfter(r.Status, r.Header, time.Now())}
 }
 
 // baseString is the configured URL for messages: scheme, host and path,
 // never user info or a query.
 func (p *Provider) baseString() string {
 	return p.base.Scheme + "://" + p.base.Host + strings.TrimRight(p.base.EscapedPath(), "/")
-}
-
-// sentCredentials are the credential headers req carried: the exact
-// "Basic <base64>" value, its credential part, and the session id.
-func sentCredentials(req *http.Request) []secret.Secret {
-	var out []secret.Secret
-	if v := req.Header.Get(provider.HeaderAuthorization); v != "" {
-		out = append(out, secret.New(v))
-		if _, cred, ok := strings.Cut(v, " "); ok {
-			out = append(out, secret.New(cred))
-		}
-	}
-	if v := req.Header.Get(provider.HeaderVMwareSession); v != "" {
-		out = append(out, secret.New(v))
-	}
-	return out
 }
 
 // apiError is the vSphere Automation error shape: at /api the body

@@ -65,13 +65,13 @@ func (p *Provider) login(ctx context.Context, mode string, pw secret.Secret) (pr
 	if err != nil {
 		return provider.Grant{}, err
 	}
-	if r.status != http.StatusCreated && r.status != http.StatusOK {
+	if r.Status != http.StatusCreated && r.Status != http.StatusOK {
 		basic := secret.New(p.cfg.Username + ":" + pw.Reveal())
-		return provider.Grant{}, p.upstreamError("login", req, r, loginKind(r.status), pw, basic)
+		return provider.Grant{}, p.upstreamError("login", req, r, loginKind(r.Status), pw, basic)
 	}
-	id, ok := sessionID(r.body, mode)
+	id, ok := sessionID(r.Body, mode)
 	if !ok {
-		return provider.Grant{}, &provider.Error{Op: "login", Method: req.Method, Path: req.URL.Path, Status: r.status,
+		return provider.Grant{}, &provider.Error{Op: "login", Method: req.Method, Path: req.URL.Path, Status: r.Status,
 			Message: "the answer holds no well-formed session id", Kind: provider.ErrProtocol}
 	}
 	g := provider.Grant{Access: secret.New(id), TokenType: TokenType, HeaderName: provider.HeaderVMwareSession,
@@ -145,13 +145,13 @@ func (p *Provider) Probe(ctx context.Context, g provider.Grant) error {
 	if err != nil {
 		return err
 	}
-	switch r.status {
+	switch r.Status {
 	case http.StatusOK:
 		return nil
 	case http.StatusUnauthorized:
 		return p.upstreamError("probe session", req, r, provider.ErrRefreshRejected, g.Access)
 	}
-	return p.upstreamError("probe session", req, r, statusKind(r.status), g.Access)
+	return p.upstreamError("probe session", req, r, statusKind(r.Status), g.Access)
 }
 
 // Revoke logs the session out. A session the server no longer knows
@@ -168,10 +168,10 @@ func (p *Provider) Revoke(ctx context.Context, g provider.Grant) error {
 	if err != nil {
 		return err
 	}
-	switch r.status {
+	switch r.Status {
 	case http.StatusOK, http.StatusNoContent, http.StatusUnauthorized, http.StatusNotFound:
-		p.log.Debug("session ended", "token", g.Access.Fingerprint(), "status", r.status)
+		p.log.Debug("session ended", "token", g.Access.Fingerprint(), "status", r.Status)
 		return nil
 	}
-	return p.upstreamError("revoke session", req, r, statusKind(r.status), g.Access)
+	return p.upstreamError("revoke session", req, r, statusKind(r.Status), g.Access)
 }

@@ -267,7 +267,7 @@ func TestEchoedPasswordWithheld(t *testing.T) {
 		_, err := newProvider(t, srv.URL).Login(context.Background())
 		srv.Close()
 		var pe *provider.Error
-		if !errors.As(err, &pe) || pe.Message != withheld || pe.Code != "" {
+		if !errors.As(err, &pe) || pe.Message != provider.Withheld || pe.Code != "" {
 			t.Fatalf("echo %d: %v", len(echo), err)
 		}
 		low := strings.ToLower(err.Error())
