@@ -7,7 +7,7 @@
 #                        testdata/fuzz/<Target>/ — commit it with the fix
 #   make fuzz FUZZTIME=5m FUZZ_TARGETS=plugin/config:FuzzParse   one target, longer
 #
-# 7 targets x 20 s keep CI under 4 minutes on 2 cores.
+# 8 targets x 20 s keep CI under 5 minutes on 2 cores.
 
 FUZZTIME         ?= 20s
 # A new input is minimized for at most this long, so that minimization does
@@ -21,7 +21,8 @@ FUZZ_TARGETS ?= \
 	plugin/provider:FuzzJWTLifetime \
 	plugin/provider:FuzzCleanMessage \
 	plugin/provider/vcf:FuzzSDDCManagerAnswers \
-	plugin/provider/vcd:FuzzCloudDirectorAnswers
+	plugin/provider/vcd:FuzzCloudDirectorAnswers \
+	plugin/provider/vcenter:FuzzVCenterAnswers
 
 .PHONY: fuzz
 

@@ -1,6 +1,7 @@
 package vcenter
 
 import (
+	"bytes"
 	"context"
 	"encoding/base64"
 	"errors"
@@ -125,7 +126,10 @@ func TestSessionBothGenerations(t *testing.T) {
 	for _, legacy := range []bool{false, true} {
 		t.Run(map[bool]string{false: "api", true: "rest"}[legacy], func(t *testing.T) {
 			s := newSim(t, simvc.Options{LegacyREST: legacy})
-			p := newProvider(t, s.srv.URL)
+			var logs bytes.Buffer
+			p := newProvider(t, s.srv.URL, func(c *Config) {
+				c.Logger = hclog.New(&hclog.LoggerOptions{Output: &logs, Level: hclog.Trace, JSONFormat: true})
+			})
 			ctx := context.Background()
 			g, err := p.Login(ctx)
 			if err != nil {
@@ -162,6 +166,10 @@ func TestSessionBothGenerations(t *testing.T) {
 			}
 			if st := s.b.Stats(); st.Logins != 2 || st.Revocations != 1 || st.LoginFailures != 0 {
 				t.Fatalf("simulator stats %+v", st)
+			}
+			low := strings.ToLower(logs.String())
+			if !strings.Contains(low, "logged in") || strings.Contains(low, "canary") || strings.Contains(low, strings.ToLower(g.Access.Reveal())) {
+				t.Fatal("the debug log names the password or the session id, or logs nothing")
 			}
 		})
 	}
