@@ -154,7 +154,8 @@ func installCollection(t *testing.T) string {
 		ctx, cancel := context.WithTimeout(context.Background(), cmdTimeout)
 		defer cancel()
 		cmd := exec.CommandContext(ctx, "ansible-galaxy", args...)
-		cmd.Env = append(os.Environ(), "ANSIBLE_HOME="+filepath.Join(dir, "home"))
+		// A private HOME too: ansible-galaxy must not touch the user's ~/.ansible.
+		cmd.Env = append(os.Environ(), "HOME="+dir, "ANSIBLE_HOME="+filepath.Join(dir, "home"))
 		if out, err := cmd.CombinedOutput(); err != nil {
 			t.Fatalf("ansible-galaxy %s: %v\n%s", strings.Join(args, " "), err, out)
 		}
