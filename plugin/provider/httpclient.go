@@ -36,6 +36,9 @@ const MaxMessage = 200
 type HTTPOptions struct {
 	// CAFile is a PEM bundle trusted in addition to the system roots.
 	CAFile string
+	// CAPEM is a PEM bundle trusted in addition, given as bytes (the Vault
+	// engine keeps a profile's CA in its storage, not in a file).
+	CAPEM []byte
 	// InsecureSkipVerify turns TLS verification off; only when a profile
 	// says so explicitly, and it logs a warning.
 	InsecureSkipVerify bool
@@ -67,6 +70,9 @@ func NewHTTPClient(o HTTPOptions) (*http.Client, error) {
 		if !roots.AppendCertsFromPEM(pem) {
 			return nil, fmt.Errorf("ca_file %s holds no PEM certificate (%w)", o.CAFile, ErrBadConfig)
 		}
+	}
+	if len(o.CAPEM) > 0 && !roots.AppendCertsFromPEM(o.CAPEM) {
+		return nil, fmt.Errorf("the CA PEM holds no PEM certificate (%w)", ErrBadConfig)
 	}
 	if o.InsecureSkipVerify {
 		logger.Warn("TLS certificate verification is disabled (insecure_skip_verify: true): credentials and tokens can be intercepted; use ca_file instead")

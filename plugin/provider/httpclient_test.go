@@ -94,6 +94,27 @@ func TestNewHTTPClientBadCAFile(t *testing.T) {
 	}
 }
 
+// TestNewHTTPClientCAPEM: a CA given as bytes (the Vault engine's
+// storage) is trusted like a ca_file, and bytes that hold no certificate
+// are bad configuration.
+func TestNewHTTPClientCAPEM(t *testing.T) {
+	srv, ca := tlsServer(t, http.HandlerFunc(ok))
+	pem, err := os.ReadFile(ca)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := NewHTTPClient(HTTPOptions{CAPEM: pem})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp, err := get(t, c, srv.URL); err != nil || resp.StatusCode != 204 {
+		t.Fatalf("verified with the CA PEM: %v", err)
+	}
+	if _, err := NewHTTPClient(HTTPOptions{CAPEM: []byte("not a certificate")}); !errors.Is(err, ErrBadConfig) {
+		t.Fatalf("junk CA PEM: %v", err)
+	}
+}
+
 func TestNoRedirects(t *testing.T) {
 	var leaked atomic.Int64
 	other := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
