@@ -108,7 +108,7 @@ func TestWrongPasswordOneFailure(t *testing.T) {
 	wg.Wait()
 	_, err := e.token("sddc")
 	var coded logical.HTTPCodedError
-	if !errors.As(err, &coded) || coded.Code() != http.StatusPreconditionFailed || !strings.Contains(err.Error(), "LOCKOUT_GUARD retry_at=") {
+	if !errors.As(err, &coded) || coded.Code() != http.StatusLocked || !strings.Contains(err.Error(), "LOCKOUT_GUARD retry_at=") {
 		t.Fatalf("guard refusal: %v", err)
 	}
 	if st := s.Stats(); st.LoginFailures != 1 {

@@ -14,11 +14,13 @@ import (
 
 // httpStatus is the HTTP status of each class of tokenkeeper error. Vault
 // itself never answers 401, so 401 is always the upstream refusing the
-// credentials; 412 is the lockout guard or bad configuration.
+// credentials. FailedPrecondition is 409, and the lockout guard 423
+// (lockedStatus), never 412 or 429: Vault's client retries those, and a
+// refusal must come back at once.
 var httpStatus = map[codes.Code]int{
 	codes.NotFound:           http.StatusNotFound,
 	codes.InvalidArgument:    http.StatusBadRequest,
-	codes.FailedPrecondition: http.StatusPreconditionFailed,
+	codes.FailedPrecondition: http.StatusConflict,
 	codes.Unauthenticated:    http.StatusUnauthorized,
 	codes.PermissionDenied:   http.StatusForbidden,
 	codes.Unavailable:        http.StatusServiceUnavailable,
@@ -41,6 +43,9 @@ func codedError(err error) error {
 	}
 	prefix := st.Code().String()
 	if info := wire.ErrorInfo(st); info != nil {
+		if info.GetReason() == wire.ReasonLockoutGuard {
+			code = http.StatusLocked
+		}
 		prefix += " " + info.GetReason()
 		if at := info.GetMetadata()["retry_at"]; at != "" {
 			prefix += " retry_at=" + at

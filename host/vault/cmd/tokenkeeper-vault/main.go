@@ -6,6 +6,7 @@
 package main
 
 import (
+	"flag"
 	"fmt"
 	"os"
 
@@ -16,7 +17,13 @@ import (
 )
 
 func main() {
-	logger := hclog.New(&hclog.LoggerOptions{Level: hclog.Info, Output: os.Stderr, JSONFormat: true})
+	// Vault passes the catalog entry's args (vault plugin register -args=…).
+	flags := flag.NewFlagSet("tokenkeeper-vault", flag.ContinueOnError)
+	level := flags.String("log-level", "info", "log level: trace, debug, info, warn or error (no level logs a secret)")
+	if err := flags.Parse(os.Args[1:]); err != nil {
+		os.Exit(2)
+	}
+	logger := hclog.New(&hclog.LoggerOptions{Level: hclog.LevelFromString(*level), Output: os.Stderr, JSONFormat: true})
 	// Multiplexed: one process serves every mount of the engine on a node.
 	err := plugin.ServeMultiplex(&plugin.ServeOpts{BackendFactoryFunc: engine.Factory, Logger: logger})
 	if err != nil {
