@@ -1,21 +1,19 @@
 package engine
 
 import (
-	"bytes"
 	"context"
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/vault/sdk/logical"
 
-	"github.com/tokenkeeper/tokenkeeper/internal/sim"
 	simvcd "github.com/tokenkeeper/tokenkeeper/internal/sim/vcd"
 	simvcf "github.com/tokenkeeper/tokenkeeper/internal/sim/vcf"
+	"github.com/tokenkeeper/tokenkeeper/internal/testutil"
 )
 
 // Canary secrets: each must never come back from a read, a list, a
@@ -26,24 +24,6 @@ const (
 	canarySA       = "canarySAtoken0123456789abcdef"
 )
 
-// syncBuffer is a log sink safe for the keeper's goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // testEngine is one engine over a storage that outlives it: a second
 // engine over the same storage is the engine after a restart or a
 // failover.
@@ -51,12 +31,12 @@ type testEngine struct {
 	t     *testing.T
 	b     *backend
 	store logical.Storage
-	logs  *syncBuffer
+	logs  *testutil.SyncBuffer
 }
 
 func newEngine(t *testing.T, store logical.Storage) *testEngine {
 	t.Helper()
-	logs := &syncBuffer{}
+	logs := &testutil.SyncBuffer{}
 	conf := logical.TestBackendConfig()
 	conf.StorageView = store
 	conf.Logger = hclog.New(&hclog.LoggerOptions{Output: logs, Level: hclog.Trace, JSONFormat: true})
@@ -153,5 +133,3 @@ func assertNoCanary(t *testing.T, where, what string, canaries ...string) {
 		}
 	}
 }
-
-var _ = sim.Stats{}
