@@ -17,7 +17,7 @@ ENGINE_DIR     := host/vault
 ENGINE_BIN     := $(BIN)/tokenkeeper-vault
 ENGINE_FIGURES := $(BIN)/engine-e2e-figures.txt
 
-.PHONY: engine test-engine e2e-engine
+.PHONY: engine test-engine e2e-engine bench-engine
 
 ## engine: build bin/tokenkeeper-vault, the Vault secrets engine plugin
 engine:
@@ -37,3 +37,7 @@ e2e-engine: build engine test-engine
 		status=$$?; cat $(abspath $(ENGINE_FIGURES)) 2>/dev/null; exit $$status
 
 E2E_TARGETS += e2e-engine
+
+## bench-engine: a warm token/<name> read inside the engine, without Vault's transport
+bench-engine:
+	cd $(ENGINE_DIR) && $(GO) test -run '^$$' -bench BenchmarkTokenRead -benchtime 3s -count 1 ./engine/

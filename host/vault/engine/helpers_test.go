@@ -28,13 +28,13 @@ const (
 // engine over the same storage is the engine after a restart or a
 // failover.
 type testEngine struct {
-	t     *testing.T
+	t     testing.TB
 	b     *backend
 	store logical.Storage
 	logs  *testutil.SyncBuffer
 }
 
-func newEngine(t *testing.T, store logical.Storage) *testEngine {
+func newEngine(t testing.TB, store logical.Storage) *testEngine {
 	t.Helper()
 	logs := &testutil.SyncBuffer{}
 	conf := logical.TestBackendConfig()
@@ -72,7 +72,7 @@ func (e *testEngine) token(name string) (map[string]any, error) {
 }
 
 // vcfSim serves a simulated SDDC Manager with user svc (canaryPassword).
-func vcfSim(t *testing.T, ttl time.Duration) (*simvcf.Server, string) {
+func vcfSim(t testing.TB, ttl time.Duration) (*simvcf.Server, string) {
 	t.Helper()
 	s, err := simvcf.New(simvcf.Options{
 		Users:     map[string]simvcf.User{"svc@vsphere.local": {Password: canaryPassword}},
