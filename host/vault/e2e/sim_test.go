@@ -108,19 +108,6 @@ func (u *upstream) stats(t *testing.T) simStats {
 	return s
 }
 
-func (u *upstream) post(t *testing.T, path string, body any) {
-	t.Helper()
-	b, _ := json.Marshal(body)
-	resp, err := u.http.Post(u.URL+path, "application/json", bytes.NewReader(b))
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	if resp.StatusCode/100 != 2 {
-		t.Fatalf("POST %s: %s", path, resp.Status)
-	}
-}
-
 // accepts reports whether the simulator's protected resource at path
 // takes the header.
 func (u *upstream) accepts(name, value, path string) (bool, error) {
