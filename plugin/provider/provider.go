@@ -53,6 +53,18 @@ type Grant struct {
 	// RefreshLifetime is how long Refresh lives from its issue; zero means
 	// it does not expire on its own.
 	RefreshLifetime time.Duration
+	// Principal is who the token speaks for, as the upstream names it
+	// (VCF: the JWT's user claim; VCD: user@org of the session); empty
+	// when the upstream did not say. Not a secret.
+	Principal string
+	// Roles are the token's roles as the upstream names them (VCF: the
+	// role its scopes amount to, see vcf.RoleOf; VCD: the session's
+	// roles); empty when unknown. The keeper checks them against the
+	// profile's max_role.
+	Roles []string
+	// Scopes are the raw permissions of the token (VCF: the scope claim),
+	// kept for display.
+	Scopes []string
 	// Meta is non-secret provider state needed later, e.g. for Revoke
 	// (which logout endpoint, which API version). Never put secrets here.
 	Meta map[string]string

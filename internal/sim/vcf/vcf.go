@@ -9,6 +9,7 @@ import (
 	"crypto/rand"
 	"fmt"
 	"net/http"
+	"slices"
 	"sync"
 	"time"
 
@@ -35,6 +36,10 @@ var scopes = map[Role][]string{
 	RoleOperator: {"BACKUP_CONFIG_READ", "OTHER_READ", "OTHER_WRITE"},
 	RoleViewer:   {"OTHER_READ"},
 }
+
+// Scopes returns the scope claim the simulator puts into the tokens of a
+// role (nil for an unknown role).
+func Scopes(r Role) []string { return slices.Clone(scopes[r]) }
 
 // User is one account: its password and role ("" means ADMIN).
 type User struct {

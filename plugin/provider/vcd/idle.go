@@ -19,16 +19,23 @@ func reportedIdle(body []byte) time.Duration {
 	return minutes(*s.SessionIdleTimeoutMinutes)
 }
 
-// settleIdle gives g the idle timeout of its session: what the login
-// answer reported, else what GET /cloudapi/1.0.0/sessions/current reports
-// for it (legacy logins and token exchanges carry no session body), and
+// settleIdle gives g the idle timeout, principal and roles of its session:
+// what the login answer reported, else what GET
+// /cloudapi/1.0.0/sessions/current reports for it (legacy logins and token
+// exchanges carry no session body), and
 // the profile's idle_timeout when that is shorter or nothing was
 // reported. When neither says, g is marked IdleUnknown and the keeper
 // assumes a conservative floor: a Cloud Director session always ends
 // after some time without use.
 func (p *Provider) settleIdle(ctx context.Context, g provider.Grant) provider.Grant {
-	if g.IdleTimeout <= 0 {
-		g.IdleTimeout = p.currentIdle(ctx, g)
+	if g.IdleTimeout <= 0 || !hasIdentity(g) {
+		body := p.currentSession(ctx, g)
+		if g.IdleTimeout <= 0 {
+			g.IdleTimeout = reportedIdle(body)
+		}
+		if !hasIdentity(g) {
+			g = withIdentity(g, body)
+		}
 	}
 	if set := p.cfg.IdleTimeout; set > 0 && (g.IdleTimeout <= 0 || set < g.IdleTimeout) {
 		g.IdleTimeout = set
@@ -39,25 +46,25 @@ func (p *Provider) settleIdle(ctx context.Context, g provider.Grant) provider.Gr
 	return g
 }
 
-// currentIdle asks the server for g's session and returns its idle
-// timeout, zero when the server cannot say (a server without CloudAPI,
-// an error). The session's own header authenticates, x-vcloud-authorization
-// for a legacy session, which CloudAPI accepts too.
-func (p *Provider) currentIdle(ctx context.Context, g provider.Grant) time.Duration {
+// currentSession asks the server for g's session body (its idle timeout,
+// user, org and roles): nil when the server cannot say (a server without
+// CloudAPI, an error). The session's own header authenticates,
+// x-vcloud-authorization for a legacy session, which CloudAPI accepts too.
+func (p *Provider) currentSession(ctx context.Context, g provider.Grant) []byte {
 	req, err := p.newRequest(ctx, http.MethodGet, pathCurrentSession, nil)
 	if err != nil {
-		return 0
+		return nil
 	}
 	req.Header.Set("Accept", jsonAccept(g.Meta[metaVersion]))
 	setAuth(req, g)
 	r, err := p.do(req, "read session")
 	if err != nil {
-		p.log.Debug("could not read the session's idle timeout", "error", err)
-		return 0
+		p.log.Debug("could not read the session", "error", err)
+		return nil
 	}
 	if r.Status != http.StatusOK {
-		p.log.Debug("could not read the session's idle timeout", "status", r.Status)
-		return 0
+		p.log.Debug("could not read the session", "status", r.Status)
+		return nil
 	}
-	return reportedIdle(r.Body)
+	return r.Body
 }

@@ -82,6 +82,7 @@ func (p *Provider) loginCloudAPI(ctx context.Context, version string, pw secret.
 		return provider.Grant{}, err
 	}
 	g.IdleTimeout = reportedIdle(r.Body) // the body is informative; the header is the token
+	g = withIdentity(g, r.Body)
 	p.log.Debug("logged in", "mode", modeCloud, "version", version, "provider_org", p.isSystem(),
 		"token", g.Access.Fingerprint(), "idle_timeout", g.IdleTimeout, "lifetime", g.AccessLifetime)
 	return g, nil
@@ -188,6 +189,7 @@ func (p *Provider) loginLegacy(ctx context.Context, version string, pw secret.Se
 	}
 	g := provider.Grant{Access: secret.New(tok), TokenType: "vcloud", HeaderName: provider.HeaderVCloudAuth,
 		Meta: map[string]string{metaMode: modeLegacy, metaVersion: version}}
+	g = withLegacyIdentity(g, r.Body)
 	p.log.Debug("logged in", "mode", modeLegacy, "version", version, "token", g.Access.Fingerprint())
 	return g, nil
 }

@@ -237,8 +237,8 @@ func (p *Provider) grant(access secret.Secret, now time.Time) (provider.Grant, e
 			"access", access.Fingerprint(), "lifetime", DefaultAccessLifetime)
 		life = DefaultAccessLifetime
 	}
-	return provider.Grant{Access: access, TokenType: "Bearer", HeaderName: provider.HeaderAuthorization,
-		AccessLifetime: life}, nil
+	return withIdentity(provider.Grant{Access: access, TokenType: "Bearer", HeaderName: provider.HeaderAuthorization,
+		AccessLifetime: life}), nil
 }
 
 // plausibleToken accepts RFC 6750 b64token characters only (see
