@@ -131,6 +131,7 @@ func (b *Backend) routes() {
 	m.HandleFunc("GET /api/session", b.legacySession)
 	m.HandleFunc("DELETE /api/session", b.logout(false))
 	m.HandleFunc("GET /api/org", b.apiOrgs)
+	m.HandleFunc("POST /api/vdc/{vdc}/action/composeVApp", b.composeVApp)
 	m.HandleFunc("POST /oauth/tenant/{org}/token", b.oauthToken(false))
 	m.HandleFunc("POST /oauth/provider/token", b.oauthToken(true))
 	m.HandleFunc("/", b.notFound)
