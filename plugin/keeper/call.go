@@ -217,6 +217,9 @@ func (p *profile) login(ctx context.Context, c *call, retired *[]retiredGrant) e
 	if err != nil {
 		return p.loginFailed(started, err)
 	}
+	if e := overLimit(p.spec.Name, p.spec.MaxRole, g); e != nil {
+		return p.refuseRole(ctx, e, g)
+	}
 	p.loginSucceeded(c, g, started, retired)
 	return nil
 }

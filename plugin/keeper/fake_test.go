@@ -43,6 +43,7 @@ type fake struct {
 	password   string        // what the secret source yields now
 	good       string        // what the upstream accepts
 	principal  string        // the account's user; "" is "user"
+	roles      []string      // Grant.Roles of what it mints
 
 	// Scripted failures, consumed one per call; a nil entry succeeds.
 	loginErrs, refreshErrs, revokeErrs, probeErrs []error
@@ -191,6 +192,8 @@ func (f *fake) mintLocked(withRefresh bool) provider.Grant {
 		AccessLifetime: exp.Sub(iat),
 		IdleTimeout:    f.idle,
 		IdleUnknown:    f.idleUnsaid,
+		Principal:      f.principal,
+		Roles:          f.roles,
 	}
 	if withRefresh {
 		id := fmt.Sprintf("%srefresh-%d", f.prefix, f.serial)

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/tokenkeeper/tokenkeeper/plugin/provider"
+	"github.com/tokenkeeper/tokenkeeper/plugin/role"
 	"github.com/tokenkeeper/tokenkeeper/plugin/secret"
 )
 
@@ -78,6 +79,7 @@ func received(g provider.Grant, now, refreshExp time.Time, name, prov string) he
 		tok: Token{
 			Profile: name, Provider: prov, Access: g.Access, TokenType: g.TokenType,
 			HeaderName: g.HeaderName, HeaderValue: g.HeaderValue(), Fingerprint: g.Access.Fingerprint(),
+			Principal: g.Principal, Role: role.Join(g.Roles),
 		},
 	}
 }

@@ -33,6 +33,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/tokenkeeper/tokenkeeper/plugin/provider"
+	"github.com/tokenkeeper/tokenkeeper/plugin/role"
 )
 
 // Defaults applied by New to zero Options fields.
@@ -92,6 +93,9 @@ type ProfileSpec struct {
 	// providers of plugin/provider do); New refuses a profile without one.
 	Account provider.Account
 	Impl    Provider
+	// MaxRole is the most a token may carry (max_role): a login above it
+	// is revoked at once and fails with a *RoleError. Zero: no limit.
+	MaxRole role.Limit
 }
 
 // settings are what every profile shares: the Options with defaults

@@ -1,6 +1,9 @@
 package keeper
 
-import "time"
+import (
+	"strings"
+	"time"
+)
 
 // Status describes every profile, sorted by name, without secrets.
 func (k *Keeper) Status() []Status {
@@ -26,6 +29,8 @@ func (p *profile) status() Status {
 	}
 	if !h.grant.Access.IsZero() {
 		s.AccessExpiresAt = h.expiry(now)
+		s.Principal, s.Role = h.tok.Principal, h.tok.Role
+		s.Scopes = strings.Join(h.grant.Scopes, " ")
 	}
 	if p.health.lastErr != nil {
 		s.LastError = p.health.lastErr.Error()

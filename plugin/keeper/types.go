@@ -136,6 +136,11 @@ type Token struct {
 	HeaderValue secret.Secret
 	ExpiresAt   time.Time
 	Fingerprint string
+	// Principal is who the token speaks for and Role what it carries
+	// ("VIEWER", "vApp User, Custom"), as the upstream says; empty when
+	// it did not.
+	Principal string
+	Role      string
 	// Shorter: the token was handed out under GetOptions.AllowShorter and
 	// does not stay valid for the min validity asked (upstream could not
 	// be reached for a fresh one). ExpiresAt says how long it does.
@@ -195,6 +200,13 @@ type Status struct {
 	// call shows them as progress.
 	FailedAttempts int
 	NextAttemptAt  time.Time
+	// Principal, Role and Scopes describe the current token, as the
+	// upstream says (empty when it did not, or no token is held): Role
+	// as in Token, Scopes the raw permissions space-separated (VCF).
+	// Strings, so that a Status stays comparable.
+	Principal string
+	Role      string
+	Scopes    string
 	// KeepAliveUntil: the keeper probes the idle-timeout session until
 	// then because a caller's min validity asked for it (zero: no such
 	// promise). Revoking the profile before then (logout, a process that
