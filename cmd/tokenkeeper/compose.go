@@ -40,7 +40,7 @@ func buildKeeper(cfg *config.Config, logger hclog.Logger, env cliEnv, tune ...fu
 		}
 		specs = append(specs, keeper.ProfileSpec{
 			Name: name, Provider: p.Provider, URL: p.URL, Account: accountOf(p, impl),
-			RefreshBefore: p.RefreshBefore, Keepalive: p.Keepalive, Impl: impl,
+			RefreshBefore: p.RefreshBefore, Keepalive: p.Keepalive, Impl: impl, MaxRole: p.RoleLimit,
 		})
 	}
 	o := keeper.Options{Logger: logger, Guards: guardStore(env, logger)}

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/tokenkeeper/tokenkeeper/plugin/paths"
+	"github.com/tokenkeeper/tokenkeeper/plugin/role"
 	"github.com/tokenkeeper/tokenkeeper/plugin/secret"
 )
 
@@ -118,6 +119,13 @@ type Profile struct {
 	// vCenter never reports it: there it is the server's setting, and 0
 	// means vCenter's default of 30 minutes (vcenter).
 	IdleTimeout time.Duration
+	// MaxRole are the role names of max_role as written: one role (vcf:
+	// VIEWER, OPERATOR or ADMIN; vcd: a predefined role, which allows the
+	// ones below it too) or, for vcd, a list of the roles allowed. Empty:
+	// no limit. See role.Parse and docs/least-privilege.md.
+	MaxRole []string
+	// RoleLimit is MaxRole as Validate parsed it (zero: no limit).
+	RoleLimit role.Limit
 
 	// file is the name errors are reported against.
 	file string

@@ -131,6 +131,32 @@ func (ps *parser) str(n *yaml.Node, w where, dst *string) bool {
 	return false
 }
 
+// roles accepts one role name or a list of them (max_role).
+func (ps *parser) roles(n *yaml.Node, w where, dst *[]string) bool {
+	if n.Kind != yaml.SequenceNode {
+		var one string
+		if !ps.str(n, w, &one) {
+			return false
+		}
+		*dst = []string{one}
+		return true
+	}
+	if len(n.Content) == 0 {
+		ps.fail(n, w, "must name at least one role")
+		return false
+	}
+	out := make([]string, 0, len(n.Content))
+	for _, c := range n.Content {
+		var r string
+		if !ps.str(c, w, &r) {
+			return false
+		}
+		out = append(out, r)
+	}
+	*dst = out
+	return true
+}
+
 func (ps *parser) boolean(n *yaml.Node, w where, dst *bool) bool {
 	if n.Kind == yaml.ScalarNode && n.ShortTag() == "!!bool" {
 		if b, err := strconv.ParseBool(strings.ToLower(n.Value)); err == nil {

@@ -283,6 +283,7 @@ var profileSetters = map[string]setter{
 	"idle_timeout": func(ps *parser, pr *Profile, n *yaml.Node, w where) bool {
 		return ps.duration(n, w, &pr.IdleTimeout, bounds{min: minIdleTimeout})
 	},
+	"max_role": func(ps *parser, pr *Profile, n *yaml.Node, w where) bool { return ps.roles(n, w, &pr.MaxRole) },
 }
 
 // profileKeys lists the valid profile keys, sorted, for error messages.

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/tokenkeeper/tokenkeeper/plugin/role"
 	"github.com/tokenkeeper/tokenkeeper/plugin/secret"
 )
 
@@ -27,10 +28,13 @@ func (p *Profile) validate() []*Error {
 	switch p.Provider {
 	case ProviderVCF:
 		v.vcf()
+		v.maxRole()
 	case ProviderVCD:
 		v.vcd()
+		v.maxRole()
 	case ProviderVCenter:
 		v.vcenter()
+		v.maxRole()
 	case "":
 		if !v.has("provider") {
 			v.missing("provider", "is required: vcf (SDDC Manager), vcd (Cloud Director) or vcenter (vCenter)")
@@ -99,6 +103,8 @@ func (p *Profile) isSet(field string) bool {
 		return p.Keepalive != 0
 	case "idle_timeout":
 		return p.IdleTimeout != 0
+	case "max_role":
+		return len(p.MaxRole) > 0
 	}
 	return false
 }
@@ -309,4 +315,21 @@ func (v *validator) serviceAccount() {
 	if err := r.CheckWritable(); err != nil {
 		v.atErr("service_account", err, "cannot be written back when the token rotates")
 	}
+}
+
+// maxRole parses max_role for the profile's provider.
+func (v *validator) maxRole() {
+	if len(v.p.MaxRole) == 0 {
+		return
+	}
+	if v.p.Provider == ProviderVCenter {
+		v.at("max_role", "is not supported for provider vcenter: its session info names the user, not the session's roles, so the limit could not be checked")
+		return
+	}
+	l, err := role.Parse(v.p.Provider, v.p.MaxRole)
+	if err != nil {
+		v.at("max_role", "%v", err)
+		return
+	}
+	v.p.RoleLimit = l
 }
