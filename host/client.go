@@ -40,6 +40,10 @@ type Token struct {
 	// MinValidity asked; it was served under TokenOptions.AllowShorter
 	// while upstream was unavailable. ExpiresAt says how long it does.
 	ShorterThanRequested bool
+	// Principal is who the token speaks for and Role the role it carries,
+	// as the upstream names them; empty when it did not say (or an older
+	// plugin answered).
+	Principal, Role string
 }
 
 // TokenOptions tune one Token call.
@@ -74,6 +78,10 @@ type ProfileStatus struct {
 	// the latest failure.
 	FailedAttempts int
 	NextAttemptAt  time.Time
+	// Principal, Role and Scopes describe the current token as the
+	// upstream does (empty: no token, or it did not say).
+	Principal, Role string
+	Scopes          []string
 }
 
 // Client talks to a TokenService. It is safe for concurrent use.
@@ -184,6 +192,8 @@ func (c *Client) Token(ctx context.Context, profile string, o TokenOptions) (*To
 		ExpiresAt:            asTime(t.GetExpiresAt()),
 		Fingerprint:          t.GetFingerprint(),
 		ShorterThanRequested: t.GetShorterThanRequested(),
+		Principal:            t.GetPrincipal(),
+		Role:                 t.GetRole(),
 	}, nil
 }
 
@@ -228,6 +238,7 @@ func (c *Client) Profiles(ctx context.Context) ([]ProfileStatus, error) {
 			Logins: n.GetLogins(), LoginFailures: n.GetLoginFailures(), Refreshes: n.GetRefreshes(),
 			RefreshFailures: n.GetRefreshFailures(), Revocations: n.GetRevocations(),
 			FailedAttempts: int(p.GetFailedAttempts()), NextAttemptAt: asTime(p.GetNextAttemptAt()),
+			Principal: p.GetPrincipal(), Role: p.GetRole(), Scopes: p.GetScopes(),
 		})
 	}
 	return out, nil

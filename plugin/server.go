@@ -3,6 +3,7 @@ package plugin
 import (
 	"context"
 	"math"
+	"strings"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -162,6 +163,8 @@ func tokenToProto(t keeper.Token) *tokenkeeperv1.Token {
 		ExpiresAt:            timestamp(t.ExpiresAt),
 		Fingerprint:          t.Fingerprint,
 		ShorterThanRequested: t.Shorter,
+		Principal:            t.Principal,
+		Role:                 t.Role,
 	}
 }
 
@@ -179,6 +182,9 @@ func statusToProto(p keeper.Status) *tokenkeeperv1.ProfileStatus {
 		LastUsed:         timestamp(p.LastUsed),
 		FailedAttempts:   int32(min(p.FailedAttempts, math.MaxInt32)),
 		NextAttemptAt:    timestamp(p.NextAttemptAt),
+		Principal:        p.Principal,
+		Role:             p.Role,
+		Scopes:           strings.Fields(p.Scopes),
 		Counts: &tokenkeeperv1.UpstreamCounts{
 			Logins:          p.Counts.Logins,
 			LoginFailures:   p.Counts.LoginFailures,

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -229,6 +230,7 @@ func (l *localTokens) Token(ctx context.Context, profile string, o host.TokenOpt
 		Profile: t.Profile, Provider: t.Provider, TokenType: t.TokenType,
 		HeaderName: t.HeaderName, Access: t.Access, HeaderValue: t.HeaderValue,
 		ExpiresAt: t.ExpiresAt, Fingerprint: t.Fingerprint, ShorterThanRequested: t.Shorter,
+		Principal: t.Principal, Role: t.Role,
 	}, nil
 }
 
@@ -293,6 +295,7 @@ func fromKeeperStatus(s keeper.Status) host.ProfileStatus {
 		Logins: s.Counts.Logins, LoginFailures: s.Counts.LoginFailures, Refreshes: s.Counts.Refreshes,
 		RefreshFailures: s.Counts.RefreshFailures, Revocations: s.Counts.Revocations,
 		FailedAttempts: s.FailedAttempts, NextAttemptAt: s.NextAttemptAt,
+		Principal: s.Principal, Role: s.Role, Scopes: strings.Fields(s.Scopes),
 	}
 }
 
@@ -316,5 +319,6 @@ func toDocument(t *host.Token) exec.Token {
 		Header:    exec.Header{Name: t.HeaderName, Value: t.HeaderValue.Reveal()},
 		ExpiresAt: t.ExpiresAt, Fingerprint: t.Fingerprint,
 		ShorterThanRequested: t.ShorterThanRequested,
+		Principal:            t.Principal, Role: t.Role,
 	})
 }

@@ -102,6 +102,7 @@ func addProfiles(doc *exec.Status, st exec.AgentStatus, list []host.ProfileStatu
 			Fingerprint: s.Fingerprint, LastError: s.LastError, RetryAt: when(s.RetryAt), LastUsed: when(s.LastUsed),
 			Counts: exec.Counts{Logins: s.Logins, LoginFailures: s.LoginFailures, Refreshes: s.Refreshes,
 				RefreshFailures: s.RefreshFailures, Revocations: s.Revocations},
+			Principal: s.Principal, Role: s.Role, Scopes: s.Scopes,
 		})
 	}
 }
@@ -209,7 +210,7 @@ func writeStatusTable(w io.Writer, doc exec.Status, now time.Time) error {
 	writeAgentLines(w, doc)
 	perAgent := len(doc.OtherAgents)+boolInt(doc.Agent.Running) > 1
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	header := "PROFILE\tPROVIDER\tSTATE\tACCESS-LEFT\tREFRESH-LEFT\tLOGINS\tREFRESHES\tRETRY\tLAST-ERROR"
+	header := "PROFILE\tPROVIDER\tSTATE\tROLE\tACCESS-LEFT\tREFRESH-LEFT\tLOGINS\tREFRESHES\tRETRY\tLAST-ERROR"
 	if perAgent {
 		header = "AGENT\t" + header
 	}
@@ -218,7 +219,7 @@ func writeStatusTable(w io.Writer, doc exec.Status, now time.Time) error {
 		if perAgent {
 			fmt.Fprintf(tw, "%s\t", agentColumn(p.Agent))
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", p.Profile, p.Provider, p.State,
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", p.Profile, p.Provider, p.State, orDash(p.Role),
 			left(p.AccessExpiresAt, now), left(p.RefreshExpiresAt, now),
 			ratio(p.Counts.Logins, p.Counts.LoginFailures), ratio(p.Counts.Refreshes, p.Counts.RefreshFailures),
 			retryIn(p.RetryAt, now), shortError(p.Profile, p.LastError, lastErrorWidth))

@@ -54,6 +54,11 @@ type Token struct {
 	// them. Both are optional: older helpers omit them.
 	URL    string `json:"url,omitempty"`
 	CAFile string `json:"caFile,omitempty"`
+	// Principal is who the token speaks for and Role the role it
+	// carries, as the upstream names them ("svc@vsphere.local",
+	// "VIEWER"); absent when it did not say. Optional.
+	Principal string `json:"principal,omitempty"`
+	Role      string `json:"role,omitempty"`
 }
 
 // NewToken fills in apiVersion and kind and normalises the expiry to UTC

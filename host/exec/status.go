@@ -60,6 +60,11 @@ type ProfileStatus struct {
 	RetryAt          *time.Time `json:"retryAt,omitempty"`
 	LastUsed         *time.Time `json:"lastUsed,omitempty"`
 	Counts           Counts     `json:"counts"`
+	// Principal, Role and Scopes describe the current token as the
+	// upstream does; absent when no token is held or it did not say.
+	Principal string   `json:"principal,omitempty"`
+	Role      string   `json:"role,omitempty"`
+	Scopes    []string `json:"scopes,omitempty"`
 }
 
 // Counts are a profile's upstream calls since its agent started.

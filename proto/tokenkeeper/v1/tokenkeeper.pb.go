@@ -168,8 +168,15 @@ type Token struct {
 	// served under allow_shorter while upstream was unavailable. expires_at
 	// says how long it does.
 	ShorterThanRequested bool `protobuf:"varint,8,opt,name=shorter_than_requested,json=shorterThanRequested,proto3" json:"shorter_than_requested,omitempty"`
-	unknownFields        protoimpl.UnknownFields
-	sizeCache            protoimpl.SizeCache
+	// Who the token speaks for, as the upstream names it (VCF: the user
+	// claim; VCD: user@org); empty when the upstream did not say.
+	Principal string `protobuf:"bytes,9,opt,name=principal,proto3" json:"principal,omitempty"`
+	// The role the token carries, as the upstream names it ("VIEWER";
+	// Cloud Director role names, comma-separated when several); empty when
+	// the upstream did not say.
+	Role          string `protobuf:"bytes,10,opt,name=role,proto3" json:"role,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Token) Reset() {
@@ -256,6 +263,20 @@ func (x *Token) GetShorterThanRequested() bool {
 		return x.ShorterThanRequested
 	}
 	return false
+}
+
+func (x *Token) GetPrincipal() string {
+	if x != nil {
+		return x.Principal
+	}
+	return ""
+}
+
+func (x *Token) GetRole() string {
+	if x != nil {
+		return x.Role
+	}
+	return ""
 }
 
 // Header is one HTTP header: name and full value.
@@ -610,6 +631,12 @@ type ProfileStatus struct {
 	FailedAttempts int32 `protobuf:"varint,12,opt,name=failed_attempts,json=failedAttempts,proto3" json:"failed_attempts,omitempty"`
 	// When the call in flight tries again (unset unless failed_attempts).
 	NextAttemptAt *timestamppb.Timestamp `protobuf:"bytes,13,opt,name=next_attempt_at,json=nextAttemptAt,proto3" json:"next_attempt_at,omitempty"`
+	// Who the current token speaks for and the role it carries, as in
+	// Token; empty when no token is held or the upstream did not say.
+	Principal string `protobuf:"bytes,14,opt,name=principal,proto3" json:"principal,omitempty"`
+	Role      string `protobuf:"bytes,15,opt,name=role,proto3" json:"role,omitempty"`
+	// The raw permissions of the current token (VCF: the scope claim).
+	Scopes        []string `protobuf:"bytes,16,rep,name=scopes,proto3" json:"scopes,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -735,6 +762,27 @@ func (x *ProfileStatus) GetNextAttemptAt() *timestamppb.Timestamp {
 	return nil
 }
 
+func (x *ProfileStatus) GetPrincipal() string {
+	if x != nil {
+		return x.Principal
+	}
+	return ""
+}
+
+func (x *ProfileStatus) GetRole() string {
+	if x != nil {
+		return x.Role
+	}
+	return ""
+}
+
+func (x *ProfileStatus) GetScopes() []string {
+	if x != nil {
+		return x.Scopes
+	}
+	return nil
+}
+
 // UpstreamCounts counts calls made upstream for one profile.
 type UpstreamCounts struct {
 	state           protoimpl.MessageState `protogen:"open.v1"`
@@ -823,7 +871,7 @@ const file_tokenkeeper_v1_tokenkeeper_proto_rawDesc = "" +
 	"\rforce_refresh\x18\x03 \x01(\bR\fforceRefresh\x12#\n" +
 	"\rallow_shorter\x18\x04 \x01(\bR\fallowShorter\"?\n" +
 	"\x10GetTokenResponse\x12+\n" +
-	"\x05token\x18\x01 \x01(\v2\x15.tokenkeeper.v1.TokenR\x05token\"\xc2\x02\n" +
+	"\x05token\x18\x01 \x01(\v2\x15.tokenkeeper.v1.TokenR\x05token\"\xf4\x02\n" +
 	"\x05Token\x12\x18\n" +
 	"\aprofile\x18\x01 \x01(\tR\aprofile\x12\x1a\n" +
 	"\bprovider\x18\x02 \x01(\tR\bprovider\x12!\n" +
@@ -834,7 +882,10 @@ const file_tokenkeeper_v1_tokenkeeper_proto_rawDesc = "" +
 	"\n" +
 	"expires_at\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\texpiresAt\x12 \n" +
 	"\vfingerprint\x18\a \x01(\tR\vfingerprint\x124\n" +
-	"\x16shorter_than_requested\x18\b \x01(\bR\x14shorterThanRequested\"2\n" +
+	"\x16shorter_than_requested\x18\b \x01(\bR\x14shorterThanRequested\x12\x1c\n" +
+	"\tprincipal\x18\t \x01(\tR\tprincipal\x12\x12\n" +
+	"\x04role\x18\n" +
+	" \x01(\tR\x04role\"2\n" +
 	"\x06Header\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value\"g\n" +
@@ -849,7 +900,7 @@ const file_tokenkeeper_v1_tokenkeeper_proto_rawDesc = "" +
 	"\x0eRevokeResponse\"\x15\n" +
 	"\x13ListProfilesRequest\"Q\n" +
 	"\x14ListProfilesResponse\x129\n" +
-	"\bprofiles\x18\x01 \x03(\v2\x1d.tokenkeeper.v1.ProfileStatusR\bprofiles\"\xd5\x04\n" +
+	"\bprofiles\x18\x01 \x03(\v2\x1d.tokenkeeper.v1.ProfileStatusR\bprofiles\"\x9f\x05\n" +
 	"\rProfileStatus\x12\x18\n" +
 	"\aprofile\x18\x01 \x01(\tR\aprofile\x12\x1a\n" +
 	"\bprovider\x18\x02 \x01(\tR\bprovider\x12\x10\n" +
@@ -865,7 +916,10 @@ const file_tokenkeeper_v1_tokenkeeper_proto_rawDesc = "" +
 	" \x01(\v2\x1a.google.protobuf.TimestampR\blastUsed\x126\n" +
 	"\x06counts\x18\v \x01(\v2\x1e.tokenkeeper.v1.UpstreamCountsR\x06counts\x12'\n" +
 	"\x0ffailed_attempts\x18\f \x01(\x05R\x0efailedAttempts\x12B\n" +
-	"\x0fnext_attempt_at\x18\r \x01(\v2\x1a.google.protobuf.TimestampR\rnextAttemptAt\"\xba\x01\n" +
+	"\x0fnext_attempt_at\x18\r \x01(\v2\x1a.google.protobuf.TimestampR\rnextAttemptAt\x12\x1c\n" +
+	"\tprincipal\x18\x0e \x01(\tR\tprincipal\x12\x12\n" +
+	"\x04role\x18\x0f \x01(\tR\x04role\x12\x16\n" +
+	"\x06scopes\x18\x10 \x03(\tR\x06scopes\"\xba\x01\n" +
 	"\x0eUpstreamCounts\x12\x16\n" +
 	"\x06logins\x18\x01 \x01(\x03R\x06logins\x12%\n" +
 	"\x0elogin_failures\x18\x02 \x01(\x03R\rloginFailures\x12\x1c\n" +
