@@ -222,8 +222,11 @@ func (a *app) checkOnline(ctx context.Context, names []string, each time.Duratio
 			failed++
 			continue
 		}
-		fmt.Fprintf(a.env.Stdout, "%s: ok: logged in (%s token valid %s), revoked\n",
-			n, t.Provider, t.ExpiresAt.Sub(a.env.Now()).Round(time.Second))
+		fmt.Fprintf(a.env.Stdout, "%s: ok: logged in %s (%s token valid %s), revoked\n",
+			n, whoText(t), t.Provider, t.ExpiresAt.Sub(a.env.Now()).Round(time.Second))
+		if w := roleWarning(a.cfg.Profiles[n], t); w != "" {
+			fmt.Fprintf(a.env.Stderr, "warning: %s\n", w)
+		}
 	}
 	if worst != nil {
 		return &exec.Error{Code: worst.Code, Message: fmt.Sprintf("%d of %d profiles failed the online check", failed, len(names))}
