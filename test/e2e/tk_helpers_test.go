@@ -170,6 +170,7 @@ type tokenDoc struct {
 	ExpiresAt                                             time.Time
 	Fingerprint                                           string
 	URL, CAFile                                           string // optional: the profile's upstream and CA bundle
+	Principal, Role                                       string // optional: whose token, which role
 }
 
 type errorDoc struct {
