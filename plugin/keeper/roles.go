@@ -50,10 +50,14 @@ func overLimit(profile string, limit role.Limit, g provider.Grant) *RoleError {
 	return &RoleError{Profile: profile, Principal: g.Principal, Roles: g.Roles, Limit: limit}
 }
 
-// refuseRole revokes a grant that exceeds the profile's max_role, at once
-// and on a context the caller cannot cancel, and counts the revocation.
+// refuseRole revokes a grant that exceeds the profile's max_role, at once,
+// and counts the revocation. The revocation outlives a Close that cancels
+// the login's call (the session must not stay behind), bounded by the
+// call timeout.
 func (p *profile) refuseRole(ctx context.Context, e *RoleError, g provider.Grant) error {
-	err := p.spec.Impl.Revoke(context.WithoutCancel(ctx), g)
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), p.settings.callTimeout)
+	defer cancel()
+	err := p.spec.Impl.Revoke(ctx, g)
 	p.mu.Lock()
 	p.counts.Logins++
 	if err == nil {

@@ -3,6 +3,7 @@ package keeper
 import (
 	"context"
 	"errors"
+	"strings"
 	"testing"
 	"testing/synctest"
 
@@ -95,4 +96,22 @@ func TestMaxRoleAllows(t *testing.T) {
 			})
 		})
 	}
+}
+
+// A refused session that cannot be revoked is said so, and not counted
+// as revoked.
+func TestMaxRoleRevokeFails(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		f := newFake()
+		f.roles = []string{role.Admin}
+		f.revokeErrs = []error{&provider.Error{Op: "revoke", Status: 503, Kind: provider.ErrUnavailable}}
+		k := newTestKeeper(t, f, Options{}, func(s *ProfileSpec) { s.MaxRole = limit(t, "vcf", "OPERATOR") })
+		_, err := k.Get(context.Background(), "p", GetOptions{})
+		if !errors.Is(err, provider.ErrForbidden) || !strings.Contains(err.Error(), "could not be revoked") {
+			t.Fatalf("Get: %v", err)
+		}
+		if s := statusOf(t, k, "p"); s.Counts.Revocations != 0 || s.Counts.Logins != 1 {
+			t.Fatalf("counts %+v", s.Counts)
+		}
+	})
 }
