@@ -36,7 +36,7 @@ type roleLab struct {
 	scopes       bool // status --json carries scopes (vcf)
 }
 
-// TestRolesEndToEnd: against both simulators, a VIEWER, an OPERATOR and
+// TestRolesEndToEnd: against the SDDC Manager and Cloud Director simulators, a VIEWER, an OPERATOR and
 // an ADMIN account each show their role in status, status --json, the
 // exec and gRPC Token documents and config check --online; max_role
 // refuses a stronger account at once (exit 4, revoked, no failed login,
@@ -45,6 +45,32 @@ func TestRolesEndToEnd(t *testing.T) {
 	binaries(t) // skips under -short
 	t.Run("vcf", func(t *testing.T) { runRoles(t, vcfRoleLab(t)) })
 	t.Run("vcd", func(t *testing.T) { runRoles(t, vcdRoleLab(t)) })
+	t.Run("vcenter", rolesVCenter)
+}
+
+// rolesVCenter: vCenter names the user of a session but not its roles,
+// so tokenkeeper shows the principal and no role, warns about nothing,
+// and refuses max_role for it as configuration.
+func rolesVCenter(t *testing.T) {
+	s := startSim(t, "vcenter", "--user", "svc-vc@vsphere.local="+rolePW+":Administrator")
+	profile := fmt.Sprintf("  vc:\n    provider: vcenter\n    url: %s\n    ca_file: %s\n    username: svc-vc@vsphere.local\n    password: {env: TK_ROLE_PW}\n",
+		s.URL, s.CAFile)
+	tk := newTK(t, "profiles:\n"+profile, "TK_ROLE_PW="+rolePW)
+	if doc := tk.get(t, "vc"); doc.Principal != "svc-vc@vsphere.local" || doc.Role != "" {
+		t.Fatalf("get vc: principal %q role %q, want the user and no role", doc.Principal, doc.Role)
+	}
+	if r := tk.run(t, nil, "status"); !hasRow(r.stdout, "vc", "-") {
+		t.Fatalf("status: no row of vc with role -:\n%s", r.stdout)
+	}
+	r := tk.run(t, nil, "config", "check", "--online")
+	if r.code != 0 || !strings.Contains(r.stdout, "vc: ok: logged in as svc-vc@vsphere.local, role not reported by the upstream") ||
+		strings.Contains(r.stderr, "warning: profile vc") {
+		t.Fatalf("config check --online: exit %d:\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+	limited := newTK(t, "profiles:\n"+profile+"    max_role: ReadOnly\n", "TK_ROLE_PW="+rolePW)
+	if r := limited.run(t, nil, "config", "check"); r.code != 2 || !strings.Contains(r.stderr, "not supported for provider vcenter") {
+		t.Fatalf("max_role on vcenter: exit %d, want 2: %s", r.code, r.stderr)
+	}
 }
 
 const rolePW = "R0le-e2e-pass"

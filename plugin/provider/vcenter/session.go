@@ -77,7 +77,7 @@ func (p *Provider) login(ctx context.Context, mode string, pw secret.Secret) (pr
 	g := provider.Grant{Access: secret.New(id), TokenType: TokenType, HeaderName: provider.HeaderVMwareSession,
 		IdleTimeout: p.idleTimeout(), Meta: map[string]string{metaMode: mode}}
 	p.log.Debug("logged in", "mode", mode, "token", g.Access.Fingerprint(), "idle_timeout", g.IdleTimeout)
-	return g, nil
+	return p.withUser(ctx, g), nil
 }
 
 // sessionID reads the id of a login answer: a JSON string at /api, the
