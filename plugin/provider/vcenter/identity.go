@@ -14,15 +14,7 @@ import (
 // not the session's roles, so g.Roles stays empty. A failure to read it
 // leaves g as it is: the login stands.
 func (p *Provider) withUser(ctx context.Context, g provider.Grant) provider.Grant {
-	method := http.MethodGet
-	if g.Meta[metaMode] == modeLegacy {
-		method = http.MethodPost
-	}
-	req, err := p.sessionRequest(ctx, method, g)
-	if err != nil {
-		return g
-	}
-	r, err := p.do(req, "read session")
+	_, r, err := p.readSession(ctx, g, "read session")
 	if err != nil || r.Status != http.StatusOK {
 		p.log.Debug("could not read the session info", "error", err)
 		return g

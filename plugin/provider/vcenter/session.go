@@ -133,15 +133,7 @@ func (p *Provider) sessionRequest(ctx context.Context, method string, g provider
 // A session that idled out or was logged out (401) wraps
 // provider.ErrRefreshRejected, and the keeper logs in again.
 func (p *Provider) Probe(ctx context.Context, g provider.Grant) error {
-	method := http.MethodGet
-	if g.Meta[metaMode] == modeLegacy {
-		method = http.MethodPost
-	}
-	req, err := p.sessionRequest(ctx, method, g)
-	if err != nil {
-		return err
-	}
-	r, err := p.do(req, "probe session")
+	req, r, err := p.readSession(ctx, g, "probe session")
 	if err != nil {
 		return err
 	}
@@ -174,4 +166,19 @@ func (p *Provider) Revoke(ctx context.Context, g provider.Grant) error {
 		return nil
 	}
 	return p.upstreamError("revoke session", req, r, statusKind(r.Status), g.Access)
+}
+
+// readSession reads g's session info: GET /api/session, or POST
+// /rest/com/vmware/cis/session?~action=get. Reading it extends the session.
+func (p *Provider) readSession(ctx context.Context, g provider.Grant, op string) (*http.Request, *provider.Response, error) {
+	method := http.MethodGet
+	if g.Meta[metaMode] == modeLegacy {
+		method = http.MethodPost
+	}
+	req, err := p.sessionRequest(ctx, method, g)
+	if err != nil {
+		return nil, nil, err
+	}
+	r, err := p.do(req, op)
+	return req, r, err
 }
