@@ -255,12 +255,13 @@ func (h held) live(now time.Time) bool {
 
 // refreshPoint is when the held token should be refreshed ahead of
 // expiry: expiry − refreshBefore when that is positive and shorter than
-// the life, else at about two thirds of it, jittered by jitter (in
-// [0, 1)); never later than expiry − the token's safety margin − the
+// the life, else at about two thirds of it, jittered by a value jitter
+// returns (in [0, 1)), drawn only then: jitter also feeds the retry
+// backoff, so a draw nobody uses would shift its sequence; never later than expiry − the token's safety margin − the
 // default min validity, past which a caller asking the default validity
 // would have to wait for upstream. Zero for an idle-timeout session:
 // probes and the keepalive handle it.
-func (h held) refreshPoint(refreshBefore time.Duration, jitter float64, s *settings) time.Time {
+func (h held) refreshPoint(refreshBefore time.Duration, jitter func() float64, s *settings) time.Time {
 	if h.accessExp.IsZero() {
 		return time.Time{}
 	}
@@ -268,7 +269,7 @@ func (h held) refreshPoint(refreshBefore time.Duration, jitter float64, s *setti
 	if rb := refreshBefore; rb > 0 && rb < h.lifetime {
 		at = h.accessExp.Add(-rb)
 	} else {
-		f := refreshFraction * (1 + refreshJitter*(jitter-0.5))
+		f := refreshFraction * (1 + refreshJitter*(jitter()-0.5))
 		at = h.acquiredAt.Add(time.Duration(f * float64(h.lifetime)))
 	}
 	if latest := h.accessExp.Add(-h.margin(s) - s.minValidity); at.After(latest) {

@@ -290,22 +290,30 @@ func TestRefreshPoint(t *testing.T) {
 		jitter        float64
 		s             *settings
 		want          time.Time // zero: none
+		draws         int       // calls of the jitter source
 	}{
-		{"idle-timeout session: none", session(10 * time.Minute), 0, 0.5, defaults(), time.Time{}},
-		{"two thirds", token(time.Hour), 0, 0.5, defaults(), at(40 * time.Minute)},
-		{"jittered early", token(time.Hour), 0, 0, defaults(), at(38*time.Minute + 48*time.Second)},
-		{"jittered late", token(time.Hour), 0, 0.75, defaults(), at(40*time.Minute + 36*time.Second)},
-		{"refresh_before", token(time.Hour), 15 * time.Minute, 0.5, defaults(), at(45 * time.Minute)},
-		{"refresh_before as long as the life: two thirds", token(time.Hour), time.Hour, 0.5, defaults(), at(40 * time.Minute)},
-		{"no later than expiry − margin", token(time.Hour), time.Second, 0.5, defaults(), at(time.Hour - 30*time.Second)},
-		{"no later than expiry − margin − default min validity", token(time.Hour), time.Second, 0.5, withMin, at(time.Hour - 10*time.Minute - 30*time.Second)},
-		{"no earlier than the receipt", token(time.Minute), 0, 0.5, withMin, t0},
+		{"idle-timeout session: none", session(10 * time.Minute), 0, 0.5, defaults(), time.Time{}, 0},
+		{"two thirds", token(time.Hour), 0, 0.5, defaults(), at(40 * time.Minute), 1},
+		{"jittered early", token(time.Hour), 0, 0, defaults(), at(38*time.Minute + 48*time.Second), 1},
+		{"jittered late", token(time.Hour), 0, 0.75, defaults(), at(40*time.Minute + 36*time.Second), 1},
+		{"refresh_before", token(time.Hour), 15 * time.Minute, 0.5, defaults(), at(45 * time.Minute), 0},
+		{"refresh_before as long as the life: two thirds", token(time.Hour), time.Hour, 0.5, defaults(), at(40 * time.Minute), 1},
+		{"no later than expiry − margin", token(time.Hour), time.Second, 0.5, defaults(), at(time.Hour - 30*time.Second), 0},
+		{"no later than expiry − margin − default min validity", token(time.Hour), time.Second, 0.5, withMin, at(time.Hour - 10*time.Minute - 30*time.Second), 0},
+		{"no earlier than the receipt", token(time.Minute), 0, 0.5, withMin, t0, 1},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			draws := 0
+			jitter := func() float64 { draws++; return tt.jitter }
 			// Float arithmetic may leave the jittered point a few ns off.
-			if got := tt.h.refreshPoint(tt.refreshBefore, tt.jitter, tt.s); got.IsZero() != tt.want.IsZero() || got.Sub(tt.want).Abs() > time.Microsecond {
+			if got := tt.h.refreshPoint(tt.refreshBefore, jitter, tt.s); got.IsZero() != tt.want.IsZero() || got.Sub(tt.want).Abs() > time.Microsecond {
 				t.Errorf("refresh point = %v after receipt, want %v", got.Sub(t0), tt.want.Sub(t0))
+			}
+			// Only the two-thirds point uses jitter; the source also feeds
+			// the retry backoff, whose sequence a spare draw would shift.
+			if draws != tt.draws {
+				t.Errorf("jitter drawn %d times, want %d", draws, tt.draws)
 			}
 		})
 	}

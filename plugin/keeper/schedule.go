@@ -15,7 +15,7 @@ const (
 // at its refresh point (see held.refreshPoint).
 func (p *profile) scheduleLocked(now time.Time) {
 	p.stopTimerLocked()
-	p.held.refreshAt = p.held.refreshPoint(p.spec.RefreshBefore, p.settings.rand(), p.settings)
+	p.held.refreshAt = p.held.refreshPoint(p.spec.RefreshBefore, p.settings.rand, p.settings)
 	if !p.held.refreshAt.IsZero() {
 		p.armLocked(p.held.refreshAt.Sub(now))
 	}
