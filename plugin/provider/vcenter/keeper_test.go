@@ -2,8 +2,10 @@ package vcenter
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"net/http/httptest"
+	"sync/atomic"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -11,6 +13,7 @@ import (
 	"github.com/tokenkeeper/tokenkeeper/internal/sim"
 	simvc "github.com/tokenkeeper/tokenkeeper/internal/sim/vcenter"
 	"github.com/tokenkeeper/tokenkeeper/plugin/keeper"
+	"github.com/tokenkeeper/tokenkeeper/plugin/provider"
 )
 
 // handlerTransport serves requests in-process, so that the simulator and
@@ -97,5 +100,37 @@ func idleAndKeepalive(t *testing.T, legacy bool) {
 	}
 	if st := b.Stats(); st.Revocations != 1 || st.ActiveSessions != 0 {
 		t.Fatalf("after Close: %+v", st)
+	}
+}
+
+// A 400 answer to a login reached the server: it is not NotSent, and
+// the keeper's lockout guard counts it, so the next Get is refused
+// without a second request.
+func TestKeeperCountsBadRequestLogin(t *testing.T) {
+	var logins atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		logins.Add(1)
+		w.WriteHeader(http.StatusBadRequest)
+		_, _ = w.Write([]byte(`{"error_type":"INVALID_ARGUMENT","messages":[]}`))
+	}))
+	defer srv.Close()
+	p := newProvider(t, srv.URL)
+	k, err := keeper.New([]keeper.ProfileSpec{{Name: "vc", Provider: "vcenter", URL: srv.URL, Impl: p}}, keeper.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer k.Close(context.Background())
+	ctx := context.Background()
+	_, err = k.Get(ctx, "vc", keeper.GetOptions{})
+	if err == nil || errors.Is(err, provider.ErrNotSent) || !errors.Is(err, provider.ErrProtocol) {
+		t.Fatalf("400 login: %v, want a sent ErrProtocol", err)
+	}
+	_, err = k.Get(ctx, "vc", keeper.GetOptions{})
+	var ge *keeper.GuardError
+	if !errors.As(err, &ge) {
+		t.Fatalf("second Get after a 400 login: %v, want the lockout guard's refusal", err)
+	}
+	if n := logins.Load(); n != 1 {
+		t.Fatalf("%d logins sent, want 1", n)
 	}
 }

@@ -101,8 +101,9 @@ func sessionID(body []byte, mode string) (string, bool) {
 
 // loginKind classifies a failed login: 401 is a rejected (or locked)
 // credential; 404 an endpoint this server lacks, a configuration problem
-// once the fallback is spent; a 400 is never a rejection (vCenter answers
-// a bad password with 401), so it cannot arm the lockout guard.
+// once the fallback is spent; a 400 is not classed as a rejection
+// (vCenter answers a bad password with 401), but it reached the server,
+// so as an unknown outcome it still counts against the lockout guard.
 func loginKind(status int) error {
 	if status == http.StatusNotFound || status == http.StatusMethodNotAllowed {
 		return provider.ErrBadConfig
