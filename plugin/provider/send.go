@@ -4,8 +4,14 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/hashicorp/go-hclog"
+
 	"github.com/tokenkeeper/tokenkeeper/plugin/secret"
 )
+
+// MaxBody bounds how much of a session API answer is read: session
+// answers are small and an error body is only ever summarised.
+const MaxBody = 1 << 20
 
 // Response is one upstream answer, read whole (up to Send's limit).
 type Response struct {
@@ -28,6 +34,41 @@ func Send(c *http.Client, req *http.Request, op string, limit int64) (*Response,
 		return nil, TransportError(op, req.Method, req.URL.Path, err)
 	}
 	return &Response{Status: resp.StatusCode, Header: resp.Header, Body: body}, nil
+}
+
+// SendLogged is Send with MaxBody, logging each answer's operation,
+// method, path and status at debug as "<product> call" (never a header
+// or a body, which may carry credentials).
+func SendLogged(c *http.Client, log hclog.Logger, product string, req *http.Request, op string) (*Response, error) {
+	r, err := Send(c, req, op, MaxBody)
+	if err == nil {
+		log.Debug(product+" call", "op", op, "method", req.Method, "path", req.URL.Path, "status", r.Status)
+	}
+	return r, err
+}
+
+// FailureKind is the default classification of a failed session API
+// answer: StatusKind's, else 401 a rejected credential (or session), and
+// anything else a protocol error.
+func FailureKind(status int) error {
+	if k := StatusKind(status); k != nil {
+		return k
+	}
+	if status == http.StatusUnauthorized {
+		return ErrCredentialsRejected
+	}
+	return ErrProtocol
+}
+
+// LoggedOut reports whether status answers a logout as done: the session
+// ended (200, 204), or the server no longer knows it (401, 404), so it
+// is already gone.
+func LoggedOut(status int) bool {
+	switch status {
+	case http.StatusOK, http.StatusNoContent, http.StatusUnauthorized, http.StatusNotFound:
+		return true
+	}
+	return false
 }
 
 // SentCredentials are the credential headers req carried, as secrets an

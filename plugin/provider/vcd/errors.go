@@ -11,31 +11,19 @@ import (
 	"github.com/tokenkeeper/tokenkeeper/plugin/secret"
 )
 
-// maxBody bounds how much of a response is read; Cloud Director answers
-// are small and an error body is only ever summarised.
-const maxBody = 1 << 20
-
-// do sends req and reads the answer (provider.Send).
+// do sends req and reads the answer (provider.SendLogged).
 func (p *Provider) do(req *http.Request, op string) (*provider.Response, error) {
-	r, err := provider.Send(p.client, req, op, maxBody)
-	if err == nil {
-		p.log.Debug("cloud director call", "op", op, "method", req.Method, "path", req.URL.Path, "status", r.Status)
-	}
-	return r, err
+	return provider.SendLogged(p.client, p.log, "cloud director", req, op)
 }
 
-// statusKind is the default classification of an HTTP failure status.
+// statusKind is the default classification of an HTTP failure status:
+// provider.FailureKind, but a 406 (an API version the server does not
+// speak) is a configuration problem.
 func statusKind(status int) error {
-	if k := provider.StatusKind(status); k != nil {
-		return k
-	}
-	switch status {
-	case http.StatusUnauthorized:
-		return provider.ErrCredentialsRejected
-	case http.StatusNotAcceptable:
+	if status == http.StatusNotAcceptable {
 		return provider.ErrBadConfig
 	}
-	return provider.ErrProtocol
+	return provider.FailureKind(status)
 }
 
 // upstreamError turns a failed answer into *provider.Error with the

@@ -232,8 +232,7 @@ func (p *Provider) Revoke(ctx context.Context, g provider.Grant) error {
 	if err != nil {
 		return err
 	}
-	switch r.Status {
-	case http.StatusOK, http.StatusNoContent, http.StatusUnauthorized, http.StatusNotFound:
+	if provider.LoggedOut(r.Status) {
 		p.log.Debug("session ended", "token", g.Access.Fingerprint(), "status", r.Status)
 		return nil
 	}

@@ -10,28 +10,9 @@ import (
 	"github.com/tokenkeeper/tokenkeeper/plugin/secret"
 )
 
-// maxBody bounds how much of a response is read; session answers are
-// small and an error body is only ever summarised.
-const maxBody = 1 << 20
-
-// do sends req and reads the answer (provider.Send).
+// do sends req and reads the answer (provider.SendLogged).
 func (p *Provider) do(req *http.Request, op string) (*provider.Response, error) {
-	r, err := provider.Send(p.client, req, op, maxBody)
-	if err == nil {
-		p.log.Debug("vcenter call", "op", op, "method", req.Method, "path", req.URL.Path, "status", r.Status)
-	}
-	return r, err
-}
-
-// statusKind is the default classification of an HTTP failure status.
-func statusKind(status int) error {
-	if k := provider.StatusKind(status); k != nil {
-		return k
-	}
-	if status == http.StatusUnauthorized {
-		return provider.ErrCredentialsRejected
-	}
-	return provider.ErrProtocol
+	return provider.SendLogged(p.client, p.log, "vcenter", req, op)
 }
 
 // upstreamError turns a failed answer into *provider.Error with the

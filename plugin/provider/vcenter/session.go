@@ -108,7 +108,7 @@ func loginKind(status int) error {
 	if status == http.StatusNotFound || status == http.StatusMethodNotAllowed {
 		return provider.ErrBadConfig
 	}
-	return statusKind(status)
+	return provider.FailureKind(status)
 }
 
 // sessionRequest builds a request on g's own session at its endpoint.
@@ -144,7 +144,7 @@ func (p *Provider) Probe(ctx context.Context, g provider.Grant) error {
 	case http.StatusUnauthorized:
 		return p.upstreamError("probe session", req, r, provider.ErrRefreshRejected, g.Access)
 	}
-	return p.upstreamError("probe session", req, r, statusKind(r.Status), g.Access)
+	return p.upstreamError("probe session", req, r, provider.FailureKind(r.Status), g.Access)
 }
 
 // Revoke logs the session out. A session the server no longer knows
@@ -161,12 +161,11 @@ func (p *Provider) Revoke(ctx context.Context, g provider.Grant) error {
 	if err != nil {
 		return err
 	}
-	switch r.Status {
-	case http.StatusOK, http.StatusNoContent, http.StatusUnauthorized, http.StatusNotFound:
+	if provider.LoggedOut(r.Status) {
 		p.log.Debug("session ended", "token", g.Access.Fingerprint(), "status", r.Status)
 		return nil
 	}
-	return p.upstreamError("revoke session", req, r, statusKind(r.Status), g.Access)
+	return p.upstreamError("revoke session", req, r, provider.FailureKind(r.Status), g.Access)
 }
 
 // readSession reads g's session info: GET /api/session, or POST
