@@ -5,6 +5,9 @@ GO        ?= go
 TOOLS     := $(GO) tool -modfile=tools/go.mod
 BIN       := bin
 GOFLAGS_TEST ?= -race
+# The per-machine cache of built tools (Packer, golangci-lint, vcsim, release
+# tools), each keyed by version and go.sum hash; in bin/ when HOME is unset.
+TOKENKEEPER_CACHE ?= $(if $(HOME),$(HOME)/.cache/tokenkeeper-dev,$(CURDIR)/$(BIN)/.cache)
 
 .PHONY: all build test unit generate generate-check lint vet fmt-check demo bench ci clean
 
@@ -52,7 +55,7 @@ vet:
 	$(GO) vet ./...
 
 # Every Go file in the tree (not only tracked ones, so it also checks an
-# export without .git); host/packer/.tools holds only built binaries.
+# export without .git); host/packer/.tools (an old cache) holds only built binaries.
 fmt-check:
 	@out=$$(find . -name '*.go' -not -path './host/packer/.tools/*' -not -path './bin/*' -print0 | xargs -0 gofmt -l); \
 	test -z "$$out" || { echo "gofmt needed on:"; echo "$$out"; exit 1; } >&2

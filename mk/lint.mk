@@ -9,9 +9,8 @@
 # machine shares one build (a cold build takes minutes on two cores).
 
 GOLANGCI_LINT_VERSION := $(shell sed -n 's/^\tgithub.com\/golangci\/golangci-lint\/v2 \(v[^ ]*\).*/\1/p' tools/lint/go.mod)
-# The same per-machine cache as Packer's (mk/packer.mk), keyed by the version and
+# In the per-machine $(TOKENKEEPER_CACHE) (Makefile), keyed by the version and
 # the hash of the go.sum it is built from.
-TOKENKEEPER_CACHE     ?= $(if $(HOME),$(HOME)/.cache/tokenkeeper-dev,$(CURDIR)/bin/.cache)
 GOLANGCI_LINT_KEY     := $(GOLANGCI_LINT_VERSION)-$(shell cat tools/lint/go.sum 2>/dev/null | sha256sum | cut -c1-12)
 GOLANGCI_LINT         := $(TOKENKEEPER_CACHE)/golangci-lint/golangci-lint_$(GOLANGCI_LINT_KEY)/golangci-lint
 

@@ -16,7 +16,6 @@
 PACKER_VERSION     := 1.11.2
 PACKER_SDK_VERSION := 0.5.4
 PACKER_DIR         := host/packer
-TOKENKEEPER_CACHE  ?= $(if $(HOME),$(HOME)/.cache/tokenkeeper-dev,$(CURDIR)/$(PACKER_DIR)/.tools)
 PACKER_TOOLS_DIR   := $(TOKENKEEPER_CACHE)/packer
 # The cache key: the tool's version and the hash of the go.sum it is built from.
 packer_sum_key      = $(shell cat $(1) 2>/dev/null | sha256sum | cut -c1-12)

@@ -27,7 +27,6 @@
 VCSIM_DIR            := tools/vcsim
 CONFORMANCE_VC_DIR   := test/conformance/vcenter
 VCSIM_VERSION        := $(shell sed -n 's/^\tgithub.com\/vmware\/govmomi \(v[^ ]*\).*/\1/p' $(VCSIM_DIR)/go.mod)
-TOKENKEEPER_CACHE    ?= $(if $(HOME),$(HOME)/.cache/tokenkeeper-dev,$(CURDIR)/bin/.cache)
 VCSIM_KEY            := $(VCSIM_VERSION)-$(shell cat $(VCSIM_DIR)/go.sum 2>/dev/null | sha256sum | cut -c1-12)
 VCSIM_BIN            := $(TOKENKEEPER_CACHE)/vcsim/vcsim_$(VCSIM_KEY)/vcsim
 
