@@ -9,8 +9,8 @@
 #                     the ordinary `go test ./test/docs/`.)
 #
 # Blocks that need Packer or Ansible are skipped when those are missing, except in
-# CI (CI set), where Debian's ansible-core is installed and the pinned Packer is
-# built first (make e2e needs both anyway).
+# CI (CI set; .ci/run exports CI=true), where Debian's ansible-core is installed
+# and the pinned Packer is built first (make e2e needs both anyway).
 
 .PHONY: docs-check
 
