@@ -99,38 +99,33 @@ func (h *held) dropAccess() {
 	h.accessExp, h.refreshAt, h.keepAliveUntil = time.Time{}, time.Time{}, time.Time{}
 }
 
-// verdict is what the cache can do for one Get.
+// verdict is what the cache can do for one Get. Whether a renewal
+// refreshes or logs in is not the verdict's to say: profile.attempt
+// decides it when the call runs (held.refreshable), and again after a
+// rejected refresh.
 type verdict int
 
 const (
 	serveCached verdict = iota // hand out the held token
 	needProbe                  // it may have idled out: ask upstream cheaply
-	needRefresh                // renew it with the refresh credential
-	needLogin                  // renew it by logging in: nothing to refresh with
+	needRenew                  // get a new access token
 )
-
-// renews reports whether v calls for a new access token.
-func (v verdict) renews() bool { return v == needRefresh || v == needLogin }
 
 // verdict decides whether the held token can serve a caller needing it
 // valid for need at now. An idle-timeout session handed out recently is
 // alive and each hand-out extends it; one quiet for almost the timeout
 // may be gone, and is probed when the provider can probe (canProbe).
 func (h held) verdict(now time.Time, need time.Duration, canProbe bool, s *settings) verdict {
-	renew := needLogin
-	if h.refreshable(now, s) {
-		renew = needRefresh
-	}
 	switch idle := h.grant.IdleTimeout; {
 	case h.grant.Access.IsZero():
-		return renew
+		return needRenew
 	case !h.accessExp.IsZero() && h.accessExp.Sub(now) < need:
-		return renew
+		return needRenew
 	case idle > 0 && now.After(h.lastActive.Add(idle-h.idleSlack(s))):
 		if canProbe {
 			return needProbe
 		}
-		return renew
+		return needRenew
 	}
 	return serveCached
 }
@@ -160,7 +155,7 @@ func (h held) answer(r request, v verdict, now, retryAt time.Time, round int) an
 		return fromCache
 	case r.allowShorter && now.Before(retryAt) && h.unexpired(now):
 		return shorter
-	case r.gotFresh && v.renews() && h.unexpired(now):
+	case r.gotFresh && v == needRenew && h.unexpired(now):
 		return freshTooShort
 	case round >= maxRounds:
 		return tooManyRounds
@@ -295,7 +290,7 @@ func (h held) inUse(lastUsed, now time.Time) bool {
 // depends on why.
 func (h held) due(now time.Time, canProbe bool, s *settings) (in intent, reason string, ok bool) {
 	switch v := h.verdict(now, h.margin(s)+s.minValidity, canProbe, s); {
-	case v.renews() || !h.refreshAt.IsZero() && !now.Before(h.refreshAt):
+	case v == needRenew || !h.refreshAt.IsZero() && !now.Before(h.refreshAt):
 		return intentRenew, "proactive", true
 	case v == needProbe:
 		return intentProbe, "idle", true

@@ -55,17 +55,17 @@ func TestVerdict(t *testing.T) {
 		canProbe bool
 		want     verdict
 	}{
-		{"nothing held", held{}, t0, 0, true, needLogin},
-		{"only a refresh credential", held{}.with(time.Time{}, 0), t0, 0, true, needRefresh},
+		{"nothing held", held{}, t0, 0, true, needRenew},
+		{"only a refresh credential", held{}.with(time.Time{}, 0), t0, 0, true, needRenew},
 		{"remaining life is exactly the need", token(time.Hour), at(10 * time.Minute), 50 * time.Minute, false, serveCached},
-		{"remaining life 1ns short, nothing to refresh with", token(time.Hour), at(10*time.Minute + 1), 50 * time.Minute, false, needLogin},
-		{"remaining life 1ns short, refreshable", token(time.Hour).with(time.Time{}, 0), at(10*time.Minute + 1), 50 * time.Minute, false, needRefresh},
-		{"refresh credential known dead", dead, at(time.Hour), time.Minute, false, needLogin},
-		{"refresh credential within its margin", token(time.Hour).with(at(time.Hour+30*time.Second), 24*time.Hour), at(time.Hour), time.Minute, false, needLogin},
-		{"refresh credential outside its margin", token(time.Hour).with(at(time.Hour+31*time.Second), 24*time.Hour), at(time.Hour), time.Minute, false, needRefresh},
+		{"remaining life 1ns short, nothing to refresh with", token(time.Hour), at(10*time.Minute + 1), 50 * time.Minute, false, needRenew},
+		{"remaining life 1ns short, refreshable", token(time.Hour).with(time.Time{}, 0), at(10*time.Minute + 1), 50 * time.Minute, false, needRenew},
+		{"refresh credential known dead", dead, at(time.Hour), time.Minute, false, needRenew},
+		{"refresh credential within its margin", token(time.Hour).with(at(time.Hour+30*time.Second), 24*time.Hour), at(time.Hour), time.Minute, false, needRenew},
+		{"refresh credential outside its margin", token(time.Hour).with(at(time.Hour+31*time.Second), 24*time.Hour), at(time.Hour), time.Minute, false, needRenew},
 		{"session used within timeout less slack", session(10 * time.Minute), at(10*time.Minute - 30*time.Second), time.Hour, true, serveCached},
 		{"session quiet past timeout less slack", session(10 * time.Minute), at(10*time.Minute - 30*time.Second + 1), 0, true, needProbe},
-		{"session quiet, provider cannot probe", session(10 * time.Minute), at(10*time.Minute - 30*time.Second + 1), 0, false, needLogin},
+		{"session quiet, provider cannot probe", session(10 * time.Minute), at(10*time.Minute - 30*time.Second + 1), 0, false, needRenew},
 		// The slack is at most half the timeout: a 2s session serves for 1s.
 		{"short session within half its timeout", session(2 * time.Second), at(time.Second), 0, true, serveCached},
 		{"short session past half its timeout", session(2 * time.Second), at(time.Second + 1), 0, true, needProbe},
@@ -76,14 +76,6 @@ func TestVerdict(t *testing.T) {
 				t.Errorf("verdict = %v, want %v", got, tt.want)
 			}
 		})
-	}
-}
-
-func TestVerdictRenews(t *testing.T) {
-	for v, want := range map[verdict]bool{serveCached: false, needProbe: false, needRefresh: true, needLogin: true} {
-		if v.renews() != want {
-			t.Errorf("%v.renews() = %v, want %v", v, !want, want)
-		}
 	}
 }
 
@@ -99,16 +91,16 @@ func TestAnswer(t *testing.T) {
 	}{
 		{"forced, though it would serve", request{force: true}, serveCached, token(time.Hour), maxRounds, goUpstream},
 		{"the token serves", request{}, serveCached, token(time.Hour), maxRounds, fromCache},
-		{"renewal due", request{}, needRefresh, token(time.Hour), 0, goUpstream},
-		{"backoff, shorter accepted", request{allowShorter: true}, needRefresh, token(time.Hour), 0, shorter},
-		{"backoff, shorter not accepted", request{}, needLogin, token(time.Hour), 0, goUpstream},
-		{"no backoff, shorter accepted", request{allowShorter: true}, needLogin, token(time.Hour), -1, goUpstream},
-		{"backoff, shorter accepted, token expired", request{allowShorter: true}, needLogin, token(time.Minute), 0, goUpstream},
-		{"a fresh token fell short", request{gotFresh: true}, needRefresh, token(time.Hour), 1, freshTooShort},
+		{"renewal due", request{}, needRenew, token(time.Hour), 0, goUpstream},
+		{"backoff, shorter accepted", request{allowShorter: true}, needRenew, token(time.Hour), 0, shorter},
+		{"backoff, shorter not accepted", request{}, needRenew, token(time.Hour), 0, goUpstream},
+		{"no backoff, shorter accepted", request{allowShorter: true}, needRenew, token(time.Hour), -1, goUpstream},
+		{"backoff, shorter accepted, token expired", request{allowShorter: true}, needRenew, token(time.Minute), 0, goUpstream},
+		{"a fresh token fell short", request{gotFresh: true}, needRenew, token(time.Hour), 1, freshTooShort},
 		{"a fresh token that may have idled out", request{gotFresh: true}, needProbe, token(time.Hour), 1, goUpstream},
-		{"a fresh token, expired", request{gotFresh: true}, needLogin, token(time.Minute), 1, goUpstream},
-		{"waited for enough calls", request{}, needLogin, token(time.Hour), maxRounds, tooManyRounds},
-		{"one round short of that", request{}, needLogin, token(time.Hour), maxRounds - 1, goUpstream},
+		{"a fresh token, expired", request{gotFresh: true}, needRenew, token(time.Minute), 1, goUpstream},
+		{"waited for enough calls", request{}, needRenew, token(time.Hour), maxRounds, tooManyRounds},
+		{"one round short of that", request{}, needRenew, token(time.Hour), maxRounds - 1, goUpstream},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -157,9 +149,9 @@ func TestIntent(t *testing.T) {
 		reason string
 	}{
 		{token(time.Hour), needProbe, intentProbe, "idle"},
-		{held{}, needLogin, intentRenew, "empty"},
-		{held{}.with(time.Time{}, 0), needRefresh, intentRenew, "empty"},
-		{token(time.Hour), needRefresh, intentRenew, "expiring"},
+		{held{}, needRenew, intentRenew, "empty"},
+		{held{}.with(time.Time{}, 0), needRenew, intentRenew, "empty"},
+		{token(time.Hour), needRenew, intentRenew, "expiring"},
 	}
 	for _, tt := range tests {
 		if in, reason := tt.h.intent(tt.v); in != tt.want || reason != tt.reason {
