@@ -46,6 +46,12 @@ type HTTPOptions struct {
 	Timeout time.Duration
 	// Logger receives the insecure warning; nil discards it.
 	Logger hclog.Logger
+	// ResponseHeaderTimeout bounds the wait for response headers once a
+	// request is sent (NewTransport); 0 means none.
+	ResponseHeaderTimeout time.Duration
+	// MaxIdleConnsPerHost keeps this many idle connections to upstream
+	// (NewTransport); 0 means net/http's default.
+	MaxIdleConnsPerHost int
 }
 
 // NewHTTPClient returns the client providers talk to upstream with: TLS
@@ -54,6 +60,30 @@ type HTTPOptions struct {
 // otherwise carry a password or refresh id to wherever it points. The
 // 3xx response itself comes back (StatusKind classifies it).
 func NewHTTPClient(o HTTPOptions) (*http.Client, error) {
+	rt, err := NewTransport(o)
+	if err != nil {
+		return nil, err
+	}
+	timeout := o.Timeout
+	if timeout <= 0 {
+		timeout = DefaultTimeout
+	}
+	return &http.Client{
+		Transport: rt,
+		Timeout:   timeout,
+		CheckRedirect: func(*http.Request, []*http.Request) error {
+			return http.ErrUseLastResponse
+		},
+	}, nil
+}
+
+// NewTransport returns the transport of NewHTTPClient: TLS verified
+// against the system roots plus CAFile, failures before sending marked
+// ErrNotSent, an untrusted certificate explained by the ca_file. A
+// RoundTripper follows no redirect. o.Timeout does not apply (it bounds
+// whole requests, which the auth proxy streams); ResponseHeaderTimeout
+// and MaxIdleConnsPerHost do.
+func NewTransport(o HTTPOptions) (http.RoundTripper, error) {
 	logger := o.Logger
 	if logger == nil {
 		logger = hclog.NewNullLogger()
@@ -83,21 +113,15 @@ func NewHTTPClient(o HTTPOptions) (*http.Client, error) {
 		RootCAs:            roots,
 		InsecureSkipVerify: o.InsecureSkipVerify, //nolint:gosec // explicit, warned opt-in
 	}
-	timeout := o.Timeout
-	if timeout <= 0 {
-		timeout = DefaultTimeout
+	tr.ResponseHeaderTimeout = o.ResponseHeaderTimeout
+	if o.MaxIdleConnsPerHost > 0 {
+		tr.MaxIdleConnsPerHost = o.MaxIdleConnsPerHost
 	}
 	var rt http.RoundTripper = tr
 	if o.CAFile != "" {
 		rt = caFileTransport{base: tr, file: o.CAFile}
 	}
-	return &http.Client{
-		Transport: sendTracer{base: rt},
-		Timeout:   timeout,
-		CheckRedirect: func(*http.Request, []*http.Request) error {
-			return http.ErrUseLastResponse
-		},
-	}, nil
+	return sendTracer{base: rt}, nil
 }
 
 // StatusKind classifies an HTTP status every provider treats alike:
