@@ -176,7 +176,7 @@ as JSON on stdout (get), as environment variables (exec, env), or over gRPC.`,
 	})
 	root.AddCommand(a.getCommand(), a.invalidateCommand(), a.envCommand(), a.execCommand(),
 		a.agentCommand(), a.statusCommand(), a.logoutCommand(), a.configCommand(), a.versionCommand(),
-		a.guardCommand())
+		a.guardCommand(), a.proxyCommand())
 	root.AddCommand(a.toolCommands(root)...)
 	// Before the completion command: cobra gives it the writer of now.
 	root.SetIn(a.env.Stdin)

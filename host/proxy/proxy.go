@@ -124,8 +124,9 @@ func New(o Options) (*Proxy, error) {
 			Source: recorder{o.Tokens}, Profile: o.Profile, MinValidity: o.MinValidity,
 			Origin: target.Scheme + "://" + target.Host, Base: o.Transport,
 		},
-		ErrorHandler: p.fail,
-		ErrorLog:     hclogStd(p.logger),
+		ModifyResponse: p.noRetryToken,
+		ErrorHandler:   p.fail,
+		ErrorLog:       hclogStd(p.logger),
 	}
 	return p, nil
 }
@@ -171,6 +172,22 @@ func (p *Proxy) rewrite(pr *httputil.ProxyRequest) {
 		pr.Out.Header.Del(p.o.RequireHeader)
 	}
 	holdBody(pr.Out, p.o.ReplayLimit)
+}
+
+// noRetryToken turns the 401 of a request whose retry got no token into
+// that failure (502/503 and the cause), as if it had had none from the
+// start: the client's own credentials were not the problem.
+func (p *Proxy) noRetryToken(resp *http.Response) error {
+	if resp.StatusCode != http.StatusUnauthorized {
+		return nil
+	}
+	rec := recordOf(resp.Request.Context())
+	rec.mu.Lock()
+	defer rec.mu.Unlock()
+	if rec.tokenErr != nil {
+		return &tokenError{err: rec.tokenErr}
+	}
+	return nil
 }
 
 // fail answers a request that got no upstream response: no token (the

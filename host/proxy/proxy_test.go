@@ -36,6 +36,8 @@ type fakeTokens struct {
 	gets        int
 	invalidated []string
 	minValidity time.Duration
+	// errAfterInvalidate: once a token is invalidated, Token fails so.
+	errAfterInvalidate error
 }
 
 func (f *fakeTokens) currentLocked() *host.Token {
@@ -65,6 +67,9 @@ func (f *fakeTokens) Invalidate(_ context.Context, _, fp, _ string) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.invalidated = append(f.invalidated, fp)
+	if f.errAfterInvalidate != nil {
+		f.err = f.errAfterInvalidate
+	}
 	if fp == f.currentLocked().Fingerprint {
 		f.n++
 	}
@@ -381,6 +386,25 @@ func TestProxyNoTokenNoUpstreamRequest(t *testing.T) {
 				t.Fatalf("upstream got %d requests without a token", n)
 			}
 		})
+	}
+}
+
+// TestProxyRetryWithoutToken: a 401 whose retry finds no token answers
+// the token service's failure, not the 401: the client's credentials
+// were never the problem.
+func TestProxyRetryWithoutToken(t *testing.T) {
+	h := newHarness(t, func(o *Options) {
+		o.Classify = func(err error) *exec.Error { return &exec.Error{Code: exec.CodeUnavailable, Message: err.Error()} }
+	})
+	h.up.valid = "Bearer " + canary + "-1"
+	h.tokens.errAfterInvalidate = errors.New("refresh failed: upstream 503")
+	resp, body := h.do(t, http.MethodGet, "/v1/domains", nil)
+	if resp.StatusCode != http.StatusServiceUnavailable || !strings.Contains(body, "refresh failed") ||
+		resp.Header.Get("Retry-After") == "" {
+		t.Fatalf("status %d body %s, want 503 naming the refresh failure", resp.StatusCode, body)
+	}
+	if n := len(h.up.requests()); n != 1 {
+		t.Fatalf("upstream got %d requests, want only the first", n)
 	}
 }
 

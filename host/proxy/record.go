@@ -19,9 +19,10 @@ import (
 type record struct {
 	start time.Time
 
-	mu          sync.Mutex // guards fingerprint and invalidated
+	mu          sync.Mutex // guards fingerprint, invalidated and tokenErr
 	fingerprint string     // of the last token handed out for the request
 	invalidated bool       // a 401 reported that token
+	tokenErr    error      // the token service's latest failure
 }
 
 type recordKey struct{}
@@ -41,13 +42,14 @@ type recorder struct{ src host.TokenGetter }
 
 func (r recorder) Token(ctx context.Context, profile string, o host.TokenOptions) (*host.Token, error) {
 	t, err := r.src.Token(ctx, profile, o)
-	if err != nil {
-		return nil, &tokenError{err: err}
-	}
 	rec := recordOf(ctx)
 	rec.mu.Lock()
+	defer rec.mu.Unlock()
+	if err != nil {
+		rec.tokenErr = err
+		return nil, &tokenError{err: err}
+	}
 	rec.fingerprint = t.Fingerprint
-	rec.mu.Unlock()
 	return t, nil
 }
 

@@ -1,0 +1,282 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/spf13/cobra"
+
+	"github.com/tokenkeeper/tokenkeeper/host"
+	"github.com/tokenkeeper/tokenkeeper/host/exec"
+	"github.com/tokenkeeper/tokenkeeper/host/proxy"
+	"github.com/tokenkeeper/tokenkeeper/plugin/agent"
+	"github.com/tokenkeeper/tokenkeeper/plugin/config"
+	"github.com/tokenkeeper/tokenkeeper/plugin/paths"
+	"github.com/tokenkeeper/tokenkeeper/plugin/provider"
+	"github.com/tokenkeeper/tokenkeeper/plugin/secret"
+)
+
+// Environment variables `tokenkeeper exec --proxy` gives its command.
+const (
+	envProxyURL    = "TOKENKEEPER_PROXY_URL"
+	envProxySocket = "TOKENKEEPER_PROXY_SOCKET"
+)
+
+// proxySpec is one proxy to run: the verb's flags, exec --proxy's, or a
+// `proxies:` entry of the profiles file.
+type proxySpec struct {
+	profile string
+	// listen is a --listen value; "" is the socket named socketName in
+	// the runtime directory.
+	listen     string
+	socketName string
+	// requireHeader, if set, is checked on every request; its random
+	// value is written to headerFile (default: in the runtime directory).
+	requireHeader string
+	headerFile    string
+	// timeout bounds the wait for upstream's response headers, and each
+	// request's token is asked valid at least that long.
+	timeout time.Duration
+}
+
+// defaultProxyTimeout is --timeout of proxy and exec --proxy.
+const defaultProxyTimeout = 30 * time.Second
+
+func (a *app) proxyCommand() *cobra.Command {
+	var s proxySpec
+	var noAgent bool
+	cmd := &cobra.Command{
+		Use:   "proxy --profile NAME [--listen unix:PATH | 127.0.0.1:PORT]",
+		Short: "Serve a local proxy that adds the profile's token to every request",
+		Long: `proxy forwards every HTTP request it receives to the profile's url, over TLS
+verified with its ca_file, with a valid token in the header the profile needs.
+Clients never handle a token: a 401 from upstream is retried once with a new
+one, a client's own Authorization is dropped, redirects are passed back, and
+when no token can be had the answer is 502/503 with an Error document.
+
+By default it listens on a unix socket in the private runtime directory, for
+processes of your uid only. --listen 127.0.0.1:PORT serves tools that cannot
+use a socket: EVERY LOCAL USER can then reach it, unless --require-header
+makes each request carry a random value that only you can read. It prints one
+JSON line on stdout when it serves, and logs one line per request on stderr.
+See docs/proxy.md.`,
+		Example: `  tokenkeeper proxy --profile sddc &
+  curl --unix-socket "$XDG_RUNTIME_DIR/tokenkeeper/proxy-sddc.sock" http://sddc/v1/domains
+  tokenkeeper proxy --profile sddc --listen 127.0.0.1:8443 --require-header X-Tokenkeeper-Proxy`,
+		Args: noArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if s.profile = a.defaultProfile(s.profile); s.profile == "" {
+				return errProfileRequired
+			}
+			return a.runProxy(cmd.Context(), s, noAgent)
+		},
+	}
+	cmd.Flags().StringVarP(&s.profile, "profile", "p", "", "profile name from the configuration file")
+	s.register(cmd, "")
+	cmd.Flags().BoolVar(&noAgent, "no-agent", false, "keep the tokens in this process instead of the agent")
+	a.completeProfiles(cmd)
+	return cmd
+}
+
+// register adds the flags of a proxy; prefix is "proxy-" for exec's.
+func (s *proxySpec) register(cmd *cobra.Command, prefix string) {
+	cmd.Flags().StringVar(&s.listen, prefix+"listen", "",
+		"unix:PATH or 127.0.0.1:PORT (default: a unix socket in the runtime directory)")
+	cmd.Flags().StringVar(&s.requireHeader, prefix+"require-header", "",
+		"refuse requests without this header carrying the random value written to --"+prefix+"header-file")
+	cmd.Flags().StringVar(&s.headerFile, prefix+"header-file", "",
+		"where the required header's value is written, mode 0600 (default: in the runtime directory)")
+	cmd.Flags().DurationVar(&s.timeout, prefix+"timeout", defaultProxyTimeout,
+		"wait this long for upstream's response headers; each request's token stays valid at least as long")
+}
+
+// runProxy serves one proxy in the foreground until SIGINT or SIGTERM.
+func (a *app) runProxy(ctx context.Context, s proxySpec, noAgent bool) error {
+	ctx, stop := signal.NotifyContext(ctx, syscall.SIGTERM, syscall.SIGINT)
+	defer stop()
+	svc, err := a.connect(ctx, noAgent)
+	if err != nil {
+		return err
+	}
+	defer svc.Close()
+	s.socketName = "proxy-" + s.profile + ".sock"
+	rp, err := a.startProxy(s, svc, a.logger("info").Named("proxy"))
+	if err != nil {
+		return err
+	}
+	defer rp.close()
+	line, _ := json.Marshal(rp.ready)
+	fmt.Fprintf(a.env.Stdout, "%s\n", line)
+	return rp.serve(ctx)
+}
+
+// proxyReady is the line `tokenkeeper proxy` prints once it serves.
+type proxyReady struct {
+	Profile string `json:"profile"`
+	// URL is the base URL to send requests to; with a socket its host
+	// is only what the request line names (curl --unix-socket).
+	URL    string `json:"url"`
+	Socket string `json:"socket,omitempty"`
+	// HeaderName and HeaderFile: the required header and where its value is.
+	HeaderName string `json:"headerName,omitempty"`
+	HeaderFile string `json:"headerFile,omitempty"`
+}
+
+// runningProxy is a proxy listening, not yet serving.
+type runningProxy struct {
+	ready proxyReady
+	serve func(ctx context.Context) error
+	close func()
+}
+
+// startProxy checks the profile, listens where s says and returns the
+// proxy, ready to serve with svc's tokens.
+func (a *app) startProxy(s proxySpec, svc host.TokenGetter, logger hclog.Logger) (*runningProxy, error) {
+	p, err := a.proxyProfile(s.profile)
+	if err != nil {
+		return nil, err
+	}
+	rt, err := provider.NewTransport(provider.HTTPOptions{CAFile: p.CAFile, InsecureSkipVerify: p.InsecureSkipVerify,
+		ResponseHeaderTimeout: s.timeout, MaxIdleConnsPerHost: 64, Logger: logger})
+	if err != nil {
+		return nil, &exec.Error{Code: exec.CodeBadConfig, Message: err.Error(), Err: err}
+	}
+	o := proxy.Options{Profile: s.profile, Upstream: p.URL, Tokens: svc, Transport: rt, MinValidity: s.timeout,
+		Classify: classifyProxy, Logger: logger}
+	l, ready, err := a.proxyListen(s, logger)
+	if err != nil {
+		return nil, err
+	}
+	cleanup := func() { _ = l.Close() }
+	if s.requireHeader != "" {
+		file, value, err := a.writeHeaderFile(s)
+		if err != nil {
+			cleanup()
+			return nil, err
+		}
+		o.RequireHeader, o.RequireValue = s.requireHeader, value
+		ready.HeaderName, ready.HeaderFile = s.requireHeader, file
+		cleanup = func() { _ = l.Close(); _ = os.Remove(file) }
+	}
+	px, err := proxy.New(o)
+	if err != nil {
+		cleanup()
+		return nil, err
+	}
+	ready.Profile = s.profile
+	logger.Info("proxy serving", "profile", s.profile, "upstream", p.URL, "url", ready.URL, "socket", ready.Socket)
+	return &runningProxy{ready: ready, serve: func(ctx context.Context) error { return px.Serve(ctx, l) }, close: cleanup}, nil
+}
+
+// proxyProfile is the profile a proxy serves, from the configuration.
+func (a *app) proxyProfile(name string) (*config.Profile, error) {
+	cfg := a.cfg
+	if cfg == nil {
+		var err error
+		if cfg, err = a.loadConfig(); err != nil {
+			return nil, err
+		}
+	}
+	p := cfg.Profiles[name]
+	if p == nil {
+		return nil, exec.Errorf(exec.CodeNotFound, "unknown profile %q: the profiles file defines %v", name, cfg.Names())
+	}
+	if p.URL == "" {
+		return nil, exec.Errorf(exec.CodeBadConfig, "profile %q has no url to proxy to", name)
+	}
+	return p, nil
+}
+
+// proxyListen opens the listener of s: a loopback port, or a unix socket
+// that only this uid may use (the agent's peer check, agent.Listener).
+func (a *app) proxyListen(s proxySpec, logger hclog.Logger) (net.Listener, proxyReady, error) {
+	addr := proxy.Address{}
+	if s.listen != "" {
+		var err error
+		if addr, err = proxy.ParseAddress(s.listen); err != nil {
+			return nil, proxyReady{}, usageError("--listen %v", err)
+		}
+	}
+	if addr.TCP != "" {
+		l, err := net.Listen("tcp", addr.TCP)
+		if err != nil {
+			return nil, proxyReady{}, exec.Errorf(exec.CodeUnavailable, "could not listen on %s: %v", addr.TCP, err)
+		}
+		return l, proxyReady{URL: "http://" + l.Addr().String()}, nil
+	}
+	dir, name, err := a.socketDir(addr.Unix, s.socketName)
+	if err != nil {
+		return nil, proxyReady{}, err
+	}
+	if c, err := net.DialTimeout("unix", dir.Join(name), time.Second); err == nil {
+		_ = c.Close()
+		return nil, proxyReady{}, exec.Errorf(exec.CodeInvalidArgument,
+			"a proxy already listens on %s: stop it, or pass --listen unix:PATH", dir.Join(name))
+	}
+	l, err := dir.Listen(name)
+	if err != nil {
+		return nil, proxyReady{}, runtimeDirError(err, dir.Path())
+	}
+	pl := &agent.Listener{Listener: l, UID: uint32(os.Getuid()), Logger: logger}
+	return pl, proxyReady{URL: "http://localhost", Socket: dir.Join(name)}, nil
+}
+
+// socketDir is the directory and name of a proxy socket: path's, or name
+// in the runtime directory when path is "".
+func (a *app) socketDir(path, name string) (*paths.Dir, string, error) {
+	if path == "" {
+		dir, err := a.runtimeDir()
+		return dir, name, runtimeDirError(err, "")
+	}
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return nil, "", usageError("--listen unix:%s: %v", path, err)
+	}
+	dir, err := paths.OpenDir(filepath.Dir(abs))
+	if err != nil {
+		return nil, "", exec.Errorf(exec.CodeBadConfig, "--listen unix:%s: %v", path, err)
+	}
+	return dir, filepath.Base(abs), nil
+}
+
+// writeHeaderFile writes a fresh random value for the required header to
+// a 0600 file and returns its path and the value.
+func (a *app) writeHeaderFile(s proxySpec) (string, secret.Secret, error) {
+	b := make([]byte, 32)
+	_, _ = rand.Read(b)
+	value := secret.New(hex.EncodeToString(b))
+	path := s.headerFile
+	if path == "" {
+		dir, err := a.runtimeDir()
+		if err != nil {
+			return "", secret.Secret{}, runtimeDirError(err, "")
+		}
+		path = dir.Join("proxy-" + s.profile + ".header")
+	}
+	if err := secret.WriteFileAtomic(path, []byte(value.Reveal()+"\n"), 0o600); err != nil {
+		return "", secret.Secret{}, exec.Errorf(exec.CodeBadConfig, "could not write the header file: %v", err)
+	}
+	return path, value, nil
+}
+
+// classifyProxy is the proxy's Error document for a failure: the CLI's
+// classifier, with an upstream that did not answer explained as the
+// providers explain it (an untrusted certificate, a refused connection).
+func classifyProxy(err error) *exec.Error {
+	var ue *proxy.UpstreamError
+	if errors.As(err, &ue) {
+		return classify(provider.TransportError("proxy request", ue.Method, ue.Path, ue.Err))
+	}
+	return classify(err)
+}
