@@ -21,6 +21,8 @@ var forwarded = []os.Signal{syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP, sys
 
 func (a *app) execCommand() *cobra.Command {
 	var f tokenFlags
+	var px proxySpec
+	var withProxy bool
 	cmd := &cobra.Command{
 		Use:   "exec --profile NAME [--min-validity D] -- COMMAND [ARG…]",
 		Short: "Run a command with a fresh token in its environment",
@@ -48,6 +50,9 @@ VCD sessions "x-vcloud-authorization: …".`,
 			if f.profile = a.defaultProfile(f.profile); f.profile == "" {
 				return errProfileRequired
 			}
+			if withProxy {
+				return a.execProxy(cmd.Context(), f, px, args)
+			}
 			t, err := a.token(cmd.Context(), f)
 			if err != nil {
 				return err
@@ -61,6 +66,10 @@ VCD sessions "x-vcloud-authorization: …".`,
 	// Flags after COMMAND belong to COMMAND.
 	cmd.Flags().SetInterspersed(false)
 	f.register(cmd, false)
+	cmd.Flags().BoolVar(&withProxy, "proxy", false,
+		"serve a proxy (see tokenkeeper proxy) for COMMAND's lifetime instead of passing a token: $"+envProxyURL+", $"+envProxySocket)
+	cmd.Flags().StringVar(&px.listen, "proxy-listen", "", "with --proxy: unix:PATH or 127.0.0.1:PORT (default: a fresh unix socket)")
+	cmd.Flags().DurationVar(&px.timeout, "proxy-timeout", defaultProxyTimeout, "with --proxy: as proxy --timeout")
 	a.completeProfiles(cmd)
 	return cmd
 }

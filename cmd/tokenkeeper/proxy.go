@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -83,21 +84,21 @@ See docs/proxy.md.`,
 		},
 	}
 	cmd.Flags().StringVarP(&s.profile, "profile", "p", "", "profile name from the configuration file")
-	s.register(cmd, "")
+	s.register(cmd)
 	cmd.Flags().BoolVar(&noAgent, "no-agent", false, "keep the tokens in this process instead of the agent")
 	a.completeProfiles(cmd)
 	return cmd
 }
 
-// register adds the flags of a proxy; prefix is "proxy-" for exec's.
-func (s *proxySpec) register(cmd *cobra.Command, prefix string) {
-	cmd.Flags().StringVar(&s.listen, prefix+"listen", "",
+// register adds the flags of the proxy verb.
+func (s *proxySpec) register(cmd *cobra.Command) {
+	cmd.Flags().StringVar(&s.listen, "listen", "",
 		"unix:PATH or 127.0.0.1:PORT (default: a unix socket in the runtime directory)")
-	cmd.Flags().StringVar(&s.requireHeader, prefix+"require-header", "",
-		"refuse requests without this header carrying the random value written to --"+prefix+"header-file")
-	cmd.Flags().StringVar(&s.headerFile, prefix+"header-file", "",
+	cmd.Flags().StringVar(&s.requireHeader, "require-header", "",
+		"refuse requests without this header carrying the random value written to --header-file")
+	cmd.Flags().StringVar(&s.headerFile, "header-file", "",
 		"where the required header's value is written, mode 0600 (default: in the runtime directory)")
-	cmd.Flags().DurationVar(&s.timeout, prefix+"timeout", defaultProxyTimeout,
+	cmd.Flags().DurationVar(&s.timeout, "timeout", defaultProxyTimeout,
 		"wait this long for upstream's response headers; each request's token stays valid at least as long")
 }
 
@@ -153,7 +154,7 @@ func (a *app) startProxy(s proxySpec, svc host.TokenGetter, logger hclog.Logger)
 		return nil, &exec.Error{Code: exec.CodeBadConfig, Message: err.Error(), Err: err}
 	}
 	o := proxy.Options{Profile: s.profile, Upstream: p.URL, Tokens: svc, Transport: rt, MinValidity: s.timeout,
-		Classify: classifyProxy, Logger: logger}
+		KeepAlive: sessionIdle(p), Classify: classifyProxy, Logger: logger}
 	l, ready, err := a.proxyListen(s, logger)
 	if err != nil {
 		return nil, err
@@ -177,6 +178,20 @@ func (a *app) startProxy(s proxySpec, svc host.TokenGetter, logger hclog.Logger)
 	ready.Profile = s.profile
 	logger.Info("proxy serving", "profile", s.profile, "upstream", p.URL, "url", ready.URL, "socket", ready.Socket)
 	return &runningProxy{ready: ready, serve: func(ctx context.Context) error { return px.Serve(ctx, l) }, close: cleanup}, nil
+}
+
+// vcdIdleTimeout is Cloud Director's default session idle timeout.
+const vcdIdleTimeout = 30 * time.Minute
+
+// sessionIdle is how long a session of p lives unused, for the proxy's
+// keepalive: Cloud Director's (the profile's idle_timeout, else the
+// default; a server reporting a shorter one is kept alive all the same);
+// zero for providers whose tokens only expire.
+func sessionIdle(p *config.Profile) time.Duration {
+	if p.Provider != config.ProviderVCD {
+		return 0
+	}
+	return cmp.Or(p.IdleTimeout, vcdIdleTimeout)
 }
 
 // proxyProfile is the profile a proxy serves, from the configuration.
@@ -279,4 +294,41 @@ func classifyProxy(err error) *exec.Error {
 		return classify(provider.TransportError("proxy request", ue.Method, ue.Path, ue.Err))
 	}
 	return classify(err)
+}
+
+// execProxy runs argv with a proxy of f.profile serving for its
+// lifetime, on a fresh socket (or s.listen), named in its environment by
+// TOKENKEEPER_PROXY_URL and TOKENKEEPER_PROXY_SOCKET. No token enters
+// the environment: one would go stale, the proxy's never do. As with
+// exec, the command does not run when no token can be had.
+func (a *app) execProxy(ctx context.Context, f tokenFlags, s proxySpec, argv []string) error {
+	svc, err := a.connect(ctx, f.noAgent)
+	if err != nil {
+		return err
+	}
+	defer svc.Close()
+	tctx, cancel := context.WithTimeout(ctx, f.timeout)
+	_, err = svc.Token(tctx, f.profile, host.TokenOptions{MinValidity: max(s.timeout, f.minValidity)})
+	cancel()
+	if err != nil {
+		return err
+	}
+	s.profile = f.profile
+	s.socketName = fmt.Sprintf("proxy-%s-exec-%d.sock", f.profile, os.Getpid())
+	rp, err := a.startProxy(s, svc, a.logger("off").Named("proxy"))
+	if err != nil {
+		return err
+	}
+	defer rp.close()
+	sctx, stop := context.WithCancel(ctx)
+	served := make(chan error, 1)
+	go func() { served <- rp.serve(sctx) }()
+	env := append(append([]string{}, a.env.Environ...), envProxyURL+"="+rp.ready.URL)
+	if rp.ready.Socket != "" {
+		env = append(env, envProxySocket+"="+rp.ready.Socket)
+	}
+	code, err := a.run(argv, env)
+	a.exitCode = code
+	stop()
+	return errors.Join(err, <-served)
 }

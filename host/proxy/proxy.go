@@ -73,6 +73,11 @@ type Options struct {
 	// long, so that it cannot expire before upstream has answered; the
 	// caller sets it to the request timeout. Zero: DefaultMinValidity.
 	MinValidity time.Duration
+	// KeepAlive, when positive, is at least the idle timeout of the
+	// profile's sessions (Cloud Director): while it serves, the proxy
+	// keeps asking for a token valid this long, and the token service
+	// keeps the session alive in between (see Serve).
+	KeepAlive time.Duration
 	// ReplayLimit bounds the request body held for a retry after a 401;
 	// a longer body streams and is not retried. Zero: DefaultReplayLimit;
 	// negative: never hold one.

@@ -19,18 +19,18 @@ const shutdownGrace = 10 * time.Second
 
 // Serve answers on l until ctx ends, then stops accepting and lets the
 // requests in flight finish (shutdownGrace at most). Clients may speak
-// HTTP/1.1 or, with prior knowledge, unencrypted HTTP/2. While it serves,
-// it asks for a token every MinValidity/2, so that the token service
-// treats the profile as in use: it refreshes ahead of expiry, and keeps an
-// idle-timeout session (Cloud Director) alive between a tool's requests.
+// HTTP/1.1 or, with prior knowledge, unencrypted HTTP/2. With
+// Options.KeepAlive it keeps the profile's session alive while it serves.
 func (p *Proxy) Serve(ctx context.Context, l net.Listener) error {
 	srv := &http.Server{Handler: p, ReadHeaderTimeout: 30 * time.Second, IdleTimeout: 5 * time.Minute,
 		ErrorLog: hclogStd(p.logger), Protocols: new(http.Protocols)}
 	srv.Protocols.SetHTTP1(true)
 	srv.Protocols.SetUnencryptedHTTP2(true)
-	warm, stopWarm := context.WithCancel(ctx)
-	defer stopWarm()
-	go p.keepWarm(warm)
+	if p.o.KeepAlive > 0 {
+		warm, stopWarm := context.WithCancel(ctx)
+		defer stopWarm()
+		go p.keepWarm(warm)
+	}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(l) }()
 	select {
@@ -49,16 +49,19 @@ func (p *Proxy) Serve(ctx context.Context, l net.Listener) error {
 	return nil
 }
 
-// keepWarm asks for the profile's token at once and then every
-// MinValidity/2 until ctx ends; it logs a failure, and the first success
-// after one.
+// keepWarm asks for the profile's token, valid for KeepAlive, at once and
+// then every KeepAlive/2 until ctx ends. A session with an idle timeout no
+// longer than KeepAlive cannot last that long unused, so the token service
+// keeps it alive with probes until then (DESIGN rule 11): a tool pausing
+// longer than the idle timeout still finds the session, no new login. It
+// logs a failure, and the first success after one.
 func (p *Proxy) keepWarm(ctx context.Context) {
-	period := max(p.o.MinValidity/2, time.Second)
+	period := max(p.o.KeepAlive/2, time.Second)
 	t := time.NewTicker(period)
 	defer t.Stop()
 	failing := true // the first success is logged
 	for {
-		tok, err := p.o.Tokens.Token(ctx, p.o.Profile, host.TokenOptions{MinValidity: p.o.MinValidity})
+		tok, err := p.o.Tokens.Token(ctx, p.o.Profile, host.TokenOptions{MinValidity: p.o.KeepAlive})
 		switch {
 		case ctx.Err() != nil:
 			return
