@@ -253,7 +253,7 @@ func TestProxyRetriesA401Once(t *testing.T) {
 	if _, inv := h.tokens.counts(); len(inv) != 1 || inv[0] != "fp-0" {
 		t.Fatalf("invalidated %v, want fp-0 once", inv)
 	}
-	if !strings.Contains(h.log.String(), `"rejected":true`) || !strings.Contains(h.log.String(), `"fingerprint":"fp-1"`) {
+	if !strings.Contains(h.log.String(), `"retried":true`) || !strings.Contains(h.log.String(), `"fingerprint":"fp-1"`) {
 		t.Errorf("the log line does not name the retry:\n%s", h.log.String())
 	}
 }

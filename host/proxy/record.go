@@ -19,9 +19,9 @@ import (
 type record struct {
 	start time.Time
 
-	mu          sync.Mutex // guards fingerprint, invalidated and tokenErr
+	mu          sync.Mutex // guards fingerprint, tokens and tokenErr
 	fingerprint string     // of the last token handed out for the request
-	invalidated bool       // a 401 reported that token
+	tokens      int        // asked for: a second one is the retry after a 401
 	tokenErr    error      // the token service's latest failure
 }
 
@@ -45,6 +45,7 @@ func (r recorder) Token(ctx context.Context, profile string, o host.TokenOptions
 	rec := recordOf(ctx)
 	rec.mu.Lock()
 	defer rec.mu.Unlock()
+	rec.tokens++
 	if err != nil {
 		rec.tokenErr = err
 		return nil, &tokenError{err: err}
@@ -54,10 +55,6 @@ func (r recorder) Token(ctx context.Context, profile string, o host.TokenOptions
 }
 
 func (r recorder) Invalidate(ctx context.Context, profile, fingerprint, reason string) error {
-	rec := recordOf(ctx)
-	rec.mu.Lock()
-	rec.invalidated = true
-	rec.mu.Unlock()
 	return r.src.Invalidate(ctx, profile, fingerprint, reason)
 }
 
@@ -70,7 +67,7 @@ func (e *tokenError) Unwrap() error { return e.err }
 // log writes the request's one line: never a header, a query or a body.
 func (p *Proxy) log(r *http.Request, sw *statusWriter, rec *record) {
 	rec.mu.Lock()
-	fp, inv := rec.fingerprint, rec.invalidated
+	fp, retried := rec.fingerprint, rec.tokens > 1
 	rec.mu.Unlock()
 	status := sw.status
 	if status == 0 {
@@ -81,8 +78,8 @@ func (p *Proxy) log(r *http.Request, sw *statusWriter, rec *record) {
 	if fp != "" {
 		args = append(args, "fingerprint", fp)
 	}
-	if inv {
-		args = append(args, "rejected", true) // a 401 invalidated a token on the way
+	if retried {
+		args = append(args, "retried", true) // after a 401, with the next token
 	}
 	p.logger.Info("request", args...)
 }

@@ -135,7 +135,7 @@ func peakRSS(t testing.TB, pid int) int64 {
 // HTTP/2 on 127.0.0.1, plus resources a real API has and the simulator
 // does not, each checking the bearer with the simulator itself:
 //
-//	PUT /bulk           reads the body; answers {"bytes":N,"crc":C}
+//	PUT|POST /bulk      reads the body; answers {"bytes":N,"crc":C}
 //	GET /bulk?bytes=N   streams N bytes of pattern
 //	GET /redirect       302 to Elsewhere+"/steal" (another port)
 //
@@ -201,7 +201,7 @@ func (u *proxyUpstream) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case r.URL.Path == "/redirect":
 		http.Redirect(w, r, u.Elsewhere.URL+"/steal", http.StatusFound)
-	case r.Method == http.MethodPut:
+	case r.Method == http.MethodPut || r.Method == http.MethodPost:
 		h := crc32.NewIEEE()
 		n, err := io.Copy(h, r.Body)
 		if err != nil {
