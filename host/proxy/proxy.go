@@ -126,7 +126,7 @@ func New(o Options) (*Proxy, error) {
 	p.reverse = &httputil.ReverseProxy{
 		Rewrite: p.rewrite,
 		Transport: &host.Transport{
-			Source: recorder{o.Tokens}, Profile: o.Profile, MinValidity: o.MinValidity,
+			Source: recorder{&heldTokens{src: o.Tokens}}, Profile: o.Profile, MinValidity: o.MinValidity,
 			Origin: target.Scheme + "://" + target.Host, Base: o.Transport,
 		},
 		ModifyResponse: p.noRetryToken,

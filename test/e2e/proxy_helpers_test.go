@@ -110,23 +110,26 @@ func (rp *runningProxy) get(t testing.TB, path string, hdr ...string) (int, stri
 	return resp.StatusCode, string(b)
 }
 
-// peakRSS is a process's resident-memory high-water mark (VmHWM), bytes.
-func peakRSS(t testing.TB, pid int) int64 {
+// peakRSS is a process's resident-memory high-water mark in bytes.
+func peakRSS(t testing.TB, pid int) int64 { return procMemory(t, pid, "VmHWM") }
+
+// procMemory reads a memory field of /proc/PID/status (VmRSS, VmHWM) in bytes.
+func procMemory(t testing.TB, pid int, field string) int64 {
 	t.Helper()
 	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/status")
 	if err != nil {
 		t.Fatalf("read status of %d: %v", pid, err)
 	}
 	for _, line := range strings.Split(string(b), "\n") {
-		if rest, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+		if rest, ok := strings.CutPrefix(line, field+":"); ok {
 			kb, err := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(rest), "kB")), 10, 64)
 			if err != nil {
-				t.Fatalf("VmHWM %q: %v", rest, err)
+				t.Fatalf("%s %q: %v", field, rest, err)
 			}
 			return kb << 10
 		}
 	}
-	t.Fatalf("no VmHWM for %d", pid)
+	t.Fatalf("no %s for %d", field, pid)
 	return 0
 }
 
