@@ -55,6 +55,8 @@ type Config struct {
 	Agent Agent
 	// Profiles maps profile names to their settings.
 	Profiles map[string]*Profile
+	// Proxies are the auth proxies the agent serves, in file order.
+	Proxies []Proxy
 }
 
 // Agent configures the background agent (YAML key `agent`).

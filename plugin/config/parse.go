@@ -156,7 +156,7 @@ func (ps *parser) fail(n *yaml.Node, w where, format string, args ...any) {
 
 // topKeys are the valid top-level keys; keys starting with "x-" are also
 // accepted and ignored, to hold anchors (`x-lab: &lab {…}`).
-var topKeys = []string{"agent", "profiles"}
+var topKeys = []string{"agent", "profiles", "proxies"}
 
 func (ps *parser) root(n *yaml.Node, cfg *Config) {
 	if n == nil {
@@ -173,13 +173,15 @@ func (ps *parser) root(n *yaml.Node, cfg *Config) {
 		switch p.key {
 		case "agent":
 			ps.agent(p.v, &cfg.Agent)
+		case "proxies":
+			ps.proxies(p.v, cfg)
 		case "profiles":
 			profiles = &p
 		default:
 			if strings.HasPrefix(p.key, "x-") {
 				continue // extension keys hold YAML anchors for <<: merges
 			}
-			ps.unknown(p.k, where{}, p.key, []string{"agent", "profiles", "x-… (anchors for <<: merges)"})
+			ps.unknown(p.k, where{}, p.key, []string{"agent", "profiles", "proxies", "x-… (anchors for <<: merges)"})
 		}
 	}
 	if profiles == nil {
@@ -187,6 +189,7 @@ func (ps *parser) root(n *yaml.Node, cfg *Config) {
 		return
 	}
 	ps.profiles(profiles.v, cfg)
+	ps.checkProxies(cfg)
 }
 
 const noProfilesHelp = "define at least one profile, e.g. " +
