@@ -119,6 +119,10 @@ func (a *app) runAgent(ctx context.Context, idle time.Duration, idleSet, detache
 		_ = k.Close(context.Background())
 		return err
 	}
+	stopProxies := a.agentProxies(ctx, cfg, k, logger)
+	if len(cfg.Proxies) > 0 { // their tools never call the agent: it serves until stopped
+		idle, unused = 0, 0
+	}
 	if gone := agent.CleanStale(p.Dir, p, a.env.Now()); len(gone) > 0 {
 		logger.Info("removed the files of agents that are gone", "agents", strings.Join(gone, ","))
 	}
@@ -135,7 +139,7 @@ func (a *app) runAgent(ctx context.Context, idle time.Duration, idleSet, detache
 		UnusedTimeout: unused,
 		HoldUntil:     func() time.Time { return keepAliveUntil(k.Status()) },
 		Stale:         stale,
-		Shutdown:      k.Close,
+		Shutdown:      func(ctx context.Context) error { stopProxies(); return k.Close(ctx) },
 		Unsaved:       k.SaveUnsaved,
 		Logger:        logger,
 	})

@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"sync"
 	"syscall"
 	"time"
 
@@ -23,6 +24,7 @@ import (
 	"github.com/tokenkeeper/tokenkeeper/host/proxy"
 	"github.com/tokenkeeper/tokenkeeper/plugin/agent"
 	"github.com/tokenkeeper/tokenkeeper/plugin/config"
+	"github.com/tokenkeeper/tokenkeeper/plugin/keeper"
 	"github.com/tokenkeeper/tokenkeeper/plugin/paths"
 	"github.com/tokenkeeper/tokenkeeper/plugin/provider"
 	"github.com/tokenkeeper/tokenkeeper/plugin/secret"
@@ -331,4 +333,39 @@ func (a *app) execProxy(ctx context.Context, f tokenFlags, s proxySpec, argv []s
 	a.exitCode = code
 	stop()
 	return errors.Join(err, <-served)
+}
+
+// agentProxies starts the proxies of the profiles file (`proxies:`) on
+// the agent's own keeper; stop ends them and waits until they have. A
+// proxy that cannot start (its address taken, say by the agent of
+// another view of the environment) is logged and left out: the agent
+// still serves its tokens.
+func (a *app) agentProxies(ctx context.Context, cfg *config.Config, k *keeper.Keeper, logger hclog.Logger) (stop func()) {
+	ctx, cancel := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	var started []*runningProxy
+	stop = func() {
+		cancel()
+		wg.Wait()
+		for _, rp := range started {
+			rp.close()
+		}
+	}
+	svc := &localTokens{k: k}
+	for _, px := range cfg.Proxies {
+		s := proxySpec{profile: px.Profile, listen: px.Listen, socketName: "proxy-" + px.Profile + ".sock",
+			requireHeader: px.RequireHeader, headerFile: px.HeaderFile, timeout: cmp.Or(px.Timeout, defaultProxyTimeout)}
+		rp, err := a.startProxy(s, svc, logger.Named("proxy"))
+		if err != nil {
+			logger.Error("proxy not started", "profile", px.Profile, "error", err)
+			continue
+		}
+		started = append(started, rp)
+		wg.Go(func() {
+			if err := rp.serve(ctx); err != nil {
+				logger.Error("proxy stopped", "profile", px.Profile, "error", err)
+			}
+		})
+	}
+	return stop
 }

@@ -186,3 +186,30 @@ for i in 1 2 3; do curl -s -o /dev/null -w '%{http_code} ' --unix-socket "$TOKEN
 		t.Fatalf("simulator %+v", st)
 	}
 }
+
+// TestProxyAgentProxies: with `proxies:` in the profiles file, the agent
+// that get starts serves the profile's proxy on its default socket, from
+// the same keeper (one login), until the agent stops.
+func TestProxyAgentProxies(t *testing.T) {
+	t.Parallel()
+	u := startProxyUpstream(t)
+	tk := newTK(t, upstreamConfig(u)+"proxies:\n  sddc: {}\n", pwEnv)
+	tk.get(t, "sddc")
+	sock := filepath.Join(tk.runtime, "tokenkeeper", "proxy-sddc.sock")
+	ctx, cancel := context.WithTimeout(context.Background(), cmdTimeout)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, "curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "--max-time", "20",
+		"--unix-socket", sock, "http://localhost/v1/domains").Output()
+	if err != nil || string(out) != "200" {
+		t.Fatalf("curl through the agent's proxy: %q, %v", out, err)
+	}
+	if st := u.Sim.Stats(); st.Logins != 1 || st.APICalls != 1 {
+		t.Fatalf("simulator %+v: want the get and the proxy on one login", st)
+	}
+	if r := tk.run(t, nil, "agent", "stop"); r.code != 0 {
+		t.Fatalf("agent stop: %d %s", r.code, r.stderr)
+	}
+	if _, err := os.Stat(sock); !os.IsNotExist(err) {
+		t.Fatalf("the proxy's socket outlives the agent: %v", err)
+	}
+}
