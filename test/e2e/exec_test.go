@@ -6,9 +6,7 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
-	"os/user"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -217,16 +215,8 @@ func TestExecBadInput(t *testing.T) {
 // TestExecOtherUIDRefused: a process of another uid that can reach the
 // socket gets no token: the agent checks SO_PEERCRED on every connection.
 func TestExecOtherUIDRefused(t *testing.T) {
-	binaries(t)
-	if os.Getuid() != 0 {
-		t.Skip("needs root to run a client as another uid; running as uid", os.Getuid())
-	}
-	nobody, err := user.Lookup("nobody")
-	if err != nil {
-		t.Skip("no user 'nobody' to run a client as:", err)
-	}
-	uid, _ := strconv.Atoi(nobody.Uid)
-	gid, _ := strconv.Atoi(nobody.Gid)
+	nobody := otherUser(t)
+	uid := int(nobody.Uid)
 	s := startSim(t, "vcf", "--user", e2eUser+"="+e2ePassword+":ADMIN")
 	tk := newTK(t, vcfConfig(s, e2eUser, "{env: TK_E2E_PW}"), pwEnv)
 	if r := tk.run(t, nil, "get", "--profile", "sddc"); r.code != 0 {
@@ -238,15 +228,7 @@ func TestExecOtherUIDRefused(t *testing.T) {
 	}
 	// Open the way to the socket on purpose, as a careless admin might:
 	// only the agent's peer check stands between nobody and a token now.
-	for _, p := range []string{tk.dir, tk.runtime, filepath.Dir(sockets[0])} {
-		if err := os.Chmod(p, 0o755); err != nil {
-			t.Fatal(err)
-		}
-		defer func() { _ = os.Chmod(p, 0o700) }() // agent stop at cleanup checks the mode again
-	}
-	if err := os.Chmod(sockets[0], 0o777); err != nil {
-		t.Fatal(err)
-	}
+	openToOthers(t, sockets[0], tk.dir, tk.runtime)
 	// The client is this test binary (TestExecHelperDial), copied where
 	// nobody may run it, speaking raw gRPC: no client-side check helps.
 	testBin := filepath.Join(tk.dir, "e2e.test")
@@ -257,7 +239,7 @@ func TestExecOtherUIDRefused(t *testing.T) {
 	defer cancel()
 	probe := exec.CommandContext(ctx, testBin, "-test.run=^TestExecHelperDial$", "-test.v")
 	probe.Env = []string{"TK_E2E_DIAL=" + sockets[0]}
-	probe.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid)}}
+	probe.SysProcAttr = &syscall.SysProcAttr{Credential: nobody}
 	out, err := probe.CombinedOutput()
 	if err != nil {
 		t.Fatalf("probe as uid %d failed: %v\n%s", uid, err, out)

@@ -187,6 +187,18 @@ func startSim(t testing.TB, kind string, args ...string) *Sim {
 // and keeps draining its stdout after it.
 func readReady(t testing.TB, p *proc, stdout io.Reader, stderr *testutil.SyncBuffer) sim.Ready {
 	t.Helper()
+	line := firstLine(t, "tokenkeeper-sim", stdout, stderr)
+	var r sim.Ready
+	if json.Unmarshal([]byte(line), &r) != nil || r.URL == "" {
+		t.Fatalf("tokenkeeper-sim: no ready line (got %q, exited %v); stderr:\n%s", line, p.exited(), stderr.String())
+	}
+	return r
+}
+
+// firstLine reads the first line a child prints on stdout, for at most
+// readyTimeout, and keeps draining its stdout after it.
+func firstLine(t testing.TB, name string, stdout io.Reader, stderr *testutil.SyncBuffer) string {
+	t.Helper()
 	lines := make(chan string, 1)
 	go func() {
 		br := bufio.NewReader(stdout)
@@ -196,15 +208,11 @@ func readReady(t testing.TB, p *proc, stdout io.Reader, stderr *testutil.SyncBuf
 	}()
 	select {
 	case line := <-lines:
-		var r sim.Ready
-		if json.Unmarshal([]byte(line), &r) != nil || r.URL == "" {
-			t.Fatalf("tokenkeeper-sim: no ready line (got %q, exited %v); stderr:\n%s", line, p.exited(), stderr.String())
-		}
-		return r
+		return line
 	case <-time.After(readyTimeout):
-		t.Fatalf("tokenkeeper-sim: not ready after %s; stderr:\n%s", readyTimeout, stderr.String())
+		t.Fatalf("%s: not ready after %s; stderr:\n%s", name, readyTimeout, stderr.String())
 	}
-	return sim.Ready{}
+	return ""
 }
 
 // trusting returns an HTTP client that trusts only the CA in caFile.

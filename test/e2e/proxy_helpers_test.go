@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -12,10 +11,12 @@ import (
 	"net/http/httptest"
 	"os"
 	"os/exec"
+	"os/user"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -31,6 +32,39 @@ func proxyOnly(t *testing.T) {
 	binaries(t)
 	if os.Getenv("TK_E2E_PROXY") == "" {
 		t.Skip("proxy acceptance run: set TK_E2E_PROXY=1 (make e2e-proxy)")
+	}
+}
+
+// otherUser is the credential of user nobody, to run a client as another
+// uid; it skips the test unless this process may (root) and nobody exists.
+func otherUser(t *testing.T) *syscall.Credential {
+	t.Helper()
+	binaries(t)
+	if os.Getuid() != 0 {
+		t.Skip("needs root to run a client as another uid; running as uid", os.Getuid())
+	}
+	nobody, err := user.Lookup("nobody")
+	if err != nil {
+		t.Skip("no user 'nobody' to run a client as:", err)
+	}
+	uid, _ := strconv.Atoi(nobody.Uid)
+	gid, _ := strconv.Atoi(nobody.Gid)
+	return &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid)}
+}
+
+// openToOthers makes socket and the directories on its way (dirs, and its
+// own) reachable by every user, as a careless admin might, until the test
+// ends (the agent's cleanup checks the modes again).
+func openToOthers(t *testing.T, socket string, dirs ...string) {
+	t.Helper()
+	for _, p := range append(dirs, filepath.Dir(socket)) {
+		if err := os.Chmod(p, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = os.Chmod(p, 0o700) })
+	}
+	if err := os.Chmod(socket, 0o777); err != nil {
+		t.Fatal(err)
 	}
 }
 
@@ -60,20 +94,9 @@ func (tk *tkEnv) startProxy(t testing.TB, args ...string) *runningProxy {
 		t.Fatal(err)
 	}
 	rp.proc = startProc(t, cmd)
-	lines := make(chan string, 1)
-	go func() {
-		br := bufio.NewReader(stdout)
-		line, _ := br.ReadString('\n')
-		lines <- line
-		_, _ = io.Copy(io.Discard, br)
-	}()
-	select {
-	case line := <-lines:
-		if err := json.Unmarshal([]byte(line), &rp.proxyReady); err != nil || rp.URL == "" {
-			t.Fatalf("tokenkeeper proxy: no ready line (got %q); stderr:\n%s", line, rp.log.String())
-		}
-	case <-time.After(readyTimeout):
-		t.Fatalf("tokenkeeper proxy: not ready after %s; stderr:\n%s", readyTimeout, rp.log.String())
+	line := firstLine(t, "tokenkeeper proxy", stdout, rp.log)
+	if err := json.Unmarshal([]byte(line), &rp.proxyReady); err != nil || rp.URL == "" {
+		t.Fatalf("tokenkeeper proxy: no ready line (got %q); stderr:\n%s", line, rp.log.String())
 	}
 	return rp
 }

@@ -4,9 +4,7 @@ import (
 	"context"
 	"os"
 	"os/exec"
-	"os/user"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -71,30 +69,13 @@ func TestProxyRedirectCredentialsAndLog(t *testing.T) {
 // proxy's socket is refused (SO_PEERCRED, the agent's check); the owner
 // is served.
 func TestProxyOtherUIDRefused(t *testing.T) {
-	binaries(t)
-	if os.Getuid() != 0 {
-		t.Skip("needs root to run a client as another uid; running as uid", os.Getuid())
-	}
-	nobody, err := user.Lookup("nobody")
-	if err != nil {
-		t.Skip("no user 'nobody' to run a client as:", err)
-	}
-	uid, _ := strconv.Atoi(nobody.Uid)
-	gid, _ := strconv.Atoi(nobody.Gid)
+	nobody := otherUser(t)
 	u := startProxyUpstream(t)
 	tk := newTK(t, upstreamConfig(u), pwEnv)
 	rp := tk.startProxy(t, "--profile", "sddc")
 	// Open the way to the socket, as a careless admin might: only the
 	// peer check stands between nobody and the token now.
-	for _, p := range []string{tk.dir, tk.runtime, filepath.Dir(rp.Socket)} {
-		if err := os.Chmod(p, 0o755); err != nil {
-			t.Fatal(err)
-		}
-		defer func() { _ = os.Chmod(p, 0o700) }()
-	}
-	if err := os.Chmod(rp.Socket, 0o777); err != nil {
-		t.Fatal(err)
-	}
+	openToOthers(t, rp.Socket, tk.dir, tk.runtime)
 	curl := func(cred *syscall.Credential) (string, error) {
 		ctx, cancel := context.WithTimeout(context.Background(), cmdTimeout)
 		defer cancel()
@@ -104,9 +85,9 @@ func TestProxyOtherUIDRefused(t *testing.T) {
 		out, err := c.Output()
 		return string(out), err
 	}
-	out, err := curl(&syscall.Credential{Uid: uint32(uid), Gid: uint32(gid)})
+	out, err := curl(nobody)
 	if err == nil || out == "200" {
-		t.Fatalf("curl as uid %d: %q, %v: want the connection closed unanswered", uid, out, err)
+		t.Fatalf("curl as uid %d: %q, %v: want the connection closed unanswered", nobody.Uid, out, err)
 	}
 	if out, err := curl(nil); err != nil || out != "200" {
 		t.Fatalf("curl as the owner: %q, %v", out, err)
