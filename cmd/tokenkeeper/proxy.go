@@ -108,7 +108,7 @@ func (s *proxySpec) register(cmd *cobra.Command) {
 func (a *app) runProxy(ctx context.Context, s proxySpec, noAgent bool) error {
 	ctx, stop := signal.NotifyContext(ctx, syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
-	svc, err := a.connect(ctx, noAgent)
+	svc, err := a.proxyTokens(ctx, noAgent)
 	if err != nil {
 		return err
 	}
@@ -122,6 +122,17 @@ func (a *app) runProxy(ctx context.Context, s proxySpec, noAgent bool) error {
 	line, _ := json.Marshal(rp.ready)
 	fmt.Fprintf(a.env.Stdout, "%s\n", line)
 	return rp.serve(ctx)
+}
+
+// proxyTokens is where a proxy's tokens come from: the agent, or with
+// --no-agent a keeper of the proxy's own for its whole life (not get's
+// one-shot keeper, which lets go of a profile after one token): it
+// refreshes, keeps sessions alive, and revokes when the proxy exits.
+func (a *app) proxyTokens(ctx context.Context, noAgent bool) (tokens, error) {
+	if noAgent {
+		return a.local(false)
+	}
+	return a.connect(ctx, false)
 }
 
 // proxyReady is the line `tokenkeeper proxy` prints once it serves.
@@ -304,7 +315,7 @@ func classifyProxy(err error) *exec.Error {
 // the environment: one would go stale, the proxy's never do. As with
 // exec, the command does not run when no token can be had.
 func (a *app) execProxy(ctx context.Context, f tokenFlags, s proxySpec, argv []string) error {
-	svc, err := a.connect(ctx, f.noAgent)
+	svc, err := a.proxyTokens(ctx, f.noAgent)
 	if err != nil {
 		return err
 	}

@@ -168,7 +168,7 @@ func TestAgentIsNotDumpable(t *testing.T) {
 // their sockets' peer credentials (works whatever /proc lets us read).
 func (tk *tkEnv) socketPIDs(t testing.TB) []int {
 	t.Helper()
-	socks, _ := filepath.Glob(filepath.Join(tk.runtime, "tokenkeeper", "*.sock"))
+	socks, _ := filepath.Glob(filepath.Join(tk.runtime, "tokenkeeper", paths.AgentPrefix+"*.sock")) // not a proxy's
 	var pids []int
 	for _, s := range socks {
 		c, err := net.DialTimeout("unix", s, time.Second)

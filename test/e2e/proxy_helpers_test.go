@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"hash/crc32"
 	"io"
+	"maps"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -172,9 +173,10 @@ type proxyUpstream struct {
 	Sim         *vcf.Server
 	Elsewhere   *httptest.Server
 
-	mu        sync.Mutex // guards creds and stray
+	mu        sync.Mutex // guards creds, protos and strayHits
 	creds     []string   // credential header values received
-	strayHits int        // requests that reached Elsewhere
+	protos    map[string]int
+	strayHits int // requests that reached Elsewhere
 }
 
 func startProxyUpstream(t testing.TB) *proxyUpstream {
@@ -183,7 +185,7 @@ func startProxyUpstream(t testing.TB) *proxyUpstream {
 	if err != nil {
 		t.Fatal(err)
 	}
-	u := &proxyUpstream{Sim: s}
+	u := &proxyUpstream{Sim: s, protos: map[string]int{}}
 	u.Elsewhere = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		u.mu.Lock()
 		u.strayHits++
@@ -210,6 +212,7 @@ func startProxyUpstream(t testing.TB) *proxyUpstream {
 
 func (u *proxyUpstream) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	u.mu.Lock()
+	u.protos[r.Proto]++
 	for _, h := range []string{"Authorization", "X-Vcloud-Authorization"} {
 		u.creds = append(u.creds, r.Header.Values(h)...)
 	}
@@ -256,6 +259,13 @@ func (u *proxyUpstream) credentials() []string {
 	u.mu.Lock()
 	defer u.mu.Unlock()
 	return append([]string(nil), u.creds...)
+}
+
+// protocols counts the requests received by protocol ("HTTP/2.0").
+func (u *proxyUpstream) protocols() map[string]int {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	return maps.Clone(u.protos)
 }
 
 func (u *proxyUpstream) stray() int {

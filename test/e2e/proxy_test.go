@@ -38,6 +38,9 @@ func TestProxyRedirectCredentialsAndLog(t *testing.T) {
 	if n := u.stray(); n != 0 {
 		t.Fatalf("the server on the other port got %d requests", n)
 	}
+	if p := u.protocols(); p["HTTP/2.0"] == 0 || len(p) != 1 {
+		t.Fatalf("upstream speaks HTTP/2, the proxy spoke %v", p)
+	}
 	creds := u.credentials()
 	if len(creds) == 0 {
 		t.Fatal("upstream saw no credential at all: the check proves nothing")
@@ -192,5 +195,32 @@ func TestProxyAgentProxies(t *testing.T) {
 	}
 	if _, err := os.Stat(sock); !os.IsNotExist(err) {
 		t.Fatalf("the proxy's socket outlives the agent: %v", err)
+	}
+}
+
+// TestProxyNoAgent: with --no-agent the proxy keeps a keeper of its own
+// for its whole life: no agent starts, a revoked token is refreshed (not
+// logged in again), and exiting revokes the session upstream.
+func TestProxyNoAgent(t *testing.T) {
+	t.Parallel()
+	u := startProxyUpstream(t)
+	tk := newTK(t, upstreamConfig(u), pwEnv)
+	rp := tk.startProxy(t, "--profile", "sddc", "--no-agent")
+	for i := range 3 {
+		if i == 2 {
+			if err := u.Sim.Expire("access"); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if status, body := rp.get(t, "/v1/domains"); status != 200 {
+			t.Fatalf("request %d: %d %s", i, status, body)
+		}
+	}
+	if pids := tk.agentPIDs(t); len(pids) != 0 {
+		t.Fatalf("--no-agent started agents %v", pids)
+	}
+	rp.stop()
+	if st := u.Sim.Stats(); st.Logins != 1 || st.Refreshes != 1 || st.Revocations != 1 {
+		t.Fatalf("simulator %+v: want 1 login, 1 refresh, and a revocation at exit", st)
 	}
 }
