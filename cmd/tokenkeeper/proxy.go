@@ -27,6 +27,8 @@ import (
 	"github.com/tokenkeeper/tokenkeeper/plugin/keeper"
 	"github.com/tokenkeeper/tokenkeeper/plugin/paths"
 	"github.com/tokenkeeper/tokenkeeper/plugin/provider"
+	"github.com/tokenkeeper/tokenkeeper/plugin/provider/vcd"
+	"github.com/tokenkeeper/tokenkeeper/plugin/provider/vcf"
 	"github.com/tokenkeeper/tokenkeeper/plugin/secret"
 )
 
@@ -167,7 +169,7 @@ func (a *app) startProxy(s proxySpec, svc host.TokenGetter, logger hclog.Logger)
 		return nil, &exec.Error{Code: exec.CodeBadConfig, Message: err.Error(), Err: err}
 	}
 	o := proxy.Options{Profile: s.profile, Upstream: p.URL, Tokens: svc, Transport: rt, MinValidity: s.timeout,
-		KeepAlive: sessionIdle(p), Classify: classifyProxy, Logger: logger}
+		KeepAlive: sessionIdle(p), SessionPaths: sessionPaths(p), Classify: classifyProxy, Logger: logger}
 	l, ready, err := a.proxyListen(s, logger)
 	if err != nil {
 		return nil, err
@@ -205,6 +207,18 @@ func sessionIdle(p *config.Profile) time.Duration {
 		return 0
 	}
 	return cmp.Or(p.IdleTimeout, vcdIdleTimeout)
+}
+
+// sessionPaths are the provider's login and logout paths, which the
+// proxy does not forward.
+func sessionPaths(p *config.Profile) []string {
+	switch p.Provider {
+	case config.ProviderVCF:
+		return vcf.SessionPaths()
+	case config.ProviderVCD:
+		return vcd.SessionPaths()
+	}
+	return nil
 }
 
 // proxyProfile is the profile a proxy serves, from the configuration.

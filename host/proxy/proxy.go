@@ -87,6 +87,12 @@ type Options struct {
 	// loopback port is open to every local user, the value is not.
 	RequireHeader string
 	RequireValue  secret.Secret
+	// SessionPaths are path prefixes of upstream's own login, refresh and
+	// logout (the provider's): a request to one with a method other than
+	// GET or HEAD is answered 403 and never forwarded, since it would log
+	// out (or replace) the session every user of the token service
+	// shares, or send a tool's own password upstream.
+	SessionPaths []string
 	// Classify turns a token service or upstream failure into the Error
 	// document answered; nil calls everything Unavailable.
 	Classify func(error) *exec.Error
@@ -152,9 +158,26 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case !p.allowed(r):
 		writeError(sw, http.StatusPreconditionFailed, &exec.Error{Code: exec.CodePermissionDenied,
 			Message: "this proxy requires the " + p.o.RequireHeader + " header with the value in its file"})
+	case p.sessionCall(r):
+		writeError(sw, http.StatusForbidden, &exec.Error{Code: exec.CodePermissionDenied,
+			Message: fmt.Sprintf("%s %s is not forwarded: the session belongs to tokenkeeper (tokenkeeper logout --profile %s ends it)",
+				r.Method, r.URL.Path, p.o.Profile)})
 	default:
 		p.reverse.ServeHTTP(sw, r)
 	}
+}
+
+// sessionCall reports whether r would change upstream's session.
+func (p *Proxy) sessionCall(r *http.Request) bool {
+	if r.Method == http.MethodGet || r.Method == http.MethodHead {
+		return false
+	}
+	for _, prefix := range p.o.SessionPaths {
+		if strings.HasPrefix(r.URL.Path, prefix) {
+			return true
+		}
+	}
+	return false
 }
 
 // allowed checks the required header in constant time.

@@ -466,3 +466,29 @@ func TestParseAddress(t *testing.T) {
 		}
 	}
 }
+
+// TestProxySessionCallsRefused: a tool's own login or logout through the
+// proxy would end the session every user of the token service shares (or
+// send the tool's password upstream): refused, never forwarded; reading
+// the session is forwarded.
+func TestProxySessionCallsRefused(t *testing.T) {
+	h := newHarness(t, func(o *Options) { o.SessionPaths = []string{"/cloudapi/1.0.0/sessions", "/api/session"} })
+	for _, tt := range []struct {
+		method, path string
+		status       int
+	}{
+		{http.MethodDelete, "/cloudapi/1.0.0/sessions/current", http.StatusForbidden},
+		{http.MethodPost, "/cloudapi/1.0.0/sessions", http.StatusForbidden},
+		{http.MethodPost, "/api/sessions", http.StatusForbidden},
+		{http.MethodDelete, "/api/session", http.StatusForbidden},
+		{http.MethodGet, "/cloudapi/1.0.0/sessions/current", http.StatusOK},
+		{http.MethodPost, "/cloudapi/1.0.0/orgs", http.StatusOK},
+	} {
+		before := len(h.up.requests())
+		resp, body := h.do(t, tt.method, tt.path, nil)
+		forwarded := len(h.up.requests()) > before
+		if resp.StatusCode != tt.status || forwarded != (tt.status == http.StatusOK) {
+			t.Errorf("%s %s: %d (forwarded %v) %s", tt.method, tt.path, resp.StatusCode, forwarded, body)
+		}
+	}
+}

@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -37,6 +38,19 @@ func TestProxyRedirectCredentialsAndLog(t *testing.T) {
 	}
 	if n := u.stray(); n != 0 {
 		t.Fatalf("the server on the other port got %d requests", n)
+	}
+	// A tool's own logout would end the keeper's session: not forwarded.
+	req, _ := http.NewRequest(http.MethodDelete, rp.URL+"/v1/tokens/refresh-token", strings.NewReader(proxyCanary))
+	resp, err := rp.client().Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = resp.Body.Close()
+	if resp.StatusCode != http.StatusForbidden {
+		t.Fatalf("DELETE /v1/tokens/refresh-token through the proxy: %d, want 403", resp.StatusCode)
+	}
+	if st := u.Sim.Stats(); st.Revocations != 0 || st.Logins != 1 {
+		t.Fatalf("simulator %+v: the logout reached upstream", st)
 	}
 	if p := u.protocols(); p["HTTP/2.0"] == 0 || len(p) != 1 {
 		t.Fatalf("upstream speaks HTTP/2, the proxy spoke %v", p)

@@ -259,3 +259,12 @@ func (p *Provider) Probe(ctx context.Context, g provider.Grant) error {
 	}
 	return p.upstreamError("probe session", req, r, statusKind(r.Status), g.Access)
 }
+
+// SessionPaths are the path prefixes of Cloud Director's session
+// lifecycle (log in, log out, token exchange): a call to them with any
+// method but GET or HEAD starts or ends the session the keeper holds, so
+// the auth proxy does not forward one. Reading the session (GET) is
+// harmless and forwarded.
+func SessionPaths() []string {
+	return []string{pathCloudSessions, pathLegacySession, "/oauth/"}
+}

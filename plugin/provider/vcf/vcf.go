@@ -301,3 +301,9 @@ func kindFor(status int, rejectedKind error, rejected ...int) error {
 	}
 	return provider.ErrProtocol
 }
+
+// SessionPaths are the path prefixes of SDDC Manager's token lifecycle
+// (log in, refresh, revoke): a call to them with any method but GET or
+// HEAD changes the tokens the keeper holds, so the auth proxy does not
+// forward one.
+func SessionPaths() []string { return []string{pathTokens} }
