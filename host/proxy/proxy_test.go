@@ -36,6 +36,7 @@ type fakeTokens struct {
 	gets        int
 	invalidated []string
 	minValidity time.Duration
+	asked       []time.Duration // every min validity asked, in order
 	// errAfterInvalidate: once a token is invalidated, Token fails so.
 	errAfterInvalidate error
 }
@@ -57,6 +58,7 @@ func (f *fakeTokens) Token(_ context.Context, _ string, o host.TokenOptions) (*h
 	defer f.mu.Unlock()
 	f.gets++
 	f.minValidity = o.MinValidity
+	f.asked = append(f.asked, o.MinValidity)
 	if f.err != nil {
 		return nil, f.err
 	}
