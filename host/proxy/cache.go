@@ -16,8 +16,9 @@ import (
 const tokenHold = time.Second
 
 // heldTokens hands out the token last fetched while it is at most
-// tokenHold old and valid for the validity asked plus tokenHold; a 401
-// reported for it drops it at once, and it is never held again.
+// tokenHold old, valid for the validity asked plus tokenHold, and not the
+// one a 401 was last reported for (the token service may still hand that
+// out while its invalidation is on the way).
 type heldTokens struct {
 	src host.TokenGetter
 
@@ -42,9 +43,7 @@ func (h *heldTokens) Token(ctx context.Context, profile string, o host.TokenOpti
 		return nil, err
 	}
 	h.mu.Lock()
-	if t.Fingerprint != h.rejected {
-		h.held, h.at = t, now
-	}
+	h.held, h.at = t, now
 	h.mu.Unlock()
 	return t, nil
 }
