@@ -28,6 +28,7 @@ import (
 	"github.com/tokenkeeper/tokenkeeper/plugin/paths"
 	"github.com/tokenkeeper/tokenkeeper/plugin/provider"
 	"github.com/tokenkeeper/tokenkeeper/plugin/provider/vcd"
+	"github.com/tokenkeeper/tokenkeeper/plugin/provider/vcenter"
 	"github.com/tokenkeeper/tokenkeeper/plugin/provider/vcf"
 	"github.com/tokenkeeper/tokenkeeper/plugin/secret"
 )
@@ -199,14 +200,17 @@ func (a *app) startProxy(s proxySpec, svc host.TokenGetter, logger hclog.Logger)
 const vcdIdleTimeout = 30 * time.Minute
 
 // sessionIdle is how long a session of p lives unused, for the proxy's
-// keepalive: Cloud Director's (the profile's idle_timeout, else the
-// default; a server reporting a shorter one is kept alive all the same);
-// zero for providers whose tokens only expire.
+// keepalive: Cloud Director's and vCenter's (the profile's idle_timeout,
+// else the default; a server with a shorter one is kept alive all the
+// same); zero for providers whose tokens only expire.
 func sessionIdle(p *config.Profile) time.Duration {
-	if p.Provider != config.ProviderVCD {
-		return 0
+	switch p.Provider {
+	case config.ProviderVCD:
+		return cmp.Or(p.IdleTimeout, vcdIdleTimeout)
+	case config.ProviderVCenter:
+		return cmp.Or(p.IdleTimeout, vcenter.DefaultIdleTimeout)
 	}
-	return cmp.Or(p.IdleTimeout, vcdIdleTimeout)
+	return 0
 }
 
 // sessionPaths are the provider's login and logout paths, which the
@@ -217,6 +221,8 @@ func sessionPaths(p *config.Profile) []string {
 		return vcf.SessionPaths()
 	case config.ProviderVCD:
 		return vcd.SessionPaths()
+	case config.ProviderVCenter:
+		return vcenter.SessionPaths()
 	}
 	return nil
 }

@@ -138,6 +138,25 @@ func TestProxyAcceptVCDIdleSessions(t *testing.T) {
 	}
 }
 
+// TestProxyAcceptVCenterIdleSessions: the same against a vCenter session
+// (vmware-api-session-id) that idles out after 3 s: one login.
+func TestProxyAcceptVCenterIdleSessions(t *testing.T) {
+	proxyOnly(t)
+	t.Parallel()
+	s := startSim(t, "vcenter", "--idle-timeout", "3s", "--user", e2eUser+"="+e2ePassword)
+	config := fmt.Sprintf("profiles:\n  vc:\n    provider: vcenter\n    url: %s\n    ca_file: %s\n    username: %s\n"+
+		"    password: {env: TK_E2E_PW}\n    idle_timeout: 3s\n", s.URL, s.CAFile, e2eUser)
+	tk := newTK(t, config, pwEnv)
+	sock := tk.startProxy(t, "--profile", "vc", "--timeout", "1s")
+	port := tk.startProxy(t, "--profile", "vc", "--timeout", "1s", "--listen", "127.0.0.1:0")
+	loopClients(t, sock, port, "/api/vcenter/vm", "application/json", 10, "4")
+	st := s.Stats(t)
+	t.Logf("simulator: %+v", st)
+	if st.Logins != 1 {
+		t.Fatalf("%d logins, want 1", st.Logins)
+	}
+}
+
 // TestProxyAcceptExpireUnderLoad: 100 clients loop through one proxy;
 // mid-way every access token is revoked (/_sim/expire). Every request is
 // answered 200, with exactly one refresh: each request that met the 401

@@ -182,3 +182,9 @@ func (p *Provider) readSession(ctx context.Context, g provider.Grant, op string)
 	r, err := p.do(req, op)
 	return req, r, err
 }
+
+// SessionPaths are the path prefixes of the vSphere Automation API's
+// session lifecycle (log in, log out): a call to them with any method
+// but GET or HEAD starts or ends the session the keeper holds, so the
+// auth proxy does not forward one.
+func SessionPaths() []string { return []string{pathAPISession, pathLegacySession} }
