@@ -113,7 +113,7 @@ func DefaultSocketPath() (string, error) {
 // 0700 directory under the temp dir. A configuration with {env: …}
 // secrets has one agent per view of those variables; the names the agents
 // recorded and the runtime directory's key turn this process's own
-// environment into the tag the CLI would compute (paths.AgentSeenBy), so
+// environment into the tag the CLI would compute (paths.SeenTag), so
 // a host finds the agent `tokenkeeper get` starts from the same
 // environment, and none when its values differ.
 func SocketPath(configPath string) (string, error) {
@@ -125,7 +125,11 @@ func SocketPath(configPath string) (string, error) {
 		return "", err
 	}
 	defer dir.Close()
-	p, err := paths.AgentSeenBy(dir, configPath, os.LookupEnv)
+	tag, err := paths.SeenTag(dir, configPath, os.LookupEnv)
+	if err != nil {
+		return "", err
+	}
+	p, err := paths.Locate(dir, configPath, tag)
 	if err != nil {
 		return "", err
 	}

@@ -42,7 +42,7 @@ func TestDialRunningAgent(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer root.Close()
-	p, _ := agent.PathsFor(root, "/c.yaml")
+	p, _ := paths.Locate(root, "/c.yaml", "")
 	sock, err := agent.Listen(context.Background(), p, nil)
 	if err != nil {
 		t.Fatal(err)

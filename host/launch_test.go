@@ -10,11 +10,11 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 
-	"github.com/tokenkeeper/tokenkeeper/plugin"
+	"github.com/tokenkeeper/tokenkeeper/plugin/wire"
 )
 
 func TestChildEnv(t *testing.T) {
-	base := []string{"PATH=/bin", EnvConfig + "=/host.yaml", plugin.Handshake.MagicCookieKey + "=stale"}
+	base := []string{"PATH=/bin", EnvConfig + "=/host.yaml", wire.Handshake.MagicCookieKey + "=stale"}
 	got := childEnv(base, LaunchOptions{ConfigPath: "/mine.yaml", Env: []string{"VCF_PASSWORD=x"}})
 	if got[len(got)-1] != EnvConfig+"=/mine.yaml" {
 		t.Errorf("the configured path must come last to win over the host's: %q", got)
@@ -23,7 +23,7 @@ func TestChildEnv(t *testing.T) {
 		t.Errorf("env = %q", got)
 	}
 	for _, kv := range got {
-		if kv == plugin.Handshake.MagicCookieKey+"=stale" {
+		if kv == wire.Handshake.MagicCookieKey+"=stale" {
 			t.Error("a stale magic cookie from the host's environment reached the child")
 		}
 	}

@@ -25,7 +25,7 @@ type testAgent struct {
 	done  chan error
 }
 
-func serveAgent(t *testing.T, p agent.Paths, svc plugin.Service) *testAgent {
+func serveAgent(t *testing.T, p paths.Agent, svc plugin.Service) *testAgent {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	lctx, lcancel := context.WithTimeout(ctx, 10*time.Second)
@@ -46,7 +46,7 @@ func serveAgent(t *testing.T, p agent.Paths, svc plugin.Service) *testAgent {
 	return a
 }
 
-func agentPaths(t *testing.T) agent.Paths {
+func agentPaths(t *testing.T) paths.Agent {
 	t.Helper()
 	dir, err := os.MkdirTemp("", "tkr") // short: socket paths are limited
 	if err != nil {
@@ -58,7 +58,7 @@ func agentPaths(t *testing.T) agent.Paths {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = root.Close() })
-	p, err := agent.PathsFor(root, "/c.yaml")
+	p, err := paths.Locate(root, "/c.yaml", "")
 	if err != nil {
 		t.Fatal(err)
 	}

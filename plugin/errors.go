@@ -19,20 +19,6 @@ import (
 	"github.com/tokenkeeper/tokenkeeper/plugin/wire"
 )
 
-// ErrorDomain is the google.rpc.ErrorInfo domain of tokenkeeper errors
-// (wire.ErrorDomain).
-const ErrorDomain = wire.ErrorDomain
-
-// ErrorInfo reasons attached to FailedPrecondition (see package wire).
-const (
-	// ReasonLockoutGuard: the login was not attempted because the
-	// credential was rejected recently (wire.ReasonLockoutGuard).
-	ReasonLockoutGuard = wire.ReasonLockoutGuard
-	// ReasonBadConfig: the profile cannot work as configured
-	// (wire.ReasonBadConfig).
-	ReasonBadConfig = wire.ReasonBadConfig
-)
-
 // ErrorStatus is the one classification of tokenkeeper errors: it maps an error
 // of the keeper, a provider, a secret reference or the configuration to the
 // gRPC status of DESIGN.md. The TokenService answers with it (plugin mode,
@@ -106,14 +92,14 @@ func isConfigError(err error) bool {
 
 func badConfig(msg string) *status.Status {
 	return withDetails(status.New(codes.FailedPrecondition, msg),
-		&errdetails.ErrorInfo{Reason: ReasonBadConfig, Domain: ErrorDomain})
+		&errdetails.ErrorInfo{Reason: wire.ReasonBadConfig, Domain: wire.ErrorDomain})
 }
 
 func guardStatus(g *keeper.GuardError, msg string, now time.Time) *status.Status {
 	st := status.New(codes.FailedPrecondition, msg)
 	info := &errdetails.ErrorInfo{
-		Reason:   ReasonLockoutGuard,
-		Domain:   ErrorDomain,
+		Reason:   wire.ReasonLockoutGuard,
+		Domain:   wire.ErrorDomain,
 		Metadata: map[string]string{"profile": g.Profile},
 	}
 	if g.RetryAt.IsZero() {

@@ -15,17 +15,6 @@ import (
 	tokenkeeperv1 "github.com/tokenkeeper/tokenkeeper/proto/tokenkeeper/v1"
 )
 
-// PluginName is the name the TokenService is dispensed under (wire.PluginName).
-const PluginName = wire.PluginName
-
-// Handshake is shared by the plugin and its hosts; it is wire.Handshake,
-// where hosts take it from without linking the keeper.
-var Handshake = wire.Handshake
-
-// PluginSet returns the plugin set a host passes to goplugin.ClientConfig
-// (wire.PluginSet).
-func PluginSet() goplugin.PluginSet { return wire.PluginSet() }
-
 // GRPCPlugin is the go-plugin binding of the TokenService. On the plugin
 // side Service must be set; on the host side the zero value is enough.
 type GRPCPlugin struct {
@@ -60,7 +49,7 @@ func Serve(svc Service, logger hclog.Logger) {
 	goplugin.Serve(&goplugin.ServeConfig{
 		HandshakeConfig: wire.Handshake,
 		Plugins: goplugin.PluginSet{
-			PluginName: &GRPCPlugin{Service: svc, Logger: logger.Named("server")},
+			wire.PluginName: &GRPCPlugin{Service: svc, Logger: logger.Named("server")},
 		},
 		GRPCServer: goplugin.DefaultGRPCServer,
 		Logger:     logger,

@@ -20,6 +20,7 @@ import (
 	"github.com/tokenkeeper/tokenkeeper/plugin/paths"
 	"github.com/tokenkeeper/tokenkeeper/plugin/provider"
 	"github.com/tokenkeeper/tokenkeeper/plugin/secret"
+	"github.com/tokenkeeper/tokenkeeper/plugin/wire"
 	tokenkeeperv1 "github.com/tokenkeeper/tokenkeeper/proto/tokenkeeper/v1"
 )
 
@@ -69,12 +70,12 @@ func (f *fakeService) Status() []keeper.Status {
 func connect(t *testing.T, svc Service) tokenkeeperv1.TokenServiceClient {
 	t.Helper()
 	client, server := goplugin.TestPluginGRPCConn(t, false, map[string]goplugin.Plugin{
-		PluginName: &GRPCPlugin{Service: svc},
+		wire.PluginName: &GRPCPlugin{Service: svc},
 	})
 	// Close asks the server to stop through go-plugin's controller, like a
 	// host does; stopping it here too would race with that.
 	t.Cleanup(func() { _ = client.Close(); <-server.DoneCh })
-	raw, err := client.Dispense(PluginName)
+	raw, err := client.Dispense(wire.PluginName)
 	if err != nil {
 		t.Fatalf("dispense: %v", err)
 	}
@@ -146,23 +147,23 @@ func TestErrorMapping(t *testing.T) {
 	}{
 		{"unknown profile", fmt.Errorf("profile %q: %w", "x", keeper.ErrUnknownProfile), codes.NotFound, ""},
 		{"min validity beyond the lifetime", fmt.Errorf("profile %q: %w", "p", keeper.ErrMinValidity), codes.InvalidArgument, ""},
-		{"lockout guard", &keeper.GuardError{Profile: "p", RetryAt: retryAt, Cause: provider.ErrCredentialsRejected}, codes.FailedPrecondition, ReasonLockoutGuard},
+		{"lockout guard", &keeper.GuardError{Profile: "p", RetryAt: retryAt, Cause: provider.ErrCredentialsRejected}, codes.FailedPrecondition, wire.ReasonLockoutGuard},
 		{"credentials rejected", upstream(provider.ErrCredentialsRejected), codes.Unauthenticated, ""},
 		{"forbidden", upstream(provider.ErrForbidden), codes.PermissionDenied, ""},
 		{"unavailable", upstream(provider.ErrUnavailable), codes.Unavailable, ""},
 		{"deadline", fmt.Errorf("refresh access token: %w", context.DeadlineExceeded), codes.Unavailable, ""},
 		{"closed", keeper.ErrClosed, codes.Unavailable, ""},
 		{"canceled", context.Canceled, codes.Canceled, ""},
-		{"bad config", upstream(provider.ErrBadConfig), codes.FailedPrecondition, ReasonBadConfig},
+		{"bad config", upstream(provider.ErrBadConfig), codes.FailedPrecondition, wire.ReasonBadConfig},
 		{"protocol", upstream(provider.ErrProtocol), codes.Internal, ""},
 		// A secret that cannot be read is bad configuration on every path
 		// (the CLI without agent classifies with the same function).
 		{"secret command failing", fmt.Errorf("could not read the password: %w",
-			&secret.Error{Ref: "command false", Err: secret.ErrCommandFailed}), codes.FailedPrecondition, ReasonBadConfig},
-		{"secret file world-readable", &secret.Error{Ref: "file /x", Err: secret.ErrInsecurePermissions}, codes.FailedPrecondition, ReasonBadConfig},
-		{"config error", &config.Error{Msg: "unknown field"}, codes.FailedPrecondition, ReasonBadConfig},
+			&secret.Error{Ref: "command false", Err: secret.ErrCommandFailed}), codes.FailedPrecondition, wire.ReasonBadConfig},
+		{"secret file world-readable", &secret.Error{Ref: "file /x", Err: secret.ErrInsecurePermissions}, codes.FailedPrecondition, wire.ReasonBadConfig},
+		{"config error", &config.Error{Msg: "unknown field"}, codes.FailedPrecondition, wire.ReasonBadConfig},
 		{"unknown profile in config", fmt.Errorf("x: %w", config.ErrUnknownProfile), codes.NotFound, ""},
-		{"runtime dir not private", fmt.Errorf("/run/x: %w", paths.ErrInsecureDir), codes.FailedPrecondition, ReasonBadConfig},
+		{"runtime dir not private", fmt.Errorf("/run/x: %w", paths.ErrInsecureDir), codes.FailedPrecondition, wire.ReasonBadConfig},
 		// A rotated token that could not be stored is retryable even though
 		// the cause is a secret error: the provider's class wins.
 		{"secret store failing under Unavailable", fmt.Errorf("login: not stored: %w (%w)",

@@ -4,10 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"os"
 	"os/signal"
-	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -16,10 +14,10 @@ import (
 	"github.com/spf13/cobra"
 	"google.golang.org/grpc"
 
-	"github.com/tokenkeeper/tokenkeeper/host"
 	"github.com/tokenkeeper/tokenkeeper/host/exec"
 	"github.com/tokenkeeper/tokenkeeper/plugin"
 	"github.com/tokenkeeper/tokenkeeper/plugin/agent"
+	"github.com/tokenkeeper/tokenkeeper/plugin/agentconn"
 	"github.com/tokenkeeper/tokenkeeper/plugin/config"
 	"github.com/tokenkeeper/tokenkeeper/plugin/keeper"
 	"github.com/tokenkeeper/tokenkeeper/plugin/paths"
@@ -100,8 +98,7 @@ func (a *app) runAgent(ctx context.Context, idle time.Duration, idleSet, detache
 	if !idleSet {
 		idle = cfg.Agent.IdleTimeout
 	}
-	if c, err := host.Dial(ctx, p.Socket); err == nil {
-		_ = c.Close()
+	if agentconn.Running(ctx, p.Socket) {
 		return exec.Errorf(exec.CodeInvalidArgument, "an agent is already running for %s on %s", abs, p.Socket)
 	}
 	k, err := a.newKeeper(cfg, logger.Named("keeper"))
@@ -123,7 +120,7 @@ func (a *app) runAgent(ctx context.Context, idle time.Duration, idleSet, detache
 	if len(cfg.Proxies) > 0 { // their tools never call the agent: it serves until stopped
 		idle, unused = 0, 0
 	}
-	if gone := agent.CleanStale(p.Dir, p, a.env.Now()); len(gone) > 0 {
+	if gone := agent.CleanStale(p.Dir, p, time.Now()); len(gone) > 0 {
 		logger.Info("removed the files of agents that are gone", "agents", strings.Join(gone, ","))
 	}
 	// Go hosts do not load the configuration: the names of the variables
@@ -148,9 +145,9 @@ func (a *app) runAgent(ctx context.Context, idle time.Duration, idleSet, detache
 // agentLogger logs at info unless --log-level says otherwise. A detached
 // agent's stderr is its log file in the runtime directory, which then
 // rotates by size (agent.LogWriter).
-func (a *app) agentLogger(p agent.Paths, detached bool) hclog.Logger {
+func (a *app) agentLogger(p paths.Agent, detached bool) hclog.Logger {
 	if detached && a.env.Stderr == os.Stderr {
-		a.env.Stderr = agent.NewLogWriter(p, agent.MaxLogSize)
+		a.env.Stderr = agent.NewLogWriter(p, paths.MaxLogSize)
 	}
 	return a.logger("info").Named("agent")
 }
@@ -189,10 +186,10 @@ func keepAliveUntil(st []keeper.Status) time.Time {
 
 // prepareAgent loads the configuration the agent serves and names its
 // files, and returns the check that retires it when the file changes.
-func (a *app) prepareAgent() (agent.Paths, string, *config.Config, func() bool, error) {
+func (a *app) prepareAgent() (paths.Agent, string, *config.Config, func() bool, error) {
 	abs, _, err := a.agentDir()
 	if err != nil {
-		return agent.Paths{}, "", nil, nil, err
+		return paths.Agent{}, "", nil, nil, err
 	}
 	// Hash before loading: a change racing the load retires the agent at
 	// its first call, never serves a stale file silently. The agent asks
@@ -200,13 +197,13 @@ func (a *app) prepareAgent() (agent.Paths, string, *config.Config, func() bool, 
 	// watch compares with the file system's timestamps, so it reads the
 	// real clock, not the app's.
 	stale := config.NewWatch(abs).Changed
-	p, _, cfg, err := a.agentPaths()
+	p, cfg, err := a.agentOf()
 	if err != nil {
-		return agent.Paths{}, "", nil, nil, err
+		return paths.Agent{}, "", nil, nil, err
 	}
 	// Secret commands inherit the agent's environment for its whole life:
 	// never the token of a `tokenkeeper exec` it was started in.
-	for _, v := range agent.TokenVars() {
+	for _, v := range agentconn.TokenVars() {
 		_ = os.Unsetenv(v)
 	}
 	return p, abs, cfg, stale, nil
@@ -244,16 +241,9 @@ func (a *app) stopAgent(ctx context.Context, wait time.Duration, all bool) error
 	if err != nil {
 		return err
 	}
-	var pids []int
-	for _, s := range sockets {
-		pid, err := agentPID(ctx, s)
-		if err != nil {
-			continue // a socket left by a crashed agent: nobody to stop
-		}
-		if err := syscall.Kill(pid, syscall.SIGTERM); err != nil {
-			return fmt.Errorf("could not signal agent %d: %w", pid, err)
-		}
-		pids = append(pids, pid)
+	pids, err := agentconn.Stop(ctx, sockets)
+	if err != nil {
+		return err
 	}
 	if len(pids) == 0 {
 		fmt.Fprintf(a.env.Stderr, "tokenkeeper: no agent is running for %s\n", what)
@@ -272,86 +262,31 @@ func (a *app) stopAgent(ctx context.Context, wait time.Duration, all bool) error
 // configuration file, or (all) every agent socket in the runtime
 // directory. what names them for the message when none runs.
 func (a *app) stopTargets(all bool) (sockets []string, what string, err error) {
-	if !all {
-		abs, dir, err := a.agentDir()
+	if all {
+		dir, err := a.runtimeDir()
 		if err != nil {
 			return nil, "", err
 		}
-		ps, err := agent.PathsAll(dir, abs)
-		for _, p := range ps {
-			sockets = append(sockets, p.Socket)
-		}
-		return sockets, abs, err
+		sockets, err := paths.AgentSockets(dir)
+		return sockets, "this user in " + dir.Path(), err
 	}
-	dir, err := a.runtimeDir()
+	abs, dir, err := a.agentDir()
 	if err != nil {
 		return nil, "", err
 	}
-	names, err := dir.Names()
-	if err != nil {
-		return nil, "", err
+	agents, err := paths.Agents(dir, abs)
+	for _, p := range agents {
+		sockets = append(sockets, p.Socket)
 	}
-	slices.Sort(names)
-	for _, n := range names {
-		if strings.HasPrefix(n, paths.AgentPrefix) && strings.HasSuffix(n, ".sock") {
-			sockets = append(sockets, dir.Join(n))
-		}
-	}
-	return sockets, "this user in " + dir.Path(), nil
+	return sockets, abs, err
 }
 
-// awaitExit polls until pid is gone, wait has passed on the injected
-// clock, or ctx ends.
+// awaitExit waits for a stopped agent to exit (agentconn.AwaitExit); one
+// still running after wait is unavailable (exit 5).
 func (a *app) awaitExit(ctx context.Context, pid int, wait time.Duration) error {
-	deadline := a.env.Now().Add(wait)
-	tick := time.NewTicker(20 * time.Millisecond)
-	defer tick.Stop()
-	for !processGone(pid) {
-		if a.env.Now().After(deadline) {
-			return exec.Errorf(exec.CodeUnavailable, "agent %d did not exit within %s", pid, wait)
-		}
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("waiting for agent %d to exit: %w", pid, context.Cause(ctx))
-		case <-tick.C:
-		}
+	err := agentconn.AwaitExit(ctx, pid, wait)
+	if errors.Is(err, agentconn.ErrDidNotExit) {
+		return &exec.Error{Code: exec.CodeUnavailable, Message: err.Error(), Err: err}
 	}
-	return nil
-}
-
-// agentPID asks the kernel who listens on the socket (SO_PEERCRED of a
-// connection to it), so no pid file can go stale or be forged.
-func agentPID(ctx context.Context, socket string) (int, error) {
-	var d net.Dialer
-	c, err := d.DialContext(ctx, "unix", socket)
-	if err != nil {
-		return 0, err
-	}
-	defer c.Close()
-	uid, pid, err := agent.PeerCred(c)
-	if err != nil {
-		return 0, err
-	}
-	if uid != uint32(os.Getuid()) {
-		return 0, errors.New("the socket belongs to another user")
-	}
-	return int(pid), nil
-}
-
-// processGone reports whether pid has exited. A zombie counts as gone: a
-// detached agent's parent (often a finished get) may never reap it.
-func processGone(pid int) bool {
-	if err := syscall.Kill(pid, 0); errors.Is(err, syscall.ESRCH) {
-		return true
-	}
-	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return errors.Is(err, os.ErrNotExist)
-	}
-	// Fields after the parenthesised command name: state is the first.
-	s := string(stat)
-	if i := strings.LastIndexByte(s, ')'); i >= 0 && i+2 < len(s) {
-		return s[i+2] == 'Z'
-	}
-	return false
+	return err
 }

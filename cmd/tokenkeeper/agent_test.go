@@ -9,10 +9,11 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/tokenkeeper/tokenkeeper/host/exec"
-	"github.com/tokenkeeper/tokenkeeper/plugin/agent"
+	"github.com/tokenkeeper/tokenkeeper/plugin/agentconn"
 	"github.com/tokenkeeper/tokenkeeper/plugin/config"
 	"github.com/tokenkeeper/tokenkeeper/plugin/keeper"
 	"github.com/tokenkeeper/tokenkeeper/plugin/paths"
@@ -48,7 +49,7 @@ func TestEnvNamesCoversEverySecretRef(t *testing.T) {
 // its command is dropped from the environment an agent is spawned with.
 func TestAgentNeverGetsExecTokens(t *testing.T) {
 	vars := exec.EnvVars(exec.Token{Token: "tok", Header: exec.Header{Name: "Authorization", Value: "Bearer tok"}})
-	env := agent.Environ(append([]string{"PATH=/bin"}, vars...))
+	env := agentconn.Environ(append([]string{"PATH=/bin"}, vars...))
 	if !slices.Equal(env, []string{"PATH=/bin"}) {
 		t.Fatalf("agent environment keeps %q", env)
 	}
@@ -65,7 +66,7 @@ func TestAgentPerEnvironment(t *testing.T) {
 		for k, v := range env {
 			a.env.Environ = append(a.env.Environ, k+"="+v)
 		}
-		p, _, _, err := a.agentPaths()
+		p, _, err := a.agentOf()
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -110,35 +111,37 @@ func TestAgentPerEnvironment(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer root.Close()
-	plain, err := agent.PathsFor(root, c.config)
+	plain, err := paths.Locate(root, c.config, "")
 	if err != nil || socket(c.env) != plain.Socket {
 		t.Errorf("a config reading no variable: socket %s, want the plain %s (%v)", socket(c.env), plain.Socket, err)
 	}
 }
 
-// TestAwaitExitUsesInjectedClock: the wait for a stopped agent is
-// measured on the app's clock and ends with the caller's context.
-func TestAwaitExitUsesInjectedClock(t *testing.T) {
+// TestAwaitExitUsesTheRuntimeClock: the wait for a stopped agent is
+// measured on the runtime clock (the project's one time policy, tested in
+// a synctest bubble) and ends with the caller's context.
+func TestAwaitExitUsesTheRuntimeClock(t *testing.T) {
 	alive := os.Getpid() // never gone while the test runs
-	t0 := time.Now()
-	calls := 0
-	a := &app{env: cliEnv{Now: func() time.Time { calls++; return t0.Add(time.Duration(calls) * time.Minute) }}}
+	a := &app{}
 	start := time.Now()
-	err := a.awaitExit(context.Background(), alive, 40*time.Second)
-	var e *exec.Error
-	if !errors.As(err, &e) || e.Code != exec.CodeUnavailable {
-		t.Fatalf("awaitExit = %v, want Unavailable once the injected clock passed the wait", err)
-	}
+	synctest.Test(t, func(t *testing.T) {
+		err := a.awaitExit(context.Background(), alive, 40*time.Second)
+		var e *exec.Error
+		if !errors.As(err, &e) || e.Code != exec.CodeUnavailable {
+			t.Fatalf("awaitExit = %v, want Unavailable once the bubble's clock passed the wait", err)
+		}
+	})
 	if d := time.Since(start); d > 5*time.Second {
 		t.Fatalf("awaitExit waited %s of real time", d)
 	}
 
-	a.env.Now = func() time.Time { return t0 }
-	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
-	defer cancel()
-	if err := a.awaitExit(ctx, alive, time.Hour); !errors.Is(err, context.DeadlineExceeded) {
-		t.Fatalf("awaitExit after the context ended = %v, want DeadlineExceeded", err)
-	}
+	synctest.Test(t, func(t *testing.T) {
+		ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+		defer cancel()
+		if err := a.awaitExit(ctx, alive, time.Hour); !errors.Is(err, context.DeadlineExceeded) {
+			t.Fatalf("awaitExit after the context ended = %v, want DeadlineExceeded", err)
+		}
+	})
 }
 
 // TestKeepAliveUntilIsTheLatestPromise: the agent holds for the latest

@@ -12,7 +12,6 @@ import (
 
 	"github.com/tokenkeeper/tokenkeeper/host"
 	"github.com/tokenkeeper/tokenkeeper/host/exec"
-	"github.com/tokenkeeper/tokenkeeper/plugin/agent"
 	"github.com/tokenkeeper/tokenkeeper/plugin/agentconn"
 	"github.com/tokenkeeper/tokenkeeper/plugin/config"
 	"github.com/tokenkeeper/tokenkeeper/plugin/keeper"
@@ -30,45 +29,22 @@ type tokens interface {
 	Close() error
 }
 
-// agentPaths names the files of the agent serving the configuration for
-// this caller: one agent per profiles file and per view of the
-// environment variables its {env: …} secrets read (agent.EnvTag), so that
-// a caller never gets a token made from a value it no longer has. It
-// returns the absolute config path and the loaded configuration too.
-func (a *app) agentPaths() (agent.Paths, string, *config.Config, error) {
-	v, err := a.agentView()
-	return v.paths, v.abs, v.cfg, err
-}
-
-// agentIdentity is the agent of one view of the environment: its files
-// and its tag (agent.EnvTag; "" for a configuration reading no variable).
-type agentIdentity struct {
-	paths agent.Paths
-	tag   string
-	abs   string         // the configuration file
-	dir   *paths.Dir     // the runtime directory
-	cfg   *config.Config // as loaded for this caller
-}
-
-// agentView is this caller's agent (see agentPaths).
-func (a *app) agentView() (agentIdentity, error) {
+// agentOf is the caller's agent: the one serving the configuration for
+// this caller's values of the variables its {env: …} secrets read
+// (agentconn.Locate), and the configuration as loaded. The configuration
+// is loaded first, so that its errors reach the caller with line numbers
+// instead of ending up in the log of an agent started for it.
+func (a *app) agentOf() (paths.Agent, *config.Config, error) {
 	abs, dir, err := a.agentDir()
 	if err != nil {
-		return agentIdentity{}, err
+		return paths.Agent{}, nil, err
 	}
 	cfg, err := a.loadConfig()
 	if err != nil {
-		return agentIdentity{}, err
+		return paths.Agent{}, nil, err
 	}
-	tag, err := agent.EnvTag(dir, envNames(cfg), agent.Lookup(agent.Environ(a.env.Environ)))
-	if err != nil {
-		return agentIdentity{}, runtimeDirError(fmt.Errorf("could not name the agent: %w", err), dir.Path())
-	}
-	p, err := agent.PathsVariant(dir, abs, tag)
-	if err == nil {
-		err = checkSocketPath(p.Socket)
-	}
-	return agentIdentity{paths: p, tag: tag, abs: abs, dir: dir, cfg: cfg}, err
+	p, err := agentconn.Locate(dir, abs, envNames(cfg), a.env.Environ)
+	return p, cfg, runtimeDirError(err, dir.Path())
 }
 
 // agentDir is the absolute configuration path and the runtime directory.
@@ -122,55 +98,33 @@ func envNames(cfg *config.Config) []string {
 
 // connect returns a client of the agent serving the configuration,
 // starting one when none answers, and a successor when it retires during
-// a call (host.DialWith). The configuration is validated before an agent
-// is started, so that its errors reach the caller with line numbers
-// instead of ending up in the agent's log.
+// a call (host.DialWith, agentconn.Start).
 func (a *app) connect(ctx context.Context, noAgent bool) (tokens, error) {
 	if noAgent {
 		return a.local(true)
 	}
-	p, abs, _, err := a.agentPaths()
+	p, _, err := a.agentOf()
 	if err != nil {
 		return nil, err
 	}
-	s := agent.Starter{
-		Paths: p,
-		Probe: func(ctx context.Context) error {
-			c, _, err := agentconn.Dial(ctx, p.Socket)
-			if err == nil {
-				_ = c.Close()
-			}
-			return err
-		},
-		Spawn: func() (<-chan error, error) {
-			// The agent gets neither the token of an enclosing
-			// `tokenkeeper exec` nor anything else it does not need to
-			// keep for its life; it resolves {env: …} from the rest.
-			args := []string{"agent", "--detached", "--config", abs}
-			return agent.SpawnDetached(a.env.Executable, args, agent.Environ(a.env.Environ), p)
-		},
-	}
-	start := func(ctx context.Context) error {
-		if err := checkRuntimeSpace(p.Dir.Path()); err != nil {
-			return err
-		}
-		return runtimeDirError(s.Ensure(ctx), p.Dir.Path())
-	}
-	return host.DialWith(ctx, p.Socket, host.DialOptions{Start: start})
+	start := agentconn.Start(p, a.env.Executable, a.env.Environ)
+	return host.DialWith(ctx, p.Socket, host.DialOptions{Start: func(ctx context.Context) error {
+		return runtimeDirError(start(ctx), p.Dir.Path())
+	}})
 }
 
 // dialRunning returns a client of the running agent, or nil when none
 // answers: status and logout must not start one.
-func (a *app) dialRunning(ctx context.Context) (*host.Client, agent.Paths, error) {
-	p, _, _, err := a.agentPaths()
+func (a *app) dialRunning(ctx context.Context) (*host.Client, error) {
+	p, _, err := a.agentOf()
 	if err != nil {
-		return nil, p, err
+		return nil, err
 	}
 	c, err := host.Dial(ctx, p.Socket)
 	if err != nil {
-		return nil, p, nil //nolint:nilerr // no agent is an answer, not a failure
+		return nil, nil //nolint:nilerr // no agent is an answer, not a failure
 	}
-	return c, p, nil
+	return c, nil
 }
 
 // local builds an in-process keeper from the configuration. oneShot: the

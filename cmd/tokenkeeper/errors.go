@@ -13,7 +13,7 @@ import (
 	"github.com/tokenkeeper/tokenkeeper/host"
 	"github.com/tokenkeeper/tokenkeeper/host/exec"
 	"github.com/tokenkeeper/tokenkeeper/plugin"
-	"github.com/tokenkeeper/tokenkeeper/plugin/agent"
+	"github.com/tokenkeeper/tokenkeeper/plugin/agentconn"
 	"github.com/tokenkeeper/tokenkeeper/plugin/keeper"
 	"github.com/tokenkeeper/tokenkeeper/plugin/wire"
 )
@@ -68,7 +68,7 @@ func statusOf(err error) (codes.Code, string, string) {
 		}
 		return he.Code, he.Reason, msg
 	}
-	if errors.Is(err, agent.ErrNotReady) {
+	if errors.Is(err, agentconn.ErrNotReady) {
 		// The CLI's own error: the agent it started never answered.
 		return codes.Unavailable, "", err.Error()
 	}

@@ -15,9 +15,10 @@ import (
 	"github.com/tokenkeeper/tokenkeeper/host"
 	"github.com/tokenkeeper/tokenkeeper/host/exec"
 	"github.com/tokenkeeper/tokenkeeper/plugin"
-	"github.com/tokenkeeper/tokenkeeper/plugin/agent"
+	"github.com/tokenkeeper/tokenkeeper/plugin/agentconn"
 	"github.com/tokenkeeper/tokenkeeper/plugin/config"
 	"github.com/tokenkeeper/tokenkeeper/plugin/keeper"
+	"github.com/tokenkeeper/tokenkeeper/plugin/paths"
 	"github.com/tokenkeeper/tokenkeeper/plugin/provider"
 	"github.com/tokenkeeper/tokenkeeper/plugin/secret"
 	"github.com/tokenkeeper/tokenkeeper/plugin/wire"
@@ -43,7 +44,7 @@ func TestClassify(t *testing.T) {
 		{"secret insecure", &secret.Error{Ref: "file /x", Err: secret.ErrInsecurePermissions}, exec.CodeBadConfig, 2},
 		{"secret command failing", &secret.Error{Ref: "command false", Err: secret.ErrCommandFailed}, exec.CodeBadConfig, 2},
 		{"config error", &config.Error{Msg: "bad"}, exec.CodeBadConfig, 2},
-		{"runtime dir", agent.ErrInsecureDir, exec.CodeBadConfig, 2},
+		{"runtime dir", paths.ErrInsecureDir, exec.CodeBadConfig, 2},
 		{"agent Unauthenticated", agentErr(codes.Unauthenticated, ""), exec.CodeUnauthenticated, 3},
 		{"provider rejected", &provider.Error{Op: "login", Status: 400, Kind: provider.ErrCredentialsRejected}, exec.CodeUnauthenticated, 3},
 		{"agent lockout guard", agentErr(codes.FailedPrecondition, wire.ReasonLockoutGuard), exec.CodeFailedPrecondition, 3},
@@ -54,7 +55,7 @@ func TestClassify(t *testing.T) {
 		{"agent Unavailable", agentErr(codes.Unavailable, ""), exec.CodeUnavailable, 5},
 		{"agent DeadlineExceeded", agentErr(codes.DeadlineExceeded, ""), exec.CodeUnavailable, 5},
 		{"deadline", context.DeadlineExceeded, exec.CodeUnavailable, 5},
-		{"agent not ready", agent.ErrNotReady, exec.CodeUnavailable, 5},
+		{"agent not ready", agentconn.ErrNotReady, exec.CodeUnavailable, 5},
 		{"rotated token not stored", fmt.Errorf("not stored: %w (%w)", &secret.Error{Ref: "file /sa", Err: errors.New("disk full")}, provider.ErrUnavailable), exec.CodeUnavailable, 5},
 		{"agent Internal", agentErr(codes.Internal, ""), exec.CodeInternal, 1},
 		{"surprise", errors.New("surprise"), exec.CodeInternal, 1},

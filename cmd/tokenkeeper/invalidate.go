@@ -47,7 +47,7 @@ It prints nothing on success; failures are reported like get's.`,
 			if noAgent {
 				return nil // nothing is cached outside the agent
 			}
-			c, _, err := a.dialRunning(ctx)
+			c, err := a.dialRunning(ctx)
 			if err != nil || c == nil {
 				return err // no agent: nothing cached, nothing to drop
 			}

@@ -24,7 +24,7 @@ held, and it says so.`,
 			}
 			ctx, cancel := context.WithTimeout(cmd.Context(), time.Minute)
 			defer cancel()
-			c, _, err := a.dialRunning(ctx)
+			c, err := a.dialRunning(ctx)
 			if err != nil {
 				return err
 			}

@@ -9,7 +9,7 @@ import (
 	"os"
 
 	_ "github.com/tokenkeeper/tokenkeeper/internal/platform" // Linux and macOS only
-	"github.com/tokenkeeper/tokenkeeper/plugin"
+	"github.com/tokenkeeper/tokenkeeper/plugin/wire"
 )
 
 func main() {
@@ -30,5 +30,5 @@ func run(ctx context.Context, args []string, env cliEnv) int {
 // isPlugin reports whether a go-plugin host launched us. Any value of the
 // cookie selects plugin mode; go-plugin then refuses a wrong one itself.
 func isPlugin(getenv func(string) string) bool {
-	return getenv(plugin.Handshake.MagicCookieKey) != ""
+	return getenv(wire.Handshake.MagicCookieKey) != ""
 }

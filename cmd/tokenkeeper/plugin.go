@@ -15,6 +15,7 @@ import (
 	"github.com/tokenkeeper/tokenkeeper/plugin"
 	"github.com/tokenkeeper/tokenkeeper/plugin/config"
 	"github.com/tokenkeeper/tokenkeeper/plugin/keeper"
+	"github.com/tokenkeeper/tokenkeeper/plugin/paths"
 )
 
 // envLogLevel sets the plugin's log level (trace, debug, info, warn, error);
@@ -146,7 +147,7 @@ func pluginConfigPath(args []string, getenv func(string) string) string {
 			return args[i+1]
 		}
 	}
-	return config.DefaultPath(getenv)
+	return paths.ConfigFile(getenv)
 }
 
 func pluginLogLevel(s string) hclog.Level {

@@ -10,9 +10,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/tokenkeeper/tokenkeeper/plugin"
 	"github.com/tokenkeeper/tokenkeeper/plugin/config"
 	"github.com/tokenkeeper/tokenkeeper/plugin/keeper"
+	"github.com/tokenkeeper/tokenkeeper/plugin/wire"
 )
 
 func envOf(vars map[string]string, stdout, stderr *bytes.Buffer) cliEnv {
@@ -56,7 +56,7 @@ func TestPluginModeFailuresStayOffStdout(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			tt.vars[plugin.Handshake.MagicCookieKey] = plugin.Handshake.MagicCookieValue
+			tt.vars[wire.Handshake.MagicCookieKey] = wire.Handshake.MagicCookieValue
 			var stdout, stderr bytes.Buffer
 			code := run(context.Background(), tt.args, envOf(tt.vars, &stdout, &stderr))
 			if code == 0 || stdout.Len() != 0 {

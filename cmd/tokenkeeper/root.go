@@ -229,7 +229,7 @@ func noArgs(_ *cobra.Command, args []string) error {
 func (a *app) resolveConfigPath() (string, error) {
 	p := a.configPath
 	if p == "" {
-		p = config.DefaultPath(a.env.Getenv)
+		p = paths.ConfigFile(a.env.Getenv)
 	}
 	if p == "" {
 		return "", exec.Errorf(exec.CodeBadConfig, "no profiles file: neither HOME nor XDG_CONFIG_HOME is set; "+

@@ -16,8 +16,9 @@ import (
 
 	"github.com/tokenkeeper/tokenkeeper/host"
 	"github.com/tokenkeeper/tokenkeeper/host/exec"
-	"github.com/tokenkeeper/tokenkeeper/plugin/agent"
+	"github.com/tokenkeeper/tokenkeeper/plugin/agentconn"
 	"github.com/tokenkeeper/tokenkeeper/plugin/config"
+	"github.com/tokenkeeper/tokenkeeper/plugin/paths"
 )
 
 func (a *app) statusCommand() *cobra.Command {
@@ -58,7 +59,7 @@ func (a *app) status(ctx context.Context, timeout time.Duration) (exec.Status, e
 	doc := exec.NewStatus()
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	mine, err := a.agentView()
+	mine, cfg, err := a.agentOf()
 	if err != nil {
 		return doc, err
 	}
@@ -66,7 +67,7 @@ func (a *app) status(ctx context.Context, timeout time.Duration) (exec.Status, e
 	if err != nil {
 		return doc, err
 	}
-	doc.Agent = exec.AgentStatus{Socket: mine.paths.Socket, Tag: mine.tag}
+	doc.Agent = exec.AgentStatus{Socket: mine.Socket, Tag: mine.Tag}
 	list, err := queryAgent(ctx, &doc.Agent)
 	if err != nil {
 		return doc, notAnswering(ctx, doc.Agent.Socket, timeout, err)
@@ -83,7 +84,7 @@ func (a *app) status(ctx context.Context, timeout time.Duration) (exec.Status, e
 		}
 	}
 	if !doc.Agent.Running && len(doc.OtherAgents) == 0 {
-		addProfiles(&doc, doc.Agent, configProfiles(mine.cfg))
+		addProfiles(&doc, doc.Agent, configProfiles(cfg))
 	}
 	return doc, nil
 }
@@ -110,21 +111,16 @@ func addProfiles(doc *exec.Status, st exec.AgentStatus, list []host.ProfileStatu
 // otherAgents are the agents of the caller's configuration file whose
 // socket exists, other than the caller's: started by callers with other
 // values of the {env} variables.
-func otherAgents(mine agentIdentity) ([]exec.AgentStatus, error) {
-	tags, err := agent.Tags(mine.dir, mine.abs)
+func otherAgents(mine paths.Agent) ([]exec.AgentStatus, error) {
+	all, err := paths.Agents(mine.Dir, mine.Config)
 	if err != nil {
 		return nil, err
 	}
 	var out []exec.AgentStatus
-	for _, tag := range tags {
-		if tag == mine.tag {
-			continue
+	for _, p := range all {
+		if p.Tag != mine.Tag {
+			out = append(out, exec.AgentStatus{Socket: p.Socket, Tag: p.Tag})
 		}
-		p, err := agent.PathsVariant(mine.dir, mine.abs, tag)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, exec.AgentStatus{Socket: p.Socket, Tag: tag})
 	}
 	return out, nil
 }
@@ -140,13 +136,13 @@ func queryAgent(ctx context.Context, st *exec.AgentStatus) ([]host.ProfileStatus
 	list, err := c.Profiles(ctx)
 	_ = c.Close()
 	if err != nil {
-		if errors.Is(err, host.ErrUnavailable) && !answers(ctx, st.Socket) {
+		if errors.Is(err, host.ErrUnavailable) && !agentconn.Running(ctx, st.Socket) {
 			return nil, nil // it retired over a changed configuration just now
 		}
 		return nil, err
 	}
 	st.Running = true
-	if pid, err := agentPID(ctx, st.Socket); err == nil {
+	if pid, err := agentconn.PID(ctx, st.Socket); err == nil {
 		st.PID = pid
 	}
 	return list, nil
@@ -162,7 +158,7 @@ func notAnswering(ctx context.Context, socket string, timeout time.Duration, err
 	pctx, cancel := context.WithTimeout(context.Background(), time.Second)
 	defer cancel()
 	who, hint := "the agent", "end its process, and the next get starts a new one"
-	if pid, perr := agentPID(pctx, socket); perr == nil {
+	if pid, perr := agentconn.PID(pctx, socket); perr == nil {
 		who = fmt.Sprintf("the agent (pid %d)", pid)
 		hint = fmt.Sprintf("'kill -CONT %d' resumes a stopped one; 'kill -KILL %d' ends a hung one "+
 			"(without revoking its tokens), and the next get starts a new one", pid, pid)
@@ -170,16 +166,6 @@ func notAnswering(ctx context.Context, socket string, timeout time.Duration, err
 	return &exec.Error{Code: exec.CodeUnavailable, Err: err, Message: fmt.Sprintf(
 		"%s on %s accepted the connection but did not answer within --timeout %s: it is stopped or hung; %s",
 		who, socket, timeout, hint)}
-}
-
-// answers reports whether an agent answers on socket.
-func answers(ctx context.Context, socket string) bool {
-	c, err := host.Dial(ctx, socket)
-	if err != nil {
-		return false
-	}
-	_ = c.Close()
-	return true
 }
 
 // configProfiles lists the configured profiles as holding nothing.

@@ -7,8 +7,6 @@ import (
 	"net"
 	"os"
 	"path/filepath"
-	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"testing/synctest"
@@ -65,8 +63,8 @@ func TestRuntimeDirRefusesUnsafe(t *testing.T) {
 			xdg := t.TempDir()
 			tt.setup(t, filepath.Join(xdg, "tokenkeeper"))
 			_, err := paths.RuntimeDir(env(map[string]string{"XDG_RUNTIME_DIR": xdg}))
-			if !errors.Is(err, ErrInsecureDir) {
-				t.Fatalf("err = %v, want ErrInsecureDir", err)
+			if !errors.Is(err, paths.ErrInsecureDir) {
+				t.Fatalf("err = %v, want paths.ErrInsecureDir", err)
 			}
 		})
 	}
@@ -81,9 +79,9 @@ func mustDo(t *testing.T, err error) {
 
 func TestPathsFor(t *testing.T) {
 	root := shortRoot(t)
-	a, _ := PathsFor(root, "/etc/a.yaml")
-	a2, _ := PathsFor(root, "/etc/../etc/a.yaml")
-	b, _ := PathsFor(root, "/etc/b.yaml")
+	a, _ := paths.Locate(root, "/etc/a.yaml", "")
+	a2, _ := paths.Locate(root, "/etc/../etc/a.yaml", "")
+	b, _ := paths.Locate(root, "/etc/b.yaml", "")
 	if a != a2 {
 		t.Fatalf("same file, different paths: %v %v", a, a2)
 	}
@@ -148,7 +146,7 @@ func TestListenerPeerCred(t *testing.T) {
 			_ = c.SetReadDeadline(time.Now().Add(5 * time.Second))
 			if tt.accept {
 				s := <-accepted
-				uid, pid, err := PeerCred(s)
+				uid, pid, err := paths.PeerCred(s)
 				if err != nil || uid != uint32(os.Getuid()) || int(pid) != os.Getpid() {
 					t.Fatalf("PeerCred = %d %d %v", uid, pid, err)
 				}
@@ -165,60 +163,6 @@ func TestListenerPeerCred(t *testing.T) {
 			default:
 			}
 		})
-	}
-}
-
-// TestEnsureRace: many callers find no agent at once; exactly one spawns.
-func TestEnsureRace(t *testing.T) {
-	dir := shortRoot(t)
-	p, _ := PathsFor(dir, "/c.yaml")
-	var spawns atomic.Int32
-	var up atomic.Bool
-	s := Starter{
-		Paths: p,
-		Probe: func(context.Context) error {
-			if up.Load() {
-				return nil
-			}
-			return errors.New("no agent")
-		},
-		Spawn: func() (<-chan error, error) {
-			spawns.Add(1)
-			go func() { time.Sleep(20 * time.Millisecond); up.Store(true) }()
-			return make(chan error), nil
-		},
-	}
-	var wg sync.WaitGroup
-	errs := make(chan error, 64)
-	for range 64 {
-		wg.Go(func() { errs <- s.Ensure(context.Background()) })
-	}
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		if err != nil {
-			t.Fatal(err)
-		}
-	}
-	if n := spawns.Load(); n != 1 {
-		t.Fatalf("%d agents spawned, want 1", n)
-	}
-}
-
-func TestEnsureAgentExits(t *testing.T) {
-	p, _ := PathsFor(shortRoot(t), "/c.yaml")
-	s := Starter{
-		Paths: p,
-		Probe: func(context.Context) error { return errors.New("no agent") },
-		Spawn: func() (<-chan error, error) {
-			ch := make(chan error, 1)
-			ch <- errors.New("exit status 2")
-			return ch, nil
-		},
-	}
-	err := s.Ensure(context.Background())
-	if !errors.Is(err, ErrNotReady) {
-		t.Fatalf("err = %v", err)
 	}
 }
 
@@ -257,7 +201,7 @@ func TestIdleCancel(t *testing.T) {
 }
 
 func TestServeStopsAndShutsDown(t *testing.T) {
-	p, _ := PathsFor(shortRoot(t), "/c.yaml")
+	p, _ := paths.Locate(shortRoot(t), "/c.yaml", "")
 	s, err := Listen(context.Background(), p, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -307,7 +251,7 @@ func TestServeStopsAndShutsDown(t *testing.T) {
 // TestServeIdleExit: with nothing else to end it (a context without
 // deadline), Serve returns on its own once idle, and revokes.
 func TestServeIdleExit(t *testing.T) {
-	p, _ := PathsFor(shortRoot(t), "/c.yaml")
+	p, _ := paths.Locate(shortRoot(t), "/c.yaml", "")
 	s, err := Listen(context.Background(), p, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -391,7 +335,7 @@ func TestTrimWhenQuiet(t *testing.T) {
 }
 
 func TestServeRetiresOnStaleConfig(t *testing.T) {
-	p, _ := PathsFor(shortRoot(t), "/c.yaml")
+	p, _ := paths.Locate(shortRoot(t), "/c.yaml", "")
 	s, err := Listen(context.Background(), p, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -421,28 +365,5 @@ func TestServeRetiresOnStaleConfig(t *testing.T) {
 	}
 	if _, err := os.Stat(p.Socket); !errors.Is(err, os.ErrNotExist) {
 		t.Fatalf("socket left behind: %v", err)
-	}
-}
-
-func TestSpawnDetached(t *testing.T) {
-	p, _ := PathsFor(shortRoot(t), "/c.yaml")
-	log := p.Log
-	if err := os.WriteFile(log, make([]byte, MaxLogSize+1), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	exited, err := SpawnDetached("/bin/sh", []string{"-c", "echo to-stderr >&2; echo to-stdout; test -z \"$X\" || exit 3"},
-		[]string{"X=1"}, p)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := <-exited; err == nil || !strings.Contains(err.Error(), "exit status 3") {
-		t.Fatalf("child: %v, want exit status 3 (env passed)", err)
-	}
-	b, err := os.ReadFile(log)
-	if err != nil || string(b) != "to-stderr\n" {
-		t.Fatalf("log = %q, %v: want only stderr in a fresh log", b, err)
-	}
-	if fi, err := os.Stat(log + ".1"); err != nil || fi.Size() != MaxLogSize+1 {
-		t.Fatalf("previous log not kept: %v", err)
 	}
 }

@@ -27,7 +27,7 @@ const staleTemp = 10 * time.Minute
 // never touched and a waiter never ends up holding a removed file. self is
 // the caller's own agent, never cleaned. now stamps the temporary files'
 // age.
-func CleanStale(dir *paths.Dir, self Paths, now time.Time) []string {
+func CleanStale(dir *paths.Dir, self paths.Agent, now time.Time) []string {
 	names, err := dir.Names()
 	if err != nil {
 		return nil

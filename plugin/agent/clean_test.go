@@ -15,11 +15,11 @@ import (
 // and the caller's own, stay — and their locks keep working.
 func TestCleanStale(t *testing.T) {
 	root := shortRoot(t)
-	self, _ := PathsVariant(root, "/self.yaml", "")
-	dead, _ := PathsVariant(root, "/dead.yaml", "00112233aabbccdd")
-	running, _ := PathsVariant(root, "/running.yaml", "")
-	starting, _ := PathsVariant(root, "/starting.yaml", "")
-	for _, p := range []Paths{self, dead, running, starting} {
+	self, _ := paths.Locate(root, "/self.yaml", "")
+	dead, _ := paths.Locate(root, "/dead.yaml", "00112233aabbccdd")
+	running, _ := paths.Locate(root, "/running.yaml", "")
+	starting, _ := paths.Locate(root, "/starting.yaml", "")
+	for _, p := range []paths.Agent{self, dead, running, starting} {
 		for _, f := range []string{p.Socket, p.Log, p.Log + ".1", p.Run, p.Spawn} {
 			mustDo(t, os.WriteFile(f, []byte("x"), 0o600))
 		}
@@ -44,7 +44,7 @@ func TestCleanStale(t *testing.T) {
 			t.Errorf("%s of a dead agent left: %v", f, err)
 		}
 	}
-	for _, p := range []Paths{self, running, starting} {
+	for _, p := range []paths.Agent{self, running, starting} {
 		for _, f := range []string{p.Socket, p.Log, p.Run, p.Spawn} {
 			if _, err := os.Lstat(f); err != nil {
 				t.Errorf("%s of a live agent removed: %v", f, err)

@@ -68,7 +68,7 @@ func sameSnapshot(t *testing.T, what string, before, after map[string]string) {
 
 // stateNames are the names of every state file the agent and the guard
 // keep in the runtime directory for the agent p.
-func stateNames(p agent.Paths) []string {
+func stateNames(p paths.Agent) []string {
 	names := []string{guardfile.StateFile, guardfile.KeyFile, guardfile.LockFile, paths.KeyFile}
 	for _, f := range []string{p.Socket, p.Run, p.Spawn, p.Log, p.Names} {
 		names = append(names, filepath.Base(f))
@@ -80,7 +80,7 @@ func stateNames(p agent.Paths) []string {
 // bind the socket, take the run and spawn locks, open the log, create the
 // key, write the names file, save and load a lockout record. It returns
 // the errors: a refusal is fine, writing through a link is not.
-func useEveryStateFile(d *paths.Dir, p agent.Paths) []error {
+func useEveryStateFile(d *paths.Dir, p paths.Agent) []error {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
 	var errs []error
@@ -94,13 +94,13 @@ func useEveryStateFile(d *paths.Dir, p agent.Paths) []error {
 	} else {
 		errs = append(errs, err)
 	}
-	if f, err := agent.OpenLog(p); err == nil {
+	if f, err := p.OpenLog(); err == nil {
 		_, err = f.WriteString("log line\n")
 		errs = append(errs, err, f.Close())
 	} else {
 		errs = append(errs, err)
 	}
-	_, err := agent.EnvTag(d, []string{"PW"}, func(string) (string, bool) { return "x", true })
+	_, err := paths.TagOf(d, []string{"PW"}, func(string) (string, bool) { return "x", true })
 	errs = append(errs, err, agent.WriteEnvNames(p, []string{"PW"}))
 	store := guardfile.NewIn(d)
 	acct := provider.Account{Provider: "vcf", Origin: "https://sddc.test:443", Kind: provider.KindUser, Principal: "alice"}
@@ -143,7 +143,7 @@ func TestStateFilesStayInTheHeldDir(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer d.Close()
-	p, err := agent.PathsVariant(d, "/c.yaml", "00112233aabbccdd")
+	p, err := paths.Locate(d, "/c.yaml", "00112233aabbccdd")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -233,7 +233,7 @@ func TestForeignRuntimeDirRefused(t *testing.T) {
 				t.Fatalf("another user's XDG_RUNTIME_DIR %s was accepted", xdg)
 			}
 			if !errors.Is(err, paths.ErrInsecureDir) || !strings.Contains(err.Error(), "su -") {
-				t.Fatalf("err = %v, want ErrInsecureDir naming the fix", err)
+				t.Fatalf("err = %v, want paths.ErrInsecureDir naming the fix", err)
 			}
 			sameSnapshot(t, "outside", before, snapshot(t, outside))
 			sameSnapshot(t, "the foreign XDG_RUNTIME_DIR", beforeXDG, snapshot(t, xdg))

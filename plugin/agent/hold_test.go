@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"google.golang.org/grpc"
+
+	"github.com/tokenkeeper/tokenkeeper/plugin/paths"
 )
 
 // holder is a hand-written HoldUntil: the keeper's latest KeepAliveUntil,
@@ -67,7 +69,7 @@ func TestIdleHold(t *testing.T) {
 // as TestServeIdleExit: the gRPC server blocks on the socket, which a
 // synctest bubble does not count as idle.
 func TestServeHoldsForKeepAlive(t *testing.T) {
-	p, _ := PathsFor(shortRoot(t), "/c.yaml")
+	p, _ := paths.Locate(shortRoot(t), "/c.yaml", "")
 	s, err := Listen(context.Background(), p, nil)
 	if err != nil {
 		t.Fatal(err)

@@ -4,6 +4,8 @@ import (
 	"net"
 
 	"github.com/hashicorp/go-hclog"
+
+	"github.com/tokenkeeper/tokenkeeper/plugin/paths"
 )
 
 // Listener accepts only connections whose peer runs as UID; every other
@@ -25,7 +27,7 @@ func (l *Listener) Accept() (net.Conn, error) {
 		if err != nil {
 			return nil, err
 		}
-		uid, pid, err := PeerCred(c)
+		uid, pid, err := paths.PeerCred(c)
 		if err == nil && uid == l.UID {
 			return c, nil
 		}

@@ -2,41 +2,21 @@ package agent
 
 import (
 	"errors"
-	"fmt"
 	"os"
 	"path/filepath"
 	"sync"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/tokenkeeper/tokenkeeper/plugin/paths"
 )
-
-// MaxLogSize bounds an agent's log: beyond it the log is renamed to
-// <log>.1 (replacing the previous one) and a new one begun, so an agent
-// never holds more than two log files of this size in the runtime
-// directory, often a small tmpfs.
-const MaxLogSize = 1 << 20
-
-// OpenLog opens the log of the agent p for appending, in the runtime
-// directory (0600, never through a symlink), first rotating it when it
-// has outgrown MaxLogSize.
-func OpenLog(p Paths) (*os.File, error) {
-	name := filepath.Base(p.Log)
-	if st, err := p.Dir.Lstat(name); err == nil && st.Size > MaxLogSize {
-		_ = p.Dir.Rename(name, name+".1")
-	}
-	f, err := p.Dir.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
-	if err != nil {
-		return nil, fmt.Errorf("could not open agent log: %w", err)
-	}
-	return f, nil
-}
 
 // LogWriter writes to stderr and, when stderr is the agent's log file
 // (a detached agent), rotates that log once it outgrows max: the log is
 // renamed to <log>.1 and a new log is put in place of stderr, so the
 // logger and the Go runtime (a panic) both write to the new one.
 type LogWriter struct {
-	p   Paths
+	p   paths.Agent
 	max int64
 
 	mu   sync.Mutex // guards size and ours
@@ -45,7 +25,7 @@ type LogWriter struct {
 }
 
 // NewLogWriter returns the writer of agent p's log (see LogWriter).
-func NewLogWriter(p Paths, max int64) *LogWriter {
+func NewLogWriter(p paths.Agent, max int64) *LogWriter {
 	w := &LogWriter{p: p, max: max}
 	var st unix.Stat_t
 	if unix.Fstat(int(os.Stderr.Fd()), &st) == nil && st.Mode&unix.S_IFMT == unix.S_IFREG {

@@ -1,3 +1,9 @@
+// Package agent runs the tokenkeeper agent: the TokenService served on a
+// unix socket in a private runtime directory, to peers of the same uid only,
+// until it has been idle for a while. It is the server half only: which
+// agent serves a caller is paths.Agent (paths.Locate), and finding,
+// starting, stopping and listing agents is package agentconn, shared by
+// the CLI and every Go host.
 package agent
 
 import (
@@ -38,7 +44,7 @@ type Socket struct {
 // that is exiting holds it for a moment) and binds p.Socket, mode 0600, in
 // the runtime directory — replacing a stale socket a crashed agent left
 // behind, never following a link — accepting only peers of this uid.
-func Listen(ctx context.Context, p Paths, logger hclog.Logger) (*Socket, error) {
+func Listen(ctx context.Context, p paths.Agent, logger hclog.Logger) (*Socket, error) {
 	lock, err := p.Dir.Lock(ctx, filepath.Base(p.Run))
 	if err != nil {
 		return nil, fmt.Errorf("%w (%v)", ErrAlreadyRunning, err)

@@ -12,6 +12,7 @@ import (
 	"google.golang.org/grpc"
 
 	"github.com/tokenkeeper/tokenkeeper/internal/testutil"
+	"github.com/tokenkeeper/tokenkeeper/plugin/paths"
 )
 
 // TestServeHoldsUnsaved: an agent that is asked to stop (SIGTERM, agent
@@ -21,7 +22,7 @@ import (
 func TestServeHoldsUnsaved(t *testing.T) {
 	for _, why := range []string{"stop", "idle"} {
 		t.Run(why, func(t *testing.T) {
-			p, _ := PathsFor(shortRoot(t), "/c.yaml")
+			p, _ := paths.Locate(shortRoot(t), "/c.yaml", "")
 			s, err := Listen(context.Background(), p, nil)
 			if err != nil {
 				t.Fatal(err)

@@ -1,14 +1,18 @@
-// Package agentconn is the client half of the agent's life shared by the
-// CLI and every Go host (package host, the Packer data source): find the
-// agent listening on a socket, or have one started, and tell when the
-// agent that failed a call has since left the socket — it retired because
-// the profiles file changed, or idled out during the call — so that the
-// caller runs the call once more on its successor.
+// Package agentconn is the client half of the agent's life, shared by the
+// CLI and every Go host (package host, the Packer data source): which
+// agent serves a caller (Locate, over paths.Agent), find the agent
+// listening on a socket or have one started (Finder, Start: exactly one
+// of many racing callers starts it), tell when the agent that failed a
+// call has since left the socket — it retired because the profiles file
+// changed, or idled out during the call — so that the caller runs the
+// call once more on its successor (Finder.Left), whether one runs
+// (Running, PID), stop agents and wait for them to exit (Stop, AwaitExit,
+// Gone).
 //
-// It speaks no gRPC and links neither the keeper nor the configuration:
-// package host stays thin. Starting an agent is the caller's (the CLI
-// passes agent.Starter.Ensure; a Go host passes nothing and never starts
-// one).
+// It speaks no gRPC and links neither the keeper, the configuration, the
+// agent server nor any YAML, protobuf, go-plugin or CLI library (see
+// TestStaysLeaf): package host stays thin and a lean front binary can be
+// built on it. A Go host never starts an agent; the CLI passes Start.
 package agentconn
 
 import (
@@ -47,7 +51,7 @@ type Finder struct {
 	// Socket is where the agent listens (paths.Agent.Socket).
 	Socket string
 	// Start, if set, starts an agent when none answers and returns once
-	// one does (the CLI: agent.Starter.Ensure, which starts exactly one
+	// one does (the CLI: Start, which starts exactly one
 	// of many racing callers). Nil never starts one: Find then fails
 	// with ErrNoAgent.
 	Start func(ctx context.Context) error

@@ -9,7 +9,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/tokenkeeper/tokenkeeper/plugin/paths"
 	"github.com/tokenkeeper/tokenkeeper/plugin/role"
 	"github.com/tokenkeeper/tokenkeeper/plugin/secret"
 )
@@ -192,14 +191,6 @@ func (e *Error) Error() string {
 
 // Unwrap returns the cause.
 func (e *Error) Unwrap() error { return e.Err }
-
-// DefaultPath returns where the profiles file is looked for:
-// $TOKENKEEPER_CONFIG, else $XDG_CONFIG_HOME/tokenkeeper/config.yaml, else
-// $HOME/.config/tokenkeeper/config.yaml; "" when none of them is set.
-// getenv is os.Getenv outside tests.
-func DefaultPath(getenv func(string) string) string {
-	return paths.ConfigFile(getenv) // one definition, shared with hosts
-}
 
 // Load reads, parses and validates the profiles file at path. Relative
 // paths in it (file references, ca_file) are relative to its directory.

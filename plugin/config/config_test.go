@@ -217,24 +217,3 @@ func TestConfigProfile(t *testing.T) {
 		t.Fatalf("Profile on an empty config: %v", err)
 	}
 }
-
-func TestDefaultPath(t *testing.T) {
-	tests := []struct {
-		name string
-		env  map[string]string
-		want string
-	}{
-		{"explicit", map[string]string{"TOKENKEEPER_CONFIG": "/x.yaml", "XDG_CONFIG_HOME": "/xdg", "HOME": "/h"}, "/x.yaml"},
-		{"xdg", map[string]string{"XDG_CONFIG_HOME": "/xdg", "HOME": "/h"}, "/xdg/tokenkeeper/config.yaml"},
-		{"relative xdg ignored", map[string]string{"XDG_CONFIG_HOME": "xdg", "HOME": "/h"}, "/h/.config/tokenkeeper/config.yaml"},
-		{"home", map[string]string{"HOME": "/h"}, "/h/.config/tokenkeeper/config.yaml"},
-		{"nothing", map[string]string{}, ""},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			if got := DefaultPath(func(k string) string { return tt.env[k] }); got != tt.want {
-				t.Fatalf("DefaultPath = %q, want %q", got, tt.want)
-			}
-		})
-	}
-}

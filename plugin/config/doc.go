@@ -2,7 +2,7 @@
 // every problem is reported with its file, line, profile and field, and in
 // which secrets are never literals but references resolved at use.
 //
-// The file is found by DefaultPath ($TOKENKEEPER_CONFIG, else
+// The file is found by paths.ConfigFile ($TOKENKEEPER_CONFIG, else
 // $XDG_CONFIG_HOME/tokenkeeper/config.yaml, else
 // ~/.config/tokenkeeper/config.yaml) unless --config names it:
 //

@@ -3,6 +3,7 @@ package paths
 import (
 	"bufio"
 	"crypto/hmac"
+	"crypto/rand"
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
@@ -17,8 +18,8 @@ import (
 
 // KeyFile is the random key, in the runtime directory, that makes an
 // environment tag (EnvTag) a keyed hash: the tag in a file name can then
-// not be tested offline against guessed passwords. The agent side creates
-// it (agent.EnvTag); hosts only read it.
+// not be tested offline against guessed passwords. Callers that load the
+// configuration create it (TagOf); hosts only read it (SeenTag).
 const KeyFile = "agent.key"
 
 // KeySize is the length of the key in KeyFile.
@@ -106,31 +107,83 @@ func ReadEnvNames(p Agent) ([]string, error) {
 	return names, nil
 }
 
-// AgentSeenBy names the files of the agent serving configPath for a
-// caller whose environment lookup gives: the agent's names file (written
-// by every agent of a configuration that reads variables) says which
-// variables count, the key in dir makes them a tag. With no names file or
-// no key it is the untagged agent (AgentIn) — that of a configuration
-// reading no variable. Hosts use this; the CLI, which loads the
-// configuration, computes the same tag from it.
-func AgentSeenBy(dir *Dir, configPath string, lookup func(string) (string, bool)) (Agent, error) {
-	p, err := AgentIn(dir, configPath)
+// SeenTag is the tag (see Agent) of the agent serving configPath for a
+// caller whose environment lookup gives, for a caller that does not load
+// the configuration (a Go host): the agents' names file (written by every
+// agent of a configuration that reads variables) says which variables
+// count, the key in dir makes them a tag. With no names file or no key it
+// is "", the agent of a configuration reading no variable. The CLI, which
+// loads the configuration, computes the same tag with TagOf.
+func SeenTag(dir *Dir, configPath string, lookup func(string) (string, bool)) (string, error) {
+	p, err := Locate(dir, configPath, "")
 	if err != nil {
-		return Agent{}, err
+		return "", err
 	}
 	names, err := ReadEnvNames(p)
 	if errors.Is(err, os.ErrNotExist) || err == nil && len(names) == 0 {
-		return p, nil
+		return "", nil
 	}
 	if err != nil {
-		return Agent{}, err
+		return "", err
 	}
 	key, err := ReadKey(dir)
 	if errors.Is(err, os.ErrNotExist) {
-		return p, nil
+		return "", nil
 	}
 	if err != nil {
-		return Agent{}, err
+		return "", err
 	}
-	return AgentVariant(dir, configPath, EnvTag(key, names, lookup))
+	return EnvTag(key, names, lookup), nil
+}
+
+// TagOf is the tag (see Agent) of a caller that has loaded the
+// configuration: EnvTag over the variables names it reads, as lookup
+// sees them, with the key in dir/KeyFile, created on first use. No names
+// is "" and needs no key.
+func TagOf(dir *Dir, names []string, lookup func(string) (string, bool)) (string, error) {
+	if len(names) == 0 {
+		return "", nil
+	}
+	key, err := loadKey(dir)
+	if err != nil {
+		return "", err
+	}
+	return EnvTag(key, names, lookup), nil
+}
+
+// loadKey reads the key in dir, creating it when missing. A new key is
+// written in full to a temporary file and linked into place, which fails
+// when another process got there first: every caller ends up with the
+// same, complete key.
+func loadKey(dir *Dir) ([]byte, error) {
+	for range 3 {
+		k, err := ReadKey(dir)
+		if !errors.Is(err, os.ErrNotExist) {
+			return k, err
+		}
+		if err := createKey(dir); err != nil && !errors.Is(err, os.ErrExist) {
+			return nil, err
+		}
+	}
+	return ReadKey(dir)
+}
+
+func createKey(dir *Dir) error {
+	k := make([]byte, KeySize)
+	if _, err := rand.Read(k); err != nil {
+		return fmt.Errorf("could not make agent key: %w", err)
+	}
+	tmp, f, err := dir.CreateTemp(KeyFile)
+	if err != nil {
+		return fmt.Errorf("could not write agent key: %w", err)
+	}
+	defer func() { _ = dir.Remove(tmp) }()
+	_, err = f.Write(k)
+	if err = errors.Join(err, f.Sync(), f.Close()); err != nil {
+		return fmt.Errorf("could not write agent key: %w", err)
+	}
+	if err := dir.Link(tmp, KeyFile); err != nil {
+		return err // os.ErrExist: another process made it first
+	}
+	return nil
 }

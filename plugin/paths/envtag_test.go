@@ -51,21 +51,29 @@ func TestEnvTag(t *testing.T) {
 	}
 }
 
-// TestAgentSeenBy: a host finds the untagged agent until an agent has
+// TestSeenTag: a host finds the untagged agent until an agent has
 // recorded names and a key exists, then the agent its environment tags.
-func TestAgentSeenBy(t *testing.T) {
+func TestSeenTag(t *testing.T) {
 	dir := openTemp(t)
 	cfg := filepath.Join(dir.Path(), "config.yaml")
 	env := lookupMap(map[string]string{"VCF_PW": "pw"})
-	untagged, err := AgentIn(dir, cfg)
+	// seenBy is the agent a host finds (host.SocketPath).
+	seenBy := func() (Agent, error) {
+		tag, err := SeenTag(dir, cfg, env)
+		if err != nil {
+			return Agent{}, err
+		}
+		return Locate(dir, cfg, tag)
+	}
+	untagged, err := Locate(dir, cfg, "")
 	if err != nil {
 		t.Fatal(err)
 	}
 	check := func(want Agent) {
 		t.Helper()
-		got, err := AgentSeenBy(dir, cfg, env)
+		got, err := seenBy()
 		if err != nil || got != want {
-			t.Fatalf("AgentSeenBy = %+v (%v), want %+v", got, err, want)
+			t.Fatalf("SeenTag = %+v (%v), want %+v", got, err, want)
 		}
 	}
 	check(untagged) // no names file
@@ -77,7 +85,7 @@ func TestAgentSeenBy(t *testing.T) {
 	if err := os.WriteFile(dir.Join(KeyFile), key, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	tagged, err := AgentVariant(dir, cfg, EnvTag(key, []string{"VCF_PW"}, env))
+	tagged, err := Locate(dir, cfg, EnvTag(key, []string{"VCF_PW"}, env))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -85,8 +93,8 @@ func TestAgentSeenBy(t *testing.T) {
 	if err := os.Chmod(untagged.Names, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := AgentSeenBy(dir, cfg, env); !errors.Is(err, ErrInsecureDir) {
-		t.Fatalf("AgentSeenBy with a readable names file: %v, want ErrInsecureDir", err)
+	if _, err := seenBy(); !errors.Is(err, ErrInsecureDir) {
+		t.Fatalf("SeenTag with a readable names file: %v, want ErrInsecureDir", err)
 	}
 }
 

@@ -43,16 +43,26 @@ func ConfigFile(getenv func(string) string) string {
 	return ""
 }
 
-// Agent are the files of one agent in the runtime directory. One agent
-// serves one configuration file: the names carry a hash of its absolute
-// path, so `get --config a.yaml` and `get --config b.yaml` each find (or
-// start) their own agent instead of asking one for profiles it does not
-// know.
+// Agent is the one answer to "which agent serves me": the agent of one
+// profiles file (Config) for one view of the environment variables its
+// {env: …} secrets read (Tag), and its files in the runtime directory.
+// One agent serves one configuration file: the names carry a hash of its
+// absolute path, so `get --config a.yaml` and `get --config b.yaml` each
+// find (or start) their own agent instead of asking one for profiles it
+// does not know. Callers whose environments give those variables
+// different values each have their own agent, told apart by the tag
+// (TagOf, SeenTag): a caller never gets a token made from a value it no
+// longer has. Locate is its only constructor.
 type Agent struct {
 	// Dir is the open runtime directory the files are in: every file is
 	// opened relative to it (see Dir), by base name; the paths below are
 	// for messages and for dialing the socket.
-	Dir    *Dir
+	Dir *Dir
+	// Config is the absolute path of the profiles file the agent serves.
+	Config string
+	// Tag is a keyed hash of the values of the variables the
+	// configuration reads (lower-case hex), "" for one that reads none.
+	Tag    string
 	Socket string // the unix socket
 	Spawn  string // lock held by a client while it starts the agent
 	Run    string // lock held by the agent for its whole life
@@ -60,36 +70,30 @@ type Agent struct {
 	// Names lists the environment variables the configuration reads
 	// (FormatEnvNames), one file shared by every agent of the
 	// configuration: hosts that do not load the configuration read it to
-	// find their agent (AgentSeenBy).
+	// find their agent (SeenTag).
 	Names string
 }
 
-// AgentIn names the files, in the runtime directory dir, of the agent
-// serving configPath (made absolute) that reads no environment variable.
-func AgentIn(dir *Dir, configPath string) (Agent, error) { return AgentVariant(dir, configPath, "") }
-
-// AgentVariant names the files of one of the agents serving configPath.
-// Callers whose environments give different values to the variables the
-// configuration reads ({env: …} secrets) each have their own agent, told
-// apart by variant: lower-case hex (a keyed hash of those values, see
-// EnvTag), or "" for a configuration that reads none — the agent AgentIn
-// names. Go hosts find theirs with AgentSeenBy.
-func AgentVariant(dir *Dir, configPath, variant string) (Agent, error) {
-	if strings.Trim(variant, "0123456789abcdef") != "" {
-		return Agent{}, fmt.Errorf("invalid agent variant %q: want lower-case hex", variant)
+// Locate names the agent serving configPath (made absolute) for the tag
+// tag in the runtime directory dir: "" for the agent of a configuration
+// that reads no variable, else the caller's TagOf or SeenTag.
+func Locate(dir *Dir, configPath, tag string) (Agent, error) {
+	if !isTag(tag) {
+		return Agent{}, fmt.Errorf("invalid agent tag %q: want lower-case hex", tag)
 	}
 	abs, err := filepath.Abs(configPath)
 	if err != nil {
 		return Agent{}, fmt.Errorf("could not resolve config path: %w", err)
 	}
-	sum := sha256.Sum256([]byte(abs))
-	base := filepath.Join(dir.Path(), AgentPrefix+hex.EncodeToString(sum[:6]))
+	base := filepath.Join(dir.Path(), configBase(abs))
 	names := base + ".env"
-	if variant != "" {
-		base += "-" + variant
+	if tag != "" {
+		base += "-" + tag
 	}
 	return Agent{
 		Dir:    dir,
+		Config: abs,
+		Tag:    tag,
 		Socket: base + ".sock",
 		Spawn:  base + ".spawn.lock",
 		Run:    base + ".run.lock",
@@ -98,46 +102,67 @@ func AgentVariant(dir *Dir, configPath, variant string) (Agent, error) {
 	}, nil
 }
 
-// AgentVariants lists the variants of the agents of configPath whose
-// socket file exists in dir ("" included), sorted: every agent that may
-// serve the file, for `agent stop`.
-func AgentVariants(dir *Dir, configPath string) ([]string, error) {
-	p, err := AgentIn(dir, configPath)
+// isTag: tag is "" or lower-case hex.
+func isTag(tag string) bool { return strings.Trim(tag, "0123456789abcdef") == "" }
+
+// configBase is the start of the file names of every agent of the
+// configuration file abs.
+func configBase(abs string) string {
+	sum := sha256.Sum256([]byte(abs))
+	return AgentPrefix + hex.EncodeToString(sum[:6])
+}
+
+// Agents are the agents of configPath whose socket file exists in dir,
+// whatever their tag, in tag order ("" first): every agent that may serve
+// the file, for `agent stop` and `status`.
+func Agents(dir *Dir, configPath string) ([]Agent, error) {
+	abs, err := filepath.Abs(configPath)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("could not resolve config path: %w", err)
 	}
-	base := filepath.Base(strings.TrimSuffix(p.Socket, ".sock"))
+	base := configBase(abs)
 	names, err := dir.Names()
 	if err != nil {
 		return nil, fmt.Errorf("could not list runtime directory: %w", err)
 	}
-	var out []string
+	var tags []string
 	for _, name := range names {
 		rest, ok := strings.CutPrefix(name, base)
 		if !ok || !strings.HasSuffix(rest, ".sock") {
 			continue
 		}
 		rest = strings.TrimSuffix(rest, ".sock")
-		if v, ok := strings.CutPrefix(rest, "-"); rest == "" || ok && v != "" && strings.Trim(v, "0123456789abcdef") == "" {
-			out = append(out, v)
+		if v, ok := strings.CutPrefix(rest, "-"); rest == "" || ok && v != "" && isTag(v) {
+			tags = append(tags, v)
 		}
 	}
-	slices.Sort(out) // "" first
+	slices.Sort(tags) // "" first
+	out := make([]Agent, 0, len(tags))
+	for _, t := range tags {
+		a, err := Locate(dir, abs, t)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, a)
+	}
 	return out, nil
 }
 
-// AgentFor names the files of the agent serving configPath in this user's
-// runtime directory (OpenRuntimeDir, created when needed); the caller
-// closes its Dir. An empty configPath is ErrNoConfig.
-func AgentFor(getenv func(string) string, configPath string) (Agent, error) {
-	if configPath == "" {
-		return Agent{}, ErrNoConfig
-	}
-	dir, err := OpenRuntimeDir(getenv)
+// AgentSockets lists the sockets of every agent in dir, whatever its
+// configuration file, sorted: `agent stop --all`.
+func AgentSockets(dir *Dir) ([]string, error) {
+	names, err := dir.Names()
 	if err != nil {
-		return Agent{}, err
+		return nil, fmt.Errorf("could not list runtime directory: %w", err)
 	}
-	return AgentIn(dir, configPath)
+	slices.Sort(names)
+	var out []string
+	for _, n := range names {
+		if strings.HasPrefix(n, AgentPrefix) && strings.HasSuffix(n, ".sock") {
+			out = append(out, dir.Join(n))
+		}
+	}
+	return out, nil
 }
 
 // AgentPrefix starts the name of every file of an agent in the runtime

@@ -1,7 +1,6 @@
 package paths
 
 import (
-	"errors"
 	"path/filepath"
 	"testing"
 )
@@ -36,20 +35,44 @@ func TestConfigFile(t *testing.T) {
 	}
 }
 
-// TestAgentFor: the socket every caller derives is the one the agent
+// TestLocate: the socket every caller derives is the one the agent
 // serving that file listens on, in the private runtime directory.
-func TestAgentFor(t *testing.T) {
+func TestLocate(t *testing.T) {
 	xdg := t.TempDir()
-	a, err := AgentFor(env(map[string]string{"XDG_RUNTIME_DIR": xdg}), "/etc/tk.yaml")
+	dir, err := OpenRuntimeDir(env(map[string]string{"XDG_RUNTIME_DIR": xdg}))
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer a.Dir.Close()
-	want, _ := AgentIn(a.Dir, "/etc/tk.yaml")
-	if a != want || filepath.Dir(a.Socket) != filepath.Join(xdg, "tokenkeeper") {
-		t.Fatalf("AgentFor = %+v, want %+v", a, want)
+	defer dir.Close()
+	a, err := Locate(dir, "/etc/tk.yaml", "")
+	if err != nil {
+		t.Fatal(err)
 	}
-	if _, err := AgentFor(env(nil), ""); !errors.Is(err, ErrNoConfig) {
-		t.Fatalf("no config path: %v, want ErrNoConfig", err)
+	want, _ := Locate(dir, "/etc/../etc/tk.yaml", "")
+	if a != want || filepath.Dir(a.Socket) != filepath.Join(xdg, "tokenkeeper") || a.Config != "/etc/tk.yaml" {
+		t.Fatalf("Locate = %+v, want %+v", a, want)
+	}
+}
+
+// TestConfigFileDefaults: moved here with config.DefaultPath, which only
+// forwarded to ConfigFile.
+func TestConfigFileDefaults(t *testing.T) {
+	tests := []struct {
+		name string
+		env  map[string]string
+		want string
+	}{
+		{"explicit", map[string]string{"TOKENKEEPER_CONFIG": "/x.yaml", "XDG_CONFIG_HOME": "/xdg", "HOME": "/h"}, "/x.yaml"},
+		{"xdg", map[string]string{"XDG_CONFIG_HOME": "/xdg", "HOME": "/h"}, "/xdg/tokenkeeper/config.yaml"},
+		{"relative xdg ignored", map[string]string{"XDG_CONFIG_HOME": "xdg", "HOME": "/h"}, "/h/.config/tokenkeeper/config.yaml"},
+		{"home", map[string]string{"HOME": "/h"}, "/h/.config/tokenkeeper/config.yaml"},
+		{"nothing", map[string]string{}, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := ConfigFile(func(k string) string { return tt.env[k] }); got != tt.want {
+				t.Fatalf("DefaultPath = %q, want %q", got, tt.want)
+			}
+		})
 	}
 }

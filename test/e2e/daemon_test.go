@@ -346,7 +346,7 @@ func agentLog(t *testing.T, tk *tkEnv, configPath string) string {
 		t.Fatal(err)
 	}
 	defer d.Close()
-	p, err := paths.AgentIn(d, configPath)
+	p, err := paths.Locate(d, configPath, "")
 	if err != nil {
 		t.Fatal(err)
 	}

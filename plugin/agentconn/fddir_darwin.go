@@ -1,4 +1,4 @@
-package agent
+package agentconn
 
 // fdDir lists this process's open descriptors: macOS has no /proc, but
 // its fdesc file system on /dev/fd lists them (fdesc(5)).

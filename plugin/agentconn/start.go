@@ -1,4 +1,4 @@
-package agent
+package agentconn
 
 import (
 	"context"
@@ -9,6 +9,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/tokenkeeper/tokenkeeper/plugin/paths"
 )
 
 // ErrNotReady: the agent that was started did not answer in time.
@@ -17,7 +19,7 @@ var ErrNotReady = errors.New("agent did not become ready")
 // Starter finds a running agent or starts exactly one.
 type Starter struct {
 	// Paths of the agent.
-	Paths Paths
+	Paths paths.Agent
 	// Probe returns nil when an agent answers on Paths.Socket.
 	Probe func(ctx context.Context) error
 	// Spawn starts an agent in the background; the returned channel
@@ -87,8 +89,8 @@ func (s Starter) poll(ctx context.Context, exited <-chan error) error {
 // caller's, so that no crash dumps core (the agent's memory holds
 // secrets). The agent then turns core dumps and ptrace access off itself
 // (Harden). The channel yields when the child exits.
-func SpawnDetached(exe string, args, env []string, p Paths) (<-chan error, error) {
-	logf, err := OpenLog(p)
+func SpawnDetached(exe string, args, env []string, p paths.Agent) (<-chan error, error) {
+	logf, err := p.OpenLog()
 	if err != nil {
 		return nil, err
 	}

@@ -1,4 +1,4 @@
-package agent
+package agentconn
 
 // fdDir lists this process's open descriptors.
 const fdDir = "/proc/self/fd"

@@ -1,6 +1,6 @@
 //go:build linux || darwin
 
-package agent
+package agentconn
 
 import (
 	"bytes"
@@ -13,6 +13,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/tokenkeeper/tokenkeeper/plugin/paths"
 )
 
 // inheritablePipe returns a pipe whose write end lacks FD_CLOEXEC, as a
@@ -36,7 +38,7 @@ func inheritablePipe(t *testing.T) (r, w *os.File) {
 func TestSpawnDetachedKeepsNoInheritedFD(t *testing.T) {
 	r, w := inheritablePipe(t)
 	wfd := int(w.Fd())
-	p, _ := PathsFor(shortRoot(t), "/c.yaml")
+	p, _ := paths.Locate(shortRoot(t), "/c.yaml", "")
 	log := p.Log
 	exited, err := SpawnDetached("/bin/sh", []string{"-c", "echo $$ >&2; exec sleep 60"}, nil, p)
 	if err != nil {
