@@ -4,7 +4,6 @@
 package plugin
 
 import (
-	"context"
 	"os"
 
 	"github.com/hashicorp/go-hclog"
@@ -12,16 +11,16 @@ import (
 	"google.golang.org/grpc"
 
 	"github.com/tokenkeeper/tokenkeeper/plugin/wire"
-	tokenkeeperv1 "github.com/tokenkeeper/tokenkeeper/proto/tokenkeeper/v1"
 )
 
-// GRPCPlugin is the go-plugin binding of the TokenService. On the plugin
-// side Service must be set; on the host side the zero value is enough.
+// GRPCPlugin is the go-plugin binding of the TokenService on the plugin
+// side: Service answers the calls. Its host half is wire.ClientPlugin's,
+// the one binding hosts use.
 type GRPCPlugin struct {
-	goplugin.NetRPCUnsupportedPlugin
-	// Service answers the calls (plugin side only).
+	wire.ClientPlugin
+	// Service answers the calls.
 	Service Service
-	// Logger receives per-call debug lines (plugin side only).
+	// Logger receives per-call debug lines.
 	Logger hclog.Logger
 }
 
@@ -29,11 +28,6 @@ type GRPCPlugin struct {
 func (p *GRPCPlugin) GRPCServer(_ *goplugin.GRPCBroker, s *grpc.Server) error {
 	Register(s, p.Service, p.Logger)
 	return nil
-}
-
-// GRPCClient returns a tokenkeeperv1.TokenServiceClient on the connection.
-func (p *GRPCPlugin) GRPCClient(_ context.Context, _ *goplugin.GRPCBroker, cc *grpc.ClientConn) (any, error) {
-	return tokenkeeperv1.NewTokenServiceClient(cc), nil
 }
 
 // Serve serves svc as a go-plugin plugin on this process: gRPC only, with

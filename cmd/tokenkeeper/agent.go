@@ -12,14 +12,11 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/spf13/cobra"
-	"google.golang.org/grpc"
 
 	"github.com/tokenkeeper/tokenkeeper/host/exec"
-	"github.com/tokenkeeper/tokenkeeper/plugin"
 	"github.com/tokenkeeper/tokenkeeper/plugin/agent"
 	"github.com/tokenkeeper/tokenkeeper/plugin/agentconn"
 	"github.com/tokenkeeper/tokenkeeper/plugin/config"
-	"github.com/tokenkeeper/tokenkeeper/plugin/keeper"
 	"github.com/tokenkeeper/tokenkeeper/plugin/paths"
 )
 
@@ -130,16 +127,10 @@ func (a *app) runAgent(ctx context.Context, idle time.Duration, idleSet, detache
 		logger.Warn("Go hosts will not find this agent", "error", err)
 	}
 	logger.Info("serving profiles", "config", abs, "profiles", strings.Join(cfg.Names(), ","), "detached", detached)
-	return agent.Serve(ctx, sock, agent.Options{
-		Register:      func(s *grpc.Server) { plugin.Register(s, k, logger.Named("server")) },
-		IdleTimeout:   idle,
-		UnusedTimeout: unused,
-		HoldUntil:     func() time.Time { return keepAliveUntil(k.Status()) },
-		Stale:         stale,
-		Shutdown:      func(ctx context.Context) error { stopProxies(); return k.Close(ctx) },
-		Unsaved:       k.SaveUnsaved,
-		Logger:        logger,
-	})
+	o := agentOptions(k, logger)
+	o.IdleTimeout, o.UnusedTimeout, o.Stale = idle, unused, stale
+	o.Shutdown = func(ctx context.Context) error { stopProxies(); return k.Close(ctx) }
+	return agent.Serve(ctx, sock, o)
 }
 
 // agentLogger logs at info unless --log-level says otherwise. A detached
@@ -168,20 +159,6 @@ func unusedTimeout(getenv func(string) string, detached bool) (time.Duration, er
 		return 0, exec.Errorf(exec.CodeBadConfig, "invalid %s %q: want a positive duration", envUnusedTimeout, v)
 	}
 	return d, nil
-}
-
-// keepAliveUntil is the latest time the keeper promised a caller to keep a
-// session alive (zero: none). The agent does not exit before it: exiting
-// revokes, and a Cloud Director logout ends the session a token handed out
-// with that expiresAt depends on.
-func keepAliveUntil(st []keeper.Status) time.Time {
-	var until time.Time
-	for _, s := range st {
-		if s.KeepAliveUntil.After(until) {
-			until = s.KeepAliveUntil
-		}
-	}
-	return until
 }
 
 // prepareAgent loads the configuration the agent serves and names its

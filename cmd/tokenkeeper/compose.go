@@ -1,11 +1,19 @@
 package main
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"path/filepath"
+	"time"
 
 	"github.com/hashicorp/go-hclog"
+	"google.golang.org/grpc"
 
+	"github.com/tokenkeeper/tokenkeeper/host"
+	"github.com/tokenkeeper/tokenkeeper/host/exec"
+	"github.com/tokenkeeper/tokenkeeper/plugin"
+	"github.com/tokenkeeper/tokenkeeper/plugin/agent"
 	"github.com/tokenkeeper/tokenkeeper/plugin/config"
 	"github.com/tokenkeeper/tokenkeeper/plugin/guardfile"
 	"github.com/tokenkeeper/tokenkeeper/plugin/keeper"
@@ -152,4 +160,148 @@ func resolver(r *secret.Ref) interface {
 		return nil
 	}
 	return *r
+}
+
+// inProcess is a client of a keeper in this process (--no-agent, config
+// check --online), through the very TokenService conversions and error
+// statuses the agent answers with (plugin.InProcess): every token and
+// every error reaches the verbs one way. oneShot: the keeper detaches
+// every profile it hands a token out of (Keeper.Detach: VCF revokes the
+// refresh token), and Close revokes nothing else, so the process leaves
+// behind only the access token it printed; otherwise Close revokes
+// everything.
+func (a *app) inProcess(oneShot bool) (*host.Client, error) {
+	cfg, err := a.loadConfig()
+	if err != nil {
+		return nil, err
+	}
+	// In-process, nobody else will show the configuration's warnings;
+	// through the agent they are in its log, not on every get's stderr.
+	if oneShot {
+		a.printWarnings(cfg)
+	}
+	// One shot: nothing keeps a session alive after this process, so the
+	// keeper refuses a min validity only its keepalive could honour.
+	k, err := a.newKeeper(cfg, a.logger("off"), func(o *keeper.Options) { o.OneShot = oneShot })
+	if err != nil {
+		return nil, err
+	}
+	if !oneShot {
+		return host.NewClient(plugin.InProcess(k, nil), func() error {
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			return k.Close(ctx)
+		}), nil
+	}
+	return host.NewClient(plugin.InProcess(oneShotKeeper{k}, nil), func() error { return abandon(k) }), nil
+}
+
+// newKeeper builds the keeper of the agent or of an in-process call, with
+// the safety margin of $TOKENKEEPER_SAFETY_MARGIN as in plugin mode.
+func (a *app) newKeeper(cfg *config.Config, logger hclog.Logger, tune ...func(*keeper.Options)) (*keeper.Keeper, error) {
+	margin, err := safetyMargin(a.env.Getenv(envSafetyMargin))
+	if err != nil {
+		return nil, exec.Errorf(exec.CodeBadConfig, "invalid %s: %v", envSafetyMargin, err)
+	}
+	tune = append([]func(*keeper.Options){func(o *keeper.Options) { o.SafetyMargin = margin }}, tune...)
+	k, err := buildKeeper(cfg, logger, a.env, tune...)
+	if err != nil {
+		return nil, &exec.Error{Code: exec.CodeBadConfig, Message: err.Error(), Err: err}
+	}
+	return k, nil
+}
+
+// oneShotKeeper is the keeper of a process that exits after one call: it
+// leaves behind only the access token it hands out.
+type oneShotKeeper struct{ *keeper.Keeper }
+
+// Get gets the token, then lets go of the profile: the keeper knows what
+// that allows revoking (VCF: the refresh token; VCD: nothing, a logout
+// would end the token too).
+func (o oneShotKeeper) Get(ctx context.Context, profile string, opts keeper.GetOptions) (keeper.Token, error) {
+	t, err := o.Keeper.Get(ctx, profile, opts)
+	if err != nil {
+		return keeper.Token{}, o.withUnsaved(err)
+	}
+	if err := o.Detach(ctx, profile); err != nil {
+		return keeper.Token{}, fmt.Errorf("could not let go of the profile after login: %w", err)
+	}
+	return t, nil
+}
+
+// withUnsaved adds to the error of a failed one-shot call what became of
+// a rotated service-account token the call could not store: the call is
+// stopped (its provider saves the token to a recovery file) and the error
+// names that file, unless err does already.
+func (o oneShotKeeper) withUnsaved(err error) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	_ = o.Abandon(ctx)
+	var ns *secret.NotStoredError
+	if errors.As(err, &ns) {
+		return err
+	}
+	if uerr := o.SaveUnsaved(ctx); uerr != nil {
+		return fmt.Errorf("%w; %w", err, uerr)
+	}
+	return err
+}
+
+// abandon ends a one-shot keeper, revoking nothing: the process is about
+// to exit and the token it printed must stay valid. It stops the calls in
+// flight, so that a rotated token one could not store is saved to its
+// recovery file before the process exits.
+func abandon(k *keeper.Keeper) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	return k.Abandon(ctx)
+}
+
+// agentOptions composes the agent around keeper k: it serves k's
+// TokenService, holds while k keeps a session alive for a caller, and on
+// shutdown revokes and saves what k could not store.
+func agentOptions(k *keeper.Keeper, logger hclog.Logger) agent.Options {
+	return agent.Options{
+		Register:  func(s *grpc.Server) { plugin.Register(s, k, logger.Named("server")) },
+		HoldUntil: func() time.Time { return keepAliveUntil(k.Status()) },
+		Shutdown:  k.Close,
+		Unsaved:   k.SaveUnsaved,
+		Logger:    logger,
+	}
+}
+
+// keepAliveUntil is the latest time the keeper promised a caller to keep a
+// session alive (zero: none). The agent does not exit before it: exiting
+// revokes, and a Cloud Director logout ends the session a token handed out
+// with that expiresAt depends on.
+func keepAliveUntil(st []keeper.Status) time.Time {
+	var until time.Time
+	for _, s := range st {
+		if s.KeepAliveUntil.After(until) {
+			until = s.KeepAliveUntil
+		}
+	}
+	return until
+}
+
+// profileAccount is the account of a configured profile, as the keeper
+// names it.
+func profileAccount(ctx context.Context, cfg *config.Config, name string) (provider.Account, error) {
+	p, ok := cfg.Profiles[name]
+	if !ok {
+		return provider.Account{}, fmt.Errorf("profile %q: %w", name, config.ErrUnknownProfile)
+	}
+	impl, err := buildProvider(p, "", nil)
+	if err != nil {
+		return provider.Account{}, &exec.Error{Code: exec.CodeBadConfig, Message: err.Error(), Err: err}
+	}
+	acct := accountOf(p, impl)
+	if !keeper.NamedByCredential(acct) {
+		return acct, nil
+	}
+	cred, err := impl.Credential(ctx)
+	if err != nil {
+		return provider.Account{}, fmt.Errorf("profile %q: could not read credential: %w", name, err)
+	}
+	return keeper.AccountFor(acct, cred), nil
 }

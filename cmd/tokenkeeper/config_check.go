@@ -206,7 +206,7 @@ func lookupIn(environ []string) func(string) (string, bool) {
 // checkOnline logs in to each profile and revokes, giving each at most
 // each; the error carries the most severe failure's code.
 func (a *app) checkOnline(ctx context.Context, names []string, each time.Duration) error {
-	l, err := a.local(false)
+	l, err := a.inProcess(false)
 	if err != nil {
 		return err
 	}
@@ -236,7 +236,7 @@ func (a *app) checkOnline(ctx context.Context, names []string, each time.Duratio
 
 // checkProfile logs in to one profile and revokes within each, printing
 // the upstream retries on stderr meanwhile.
-func (a *app) checkProfile(ctx context.Context, l *localTokens, name string, each time.Duration) (*host.Token, error) {
+func (a *app) checkProfile(ctx context.Context, l *host.Client, name string, each time.Duration) (*host.Token, error) {
 	ctx, cancel := context.WithTimeout(ctx, each)
 	defer cancel()
 	stop := progress{src: l, profile: name, w: a.env.Stderr, now: a.env.Now,

@@ -14,7 +14,6 @@ import (
 	"github.com/tokenkeeper/tokenkeeper/host/exec"
 	"github.com/tokenkeeper/tokenkeeper/plugin"
 	"github.com/tokenkeeper/tokenkeeper/plugin/agentconn"
-	"github.com/tokenkeeper/tokenkeeper/plugin/keeper"
 	"github.com/tokenkeeper/tokenkeeper/plugin/wire"
 )
 
@@ -92,16 +91,13 @@ func (a *app) classify(err error) *exec.Error {
 	return e
 }
 
-// retryAt is when the lockout guard will try again: from the agent's
-// status (ErrorInfo retry_at) or an in-process keeper's GuardError.
+// retryAt is when the lockout guard will try again: from the status of
+// the TokenService (ErrorInfo retry_at), the agent's or an in-process
+// keeper's alike.
 func retryAt(err error) time.Time {
 	var he *host.Error
 	if errors.As(err, &he) {
 		return he.RetryAt
-	}
-	var ge *keeper.GuardError
-	if errors.As(err, &ge) {
-		return ge.RetryAt
 	}
 	return time.Time{}
 }

@@ -48,9 +48,6 @@ func (a *app) token(ctx context.Context, f tokenFlags) (tok *host.Token, err err
 	if a.env.OneCall != nil {
 		a.env.OneCall()
 	}
-	// In-process, nobody else will show the configuration's warnings;
-	// through the agent they are in its log, not on every get's stderr.
-	a.warnConfig = f.noAgent
 	ctx, cancel := context.WithTimeout(ctx, f.timeout)
 	defer cancel()
 	o := host.TokenOptions{MinValidity: f.minValidity, ForceRefresh: f.forceRefresh, AllowShorter: f.allowShorter}

@@ -10,10 +10,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/tokenkeeper/tokenkeeper/host/exec"
-	"github.com/tokenkeeper/tokenkeeper/plugin/config"
 	"github.com/tokenkeeper/tokenkeeper/plugin/guardfile"
-	"github.com/tokenkeeper/tokenkeeper/plugin/keeper"
-	"github.com/tokenkeeper/tokenkeeper/plugin/provider"
 )
 
 // guardWhy is what the reset tells the user before it clears a record.
@@ -186,28 +183,6 @@ func (a *app) resetProfile(ctx context.Context, s *guardfile.Store, profile stri
 	}
 	fmt.Fprintf(a.env.Stderr, "tokenkeeper: cleared the lockout record of %s (profile %q); the next call logs in\n", acct, profile)
 	return nil
-}
-
-// profileAccount is the account of a configured profile, as the keeper
-// names it.
-func profileAccount(ctx context.Context, cfg *config.Config, name string) (provider.Account, error) {
-	p, ok := cfg.Profiles[name]
-	if !ok {
-		return provider.Account{}, fmt.Errorf("profile %q: %w", name, config.ErrUnknownProfile)
-	}
-	impl, err := buildProvider(p, "", nil)
-	if err != nil {
-		return provider.Account{}, &exec.Error{Code: exec.CodeBadConfig, Message: err.Error(), Err: err}
-	}
-	acct := accountOf(p, impl)
-	if !keeper.NamedByCredential(acct) {
-		return acct, nil
-	}
-	cred, err := impl.Credential(ctx)
-	if err != nil {
-		return provider.Account{}, fmt.Errorf("profile %q: could not read credential: %w", name, err)
-	}
-	return keeper.AccountFor(acct, cred), nil
 }
 
 // guardFile is the shared guard store of this user.

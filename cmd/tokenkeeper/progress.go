@@ -19,8 +19,8 @@ const (
 	progressEvery = 500 * time.Millisecond
 )
 
-// statusSource is what progress reads: the agent (*host.Client) or an
-// in-process keeper (localTokens).
+// statusSource is what progress reads: a *host.Client, of the agent or
+// of an in-process keeper.
 type statusSource interface {
 	Profiles(ctx context.Context) ([]host.ProfileStatus, error)
 }

@@ -76,9 +76,6 @@ type app struct {
 	// exitCode is set by verbs whose status is not an error of ours
 	// (exec passes through the command's status).
 	exitCode int
-	// warnConfig: loadConfig prints the configuration's warnings on
-	// stderr (get/env/exec --no-agent).
-	warnConfig bool
 	// cfg is the configuration as last loaded (loadConfig), for the
 	// profile's URL and CA file in the Token document.
 	cfg *config.Config
@@ -254,9 +251,6 @@ func (a *app) loadConfig() (*config.Config, error) {
 	}
 	if err != nil {
 		return nil, &exec.Error{Code: exec.CodeBadConfig, Message: err.Error(), Err: err}
-	}
-	if a.warnConfig {
-		a.printWarnings(cfg)
 	}
 	a.cfg = cfg
 	return cfg, nil
