@@ -170,9 +170,7 @@ func (a *app) prepareAgent() (paths.Agent, string, *config.Config, func() bool, 
 	}
 	// Hash before loading: a change racing the load retires the agent at
 	// its first call, never serves a stale file silently. The agent asks
-	// before every call: one stat, a read only when the stat moved. The
-	// watch compares with the file system's timestamps, so it reads the
-	// real clock, not the app's.
+	// before every call: one stat, a read only when the stat moved.
 	stale := config.NewWatch(abs).Changed
 	p, cfg, err := a.agentOf()
 	if err != nil {

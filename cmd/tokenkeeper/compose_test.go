@@ -7,7 +7,6 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/hashicorp/go-hclog"
 
@@ -22,7 +21,7 @@ func TestGuardStore(t *testing.T) {
 	var logs bytes.Buffer
 	logger := hclog.New(&hclog.LoggerOptions{Output: &logs, Level: hclog.Warn})
 	xdg := t.TempDir()
-	env := cliEnv{Now: time.Now, Getenv: func(k string) string { return map[string]string{"XDG_RUNTIME_DIR": xdg}[k] }}
+	env := cliEnv{Getenv: func(k string) string { return map[string]string{"XDG_RUNTIME_DIR": xdg}[k] }}
 
 	s, ok := guardStore(env, logger).(*guardfile.Store)
 	if !ok || s.Path() != filepath.Join(xdg, "tokenkeeper", guardfile.StateFile) {

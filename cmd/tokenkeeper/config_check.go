@@ -223,7 +223,7 @@ func (a *app) checkOnline(ctx context.Context, names []string, each time.Duratio
 			continue
 		}
 		fmt.Fprintf(a.env.Stdout, "%s: ok: logged in %s (%s token valid %s), revoked\n",
-			n, whoText(t), t.Provider, t.ExpiresAt.Sub(a.env.Now()).Round(time.Second))
+			n, whoText(t), t.Provider, t.ExpiresAt.Sub(time.Now()).Round(time.Second))
 		if w := roleWarning(a.cfg.Profiles[n], t); w != "" {
 			fmt.Fprintf(a.env.Stderr, "warning: %s\n", w)
 		}
@@ -239,7 +239,7 @@ func (a *app) checkOnline(ctx context.Context, names []string, each time.Duratio
 func (a *app) checkProfile(ctx context.Context, l *host.Client, name string, each time.Duration) (*host.Token, error) {
 	ctx, cancel := context.WithTimeout(ctx, each)
 	defer cancel()
-	stop := progress{src: l, profile: name, w: a.env.Stderr, now: a.env.Now,
+	stop := progress{src: l, profile: name, w: a.env.Stderr,
 		quiet: progressQuiet, every: progressEvery}.watch(ctx)
 	defer stop()
 	t, err := l.Token(ctx, name, host.TokenOptions{})

@@ -59,7 +59,7 @@ func (a *app) token(ctx context.Context, f tokenFlags) (tok *host.Token, err err
 	if !f.verbose && !a.env.StderrTerminal {
 		return svc.Token(ctx, f.profile, o)
 	}
-	stop := progress{src: svc, profile: f.profile, w: a.env.Stderr, now: a.env.Now,
+	stop := progress{src: svc, profile: f.profile, w: a.env.Stderr,
 		quiet: progressQuiet, every: progressEvery}.watch(ctx)
 	t, err := svc.Token(ctx, f.profile, o)
 	stop()

@@ -16,7 +16,7 @@ func (c *cliTest) runIn(ctx context.Context, stdin io.Reader, args ...string) ou
 	var out, errb bytes.Buffer
 	env := cliEnv{
 		Stdin: stdin, Stdout: &out, Stderr: &errb,
-		Getenv: func(k string) string { return c.env[k] }, Now: time.Now,
+		Getenv:     func(k string) string { return c.env[k] },
 		Executable: "/nonexistent/tokenkeeper-must-not-be-spawned",
 		Environ:    []string{"PATH=" + os.Getenv("PATH")},
 	}

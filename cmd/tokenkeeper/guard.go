@@ -73,7 +73,7 @@ func (a *app) writeGuardTable(entries []guardfile.Entry) error {
 		fmt.Fprintln(a.env.Stdout, "no lockout records: every account may log in")
 		return nil
 	}
-	now := a.env.Now()
+	now := time.Now()
 	tw := tabwriter.NewWriter(a.env.Stdout, 2, 8, 2, ' ', 0)
 	fmt.Fprintln(tw, "PROVIDER\tORIGIN\tPRINCIPAL\tFAILURES\tRECENT\tRETRY-AT\tLAST-OUTCOME")
 	for _, e := range entries {

@@ -18,7 +18,7 @@ import (
 func envOf(vars map[string]string, stdout, stderr *bytes.Buffer) cliEnv {
 	return cliEnv{
 		Stdin: strings.NewReader(""), Stdout: stdout, Stderr: stderr,
-		Getenv: func(k string) string { return vars[k] }, Now: time.Now,
+		Getenv: func(k string) string { return vars[k] },
 	}
 }
 
@@ -109,7 +109,7 @@ func TestBuildKeeper(t *testing.T) {
 	}
 	var tuned bool
 	xdg := t.TempDir()
-	env := cliEnv{Now: time.Now, Getenv: func(k string) string { return map[string]string{"XDG_RUNTIME_DIR": xdg}[k] }}
+	env := cliEnv{Getenv: func(k string) string { return map[string]string{"XDG_RUNTIME_DIR": xdg}[k] }}
 	k, err := buildKeeper(cfg, nil, env, func(o *keeper.Options) { tuned = true; o.SafetyMargin = time.Second })
 	if err != nil {
 		t.Fatalf("buildKeeper: %v", err)

@@ -33,7 +33,6 @@ type progress struct {
 	src     statusSource
 	profile string
 	w       io.Writer
-	now     func() time.Time
 	// quiet and every: progressQuiet and progressEvery; tests shorten them.
 	quiet, every time.Duration
 }
@@ -63,7 +62,7 @@ func (p progress) poll(ctx context.Context) {
 		}
 		if st, ok := p.status(ctx); ok && st.FailedAttempts > shown {
 			shown = st.FailedAttempts
-			fmt.Fprintf(p.w, "tokenkeeper: %s\n", progressLine(st, p.now()))
+			fmt.Fprintf(p.w, "tokenkeeper: %s\n", progressLine(st, time.Now()))
 		}
 		t.Reset(p.every)
 	}

@@ -9,7 +9,6 @@ import (
 	"os"
 	"runtime"
 	"strings"
-	"time"
 	"unicode/utf8"
 
 	"github.com/hashicorp/go-hclog"
@@ -23,8 +22,10 @@ import (
 )
 
 // cliEnv is every edge of the process the CLI touches, so that the whole
-// CLI runs in-process in tests with its own stdin, stdout, environment and
-// clock (the composition-root style of kubelogin).
+// CLI runs in-process in tests with its own stdin, stdout and environment
+// (the composition-root style of kubelogin). The clock is not one of
+// them: time is the runtime clock, and a test that must move it runs in a
+// testing/synctest bubble (the project's one time policy).
 type cliEnv struct {
 	Stdin          io.Reader
 	Stdout, Stderr io.Writer
@@ -39,8 +40,6 @@ type cliEnv struct {
 	// Environ is the environment handed to children: the agent (which
 	// resolves {env: …} secrets from it) and `exec` commands.
 	Environ []string
-	// Now is the clock.
-	Now func() time.Time
 	// Executable is this binary, started as the agent.
 	Executable string
 	// OneCall, if set, runs when a verb is about to make its one call to
@@ -64,7 +63,7 @@ func osEnv() cliEnv {
 	}
 	return cliEnv{Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr, Getenv: os.Getenv,
 		StdinTerminal: term.IsTerminal(int(os.Stdin.Fd())), StderrTerminal: term.IsTerminal(int(os.Stderr.Fd())),
-		Environ: os.Environ(), Now: time.Now, Executable: exe,
+		Environ: os.Environ(), Executable: exe,
 		OneCall: func() { runtime.GOMAXPROCS(1) }, Harden: agent.Harden}
 }
 

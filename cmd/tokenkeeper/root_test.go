@@ -97,7 +97,7 @@ func (c *cliTest) run(ctx context.Context, stdin string, args ...string) outcome
 	var out, errb bytes.Buffer
 	env := cliEnv{
 		Stdin: strings.NewReader(stdin), Stdout: &out, Stderr: &errb,
-		Getenv: func(k string) string { return c.env[k] }, Now: time.Now,
+		Getenv:     func(k string) string { return c.env[k] },
 		Executable: "/nonexistent/tokenkeeper-must-not-be-spawned",
 		OneCall:    func() { c.oneCalls.Add(1) },
 	}

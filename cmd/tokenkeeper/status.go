@@ -47,7 +47,7 @@ profiles as empty and says so.`,
 			if asJSON {
 				return exec.WriteStatus(a.env.Stdout, doc)
 			}
-			return writeStatusTable(a.env.Stdout, doc, a.env.Now())
+			return writeStatusTable(a.env.Stdout, doc, time.Now())
 		},
 	}
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print one JSON document instead of a table")
