@@ -8,7 +8,6 @@ package sim
 
 import (
 	"net/http"
-	"sync"
 	"time"
 )
 
@@ -21,37 +20,6 @@ type SystemClock struct{}
 
 // Now returns time.Now().
 func (SystemClock) Now() time.Time { return time.Now() }
-
-// FakeClock is a Clock that moves only when told to. It is safe for
-// concurrent use.
-type FakeClock struct {
-	mu  sync.Mutex // guards now
-	now time.Time
-}
-
-// NewFakeClock returns a FakeClock reading t0.
-func NewFakeClock(t0 time.Time) *FakeClock { return &FakeClock{now: t0} }
-
-// Now returns the current fake time.
-func (c *FakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-// Advance moves the clock forward by d.
-func (c *FakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
-
-// Set moves the clock to t.
-func (c *FakeClock) Set(t time.Time) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = t
-}
 
 // Stats are a simulator's counters, served by GET /_sim/stats.
 type Stats struct {

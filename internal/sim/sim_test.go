@@ -18,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tokenkeeper/tokenkeeper/internal/sim/simtest"
 	"github.com/tokenkeeper/tokenkeeper/internal/testutil"
 )
 
@@ -55,21 +56,8 @@ func post(t *testing.T, url, body string) *http.Response {
 	return resp
 }
 
-func TestFakeClock(t *testing.T) {
-	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	c := NewFakeClock(t0)
-	var wg sync.WaitGroup
-	for range 10 {
-		wg.Go(func() { c.Advance(time.Second); _ = c.Now() })
-	}
-	wg.Wait()
-	if got := c.Now().Sub(t0); got != 10*time.Second {
-		t.Fatalf("advanced %v, want 10s", got)
-	}
-}
-
 func TestLockout(t *testing.T) {
-	c := NewFakeClock(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
+	c := simtest.NewFakeClock(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
 	l := NewLockout(c)
 	for i := range 4 {
 		l.Fail("alice")

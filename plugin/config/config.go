@@ -258,22 +258,6 @@ func untrusted(path string, err error) *Error {
 		"(it decides which programs run, where credentials are sent and which CA is trusted)", Err: err}
 }
 
-// Profile returns the named profile, or an error wrapping
-// ErrUnknownProfile that lists the known names.
-func (c *Config) Profile(name string) (*Profile, error) {
-	if p, ok := c.Profiles[name]; ok {
-		return p, nil
-	}
-	where := ""
-	if c.Path != "" {
-		where = " in " + c.Path
-	}
-	if len(c.Profiles) == 0 {
-		return nil, fmt.Errorf("%w %q: no profiles are defined%s", ErrUnknownProfile, name, where)
-	}
-	return nil, fmt.Errorf("%w %q%s; known profiles: %s", ErrUnknownProfile, name, where, strings.Join(c.Names(), ", "))
-}
-
 // Names returns the profile names, sorted.
 func (c *Config) Names() []string {
 	names := make([]string, 0, len(c.Profiles))

@@ -15,13 +15,6 @@ import (
 	"github.com/tokenkeeper/tokenkeeper/plugin/secret"
 )
 
-// Validate checks the rules that span fields: required fields per
-// provider, URL scheme, the CA file, which credentials go together, and
-// that a service-account file can be written back. It reports every
-// problem, joined, as *Error values. Parse calls it; call it yourself on a
-// Profile built in code.
-func (p *Profile) Validate() error { return joinErrors(p.validate()) }
-
 func (p *Profile) validate() []*Error {
 	v := &validator{p: p}
 	v.common()

@@ -41,10 +41,6 @@ func format(ws []*Error) []string {
 	return out
 }
 
-// Warnings returns the warnings of this profile alone; see
-// Config.Warnings.
-func (p *Profile) Warnings() []string { return format(p.warnings()) }
-
 func (p *Profile) warnings() []*Error {
 	v := &validator{p: p}
 	if p.InsecureSkipVerify {

@@ -67,11 +67,6 @@ type Store struct {
 
 var _ keeper.GuardStore = (*Store)(nil)
 
-// New returns the store in dir, which must exist and be private to the
-// user. Pruning reads the runtime clock (tests move it with
-// testing/synctest). Nothing is read or written before the first call.
-func New(dir string) *Store { return NewFS(DirFS(dir)) }
-
 // NewFS returns the store over fsys.
 func NewFS(fsys FS) *Store { return &Store{fs: fsys} }
 

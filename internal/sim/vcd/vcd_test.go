@@ -15,18 +15,19 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/tokenkeeper/tokenkeeper/internal/sim"
+	"github.com/tokenkeeper/tokenkeeper/internal/sim/simtest"
 )
 
 type env struct {
 	t     *testing.T
-	clock *sim.FakeClock
+	clock *simtest.FakeClock
 	b     *Backend
 	srv   *httptest.Server
 }
 
 func newEnv(t *testing.T, mutate func(*Options)) *env {
 	t.Helper()
-	clock := sim.NewFakeClock(time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC))
+	clock := simtest.NewFakeClock(time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC))
 	o := Options{
 		Clock: clock,
 		Users: []User{

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/tokenkeeper/tokenkeeper/internal/sim"
+	"github.com/tokenkeeper/tokenkeeper/internal/sim/simtest"
 )
 
 const (
@@ -21,14 +22,14 @@ const (
 // env is a simulator on a fake clock behind sim.NewHandler.
 type env struct {
 	t     *testing.T
-	clock *sim.FakeClock
+	clock *simtest.FakeClock
 	b     *Backend
 	srv   *httptest.Server
 }
 
 func newEnv(t *testing.T, tune ...func(*Options)) *env {
 	t.Helper()
-	clock := sim.NewFakeClock(time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC))
+	clock := simtest.NewFakeClock(time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC))
 	o := Options{Clock: clock, Users: []User{{Name: userName, Password: password},
 		{Name: "nobody@vsphere.local", Password: password, Role: RoleNoAccess}}}
 	for _, f := range tune {

@@ -13,20 +13,21 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/tokenkeeper/tokenkeeper/internal/sim"
+	"github.com/tokenkeeper/tokenkeeper/internal/sim/simtest"
 )
 
 var t0 = time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC)
 
 type env struct {
 	t     *testing.T
-	clock *sim.FakeClock
+	clock *simtest.FakeClock
 	srv   *Server
 	url   string
 }
 
 func newEnv(t *testing.T, mod func(*Options)) *env {
 	t.Helper()
-	clock := sim.NewFakeClock(t0)
+	clock := simtest.NewFakeClock(t0)
 	o := Options{
 		Clock: clock,
 		Users: map[string]User{

@@ -9,6 +9,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/tokenkeeper/tokenkeeper/internal/sim"
+	"github.com/tokenkeeper/tokenkeeper/internal/sim/simtest"
 	simvcd "github.com/tokenkeeper/tokenkeeper/internal/sim/vcd"
 )
 
@@ -17,7 +18,7 @@ import (
 func idleServer(t *testing.T, product string, idle time.Duration) *httptest.Server {
 	t.Helper()
 	b, err := simvcd.New(simvcd.Options{
-		Clock:       sim.NewFakeClock(time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC)),
+		Clock:       simtest.NewFakeClock(time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC)),
 		APIVersions: versionsOf(t, product),
 		IdleTimeout: idle,
 		Users: []simvcd.User{

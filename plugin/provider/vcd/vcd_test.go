@@ -18,6 +18,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/tokenkeeper/tokenkeeper/internal/sim"
+	"github.com/tokenkeeper/tokenkeeper/internal/sim/simtest"
 	simvcd "github.com/tokenkeeper/tokenkeeper/internal/sim/vcd"
 	"github.com/tokenkeeper/tokenkeeper/plugin/keeper"
 	"github.com/tokenkeeper/tokenkeeper/plugin/provider"
@@ -123,7 +124,7 @@ func (m *memorySecret) value() string {
 
 // fixture is a simulated Cloud Director with a fake clock.
 type fixture struct {
-	clock *sim.FakeClock
+	clock *simtest.FakeClock
 	b     *simvcd.Backend
 	srv   *httptest.Server
 	logs  *bytes.Buffer
@@ -131,7 +132,7 @@ type fixture struct {
 
 func newFixture(t *testing.T, versions []string) *fixture {
 	t.Helper()
-	clock := sim.NewFakeClock(time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC))
+	clock := simtest.NewFakeClock(time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC))
 	b, err := simvcd.New(simvcd.Options{
 		Clock:       clock,
 		APIVersions: versions,

@@ -18,6 +18,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/tokenkeeper/tokenkeeper/internal/sim"
+	"github.com/tokenkeeper/tokenkeeper/internal/sim/simtest"
 	simvcf "github.com/tokenkeeper/tokenkeeper/internal/sim/vcf"
 	"github.com/tokenkeeper/tokenkeeper/internal/testutil"
 	"github.com/tokenkeeper/tokenkeeper/plugin/keeper"
@@ -60,7 +61,7 @@ func (s *staticSecret) set(v string) {
 // provider pointed at it through ca_file.
 type lab struct {
 	t      testing.TB
-	clock  *sim.FakeClock
+	clock  *simtest.FakeClock
 	sim    *simvcf.Server
 	srv    *httptest.Server
 	caFile string
@@ -96,7 +97,7 @@ func (r *recorder) last() recorder {
 
 func newLab(t testing.TB, mod func(*simvcf.Options)) *lab {
 	t.Helper()
-	clock := sim.NewFakeClock(t0)
+	clock := simtest.NewFakeClock(t0)
 	o := simvcf.Options{
 		Clock:     clock,
 		AccessTTL: 7 * time.Minute,
