@@ -151,11 +151,7 @@ func buildProvider(p *config.Profile, recoveryDir string, logger hclog.Logger) (
 // resolver turns an optional reference into the provider's interface
 // without the nil-pointer-in-an-interface trap: an absent reference must
 // compare equal to nil.
-func resolver(r *secret.Ref) interface {
-	vcf.Resolver
-	vcd.Resolver
-	vcenter.Resolver
-} {
+func resolver(r *secret.Ref) provider.Resolver {
 	if r == nil {
 		return nil
 	}

@@ -5,6 +5,7 @@
 package provider
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"strings"
@@ -12,6 +13,12 @@ import (
 
 	"github.com/tokenkeeper/tokenkeeper/plugin/secret"
 )
+
+// Resolver yields a secret's current value on demand, at each login;
+// secret.Ref satisfies it.
+type Resolver interface {
+	Resolve(ctx context.Context) (secret.Secret, error)
+}
 
 // Header names a provider may ask hosts to send.
 const (

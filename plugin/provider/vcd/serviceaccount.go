@@ -15,7 +15,7 @@ import (
 // server on every exchange, so each exchange is one Rotation of where it
 // is kept. FileServiceAccount adapts a secret.Ref.
 type RotatingSecret interface {
-	Resolver
+	provider.Resolver
 	// BeginRotation locks the secret against other processes, proves a
 	// rotated value can be stored, and reads the current one.
 	BeginRotation(ctx context.Context) (Rotation, error)

@@ -22,11 +22,6 @@ import (
 	"github.com/tokenkeeper/tokenkeeper/plugin/secret"
 )
 
-// Resolver yields a secret's current value; secret.Ref satisfies it.
-type Resolver interface {
-	Resolve(ctx context.Context) (secret.Secret, error)
-}
-
 // Config describes one Cloud Director profile. Exactly one of Password
 // (with Username), APIToken or ServiceAccount is set.
 type Config struct {
@@ -41,9 +36,9 @@ type Config struct {
 	// Username is the user name without "@org".
 	Username string
 	// Password is the user's password.
-	Password Resolver
+	Password provider.Resolver
 	// APIToken is a user API token (never rotated).
-	APIToken Resolver
+	APIToken provider.Resolver
 	// ServiceAccount is a service account's refresh token, rotated on
 	// every exchange and stored back before a grant is returned
 	// (FileServiceAccount).

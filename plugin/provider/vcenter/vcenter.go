@@ -36,11 +36,6 @@ const DefaultIdleTimeout = 30 * time.Minute
 // scheme, the header carries the id alone.
 const TokenType = "session"
 
-// Resolver yields a secret's current value; secret.Ref satisfies it.
-type Resolver interface {
-	Resolve(ctx context.Context) (secret.Secret, error)
-}
-
 // Config describes one vCenter profile.
 type Config struct {
 	// URL is the base URL, e.g. https://vcenter.example.com.
@@ -51,7 +46,7 @@ type Config struct {
 	// Username is the SSO user, e.g. svc-automation@vsphere.local.
 	Username string
 	// Password is the user's password.
-	Password Resolver
+	Password provider.Resolver
 	// IdleTimeout is the server's session idle timeout; zero means
 	// DefaultIdleTimeout.
 	IdleTimeout time.Duration

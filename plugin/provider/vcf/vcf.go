@@ -48,11 +48,6 @@ const (
 // maxBody bounds what is read of any response.
 const maxBody = 1 << 20
 
-// Resolver yields a secret on demand; secret.Ref satisfies it.
-type Resolver interface {
-	Resolve(ctx context.Context) (secret.Secret, error)
-}
-
 // Config configures a Provider. Either Username and Password, or APIKey
 // (a VCF service user), must be set.
 type Config struct {
@@ -63,9 +58,9 @@ type Config struct {
 	HTTPClient *http.Client
 	// Username and Password log in a user.
 	Username string
-	Password Resolver
+	Password provider.Resolver
 	// APIKey logs in a service user with {"apiKey": …} instead.
-	APIKey Resolver
+	APIKey provider.Resolver
 	// RefreshLifetime overrides DefaultRefreshLifetime when an SDDC
 	// Manager is configured differently.
 	RefreshLifetime time.Duration
@@ -79,8 +74,8 @@ type Provider struct {
 	base            string // scheme://host[/prefix], no trailing slash
 	client          *http.Client
 	username        string
-	password        Resolver
-	apiKey          Resolver
+	password        provider.Resolver
+	apiKey          provider.Resolver
 	refreshLifetime time.Duration
 	log             hclog.Logger
 }
