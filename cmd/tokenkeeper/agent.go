@@ -26,33 +26,17 @@ func (a *app) agentCommand() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "agent",
 		Short: "Run the agent in the foreground",
-		Long: `agent serves the profiles of one configuration file on a unix socket in
-$XDG_RUNTIME_DIR/tokenkeeper/ (else $TMPDIR/tokenkeeper when TMPDIR is your
-own, else ~/.cache/tokenkeeper/run-<host>), to processes of the same user
-only. Tokens live only in its memory. It exits after --idle-timeout without
-calls (config agent.idle_timeout, default 15m), or on SIGTERM/SIGINT or
-'tokenkeeper agent stop', revoking what it holds. 'tokenkeeper get' starts
-one in the background when none runs; such an agent exits after 1 minute if
-it has never handed out a token, runs in /, dumps no core and is not
-dumpable (its /proc files are unreadable to your other processes).
+		Long: `agent serves the profiles of one configuration file to this user's
+processes on a unix socket in the runtime directory, keeping tokens only in
+its memory. 'tokenkeeper get' starts one in the background when none runs.
+It exits after --idle-timeout without calls, on SIGTERM/SIGINT or on
+'tokenkeeper agent stop', revoking what it holds. An idle agent stays up
+while it keeps a Cloud Director session alive for a caller's
+--min-validity. An agent is kept per configuration file and per value of
+the variables its {env: …} secrets read.
 
-An idle agent stays up while it keeps a Cloud Director session alive for a
-caller's --min-validity beyond the session's idle timeout, and exits when
-that promise ends: exiting logs the session out, which would end it before
-the expiresAt the caller was given. A Cloud Director token asked
-for without --min-validity ends with that logout, perhaps before its
-expiresAt: ask with --min-validity for as long as a command needs it.
-
-The agent resolves {env: …} secrets from the environment it was started
-with, so an agent is kept per configuration file and per value of those
-variables: a caller whose VCF_PASSWORD (say) differs — a fixed typo, an
-unset variable now set — reaches or starts its own agent, which logs in
-with the caller's value at once; the old agent idles out and revokes as
-usual. The socket's name carries a keyed hash of the values (the key is
-agent.key in the runtime directory), never the values, and the agent
-never gets the TOKENKEEPER_TOKEN/TOKENKEEPER_HEADER_VALUE of an enclosing
-'tokenkeeper exec'. Editing the configuration file retires its agent at the
-next call; rewriting the same bytes does not.`,
+Reference (runtime directory, lifetime, hardening, how hosts find it):
+docs/agent.md in the tokenkeeper repository.`,
 		Example: `  tokenkeeper agent --config ~/.config/tokenkeeper/config.yaml --idle-timeout 8h
   tokenkeeper agent stop`,
 		Args: cobra.NoArgs,

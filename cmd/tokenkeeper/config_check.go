@@ -23,23 +23,17 @@ func (a *app) configCheckCommand() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "check [--online]",
 		Short: "Validate every profile; --online also logs in and revokes",
-		Long: `check parses the profiles file strictly and reports every problem at once, one
-per line, as FILE:LINE:COLUMN: …, then checks each secret reference without
-running anything: an {env: …} variable unset here (a warning: an agent started
-from another shell may have it), a {file: …} that is missing, empty, or
-readable by group or others, a {command: […]} whose program is not found or
-not executable (commands are never run offline), and a service-account file
-that cannot be rewritten (a mount point, an immutable file, a full or
-read-only filesystem, or a recovery file waiting to be restored). Warnings (e.g. insecure_skip_verify) go to stderr.
-Exit code 2 when there is an error, 0 otherwise. Values are never printed.
+		Long: `check parses the profiles file strictly and reports every problem, one per
+line (FILE:LINE:COLUMN: …), then checks each secret reference without
+running anything. Warnings go to stderr; values are never printed. Exit 2
+when there is a problem, 0 otherwise.
 
 With --online it also logs in to each profile in this process (not through
-the agent), checks the token, and revokes it at once. With several failures
-the exit code is that of the most severe, in this order: 1 internal error,
-3 credentials rejected, 4 permission denied, 2 bad configuration, 5 upstream
-unavailable — so 5 (retryable) means every failure was retryable. Each
-profile gets --profile-timeout (10s) before the check moves on to the next;
-while upstream is retried, a line per retry on stderr says what failed.`,
+the agent), checks the token and revokes it at once; the exit code is that
+of the most severe failure (1, 3, 4, 2, then 5).
+
+Reference (keys, secret references, permissions): docs/configuration.md in
+the tokenkeeper repository.`,
 		Example: `  tokenkeeper config check
   tokenkeeper config check --online --config ./lab.yaml`,
 		Args: noArgs,

@@ -28,15 +28,12 @@ func (a *app) execCommand() *cobra.Command {
 		Short: "Run a command with a fresh token in its environment",
 		Long: `exec obtains a token valid for at least --min-validity and runs COMMAND with
 TOKENKEEPER_TOKEN, TOKENKEEPER_HEADER_NAME, TOKENKEEPER_HEADER_VALUE and
-TOKENKEEPER_EXPIRES_AT added to its environment. stdin, stdout and stderr are
-the command's; signals are forwarded; the exit status is the command's (128+N
-when it dies of signal N). When no token can be had the command does not run,
-stdout stays untouched, and the exit code is get's (1-5). When COMMAND cannot
-be run the exit code is 127 if it is not found and 126 if it is not
-executable, as with env(1) and sudo.
+TOKENKEEPER_EXPIRES_AT in its environment; stdio and signals are the
+command's, and so is the exit status (128+N when killed by signal N). When
+no token can be had the command does not run and the exit code is get's
+(1-5); a COMMAND not found is 127, not executable 126.
 
-Use the header name too: VCF and VCD take "Authorization: Bearer …", legacy
-VCD sessions "x-vcloud-authorization: …".`,
+Reference: docs/exec-protocol.md in the tokenkeeper repository.`,
 		Example: `  tokenkeeper exec --profile sddc -- sh -c 'curl -sH "$TOKENKEEPER_HEADER_NAME: $TOKENKEEPER_HEADER_VALUE" https://sddc/v1/domains'
   tokenkeeper exec --profile vcd --min-validity 1h -- ansible-playbook site.yml`,
 		Args: func(_ *cobra.Command, args []string) error {

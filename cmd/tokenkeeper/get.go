@@ -83,39 +83,20 @@ func (a *app) getCommand() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "get [--profile NAME] [--min-validity D] [--force-refresh] [--allow-shorter] [--format json|token|header|env]",
 		Short: "Print a valid token (the exec credential protocol)",
-		Long: `get prints the token on stdout: the Token document (--format json, the
-default), the bare token (token), "Name: value" (header) or shell export
-lines (env). Without --profile it reads one JSON TokenRequest from stdin
-(then --min-validity, --force-refresh and --allow-shorter belong in the
-request; --format, --timeout and --no-agent still apply) — unless
-$TOKENKEEPER_PROFILE is set and stdin is a terminal or empty: then that is
-the profile. It talks to the agent, starting it when none runs. The Token
-document also carries the profile's url and caFile (optional fields).
+		Long: `get prints a token valid for at least --min-validity: the Token document
+(--format json, the default), the bare token (token), "Name: value"
+(header) or shell export lines (env). Without --profile it reads one JSON
+TokenRequest from stdin, unless $TOKENKEEPER_PROFILE is set and stdin is a
+terminal or empty. It asks the agent, starting one when none runs;
+--no-agent logs in in this process instead.
 
-The token stays valid for --min-validity plus a safety margin. When upstream
-is unavailable and the cached token expires sooner, get fails with exit 5,
-naming the cause and the cached token's remaining life, unless
---allow-shorter accepts it: the Token document then carries
-"shorterThanRequested": true and stderr a warning.
+On failure stdout holds one JSON Error document (json), or nothing (token,
+header, env), and stderr one line. Exit codes: 0 ok, 1 internal, 2 usage or
+configuration, 3 credentials rejected or lockout guard, 4 permission
+denied, 5 upstream unavailable (retryable).
 
-While upstream is retried for more than about 2 s, a line per retry on
-stderr says what failed and when the next attempt starts — on a terminal,
-or anywhere with --verbose.
-
-On failure it writes one human line on stderr and exits with
-0 ok, 1 internal, 2 usage/bad request/bad config, 3 credentials rejected or
-lockout guard refusing, 4 permission denied, 5 upstream unavailable
-(retryable). With --format json stdout then holds one Error document:
-{"apiVersion":"tokenkeeper/v1","kind":"Error","error":{"code":…,"message":…,
-"retryable":…}} — and, when the lockout guard refused, "retryAt" (RFC 3339):
-no login is tried before then unless the secret changes. With --format
-token, header or env stdout stays empty on failure, so that
-TOKEN=$(tokenkeeper get … --format token) or curl -H "$(… --format header)"
-never take an error message for a token.
-
-Configuration warnings (e.g. insecure_skip_verify) are printed on stderr
-with --no-agent only, not on every call through the agent: 'tokenkeeper
-config check' lists them.`,
+Reference (documents, --allow-shorter, progress lines, exit codes):
+docs/exec-protocol.md in the tokenkeeper repository.`,
 		Example: `  tokenkeeper get --profile sddc
   curl -H "$(tokenkeeper get --profile sddc --min-validity 10m --format header)" https://sddc/v1/domains
   echo '{"apiVersion":"tokenkeeper/v1","kind":"TokenRequest","profile":"sddc","minValidity":"10m"}' | tokenkeeper get`,

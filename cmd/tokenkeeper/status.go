@@ -27,15 +27,14 @@ func (a *app) statusCommand() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "status",
 		Short: "Show the agent and the state of every profile (never a token)",
-		Long: `status asks the running agent for the state of every profile: state, time left
-on the access and refresh credentials, upstream call counts, when the lockout
-guard will try a rejected credential again (RETRY) and the end of the last
-error, which holds its cause (status --json has all of it).
-An agent is kept per value of the variables the file's {env: …} secrets
-read: status shows every agent of the file, yours first, and with more
-than one an AGENT column (its pid) says which holds each row.
-It does not start an agent; with none running it lists the configured
-profiles as empty and says so.`,
+		Long: `status asks the running agents of the configuration file for the state of
+every profile: state, time left on the access and refresh credentials,
+upstream call counts, when the lockout guard retries (RETRY) and the last
+error. Tokens are never shown. It does not start an agent; with none running
+it lists the configured profiles as empty. --json prints one Status
+document.
+
+Reference: docs/agent.md in the tokenkeeper repository.`,
 		Example: `  tokenkeeper status
   tokenkeeper status --json | jq '.profiles[] | {profile, state}'`,
 		Args: noArgs,
