@@ -217,7 +217,7 @@ func (a *app) checkOnline(ctx context.Context, names []string, each time.Duratio
 			continue
 		}
 		fmt.Fprintf(a.env.Stdout, "%s: ok: logged in %s (%s token valid %s), revoked\n",
-			n, whoText(t), t.Provider, t.ExpiresAt.Sub(time.Now()).Round(time.Second))
+			n, whoText(t), t.Provider, time.Until(t.ExpiresAt).Round(time.Second))
 		if w := roleWarning(a.cfg.Profiles[n], t); w != "" {
 			fmt.Fprintf(a.env.Stderr, "warning: %s\n", w)
 		}
