@@ -97,7 +97,7 @@ func (a *app) runAgent(ctx context.Context, idle time.Duration, idleSet, detache
 		_ = k.Close(context.Background())
 		return err
 	}
-	stopProxies := a.agentProxies(ctx, cfg, k, logger)
+	stopProxies := a.agentProxies(ctx, cfg, keeperClient(k), logger)
 	if len(cfg.Proxies) > 0 { // their tools never call the agent: it serves until stopped
 		idle, unused = 0, 0
 	}

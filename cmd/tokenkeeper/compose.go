@@ -207,6 +207,13 @@ func (a *app) newKeeper(cfg *config.Config, logger hclog.Logger, tune ...func(*k
 	return k, nil
 }
 
+// keeperClient is a client of the agent's own keeper, for what the agent
+// serves beside gRPC (its proxies): the same conversions and error
+// statuses as every other caller. Closing it leaves the keeper running.
+func keeperClient(k *keeper.Keeper) *host.Client {
+	return host.NewClient(plugin.InProcess(k, nil), nil)
+}
+
 // oneShotKeeper is the keeper of a process that exits after one call: it
 // leaves behind only the access token it hands out.
 type oneShotKeeper struct{ *keeper.Keeper }

@@ -24,7 +24,6 @@ import (
 	"github.com/tokenkeeper/tokenkeeper/host/proxy"
 	"github.com/tokenkeeper/tokenkeeper/plugin/agent"
 	"github.com/tokenkeeper/tokenkeeper/plugin/config"
-	"github.com/tokenkeeper/tokenkeeper/plugin/keeper"
 	"github.com/tokenkeeper/tokenkeeper/plugin/paths"
 	"github.com/tokenkeeper/tokenkeeper/plugin/provider"
 	"github.com/tokenkeeper/tokenkeeper/plugin/provider/vcd"
@@ -131,9 +130,9 @@ func (a *app) runProxy(ctx context.Context, s proxySpec, noAgent bool) error {
 // --no-agent a keeper of the proxy's own for its whole life (not get's
 // one-shot keeper, which lets go of a profile after one token): it
 // refreshes, keeps sessions alive, and revokes when the proxy exits.
-func (a *app) proxyTokens(ctx context.Context, noAgent bool) (tokens, error) {
+func (a *app) proxyTokens(ctx context.Context, noAgent bool) (*host.Client, error) {
 	if noAgent {
-		return a.local(false)
+		return a.inProcess(false)
 	}
 	return a.connect(ctx, false)
 }
@@ -371,7 +370,7 @@ func (a *app) execProxy(ctx context.Context, f tokenFlags, s proxySpec, argv []s
 // proxy that cannot start (its address taken, say by the agent of
 // another view of the environment) is logged and left out: the agent
 // still serves its tokens.
-func (a *app) agentProxies(ctx context.Context, cfg *config.Config, k *keeper.Keeper, logger hclog.Logger) (stop func()) {
+func (a *app) agentProxies(ctx context.Context, cfg *config.Config, svc host.TokenGetter, logger hclog.Logger) (stop func()) {
 	ctx, cancel := context.WithCancel(ctx)
 	var wg sync.WaitGroup
 	var started []*runningProxy
@@ -382,7 +381,6 @@ func (a *app) agentProxies(ctx context.Context, cfg *config.Config, k *keeper.Ke
 			rp.close()
 		}
 	}
-	svc := &localTokens{k: k}
 	for _, px := range cfg.Proxies {
 		s := proxySpec{profile: px.Profile, listen: px.Listen, socketName: "proxy-" + px.Profile + ".sock",
 			requireHeader: px.RequireHeader, headerFile: px.HeaderFile, timeout: cmp.Or(px.Timeout, defaultProxyTimeout)}
