@@ -56,6 +56,13 @@ type Config struct {
 	Profiles map[string]*Profile
 	// Proxies are the auth proxies the agent serves, in file order.
 	Proxies []Proxy
+	// Vault is the top-level `vault` block, nil when the file has none
+	// (the standard Vault environment then says everything).
+	Vault *Vault
+	// VaultConns holds the connections of {vault: …} references that set
+	// connection keys of their own, by secret.VaultRef.Conn; see
+	// VaultConn.
+	VaultConns map[string]*Vault
 }
 
 // Agent configures the background agent (YAML key `agent`).

@@ -74,7 +74,7 @@ func TestParseErrors(t *testing.T) {
 
 		// Secret references.
 		{"literal password", with(vcf, "    username: u", "    password: "+canary),
-			[]want{{6, "sddc", "password", "a secret must be a reference, not a literal value (not shown here); write {env: NAME}, {file: PATH} or {command: [prog, arg…]}"}}},
+			[]want{{6, "sddc", "password", "a secret must be a reference, not a literal value (not shown here); write {env: NAME}, {file: PATH}, {command: [prog, arg…]} or {vault: {path: PATH, field: KEY}}"}}},
 		{"quoted literal api_token", with(vcd, "    org: O", `    api_token: "`+canary+`"`),
 			[]want{{6, "lab", "api_token", "not a literal value"}}},
 		{"literal service_account", with(vcd, "    org: O", "    service_account: "+canary),

@@ -47,5 +47,5 @@ profiles:
 	fmt.Println(err)
 	// Output:
 	// config.yaml:5:5: profile "sddc": field "url": http is allowed only for 127.0.0.1, ::1 and localhost (a local simulator or tunnel); use https
-	// config.yaml:7:15: profile "sddc": field "password": a secret must be a reference, not a literal value (not shown here); write {env: NAME}, {file: PATH} or {command: [prog, arg…]}. If the literal is a real secret, remove it from this file
+	// config.yaml:7:15: profile "sddc": field "password": a secret must be a reference, not a literal value (not shown here); write {env: NAME}, {file: PATH}, {command: [prog, arg…]} or {vault: {path: PATH, field: KEY}}. If the literal is a real secret, remove it from this file
 }

@@ -37,6 +37,7 @@ func Parse(data []byte, filename string) (*Config, error) {
 		cfg.Path = filepath.Join(ps.dir, filepath.Base(filename))
 	}
 	ps.root(root, cfg)
+	ps.mergeVault(cfg)
 	for _, p := range cfg.Profiles {
 		ps.errs = append(ps.errs, ps.notDerived(p.Name, p.validate())...)
 	}
@@ -132,6 +133,9 @@ type parser struct {
 	suggested map[string]map[string]bool
 	// listedAt is the line of the one error that lists the valid keys.
 	listedAt int
+	// vaultOwn are the {vault: …} references with connection keys of
+	// their own, merged over the top-level block at the end.
+	vaultOwn []ownConn
 }
 
 func newParser(filename string) (*parser, error) {
@@ -156,7 +160,7 @@ func (ps *parser) fail(n *yaml.Node, w where, format string, args ...any) {
 
 // topKeys are the valid top-level keys; keys starting with "x-" are also
 // accepted and ignored, to hold anchors (`x-lab: &lab {…}`).
-var topKeys = []string{"agent", "profiles", "proxies"}
+var topKeys = []string{"agent", "profiles", "proxies", "vault"}
 
 func (ps *parser) root(n *yaml.Node, cfg *Config) {
 	if n == nil {
@@ -177,11 +181,13 @@ func (ps *parser) root(n *yaml.Node, cfg *Config) {
 			ps.proxies(p.v, cfg)
 		case "profiles":
 			profiles = &p
+		case "vault":
+			ps.vaultBlock(p.v, cfg)
 		default:
 			if strings.HasPrefix(p.key, "x-") {
 				continue // extension keys hold YAML anchors for <<: merges
 			}
-			ps.unknown(p.k, where{}, p.key, []string{"agent", "profiles", "proxies", "x-… (anchors for <<: merges)"})
+			ps.unknown(p.k, where{}, p.key, []string{"agent", "profiles", "proxies", "vault", "x-… (anchors for <<: merges)"})
 		}
 	}
 	if profiles == nil {

@@ -8,9 +8,9 @@ import (
 	"github.com/tokenkeeper/tokenkeeper/plugin/secret"
 )
 
-const refHelp = "write {env: NAME}, {file: PATH} or {command: [prog, arg…]}"
+const refHelp = "write {env: NAME}, {file: PATH}, {command: [prog, arg…]} or {vault: {path: PATH, field: KEY}}"
 
-var refKeys = []string{"command", "env", "file", "timeout"}
+var refKeys = []string{"command", "env", "file", "timeout", "vault"}
 
 // ref converts a secret reference. A literal is refused without ever
 // being echoed: it is most likely the password itself.
@@ -47,6 +47,8 @@ func (ps *parser) refMapping(n *yaml.Node, w where) (*secret.Ref, bool) {
 			ok = ps.path(p.v, w.sub(p.key), &r.File) && ok
 		case "command":
 			ok = ps.command(p.v, w.sub(p.key), &r.Command) && ok
+		case "vault":
+			ok = ps.vaultRef(p.v, w.sub(p.key), &r.Vault) && ok
 		case "timeout":
 			timeoutKey = p.k
 			ok = ps.duration(p.v, w.sub(p.key), &r.Timeout, bounds{min: MinCommandTimeout}) && ok
@@ -65,7 +67,7 @@ func (ps *parser) refMapping(n *yaml.Node, w where) (*secret.Ref, bool) {
 		return nil, false
 	case 1:
 	default:
-		ps.fail(n, w, "names more than one source: use exactly one of env, file or command")
+		ps.fail(n, w, "names more than one source: use exactly one of env, file, command or vault")
 		return nil, false
 	}
 	if timeoutKey != nil && r.Command == nil {
@@ -77,7 +79,7 @@ func (ps *parser) refMapping(n *yaml.Node, w where) (*secret.Ref, bool) {
 
 func sources(r *secret.Ref) int {
 	n := 0
-	for _, set := range []bool{r.Env != "", r.File != "", len(r.Command) > 0} {
+	for _, set := range []bool{r.Env != "", r.File != "", len(r.Command) > 0, r.Vault != nil} {
 		if set {
 			n++
 		}

@@ -54,7 +54,8 @@ func (e *Error) Error() string { return "secret " + e.Ref + ": " + e.Err.Error()
 func (e *Error) Unwrap() error { return e.Err }
 
 // Ref is a secret reference from the profiles file: exactly one of Env,
-// File, Command. Timeout bounds Command (default DefaultCommandTimeout).
+// File, Command, Vault. Timeout bounds Command (default
+// DefaultCommandTimeout).
 type Ref struct {
 	// Env names an environment variable holding the value. It must be a
 	// POSIX name (letters, digits and _, not starting with a digit); only
@@ -74,6 +75,28 @@ type Ref struct {
 	// The rest of the environment (PATH, HOME, VAULT_ADDR, GNUPGHOME, …)
 	// is passed on. Whoever builds the keeper sets it.
 	Scrub []string
+	// Vault names a field of a secret in HashiCorp Vault.
+	Vault *VaultRef
+}
+
+// VaultRef is a {vault: {path, field}} reference.
+type VaultRef struct {
+	// Path is the logical path read, e.g. secret/data/vmware/sddc.
+	Path string
+	// Field is the key of the value in the secret's data.
+	Field string
+	// Conn names the Vault connection the configuration gives this
+	// reference ("" for the top-level vault block).
+	Conn string
+	// Reader reads the field. Whoever builds the keeper sets it, as
+	// Scrub; a reference without one fails to resolve.
+	Reader FieldReader
+}
+
+// FieldReader reads one field of a Vault secret; *vault.Client
+// implements it. Its errors name the path and field, never a value.
+type FieldReader interface {
+	Field(ctx context.Context, path, field string) (Secret, error)
 }
 
 // String describes the reference without its value: "env VCF_PASSWORD",
@@ -92,6 +115,8 @@ func (r Ref) String() string {
 		return "file " + r.File
 	case kindCommand:
 		return "command " + r.Command[0]
+	case kindVault:
+		return "vault " + r.Vault.Path + " field " + r.Vault.Field
 	default:
 		return "(invalid reference)"
 	}
@@ -104,6 +129,7 @@ const (
 	kindEnv
 	kindFile
 	kindCommand
+	kindVault
 )
 
 // kind reports which single source r names, or kindInvalid.
@@ -118,7 +144,10 @@ func (r Ref) kind() refKind {
 	if len(r.Command) > 0 {
 		n, k = n+1, kindCommand
 	}
-	if n != 1 || (k == kindCommand && r.Command[0] == "") {
+	if r.Vault != nil {
+		n, k = n+1, kindVault
+	}
+	if n != 1 || (k == kindCommand && r.Command[0] == "") || (k == kindVault && (r.Vault.Path == "" || r.Vault.Field == "")) {
 		return kindInvalid
 	}
 	return k
@@ -128,7 +157,7 @@ func (r Ref) kind() refKind {
 func (r Ref) Validate() error {
 	switch {
 	case r.kind() == kindInvalid:
-		return &Error{Ref: r.String(), Err: fmt.Errorf("%w: set exactly one of env, file or command (with a non-empty program)", ErrInvalidRef)}
+		return &Error{Ref: r.String(), Err: fmt.Errorf("%w: set exactly one of env, file, command (with a non-empty program) or vault (with path and field)", ErrInvalidRef)}
 	case r.kind() == kindEnv && !IsEnvName(r.Env):
 		return &Error{Ref: r.String(), Err: fmt.Errorf("%w: not an environment variable name: "+
 			"use letters, digits and _, not starting with a digit", ErrInvalidRef)}
@@ -164,6 +193,8 @@ func (r Ref) ResolveWith(ctx context.Context, lookupEnv func(string) (string, bo
 		v, err = readSecretFile(r.File)
 	case kindCommand:
 		v, err = runCommand(ctx, r.Command, r.timeout(), r.Scrub)
+	case kindVault:
+		v, err = r.readVault(ctx)
 	}
 	if err == nil && v == "" {
 		err = ErrEmpty
@@ -188,6 +219,18 @@ func IsEnvName(name string) bool { return envName.MatchString(name) }
 // mixed-case "name" such as Summer2024 is more likely a password written
 // in the wrong place.
 func IsConventionalEnvName(name string) bool { return upperEnvName.MatchString(name) }
+
+// ErrNoVault: a vault reference has no reader (the configuration
+// names no Vault connection for it).
+var ErrNoVault = errors.New("no Vault connection for this reference")
+
+func (r Ref) readVault(ctx context.Context) (string, error) {
+	if r.Vault.Reader == nil {
+		return "", ErrNoVault
+	}
+	s, err := r.Vault.Reader.Field(ctx, r.Vault.Path, r.Vault.Field)
+	return s.Reveal(), err
+}
 
 func (r Ref) timeout() time.Duration {
 	if r.Timeout > 0 {
