@@ -73,6 +73,10 @@ type Options struct {
 	// session alive afterwards. A Get whose min validity only keepalive
 	// probes could honour fails with ErrMinValidity instead.
 	OneShot bool
+	// Release, if set, runs once when the keeper stops (Close or
+	// Abandon), after its profiles: it lets go of what the providers
+	// share, such as the Vault token tokenkeeper logged in for.
+	Release func(context.Context) error
 }
 
 // ProfileSpec is one configured profile and the provider that serves it.
@@ -121,7 +125,8 @@ type Keeper struct {
 	profiles map[string]*profile // fixed after New
 	names    []string            // sorted keys of profiles
 
-	stop context.CancelFunc // cancels settings.base
+	stop    context.CancelFunc          // cancels settings.base
+	release func(context.Context) error // Options.Release; nil for none
 
 	closeMu  sync.Mutex // guards closed and closeErr; held for a whole Close
 	closed   bool
@@ -135,7 +140,7 @@ func New(specs []ProfileSpec, o Options) (*Keeper, error) {
 	if log == nil {
 		log = hclog.NewNullLogger()
 	}
-	k := &Keeper{log: log, profiles: make(map[string]*profile, len(specs))}
+	k := &Keeper{log: log, profiles: make(map[string]*profile, len(specs)), release: o.Release}
 	for _, spec := range specs {
 		if spec.Name == "" {
 			return nil, errors.New("could not create keeper: a profile has no name")
@@ -270,9 +275,17 @@ func (k *Keeper) Close(ctx context.Context) error {
 		wg.Go(func() { errs[i] = k.profiles[n].shutdown(ctx) })
 	}
 	wg.Wait()
-	k.closeErr = errors.Join(errs...)
+	k.closeErr = errors.Join(append(errs, k.releaseShared(ctx))...)
 	k.log.Debug("keeper closed", "profiles", len(k.names), "error", k.closeErr)
 	return k.closeErr
+}
+
+// releaseShared runs Options.Release, if any.
+func (k *Keeper) releaseShared(ctx context.Context) error {
+	if k.release == nil {
+		return nil
+	}
+	return k.release(ctx)
 }
 
 // stopLocked marks the keeper and every profile closed and stops the calls

@@ -50,5 +50,5 @@ func (k *Keeper) Abandon(ctx context.Context) error {
 	for _, n := range k.names {
 		errs = append(errs, k.profiles[n].waitIdle(ctx))
 	}
-	return errors.Join(errs...)
+	return errors.Join(append(errs, k.releaseShared(ctx))...)
 }
