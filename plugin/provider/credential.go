@@ -3,6 +3,7 @@ package provider
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"strings"
 
 	"github.com/tokenkeeper/tokenkeeper/plugin/secret"
@@ -17,4 +18,18 @@ import (
 func CredentialID(parts ...string) secret.Secret {
 	sum := sha256.Sum256([]byte(strings.Join(parts, "\x00")))
 	return secret.New(hex.EncodeToString(sum[:]))
+}
+
+// SecretKind classifies a secret that could not be read: ErrBadConfig (a
+// person must fix the reference), unless its source says it is
+// unavailable or refused the read — a sealed or unreachable Vault, a
+// Vault policy without read — with ErrUnavailable or ErrForbidden, which
+// then decide the exit code (5 retryable, 4 denied).
+func SecretKind(err error) error {
+	for _, k := range []error{ErrUnavailable, ErrForbidden} {
+		if errors.Is(err, k) {
+			return k
+		}
+	}
+	return ErrBadConfig
 }

@@ -180,13 +180,14 @@ func (p *Provider) Credential(ctx context.Context) (secret.Secret, error) {
 
 // unreadable classifies a credential that cannot be read as bad
 // configuration (like vcf): no login was tried, a person must fix the
-// secret source. A read cut short by the caller's context keeps the
+// secret source — unless the source is down or refused the read (a
+// sealed Vault, a policy without read: provider.SecretKind). A read cut short by the caller's context keeps the
 // context error as its class.
 func unreadable(ctx context.Context, err error) error {
 	if ctx.Err() != nil {
 		return err
 	}
-	return fmt.Errorf("%w (%w)", err, provider.ErrBadConfig)
+	return fmt.Errorf("%w (%w)", err, provider.SecretKind(err))
 }
 
 // Account is the Cloud Director account this provider logs in as:

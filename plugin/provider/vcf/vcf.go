@@ -189,8 +189,15 @@ func jsonEscaped(s secret.Secret) secret.Secret {
 // failing command). The secret package's error names the reference,
 // never the value; the message names the field only, because the caller
 // already says what failed ("could not read credential: password: …").
+// A source that is down or refused the read (Vault) keeps its class; no
+// login request went out either way.
 func resolveError(field string, err error) error {
-	return &provider.Error{Op: opLogin, Message: field, Kind: provider.ErrBadConfig, Err: err}
+	kind := provider.SecretKind(err)
+	perr := &provider.Error{Op: opLogin, Message: field, Kind: kind, Err: err}
+	if kind != provider.ErrBadConfig {
+		return provider.NotSent(perr)
+	}
+	return perr
 }
 
 // call is one request's outcome.
