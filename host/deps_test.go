@@ -26,6 +26,8 @@ func TestHostStaysThin(t *testing.T) {
 		"github.com/tokenkeeper/tokenkeeper/plugin/provider",
 		"github.com/tokenkeeper/tokenkeeper/plugin/config",
 		"github.com/tokenkeeper/tokenkeeper/plugin/agent",
+		"github.com/tokenkeeper/tokenkeeper/plugin/vault",
+		"github.com/hashicorp/vault/api",
 		"github.com/golang-jwt/jwt/v5",
 		"go.yaml.in/yaml/v3",
 	}
