@@ -67,7 +67,8 @@ func (a *app) closeRuntimeDir() {
 }
 
 // envNames lists the environment variables the configuration's secrets
-// read ({env: NAME}), in no particular order.
+// read ({env: NAME}) and, when the profiles use Vault, the variables the
+// Vault connections read (vaultEnvNames), in no particular order.
 func envNames(cfg *config.Config) []string {
 	var names []string
 	for _, p := range cfg.Profiles {
@@ -77,7 +78,7 @@ func envNames(cfg *config.Config) []string {
 			}
 		}
 	}
-	return names
+	return append(names, vaultEnvNames(cfg)...)
 }
 
 // connect returns a client of the agent serving the configuration,

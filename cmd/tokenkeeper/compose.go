@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"slices"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -36,6 +37,7 @@ func buildKeeper(cfg *config.Config, logger hclog.Logger, env cliEnv, tune ...fu
 		logger = hclog.NewNullLogger()
 	}
 	scrubCommands(cfg)
+	release := wireVault(cfg, env.Getenv, logger)
 	specs := make([]keeper.ProfileSpec, 0, len(cfg.Profiles))
 	// A rotated service-account token that cannot be saved next to its
 	// file goes to the private runtime directory instead.
@@ -51,7 +53,7 @@ func buildKeeper(cfg *config.Config, logger hclog.Logger, env cliEnv, tune ...fu
 			RefreshBefore: p.RefreshBefore, Keepalive: p.Keepalive, Impl: impl, MaxRole: p.RoleLimit,
 		})
 	}
-	o := keeper.Options{Logger: logger, Guards: guardStore(env, logger)}
+	o := keeper.Options{Logger: logger, Guards: guardStore(env, logger), Release: release}
 	for _, f := range tune {
 		f(&o)
 	}
@@ -77,15 +79,21 @@ func guardStore(env cliEnv, logger hclog.Logger) keeper.GuardStore {
 // a helper needs PATH, HOME, VAULT_ADDR or GNUPGHOME, never another
 // profile's password (secret.Ref.Scrub).
 func scrubCommands(cfg *config.Config) {
-	names := envNames(cfg)
+	// The standard VAULT_* variables stay: a `vault` helper needs them.
+	names := slices.DeleteFunc(envNames(cfg), func(n string) bool { return slices.Contains(standardVaultEnv, n) })
 	if len(names) == 0 {
 		return
 	}
+	refs := cfg.VaultConn("").Refs() // Vault's own credentials
+	for _, v := range cfg.VaultConns {
+		refs = append(refs, v.Refs()...)
+	}
 	for _, p := range cfg.Profiles {
-		for _, r := range []*secret.Ref{p.Password, p.APIKey, p.APIToken, p.ServiceAccount} {
-			if r != nil && len(r.Command) > 0 {
-				r.Scrub = names
-			}
+		refs = append(refs, p.Password, p.APIKey, p.APIToken, p.ServiceAccount)
+	}
+	for _, r := range refs {
+		if r != nil && len(r.Command) > 0 {
+			r.Scrub = names
 		}
 	}
 }

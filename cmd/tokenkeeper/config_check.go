@@ -53,7 +53,8 @@ the tokenkeeper repository.`,
 			}
 			ctx, cancel := context.WithTimeout(cmd.Context(), timeout)
 			defer cancel()
-			return mostSevere(problemsError(problems), a.checkOnline(ctx, cfg.Names(), each))
+			online := mostSevere(a.checkVaultOnline(ctx, cfg), a.checkOnline(ctx, cfg.Names(), each))
+			return mostSevere(problemsError(problems), online)
 		},
 	}
 	cmd.Flags().BoolVar(&online, "online", false, "log in to every profile and revoke at once")
@@ -105,7 +106,13 @@ func (a *app) checkOffline(ctx context.Context, cfg *config.Config) []string {
 	for _, n := range cfg.Names() {
 		p := cfg.Profiles[n]
 		for _, r := range profileRefs(p) {
-			warn, err := checkRef(ctx, r.ref, r.field == "service_account", lookup)
+			var warn bool
+			var err error
+			if r.ref.Vault != nil {
+				warn, err = checkVaultOffline(ctx, cfg, r.ref.Vault, a.env.Getenv, lookup)
+			} else {
+				warn, err = checkRef(ctx, r.ref, r.field == "service_account", lookup)
+			}
 			if err == nil {
 				continue
 			}
