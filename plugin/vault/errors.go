@@ -119,6 +119,10 @@ func answerText(re *api.ResponseError) string {
 	msg := http.StatusText(re.StatusCode)
 	if !re.RawError && len(re.Errors) > 0 {
 		msg = strings.Join(strings.Fields(strings.Join(re.Errors, "; ")), " ")
+		// Vault lists its errors as "1 error occurred: * permission denied".
+		if _, rest, ok := strings.Cut(msg, " occurred: "); ok && strings.Contains(msg[:len(msg)-len(rest)], "error") {
+			msg = strings.ReplaceAll(strings.TrimPrefix(rest, "* "), " * ", "; ")
+		}
 	}
 	if msg == "" {
 		msg = "no message"

@@ -318,9 +318,16 @@ func (c *Client) Field(ctx context.Context, path, field string) (secret.Secret, 
 	s, err := c.Read(ctx, path)
 	if err != nil {
 		var e *Error
-		if errors.As(err, &e) && e.Status == http.StatusNotFound {
+		if errors.As(err, &e) && e.Op == "read" {
 			e.Field = field
-			e.Msg += c.kv2Hint(ctx, e.Path)
+			// A KV v2 path without data/ is refused (403) by a policy
+			// written for the right one, or not found (404): either way
+			// the path is what to fix.
+			if e.Status == http.StatusNotFound || e.Status == http.StatusForbidden {
+				if hint := c.kv2Hint(ctx, e.Path); hint != "" {
+					e.Msg, e.Kind = e.Msg+hint, provider.ErrBadConfig
+				}
+			}
 		}
 		return secret.Secret{}, err
 	}
