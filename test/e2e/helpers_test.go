@@ -166,9 +166,17 @@ type Sim struct {
 // 127.0.0.1:0, waits for its ready line and stops it when the test ends.
 func startSim(t testing.TB, kind string, args ...string) *Sim {
 	t.Helper()
-	_, simulator := binaries(t)
 	caFile := filepath.Join(t.TempDir(), "sim-ca.pem")
-	argv := append([]string{kind, "--listen", "127.0.0.1:0", "--tls", "--ca-out", caFile}, args...)
+	s, _ := runSim(t, append([]string{kind, "--listen", "127.0.0.1:0", "--tls", "--ca-out", caFile}, args...))
+	s.HTTP = trusting(t, s.CAFile)
+	return s
+}
+
+// runSim runs `tokenkeeper-sim ARGV…` and waits for its ready line; it
+// stops when the test ends, or earlier by its proc.
+func runSim(t testing.TB, argv []string) (*Sim, *proc) {
+	t.Helper()
+	_, simulator := binaries(t)
 	cmd := exec.Command(simulator, argv...)
 	s := &Sim{stderr: &testutil.SyncBuffer{}}
 	cmd.Stderr = s.stderr
@@ -179,8 +187,7 @@ func startSim(t testing.TB, kind string, args ...string) *Sim {
 	p := startProc(t, cmd)
 	ready := readReady(t, p, stdout, s.stderr)
 	s.URL, s.CAFile = ready.URL, ready.CAFile
-	s.HTTP = trusting(t, s.CAFile)
-	return s
+	return s, p
 }
 
 // readReady reads the simulator's ready line, for at most readyTimeout,

@@ -256,17 +256,7 @@ func (v *vaultDev) createdTokens(t testing.TB, path string) []string {
 // port with another password, as an account's password rotates.
 func httpSim(t testing.TB, kind, listen string, args ...string) (*Sim, *proc) {
 	t.Helper()
-	_, simulator := binaries(t)
-	cmd := exec.Command(simulator, append([]string{kind, "--listen", listen}, args...)...)
-	s := &Sim{stderr: &testutil.SyncBuffer{}}
-	cmd.Stderr = s.stderr
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := startProc(t, cmd)
-	ready := readReady(t, p, stdout, s.stderr)
-	s.URL = ready.URL
+	s, p := runSim(t, append([]string{kind, "--listen", listen}, args...))
 	s.HTTP = &http.Client{Timeout: 10 * time.Second}
 	return s, p
 }

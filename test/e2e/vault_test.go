@@ -319,12 +319,7 @@ func TestVaultGuard(t *testing.T) {
 // TestVaultAppRoleRevokedAtExit: the token tokenkeeper obtained through
 // AppRole lives while the agent does and is revoked when it exits.
 func TestVaultAppRoleRevokedAtExit(t *testing.T) {
-	v := startVault(t)
-	sec := v.setup(t)
-	vcf, _ := httpSim(t, "vcf", "127.0.0.1:0", "--user", vaultVCFUser+"="+vaultVCFPassword)
-	vcd, _ := httpSim(t, "vcd", "127.0.0.1:0", "--user", "alice@ExampleOrg="+vaultVCDPassword)
-	m := vaultMethods(v, sec)[2]
-	tk := newTK(t, vaultConfig(m.block(t, t.TempDir()), vcf, vcd), m.env...)
+	v, tk := vaultLab(t, "approle")
 	agent := tk.startAgent(t)
 	tk.get(t, "sddc")
 	tk.get(t, "vcd")
@@ -341,13 +336,25 @@ func TestVaultAppRoleRevokedAtExit(t *testing.T) {
 // TestVaultStopped: a Vault that is not running is exit 5 (retryable),
 // naming the reference and Vault's address.
 func TestVaultStopped(t *testing.T) {
+	v, tk := vaultLab(t, "token")
+	tk.get(t, "sddc")
+	v.p.stop()
+	expectFail(t, tk, "sealed", 5, "secret/data/vmware/sddc", "password", v.addr)
+}
+
+// vaultLab is a set-up dev Vault, the two simulators and a tokenkeeper
+// user configured with the auth method named method.
+func vaultLab(t *testing.T, method string) (*vaultDev, *tkEnv) {
+	t.Helper()
 	v := startVault(t)
 	sec := v.setup(t)
 	vcf, _ := httpSim(t, "vcf", "127.0.0.1:0", "--user", vaultVCFUser+"="+vaultVCFPassword)
 	vcd, _ := httpSim(t, "vcd", "127.0.0.1:0", "--user", "alice@ExampleOrg="+vaultVCDPassword)
-	m := vaultMethods(v, sec)[0]
-	tk := newTK(t, vaultConfig(m.block(t, ""), vcf, vcd), m.env...)
-	tk.get(t, "sddc")
-	v.p.stop()
-	expectFail(t, tk, "sealed", 5, "secret/data/vmware/sddc", "password", v.addr)
+	for _, m := range vaultMethods(v, sec) {
+		if m.name == method {
+			return v, newTK(t, vaultConfig(m.block(t, t.TempDir()), vcf, vcd), m.env...)
+		}
+	}
+	t.Fatalf("no auth method %q", method)
+	return nil, nil
 }
