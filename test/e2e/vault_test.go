@@ -92,6 +92,9 @@ func vaultMethodRun(t *testing.T, v *vaultDev, sec vaultSecrets, m vaultMethod) 
 	tk := newTK(t, vaultConfig(m.block(t, dir), vcf, vcd), m.env...)
 	agent := tk.startAgent(t)
 	var tokens []string
+	if r := tk.run(t, nil, "config", "check"); r.code != 0 || r.stderr != "" {
+		t.Fatalf("config check (offline): exit %d, want 0 and no warning: %s%s", r.code, r.stdout, r.stderr)
+	}
 
 	a := tk.get(t, "sddc")
 	b := tk.get(t, "vcd")
