@@ -11,7 +11,6 @@
 
 VAULTDEV_VERSION := 1.14.1
 VAULTDEV_DIR     := tools/vaultdev
-TOKENKEEPER_CACHE ?= $(if $(HOME),$(HOME)/.cache/tokenkeeper-dev,$(CURDIR)/.cache)
 VAULTDEV_BIN     := $(TOKENKEEPER_CACHE)/vaultdev/vaultdev_v$(VAULTDEV_VERSION)-$(shell cat $(VAULTDEV_DIR)/go.sum 2>/dev/null | sha256sum | cut -c1-12)/vaultdev
 
 .PHONY: vaultdev test-vaultdev e2e-vault
