@@ -218,7 +218,7 @@ func (a *app) checkOnline(ctx context.Context, names []string, each time.Duratio
 		t, err := a.checkProfile(ctx, l, n, each)
 		if err != nil {
 			e := a.classify(err)
-			fmt.Fprintf(a.env.Stdout, "%s: FAILED (%s): %s\n", n, e.Code, oneLine(e.Message))
+			fmt.Fprintf(a.env.Stdout, "%s: FAILED (%s): %s\n", n, e.Code, exec.OneLine(e.Message))
 			worst = mostSevereOf(worst, e)
 			failed++
 			continue

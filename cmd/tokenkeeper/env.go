@@ -18,8 +18,9 @@ On failure stdout stays empty, so eval does nothing.`,
   curl -H "$TOKENKEEPER_HEADER_NAME: $TOKENKEEPER_HEADER_VALUE" https://sddc/v1/domains`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if f.profile = a.defaultProfile(f.profile); f.profile == "" {
-				return errProfileRequired
+			var err error
+			if f.profile, err = a.defaultProfile(f.profile); err != nil {
+				return err
 			}
 			t, err := a.token(cmd.Context(), f)
 			if err != nil {

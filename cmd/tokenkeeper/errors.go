@@ -140,18 +140,6 @@ func formatArg(args []string) string {
 	return v
 }
 
-// statusError ends the CLI with a status of its own and a stderr line:
-// exec's 126 and 127 for a command that cannot run, as env(1) does.
-type statusError struct {
-	status int
-	msg    string
-	err    error
-}
-
-func (e *statusError) Error() string { return e.msg }
-
-func (e *statusError) Unwrap() error { return e.err }
-
 // firstProblem shortens the error of a profiles file with several
 // problems to the first and a pointer to config check: the one line of a
 // scripted verb is read by people in CI logs, not parsed.
@@ -164,12 +152,6 @@ func firstProblem(e *exec.Error) *exec.Error {
 	c.Message = fmt.Sprintf("%d problems in the profiles file, the first: %s (all of them: tokenkeeper config check)",
 		len(j.Unwrap()), j.Unwrap()[0])
 	return &c
-}
-
-// oneLine folds a multi-line message (joined config errors) into the one
-// stderr line the protocol promises.
-func oneLine(s string) string {
-	return strings.Join(strings.Fields(strings.ReplaceAll(s, "\n", " ; ")), " ")
 }
 
 // usageError marks a flag or argument combination as exit code 2.

@@ -1,23 +1,10 @@
 package main
 
 import (
-	"errors"
-	"fmt"
-	"io/fs"
-	"os"
-	osexec "os/exec"
-	"os/signal"
-	"syscall"
-
 	"github.com/spf13/cobra"
 
 	"github.com/tokenkeeper/tokenkeeper/host/exec"
 )
-
-// forwarded are the signals `tokenkeeper exec` passes on to its command,
-// so that Ctrl-C, a CI runner's SIGTERM or a SIGHUP reach the real work.
-var forwarded = []os.Signal{syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP, syscall.SIGQUIT,
-	syscall.SIGUSR1, syscall.SIGUSR2}
 
 func (a *app) execCommand() *cobra.Command {
 	var f tokenFlags
@@ -44,8 +31,9 @@ Reference: docs/exec-protocol.md in the tokenkeeper repository.`,
 			return nil
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if f.profile = a.defaultProfile(f.profile); f.profile == "" {
-				return errProfileRequired
+			var err error
+			if f.profile, err = a.defaultProfile(f.profile); err != nil {
+				return err
 			}
 			if withProxy {
 				return a.execProxy(cmd.Context(), f, px, args)
@@ -71,60 +59,7 @@ Reference: docs/exec-protocol.md in the tokenkeeper repository.`,
 	return cmd
 }
 
-// Exit statuses of exec when the command cannot run (POSIX shells, env(1)).
-const (
-	exitNotExecutable = 126
-	exitNotFound      = 127
-)
-
-// startError is a command that could not start: 127 when it does not
-// exist, 126 when it exists but cannot be executed.
-func startError(prog string, err error) error {
-	status, what := exitNotExecutable, "cannot be executed"
-	if errors.Is(err, osexec.ErrNotFound) || errors.Is(err, fs.ErrNotExist) {
-		status, what = exitNotFound, "command not found"
-	}
-	var pe *fs.PathError
-	if errors.As(err, &pe) {
-		what += ": " + pe.Err.Error()
-	}
-	return &statusError{status: status, msg: fmt.Sprintf("could not run %s: %s", prog, what), err: err}
-}
-
-// run starts argv with env and the CLI's stdio, forwards signals while it
-// runs, and returns its exit status.
+// run runs argv with env and the CLI's stdio (exec.Run).
 func (a *app) run(argv, env []string) (int, error) {
-	c := osexec.Command(argv[0], argv[1:]...)
-	c.Env = env
-	c.Stdin, c.Stdout, c.Stderr = a.env.Stdin, a.env.Stdout, a.env.Stderr
-	sigs := make(chan os.Signal, 8)
-	signal.Notify(sigs, forwarded...)
-	defer signal.Stop(sigs)
-	if err := c.Start(); err != nil {
-		return 0, startError(argv[0], err)
-	}
-	done := make(chan struct{})
-	defer close(done)
-	go func() {
-		for {
-			select {
-			case s := <-sigs:
-				_ = c.Process.Signal(s)
-			case <-done:
-				return
-			}
-		}
-	}()
-	err := c.Wait()
-	var ee *osexec.ExitError
-	switch {
-	case err == nil:
-		return 0, nil
-	case errors.As(err, &ee):
-		if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
-			return 128 + int(ws.Signal()), nil
-		}
-		return ee.ExitCode(), nil
-	}
-	return 0, fmt.Errorf("could not wait for %s: %w", argv[0], err)
+	return exec.Run(argv, env, exec.Stdio{In: a.env.Stdin, Out: a.env.Stdout, ErrOut: a.env.Stderr})
 }

@@ -1,10 +1,7 @@
 package main
 
 import (
-	"bytes"
 	"context"
-	"errors"
-	"fmt"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -67,14 +64,11 @@ func (a *app) token(ctx context.Context, f tokenFlags) (tok *host.Token, err err
 }
 
 // warnShorter says on stderr that a token served under --allow-shorter
-// expires before the min validity asked: with --format token or header
-// stdout cannot say it.
+// expires before the min validity asked (exec.WarnShorter).
 func (a *app) warnShorter(t *host.Token, f tokenFlags) {
-	if t == nil || !t.ShorterThanRequested {
-		return
+	if t != nil {
+		exec.WarnShorter(a.env.Stderr, f.profile, toDocument(t), f.minValidity)
 	}
-	fmt.Fprintf(a.env.Stderr, "tokenkeeper: warning: profile %q: upstream unavailable; serving the cached token, which expires at %s, sooner than --min-validity %s asks\n",
-		f.profile, t.ExpiresAt.UTC().Format(time.RFC3339), f.minValidity)
 }
 
 func (a *app) getCommand() *cobra.Command {
@@ -125,79 +119,28 @@ docs/exec-protocol.md in the tokenkeeper repository.`,
 	return cmd
 }
 
-// readRequest reads the JSON request on stdin, within ctx: a request that
-// has not arrived when --timeout runs out is a bad request (exit 2), and
-// one that has arrived is answered even if stdin stays open.
-func (a *app) readRequest(ctx context.Context, kind string, timeout time.Duration) ([]byte, error) {
-	doc, err := exec.ReadRequest(ctx, a.env.Stdin, kind)
-	var e *exec.Error
-	if errors.Is(err, context.DeadlineExceeded) && errors.As(err, &e) {
-		return nil, &exec.Error{Code: e.Code, Err: err, Message: fmt.Sprintf("%s before --timeout %s ran out; "+
-			"without --profile, the request is read from stdin", e.Message, timeout)}
-	}
-	return doc, err
+// input is what get and invalidate read their request from.
+func (a *app) input(cmd *cobra.Command, timeout time.Duration) exec.Input {
+	return exec.Input{Set: cmd.Flags().Changed, EnvProfile: a.env.Getenv(exec.EnvProfile),
+		Stdin: a.env.Stdin, StdinTerminal: a.env.StdinTerminal, Timeout: timeout}
 }
 
-// envProfile names the variable holding the default profile.
-const envProfile = "TOKENKEEPER_PROFILE"
-
-// errProfileRequired: a verb that needs a profile got none.
-var errProfileRequired = usageError("--profile is required (or set $%s)", envProfile)
-
-// defaultProfile is p, else $TOKENKEEPER_PROFILE.
-func (a *app) defaultProfile(p string) string {
-	if p != "" {
-		return p
-	}
-	return a.env.Getenv(envProfile)
+// defaultProfile is p, else $TOKENKEEPER_PROFILE (exec.DefaultProfile).
+func (a *app) defaultProfile(p string) (string, error) {
+	return exec.DefaultProfile(p, a.env.Getenv(exec.EnvProfile))
 }
 
-// requestOrDefault fills f for get without --profile: from the JSON
-// request on stdin, or — when stdin is a terminal or empty and
-// $TOKENKEEPER_PROFILE is set — with that profile and the flags. A request
-// on stdin always wins: a caller that sends one (the Ansible lookup) must
-// never have its min validity dropped by a variable it did not set.
+// requestOrDefault fills f for get from the request exec.ResolveGet
+// finds: the flags, or the JSON request on stdin.
 func (a *app) requestOrDefault(ctx context.Context, cmd *cobra.Command, f *tokenFlags) error {
-	if f.profile != "" {
-		return nil
-	}
-	p := a.env.Getenv(envProfile)
-	if p == "" {
-		if err := requestFlags(cmd, "min-validity", "force-refresh", "allow-shorter"); err != nil {
-			return err
-		}
-	}
-	if p != "" && a.env.StdinTerminal {
-		f.profile = p
-		return nil
-	}
-	doc, err := a.readRequest(ctx, exec.KindTokenRequest, f.timeout)
-	if p != "" && errors.Is(err, exec.ErrNoRequest) {
-		f.profile = p
-		return nil
-	}
+	req, fromStdin, err := exec.ResolveGet(ctx, a.input(cmd, f.timeout), f.profile)
 	if err != nil {
 		return err
 	}
-	if err := requestFlags(cmd, "min-validity", "force-refresh", "allow-shorter"); err != nil {
-		return err
-	}
-	req, err := exec.ParseTokenRequest(bytes.NewReader(doc))
-	if err != nil {
-		return err
-	}
-	f.profile, f.minValidity, f.forceRefresh = req.Profile, time.Duration(req.MinValidity), req.ForceRefresh
-	f.allowShorter = req.AllowShorter
-	return nil
-}
-
-// requestFlags refuses flags that say what the JSON request on stdin says:
-// one of the two would be silently ignored.
-func requestFlags(cmd *cobra.Command, names ...string) error {
-	for _, n := range names {
-		if cmd.Flags().Changed(n) {
-			return usageError("--%s without --profile: use either --profile and flags, or a JSON request on stdin", n)
-		}
+	f.profile = req.Profile
+	if fromStdin {
+		f.minValidity, f.forceRefresh = time.Duration(req.MinValidity), req.ForceRefresh
+		f.allowShorter = req.AllowShorter
 	}
 	return nil
 }

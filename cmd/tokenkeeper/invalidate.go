@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"time"
 
@@ -27,22 +26,10 @@ It prints nothing on success; failures are reported like get's.`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx, cancel := context.WithTimeout(cmd.Context(), timeout)
 			defer cancel()
-			if profile == "" {
-				if err := requestFlags(cmd, "fingerprint", "reason"); err != nil {
-					return err
-				}
-				doc, err := a.readRequest(ctx, exec.KindInvalidateRequest, timeout)
-				if err != nil {
-					return err
-				}
-				req, err := exec.ParseInvalidateRequest(bytes.NewReader(doc))
-				if err != nil {
-					return err
-				}
-				profile, fingerprint, reason = req.Profile, req.Fingerprint, req.Reason
-			}
-			if fingerprint == "" {
-				return usageError("--fingerprint is required with --profile")
+			req, err := exec.ResolveInvalidate(ctx, a.input(cmd, timeout),
+				exec.InvalidateRequest{Profile: profile, Fingerprint: fingerprint, Reason: reason})
+			if err != nil {
+				return err
 			}
 			if noAgent {
 				return nil // nothing is cached outside the agent
@@ -52,7 +39,7 @@ It prints nothing on success; failures are reported like get's.`,
 				return err // no agent: nothing cached, nothing to drop
 			}
 			defer c.Close()
-			return c.Invalidate(ctx, profile, fingerprint, reason)
+			return c.Invalidate(ctx, req.Profile, req.Fingerprint, req.Reason)
 		},
 	}
 	cmd.Flags().StringVarP(&profile, "profile", "p", "", "profile name")

@@ -19,8 +19,9 @@ held, and it says so.`,
 		Example: `  tokenkeeper logout --profile sddc`,
 		Args:    noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if profile = a.defaultProfile(profile); profile == "" {
-				return errProfileRequired
+			var err error
+			if profile, err = a.defaultProfile(profile); err != nil {
+				return err
 			}
 			ctx, cancel := context.WithTimeout(cmd.Context(), time.Minute)
 			defer cancel()

@@ -81,8 +81,9 @@ See docs/proxy.md.`,
   tokenkeeper proxy --profile sddc --listen 127.0.0.1:8443 --require-header X-Tokenkeeper-Proxy`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if s.profile = a.defaultProfile(s.profile); s.profile == "" {
-				return errProfileRequired
+			var err error
+			if s.profile, err = a.defaultProfile(s.profile); err != nil {
+				return err
 			}
 			return a.runProxy(cmd.Context(), s, noAgent)
 		},

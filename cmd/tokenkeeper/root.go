@@ -113,23 +113,16 @@ func runCLI(ctx context.Context, args []string, env cliEnv) int {
 	if cmd != nil {
 		name = cmd.Name()
 	}
-	var se *statusError
+	var se *exec.StartError
 	if errors.As(err, &se) {
-		fmt.Fprintf(env.Stderr, "tokenkeeper: %s\n", oneLine(se.msg))
-		return se.status
+		fmt.Fprintf(env.Stderr, "tokenkeeper: %s\n", exec.OneLine(se.Error()))
+		return se.Status
 	}
 	e := a.classify(err)
 	if oneLineVerbs[name] {
-		e = firstProblem(e)
+		return exec.Fail(env.Stdout, env.Stderr, firstProblem(e), machineVerbs[name] && !rawFormat(cmd, args))
 	}
-	if machineVerbs[name] && !rawFormat(cmd, args) {
-		_ = exec.WriteError(env.Stdout, e)
-	}
-	msg := strings.TrimRight(e.Message, "\n")
-	if oneLineVerbs[name] {
-		msg = oneLine(msg)
-	}
-	fmt.Fprintf(env.Stderr, "tokenkeeper: %s\n", msg)
+	fmt.Fprintf(env.Stderr, "tokenkeeper: %s\n", strings.TrimRight(e.Message, "\n"))
 	return e.Code.ExitCode()
 }
 

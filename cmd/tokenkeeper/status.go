@@ -284,7 +284,7 @@ func retryIn(t *time.Time, now time.Time) string {
 // (what failed) or its end (the upstream's status and code, e.g. "HTTP 400
 // BAD_CREDENTIALS: …", and the classification), cut at spaces.
 func shortError(profile, s string, max int) string {
-	s = oneLine(strings.ReplaceAll(s, fmt.Sprintf("profile %q: ", profile), ""))
+	s = exec.OneLine(strings.ReplaceAll(s, fmt.Sprintf("profile %q: ", profile), ""))
 	if s == "" {
 		return "-"
 	}

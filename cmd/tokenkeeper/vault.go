@@ -159,7 +159,7 @@ func (a *app) checkVaultOnline(ctx context.Context, cfg *config.Config) error {
 			v := r.ref.Vault
 			if _, err := r.ref.Resolve(ctx); err != nil {
 				e := a.classify(err)
-				fmt.Fprintf(a.env.Stdout, "%s: %s: vault %s field %s: FAILED (%s): %s\n", n, r.field, v.Path, v.Field, e.Code, oneLine(e.Message))
+				fmt.Fprintf(a.env.Stdout, "%s: %s: vault %s field %s: FAILED (%s): %s\n", n, r.field, v.Path, v.Field, e.Code, exec.OneLine(e.Message))
 				worst = mostSevereOf(worst, e)
 				failed++
 				continue

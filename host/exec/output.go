@@ -118,3 +118,32 @@ func EnvVars(t Token) []string {
 func ShellQuote(s string) string {
 	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }
+
+// WarnShorter writes the stderr line that says a token served under
+// allowShorter expires before the min validity asked: with --format
+// token or header stdout cannot say it. It writes nothing for a token
+// that is not ShorterThanRequested.
+func WarnShorter(w io.Writer, profile string, t Token, minValidity time.Duration) {
+	if !t.ShorterThanRequested {
+		return
+	}
+	fmt.Fprintf(w, "tokenkeeper: warning: profile %q: upstream unavailable; serving the cached token, which expires at %s, sooner than --min-validity %s asks\n",
+		profile, t.ExpiresAt.UTC().Format(time.RFC3339), minValidity)
+}
+
+// OneLine folds a multi-line message (joined config errors) into the one
+// stderr line the protocol promises.
+func OneLine(s string) string {
+	return strings.Join(strings.Fields(strings.ReplaceAll(s, "\n", " ; ")), " ")
+}
+
+// Fail reports e the way get, invalidate, env and exec do and returns
+// the exit code: the Error document on stdout when document is set (get
+// and invalidate in format json), and one line on stderr.
+func Fail(stdout, stderr io.Writer, e *Error, document bool) int {
+	if document {
+		_ = WriteError(stdout, e)
+	}
+	fmt.Fprintf(stderr, "tokenkeeper: %s\n", OneLine(strings.TrimRight(e.Message, "\n")))
+	return e.Code.ExitCode()
+}
