@@ -101,19 +101,6 @@ func TestClientOwnDeadlineNamesProfile(t *testing.T) {
 	}
 }
 
-func TestRoundWait(t *testing.T) {
-	tests := []struct{ in, want time.Duration }{
-		{4999871234 * time.Nanosecond, 5 * time.Second},
-		{3049 * time.Millisecond, 3 * time.Second},
-		{201400 * time.Microsecond, 201 * time.Millisecond},
-	}
-	for _, tt := range tests {
-		if got := roundWait(tt.in); got != tt.want {
-			t.Errorf("roundWait(%s) = %s, want %s", tt.in, got, tt.want)
-		}
-	}
-}
-
 // A server that resets the stream on the forwarded deadline a moment before
 // the caller's own timer fires still gives the caller's deadline error, not
 // gRPC's transport text (a flake seen under load).

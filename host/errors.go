@@ -10,6 +10,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
+	"github.com/tokenkeeper/tokenkeeper/host/exec"
 	"github.com/tokenkeeper/tokenkeeper/plugin/wire"
 )
 
@@ -87,15 +88,10 @@ func fromCall(ctx context.Context, op, profile string, start time.Time, err erro
 		return fromRPC(op, profile, err)
 	}
 	e := &Error{Op: op, Profile: profile, kind: ctxErr}
-	waited := roundWait(time.Since(start))
-	switch {
-	case errors.Is(ctxErr, context.DeadlineExceeded):
-		e.Code, e.Message = codes.DeadlineExceeded, fmt.Sprintf("no answer from tokenkeeper within %s", waited)
-	default:
-		e.Code, e.Message = codes.Canceled, fmt.Sprintf("canceled after %s, before tokenkeeper answered", waited)
-	}
-	if profile != "" {
-		e.Message = fmt.Sprintf("profile %q: %s", profile, e.Message)
+	e.Message = exec.NoAnswer(profile, time.Since(start), ctxErr)
+	e.Code = codes.Canceled
+	if errors.Is(ctxErr, context.DeadlineExceeded) {
+		e.Code = codes.DeadlineExceeded
 	}
 	return e
 }
@@ -117,14 +113,6 @@ func callerGaveUp(ctx context.Context, code codes.Code) error {
 		<-ctx.Done()
 	}
 	return ctx.Err()
-}
-
-// roundWait keeps a waited duration readable: 5s, not 4.999871234s.
-func roundWait(d time.Duration) time.Duration {
-	if d >= time.Second {
-		return d.Round(100 * time.Millisecond)
-	}
-	return d.Round(time.Millisecond)
 }
 
 // fromRPC turns a gRPC error into an *Error; nil stays nil and an error
