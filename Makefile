@@ -17,9 +17,9 @@ all: build
 # needs ~1.5 MiB more; grpcnotrace drops x/net/trace, which nothing here uses.
 BUILD_FLAGS ?= -tags grpcnotrace
 
-## build: the tokenkeeper and tokenkeeper-sim binaries into ./bin, stamped with `make version`
+## build: tokenkeeper (the lean front), tokenkeeper-core (the full CLI it hands the rest to) and tokenkeeper-sim into ./bin, stamped with `make version`
 build:
-	CGO_ENABLED=0 $(GO) build $(BUILD_FLAGS) -ldflags '$(VERSION_LDFLAGS)' -o $(BIN)/ ./cmd/tokenkeeper ./cmd/tokenkeeper-sim
+	CGO_ENABLED=0 $(GO) build $(BUILD_FLAGS) -ldflags '$(VERSION_LDFLAGS)' -o $(BIN)/ ./cmd/tokenkeeper ./cmd/tokenkeeper-core ./cmd/tokenkeeper-sim
 
 ## test: formatting, vet, lint, generated-code freshness and the whole Go suite with -race
 test: fmt-check vet lint generate-check unit

@@ -1,4 +1,4 @@
-# The exec credential helper and the agent (host/exec, plugin/agent, cmd/tokenkeeper CLI).
+# The exec credential helper and the agent (host/exec, plugin/agent, cmd/tokenkeeper front, cmd/tokenkeeper-core CLI).
 #
 #   make bench-exec  `tokenkeeper get` with a warm agent against the start of a
 #                    minimal Go binary, interleaved in one run (metric get/hello,

@@ -1,6 +1,7 @@
 # Installing tokenkeeper for the current user (or, with PREFIX, anywhere).
 #
-#   make install     bin/tokenkeeper and bin/tokenkeeper-sim into $(BINDIR), bash, zsh
+#   make install     bin/tokenkeeper, bin/tokenkeeper-core (the full CLI the front
+#                    execs, found beside it) and bin/tokenkeeper-sim into $(BINDIR), bash, zsh
 #                    and fish completions under $(DATADIR), the Ansible collection
 #                    tokenkeeper.vmware (when ansible-galaxy is on PATH) and the
 #                    Packer plugin (when packer is on PATH)
@@ -22,7 +23,7 @@ ANSIBLE_GALAXY          ?= ansible-galaxy
 PACKER                  ?= packer
 PACKER_PLUGIN_SOURCE    := github.com/tokenkeeper/tokenkeeper
 
-INSTALL_BINARIES    := tokenkeeper tokenkeeper-sim
+INSTALL_BINARIES    := tokenkeeper tokenkeeper-core tokenkeeper-sim
 INSTALL_COMPLETIONS := $(BASH_COMPLETION_DIR)/tokenkeeper $(ZSH_COMPLETION_DIR)/_tokenkeeper \
 	$(FISH_COMPLETION_DIR)/tokenkeeper.fish
 

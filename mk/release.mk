@@ -57,14 +57,15 @@ cross-check:
 	@set -e; for arch in $(DARWIN_ARCHS); do \
 		echo "cross-check: darwin/$$arch"; \
 		GOOS=darwin GOARCH=$$arch CGO_ENABLED=0 $(GO) build -trimpath $(BUILD_FLAGS) -o /dev/null ./cmd/tokenkeeper; \
+		GOOS=darwin GOARCH=$$arch CGO_ENABLED=0 $(GO) build -trimpath $(BUILD_FLAGS) -o /dev/null ./cmd/tokenkeeper-core; \
 		GOOS=darwin GOARCH=$$arch CGO_ENABLED=0 $(GO) build -trimpath -o /dev/null ./cmd/tokenkeeper-sim; \
 		GOOS=darwin GOARCH=$$arch $(GO) vet ./...; \
-		GOOS=darwin GOARCH=$$arch $(GO) vet -tags manpages ./cmd/tokenkeeper; \
+		GOOS=darwin GOARCH=$$arch $(GO) vet -tags manpages ./cmd/tokenkeeper-core; \
 		GOOS=darwin GOARCH=$$arch $(GO) test -trimpath -vet=off -exec true ./... >/dev/null; \
 		(cd $(PACKER_DIR) && GOOS=darwin GOARCH=$$arch CGO_ENABLED=0 $(GO) build -trimpath -o /dev/null . && \
 			GOOS=darwin GOARCH=$$arch $(GO) vet ./... && GOOS=darwin GOARCH=$$arch $(GO) vet -tags e2e ./e2e/); \
 	done
-	@out=$$(GOOS=windows $(GO) build -o /dev/null ./cmd/tokenkeeper 2>&1) && { echo "cross-check: a Windows build succeeded; update the README and internal/platform" >&2; exit 1; }; \
+	@out=$$(GOOS=windows $(GO) build -o /dev/null ./cmd/tokenkeeper ./cmd/tokenkeeper-core 2>&1) && { echo "cross-check: a Windows build succeeded; update the README and internal/platform" >&2; exit 1; }; \
 		echo "$$out" | grep -q 'build constraints exclude all Go files in .*internal/platform' || \
 		{ echo "cross-check: a Windows build fails, but not at the platform constraint:" >&2; echo "$$out" >&2; exit 1; }; \
 		echo "cross-check: windows stops at internal/platform, as documented"

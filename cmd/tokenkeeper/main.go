@@ -1,34 +1,74 @@
-// Command tokenkeeper owns the lifecycle of VMware API bearer tokens. Run by
-// a person or a script it is a CLI (get, exec, agent, status, …); launched
-// by a go-plugin host, recognised by the magic cookie in its environment,
-// it serves the TokenService as a plugin.
+// Command tokenkeeper is the tokenkeeper people, scripts, Ansible, CI and
+// go-plugin hosts run. It is small on purpose (TestFrontStaysLean): it
+// links no gRPC, protobuf, go-plugin, YAML or cobra, so that the calls on
+// every pipeline's path start as fast as a C helper would. Everything it
+// does not serve itself — every other verb, help and completion, plugin
+// mode, an agent to start — it hands in place (syscall.Exec: the same
+// pid, stdio, environment and arguments) to the full CLI,
+// tokenkeeper-core, installed beside it.
 package main
 
 import (
 	"context"
+	"io"
 	"os"
+	"syscall"
 
 	_ "github.com/tokenkeeper/tokenkeeper/internal/platform" // Linux and macOS only
-	"github.com/tokenkeeper/tokenkeeper/plugin/wire"
 )
 
 func main() {
-	os.Exit(run(context.Background(), os.Args[1:], osEnv()))
+	os.Exit(run(context.Background(), osFront()))
 }
 
-// run is the composition root: every process edge comes in through env so
-// both modes run in-process in tests. The mode is decided before any
-// argument parsing, because in plugin mode nothing but go-plugin's
-// handshake may reach stdout.
-func run(ctx context.Context, args []string, env cliEnv) int {
-	if isPlugin(env.Getenv) {
-		return runPlugin(ctx, args, env)
+// front is every edge of the process the front touches, so that it runs
+// in-process in tests (the composition-root style of cmd/tokenkeeper-core).
+type front struct {
+	// Args is the command line, the program name first (os.Args).
+	Args           []string
+	Stdin          io.Reader
+	Stdout, Stderr io.Writer
+	// StdinTerminal, StderrTerminal: the stream is a terminal.
+	StdinTerminal, StderrTerminal bool
+	Getenv                        func(string) string
+	// Environ is the environment, for the core and exec's command.
+	Environ []string
+	// Executable is this binary (os.Executable): the core is found
+	// beside it.
+	Executable string
+	// Exec replaces this process with another program (syscall.Exec).
+	Exec func(path string, argv, env []string) error
+}
+
+// osFront is the real process.
+func osFront() front {
+	exe, err := os.Executable()
+	if err != nil {
+		exe = os.Args[0]
 	}
-	return runCLI(ctx, args, env)
+	return front{Args: os.Args, Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr,
+		StdinTerminal: isTerminal(os.Stdin), StderrTerminal: isTerminal(os.Stderr),
+		Getenv: os.Getenv, Environ: os.Environ(), Executable: exe, Exec: syscall.Exec}
 }
 
-// isPlugin reports whether a go-plugin host launched us. Any value of the
-// cookie selects plugin mode; go-plugin then refuses a wrong one itself.
-func isPlugin(getenv func(string) string) bool {
-	return getenv(wire.Handshake.MagicCookieKey) != ""
+// pluginCookieKey is the variable by which a go-plugin host launches the
+// binary in plugin mode (wire.Handshake.MagicCookieKey; plugin/wire links
+// go-plugin, so the front names it here and a test holds both equal).
+const pluginCookieKey = "TOKENKEEPER_PLUGIN"
+
+// run serves the command line or hands it to the core, and returns the
+// exit status when it does not exec. Plugin mode is decided before
+// anything else, as the core does: nothing but go-plugin's handshake may
+// reach stdout then, and the core speaks it.
+func run(ctx context.Context, f front) int {
+	if f.Getenv(pluginCookieKey) != "" {
+		return f.delegate(f.Args)
+	}
+	c, ok := parse(f.Args[1:])
+	if !ok || f.StderrTerminal {
+		// A terminal on stderr: a person waits and the core shows
+		// progress lines.
+		return f.delegate(f.Args)
+	}
+	return f.serve(ctx, c)
 }

@@ -90,13 +90,15 @@ func median(d []time.Duration) time.Duration {
 	return s[len(s)/2]
 }
 
-// buildStatic builds tokenkeeper with CGO_ENABLED=0 into a temp dir, with
+// buildStatic builds tokenkeeper (and tokenkeeper-core beside it) with
+// CGO_ENABLED=0 into a temp dir, with
 // the extra `go build` flags of $TK_BENCH_GOFLAGS (see benchGoFlags), so
 // that candidate release build flags can be measured.
 func buildStatic(b *testing.B) string {
-	out := filepath.Join(b.TempDir(), "tokenkeeper")
-	args := append([]string{"build", "-o", out}, benchGoFlags()...)
-	cmd := exec.Command("go", append(args, "./cmd/tokenkeeper")...)
+	dir := b.TempDir()
+	out := filepath.Join(dir, "tokenkeeper")
+	args := append([]string{"build", "-o", dir + string(filepath.Separator)}, benchGoFlags()...)
+	cmd := exec.Command("go", append(args, "./cmd/tokenkeeper", "./cmd/tokenkeeper-core")...)
 	cmd.Dir = filepath.Join("..", "..")
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 	if msg, err := cmd.CombinedOutput(); err != nil {

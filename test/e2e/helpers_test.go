@@ -82,12 +82,13 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// build compiles both binaries from the module root (two levels up).
+// build compiles the binaries from the module root (two levels up): the
+// front, the core it hands everything else to (beside it), the simulator.
 func build(dir string) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, "go", "build", "-o", dir+string(filepath.Separator),
-		"./cmd/tokenkeeper", "./cmd/tokenkeeper-sim")
+		"./cmd/tokenkeeper", "./cmd/tokenkeeper-core", "./cmd/tokenkeeper-sim")
 	cmd.Dir = filepath.Join("..", "..")
 	if out, err := cmd.CombinedOutput(); err != nil {
 		return fmt.Errorf("go build: %v\n%s", err, out)

@@ -21,7 +21,8 @@ import (
 
 // archiveFiles are the entries every tokenkeeper archive must hold.
 var archiveFiles = []string{
-	"tokenkeeper", "tokenkeeper-sim", "LICENSE", "README.md", "CHANGELOG.md",
+	"tokenkeeper", "tokenkeeper-core", "tokenkeeper-sim", "LICENSE", "README.md", "CHANGELOG.md",
+	"docs/exec-protocol.md", "docs/configuration.md",
 	"completions/tokenkeeper.bash", "completions/_tokenkeeper", "completions/tokenkeeper.fish",
 	"man/tokenkeeper.1.gz", "man/tokenkeeper-get.1.gz",
 }
@@ -44,7 +45,7 @@ func TestArchives(t *testing.T) {
 					t.Errorf("%s lacks %s (has %v)", name, f, entries)
 				}
 			}
-			for _, bin := range []string{"tokenkeeper", "tokenkeeper-sim"} {
+			for _, bin := range []string{"tokenkeeper", "tokenkeeper-core", "tokenkeeper-sim"} {
 				checkBinary(t, filepath.Join(dir, bin), p.os, p.arch)
 			}
 			checkSBOM(t, filepath.Join(dist, name+".cdx.json"))
@@ -169,6 +170,7 @@ func checkSBOM(t *testing.T, path string) {
 // packageFiles are the paths both packages install.
 var packageFiles = []string{
 	"/usr/bin/tokenkeeper",
+	"/usr/bin/tokenkeeper-core",
 	"/usr/share/bash-completion/completions/tokenkeeper",
 	"/usr/share/fish/vendor_completions.d/tokenkeeper.fish",
 	"/usr/share/man/man1/tokenkeeper.1.gz",

@@ -1,0 +1,245 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"time"
+
+	"github.com/tokenkeeper/tokenkeeper/host/exec"
+	"github.com/tokenkeeper/tokenkeeper/plugin/agentconn"
+	"github.com/tokenkeeper/tokenkeeper/plugin/paths"
+)
+
+// serve runs c against the agent, or hands it to the core when the front
+// cannot answer for the core: no agent runs (the core starts one), the
+// agent retired, or finding it needs the configuration loaded.
+func (f front) serve(ctx context.Context, c call) int {
+	// --timeout bounds the whole call, reading the request included.
+	ctx, cancel := context.WithTimeout(ctx, c.timeout)
+	defer cancel()
+	switch c.verb {
+	case "get":
+		return f.get(ctx, c)
+	case "invalidate":
+		return f.invalidate(ctx, c)
+	}
+	return f.withToken(ctx, c)
+}
+
+// get prints the token the flags or the request on stdin ask for.
+func (f front) get(ctx context.Context, c call) int {
+	req, fromStdin, err := exec.ResolveGet(ctx, f.input(c), c.profile)
+	if err != nil {
+		return exec.Fail(f.Stdout, f.Stderr, asExecError(err), c.format == exec.FormatJSON)
+	}
+	if !fromStdin {
+		req.MinValidity, req.ForceRefresh, req.AllowShorter = exec.Duration(c.minValidity), c.forceRefresh, c.allowShorter
+	}
+	argv := f.Args
+	if fromStdin {
+		argv = f.getArgv(ctx, c, req)
+	}
+	ans, ok := f.ask(ctx, c.config, req.Profile, tokenRequest(req))
+	switch {
+	case !ok:
+		return f.delegate(argv)
+	case ans.Error != nil:
+		return f.fail(ans, c.format == exec.FormatJSON)
+	}
+	exec.WarnShorter(f.Stderr, req.Profile, ans.Token, time.Duration(req.MinValidity))
+	if c.format == exec.FormatJSON {
+		return f.write(ans.raw) // the agent's document, as the core prints it
+	}
+	if err := exec.WriteToken(f.Stdout, ans.Token, c.format); err != nil {
+		return exec.Fail(f.Stdout, f.Stderr, asExecError(err), false)
+	}
+	return exec.ExitOK
+}
+
+// invalidate drops the token the flags or the request on stdin name.
+func (f front) invalidate(ctx context.Context, c call) int {
+	req, err := exec.ResolveInvalidate(ctx, f.input(c),
+		exec.InvalidateRequest{Profile: c.profile, Fingerprint: c.fingerprint, Reason: c.reason})
+	if err != nil {
+		return exec.Fail(f.Stdout, f.Stderr, asExecError(err), true)
+	}
+	argv := f.Args
+	if c.profile == "" {
+		argv = f.invalidateArgv(ctx, c, req)
+	}
+	req.APIVersion, req.Kind = exec.APIVersion, exec.KindInvalidateRequest
+	doc, _ := json.Marshal(req)
+	ans, ok := f.ask(ctx, c.config, req.Profile, doc)
+	switch {
+	case !ok:
+		return f.delegate(argv)
+	case ans.Error != nil:
+		return f.fail(ans, true)
+	}
+	return exec.ExitOK
+}
+
+// withToken is env and exec: the token of the profile, as export lines
+// or in a command's environment.
+func (f front) withToken(ctx context.Context, c call) int {
+	profile, err := exec.DefaultProfile(c.profile, f.Getenv(exec.EnvProfile))
+	if err != nil {
+		return f.delegate(f.Args) // the core says how the verb is called
+	}
+	req := exec.TokenRequest{Profile: profile, MinValidity: exec.Duration(c.minValidity), AllowShorter: c.allowShorter}
+	ans, ok := f.ask(ctx, c.config, profile, tokenRequest(req))
+	switch {
+	case !ok:
+		return f.delegate(f.Args)
+	case ans.Error != nil:
+		return f.fail(ans, false)
+	}
+	exec.WarnShorter(f.Stderr, profile, ans.Token, c.minValidity)
+	if c.verb == "env" {
+		if err := exec.WriteToken(f.Stdout, ans.Token, exec.FormatEnv); err != nil {
+			return exec.Fail(f.Stdout, f.Stderr, asExecError(err), false)
+		}
+		return exec.ExitOK
+	}
+	env := append(append([]string{}, f.Environ...), exec.EnvVars(ans.Token)...)
+	code, err := exec.Run(c.argv, env, exec.Stdio{In: f.Stdin, Out: f.Stdout, ErrOut: f.Stderr})
+	var se *exec.StartError
+	switch {
+	case errors.As(err, &se):
+		line(f.Stderr, exec.OneLine(se.Error()))
+		return se.Status
+	case err != nil:
+		return exec.Fail(f.Stdout, f.Stderr, asExecError(err), false)
+	}
+	return code
+}
+
+// input is where get and invalidate read a request from.
+func (f front) input(c call) exec.Input {
+	return exec.Input{Set: c.given, EnvProfile: f.Getenv(exec.EnvProfile), Stdin: f.Stdin,
+		StdinTerminal: f.StdinTerminal, Timeout: c.timeout}
+}
+
+// tokenRequest is the TokenRequest document of req.
+func tokenRequest(req exec.TokenRequest) []byte {
+	req.APIVersion, req.Kind = exec.APIVersion, exec.KindTokenRequest
+	doc, _ := json.Marshal(req) // plain strings, bools and a duration: cannot fail
+	return doc
+}
+
+// answer is the agent's answer: a Token document, or an Error document
+// (Error set), and its bytes.
+type answer struct {
+	exec.Token
+	Error *exec.ErrorBody `json:"error"`
+	raw   []byte
+}
+
+// ask sends one request to the caller's agent; false when the core must
+// take the call over: no configuration can be named, the agent cannot be
+// found without loading it (agentconn.LocateFromNames not fresh), none
+// answers, or it retired during the call.
+func (f front) ask(ctx context.Context, config, profile string, request []byte) (answer, bool) {
+	cfg := config
+	if cfg == "" {
+		cfg = paths.ConfigFile(f.Getenv)
+	}
+	if cfg == "" {
+		return answer{}, false
+	}
+	dir, err := paths.OpenRuntimeDir(f.Getenv)
+	if err != nil {
+		return answer{}, false
+	}
+	defer dir.Close()
+	a, fresh, err := agentconn.LocateFromNames(dir, cfg, f.Environ)
+	if err != nil || !fresh {
+		return answer{}, false
+	}
+	start := time.Now()
+	raw, err := agentconn.Call(ctx, a.Exec, request)
+	if ctx.Err() != nil {
+		msg := exec.NoAnswer(profile, time.Since(start), ctx.Err())
+		return answer{Error: &exec.ErrorBody{Code: exec.CodeUnavailable, Message: msg, Retryable: true}}, true
+	}
+	if err != nil {
+		// No agent, a retired one, or an exchange that failed: the core
+		// starts, retries, or says what is wrong, as before the front.
+		return answer{}, false
+	}
+	ans := answer{raw: raw}
+	if err := json.Unmarshal(raw, &ans); err != nil || ans.Error == nil && ans.Kind != exec.KindToken {
+		return answer{}, false
+	}
+	return ans, true
+}
+
+// fail reports an Error answer as the core would: the document on stdout
+// when document is set, one line on stderr, and the code's exit status.
+func (f front) fail(ans answer, document bool) int {
+	if document {
+		if ans.raw != nil {
+			f.write(ans.raw)
+		} else {
+			_ = exec.WriteError(f.Stdout, &exec.Error{Code: ans.Error.Code, Message: ans.Error.Message})
+		}
+	}
+	line(f.Stderr, exec.OneLine(ans.Error.Message))
+	return ans.Error.Code.ExitCode()
+}
+
+// write prints an answer of the agent as it came.
+func (f front) write(doc []byte) int {
+	if _, err := f.Stdout.Write(doc); err != nil {
+		line(f.Stderr, "could not write the answer: "+err.Error())
+		return exec.ExitInternal
+	}
+	return exec.ExitOK
+}
+
+// asExecError is err as the *exec.Error it is, else an internal one.
+func asExecError(err error) *exec.Error {
+	var e *exec.Error
+	if errors.As(err, &e) {
+		return e
+	}
+	return &exec.Error{Code: exec.CodeInternal, Message: err.Error(), Err: err}
+}
+
+// getArgv is the command line that asks the core for what req asks, for
+// a request the front has read from stdin: the core cannot read it again.
+func (f front) getArgv(ctx context.Context, c call, req exec.TokenRequest) []string {
+	argv := []string{f.Args[0], "get", "--profile=" + req.Profile,
+		"--min-validity=" + time.Duration(req.MinValidity).String(), "--format=" + c.format}
+	if req.ForceRefresh {
+		argv = append(argv, "--force-refresh")
+	}
+	if req.AllowShorter {
+		argv = append(argv, "--allow-shorter")
+	}
+	return append(argv, commonArgs(ctx, c)...)
+}
+
+// invalidateArgv is getArgv for invalidate.
+func (f front) invalidateArgv(ctx context.Context, c call, req exec.InvalidateRequest) []string {
+	argv := []string{f.Args[0], "invalidate", "--profile=" + req.Profile, "--fingerprint=" + req.Fingerprint}
+	if req.Reason != "" {
+		argv = append(argv, "--reason="+req.Reason)
+	}
+	return append(argv, commonArgs(ctx, c)...)
+}
+
+// commonArgs are --config as given and --timeout, less the time spent
+// reading the request: the deadline stays the caller's.
+func commonArgs(ctx context.Context, c call) []string {
+	timeout := c.timeout
+	if d, ok := ctx.Deadline(); ok {
+		timeout = max(time.Until(d).Round(time.Millisecond), time.Millisecond)
+	}
+	args := []string{"--timeout=" + timeout.String()}
+	if c.config != "" {
+		args = append(args, "--config="+c.config)
+	}
+	return args
+}
