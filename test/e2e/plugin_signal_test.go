@@ -70,10 +70,17 @@ func childPIDs(exe string) []int {
 		}
 		for _, s := range strings.Fields(string(b)) {
 			pid, _ := strconv.Atoi(s)
-			if path, err := os.Readlink("/proc/" + s + "/exe"); err == nil && path == exe {
+			if path, err := os.Readlink("/proc/" + s + "/exe"); err == nil && runs(path, exe) {
 				found = append(found, pid)
 			}
 		}
 	}
 	return found
+}
+
+// runs reports whether a process whose /proc/PID/exe is path runs the
+// tokenkeeper binary exe: exe itself, or the core it execs in place for
+// plugin mode (tokenkeeper-core beside it), whose pid the host launched.
+func runs(path, exe string) bool {
+	return path == exe || path == filepath.Join(filepath.Dir(exe), "tokenkeeper-core")
 }
