@@ -67,7 +67,7 @@ func (a *app) token(ctx context.Context, f tokenFlags) (tok *host.Token, err err
 // expires before the min validity asked (exec.WarnShorter).
 func (a *app) warnShorter(t *host.Token, f tokenFlags) {
 	if t != nil {
-		exec.WarnShorter(a.env.Stderr, f.profile, toDocument(t), f.minValidity)
+		exec.WarnShorter(a.env.Stderr, f.profile, host.Document(t, "", ""), f.minValidity)
 	}
 }
 
