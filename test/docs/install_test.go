@@ -32,7 +32,7 @@ func TestMakeInstallUninstall(t *testing.T) {
 	}
 
 	out := w.make(t, "install", "PREFIX="+prefix)
-	for _, f := range []string{"bin/tokenkeeper", "bin/tokenkeeper-sim"} {
+	for _, f := range []string{"bin/tokenkeeper", "bin/tokenkeeper-core", "bin/tokenkeeper-sim"} {
 		fi, err := os.Stat(filepath.Join(prefix, f))
 		if err != nil || fi.Mode()&0o111 == 0 {
 			t.Errorf("%s not installed as an executable: %v", f, err)

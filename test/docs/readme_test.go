@@ -35,7 +35,7 @@ func TestDocExamples(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, b := range []string{"tokenkeeper", "tokenkeeper-sim"} {
+	for _, b := range []string{"tokenkeeper", "tokenkeeper-core", "tokenkeeper-sim"} {
 		if _, err := os.Stat(filepath.Join(root, "bin", b)); err != nil {
 			t.Fatalf("bin/%s is missing: run make build first (make docs-check does)", b)
 		}
