@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -42,7 +43,7 @@ func (f front) get(ctx context.Context, c call) int {
 	}
 	ans, ok := f.ask(ctx, c.config, req.Profile, tokenRequest(req))
 	switch {
-	case !ok:
+	case !ok || ans.Error == nil && ans.Kind != exec.KindToken:
 		return f.delegate(argv)
 	case ans.Error != nil:
 		return f.fail(ans, c.format == exec.FormatJSON)
@@ -90,7 +91,7 @@ func (f front) withToken(ctx context.Context, c call) int {
 	req := exec.TokenRequest{Profile: profile, MinValidity: exec.Duration(c.minValidity), AllowShorter: c.allowShorter}
 	ans, ok := f.ask(ctx, c.config, profile, tokenRequest(req))
 	switch {
-	case !ok:
+	case !ok || ans.Error == nil && ans.Kind != exec.KindToken:
 		return f.delegate(f.Args)
 	case ans.Error != nil:
 		return f.fail(ans, false)
@@ -128,8 +129,8 @@ func tokenRequest(req exec.TokenRequest) []byte {
 	return doc
 }
 
-// answer is the agent's answer: a Token document, or an Error document
-// (Error set), and its bytes.
+// answer is the agent's answer: a Token document, an Error document
+// (Error set), or nothing (invalidate's success), and its bytes.
 type answer struct {
 	exec.Token
 	Error *exec.ErrorBody `json:"error"`
@@ -169,6 +170,9 @@ func (f front) ask(ctx context.Context, config, profile string, request []byte) 
 		return answer{}, false
 	}
 	ans := answer{raw: raw}
+	if len(bytes.TrimSpace(raw)) == 0 {
+		return ans, true // invalidate's answer: nothing to print
+	}
 	if err := json.Unmarshal(raw, &ans); err != nil || ans.Error == nil && ans.Kind != exec.KindToken {
 		return answer{}, false
 	}

@@ -1,0 +1,101 @@
+package e2e
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestFrontServesTheHotPath: with a warm agent, the front alone — no
+// tokenkeeper-core beside it — serves get (flags, formats, a request on
+// stdin), env, exec and invalidate, and answers an agent's error with the
+// core's exit code, Error document and stderr line. What it must leave to
+// the core (another verb, a profiles file changed since the agent
+// started) ends in its one-line "not installed" error, exit 1.
+func TestFrontServesTheHotPath(t *testing.T) {
+	s := startSim(t, "vcf", "--user", e2eUser+"="+e2ePassword+":ADMIN")
+	tk := newTK(t, vcfConfig(s, e2eUser, "{env: TK_E2E_PW}"), pwEnv)
+	warm := tk.get(t, "sddc") // the core starts the agent
+	lone := *tk
+	lone.bin = filepath.Join(t.TempDir(), "tokenkeeper")
+	if err := copyFile(tk.bin, lone.bin); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(lone.bin, 0o755); err != nil {
+		t.Fatal(err)
+	}
+
+	if got := lone.get(t, "sddc"); got.Fingerprint != warm.Fingerprint || got.URL != s.URL || got.CAFile == "" {
+		t.Fatalf("front alone: %+v, want the agent's token %s with url and caFile", got, warm.Fingerprint)
+	}
+	if r := lone.run(t, nil, "get", "-p", "sddc", "-o", "header"); r.code != 0 || r.stdout != "Authorization: Bearer "+warm.Token+"\n" {
+		t.Fatalf("--format header: exit %d %q %s", r.code, r.stdout, r.stderr)
+	}
+	req := []byte(`{"apiVersion":"tokenkeeper/v1","kind":"TokenRequest","profile":"sddc","minValidity":"1m"}`)
+	if r := lone.run(t, req, "get"); r.code != 0 || !strings.Contains(r.stdout, warm.Fingerprint) {
+		t.Fatalf("request on stdin: exit %d %s", r.code, r.stderr)
+	}
+	if r := lone.run(t, nil, "env", "--profile=sddc"); r.code != 0 || !strings.Contains(r.stdout, "export TOKENKEEPER_TOKEN='"+warm.Token+"'") {
+		t.Fatalf("env: exit %d %s", r.code, r.stderr)
+	}
+	if r := lone.run(t, nil, "exec", "-p", "sddc", "--", "sh", "-c", `test "$TOKENKEEPER_TOKEN" = "`+warm.Token+`" && exit 7`); r.code != 7 {
+		t.Fatalf("exec: exit %d %s", r.code, r.stderr)
+	}
+	if r := lone.run(t, nil, "exec", "-p", "sddc", "--", "tokenkeeper-no-such-program"); r.code != 127 {
+		t.Fatalf("exec of a missing command: exit %d %s", r.code, r.stderr)
+	}
+
+	// An agent's error: as the core prints it.
+	core := filepath.Join(filepath.Dir(tk.bin), "tokenkeeper-core")
+	coreTK := *tk
+	coreTK.bin = core
+	for _, args := range [][]string{{"get", "--profile", "nosuch"}, {"get", "--profile", "nosuch", "-o", "token"}, {"env", "-p", "nosuch"}} {
+		a, b := lone.run(t, nil, args...), coreTK.run(t, nil, args...)
+		if a.code != 2 || a != b {
+			t.Errorf("%q: front alone exit %d %q %q; core exit %d %q %q", args, a.code, a.stdout, a.stderr, b.code, b.stdout, b.stderr)
+		}
+	}
+
+	if r := lone.run(t, nil, "invalidate", "-p", "sddc", "--fingerprint", warm.Fingerprint); r.code != 0 || r.stdout != "" {
+		t.Fatalf("invalidate: exit %d %q %s", r.code, r.stdout, r.stderr)
+	}
+	if got := lone.get(t, "sddc"); got.Fingerprint == warm.Fingerprint {
+		t.Fatalf("after invalidate the agent still serves %s", got.Fingerprint)
+	}
+
+	notInstalled := func(args ...string) {
+		t.Helper()
+		r := lone.run(t, nil, args...)
+		if r.code != 1 || r.stdout != "" || strings.Count(r.stderr, "\n") != 1 ||
+			!strings.Contains(r.stderr, "is not installed: looked for "+filepath.Join(filepath.Dir(lone.bin), "tokenkeeper-core")) {
+			t.Errorf("%q: exit %d %q %q, want the one-line missing-core error", args, r.code, r.stdout, r.stderr)
+		}
+	}
+	notInstalled("status")
+	notInstalled("get", "--profile", "sddc", "--no-agent")
+	later := time.Now().Add(2 * time.Second)
+	if err := os.Chtimes(tk.config, later, later); err != nil {
+		t.Fatal(err)
+	}
+	notInstalled("get", "--profile", "sddc") // changed since the agent started: the core loads it
+}
+
+// TestFrontHandsAReadRequestOn: with no agent running, a request the
+// front read from stdin reaches the core as flags: the core starts the
+// agent and answers what the request asked.
+func TestFrontHandsAReadRequestOn(t *testing.T) {
+	s := startSim(t, "vcf", "--user", e2eUser+"="+e2ePassword+":ADMIN")
+	tk := newTK(t, vcfConfig(s, e2eUser, "{env: TK_E2E_PW}"), pwEnv)
+	req := []byte(`{"apiVersion":"tokenkeeper/v1","kind":"TokenRequest","profile":"sddc","minValidity":"1m","forceRefresh":true}`)
+	r := tk.run(t, req, "get", "--format", "json")
+	var doc tokenDoc
+	if r.code != 0 || json.Unmarshal([]byte(r.stdout), &doc) != nil || doc.Profile != "sddc" {
+		t.Fatalf("exit %d %q %s", r.code, r.stdout, r.stderr)
+	}
+	if len(tk.agentPIDs(t)) != 1 {
+		t.Fatalf("agents %v, want the one the core started", tk.agentPIDs(t))
+	}
+}
