@@ -43,7 +43,11 @@ func findCore(executable string) (string, []string, error) {
 // same environment and stdio. It returns only when that fails: 1, with
 // one stderr line naming what was tried.
 func (f front) delegate(argv []string) int {
-	core, tried, err := findCore(f.Executable)
+	exe, err := f.Executable()
+	if err != nil {
+		exe = f.Args[0]
+	}
+	core, tried, err := findCore(exe)
 	if err != nil {
 		line(f.Stderr, err.Error()+": looked for "+tried[0]+" and "+tried[1]+"; reinstall tokenkeeper")
 		return 1

@@ -91,7 +91,7 @@ func newFront(t *testing.T, core bool, env map[string]string) (front, *execed) {
 		environ = append(environ, k+"="+v)
 	}
 	f := front{Stdin: strings.NewReader(""), Stdout: &e.stdout, Stderr: &e.stderr,
-		Getenv: func(k string) string { return env[k] }, Environ: environ, Executable: exe,
+		Getenv: func(k string) string { return env[k] }, Environ: environ, Executable: func() (string, error) { return exe, nil },
 		Exec: func(path string, argv, env []string) error {
 			e.path, e.argv, e.env = path, argv, env
 			e.calls++
@@ -175,9 +175,11 @@ func TestPluginModeFirst(t *testing.T) {
 }
 
 // TestDelegatesWhatItDoesNotServe: the core gets the same argv and
-// environment, argv[0] kept.
+// environment, argv[0] kept; a --timeout the agent would not keep (the
+// exec protocol does not carry it) goes to the core too.
 func TestDelegatesWhatItDoesNotServe(t *testing.T) {
-	for _, args := range [][]string{{"tk", "status"}, {"tk", "get", "--help"}, {"tk", "__complete", "get", "--p"}} {
+	for _, args := range [][]string{{"tk", "status"}, {"tk", "get", "--help"}, {"tk", "__complete", "get", "--p"},
+		{"tk", "get", "-p", "sddc", "--timeout", "3s"}} {
 		f, e := newFront(t, true, map[string]string{"HOME": t.TempDir()})
 		f.Args = args
 		run(context.Background(), f)
@@ -198,7 +200,7 @@ func TestStdinRequestBecomesFlags(t *testing.T) {
 	}
 	env := map[string]string{"HOME": home, "XDG_RUNTIME_DIR": runtimeDir(t), "TOKENKEEPER_CONFIG": cfg}
 	f, e := newFront(t, true, env)
-	f.Args = []string{"tk", "get", "--format", "token", "--timeout", "1m"}
+	f.Args = []string{"tk", "get", "--format", "token"}
 	f.Stdin = strings.NewReader(`{"apiVersion":"tokenkeeper/v1","kind":"TokenRequest","profile":"-odd","minValidity":"90s","forceRefresh":true,"allowShorter":true}`)
 	run(context.Background(), f)
 	if e.calls != 1 || len(e.argv) != 8 {
@@ -208,8 +210,8 @@ func TestStdinRequestBecomesFlags(t *testing.T) {
 	if !slices.Equal(e.argv[:7], want) || !strings.HasPrefix(e.argv[7], "--timeout=") {
 		t.Fatalf("exec'd %q, want %q and --timeout", e.argv, want)
 	}
-	if d, err := time.ParseDuration(strings.TrimPrefix(e.argv[7], "--timeout=")); err != nil || d > time.Minute || d < 50*time.Second {
-		t.Fatalf("timeout %s, %v: want what is left of 1m", e.argv[7], err)
+	if d, err := time.ParseDuration(strings.TrimPrefix(e.argv[7], "--timeout=")); err != nil || d > defaultTimeout || d < defaultTimeout-10*time.Second {
+		t.Fatalf("timeout %s, %v: want what is left of the default %s", e.argv[7], err, defaultTimeout)
 	}
 
 	f, e = newFront(t, true, env)

@@ -33,22 +33,18 @@ type front struct {
 	Getenv                        func(string) string
 	// Environ is the environment, for the core and exec's command.
 	Environ []string
-	// Executable is this binary (os.Executable): the core is found
-	// beside it.
-	Executable string
+	// Executable is this binary (os.Executable, asked only when the
+	// core is needed): the core is found beside it.
+	Executable func() (string, error)
 	// Exec replaces this process with another program (syscall.Exec).
 	Exec func(path string, argv, env []string) error
 }
 
 // osFront is the real process.
 func osFront() front {
-	exe, err := os.Executable()
-	if err != nil {
-		exe = os.Args[0]
-	}
 	return front{Args: os.Args, Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr,
 		StdinTerminal: isTerminal(os.Stdin), StderrTerminal: isTerminal(os.Stderr),
-		Getenv: os.Getenv, Environ: os.Environ(), Executable: exe, Exec: syscall.Exec}
+		Getenv: os.Getenv, Environ: os.Environ(), Executable: os.Executable, Exec: syscall.Exec}
 }
 
 // pluginCookieKey is the variable by which a go-plugin host launches the
@@ -65,9 +61,13 @@ func run(ctx context.Context, f front) int {
 		return f.delegate(f.Args)
 	}
 	c, ok := parse(f.Args[1:])
-	if !ok || f.StderrTerminal {
-		// A terminal on stderr: a person waits and the core shows
-		// progress lines.
+	// A terminal on stderr: a person waits, and the core shows progress
+	// lines. A --timeout other than the agent's own bound for an exec
+	// call (agent.ExecCallTimeout): the exec protocol does not carry the
+	// caller's deadline yet, so the agent could not answer before it with
+	// the cause (upstream refusing, the cached token's remaining life), as
+	// it does over gRPC.
+	if !ok || f.StderrTerminal || c.timeout != defaultTimeout {
 		return f.delegate(f.Args)
 	}
 	return f.serve(ctx, c)
