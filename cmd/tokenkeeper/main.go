@@ -3,9 +3,10 @@
 // links no gRPC, protobuf, go-plugin, YAML or cobra, so that the calls on
 // every pipeline's path start as fast as a C helper would. Everything it
 // does not serve itself — every other verb, help and completion, plugin
-// mode, an agent to start — it hands in place (syscall.Exec: the same
-// pid, stdio, environment and arguments) to the full CLI,
-// tokenkeeper-core, installed beside it.
+// mode, a configuration no agent has served yet — it hands in place
+// (syscall.Exec: the same pid, stdio, environment and arguments) to the
+// full CLI, tokenkeeper-core, installed beside it. The agent it starts
+// is the core too.
 package main
 
 import (

@@ -41,7 +41,7 @@ func (f front) get(ctx context.Context, c call) int {
 	if fromStdin {
 		argv = f.getArgv(ctx, c, req)
 	}
-	ans, ok := f.ask(ctx, c.config, req.Profile, tokenRequest(req))
+	ans, ok := f.ask(ctx, c.config, req.Profile, tokenRequest(req), true)
 	switch {
 	case !ok || ans.Error == nil && ans.Kind != exec.KindToken:
 		return f.delegate(argv)
@@ -71,7 +71,7 @@ func (f front) invalidate(ctx context.Context, c call) int {
 	}
 	req.APIVersion, req.Kind = exec.APIVersion, exec.KindInvalidateRequest
 	doc, _ := json.Marshal(req)
-	ans, ok := f.ask(ctx, c.config, req.Profile, doc)
+	ans, ok := f.ask(ctx, c.config, req.Profile, doc, false)
 	switch {
 	case !ok:
 		return f.delegate(argv)
@@ -89,7 +89,7 @@ func (f front) withToken(ctx context.Context, c call) int {
 		return f.delegate(f.Args) // the core says how the verb is called
 	}
 	req := exec.TokenRequest{Profile: profile, MinValidity: exec.Duration(c.minValidity), AllowShorter: c.allowShorter}
-	ans, ok := f.ask(ctx, c.config, profile, tokenRequest(req))
+	ans, ok := f.ask(ctx, c.config, profile, tokenRequest(req), true)
 	switch {
 	case !ok || ans.Error == nil && ans.Kind != exec.KindToken:
 		return f.delegate(f.Args)
@@ -137,11 +137,13 @@ type answer struct {
 	raw   []byte
 }
 
-// ask sends one request to the caller's agent; false when the core must
-// take the call over: no configuration can be named, the agent cannot be
-// found without loading it (agentconn.LocateFromNames not fresh), none
-// answers, or it retired during the call.
-func (f front) ask(ctx context.Context, config, profile string, request []byte) (answer, bool) {
+// ask sends one request to the caller's agent, starting it first when
+// none answers and start is set (get, env, exec; invalidate never starts
+// one); false when the core must take the call over: no configuration
+// can be named, the agent cannot be found without loading it
+// (agentconn.LocateFromNames not fresh), it could not be started (the
+// core tries again and says why), or it retired during the call.
+func (f front) ask(ctx context.Context, config, profile string, request []byte, start bool) (answer, bool) {
 	cfg := config
 	if cfg == "" {
 		cfg = paths.ConfigFile(f.Getenv)
@@ -158,10 +160,14 @@ func (f front) ask(ctx context.Context, config, profile string, request []byte) 
 	if err != nil || !fresh {
 		return answer{}, false
 	}
-	start := time.Now()
+	begin := time.Now()
 	raw, err := agentconn.Call(ctx, a.Exec, request)
+	if errors.Is(err, agentconn.ErrNoAgent) && start && f.startAgent(ctx, a) == nil {
+		begin = time.Now()
+		raw, err = agentconn.Call(ctx, a.Exec, request)
+	}
 	if ctx.Err() != nil {
-		msg := exec.NoAnswer(profile, time.Since(start), ctx.Err())
+		msg := exec.NoAnswer(profile, time.Since(begin), ctx.Err())
 		return answer{Error: &exec.ErrorBody{Code: exec.CodeUnavailable, Message: msg, Retryable: true}}, true
 	}
 	if err != nil {
@@ -246,4 +252,22 @@ func commonArgs(ctx context.Context, c call) []string {
 		args = append(args, "--config="+c.config)
 	}
 	return args
+}
+
+// startAgent starts agent a as the core does (agentconn.Start: the core
+// binary, `agent --detached`, one winner of many racing callers), which
+// is as the core would after loading the configuration: a fresh names
+// file says an agent has served this very configuration. It saves a
+// cold get the start of the core (measured: the core's package inits
+// and configuration load cost more than the exec).
+func (f front) startAgent(ctx context.Context, a paths.Agent) error {
+	exe, err := f.Executable()
+	if err != nil {
+		return err
+	}
+	core, _, err := findCore(exe)
+	if err != nil {
+		return err
+	}
+	return agentconn.Start(a, core, f.Environ)(ctx)
 }

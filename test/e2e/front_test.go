@@ -99,3 +99,40 @@ func TestFrontHandsAReadRequestOn(t *testing.T) {
 		t.Fatalf("agents %v, want the one the core started", tk.agentPIDs(t))
 	}
 }
+
+// TestFrontStartsTheAgent: with no agent running but a names file as new
+// as the profiles file (an agent served this configuration before), the
+// front starts the agent itself — the core binary, run as `agent
+// --detached` — instead of handing the whole call to the core, and
+// answers from it. The core beside this front is a script that records
+// how it was called and runs the real core.
+func TestFrontStartsTheAgent(t *testing.T) {
+	s := startSim(t, "vcf", "--user", e2eUser+"="+e2ePassword+":ADMIN")
+	tk := newTK(t, vcfConfig(s, e2eUser, "{env: TK_E2E_PW}"), pwEnv)
+	tk.get(t, "sddc") // the core starts an agent, which writes the names file
+	if r := tk.run(t, nil, "agent", "stop"); r.code != 0 {
+		t.Fatalf("agent stop: exit %d %s", r.code, r.stderr)
+	}
+	dir := t.TempDir()
+	calls := filepath.Join(dir, "calls")
+	lone := *tk
+	lone.bin = filepath.Join(dir, "tokenkeeper")
+	if err := copyFile(tk.bin, lone.bin); err != nil {
+		t.Fatal(err)
+	}
+	real := filepath.Join(filepath.Dir(tk.bin), "tokenkeeper-core")
+	script := "#!/bin/sh\necho \"$1\" >> " + calls + "\nexec " + real + " \"$@\"\n"
+	if err := os.WriteFile(filepath.Join(dir, "tokenkeeper-core"), []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if got := lone.get(t, "sddc"); got.Profile != "sddc" {
+		t.Fatalf("get: %+v", got)
+	}
+	b, err := os.ReadFile(calls)
+	if err != nil || string(b) != "agent\n" {
+		t.Fatalf("the core was called as %q (%v), want only `agent` (started by the front)", b, err)
+	}
+	if pids := tk.agentPIDs(t); len(pids) != 1 {
+		t.Fatalf("agents %v, want one", pids)
+	}
+}
