@@ -202,6 +202,9 @@ func (p *profile) refresh(ctx context.Context, c *call, g provider.Grant) error 
 // (see guard.go). A login whose request may have reached the server and
 // failed is not retried within the call (countedLogin).
 func (p *profile) login(ctx context.Context, c *call, retired *[]retiredGrant) error {
+	if r, ok := p.spec.Impl.(Relay); ok {
+		return p.fetch(ctx, c, r, retired)
+	}
 	cred, err := p.spec.Impl.Credential(ctx)
 	if err != nil {
 		return p.errorf("could not read credential", err)
@@ -216,6 +219,29 @@ func (p *profile) login(ctx context.Context, c *call, retired *[]retiredGrant) e
 	p.settleLogin(ctx, a, cred, started, err)
 	if err != nil {
 		return p.loginFailed(started, err)
+	}
+	if e := overLimit(p.spec.Name, p.spec.MaxRole, g); e != nil {
+		return p.refuseRole(ctx, e, g)
+	}
+	p.loginSucceeded(c, g, started, retired)
+	return nil
+}
+
+// fetch gets a grant from a Relay's upstream keeper, for the validity
+// c's waiters need, outside the lockout guard (the upstream keeps it).
+// It counts as a login; a transient failure stays retryable in the call.
+func (p *profile) fetch(ctx context.Context, c *call, r Relay, retired *[]retiredGrant) error {
+	p.mu.Lock()
+	need := c.need
+	p.mu.Unlock()
+	started := time.Now()
+	g, err := r.Fetch(ctx, need)
+	if err != nil {
+		p.mu.Lock()
+		p.counts.LoginFailures++
+		p.mu.Unlock()
+		p.log.Debug("fetch failed", "op", "login", "took", time.Since(started), "need", need, "error", err)
+		return p.errorf("get token from upstream keeper", err)
 	}
 	if e := overLimit(p.spec.Name, p.spec.MaxRole, g); e != nil {
 		return p.refuseRole(ctx, e, g)
