@@ -323,7 +323,10 @@ func (p *profile) probe(ctx context.Context) error {
 // at refreshExp) the held grant and arms the timers for it.
 func (p *profile) installLocked(c *call, g provider.Grant, now, refreshExp, start time.Time, op string) {
 	p.held = received(g, now, refreshExp, p.spec.Name, p.spec.Provider)
-	if g.AccessLifetime > 0 {
+	// A Relay's token may be part-used (the upstream keeper's current
+	// one): its life says nothing of what a fresh one would live, so the
+	// upstream decides what it can meet.
+	if _, relay := p.spec.Impl.(Relay); g.AccessLifetime > 0 && !relay {
 		p.freshLife = g.AccessLifetime
 	}
 	c.fresh = true

@@ -115,3 +115,19 @@ func TestInvalidatePassedOnUpstream(t *testing.T) {
 		}
 	})
 }
+
+// A Relay's token may be the upstream keeper's part-used one: its short
+// life does not make a longer min validity impossible, the upstream
+// decides.
+func TestRelayShortTokenIsNoLimit(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		r := newRelayFake()
+		r.set(func(f *fake) { f.accessTTL = time.Minute })
+		k := newTestKeeper(t, r, Options{})
+		mustGet(t, k, GetOptions{})
+		r.set(func(f *fake) { f.accessTTL = time.Hour })
+		if tok := mustGet(t, k, GetOptions{MinValidity: 10 * time.Minute}); time.Until(tok.ExpiresAt) < 10*time.Minute {
+			t.Fatalf("token expires in %s", time.Until(tok.ExpiresAt))
+		}
+	})
+}

@@ -273,8 +273,9 @@ type GuardError struct {
 
 func (e *GuardError) Error() string {
 	if e.Upstream != "" {
-		return fmt.Sprintf("profile %q: login not attempted by %s (its lockout guard; next attempt after %s, or at once when the secret there changes): %v",
-			e.Profile, e.Upstream, retryAtText(e.RetryAt), e.Cause)
+		// The keeper's error around it names the profile.
+		return fmt.Sprintf("login not attempted by %s (its lockout guard; next attempt after %s, or at once when the secret there changes): %v",
+			e.Upstream, retryAtText(e.RetryAt), e.Cause)
 	}
 	if e.Ceiling {
 		// A reset keeps these attempts, so it is no way out: say when.
