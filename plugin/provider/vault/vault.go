@@ -80,6 +80,12 @@ func New(cfg Config) (*Provider, error) {
 func (p *Provider) tokenPath() string      { return p.cfg.Mount + "/token/" + p.cfg.Name }
 func (p *Provider) invalidatePath() string { return p.cfg.Mount + "/invalidate/" + p.cfg.Name }
 
+// URL is where the tokens come from, for the status: Vault's address
+// and the token path.
+func (p *Provider) URL() string {
+	return strings.TrimSuffix(p.cfg.Client.Address(), "/") + "/v1/" + p.tokenPath()
+}
+
 // upstream names the engine profile for messages.
 func (p *Provider) upstream() string {
 	return "the Vault engine at " + p.cfg.Client.Address() + " (" + p.tokenPath() + ")"
