@@ -39,7 +39,8 @@ type call struct {
 	// need is the longest validity (min validity + margin) a waiter asks
 	// of the cached token, guarded by profile.mu: transient failures are
 	// retried inside the call while the cached token does not offer it.
-	need time.Duration
+	// minValidity is that waiter's min validity alone (for a Relay).
+	need, minValidity time.Duration
 	// nextAt is when the call tries again after a failed attempt,
 	// guarded by profile.mu: the status shows a waiting caller the retries.
 	nextAt time.Time
@@ -227,12 +228,13 @@ func (p *profile) login(ctx context.Context, c *call, retired *[]retiredGrant) e
 	return nil
 }
 
-// fetch gets a grant from a Relay's upstream keeper, for the validity
-// c's waiters need, outside the lockout guard (the upstream keeps it).
-// It counts as a login; a transient failure stays retryable in the call.
+// fetch gets a grant from a Relay's upstream keeper, for the min
+// validity c's waiters ask, outside the lockout guard (the upstream
+// keeps it). It counts as a login; a transient failure stays retryable
+// in the call.
 func (p *profile) fetch(ctx context.Context, c *call, r Relay, retired *[]retiredGrant) error {
 	p.mu.Lock()
-	need := c.need
+	need := c.minValidity
 	p.mu.Unlock()
 	started := time.Now()
 	g, err := r.Fetch(ctx, need)

@@ -200,6 +200,7 @@ func (p *profile) serveOrStart(r request, round int) (Token, *call, error) {
 		// The call retries transient failures while the cached token
 		// cannot serve its most demanding waiter.
 		c.need = max(c.need, need)
+		c.minValidity = max(c.minValidity, r.minValidity)
 	}
 	return Token{}, c, nil
 }

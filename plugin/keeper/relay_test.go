@@ -40,15 +40,15 @@ func (r relayFake) Invalidate(_ context.Context, fingerprint, _ string) error {
 	return nil
 }
 
-// A Relay is asked for the validity the caller needs, min validity plus
-// the margin.
+// A Relay is asked for the caller's min validity, without this keeper's
+// margin (the upstream adds its own, knowing the lifetime).
 func TestRelayFetchGetsTheNeed(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		r := newRelayFake()
 		k := newTestKeeper(t, r, Options{})
 		mustGet(t, k, GetOptions{MinValidity: 10 * time.Minute})
-		if got := *r.needs; len(got) != 1 || got[0] != 10*time.Minute+DefaultSafetyMargin {
-			t.Fatalf("Fetch needs %v, want [10m30s]", got)
+		if got := *r.needs; len(got) != 1 || got[0] != 10*time.Minute {
+			t.Fatalf("Fetch asked %v, want [10m0s]", got)
 		}
 		if logins, _, _, _ := r.snapshot(); logins != 1 {
 			t.Fatalf("%d fetches, want 1", logins)

@@ -130,15 +130,18 @@ type Detacher interface {
 // provider vault reads the tokens of the Vault engine, which logs in,
 // refreshes and guards the account for a whole fleet. The keeper then
 // gets every grant with Fetch instead of Login (its grants carry no
-// refresh credential), passing need, the longest validity a waiting
-// caller asks of the token (min validity plus margin; zero for a
-// proactive renewal, which any fresher token serves). Fetch spends no
+// refresh credential), passing minValidity, the longest min validity a
+// waiting caller asks (zero for a proactive renewal, which any live
+// token serves). It is without this keeper's safety margin: the
+// upstream adds its own, which knows the tokens' lifetime (this keeper
+// does not before the first fetch, and would ask for its full 30 s
+// margin of a token that lives 15 s). Fetch spends no
 // lockout budget here: the upstream guards the account and its refusal is
 // the error (a *GuardError with Upstream set), while a budget of this
 // process would hold back a password fixed upstream. Transient failures
 // are retried within the caller's deadline, as for a refresh.
 type Relay interface {
-	Fetch(ctx context.Context, need time.Duration) (provider.Grant, error)
+	Fetch(ctx context.Context, minValidity time.Duration) (provider.Grant, error)
 }
 
 // Invalidator is implemented by providers whose upstream holds the token

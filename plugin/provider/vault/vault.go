@@ -91,9 +91,15 @@ func (p *Provider) upstream() string {
 	return "the Vault engine at " + p.cfg.Client.Address() + " (" + p.tokenPath() + ")"
 }
 
-// Fetch reads a token valid for at least need (rounded up to the
-// second; the engine adds its own margin).
-func (p *Provider) Fetch(ctx context.Context, need time.Duration) (provider.Grant, error) {
+// fetchSlack is added to the min validity asked of the engine: its ttl
+// is whole seconds (truncated), and the answer takes a moment to arrive,
+// so that the token still meets the keeper's min validity plus margin.
+const fetchSlack = 2 * time.Second
+
+// Fetch reads a token valid for at least minValidity (plus fetchSlack,
+// rounded up to the second; the engine adds its own margin).
+func (p *Provider) Fetch(ctx context.Context, minValidity time.Duration) (provider.Grant, error) {
+	need := minValidity + fetchSlack
 	g, fp, err := p.read(ctx, need)
 	if err != nil || !p.isDropped(fp) {
 		return g, err
@@ -108,10 +114,7 @@ func (p *Provider) Fetch(ctx context.Context, need time.Duration) (provider.Gran
 }
 
 func (p *Provider) read(ctx context.Context, need time.Duration) (provider.Grant, string, error) {
-	var query map[string][]string
-	if need > 0 {
-		query = map[string][]string{"min_validity": {strconv.Itoa(int(math.Ceil(need.Seconds())))}}
-	}
+	query := map[string][]string{"min_validity": {strconv.Itoa(int(math.Ceil(need.Seconds())))}}
 	start := time.Now()
 	s, err := p.cfg.Client.ReadWith(ctx, p.tokenPath(), query)
 	if err != nil {
@@ -197,7 +200,7 @@ func (p *Provider) Invalidate(ctx context.Context, fingerprint, reason string) e
 	return nil
 }
 
-// Login is Fetch of any live token (the keeper calls Fetch).
+// Login is Fetch without a min validity (the keeper calls Fetch).
 func (p *Provider) Login(ctx context.Context) (provider.Grant, error) { return p.Fetch(ctx, 0) }
 
 // Refresh is never called: grants carry no refresh credential.

@@ -144,8 +144,8 @@ func TestEngineErrorClasses(t *testing.T) {
 	}
 }
 
-// A token answer becomes a grant anchored to its ttl; the caller's need
-// goes as min_validity, rounded up to the second.
+// A token answer becomes a grant anchored to its ttl; the caller's min
+// validity goes as min_validity, with fetchSlack, rounded up.
 func TestFetchMapsTheAnswer(t *testing.T) {
 	e := &engineStub{}
 	e.answer(200, tokenBody(canaryToken))
@@ -158,8 +158,8 @@ func TestFetchMapsTheAnswer(t *testing.T) {
 		g.AccessLifetime != 15*time.Minute || !g.Refresh.IsZero() {
 		t.Errorf("grant %+v", g)
 	}
-	if len(e.queries) != 1 || e.queries[0] != "min_validity=601" {
-		t.Errorf("queries %q, want min_validity=601", e.queries)
+	if len(e.queries) != 1 || e.queries[0] != "min_validity=603" {
+		t.Errorf("queries %q, want min_validity=603", e.queries)
 	}
 }
 
