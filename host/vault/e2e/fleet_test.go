@@ -55,7 +55,7 @@ func TestFleetLoad(t *testing.T) {
 	tv := startVault(t, "info")
 	sim := startSim(t, "vcf", "--user", "svc@vsphere.local="+password, "--access-ttl", accessTTL.String())
 	writeProfile(t, tv, sim, "sddc", map[string]any{"provider": "vcf", "username": "svc@vsphere.local", "password": password})
-	quiet := quietLatency(t, tv, mount+"/token/sddc", "kv/bench", 200)
+	quiet := quietGets(t, tv, nil, mount+"/token/sddc", "kv/bench", 200)
 	f := fleet{
 		Processes: 20, Readers: 50, Path: mount + "/token/sddc", KVPath: "kv/bench",
 		For: 3*accessTTL + 5*time.Second, Pause: time.Second,
@@ -81,7 +81,7 @@ func TestFleetLoad(t *testing.T) {
 	figure(t, "latency under fleet load: token read p50 %.2f ms p99 %.2f ms (n=%d); KV read p50 %.2f ms p99 %.2f ms (n=%d); tokenkeeper get p50 %.2f ms p99 %.2f ms (n=%d)",
 		pct(sum.token, 50), pct(sum.token, 99), len(sum.token), pct(sum.kv, 50), pct(sum.kv, 99), len(sum.kv),
 		pct(gs.millis, 50), pct(gs.millis, 99), len(gs.millis))
-	after := quietGets(t, tv, g.Runners[0], mount+"/token/sddc", "kv/bench", 100)
+	after := quietGets(t, tv, &g.Runners[0], mount+"/token/sddc", "kv/bench", 100)
 	figure(t, "latency of one serial reader after the load: tokenkeeper get p50 %.2f ms p99 %.2f ms; vault/api token read p50 %.2f ms p99 %.2f ms; KV read p50 %.2f ms p99 %.2f ms (n=%d each, interleaved)",
 		pct(after.get, 50), pct(after.get, 99), pct(after.token, 50), pct(after.token, 99), pct(after.kv, 50), pct(after.kv, 99), len(after.kv))
 	if gs.failures > 0 {
@@ -161,41 +161,24 @@ func TestFleetLockout(t *testing.T) {
 	figure(t, "fleet lockout: the corrected password logged in %s after it was written (through tokenkeeper get)", time.Since(start).Round(time.Millisecond))
 }
 
-// quietLatency times n serial token and KV reads, interleaved, by one
-// reader of a server under no other load of this test.
-func quietLatency(t *testing.T, tv *testVault, token, kv string, n int) summary {
-	t.Helper()
-	var s summary
-	for range n {
-		for _, r := range []struct {
-			path string
-			into *[]float64
-		}{{token, &s.token}, {kv, &s.kv}} {
-			t0 := time.Now()
-			_, err := tv.root.Logical().Read(r.path)
-			must(t, err)
-			*r.into = append(*r.into, float64(time.Since(t0).Microseconds())/1000)
-		}
-	}
-	return s
-}
-
 // quietTimes are serial latencies of three ways to read, interleaved.
 type quietTimes struct{ get, token, kv []float64 }
 
-// quietGets times n rounds of a `tokenkeeper get` by runner r (its agent
-// warm), a vault/api read of token and one of kv, interleaved, with no
-// other load of this test.
-func quietGets(t *testing.T, tv *testVault, r runner, token, kv string, n int) quietTimes {
+// quietGets times n rounds of a `tokenkeeper get` of sddc by runner r
+// (nil: none; its agent warm), a vault/api read of token and one of kv,
+// interleaved, with no other load of this test.
+func quietGets(t *testing.T, tv *testVault, r *runner, token, kv string, n int) quietTimes {
 	t.Helper()
 	var q quietTimes
 	ms := func(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 	for range n {
-		res, _, err := r.get(context.Background(), "sddc")
-		if err != nil || res.exit != 0 {
-			t.Fatalf("serial get: exit %d, %v", res.exit, err)
+		if r != nil {
+			res, _, err := r.get(context.Background(), "sddc")
+			if err != nil || res.exit != 0 {
+				t.Fatalf("serial get: exit %d, %v", res.exit, err)
+			}
+			q.get = append(q.get, ms(res.took))
 		}
-		q.get = append(q.get, ms(res.took))
 		for _, x := range []struct {
 			path string
 			into *[]float64

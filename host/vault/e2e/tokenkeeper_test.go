@@ -5,9 +5,7 @@ import (
 	"encoding/json"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -106,35 +104,13 @@ func policyToken(t *testing.T, tv *testVault, policy string) string {
 	return s.Auth.ClientToken
 }
 
-var (
-	hostOnce  sync.Once
-	hostBuilt string
-	hostErr   error
-)
-
-// goHost builds internal/gohost of the engine module once and runs it as
-// runner r.
+// goHost runs internal/gohost of the engine module as runner r.
 func goHost(t *testing.T, r runner, config string, sim *upstream) []byte {
 	t.Helper()
-	hostOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "tokenkeeper-gohost-")
-		if err != nil {
-			hostErr = err
-			return
-		}
-		hostBuilt = filepath.Join(dir, "gohost")
-		cmd := exec.Command("go", "build", "-o", hostBuilt, "./internal/gohost")
-		cmd.Dir = ".."
-		if out, err := cmd.CombinedOutput(); err != nil {
-			hostErr = &buildError{out: string(out), err: err}
-		}
-	})
-	if hostErr != nil {
-		t.Fatal(hostErr)
-	}
+	bin := builtGoHost.binary(t, "./internal/gohost")
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, hostBuilt, "-tokenkeeper", r.bin, "-config", config, "-profile", "sddc",
+	cmd := exec.CommandContext(ctx, bin, "-tokenkeeper", r.bin, "-config", config, "-profile", "sddc",
 		"-sim", sim.URL, "-ca", sim.CAFile)
 	cmd.Env = r.env
 	var stderr lockedBuffer
