@@ -14,7 +14,8 @@ import (
 
 // TestTokenkeeperVerbs: through a profile of provider vault, `tokenkeeper
 // invalidate` reaches the engine (one refresh upstream, a new token),
-// `tokenkeeper status` shows the profile without a secret, and a Go host
+// `config check --online` reads it, `tokenkeeper status` shows the
+// profile without a secret, and a Go host
 // launching tokenkeeper gets through a 401 with host.Transport, its
 // invalidation reaching the engine too. No secret or token handed out
 // appears in the runner's files (agent log included), Vault's log or its
@@ -60,11 +61,17 @@ path "` + mount + `/invalidate/sddc" { capabilities = ["update"] }
 			after.Refreshes-before.Refreshes, after.Logins-before.Logins)
 	}
 
+	res = r.tk(ctx, "config", "check", "--online")
+	if res.exit != 0 || !strings.Contains(string(res.stdout), "sddc: ok: read from the Vault engine") {
+		t.Errorf("config check --online: exit %d, %s %s", res.exit, res.stdout, res.stderr)
+	}
+	checked := string(res.stdout) + res.stderr
+
 	res = r.tk(ctx, "status", "--json")
 	if res.exit != 0 || !strings.Contains(string(res.stdout), `"sddc"`) || !strings.Contains(string(res.stdout), "vault") {
 		t.Errorf("status: exit %d, %s", res.exit, res.stdout)
 	}
-	status := string(res.stdout) + res.stderr
+	status := string(res.stdout) + res.stderr + checked
 
 	hostOut := goHost(t, r, config, sim)
 	var statuses map[string]int
@@ -82,7 +89,7 @@ path "` + mount + `/invalidate/sddc" { capabilities = ["update"] }
 	handedOut = append(handedOut, cur.Data["token"].(string))
 
 	secrets := append([]string{password, tok}, handedOut...)
-	noCanary(t, "tokenkeeper status", status, secrets...)
+	noCanary(t, "tokenkeeper status and config check", status, secrets...)
 	files := runnerFiles(t, r)
 	if !strings.Contains(files, "sddc") {
 		t.Fatal("the runner's files hold no agent log: the canary check would prove nothing")
