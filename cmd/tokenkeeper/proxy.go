@@ -22,7 +22,6 @@ import (
 	"github.com/tokenkeeper/tokenkeeper/host"
 	"github.com/tokenkeeper/tokenkeeper/host/exec"
 	"github.com/tokenkeeper/tokenkeeper/host/proxy"
-	"github.com/tokenkeeper/tokenkeeper/plugin/agent"
 	"github.com/tokenkeeper/tokenkeeper/plugin/config"
 	"github.com/tokenkeeper/tokenkeeper/plugin/paths"
 	"github.com/tokenkeeper/tokenkeeper/plugin/provider"
@@ -246,7 +245,7 @@ func (a *app) proxyProfile(name string) (*config.Profile, error) {
 }
 
 // proxyListen opens the listener of s: a loopback port, or a unix socket
-// that only this uid may use (the agent's peer check, agent.Listener).
+// that only this uid may use (the agent's peer check, paths.PeerListener).
 func (a *app) proxyListen(s proxySpec, logger hclog.Logger) (net.Listener, proxyReady, error) {
 	addr := proxy.Address{}
 	if s.listen != "" {
@@ -275,7 +274,7 @@ func (a *app) proxyListen(s proxySpec, logger hclog.Logger) (net.Listener, proxy
 	if err != nil {
 		return nil, proxyReady{}, runtimeDirError(err, dir.Path())
 	}
-	pl := &agent.Listener{Listener: l, UID: uint32(os.Getuid()), Logger: logger}
+	pl := &paths.PeerListener{Listener: l, UID: uint32(os.Getuid()), Logger: logger}
 	return pl, proxyReady{URL: "http://localhost", Socket: dir.Join(name)}, nil
 }
 

@@ -55,7 +55,7 @@ func Listen(ctx context.Context, p paths.Agent, logger hclog.Logger) (*Socket, e
 		_ = lock.Unlock()
 		return nil, err
 	}
-	pl := &Listener{Listener: l, UID: uint32(os.Getuid()), Logger: logger}
+	pl := &paths.PeerListener{Listener: l, UID: uint32(os.Getuid()), Logger: logger}
 	return &Socket{Listener: pl, lock: lock}, nil
 }
 
