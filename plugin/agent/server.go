@@ -157,7 +157,11 @@ func Serve(ctx context.Context, s *Socket, o Options) error {
 	o.Register(srv)
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(s) }()
-	execDone := serveExec(s, o.Exec, cmp.Or(o.ExecReadTimeout, DefaultExecReadTimeout), g, logger)
+	stopExec, err := serveExec(s, o.Exec, cmp.Or(o.ExecReadTimeout, DefaultExecReadTimeout), g, logger)
+	if err != nil {
+		srv.Stop()
+		return errors.Join(err, s.Close())
+	}
 	logger.Info("agent listening", "socket", s.Addr().String(), "idle_timeout", o.IdleTimeout.String(),
 		"unused_timeout", o.UnusedTimeout.String(), "pid", os.Getpid())
 
@@ -171,8 +175,8 @@ func Serve(ctx context.Context, s *Socket, o Options) error {
 	serveErr := awaitExit(ctx, idled, g.retired, served, o, logger)
 	_ = s.exec.Close()
 	stopGracefully(srv, 5*time.Second)
-	execDone(5 * time.Second)
-	err := errors.Join(serveErr, s.Close())
+	stopExec(5 * time.Second)
+	err = errors.Join(serveErr, s.Close())
 	err = errors.Join(err, shutdown(o, logger))
 	holdUnsaved(o, logger)
 	return err
