@@ -170,7 +170,7 @@ func Serve(ctx context.Context, s *Socket, o Options) error {
 	idled := make(chan error, 1)
 	go func() { idled <- idle.Wait(waitCtx) }()
 	if o.TrimAfter >= 0 {
-		go idle.TrimWhenQuiet(waitCtx, cmp.Or(o.TrimAfter, 5*time.Second), debug.FreeOSMemory)
+		go idle.TrimWhenQuiet(waitCtx, cmp.Or(o.TrimAfter, 5*time.Second), trim)
 	}
 	serveErr := awaitExit(ctx, idled, g.retired, served, o, logger)
 	_ = s.exec.Close()
@@ -180,6 +180,13 @@ func Serve(ctx context.Context, s *Socket, o Options) error {
 	err = errors.Join(err, shutdown(o, logger))
 	holdUnsaved(o, logger)
 	return err
+}
+
+// trim hands what an idle agent does not use back to the system: freed
+// heap, and the pages of code it ran only while starting (releaseCode).
+func trim() {
+	debug.FreeOSMemory()
+	releaseCode()
 }
 
 // holdUnsaved keeps the exiting agent alive until o.Unsaved reports that
