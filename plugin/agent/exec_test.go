@@ -82,6 +82,12 @@ func serveExecAgent(t *testing.T, s *Socket, o Options) func(limit time.Duration
 
 // rawCall writes data to the exec socket and returns all it reads back.
 func rawCall(t *testing.T, socket string, data []byte) string {
+	return rawCallClosing(t, socket, data, false)
+}
+
+// rawCallClosing is rawCall that, with halfClose, closes the write side
+// after data.
+func rawCallClosing(t *testing.T, socket string, data []byte, halfClose bool) string {
 	t.Helper()
 	c, err := net.Dial("unix", socket)
 	if err != nil {
@@ -90,6 +96,9 @@ func rawCall(t *testing.T, socket string, data []byte) string {
 	defer c.Close()
 	_ = c.SetDeadline(time.Now().Add(10 * time.Second))
 	_, werr := c.Write(data) // an agent that refuses closes first
+	if halfClose {
+		_ = c.(*net.UnixConn).CloseWrite()
+	}
 	b, err := io.ReadAll(c)
 	if err != nil && werr == nil && !errors.Is(err, syscall.ECONNRESET) {
 		t.Fatalf("read: %v", err)
@@ -110,12 +119,7 @@ func TestExecFraming(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			var got string
-			if tt.name == "half-closed without newline" {
-				got = halfClosedCall(t, p.Exec, tt.send)
-			} else {
-				got = rawCall(t, p.Exec, []byte(tt.send))
-			}
+			got := rawCallClosing(t, p.Exec, []byte(tt.send), tt.name == "half-closed without newline")
 			if !strings.Contains(got, tt.want) {
 				t.Fatalf("answer %.200q, want it to hold %q", got, tt.want)
 			}
@@ -127,21 +131,6 @@ func TestExecFraming(t *testing.T) {
 			}
 		})
 	}
-}
-
-// halfClosedCall sends data, closes the write side and reads the answer.
-func halfClosedCall(t *testing.T, socket, data string) string {
-	t.Helper()
-	c, err := net.Dial("unix", socket)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	_ = c.SetDeadline(time.Now().Add(10 * time.Second))
-	_, _ = io.WriteString(c, data)
-	_ = c.(*net.UnixConn).CloseWrite()
-	b, _ := io.ReadAll(c)
-	return string(b)
 }
 
 // TestExecSlowCallHoldsNoOneUp: a call that takes long (a login) and a
