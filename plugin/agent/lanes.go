@@ -37,12 +37,13 @@ const maxLanes = 64
 // thus meet one idle lane, and concurrent ones one lane each, up to
 // maxLanes.
 type lanes struct {
-	fd    int      // the listening socket: a duplicate, so closing the listener leaves it valid
-	wake  *os.File // read end of a pipe; closing stop makes it readable: every lane returns
-	stop  *os.File // write end
-	serve func(c conn)
-	uid   uint32
-	log   hclog.Logger
+	fd     int      // the listening socket: a duplicate, so closing the listener leaves it valid
+	wake   *os.File // read end of a pipe; closing stop makes it readable: every lane returns
+	wakeFD int      // wake's descriptor
+	stop   *os.File // write end
+	serve  func(c conn)
+	uid    uint32
+	log    hclog.Logger
 
 	wg    sync.WaitGroup
 	mu    sync.Mutex // guards idle and total
@@ -62,7 +63,7 @@ func startLanes(l net.Listener, uid uint32, serve func(c conn), log hclog.Logger
 		_ = unix.Close(fd)
 		return nil, fmt.Errorf("exec socket: %w", err)
 	}
-	ln := &lanes{fd: fd, wake: r, stop: w, serve: serve, uid: uid, log: log, idle: spareLanes, total: spareLanes}
+	ln := &lanes{fd: fd, wake: r, wakeFD: int(r.Fd()), stop: w, serve: serve, uid: uid, log: log, idle: spareLanes, total: spareLanes}
 	for range spareLanes {
 		ln.wg.Go(ln.run)
 	}
@@ -123,7 +124,7 @@ func (ln *lanes) run() {
 // connection, blocking; false once the lanes stop.
 func (ln *lanes) accept() (int, bool) {
 	for {
-		fds := []unix.PollFd{{Fd: int32(ln.fd), Events: unix.POLLIN}, {Fd: int32(ln.wake.Fd()), Events: unix.POLLIN}}
+		fds := []unix.PollFd{{Fd: int32(ln.fd), Events: unix.POLLIN}, {Fd: int32(ln.wakeFD), Events: unix.POLLIN}}
 		if _, err := unix.Poll(fds, -1); err != nil && !errors.Is(err, unix.EINTR) {
 			return -1, false
 		}
