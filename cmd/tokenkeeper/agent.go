@@ -13,6 +13,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 	"github.com/spf13/cobra"
 
+	"github.com/tokenkeeper/tokenkeeper/host"
 	"github.com/tokenkeeper/tokenkeeper/host/exec"
 	"github.com/tokenkeeper/tokenkeeper/plugin/agent"
 	"github.com/tokenkeeper/tokenkeeper/plugin/agentconn"
@@ -113,6 +114,7 @@ func (a *app) runAgent(ctx context.Context, idle time.Duration, idleSet, detache
 	logger.Info("serving profiles", "config", abs, "profiles", strings.Join(cfg.Names(), ","), "detached", detached)
 	o := agentOptions(k, logger)
 	o.IdleTimeout, o.UnusedTimeout, o.Stale = idle, unused, stale
+	o.Exec = &host.ExecHandler{Client: keeperClient(k), Endpoint: endpoints(cfg)}
 	o.Shutdown = func(ctx context.Context) error { stopProxies(); return k.Close(ctx) }
 	return agent.Serve(ctx, sock, o)
 }

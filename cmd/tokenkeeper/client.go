@@ -114,25 +114,21 @@ func (a *app) dialRunning(ctx context.Context) (*host.Client, error) {
 }
 
 // document is the Token document of t, with the URL and CA file of its
-// profile in the configuration this invocation loaded.
+// profile in the configuration this invocation loaded: the bytes the
+// agent's exec socket answers (host.Document).
 func (a *app) document(t *host.Token) exec.Token {
-	d := toDocument(t)
-	if a.cfg != nil {
-		if p := a.cfg.Profiles[t.Profile]; p != nil {
-			d.URL, d.CAFile = p.URL, p.CAFile
-		}
-	}
-	return d
+	url, ca := endpoints(a.cfg)(t.Profile)
+	return host.Document(t, url, ca)
 }
 
-// toDocument is the one place a token leaves its Secret wrappers: for
-// stdout or a child's environment.
-func toDocument(t *host.Token) exec.Token {
-	return exec.NewToken(exec.Token{
-		Profile: t.Profile, Provider: t.Provider, Token: t.Access.Reveal(), TokenType: t.TokenType,
-		Header:    exec.Header{Name: t.HeaderName, Value: t.HeaderValue.Reveal()},
-		ExpiresAt: t.ExpiresAt, Fingerprint: t.Fingerprint,
-		ShorterThanRequested: t.ShorterThanRequested,
-		Principal:            t.Principal, Role: t.Role,
-	})
+// endpoints gives the URL and CA file of a profile of cfg ("" for none).
+func endpoints(cfg *config.Config) func(profile string) (url, caFile string) {
+	return func(profile string) (string, string) {
+		if cfg != nil {
+			if p := cfg.Profiles[profile]; p != nil {
+				return p.URL, p.CAFile
+			}
+		}
+		return "", ""
+	}
 }

@@ -17,30 +17,12 @@ import (
 	"github.com/tokenkeeper/tokenkeeper/plugin/wire"
 )
 
-// codeRules map a gRPC code (and, for FailedPrecondition, the ErrorInfo
-// reason) to the code of the Error document. It is the only table: an
-// error from the agent arrives as a status (*host.Error), an error of an
-// in-process keeper (--no-agent, config check --online) is turned into one
-// by plugin.ErrorStatus, the classifier the TokenService itself answers
-// with — so one failure has one code whichever way it was asked for. The
-// first matching rule wins; reason "" matches any reason.
-var codeRules = []struct {
-	code   codes.Code
-	reason string
-	exec   exec.Code
-}{
-	{codes.NotFound, "", exec.CodeNotFound},
-	{codes.InvalidArgument, "", exec.CodeInvalidArgument},
-	{codes.FailedPrecondition, wire.ReasonBadConfig, exec.CodeBadConfig},
-	{codes.FailedPrecondition, "", exec.CodeFailedPrecondition}, // the lockout guard
-	{codes.Unauthenticated, "", exec.CodeUnauthenticated},
-	{codes.PermissionDenied, "", exec.CodePermissionDenied},
-	{codes.Unavailable, "", exec.CodeUnavailable},
-	{codes.DeadlineExceeded, "", exec.CodeUnavailable},
-}
-
 // classify turns any error of a CLI call into the *exec.Error that decides
-// the exit code and the Error document. Messages come from errors that
+// the exit code and the Error document: a status of the agent, or of an
+// in-process keeper turned into one by plugin.ErrorStatus (the classifier
+// the TokenService itself answers with), goes through host.ExecCode, the
+// table the agent's exec socket uses too — so one failure has one code
+// whichever way it was asked for. Messages come from errors that
 // are secret-free by contract (providers, keeper, config, secret refs).
 func classify(err error) *exec.Error {
 	var e *exec.Error
@@ -48,12 +30,7 @@ func classify(err error) *exec.Error {
 		return e
 	}
 	code, reason, msg := statusOf(err)
-	for _, r := range codeRules {
-		if r.code == code && (r.reason == "" || r.reason == reason) {
-			return &exec.Error{Code: r.exec, Message: msg, Err: err}
-		}
-	}
-	return &exec.Error{Code: exec.CodeInternal, Message: msg, Err: err}
+	return &exec.Error{Code: host.ExecCode(code, reason), Message: msg, Err: err}
 }
 
 // statusOf is the gRPC code and ErrorInfo reason of err, and the message

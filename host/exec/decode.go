@@ -34,14 +34,14 @@ func decodeRequest(r io.Reader, kind string, dst fields) error {
 	return nil
 }
 
-// readRequest reads all of stdin, bounded by maxRequest.
+// readRequest reads all of stdin, bounded by MaxRequest.
 func readRequest(r io.Reader, kind string) ([]byte, error) {
-	data, err := io.ReadAll(io.LimitReader(r, maxRequest+1))
+	data, err := io.ReadAll(io.LimitReader(r, MaxRequest+1))
 	if err != nil {
 		return nil, invalid(fmt.Sprintf("could not read %s from stdin: %v", kind, err))
 	}
-	if len(data) > maxRequest {
-		return nil, invalid(fmt.Sprintf("%s on stdin is larger than %d bytes", kind, maxRequest))
+	if len(data) > MaxRequest {
+		return nil, invalid(fmt.Sprintf("%s on stdin is larger than %d bytes", kind, MaxRequest))
 	}
 	if len(bytes.TrimSpace(data)) == 0 {
 		return nil, invalid(fmt.Sprintf("no --profile given and no %s on stdin", kind))

@@ -1,6 +1,7 @@
 package exec
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -99,6 +100,13 @@ func WriteError(w io.Writer, e *Error) error {
 		Code: e.Code, Message: e.Message, Retryable: e.Code.Retryable(), RetryAt: FormatRetryAt(e.RetryAt),
 	}}
 	return writeJSON(w, doc)
+}
+
+// MarshalError is the Error document for e as WriteError writes it.
+func MarshalError(e *Error) []byte {
+	var b bytes.Buffer
+	_ = WriteError(&b, e) // a buffer takes every write
+	return b.Bytes()
 }
 
 // FormatRetryAt writes t as RFC 3339 in UTC, rounded up to the second so

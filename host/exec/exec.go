@@ -23,9 +23,9 @@ const (
 	KindError             = "Error"
 )
 
-// maxRequest bounds what a request on stdin may weigh; a request is a few
+// MaxRequest bounds what a request on stdin may weigh; a request is a few
 // hundred bytes, anything larger is a mistake (a file piped by accident).
-const maxRequest = 64 << 10
+const MaxRequest = 64 << 10
 
 // Duration is a time.Duration written in JSON as a Go duration string
 // ("10m", "90s").

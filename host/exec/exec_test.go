@@ -44,7 +44,7 @@ func TestParseTokenRequest(t *testing.T) {
 		{name: "truncated after key", in: `{"apiVersion":"tokenkeeper/v1","kind"`, wantErr: "malformed TokenRequest"},
 		{name: "string", in: `"hunter2"`, wantErr: "must be a JSON object"},
 		{name: "array", in: `[]`, wantErr: "malformed TokenRequest on stdin: must be a JSON object"},
-		{name: "too large", in: `{"apiVersion":"` + strings.Repeat("x", maxRequest) + `"}`, wantErr: "larger than"},
+		{name: "too large", in: `{"apiVersion":"` + strings.Repeat("x", MaxRequest) + `"}`, wantErr: "larger than"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

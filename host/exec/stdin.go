@@ -33,7 +33,7 @@ const trailingGrace = 50 * time.Millisecond
 // The read goes on in the background until r ends; r must not be used
 // after a deadline.
 func ReadRequest(ctx context.Context, r io.Reader, kind string) ([]byte, error) {
-	lr := &countingReader{r: r, max: maxRequest}
+	lr := &countingReader{r: r, max: MaxRequest}
 	doc := make(chan framed, 1)
 	tail := make(chan error, 1)
 	go frame(lr, kind, doc, tail)
@@ -71,8 +71,8 @@ func frame(r *countingReader, kind string, doc chan<- framed, tail chan<- error)
 	dec := json.NewDecoder(r)
 	var raw json.RawMessage
 	switch err := dec.Decode(&raw); {
-	case errors.Is(err, errRequestTooLarge), err == nil && len(raw) > maxRequest:
-		doc <- framed{err: invalid(fmt.Sprintf("%s on stdin is larger than %d bytes", kind, maxRequest))}
+	case errors.Is(err, errRequestTooLarge), err == nil && len(raw) > MaxRequest:
+		doc <- framed{err: invalid(fmt.Sprintf("%s on stdin is larger than %d bytes", kind, MaxRequest))}
 		return
 	case errors.Is(err, io.EOF):
 		e := invalid(fmt.Sprintf("no --profile given and no %s on stdin", kind))

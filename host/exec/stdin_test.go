@@ -97,7 +97,7 @@ func TestReadRequestStrict(t *testing.T) {
 		{"vertical tab after the request", []string{okRequest, "\v"}, "more than one JSON document"},
 		{"truncated", []string{okRequest[:30]}, "truncated JSON"},
 		{"syntax", []string{`{"apiVersion" "x"}`}, "invalid JSON at byte"},
-		{"too large", []string{`{"apiVersion":"` + strings.Repeat("x", maxRequest) + `"}`}, "larger than"},
+		{"too large", []string{`{"apiVersion":"` + strings.Repeat("x", MaxRequest) + `"}`}, "larger than"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)

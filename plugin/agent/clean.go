@@ -12,7 +12,7 @@ import (
 // agentSuffixes are the kinds of file an agent has in the runtime
 // directory (see paths.Agent), besides the names file, which every agent
 // of a configuration shares and hosts read.
-var agentSuffixes = []string{".sock", ".run.lock", ".spawn.lock", ".log", ".log.1"}
+var agentSuffixes = []string{".sock", ".exec", ".run.lock", ".spawn.lock", ".log", ".log.1"}
 
 // staleTemp is the age beyond which a temporary file (of an atomic write
 // or a bind, see paths.Dir) counts as left behind by a crashed process.
@@ -78,7 +78,7 @@ func cleanAgent(dir *paths.Dir, base string) bool {
 		_ = spawn.Unlock()
 		return false
 	}
-	for _, s := range []string{".sock", ".log", ".log.1"} {
+	for _, s := range []string{".sock", ".exec", ".log", ".log.1"} {
 		if err := dir.Remove(base + s); err != nil && !errors.Is(err, os.ErrNotExist) {
 			_ = run.Unlock()
 			_ = spawn.Unlock()

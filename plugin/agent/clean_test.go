@@ -20,7 +20,7 @@ func TestCleanStale(t *testing.T) {
 	running, _ := paths.Locate(root, "/running.yaml", "")
 	starting, _ := paths.Locate(root, "/starting.yaml", "")
 	for _, p := range []paths.Agent{self, dead, running, starting} {
-		for _, f := range []string{p.Socket, p.Log, p.Log + ".1", p.Run, p.Spawn} {
+		for _, f := range []string{p.Socket, p.Exec, p.Log, p.Log + ".1", p.Run, p.Spawn} {
 			mustDo(t, os.WriteFile(f, []byte("x"), 0o600))
 		}
 	}
@@ -39,13 +39,13 @@ func TestCleanStale(t *testing.T) {
 	if want := []string{filepath.Base(dead.Socket[:len(dead.Socket)-len(".sock")])}; !slices.Equal(cleaned, want) {
 		t.Fatalf("cleaned %v, want %v", cleaned, want)
 	}
-	for _, f := range []string{dead.Socket, dead.Log, dead.Log + ".1", dead.Run, dead.Spawn, oldTemp} {
+	for _, f := range []string{dead.Socket, dead.Exec, dead.Log, dead.Log + ".1", dead.Run, dead.Spawn, oldTemp} {
 		if _, err := os.Lstat(f); !os.IsNotExist(err) {
 			t.Errorf("%s of a dead agent left: %v", f, err)
 		}
 	}
 	for _, p := range []paths.Agent{self, running, starting} {
-		for _, f := range []string{p.Socket, p.Log, p.Run, p.Spawn} {
+		for _, f := range []string{p.Socket, p.Exec, p.Log, p.Run, p.Spawn} {
 			if _, err := os.Lstat(f); err != nil {
 				t.Errorf("%s of a live agent removed: %v", f, err)
 			}

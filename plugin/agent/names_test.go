@@ -48,7 +48,10 @@ func TestWriteEnvNames(t *testing.T) {
 	if err := WriteEnvNames(p, nil); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := os.Stat(p.Names); !os.IsNotExist(err) {
-		t.Fatalf("names file kept for a configuration reading no variable: %v", err)
+	if b, err := os.ReadFile(p.Names); err != nil || len(b) != 0 {
+		t.Fatalf("names file of a configuration reading no variable = %q, %v; want an empty file", b, err)
+	}
+	if tag, err := paths.SeenTag(dir, cfg, lookup); err != nil || tag != "" {
+		t.Fatalf("an empty names file gives tag %q, %v; want the untagged agent", tag, err)
 	}
 }

@@ -15,7 +15,6 @@ import (
 	"os"
 	"path/filepath"
 	"runtime/debug"
-	"sync"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -34,45 +33,74 @@ const DefaultUnusedTimeout = time.Minute
 // ErrAlreadyRunning: another agent holds the run lock of these paths.
 var ErrAlreadyRunning = errors.New("an agent is already running for this configuration")
 
-// Socket is a bound agent socket and the run lock that makes it ours.
+// Socket is a bound agent socket, its sibling exec socket, and the run
+// lock that makes them ours.
 type Socket struct {
-	net.Listener
-	lock *paths.FileLock
+	net.Listener              // the TokenService (gRPC)
+	exec         net.Listener // the exec protocol (paths.Agent.Exec)
+	lock         *paths.FileLock
 }
 
 // Listen takes the run lock of p (waiting until ctx ends, since an agent
-// that is exiting holds it for a moment) and binds p.Socket, mode 0600, in
-// the runtime directory — replacing a stale socket a crashed agent left
-// behind, never following a link — accepting only peers of this uid.
+// that is exiting holds it for a moment) and binds p.Socket and p.Exec,
+// mode 0600, in the runtime directory — replacing a stale socket a
+// crashed agent left behind, never following a link — accepting only
+// peers of this uid.
 func Listen(ctx context.Context, p paths.Agent, logger hclog.Logger) (*Socket, error) {
 	lock, err := p.Dir.Lock(ctx, filepath.Base(p.Run))
 	if err != nil {
 		return nil, fmt.Errorf("%w (%v)", ErrAlreadyRunning, err)
 	}
-	// Holding the run lock proves no live agent owns the socket file.
+	// Holding the run lock proves no live agent owns the socket files.
 	l, err := p.Dir.Listen(filepath.Base(p.Socket))
 	if err != nil {
 		_ = lock.Unlock()
 		return nil, err
 	}
-	pl := &paths.PeerListener{Listener: l, UID: uint32(os.Getuid()), Logger: logger}
-	return &Socket{Listener: pl, lock: lock}, nil
+	x, err := p.Dir.Listen(filepath.Base(p.Exec))
+	if err != nil {
+		_ = l.Close()
+		_ = lock.Unlock()
+		return nil, err
+	}
+	uid := uint32(os.Getuid())
+	return &Socket{
+		Listener: &paths.PeerListener{Listener: l, UID: uid, Logger: logger},
+		exec:     &paths.PeerListener{Listener: x, UID: uid, Logger: logger},
+		lock:     lock,
+	}, nil
 }
 
-// Close stops listening, removes the socket file and releases the run
+// Close stops listening, removes the socket files and releases the run
 // lock, so that a new agent may start at once.
 func (s *Socket) Close() error {
 	err := s.Listener.Close() // unlinks the socket (paths.Dir.Listen)
 	if errors.Is(err, net.ErrClosed) {
 		err = nil // the gRPC server closed it first
 	}
+	if xerr := s.exec.Close(); xerr != nil && !errors.Is(xerr, net.ErrClosed) {
+		err = errors.Join(err, xerr)
+	}
 	return errors.Join(err, s.lock.Unlock())
+}
+
+// unlink stops both sockets accepting and removes their files (a
+// retiring agent, before it answers).
+func (s *Socket) unlink() {
+	_ = s.Listener.Close()
+	_ = s.exec.Close()
 }
 
 // Options configure Serve.
 type Options struct {
 	// Register installs the TokenService on the server (plugin.Register).
 	Register func(*grpc.Server)
+	// Exec, if set, answers the exec protocol on the exec socket; nil
+	// closes that socket at once, so callers use the gRPC one.
+	Exec ExecHandler
+	// ExecReadTimeout bounds the wait for an exec request line; default
+	// DefaultExecReadTimeout.
+	ExecReadTimeout time.Duration
 	// IdleTimeout ends the agent after this long without a call; zero
 	// or less means never.
 	IdleTimeout time.Duration
@@ -124,10 +152,16 @@ func Serve(ctx context.Context, s *Socket, o Options) error {
 	if o.HoldUntil != nil {
 		idle.Hold(o.HoldUntil)
 	}
-	srv, retired := newServer(s, o, idle)
+	g := newGate(s, o.Stale, idle)
+	srv := newServer(g)
 	o.Register(srv)
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(s) }()
+	stopExec, err := serveExec(s, o.Exec, cmp.Or(o.ExecReadTimeout, DefaultExecReadTimeout), g, logger)
+	if err != nil {
+		srv.Stop()
+		return errors.Join(err, s.Close())
+	}
 	logger.Info("agent listening", "socket", s.Addr().String(), "idle_timeout", o.IdleTimeout.String(),
 		"unused_timeout", o.UnusedTimeout.String(), "pid", os.Getpid())
 
@@ -136,14 +170,23 @@ func Serve(ctx context.Context, s *Socket, o Options) error {
 	idled := make(chan error, 1)
 	go func() { idled <- idle.Wait(waitCtx) }()
 	if o.TrimAfter >= 0 {
-		go idle.TrimWhenQuiet(waitCtx, cmp.Or(o.TrimAfter, 5*time.Second), debug.FreeOSMemory)
+		go idle.TrimWhenQuiet(waitCtx, cmp.Or(o.TrimAfter, 5*time.Second), trim)
 	}
-	serveErr := awaitExit(ctx, idled, retired, served, o, logger)
+	serveErr := awaitExit(ctx, idled, g.retired, served, o, logger)
+	_ = s.exec.Close()
 	stopGracefully(srv, 5*time.Second)
-	err := errors.Join(serveErr, s.Close())
+	stopExec(5 * time.Second)
+	err = errors.Join(serveErr, s.Close())
 	err = errors.Join(err, shutdown(o, logger))
 	holdUnsaved(o, logger)
 	return err
+}
+
+// trim hands what an idle agent does not use back to the system: freed
+// heap, and the pages of code it ran only while starting (releaseCode).
+func trim() {
+	debug.FreeOSMemory()
+	releaseCode()
 }
 
 // holdUnsaved keeps the exiting agent alive until o.Unsaved reports that
@@ -188,29 +231,16 @@ func awaitExit(ctx context.Context, idled <-chan error, retired <-chan struct{},
 	return nil
 }
 
-// newServer is the gRPC server of the agent: every call counts as activity,
-// and a stale configuration retires the agent (see Options.Stale). The
-// channel closes when that happens.
-func newServer(s *Socket, o Options, idle *Idle) (*grpc.Server, <-chan struct{}) {
-	retired := make(chan struct{})
-	var retire sync.Once
-	srv := grpc.NewServer(grpc.UnaryInterceptor(func(ctx context.Context, req any, info *grpc.UnaryServerInfo, h grpc.UnaryHandler) (any, error) {
-		if o.Stale != nil && o.Stale() {
-			retire.Do(func() {
-				close(retired)         // first: Serve's accept error is expected now
-				_ = s.Listener.Close() // unlink the socket before answering
-			})
-			return nil, status.Error(codes.Unavailable, "the configuration file changed: this agent is exiting; retry to start a new one")
+// newServer is the gRPC server of the agent: every call passes g.
+func newServer(g *gate) *grpc.Server {
+	return grpc.NewServer(grpc.UnaryInterceptor(func(ctx context.Context, req any, info *grpc.UnaryServerInfo, h grpc.UnaryHandler) (any, error) {
+		if !g.enter() {
+			return nil, status.Error(codes.Unavailable, exitingMessage)
 		}
-		idle.Begin()
-		defer idle.End()
 		resp, err := h(ctx, req)
-		if err == nil && info.FullMethod == tokenkeeperv1.TokenService_GetToken_FullMethodName {
-			idle.Served()
-		}
+		g.leave(err == nil && info.FullMethod == tokenkeeperv1.TokenService_GetToken_FullMethodName)
 		return resp, err
 	}))
-	return srv, retired
 }
 
 func stopGracefully(srv *grpc.Server, limit time.Duration) {

@@ -9,6 +9,17 @@
 // (Running, PID), stop agents and wait for them to exit (Stop, AwaitExit,
 // Gone).
 //
+// The lean front binary (`tokenkeeper get`, `invalidate`, `env`, `exec`)
+// uses two functions of it and nothing of gRPC: LocateFromNames finds
+// the caller's agent without loading the YAML configuration (from the
+// names file the agent wrote, and whether it is fresh), and Call sends
+// that agent's exec socket (paths.Agent.Exec) one TokenRequest or
+// InvalidateRequest document of package host/exec and returns the Token
+// or Error document `tokenkeeper get --format json` would print, byte for
+// byte; the front prints it, or converts it with host/exec for the other
+// formats. ErrNoAgent, ErrAgentLeft and a stale names file send the front
+// to the full binary, which starts agents.
+//
 // It speaks no gRPC and links neither the keeper, the configuration, the
 // agent server nor any YAML, protobuf, go-plugin or CLI library (see
 // TestStaysLeaf): package host stays thin and a lean front binary can be

@@ -63,10 +63,15 @@ type Agent struct {
 	// Tag is a keyed hash of the values of the variables the
 	// configuration reads (lower-case hex), "" for one that reads none.
 	Tag    string
-	Socket string // the unix socket
-	Spawn  string // lock held by a client while it starts the agent
-	Run    string // lock held by the agent for its whole life
-	Log    string // stderr of a detached agent
+	Socket string // the unix socket of the TokenService (gRPC)
+	// Exec is the unix socket of the exec protocol: one TokenRequest or
+	// InvalidateRequest document in, the Token or Error document that
+	// `tokenkeeper get --format json` prints out (agentconn.Call). A
+	// sibling of Socket, so that neither protocol has to sniff the other.
+	Exec  string
+	Spawn string // lock held by a client while it starts the agent
+	Run   string // lock held by the agent for its whole life
+	Log   string // stderr of a detached agent
 	// Names lists the environment variables the configuration reads
 	// (FormatEnvNames), one file shared by every agent of the
 	// configuration: hosts that do not load the configuration read it to
@@ -95,6 +100,7 @@ func Locate(dir *Dir, configPath, tag string) (Agent, error) {
 		Config: abs,
 		Tag:    tag,
 		Socket: base + ".sock",
+		Exec:   base + ".exec",
 		Spawn:  base + ".spawn.lock",
 		Run:    base + ".run.lock",
 		Log:    base + ".log",

@@ -31,3 +31,13 @@ func PeerCred(c net.Conn) (uid uint32, pid int32, err error) {
 	}
 	return uid, pid, nil
 }
+
+// PeerCredFD is PeerCred for the descriptor of a connected unix socket
+// that is not a net.Conn (a client speaking raw syscalls).
+func PeerCredFD(fd int) (uid uint32, pid int32, err error) {
+	uid, pid, err = peerCredFD(fd)
+	if err != nil {
+		return 0, 0, fmt.Errorf("peer credentials: %w", err)
+	}
+	return uid, pid, nil
+}
