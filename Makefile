@@ -4,6 +4,9 @@
 GO        ?= go
 TOOLS     := $(GO) tool -modfile=tools/go.mod
 BIN       := bin
+# The tokenkeeper binaries the benchmarks measure (bench-front, bench-exec,
+# bench-plugin): bin/ as `make build` leaves it, or another build's directory.
+TOKENKEEPER_BIN ?= $(abspath $(BIN))
 GOFLAGS_TEST ?= -race
 # The per-machine cache of built tools (Packer, golangci-lint, vcsim, release
 # tools), each keyed by version and go.sum hash; in bin/ when HOME is unset.
@@ -69,8 +72,8 @@ clean:
 # Each area adds its own targets (demo, bench, e2e-*) in mk/*.mk.
 -include mk/*.mk
 
-## bench: every benchmark (plugin GetToken ratio, exec get ratio, agent memory)
-bench: bench-plugin bench-exec
+## bench: every benchmark: the exec path against its peers, plugin GetToken, agent memory (bench-front), the auth proxy (bench-proxy)
+bench: bench-front
 
 ## e2e: the slow end-to-end suites (Ansible, Packer); each mk/*.mk appends to E2E_TARGETS
 .PHONY: e2e

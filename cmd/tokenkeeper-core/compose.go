@@ -20,6 +20,7 @@ import (
 	"github.com/tokenkeeper/tokenkeeper/plugin/keeper"
 	"github.com/tokenkeeper/tokenkeeper/plugin/paths"
 	"github.com/tokenkeeper/tokenkeeper/plugin/provider"
+	engine "github.com/tokenkeeper/tokenkeeper/plugin/provider/vault"
 	"github.com/tokenkeeper/tokenkeeper/plugin/provider/vcd"
 	"github.com/tokenkeeper/tokenkeeper/plugin/provider/vcenter"
 	"github.com/tokenkeeper/tokenkeeper/plugin/provider/vcf"
@@ -37,23 +38,27 @@ func buildKeeper(cfg *config.Config, logger hclog.Logger, env cliEnv, tune ...fu
 		logger = hclog.NewNullLogger()
 	}
 	scrubCommands(cfg)
-	release := wireVault(cfg, env.Getenv, logger)
+	conns := wireVault(cfg, env.Getenv, logger)
 	specs := make([]keeper.ProfileSpec, 0, len(cfg.Profiles))
 	// A rotated service-account token that cannot be saved next to its
 	// file goes to the private runtime directory instead.
 	recoveryDir, _ := paths.RuntimeDir(env.Getenv)
 	for _, name := range cfg.Names() {
 		p := cfg.Profiles[name]
-		impl, err := buildProvider(p, recoveryDir, logger.Named(name))
+		impl, err := buildProvider(p, conns, recoveryDir, logger.Named(name))
 		if err != nil {
 			return nil, fmt.Errorf("could not set up profile %q: %w", name, err)
 		}
+		url := p.URL
+		if e, ok := impl.(*engine.Provider); ok {
+			url = e.URL() // the url may be the vault block's
+		}
 		specs = append(specs, keeper.ProfileSpec{
-			Name: name, Provider: p.Provider, URL: p.URL, Account: accountOf(p, impl),
+			Name: name, Provider: p.Provider, URL: url, Account: accountOf(p, impl),
 			RefreshBefore: p.RefreshBefore, Keepalive: p.Keepalive, Impl: impl, MaxRole: p.RoleLimit,
 		})
 	}
-	o := keeper.Options{Logger: logger, Guards: guardStore(env, logger), Release: release}
+	o := keeper.Options{Logger: logger, Guards: guardStore(env, logger), Release: conns.release}
 	for _, f := range tune {
 		f(&o)
 	}
@@ -120,10 +125,18 @@ func accountOf(p *config.Profile, impl keeper.Provider) provider.Account {
 	return a
 }
 
-// buildProvider returns the upstream protocol of one profile; recoveryDir
-// is where a service-account token that cannot be stored is saved when
-// its own directory cannot take it ("" for nowhere else).
-func buildProvider(p *config.Profile, recoveryDir string, logger hclog.Logger) (keeper.Provider, error) {
+// buildProvider returns the upstream protocol of one profile; conns are
+// the Vault connections (provider vault); recoveryDir is where a
+// service-account token that cannot be stored is saved when its own
+// directory cannot take it ("" for nowhere else).
+func buildProvider(p *config.Profile, conns *vaultClients, recoveryDir string, logger hclog.Logger) (keeper.Provider, error) {
+	if p.Provider == config.ProviderVault {
+		c, err := conns.engineClient(p)
+		if err != nil {
+			return nil, err
+		}
+		return engine.New(engine.Config{Profile: p.Name, Client: c, Mount: p.Mount, Name: p.EngineProfile, Logger: logger})
+	}
 	hc, err := provider.NewHTTPClient(provider.HTTPOptions{
 		CAFile: p.CAFile, InsecureSkipVerify: p.InsecureSkipVerify, Timeout: p.Timeout, Logger: logger,
 	})
@@ -302,7 +315,12 @@ func profileAccount(ctx context.Context, cfg *config.Config, name string) (provi
 	if !ok {
 		return provider.Account{}, fmt.Errorf("profile %q: %w", name, config.ErrUnknownProfile)
 	}
-	impl, err := buildProvider(p, "", nil)
+	if p.Provider == config.ProviderVault {
+		return provider.Account{}, exec.Errorf(exec.CodeInvalidArgument,
+			"profile %q reads the Vault engine, which keeps the lockout guard of its account: see `vault read %s/status/%s`; nothing to reset here",
+			name, p.Mount, p.EngineProfile)
+	}
+	impl, err := buildProvider(p, nil, "", nil)
 	if err != nil {
 		return provider.Account{}, &exec.Error{Code: exec.CodeBadConfig, Message: err.Error(), Err: err}
 	}

@@ -105,11 +105,14 @@ func (a *app) checkOffline(ctx context.Context, cfg *config.Config) []string {
 	var problems []string
 	for _, n := range cfg.Names() {
 		p := cfg.Profiles[n]
+		if p.Provider == config.ProviderVault {
+			problems = append(problems, a.checkEngineOffline(ctx, cfg, p, lookup)...)
+		}
 		for _, r := range profileRefs(p) {
 			var warn bool
 			var err error
 			if r.ref.Vault != nil {
-				warn, err = checkVaultOffline(ctx, cfg, r.ref.Vault, a.env.Getenv, lookup)
+				warn, err = checkVaultOffline(ctx, vaultConfig(cfg, r.ref.Vault.Conn, a.env.Getenv), lookup)
 			} else {
 				warn, err = checkRef(ctx, r.ref, r.field == "service_account", lookup)
 			}
@@ -125,6 +128,24 @@ func (a *app) checkOffline(ctx context.Context, cfg *config.Config) []string {
 		}
 	}
 	return problems
+}
+
+// checkEngineOffline checks, without contacting Vault, the connection a
+// profile of provider vault reads the engine with, as checkVaultOffline
+// does a reference's: a problem line, or a warning on stderr for what
+// the agent's environment may supply.
+func (a *app) checkEngineOffline(ctx context.Context, cfg *config.Config, p *config.Profile, lookup func(string) (string, bool)) []string {
+	_, vc := engineConn(cfg, p, a.env.Getenv)
+	warn, err := checkVaultOffline(ctx, vc, lookup)
+	if err == nil {
+		return nil
+	}
+	line := (&config.Error{File: cfg.Path, Line: p.Line, Profile: p.Name, Field: "vault", Msg: err.Error()}).Error()
+	if warn {
+		fmt.Fprintf(a.env.Stderr, "warning: %s\n", line)
+		return nil
+	}
+	return []string{line}
 }
 
 // problemsError is the error of offline problems, nil for none.
@@ -221,6 +242,12 @@ func (a *app) checkOnline(ctx context.Context, names []string, each time.Duratio
 			fmt.Fprintf(a.env.Stdout, "%s: FAILED (%s): %s\n", n, e.Code, exec.OneLine(e.Message))
 			worst = mostSevereOf(worst, e)
 			failed++
+			continue
+		}
+		if t.Provider == config.ProviderVault {
+			// The engine holds the upstream session: nothing to revoke.
+			fmt.Fprintf(a.env.Stdout, "%s: ok: read from the Vault engine (token valid %s)\n",
+				n, time.Until(t.ExpiresAt).Round(time.Second))
 			continue
 		}
 		fmt.Fprintf(a.env.Stdout, "%s: ok: logged in %s (%s token valid %s), revoked\n",

@@ -8,10 +8,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net"
 	"os"
 	"os/signal"
-	"path/filepath"
 	"sync"
 	"syscall"
 	"time"
@@ -22,9 +20,7 @@ import (
 	"github.com/tokenkeeper/tokenkeeper/host"
 	"github.com/tokenkeeper/tokenkeeper/host/exec"
 	"github.com/tokenkeeper/tokenkeeper/host/proxy"
-	"github.com/tokenkeeper/tokenkeeper/plugin/agent"
 	"github.com/tokenkeeper/tokenkeeper/plugin/config"
-	"github.com/tokenkeeper/tokenkeeper/plugin/paths"
 	"github.com/tokenkeeper/tokenkeeper/plugin/provider"
 	"github.com/tokenkeeper/tokenkeeper/plugin/provider/vcd"
 	"github.com/tokenkeeper/tokenkeeper/plugin/provider/vcenter"
@@ -171,10 +167,11 @@ func (a *app) startProxy(s proxySpec, svc host.TokenGetter, logger hclog.Logger)
 	}
 	o := proxy.Options{Profile: s.profile, Upstream: p.URL, Tokens: svc, Transport: rt, MinValidity: s.timeout,
 		KeepAlive: sessionIdle(p), SessionPaths: sessionPaths(p), Classify: classifyProxy, Logger: logger}
-	l, ready, err := a.proxyListen(s, logger)
+	l, err := proxy.Listen(proxy.ListenOptions{Address: s.listen, Name: s.socketName, RuntimeDir: a.runtimeDir, Logger: logger})
 	if err != nil {
-		return nil, err
+		return nil, runtimeDirError(err, "")
 	}
+	ready := proxyReady{URL: l.URL, Socket: l.Socket}
 	cleanup := func() { _ = l.Close() }
 	if s.requireHeader != "" {
 		file, value, err := a.writeHeaderFile(s)
@@ -244,58 +241,6 @@ func (a *app) proxyProfile(name string) (*config.Profile, error) {
 		return nil, exec.Errorf(exec.CodeBadConfig, "profile %q has no url to proxy to", name)
 	}
 	return p, nil
-}
-
-// proxyListen opens the listener of s: a loopback port, or a unix socket
-// that only this uid may use (the agent's peer check, agent.Listener).
-func (a *app) proxyListen(s proxySpec, logger hclog.Logger) (net.Listener, proxyReady, error) {
-	addr := proxy.Address{}
-	if s.listen != "" {
-		var err error
-		if addr, err = proxy.ParseAddress(s.listen); err != nil {
-			return nil, proxyReady{}, usageError("--listen %v", err)
-		}
-	}
-	if addr.TCP != "" {
-		l, err := net.Listen("tcp", addr.TCP)
-		if err != nil {
-			return nil, proxyReady{}, exec.Errorf(exec.CodeUnavailable, "could not listen on %s: %v", addr.TCP, err)
-		}
-		return l, proxyReady{URL: "http://" + l.Addr().String()}, nil
-	}
-	dir, name, err := a.socketDir(addr.Unix, s.socketName)
-	if err != nil {
-		return nil, proxyReady{}, err
-	}
-	if c, err := net.DialTimeout("unix", dir.Join(name), time.Second); err == nil {
-		_ = c.Close()
-		return nil, proxyReady{}, exec.Errorf(exec.CodeInvalidArgument,
-			"a proxy already listens on %s: stop it, or pass --listen unix:PATH", dir.Join(name))
-	}
-	l, err := dir.Listen(name)
-	if err != nil {
-		return nil, proxyReady{}, runtimeDirError(err, dir.Path())
-	}
-	pl := &agent.Listener{Listener: l, UID: uint32(os.Getuid()), Logger: logger}
-	return pl, proxyReady{URL: "http://localhost", Socket: dir.Join(name)}, nil
-}
-
-// socketDir is the directory and name of a proxy socket: path's, or name
-// in the runtime directory when path is "".
-func (a *app) socketDir(path, name string) (*paths.Dir, string, error) {
-	if path == "" {
-		dir, err := a.runtimeDir()
-		return dir, name, runtimeDirError(err, "")
-	}
-	abs, err := filepath.Abs(path)
-	if err != nil {
-		return nil, "", usageError("--listen unix:%s: %v", path, err)
-	}
-	dir, err := paths.OpenDir(filepath.Dir(abs))
-	if err != nil {
-		return nil, "", exec.Errorf(exec.CodeBadConfig, "--listen unix:%s: %v", path, err)
-	}
-	return dir, filepath.Base(abs), nil
 }
 
 // writeHeaderFile writes a fresh random value for the required header to

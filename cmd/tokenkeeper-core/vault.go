@@ -42,38 +42,85 @@ func vaultConfig(cfg *config.Config, conn string, getenv func(string) string) va
 	return c.WithEnv(getenv, getenv("HOME"))
 }
 
-// wireVault gives every {vault: …} reference its reader: one client per
-// connection, shared by the references that name it. A connection that
-// cannot work (no address, two auth methods) fails only the references
-// that use it, each naming its path and field. The returned release
+// vaultClients are the Vault connections of a configuration: one client
+// per connection, shared by the references and profiles that name it. A
+// connection that cannot work (no address, two auth methods) fails only
+// what uses it.
+type vaultClients struct {
+	cfg     *config.Config
+	getenv  func(string) string
+	logger  hclog.Logger
+	clients map[string]*vault.Client
+	failed  map[string]error
+}
+
+// wireVault gives every {vault: …} reference its reader and returns the
+// connections, for the profiles of provider vault too; their release
 // revokes the tokens the clients logged in for.
-func wireVault(cfg *config.Config, getenv func(string) string, logger hclog.Logger) func(context.Context) error {
-	clients := map[string]*vault.Client{}
-	failed := map[string]error{}
+func wireVault(cfg *config.Config, getenv func(string) string, logger hclog.Logger) *vaultClients {
+	v := &vaultClients{cfg: cfg, getenv: getenv, logger: logger.Named("vault"),
+		clients: map[string]*vault.Client{}, failed: map[string]error{}}
 	for _, r := range vaultRefs(cfg) {
-		if _, done := clients[r.Conn]; !done && failed[r.Conn] == nil {
-			vc := vaultConfig(cfg, r.Conn, getenv)
-			vc.Logger = logger.Named("vault")
-			c, err := vault.New(vc)
-			if err != nil {
-				failed[r.Conn] = err
-			} else {
-				clients[r.Conn] = c
-			}
-		}
-		if err := failed[r.Conn]; err != nil {
+		c, err := v.client(r.Conn, vaultConfig(cfg, r.Conn, getenv))
+		if err != nil {
 			r.Reader = brokenVault{err}
 			continue
 		}
-		r.Reader = clients[r.Conn]
+		r.Reader = c
 	}
-	return func(ctx context.Context) error {
-		var errs []error
-		for _, c := range clients {
-			errs = append(errs, c.Close(ctx))
-		}
-		return errors.Join(errs...)
+	return v
+}
+
+// client is the client of connection key, built from vc on first use.
+func (v *vaultClients) client(key string, vc vault.Config) (*vault.Client, error) {
+	if c, ok := v.clients[key]; ok {
+		return c, nil
 	}
+	if err := v.failed[key]; err != nil {
+		return nil, err
+	}
+	vc.Logger = v.logger
+	c, err := vault.New(vc)
+	if err != nil {
+		v.failed[key] = err
+		return nil, err
+	}
+	v.clients[key] = c
+	return c, nil
+}
+
+// engineClient is the connection of a profile of provider vault: the
+// top-level vault block (and the standard environment), with the
+// profile's url and ca_file over its address and CA.
+func (v *vaultClients) engineClient(p *config.Profile) (*vault.Client, error) {
+	key, vc := engineConn(v.cfg, p, v.getenv)
+	return v.client(key, vc)
+}
+
+// engineConn is the connection a profile of provider vault uses, and its
+// key among the connections: the top-level block's ("") when the profile
+// changes nothing of it.
+func engineConn(cfg *config.Config, p *config.Profile, getenv func(string) string) (string, vault.Config) {
+	vc := vaultConfig(cfg, "", getenv)
+	if p.URL == "" && p.CAFile == "" {
+		return "", vc
+	}
+	if p.URL != "" {
+		vc.Address = p.URL
+	}
+	if p.CAFile != "" {
+		vc.CACert, vc.CAPath = p.CAFile, ""
+	}
+	return "engine " + vc.Address + " " + vc.CACert, vc
+}
+
+// release revokes the tokens the clients logged in for.
+func (v *vaultClients) release(ctx context.Context) error {
+	var errs []error
+	for _, c := range v.clients {
+		errs = append(errs, c.Close(ctx))
+	}
+	return errors.Join(errs...)
 }
 
 // brokenVault is the reader of references whose connection cannot work.
@@ -92,7 +139,7 @@ var standardVaultEnv = []string{vault.EnvAddr, vault.EnvNamespace, vault.EnvCACe
 // tag, so a shell with another VAULT_TOKEN or VAULT_ADDR gets an agent of
 // its own.
 func vaultEnvNames(cfg *config.Config) []string {
-	if len(vaultRefs(cfg)) == 0 {
+	if len(vaultRefs(cfg)) == 0 && !usesEngine(cfg) {
 		return nil
 	}
 	refs := cfg.VaultConn("").Refs()
@@ -113,9 +160,7 @@ func vaultEnvNames(cfg *config.Config) []string {
 // method (from the file or this environment; missing here is a warning,
 // the agent may have another environment), and credentials for it that
 // can be read here.
-func checkVaultOffline(ctx context.Context, cfg *config.Config, r *secret.VaultRef, getenv func(string) string,
-	lookup func(string) (string, bool)) (warn bool, err error) {
-	vc := vaultConfig(cfg, r.Conn, getenv)
+func checkVaultOffline(ctx context.Context, vc vault.Config, lookup func(string) (string, bool)) (warn bool, err error) {
 	if err := vc.Validate(); err != nil {
 		fromEnv := vc.Address == "" || (vc.Token == nil && vc.AppRole == nil && vc.JWT == nil)
 		return fromEnv, err
@@ -146,8 +191,8 @@ func jwtOf(vc vault.Config) *config.VaultJWT {
 // line each with its path and field (never the value); the error carries
 // the most severe failure's code.
 func (a *app) checkVaultOnline(ctx context.Context, cfg *config.Config) error {
-	release := wireVault(cfg, a.env.Getenv, hclog.NewNullLogger())
-	defer func() { _ = release(context.WithoutCancel(ctx)) }()
+	conns := wireVault(cfg, a.env.Getenv, hclog.NewNullLogger())
+	defer func() { _ = conns.release(context.WithoutCancel(ctx)) }()
 	var worst *exec.Error
 	failed, total := 0, 0
 	for _, n := range cfg.Names() {
@@ -171,4 +216,14 @@ func (a *app) checkVaultOnline(ctx context.Context, cfg *config.Config) error {
 		return &exec.Error{Code: worst.Code, Message: fmt.Sprintf("%d of %d Vault references could not be read", failed, total)}
 	}
 	return nil
+}
+
+// usesEngine reports whether a profile reads tokenkeeper's Vault engine.
+func usesEngine(cfg *config.Config) bool {
+	for _, p := range cfg.Profiles {
+		if p.Provider == config.ProviderVault {
+			return true
+		}
+	}
+	return false
 }

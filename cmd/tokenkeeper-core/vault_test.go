@@ -37,3 +37,18 @@ func TestVaultEnvNames(t *testing.T) {
 		t.Errorf("without Vault references envNames = %q, want only PW", got)
 	}
 }
+
+// A profile of provider vault reads Vault too: the agent's tag names the
+// Vault variables, so runners with other Vault tokens get agents of their
+// own.
+func TestVaultEnvNamesOfEngineProfiles(t *testing.T) {
+	cfg := &config.Config{Profiles: map[string]*config.Profile{
+		"fleet": {Provider: config.ProviderVault, Mount: "tokenkeeper", EngineProfile: "sddc"},
+	}}
+	names := envNames(cfg)
+	for _, want := range []string{"VAULT_ADDR", "VAULT_TOKEN"} {
+		if !slices.Contains(names, want) {
+			t.Errorf("envNames = %q: missing %s", names, want)
+		}
+	}
+}

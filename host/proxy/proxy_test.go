@@ -445,30 +445,6 @@ func TestProxyRequireHeader(t *testing.T) {
 	}
 }
 
-func TestParseAddress(t *testing.T) {
-	for _, tt := range []struct {
-		in   string
-		want Address
-		err  bool
-	}{
-		{"unix:/run/x.sock", Address{Unix: "/run/x.sock"}, false},
-		{"127.0.0.1:8080", Address{TCP: "127.0.0.1:8080"}, false},
-		{"127.0.0.2:0", Address{TCP: "127.0.0.2:0"}, false},
-		{"[::1]:9", Address{TCP: "[::1]:9"}, false},
-		{"0.0.0.0:8080", Address{}, true},
-		{"[::]:8080", Address{}, true},
-		{"192.168.1.5:8080", Address{}, true},
-		{"localhost:8080", Address{}, true},
-		{":8080", Address{}, true},
-		{"unix:", Address{}, true},
-	} {
-		got, err := ParseAddress(tt.in)
-		if (err != nil) != tt.err || got != tt.want {
-			t.Errorf("ParseAddress(%q) = %+v, %v", tt.in, got, err)
-		}
-	}
-}
-
 // TestProxySessionCallsRefused: a tool's own login or logout through the
 // proxy would end the session every user of the token service shares (or
 // send the tool's password upstream): refused, never forwarded; reading

@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"net"
 	"net/http"
-	"net/netip"
-	"strings"
 	"time"
 
 	"github.com/tokenkeeper/tokenkeeper/host"
@@ -79,37 +77,4 @@ func (p *Proxy) keepWarm(ctx context.Context) {
 		case <-t.C:
 		}
 	}
-}
-
-// Address is where a proxy listens: a unix socket or a loopback port.
-type Address struct {
-	// Unix is the socket path; "" for a TCP address.
-	Unix string
-	// TCP is a loopback "ip:port" (port 0: any free port).
-	TCP string
-}
-
-// ErrNotLoopback: a TCP listen address other than a loopback IP. The
-// proxy adds a token to whatever reaches it; on any other address that
-// would be the network.
-var ErrNotLoopback = errors.New("not a loopback address")
-
-// ParseAddress reads a --listen value: "unix:PATH", or "IP:PORT" with a
-// loopback IP (127.0.0.0/8, ::1). Host names, even localhost, are refused:
-// what they resolve to is not the proxy's to check.
-func ParseAddress(s string) (Address, error) {
-	if path, ok := strings.CutPrefix(s, "unix:"); ok {
-		if path == "" {
-			return Address{}, errors.New("unix: names no socket path")
-		}
-		return Address{Unix: path}, nil
-	}
-	ap, err := netip.ParseAddrPort(s)
-	if err != nil {
-		return Address{}, fmt.Errorf("%q is neither unix:PATH nor IP:PORT: %w", s, ErrNotLoopback)
-	}
-	if !ap.Addr().Unmap().IsLoopback() {
-		return Address{}, fmt.Errorf("%s: %w (use 127.0.0.1:PORT or unix:PATH)", ap.Addr(), ErrNotLoopback)
-	}
-	return Address{TCP: ap.String()}, nil
 }

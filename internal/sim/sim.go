@@ -1,7 +1,8 @@
 // Package sim holds what the upstream simulators (internal/sim/vcf,
-// internal/sim/vcd) share: an injectable clock, the /_sim/ inspection and
-// fault-injection endpoints, the SSO lockout policy, self-signed TLS and the
-// Run loop behind `tokenkeeper-sim`. A Backend is an http.Handler that
+// internal/sim/vcd, internal/sim/vcenter) share: an injectable clock, the
+// /_sim/ inspection and fault-injection endpoints, the SSO lockout policy,
+// the lifetime of a session, self-signed TLS and the Run loop behind
+// `tokenkeeper-sim`. A Backend is an http.Handler that
 // speaks one upstream protocol; NewHandler wraps it for tests
 // (httptest.NewServer(sim.NewHandler(b))) and Run serves it for people.
 package sim

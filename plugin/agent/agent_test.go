@@ -3,8 +3,6 @@ package agent
 import (
 	"context"
 	"errors"
-	"io"
-	"net"
 	"os"
 	"path/filepath"
 	"sync/atomic"
@@ -111,59 +109,6 @@ func shortRoot(t *testing.T) *paths.Dir {
 	}
 	t.Cleanup(func() { _ = d.Close() })
 	return d
-}
-
-func TestListenerPeerCred(t *testing.T) {
-	tests := []struct {
-		name   string
-		uid    uint32
-		accept bool
-	}{
-		{"same uid accepted", uint32(os.Getuid()), true},
-		{"other uid refused", uint32(os.Getuid()) + 1, false},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			sock := filepath.Join(shortDir(t), "s")
-			raw, err := net.Listen("unix", sock)
-			if err != nil {
-				t.Fatal(err)
-			}
-			l := &Listener{Listener: raw, UID: tt.uid}
-			defer l.Close()
-			accepted := make(chan net.Conn, 1)
-			go func() {
-				c, err := l.Accept()
-				if err == nil {
-					accepted <- c
-				}
-			}()
-			c, err := net.Dial("unix", sock)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer c.Close()
-			_ = c.SetReadDeadline(time.Now().Add(5 * time.Second))
-			if tt.accept {
-				s := <-accepted
-				uid, pid, err := paths.PeerCred(s)
-				if err != nil || uid != uint32(os.Getuid()) || int(pid) != os.Getpid() {
-					t.Fatalf("PeerCred = %d %d %v", uid, pid, err)
-				}
-				s.Close()
-				return
-			}
-			// The refused connection is closed by the server: EOF, not a timeout.
-			if _, err := c.Read(make([]byte, 1)); err != io.EOF {
-				t.Fatalf("read on refused connection: %v, want EOF", err)
-			}
-			select {
-			case <-accepted:
-				t.Fatal("a connection of another uid was accepted")
-			default:
-			}
-		})
-	}
 }
 
 func TestIdle(t *testing.T) {

@@ -6,14 +6,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"os"
-	"sync"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/tokenkeeper/tokenkeeper/host/exec"
+	"github.com/tokenkeeper/tokenkeeper/plugin/paths"
 )
 
 // DefaultExecReadTimeout bounds how long the exec socket waits for a
@@ -32,45 +31,35 @@ var (
 	errNoRequest   = errors.New("the connection closed before any request")
 )
 
-// serveExec answers the exec protocol on s's exec socket with x, every
-// call passing g, one call per connection, until the socket closes. The
-// returned function waits, up to a limit, for the calls in flight.
-// Without x the socket is closed at once.
-func serveExec(s *Socket, x ExecHandler, readTimeout time.Duration, g *gate, logger hclog.Logger) (wait func(limit time.Duration)) {
+// conn is one caller's connection (a net.Conn satisfies it).
+type conn interface {
+	io.ReadWriter
+	SetReadDeadline(t time.Time) error
+	SetWriteDeadline(t time.Time) error
+}
+
+// serveExec answers the exec protocol on s's exec socket with x (see
+// lanes), every call passing g, one call per connection, until the
+// returned function is called: it stops accepting and waits, up to a
+// limit, for the calls in flight. Without x the socket is closed at once.
+func serveExec(s *Socket, x ExecHandler, readTimeout time.Duration, g *gate, logger hclog.Logger) (stop func(limit time.Duration), err error) {
 	if x == nil {
 		_ = s.exec.Close()
-		return func(time.Duration) {}
+		return func(time.Duration) {}, nil
 	}
-	var wg sync.WaitGroup
-	wg.Go(func() {
-		for {
-			c, err := s.exec.Accept()
-			if errors.Is(err, net.ErrClosed) {
-				return
-			}
-			if err != nil { // out of descriptors: let calls in flight end
-				logger.Warn("exec socket: accept failed", "error", err)
-				time.Sleep(50 * time.Millisecond)
-				continue
-			}
-			wg.Go(func() { serveConn(x, c, readTimeout, g) })
-		}
-	})
-	return func(limit time.Duration) {
-		done := make(chan struct{})
-		go func() { wg.Wait(); close(done) }()
-		t := time.NewTimer(limit)
-		defer t.Stop()
-		select {
-		case <-done:
-		case <-t.C:
-		}
+	l, ok := s.exec.(*paths.PeerListener)
+	if !ok {
+		return nil, fmt.Errorf("exec socket: %T is not an agent listener", s.exec)
 	}
+	ln, err := startLanes(l.Listener, l.UID, func(c conn) { serveConn(x, c, readTimeout, g) }, logger)
+	if err != nil {
+		return nil, err
+	}
+	return ln.close, nil
 }
 
 // serveConn answers the one call of connection c.
-func serveConn(x ExecHandler, c net.Conn, readTimeout time.Duration, g *gate) {
-	defer c.Close()
+func serveConn(x ExecHandler, c conn, readTimeout time.Duration, g *gate) {
 	_ = c.SetReadDeadline(time.Now().Add(readTimeout))
 	line, err := readLine(c)
 	if err != nil {
@@ -90,7 +79,7 @@ func serveConn(x ExecHandler, c net.Conn, readTimeout time.Duration, g *gate) {
 	writeAnswer(c, doc)
 }
 
-func writeAnswer(c net.Conn, doc []byte) {
+func writeAnswer(c conn, doc []byte) {
 	_ = c.SetWriteDeadline(time.Now().Add(execWriteTimeout))
 	_, _ = c.Write(doc) // a client that went away has no use for it
 }

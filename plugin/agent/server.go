@@ -65,8 +65,8 @@ func Listen(ctx context.Context, p paths.Agent, logger hclog.Logger) (*Socket, e
 	}
 	uid := uint32(os.Getuid())
 	return &Socket{
-		Listener: &Listener{Listener: l, UID: uid, Logger: logger},
-		exec:     &Listener{Listener: x, UID: uid, Logger: logger},
+		Listener: &paths.PeerListener{Listener: l, UID: uid, Logger: logger},
+		exec:     &paths.PeerListener{Listener: x, UID: uid, Logger: logger},
 		lock:     lock,
 	}, nil
 }
@@ -157,7 +157,11 @@ func Serve(ctx context.Context, s *Socket, o Options) error {
 	o.Register(srv)
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(s) }()
-	execDone := serveExec(s, o.Exec, cmp.Or(o.ExecReadTimeout, DefaultExecReadTimeout), g, logger)
+	stopExec, err := serveExec(s, o.Exec, cmp.Or(o.ExecReadTimeout, DefaultExecReadTimeout), g, logger)
+	if err != nil {
+		srv.Stop()
+		return errors.Join(err, s.Close())
+	}
 	logger.Info("agent listening", "socket", s.Addr().String(), "idle_timeout", o.IdleTimeout.String(),
 		"unused_timeout", o.UnusedTimeout.String(), "pid", os.Getpid())
 
@@ -166,16 +170,23 @@ func Serve(ctx context.Context, s *Socket, o Options) error {
 	idled := make(chan error, 1)
 	go func() { idled <- idle.Wait(waitCtx) }()
 	if o.TrimAfter >= 0 {
-		go idle.TrimWhenQuiet(waitCtx, cmp.Or(o.TrimAfter, 5*time.Second), debug.FreeOSMemory)
+		go idle.TrimWhenQuiet(waitCtx, cmp.Or(o.TrimAfter, 5*time.Second), trim)
 	}
 	serveErr := awaitExit(ctx, idled, g.retired, served, o, logger)
 	_ = s.exec.Close()
 	stopGracefully(srv, 5*time.Second)
-	execDone(5 * time.Second)
-	err := errors.Join(serveErr, s.Close())
+	stopExec(5 * time.Second)
+	err = errors.Join(serveErr, s.Close())
 	err = errors.Join(err, shutdown(o, logger))
 	holdUnsaved(o, logger)
 	return err
+}
+
+// trim hands what an idle agent does not use back to the system: freed
+// heap, and the pages of code it ran only while starting (releaseCode).
+func trim() {
+	debug.FreeOSMemory()
+	releaseCode()
 }
 
 // holdUnsaved keeps the exiting agent alive until o.Unsaved reports that

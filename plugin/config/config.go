@@ -39,6 +39,9 @@ const (
 	ProviderVCF     = "vcf"
 	ProviderVCD     = "vcd"
 	ProviderVCenter = "vcenter"
+	// ProviderVault reads the tokens of tokenkeeper's Vault engine
+	// (docs/fleet.md): url (or the vault block's address), mount, name.
+	ProviderVault = "vault"
 )
 
 // ErrUnknownProfile is wrapped by Config.Profile for a name the file does
@@ -79,14 +82,18 @@ type Profile struct {
 	Name string
 	// Line is where the profile starts in the file (0 if built in code).
 	Line int
-	// Provider is "vcf" (SDDC Manager), "vcd" (Cloud Director) or
-	// "vcenter" (vSphere Automation API).
+	// Provider is "vcf" (SDDC Manager), "vcd" (Cloud Director),
+	// "vcenter" (vSphere Automation API) or "vault" (tokenkeeper's Vault
+	// engine).
 	Provider string
 	// URL is the base URL of the upstream, without a trailing slash:
-	// https, or http for 127.0.0.1, ::1 and localhost only.
+	// https, or http for 127.0.0.1, ::1 and localhost only. For provider
+	// vault it is Vault's address (optional: the vault block's address,
+	// else VAULT_ADDR).
 	URL string
 	// CAFile is a PEM bundle to verify the upstream's TLS certificate
-	// with, instead of the system roots.
+	// with, instead of the system roots (vault: Vault's, over the vault
+	// block's ca_cert).
 	CAFile string
 	// InsecureSkipVerify turns off TLS verification; Config.Warnings and
 	// the provider warn about it.
@@ -134,6 +141,11 @@ type Profile struct {
 	MaxRole []string
 	// RoleLimit is MaxRole as Validate parsed it (zero: no limit).
 	RoleLimit role.Limit
+	// Mount is where tokenkeeper's Vault engine is mounted (vault).
+	Mount string
+	// EngineProfile is the engine's profile whose tokens this one reads
+	// (`name`; vault).
+	EngineProfile string
 
 	// file is the name errors are reported against.
 	file string

@@ -143,9 +143,9 @@ func TestParseErrors(t *testing.T) {
 
 		// Providers.
 		{"missing provider", []string{"profiles:", "  s:", "    url: https://x.example.com", "    api_key: {env: K}"},
-			[]want{{2, "s", "provider", "is required: vcf (SDDC Manager), vcd (Cloud Director) or vcenter (vCenter)"}}},
+			[]want{{2, "s", "provider", "is required: vcf (SDDC Manager), vcd (Cloud Director), vcenter (vCenter) or vault"}}},
 		{"unknown provider", []string{"profiles:", "  s:", "    provider: vcx", "    url: https://x.example.com"},
-			[]want{{3, "s", "provider", `unknown provider (value not shown); valid providers: vcd, vcenter, vcf`}}},
+			[]want{{3, "s", "provider", `unknown provider (value not shown); valid providers: vault, vcd, vcenter, vcf`}}},
 		{"provider is a password", []string{"profiles:", "  s:", "    provider: " + canary, "    url: https://x.example.com"},
 			[]want{{3, "s", "provider", `unknown provider`}}},
 		{"vcf without credentials", vcf, []want{{2, "sddc", "password", "provider vcf needs username and password"}}},

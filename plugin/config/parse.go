@@ -293,6 +293,28 @@ var profileSetters = map[string]setter{
 		return ps.duration(n, w, &pr.IdleTimeout, bounds{min: minIdleTimeout})
 	},
 	"max_role": func(ps *parser, pr *Profile, n *yaml.Node, w where) bool { return ps.roles(n, w, &pr.MaxRole) },
+	"mount":    func(ps *parser, pr *Profile, n *yaml.Node, w where) bool { return ps.mount(n, w, &pr.Mount) },
+	"name": func(ps *parser, pr *Profile, n *yaml.Node, w where) bool {
+		return ps.engineName(n, w, &pr.EngineProfile)
+	},
+}
+
+// engineProfileName is what the engine accepts as a profile name
+// (framework.GenericNameRegex).
+var engineProfileName = regexp.MustCompile(`^\w(([\w-.]+)?\w)?$`)
+
+// engineName is the name of a profile of the Vault engine.
+func (ps *parser) engineName(n *yaml.Node, w where, dst *string) bool {
+	var s string
+	if !ps.str(n, w, &s) {
+		return false
+	}
+	if !engineProfileName.MatchString(s) {
+		ps.fail(n, w, "must be a profile name of the engine: letters, digits, '_', '-' and '.', e.g. sddc")
+		return false
+	}
+	*dst = s
+	return true
 }
 
 // profileKeys lists the valid profile keys, sorted, for error messages.

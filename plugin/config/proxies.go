@@ -77,9 +77,14 @@ func (ps *parser) proxy(n *yaml.Node, w where, px *Proxy) {
 // checkProxies reports a proxy of a profile the file does not define.
 func (ps *parser) checkProxies(cfg *Config) {
 	for _, px := range cfg.Proxies {
-		if _, ok := cfg.Profiles[px.Profile]; !ok && len(cfg.Profiles) > 0 {
+		p, ok := cfg.Profiles[px.Profile]
+		switch {
+		case !ok && len(cfg.Profiles) > 0:
 			ps.errs = append(ps.errs, &Error{File: ps.file, Line: px.Line, Field: "proxies." + px.Profile,
 				Msg: "names no profile of this file"})
+		case ok && p.Provider == ProviderVault:
+			ps.errs = append(ps.errs, &Error{File: ps.file, Line: px.Line, Field: "proxies." + px.Profile,
+				Msg: "a profile of provider vault has Vault's url, not the API's: the proxy would not know where to send requests"})
 		}
 	}
 }

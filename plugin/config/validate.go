@@ -28,14 +28,16 @@ func (p *Profile) validate() []*Error {
 	case ProviderVCenter:
 		v.vcenter()
 		v.maxRole()
+	case ProviderVault:
+		v.vault()
 	case "":
 		if !v.has("provider") {
-			v.missing("provider", "is required: vcf (SDDC Manager), vcd (Cloud Director) or vcenter (vCenter)")
+			v.missing("provider", "is required: vcf (SDDC Manager), vcd (Cloud Director), vcenter (vCenter) or vault (tokenkeeper's Vault engine)")
 		}
 	default:
 		// The value is not echoed: nothing here may repeat what could be a
 		// secret pasted into the wrong line.
-		v.at("provider", "unknown provider (value not shown); valid providers: vcd, vcenter, vcf")
+		v.at("provider", "unknown provider (value not shown); valid providers: vault, vcd, vcenter, vcf")
 	}
 	return v.errs
 }
@@ -98,6 +100,12 @@ func (p *Profile) isSet(field string) bool {
 		return p.IdleTimeout != 0
 	case "max_role":
 		return len(p.MaxRole) > 0
+	case "mount":
+		return p.Mount != ""
+	case "name":
+		return p.EngineProfile != ""
+	case "insecure_skip_verify":
+		return p.InsecureSkipVerify
 	}
 	return false
 }
@@ -109,7 +117,7 @@ func (v *validator) common() {
 		if msg := checkURL(p.URL); msg != "" {
 			v.at("url", "%s", msg)
 		}
-	case !v.has("url"):
+	case !v.has("url") && p.Provider != ProviderVault: // vault: the vault block's address
 		v.missing("url", "is required, e.g. https://sddc-manager.example.com")
 	}
 	if p.CAFile != "" {
@@ -211,7 +219,7 @@ func (v *validator) notFor(provider string, fields ...string) {
 }
 
 func (v *validator) vcf() {
-	v.notFor(ProviderVCF, "org", "api_version", "api_token", "service_account", "legacy_login", "keepalive", "idle_timeout")
+	v.notFor(ProviderVCF, "org", "api_version", "api_token", "service_account", "legacy_login", "keepalive", "idle_timeout", "mount", "name")
 	userPass := v.has("username") || v.has("password")
 	switch {
 	case v.has("api_key") && userPass:
@@ -230,7 +238,7 @@ var apiVersion = regexp.MustCompile(`^[0-9]+\.[0-9]+$`)
 
 func (v *validator) vcd() {
 	p := v.p
-	v.notFor(ProviderVCD, "api_key")
+	v.notFor(ProviderVCD, "api_key", "mount", "name")
 	if !v.has("org") {
 		v.missing("org", `is required: the organization to log in to, or "System" for the provider`)
 	}
@@ -269,7 +277,7 @@ func (v *validator) vcd() {
 // vcenter checks a vCenter profile: a user name and password, and the
 // session idle timeout when set.
 func (v *validator) vcenter() {
-	v.notFor(ProviderVCenter, "org", "api_version", "api_key", "api_token", "service_account", "legacy_login")
+	v.notFor(ProviderVCenter, "org", "api_version", "api_key", "api_token", "service_account", "legacy_login", "mount", "name")
 	switch {
 	case !v.has("username") && !v.has("password"):
 		v.missing("password", "provider vcenter needs username and password ({env: NAME}, {file: PATH} or {command: […]})")
@@ -279,6 +287,20 @@ func (v *validator) vcenter() {
 		v.missing("password", "is required with username: "+refHelp)
 	}
 	v.idleTimeout()
+}
+
+// vault checks a profile reading tokenkeeper's Vault engine: where the
+// engine is mounted and which of its profiles; the login secrets are the
+// engine's, and Vault's own auth is the vault block's.
+func (v *validator) vault() {
+	v.notFor(ProviderVault, "username", "password", "api_key", "org", "api_version", "api_token",
+		"service_account", "legacy_login", "keepalive", "idle_timeout", "max_role", "insecure_skip_verify")
+	if !v.has("mount") {
+		v.missing("mount", "is required: where the engine is mounted, e.g. mount: tokenkeeper")
+	}
+	if !v.has("name") {
+		v.missing("name", "is required: the engine's profile to read tokens of (token/<name>), e.g. name: sddc")
+	}
 }
 
 // Bounds of a profile's idle_timeout: Cloud Director and vCenter

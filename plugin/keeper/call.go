@@ -39,7 +39,8 @@ type call struct {
 	// need is the longest validity (min validity + margin) a waiter asks
 	// of the cached token, guarded by profile.mu: transient failures are
 	// retried inside the call while the cached token does not offer it.
-	need time.Duration
+	// minValidity is that waiter's min validity alone (for a Relay).
+	need, minValidity time.Duration
 	// nextAt is when the call tries again after a failed attempt,
 	// guarded by profile.mu: the status shows a waiting caller the retries.
 	nextAt time.Time
@@ -202,6 +203,9 @@ func (p *profile) refresh(ctx context.Context, c *call, g provider.Grant) error 
 // (see guard.go). A login whose request may have reached the server and
 // failed is not retried within the call (countedLogin).
 func (p *profile) login(ctx context.Context, c *call, retired *[]retiredGrant) error {
+	if r, ok := p.spec.Impl.(Relay); ok {
+		return p.fetch(ctx, c, r, retired)
+	}
 	cred, err := p.spec.Impl.Credential(ctx)
 	if err != nil {
 		return p.errorf("could not read credential", err)
@@ -216,6 +220,30 @@ func (p *profile) login(ctx context.Context, c *call, retired *[]retiredGrant) e
 	p.settleLogin(ctx, a, cred, started, err)
 	if err != nil {
 		return p.loginFailed(started, err)
+	}
+	if e := overLimit(p.spec.Name, p.spec.MaxRole, g); e != nil {
+		return p.refuseRole(ctx, e, g)
+	}
+	p.loginSucceeded(c, g, started, retired)
+	return nil
+}
+
+// fetch gets a grant from a Relay's upstream keeper, for the min
+// validity c's waiters ask, outside the lockout guard (the upstream
+// keeps it). It counts as a login; a transient failure stays retryable
+// in the call.
+func (p *profile) fetch(ctx context.Context, c *call, r Relay, retired *[]retiredGrant) error {
+	p.mu.Lock()
+	need := c.minValidity
+	p.mu.Unlock()
+	started := time.Now()
+	g, err := r.Fetch(ctx, need)
+	if err != nil {
+		p.mu.Lock()
+		p.counts.LoginFailures++
+		p.mu.Unlock()
+		p.log.Debug("fetch failed", "op", "login", "took", time.Since(started), "need", need, "error", err)
+		return p.errorf("get token from upstream keeper", err)
 	}
 	if e := overLimit(p.spec.Name, p.spec.MaxRole, g); e != nil {
 		return p.refuseRole(ctx, e, g)
@@ -297,7 +325,10 @@ func (p *profile) probe(ctx context.Context) error {
 // at refreshExp) the held grant and arms the timers for it.
 func (p *profile) installLocked(c *call, g provider.Grant, now, refreshExp, start time.Time, op string) {
 	p.held = received(g, now, refreshExp, p.spec.Name, p.spec.Provider)
-	if g.AccessLifetime > 0 {
+	// A Relay's token may be part-used (the upstream keeper's current
+	// one): its life says nothing of what a fresh one would live, so the
+	// upstream decides what it can meet.
+	if _, relay := p.spec.Impl.(Relay); g.AccessLifetime > 0 && !relay {
 		p.freshLife = g.AccessLifetime
 	}
 	c.fresh = true

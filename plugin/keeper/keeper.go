@@ -224,12 +224,20 @@ func (k *Keeper) Get(ctx context.Context, profile string, o GetOptions) (Token, 
 // current one (a host just got a 401 with it) and reports whether it did.
 // A stale fingerprint is a no-op, so N hosts hitting the same 401 cause
 // one refresh.
-func (k *Keeper) Invalidate(_ context.Context, profile, fingerprint, reason string) (bool, error) {
+// A provider that is an Invalidator is told after the token was dropped
+// (see Invalidator), before Invalidate returns.
+func (k *Keeper) Invalidate(ctx context.Context, profile, fingerprint, reason string) (bool, error) {
 	p, err := k.lookup(profile)
 	if err != nil {
 		return false, err
 	}
-	return p.invalidate(fingerprint, reason), nil
+	if !p.invalidate(fingerprint, reason) {
+		return false, nil
+	}
+	if inv, ok := p.spec.Impl.(Invalidator); ok {
+		p.invalidateUpstream(ctx, inv, fingerprint, reason)
+	}
+	return true, nil
 }
 
 // Revoke logs profile out upstream (after any call in flight) and forgets

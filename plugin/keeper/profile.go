@@ -200,6 +200,7 @@ func (p *profile) serveOrStart(r request, round int) (Token, *call, error) {
 		// The call retries transient failures while the cached token
 		// cannot serve its most demanding waiter.
 		c.need = max(c.need, need)
+		c.minValidity = max(c.minValidity, r.minValidity)
 	}
 	return Token{}, c, nil
 }
@@ -303,6 +304,23 @@ func (p *profile) invalidate(fingerprint, reason string) bool {
 	p.dropAccessLocked()
 	p.log.Debug("access token invalidated", "op", "invalidate", "fingerprint", fingerprint, "reason", reason)
 	return true
+}
+
+// invalidateUpstream passes a dropped token's invalidation on to the
+// upstream keeper that handed it out, bounded by InvalidateTimeout; a
+// failure is only logged: the token is gone here either way, and the
+// upstream's next refresh replaces it there.
+func (p *profile) invalidateUpstream(ctx context.Context, inv Invalidator, fingerprint, reason string) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), InvalidateTimeout)
+	defer cancel()
+	if len(reason) > maxReasonLen {
+		reason = reason[:maxReasonLen]
+	}
+	if err := inv.Invalidate(ctx, fingerprint, reason); err != nil {
+		p.log.Warn("could not pass the invalidation on upstream", "op", "invalidate", "fingerprint", fingerprint, "error", err)
+		return
+	}
+	p.log.Debug("invalidation passed on upstream", "op", "invalidate", "fingerprint", fingerprint)
 }
 
 // dropAccessLocked forgets the access token and stops what served it.

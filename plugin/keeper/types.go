@@ -126,6 +126,38 @@ type Detacher interface {
 	Detach(ctx context.Context, g provider.Grant) error
 }
 
+// Relay is implemented by providers whose upstream is itself a keeper:
+// provider vault reads the tokens of the Vault engine, which logs in,
+// refreshes and guards the account for a whole fleet. The keeper then
+// gets every grant with Fetch instead of Login (its grants carry no
+// refresh credential), passing minValidity, the longest min validity a
+// waiting caller asks (zero for a proactive renewal, which any live
+// token serves). It is without this keeper's safety margin: the
+// upstream adds its own, which knows the tokens' lifetime (this keeper
+// does not before the first fetch, and would ask for its full 30 s
+// margin of a token that lives 15 s). Fetch spends no
+// lockout budget here: the upstream guards the account and its refusal is
+// the error (a *GuardError with Upstream set), while a budget of this
+// process would hold back a password fixed upstream. Transient failures
+// are retried within the caller's deadline, as for a refresh.
+type Relay interface {
+	Fetch(ctx context.Context, minValidity time.Duration) (provider.Grant, error)
+}
+
+// Invalidator is implemented by providers whose upstream holds the token
+// too (provider vault: the engine hands one token to every reader). When
+// Keeper.Invalidate drops the token fingerprint names, it passes the
+// invalidation on, outside the profile's lock and bounded by
+// InvalidateTimeout, so that the upstream drops it as well instead of
+// handing it out again; a failure is logged, not returned (the local
+// token is gone either way).
+type Invalidator interface {
+	Invalidate(ctx context.Context, fingerprint, reason string) error
+}
+
+// InvalidateTimeout bounds the upstream invalidation of an Invalidator.
+const InvalidateTimeout = 10 * time.Second
+
 // Token is what Get hands out.
 type Token struct {
 	Profile     string
@@ -236,9 +268,18 @@ type GuardError struct {
 	RetryAt time.Time
 	Ceiling bool
 	Cause   error
+	// Upstream names the keeper whose guard refused when it is not this
+	// process's (a Relay's: "the Vault engine at …"); Cause is then its
+	// own words, and Account is empty.
+	Upstream string
 }
 
 func (e *GuardError) Error() string {
+	if e.Upstream != "" {
+		// The keeper's error around it names the profile.
+		return fmt.Sprintf("login not attempted by %s (its lockout guard; next attempt after %s, or at once when the secret there changes): %v",
+			e.Upstream, retryAtText(e.RetryAt), e.Cause)
+	}
 	if e.Ceiling {
 		// A reset keeps these attempts, so it is no way out: say when.
 		return fmt.Sprintf("profile %q: login as %s not attempted (lockout guard): %d failed or unknown-outcome logins of this account within %s (SSO locks an account after 5 in 180s); the next attempt is allowed after %s, whatever the secret",

@@ -234,11 +234,18 @@ func mountOr(m, def string) string {
 // Read reads a logical path with a valid token: Vault's answer, or nil
 // and an *Error (ErrBadConfig for a missing path).
 func (c *Client) Read(ctx context.Context, path string) (*api.Secret, error) {
+	return c.ReadWith(ctx, path, nil)
+}
+
+// ReadWith is Read with query parameters (e.g. a secrets engine's
+// min_validity), which must not be secrets: Vault's audit log and
+// proxies see them.
+func (c *Client) ReadWith(ctx context.Context, path string, query map[string][]string) (*api.Secret, error) {
 	path = strings.Trim(path, "/")
 	var s *api.Secret
 	err := c.withToken(ctx, func(ctx context.Context) error {
 		var err error
-		s, err = c.api.Logical().ReadWithContext(ctx, path)
+		s, err = c.api.Logical().ReadWithDataWithContext(ctx, path, query)
 		return err
 	})
 	if err != nil {
@@ -338,6 +345,9 @@ func (c *Client) Field(ctx context.Context, path, field string) (secret.Secret, 
 	}
 	return v, nil
 }
+
+// Address is the Vault the client speaks to.
+func (c *Client) Address() string { return c.cfg.Address }
 
 // String is Describe.
 func (c *Client) String() string { return c.Describe() }

@@ -67,3 +67,25 @@ func TestRunBoundsLeftOpenOutput(t *testing.T) {
 		t.Fatalf("run: %+v, reported %q", r, rec.errs)
 	}
 }
+
+// TestBenchCommandFailures: a benchmark's command that exits non-zero or
+// prints nothing is an error naming it, never a time to take a ratio of.
+func TestBenchCommandFailures(t *testing.T) {
+	for _, tc := range []struct {
+		c    command
+		want string // "" for success
+	}{
+		{command{name: "echo", path: "/bin/sh", args: []string{"-c", "echo token"}}, ""},
+		{command{name: "silent", path: "/bin/sh", args: []string{"-c", "true"}}, "silent: exit 0 with nothing on stdout"},
+		{command{name: "failing", path: "/bin/sh", args: []string{"-c", "echo partial; echo why >&2; exit 3"}}, "failing: exit status 3; stderr:\nwhy"},
+		{command{name: "missing", path: filepath.Join(t.TempDir(), "none")}, "missing: "},
+	} {
+		d, err := tc.c.measure()
+		switch {
+		case tc.want == "" && (err != nil || d <= 0):
+			t.Errorf("%s: %v, %s", tc.c.name, err, d)
+		case tc.want != "" && (err == nil || !strings.HasPrefix(err.Error(), tc.want)):
+			t.Errorf("%s: error %v, want it to start with %q", tc.c.name, err, tc.want)
+		}
+	}
+}

@@ -40,7 +40,7 @@ type pluginEnv struct {
 	rawStderr *testutil.SyncBuffer
 }
 
-func randomHex(t *testing.T) string {
+func randomHex(t testing.TB) string {
 	b := make([]byte, 12)
 	if _, err := rand.Read(b); err != nil {
 		t.Fatal(err)

@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -54,19 +55,43 @@ func TestFleetLoad(t *testing.T) {
 	tv := startVault(t, "info")
 	sim := startSim(t, "vcf", "--user", "svc@vsphere.local="+password, "--access-ttl", accessTTL.String())
 	writeProfile(t, tv, sim, "sddc", map[string]any{"provider": "vcf", "username": "svc@vsphere.local", "password": password})
-	quiet := quietLatency(t, tv, mount+"/token/sddc", "kv/bench", 200)
+	quiet := quietGets(t, tv, nil, mount+"/token/sddc", "kv/bench", 200)
 	f := fleet{
 		Processes: 20, Readers: 50, Path: mount + "/token/sddc", KVPath: "kv/bench",
 		For: 3*accessTTL + 5*time.Second, Pause: time.Second,
 		Token: fleetToken(t, tv, "fleet", "sddc"), Sim: sim, Resource: "/v1/domains",
 	}
+	// Beside the vault/api readers: 20 runners (each its own agent) × 50
+	// concurrent `tokenkeeper get` of a provider vault profile, a round
+	// at the start of each access lifetime and one at the end.
+	g := getFleet{
+		Runners: newRunners(t, 20, engineProfiles(t, tv, "sddc"), f.Token), Gets: 50, Rounds: 4, Every: accessTTL,
+		Profile: "sddc", Sim: sim, Resource: "/v1/domains",
+	}
+	gets := make(chan getSummary, 1)
+	go func() { gets <- g.run(t) }()
 	reports := f.run(t, tv)
+	gs := <-gets
 	sum := summarize(reports)
 	st := sim.stats(t)
 	figure(t, "fleet load: %d processes x %d readers, %s: %d token reads, %d errors, %d distinct tokens; upstream logins %d, refreshes %d, failed logins %d",
 		f.Processes, f.Readers, f.For, sum.reads, sum.errors, len(sum.fingerprints), st.Logins, st.Refreshes, st.LoginFailures)
-	figure(t, "latency under fleet load: token read p50 %.2f ms p99 %.2f ms (n=%d); KV read p50 %.2f ms p99 %.2f ms (n=%d)",
-		pct(sum.token, 50), pct(sum.token, 99), len(sum.token), pct(sum.kv, 50), pct(sum.kv, 99), len(sum.kv))
+	figure(t, "fleet load through tokenkeeper get (provider vault): %d runners x %d concurrent gets x %d rounds: %d gets, %d failed, %d distinct tokens",
+		len(g.Runners), g.Gets, g.Rounds, gs.gets, gs.failures, len(gs.fingerprints))
+	figure(t, "latency under fleet load: token read p50 %.2f ms p99 %.2f ms (n=%d); KV read p50 %.2f ms p99 %.2f ms (n=%d); tokenkeeper get p50 %.2f ms p99 %.2f ms (n=%d)",
+		pct(sum.token, 50), pct(sum.token, 99), len(sum.token), pct(sum.kv, 50), pct(sum.kv, 99), len(sum.kv),
+		pct(gs.millis, 50), pct(gs.millis, 99), len(gs.millis))
+	after := quietGets(t, tv, &g.Runners[0], mount+"/token/sddc", "kv/bench", 100)
+	figure(t, "latency of one serial reader after the load: tokenkeeper get p50 %.2f ms p99 %.2f ms; vault/api token read p50 %.2f ms p99 %.2f ms; KV read p50 %.2f ms p99 %.2f ms (n=%d each, interleaved)",
+		pct(after.get, 50), pct(after.get, 99), pct(after.token, 50), pct(after.token, 99), pct(after.kv, 50), pct(after.kv, 99), len(after.kv))
+	if gs.failures > 0 {
+		t.Errorf("%d of %d gets failed, e.g. %q", gs.failures, gs.gets, gs.sample)
+	}
+	for fp, ok := range gs.fingerprints {
+		if !ok {
+			t.Errorf("the simulator refused token %s handed out by tokenkeeper get", fp)
+		}
+	}
 	figure(t, "latency of one serial reader before the load: token read p50 %.2f ms p99 %.2f ms; KV read p50 %.2f ms p99 %.2f ms (n=%d each)",
 		pct(quiet.token, 50), pct(quiet.token, 99), pct(quiet.kv, 50), pct(quiet.kv, 99), len(quiet.kv))
 	if sum.errors > 0 {
@@ -96,10 +121,22 @@ func TestFleetLockout(t *testing.T) {
 		Processes: 20, Readers: 50, Path: mount + "/token/sddc",
 		For: 20 * time.Second, Pause: time.Second, Token: fleetToken(t, tv, "fleet", "sddc"),
 	}
+	// The same through tokenkeeper get: every get exits 3 with the Error
+	// document of a rejection or of the engine's lockout guard.
+	g := getFleet{
+		Runners: newRunners(t, 20, engineProfiles(t, tv, "sddc"), f.Token), Gets: 50, Rounds: 2, Every: 10 * time.Second,
+		Profile: "sddc", WantExit: 3, WantCodes: []string{"Unauthenticated", "FailedPrecondition"},
+	}
+	gets := make(chan getSummary, 1)
+	go func() { gets <- g.run(t) }()
 	sum := summarize(f.run(t, tv))
+	gs := <-gets
 	st := sim.stats(t)
-	figure(t, "fleet lockout: %d processes x %d readers, %s, wrong password: %d reads refused; upstream failed logins %d, logins %d",
-		f.Processes, f.Readers, f.For, sum.errors, st.LoginFailures, st.Logins)
+	figure(t, "fleet lockout: %d processes x %d readers, %s, wrong password: %d reads refused; %d tokenkeeper get exited 3 (%d otherwise); upstream failed logins %d, logins %d",
+		f.Processes, f.Readers, f.For, sum.errors, gs.gets-gs.failures, gs.failures, st.LoginFailures, st.Logins)
+	if gs.failures > 0 {
+		t.Errorf("%d of %d gets did not exit 3 with an Error document, e.g. %q", gs.failures, gs.gets, gs.sample)
+	}
 	if st.LoginFailures != 1 || sum.reads != sum.errors {
 		t.Fatalf("failed logins %d (want 1), %d of %d reads refused", st.LoginFailures, sum.errors, sum.reads)
 	}
@@ -112,31 +149,47 @@ func TestFleetLockout(t *testing.T) {
 	start := time.Now()
 	_, err = tv.root.Logical().Write(mount+"/profiles/sddc", map[string]any{"password": password})
 	must(t, err)
-	_, err = tv.root.Logical().Read(mount + "/token/sddc")
-	must(t, err)
+	// A runner whose agent saw the refusals gets a token at once: no
+	// local lockout budget holds back the password fixed in the engine.
+	res, d, err := g.Runners[0].get(context.Background(), "sddc")
+	if err != nil || res.exit != 0 || d.Kind != "Token" {
+		t.Fatalf("tokenkeeper get after the corrected password: exit %d, %v, stderr %q", res.exit, err, res.stderr)
+	}
 	if st := sim.stats(t); st.Logins != 1 || st.LoginFailures != 1 {
 		t.Fatalf("after the corrected password: %+v", st)
 	}
-	figure(t, "fleet lockout: the corrected password logged in %s after it was written", time.Since(start).Round(time.Millisecond))
+	figure(t, "fleet lockout: the corrected password logged in %s after it was written (through tokenkeeper get)", time.Since(start).Round(time.Millisecond))
 }
 
-// quietLatency times n serial token and KV reads, interleaved, by one
-// reader of a server under no other load of this test.
-func quietLatency(t *testing.T, tv *testVault, token, kv string, n int) summary {
+// quietTimes are serial latencies of three ways to read, interleaved.
+type quietTimes struct{ get, token, kv []float64 }
+
+// quietGets times n rounds of a `tokenkeeper get` of sddc by runner r
+// (nil: none; its agent warm), a vault/api read of token and one of kv,
+// interleaved, with no other load of this test.
+func quietGets(t *testing.T, tv *testVault, r *runner, token, kv string, n int) quietTimes {
 	t.Helper()
-	var s summary
+	var q quietTimes
+	ms := func(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 	for range n {
-		for _, r := range []struct {
+		if r != nil {
+			res, _, err := r.get(context.Background(), "sddc")
+			if err != nil || res.exit != 0 {
+				t.Fatalf("serial get: exit %d, %v", res.exit, err)
+			}
+			q.get = append(q.get, ms(res.took))
+		}
+		for _, x := range []struct {
 			path string
 			into *[]float64
-		}{{token, &s.token}, {kv, &s.kv}} {
+		}{{token, &q.token}, {kv, &q.kv}} {
 			t0 := time.Now()
-			_, err := tv.root.Logical().Read(r.path)
+			_, err := tv.root.Logical().Read(x.path)
 			must(t, err)
-			*r.into = append(*r.into, float64(time.Since(t0).Microseconds())/1000)
+			*x.into = append(*x.into, ms(time.Since(t0)))
 		}
 	}
-	return s
+	return q
 }
 
 // summary adds up the reports of a fleet.

@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"net/http"
@@ -20,7 +21,8 @@ func TestLeastPrivilege(t *testing.T) {
 	sim := startSim(t, "vcf", "--user", "admin@vsphere.local="+password, "--user", "viewer@vsphere.local="+password+"x:VIEWER")
 	writeProfile(t, tv, sim, "admin-profile", map[string]any{"provider": "vcf", "username": "admin@vsphere.local", "password": password})
 	writeProfile(t, tv, sim, "viewer-profile", map[string]any{"provider": "vcf", "username": "viewer@vsphere.local", "password": password + "x"})
-	job := tv.client(t, fleetToken(t, tv, "viewer-job", "viewer-profile"))
+	viewerToken := fleetToken(t, tv, "viewer-job", "viewer-profile")
+	job := tv.client(t, viewerToken)
 
 	tok, err := job.Logical().Read(mount + "/token/viewer-profile")
 	must(t, err)
@@ -35,6 +37,19 @@ func TestLeastPrivilege(t *testing.T) {
 	if _, err := job.Logical().Write(mount+"/profiles/viewer-profile", map[string]any{"password": "x"}); err == nil {
 		t.Error("the viewer job rewrote its profile")
 	}
+
+	// The same job through tokenkeeper get (provider vault): exit 4 with
+	// a PermissionDenied document on the admin profile, its own works.
+	runner := newRunners(t, 1, engineProfiles(t, tv, "admin-profile", "viewer-profile"), viewerToken)[0]
+	res, d, err := runner.get(context.Background(), "admin-profile")
+	if err != nil || res.exit != 4 || d.Error == nil || d.Error.Code != "PermissionDenied" {
+		t.Errorf("tokenkeeper get of the admin profile with the viewer job's token: exit %d, %v, %s", res.exit, err, res.stdout)
+	}
+	res, d, err = runner.get(context.Background(), "viewer-profile")
+	if err != nil || res.exit != 0 {
+		t.Fatalf("tokenkeeper get of the viewer profile: exit %d, %v, stderr %q", res.exit, err, res.stderr)
+	}
+	handedOut = append(handedOut, d.Header.Value)
 
 	admin, err := tv.root.Logical().Read(mount + "/token/admin-profile")
 	must(t, err)
@@ -62,6 +77,7 @@ func TestLeastPrivilege(t *testing.T) {
 	secrets := append([]string{password, wrongPassword, serviceToken}, handedOut...)
 	noCanary(t, "Vault's log (engine lines at trace)", string(logs), secrets...)
 	noCanary(t, "the audit log", string(audit), secrets...)
+	noCanary(t, "the runner's files (agent log)", runnerFiles(t, runner), append(secrets, viewerToken)...)
 
 	if st := sim.stats(t); st.ActiveSessions != 2 {
 		t.Fatalf("before the unmount: %+v", st)

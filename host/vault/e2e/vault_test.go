@@ -100,11 +100,38 @@ func installEngine(t *testing.T, dst string) string {
 	return hex.EncodeToString(s[:])
 }
 
-var (
-	buildOnce sync.Once
-	built     string
-	buildErr  error
-)
+// built is a program of the engine module (..), built once per test
+// binary into a temporary directory.
+type built struct {
+	once sync.Once
+	path string
+	err  error
+}
+
+// binary builds pkg (e.g. ./cmd/tokenkeeper-vault) on first use.
+func (b *built) binary(t *testing.T, pkg string) string {
+	t.Helper()
+	b.once.Do(func() {
+		dir, err := os.MkdirTemp("", "tokenkeeper-vault-e2e-")
+		if err != nil {
+			b.err = err
+			return
+		}
+		b.path = filepath.Join(dir, filepath.Base(pkg))
+		cmd := exec.Command("go", "build", "-o", b.path, pkg)
+		cmd.Dir = ".."
+		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			b.err = &buildError{out: string(out), err: err}
+		}
+	})
+	if b.err != nil {
+		t.Fatal(b.err)
+	}
+	return b.path
+}
+
+var builtEngine, builtGoHost built
 
 // engineBinary is $TOKENKEEPER_VAULT_ENGINE (make builds it), else the
 // engine built once from ../cmd/tokenkeeper-vault.
@@ -113,24 +140,7 @@ func engineBinary(t *testing.T) string {
 	if p := os.Getenv("TOKENKEEPER_VAULT_ENGINE"); p != "" {
 		return p
 	}
-	buildOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "tokenkeeper-vault-e2e-")
-		if err != nil {
-			buildErr = err
-			return
-		}
-		built = filepath.Join(dir, "tokenkeeper-vault")
-		cmd := exec.Command("go", "build", "-o", built, "./cmd/tokenkeeper-vault")
-		cmd.Dir = ".."
-		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-		if out, err := cmd.CombinedOutput(); err != nil {
-			buildErr = &buildError{out: string(out), err: err}
-		}
-	})
-	if buildErr != nil {
-		t.Fatal(buildErr)
-	}
-	return built
+	return builtEngine.binary(t, "./cmd/tokenkeeper-vault")
 }
 
 type buildError struct {

@@ -7,6 +7,8 @@ import (
 
 	"github.com/golang-jwt/jwt/v5"
 	"github.com/google/uuid"
+
+	"github.com/tokenkeeper/tokenkeeper/internal/sim"
 )
 
 // Session headers.
@@ -19,16 +21,15 @@ const (
 // session is one logged-in session. It is named by its JWT and, for
 // legacy logins, also by its 32-hex x-vcloud-authorization token.
 type session struct {
-	id       string
-	user     *User
-	jwt      string
-	legacy   string
-	created  time.Time
-	lastUsed time.Time
+	id     string
+	user   *User
+	jwt    string
+	legacy string
+	sim.Session
 }
 
 func (b *Backend) aliveLocked(s *session, now time.Time) bool {
-	return now.Before(s.lastUsed.Add(b.opts.IdleTimeout)) && now.Before(s.created.Add(b.opts.AbsoluteTimeout))
+	return s.Alive(now, b.opts.IdleTimeout, b.opts.AbsoluteTimeout)
 }
 
 // pruneLocked forgets sessions that idled out or reached the cap.
@@ -54,7 +55,7 @@ func (b *Backend) liveLocked() map[*session]bool {
 // absolute cap.
 func (b *Backend) newSessionLocked(u *User, legacy bool) *session {
 	now := b.clock.Now()
-	s := &session{id: uuid.NewString(), user: u, created: now, lastUsed: now}
+	s := &session{id: uuid.NewString(), user: u, Session: sim.Session{Created: now, LastUsed: now}}
 	claims := jwt.MapClaims{
 		"iss": u.Org + "@" + orgID(u.Org), "sub": u.Name, "jti": s.id,
 		"iat": now.Unix(), "exp": now.Add(b.opts.AbsoluteTimeout).Unix(),
@@ -102,7 +103,7 @@ func (b *Backend) authenticate(w http.ResponseWriter, r *http.Request, asJSON bo
 		b.writeError(w, asJSON, http.StatusUnauthorized, "UNAUTHORIZED", "The session is expired or invalid; log in again")
 		return nil, http.StatusUnauthorized
 	}
-	s.lastUsed = now
+	s.LastUsed = now
 	return s, 0
 }
 

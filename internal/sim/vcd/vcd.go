@@ -187,14 +187,13 @@ func (b *Backend) resetLocked() error {
 // Expire implements sim.Backend: "sessions", "access" and "all" end every
 // session; Cloud Director has no refresh tokens of its own to expire.
 func (b *Backend) Expire(what string) error {
-	switch what {
-	case "sessions", "access", "all":
-		b.mu.Lock()
-		defer b.mu.Unlock()
-		b.sessions = map[string]*session{}
-		return nil
+	if err := sim.ExpireSessions(what, "cloud director"); err != nil {
+		return err
 	}
-	return fmt.Errorf("cannot expire %q: cloud director knows sessions, access, all", what)
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.sessions = map[string]*session{}
+	return nil
 }
 
 // findUser looks a principal up: the user name exactly, the org

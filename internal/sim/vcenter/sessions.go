@@ -7,6 +7,8 @@ import (
 	"net/http"
 	"strings"
 	"time"
+
+	"github.com/tokenkeeper/tokenkeeper/internal/sim"
 )
 
 // Session header and cookie.
@@ -17,15 +19,14 @@ const (
 
 // session is one logged-in session, named by its id.
 type session struct {
-	id       string
-	user     string
-	role     string
-	created  time.Time
-	lastUsed time.Time
+	id   string
+	user string
+	role string
+	sim.Session
 }
 
 func (b *Backend) aliveLocked(s *session, now time.Time) bool {
-	return now.Before(s.lastUsed.Add(b.opts.IdleTimeout)) && now.Before(s.created.Add(b.opts.AbsoluteTimeout))
+	return s.Alive(now, b.opts.IdleTimeout, b.opts.AbsoluteTimeout)
 }
 
 // pruneLocked forgets sessions that idled out or reached the cap.
@@ -63,7 +64,7 @@ func (b *Backend) sessionOf(r *http.Request) *session {
 		delete(b.sessions, id)
 		return nil
 	}
-	s.lastUsed = now
+	s.LastUsed = now
 	return s
 }
 
@@ -103,7 +104,7 @@ func (b *Backend) login(w http.ResponseWriter, r *http.Request, api bool) *sessi
 	}
 	b.lockout.Succeed(key)
 	now := b.clock.Now()
-	s := &session{id: newID(), user: u.Name, role: u.Role, created: now, lastUsed: now}
+	s := &session{id: newID(), user: u.Name, role: u.Role, Session: sim.Session{Created: now, LastUsed: now}}
 	b.mu.Lock()
 	b.sessions[s.id] = s
 	b.stats.Logins++
@@ -145,7 +146,7 @@ func (b *Backend) sessionInfo(api bool) http.HandlerFunc {
 			return
 		}
 		b.mu.Lock()
-		info := map[string]string{"user": s.user, "created_time": stamp(s.created), "last_accessed_time": stamp(s.lastUsed)}
+		info := map[string]string{"user": s.user, "created_time": stamp(s.Created), "last_accessed_time": stamp(s.LastUsed)}
 		b.mu.Unlock()
 		writeValue(w, api, info)
 	}

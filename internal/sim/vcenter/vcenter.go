@@ -178,14 +178,13 @@ func (b *Backend) Reset() {
 // Expire implements sim.Backend: "sessions", "access" and "all" end every
 // session; vCenter has no refresh tokens.
 func (b *Backend) Expire(what string) error {
-	switch what {
-	case "sessions", "access", "all":
-		b.mu.Lock()
-		defer b.mu.Unlock()
-		b.sessions = map[string]*session{}
-		return nil
+	if err := sim.ExpireSessions(what, "vcenter"); err != nil {
+		return err
 	}
-	return fmt.Errorf("cannot expire %q: vcenter knows sessions, access, all", what)
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.sessions = map[string]*session{}
+	return nil
 }
 
 // findUser looks a user name up ignoring case, as SSO does.

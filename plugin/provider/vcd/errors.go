@@ -54,7 +54,7 @@ func (p *Provider) upstreamError(op string, req *http.Request, r *provider.Respo
 		// a configuration problem as in the SDDC Manager provider.
 		msg, kind = p.notCloudDirector(), provider.ErrBadConfig
 		if provider.PlainHTTPToTLS(r.Body) {
-			msg = provider.HTTPSHint(p.baseString())
+			msg = provider.HTTPSHint(p.base.String())
 		}
 	}
 	return &provider.Error{Op: op, Method: req.Method, Path: req.URL.Path, Status: r.Status,
@@ -67,13 +67,7 @@ func isLogin(op string) bool { return op == "login" || op == "exchange token" }
 
 // notCloudDirector says that another server answers at the configured url.
 func (p *Provider) notCloudDirector() string {
-	return "the server at " + p.baseString() + " did not answer like Cloud Director: check the url scheme and port"
-}
-
-// baseString is the configured URL for messages: scheme, host and path,
-// never user info or a query.
-func (p *Provider) baseString() string {
-	return p.base.Scheme + "://" + p.base.Host + strings.TrimRight(p.base.EscapedPath(), "/")
+	return "the server at " + p.base.String() + " did not answer like Cloud Director: check the url scheme and port"
 }
 
 // basicSecrets are the forms a Basic login sends the password in besides

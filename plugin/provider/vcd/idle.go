@@ -51,7 +51,7 @@ func (p *Provider) settleIdle(ctx context.Context, g provider.Grant) provider.Gr
 // CloudAPI, an error). The session's own header authenticates,
 // x-vcloud-authorization for a legacy session, which CloudAPI accepts too.
 func (p *Provider) currentSession(ctx context.Context, g provider.Grant) []byte {
-	req, err := p.newRequest(ctx, http.MethodGet, pathCurrentSession, nil)
+	req, err := p.base.NewRequest(ctx, http.MethodGet, pathCurrentSession, nil)
 	if err != nil {
 		return nil
 	}

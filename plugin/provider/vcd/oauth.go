@@ -58,7 +58,7 @@ func (p *Provider) exchange(ctx context.Context, tok secret.Secret) (provider.Gr
 		return provider.Grant{}, secret.Secret{}, provider.NotSent(err) // the token was not sent
 	}
 	form := url.Values{"grant_type": {"refresh_token"}, "refresh_token": {tok.Reveal()}}.Encode()
-	req, err := p.newRequest(ctx, http.MethodPost, p.oauthPath(), strings.NewReader(form))
+	req, err := p.base.NewRequest(ctx, http.MethodPost, p.oauthPath(), strings.NewReader(form))
 	if err != nil {
 		return provider.Grant{}, secret.Secret{}, err
 	}

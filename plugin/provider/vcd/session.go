@@ -63,7 +63,7 @@ func (p *Provider) loginCloudAPI(ctx context.Context, version string, pw secret.
 	if p.isSystem() {
 		path = pathProviderSession
 	}
-	req, err := p.newRequest(ctx, http.MethodPost, path, nil)
+	req, err := p.base.NewRequest(ctx, http.MethodPost, path, nil)
 	if err != nil {
 		return provider.Grant{}, err
 	}
@@ -170,7 +170,7 @@ func loginKind(status int) error {
 // loginLegacy is POST /api/sessions; the token comes back in
 // x-vcloud-authorization and must be sent back in that header.
 func (p *Provider) loginLegacy(ctx context.Context, version string, pw secret.Secret) (provider.Grant, error) {
-	req, err := p.newRequest(ctx, http.MethodPost, pathLegacySessions, nil)
+	req, err := p.base.NewRequest(ctx, http.MethodPost, pathLegacySessions, nil)
 	if err != nil {
 		return provider.Grant{}, err
 	}
@@ -209,7 +209,7 @@ func (p *Provider) sessionRequest(ctx context.Context, method string, g provider
 	if g.Meta[metaMode] == modeLegacy {
 		path, accept = pathLegacySession, xmlAccept(version)
 	}
-	req, err := p.newRequest(ctx, method, path, nil)
+	req, err := p.base.NewRequest(ctx, method, path, nil)
 	if err != nil {
 		return nil, err
 	}

@@ -7,11 +7,8 @@ package vcd
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"io"
 	"net/http"
-	"net/url"
 	"strings"
 	"sync"
 	"time"
@@ -61,7 +58,7 @@ type Config struct {
 // concurrent use.
 type Provider struct {
 	cfg    Config
-	base   *url.URL
+	base   provider.BaseURL
 	client *http.Client
 	log    hclog.Logger
 
@@ -87,9 +84,9 @@ const systemOrg = "System"
 
 // New validates cfg and returns a provider.
 func New(cfg Config) (*Provider, error) {
-	base, err := url.Parse(strings.TrimRight(cfg.URL, "/"))
-	if err != nil || (base.Scheme != "https" && base.Scheme != "http") || base.Host == "" {
-		return nil, fmt.Errorf("vcd: url %q must be an absolute http(s) URL: %w", cfg.URL, provider.ErrBadConfig)
+	base, err := provider.ParseBaseURL(cfg.URL)
+	if err != nil {
+		return nil, fmt.Errorf("vcd: %w", err)
 	}
 	if cfg.Org == "" {
 		return nil, fmt.Errorf("vcd: org is required (use %q for the provider): %w", systemOrg, provider.ErrBadConfig)
@@ -197,11 +194,7 @@ func unreadable(ctx context.Context, err error) error {
 // root names a service account by its file instead (Material), since its
 // token rotates.
 func (p *Provider) Account() provider.Account {
-	origin, err := provider.Origin(p.base.String())
-	if err != nil {
-		origin = p.base.String()
-	}
-	a := provider.Account{Provider: "vcd", Origin: origin}
+	a := provider.Account{Provider: "vcd", Origin: p.base.Origin()}
 	switch {
 	case p.cfg.APIToken != nil:
 		a.Kind = provider.KindAPIToken
@@ -215,19 +208,6 @@ func (p *Provider) Account() provider.Account {
 
 // principal is the user@org login name.
 func (p *Provider) principal() string { return p.cfg.Username + "@" + p.cfg.Org }
-
-// newRequest builds a request to path on the configured host. Login URLs
-// advertised by the server are deliberately not followed: credentials go
-// only to the host the profile names.
-func (p *Provider) newRequest(ctx context.Context, method, path string, body io.Reader) (*http.Request, error) {
-	u := *p.base
-	u.Path = strings.TrimRight(p.base.Path, "/") + path
-	req, err := http.NewRequestWithContext(ctx, method, u.String(), body)
-	if err != nil {
-		return nil, fmt.Errorf("could not build %s %s: %w", method, path, errors.Join(err, provider.ErrBadConfig))
-	}
-	return req, nil
-}
 
 // setAuth adds the header that carries g's token.
 func setAuth(req *http.Request, g provider.Grant) {

@@ -148,7 +148,7 @@ func (p *Provider) versions(ctx context.Context) ([]versionInfo, error) {
 	if cached != nil {
 		return cached, nil
 	}
-	req, err := p.newRequest(ctx, http.MethodGet, "/api/versions", nil)
+	req, err := p.base.NewRequest(ctx, http.MethodGet, "/api/versions", nil)
 	if err != nil {
 		return nil, err
 	}

@@ -29,17 +29,11 @@ func (p *Provider) upstreamError(op string, req *http.Request, r *provider.Respo
 	code, msg := decodeError(r.Body)
 	code, msg = provider.WithholdEchoes(code, msg, part, secrets)
 	if r.Status == http.StatusBadRequest && provider.PlainHTTPToTLS(r.Body) {
-		msg, kind = provider.HTTPSHint(p.baseString()), provider.ErrBadConfig
+		msg, kind = provider.HTTPSHint(p.base.String()), provider.ErrBadConfig
 	}
 	return &provider.Error{Op: op, Method: req.Method, Path: req.URL.Path, Status: r.Status,
 		Code: provider.CleanMessage(code), Message: provider.CleanMessage(msg), Kind: kind,
 		RetryAfter: provider.RetryAfter(r.Status, r.Header, time.Now())}
-}
-
-// baseString is the configured URL for messages: scheme, host and path,
-// never user info or a query.
-func (p *Provider) baseString() string {
-	return p.base.Scheme + "://" + p.base.Host + strings.TrimRight(p.base.EscapedPath(), "/")
 }
 
 // apiError is the vSphere Automation error shape: at /api the body

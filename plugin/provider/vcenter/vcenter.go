@@ -10,11 +10,9 @@ package vcenter
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
-	"net/url"
 	"strings"
 	"sync"
 	"time"
@@ -58,7 +56,7 @@ type Config struct {
 // concurrent use.
 type Provider struct {
 	cfg    Config
-	base   *url.URL
+	base   provider.BaseURL
 	client *http.Client
 	log    hclog.Logger
 
@@ -79,9 +77,9 @@ const (
 
 // New validates cfg and returns a provider.
 func New(cfg Config) (*Provider, error) {
-	base, err := url.Parse(strings.TrimRight(cfg.URL, "/"))
-	if err != nil || (base.Scheme != "https" && base.Scheme != "http") || base.Host == "" {
-		return nil, fmt.Errorf("vcenter: url %q must be an absolute http(s) URL: %w", cfg.URL, provider.ErrBadConfig)
+	base, err := provider.ParseBaseURL(cfg.URL)
+	if err != nil {
+		return nil, fmt.Errorf("vcenter: %w", err)
 	}
 	if cfg.Username == "" || cfg.Password == nil {
 		return nil, fmt.Errorf("vcenter: username and password are required: %w", provider.ErrBadConfig)
@@ -139,11 +137,7 @@ func unreadable(ctx context.Context, err error) error {
 // Account is the SSO account this provider logs in as: the user name
 // lower-cased (SSO ignores its case) at the server's origin.
 func (p *Provider) Account() provider.Account {
-	origin, err := provider.Origin(p.base.String())
-	if err != nil {
-		origin = p.base.String()
-	}
-	return provider.Account{Provider: "vcenter", Origin: origin, Kind: provider.KindUser, Principal: p.principal()}
+	return provider.Account{Provider: "vcenter", Origin: p.base.Origin(), Kind: provider.KindUser, Principal: p.principal()}
 }
 
 // principal is the user name as SSO compares it.
@@ -166,11 +160,9 @@ func (p *Provider) rememberLegacy() {
 // newRequest builds a request to path on the configured host, asking for
 // JSON and for the session id in a header rather than a cookie.
 func (p *Provider) newRequest(ctx context.Context, method, path string, body io.Reader) (*http.Request, error) {
-	u := *p.base
-	u.Path = strings.TrimRight(p.base.Path, "/") + path
-	req, err := http.NewRequestWithContext(ctx, method, u.String(), body)
+	req, err := p.base.NewRequest(ctx, method, path, body)
 	if err != nil {
-		return nil, fmt.Errorf("could not build %s %s: %w", method, path, errors.Join(err, provider.ErrBadConfig))
+		return nil, err
 	}
 	req.Header.Set("Accept", "application/json")
 	req.Header.Set(headerUseHeaderAuthn, "true")

@@ -1,0 +1,144 @@
+//go:build linux || darwin
+
+package agentconn
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// lineServer answers each connection on a fresh socket with answer(line).
+func lineServer(t *testing.T, answer func(line string) string) string {
+	t.Helper()
+	sock := filepath.Join(shortRoot(t).Path(), "x.exec")
+	l, err := net.Listen("unix", sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				line, err := bufio.NewReader(c).ReadString('\n')
+				if err != nil {
+					return
+				}
+				_, _ = c.Write([]byte(answer(line)))
+			}()
+		}
+	}()
+	return sock
+}
+
+func TestCall(t *testing.T) {
+	got := make(chan string, 1)
+	sock := lineServer(t, func(line string) string { got <- line; return "{\"kind\":\"Token\"}\n" })
+	ans, err := Call(context.Background(), sock, []byte("{\n  \"kind\": \"TokenRequest\"\n}\n"))
+	if err != nil || string(ans) != "{\"kind\":\"Token\"}\n" {
+		t.Fatalf("Call = %q, %v", ans, err)
+	}
+	if line := <-got; line != "{\"kind\":\"TokenRequest\"}\n" {
+		t.Fatalf("the agent got %q: want the request compacted to one line", line)
+	}
+}
+
+func TestCallErrors(t *testing.T) {
+	if _, err := Call(context.Background(), filepath.Join(shortRoot(t).Path(), "none.exec"), []byte("{}")); !errors.Is(err, ErrNoAgent) {
+		t.Errorf("no agent: %v, want ErrNoAgent", err)
+	}
+	bad := lineServer(t, func(string) string { return "{}\n{}\n" })
+	if _, err := Call(context.Background(), bad, []byte("{}")); !errors.Is(err, ErrBadAnswer) {
+		t.Errorf("two lines: %v, want ErrBadAnswer", err)
+	}
+	mute := lineServer(t, func(string) string { return "" })
+	if _, err := Call(context.Background(), mute, []byte("{}")); !errors.Is(err, ErrBadAnswer) {
+		t.Errorf("closed unanswered: %v, want ErrBadAnswer", err)
+	}
+	// An agent that still answers gave its own verdict: not ErrAgentLeft.
+	down := lineServer(t, func(string) string {
+		return `{"apiVersion":"tokenkeeper/v1","kind":"Error","error":{"code":"Unavailable","message":"upstream down","retryable":true}}` + "\n"
+	})
+	if ans, err := Call(context.Background(), down, []byte("{}")); err != nil || !strings.Contains(string(ans), "upstream down") {
+		t.Errorf("Unavailable from an agent still there: %q, %v", ans, err)
+	}
+}
+
+// TestCallEndsWithContext: a Call blocked on an agent that never answers
+// returns when ctx ends, with ctx's cause.
+func TestCallEndsWithContext(t *testing.T) {
+	sock := filepath.Join(shortRoot(t).Path(), "slow.exec")
+	l, err := net.Listen("unix", sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	go func() {
+		c, err := l.Accept()
+		if err == nil {
+			time.Sleep(10 * time.Second)
+			c.Close()
+		}
+	}()
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	_, err = Call(ctx, sock, []byte("{}"))
+	if !errors.Is(err, context.DeadlineExceeded) || time.Since(start) > 5*time.Second {
+		t.Fatalf("Call = %v after %s, want the deadline at once", err, time.Since(start))
+	}
+}
+
+// TestLocateFromNames: the front finds the agent the CLI locates, from
+// the names file, and only while that file is as new as the
+// configuration.
+func TestLocateFromNames(t *testing.T) {
+	dir := shortRoot(t)
+	cfg := filepath.Join(dir.Path(), "config.yaml")
+	mustWrite(t, cfg, "profiles: {}\n")
+	env := []string{"PW=secret", "TOKENKEEPER_TOKEN=ignored"}
+	if _, fresh, err := LocateFromNames(dir, cfg, env); err != nil || fresh {
+		t.Fatalf("no names file: fresh %v, %v; want not fresh", fresh, err)
+	}
+	want, err := Locate(dir, cfg, []string{"PW"}, env)
+	if err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(10 * time.Millisecond) // a later modification time
+	mustWrite(t, want.Names, "PW\n")
+	got, fresh, err := LocateFromNames(dir, cfg, env)
+	if err != nil || !fresh || got != want {
+		t.Fatalf("LocateFromNames = %+v, %v, %v; want the CLI's %+v", got, fresh, err, want)
+	}
+	if other, _, _ := LocateFromNames(dir, cfg, []string{"PW=other"}); other.Exec == want.Exec {
+		t.Fatal("another value of PW found the same agent")
+	}
+	time.Sleep(10 * time.Millisecond)
+	mustWrite(t, cfg, "profiles: {}\n# edited\n")
+	if _, fresh, err := LocateFromNames(dir, cfg, env); err != nil || fresh {
+		t.Fatalf("config newer than the names file: fresh %v, %v; want not fresh", fresh, err)
+	}
+	time.Sleep(10 * time.Millisecond)
+	mustWrite(t, want.Names, "")
+	if got, fresh, err := LocateFromNames(dir, cfg, env); err != nil || !fresh || got.Tag != "" {
+		t.Fatalf("empty names file: %+v, %v, %v; want the untagged agent", got, fresh, err)
+	}
+}
+
+func mustWrite(t *testing.T, name, content string) {
+	t.Helper()
+	if err := os.WriteFile(name, []byte(content), 0o600); err != nil {
+		t.Fatal(err)
+	}
+}

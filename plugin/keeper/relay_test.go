@@ -1,0 +1,133 @@
+package keeper
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/tokenkeeper/tokenkeeper/plugin/provider"
+)
+
+var (
+	_ Relay       = relayFake{}
+	_ Invalidator = relayFake{}
+)
+
+// relayFake is an upstream keeper in the manner of the Vault engine: a
+// fetch returns its current token (the fake's Login, without refresh
+// credential), and an invalidation is recorded.
+type relayFake struct {
+	*fake
+	needs       *[]time.Duration
+	invalidated *[]string
+}
+
+func newRelayFake() relayFake {
+	f := newFake()
+	f.noRefresh = true
+	return relayFake{fake: f, needs: new([]time.Duration), invalidated: new([]string)}
+}
+
+func (r relayFake) Fetch(ctx context.Context, need time.Duration) (provider.Grant, error) {
+	r.set(func(f *fake) { *r.needs = append(*r.needs, need) })
+	return r.Login(ctx)
+}
+
+func (r relayFake) Invalidate(_ context.Context, fingerprint, _ string) error {
+	r.set(func(f *fake) { *r.invalidated = append(*r.invalidated, fingerprint) })
+	return nil
+}
+
+// A Relay is asked for the caller's min validity, without this keeper's
+// margin (the upstream adds its own, knowing the lifetime).
+func TestRelayFetchGetsTheNeed(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		r := newRelayFake()
+		k := newTestKeeper(t, r, Options{})
+		mustGet(t, k, GetOptions{MinValidity: 10 * time.Minute})
+		if got := *r.needs; len(got) != 1 || got[0] != 10*time.Minute {
+			t.Fatalf("Fetch asked %v, want [10m0s]", got)
+		}
+		if logins, _, _, _ := r.snapshot(); logins != 1 {
+			t.Fatalf("%d fetches, want 1", logins)
+		}
+	})
+}
+
+// The upstream keeper guards the account: a rejection it reports does not
+// arm this keeper's guard, so a secret fixed upstream is used at the next
+// Get (a local guard would refuse it until its backoff passed).
+func TestRelayRejectionLeavesTheLocalGuardAlone(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		r := newRelayFake()
+		r.set(func(f *fake) { f.password = "wrong" })
+		k := newTestKeeper(t, r, Options{})
+		for range 3 {
+			_, err := k.Get(context.Background(), "p", GetOptions{})
+			var ge *GuardError
+			if !errors.Is(err, provider.ErrCredentialsRejected) || errors.As(err, &ge) {
+				t.Fatalf("Get with a rejected secret upstream: %v, want the upstream's rejection", err)
+			}
+		}
+		r.set(func(f *fake) { f.password = f.good })
+		mustGet(t, k, GetOptions{})
+		if logins, _, _, _ := r.snapshot(); logins != 4 {
+			t.Fatalf("%d fetches, want 4: every Get asks the upstream keeper", logins)
+		}
+	})
+}
+
+// A transient failure of the upstream keeper is retried within the call.
+func TestRelayUnavailableIsRetried(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		r := newRelayFake()
+		r.set(func(f *fake) {
+			f.loginErrs = []error{&provider.Error{Op: "read", Status: 503, Kind: provider.ErrUnavailable}}
+		})
+		k := newTestKeeper(t, r, Options{})
+		mustGet(t, k, GetOptions{})
+		if logins, _, _, _ := r.snapshot(); logins != 2 {
+			t.Fatalf("%d fetches, want 2 (one failed, one retried)", logins)
+		}
+	})
+}
+
+// Invalidate passes a dropped token on to an Invalidator, once: a stale
+// or repeated fingerprint drops nothing and is not passed on.
+func TestInvalidatePassedOnUpstream(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		r := newRelayFake()
+		k := newTestKeeper(t, r, Options{})
+		tok := mustGet(t, k, GetOptions{})
+		ctx := context.Background()
+		for _, fp := range []string{"sha256:0000000000000000", tok.Fingerprint, tok.Fingerprint} {
+			if _, err := k.Invalidate(ctx, "p", fp, "401"); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if got := *r.invalidated; len(got) != 1 || got[0] != tok.Fingerprint {
+			t.Fatalf("passed on %v, want only the current token's fingerprint once", got)
+		}
+		if next := mustGet(t, k, GetOptions{}); next.Fingerprint == tok.Fingerprint {
+			t.Fatal("the invalidated token was handed out again")
+		}
+	})
+}
+
+// A Relay's token may be the upstream keeper's part-used one: its short
+// life does not make a longer min validity impossible, the upstream
+// decides.
+func TestRelayShortTokenIsNoLimit(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		r := newRelayFake()
+		r.set(func(f *fake) { f.accessTTL = time.Minute })
+		k := newTestKeeper(t, r, Options{})
+		mustGet(t, k, GetOptions{})
+		r.set(func(f *fake) { f.accessTTL = time.Hour })
+		if tok := mustGet(t, k, GetOptions{MinValidity: 10 * time.Minute}); time.Until(tok.ExpiresAt) < 10*time.Minute {
+			t.Fatalf("token expires in %s", time.Until(tok.ExpiresAt))
+		}
+	})
+}
