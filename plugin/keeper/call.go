@@ -82,6 +82,7 @@ func (p *profile) run(base context.Context, c *call) {
 // attempt is one pass of the lifecycle rules: probe an idle session, else
 // refresh, else log in — a rejected refresh costs exactly one login.
 func (p *profile) attempt(ctx context.Context, c *call, retired *[]retiredGrant) error {
+	p.passOnInvalidation(ctx)
 	if c.intent != intentRenew {
 		err := p.probe(ctx)
 		if err == nil || c.intent == intentKeepalive || errors.Is(err, provider.ErrUnavailable) {
@@ -238,6 +239,12 @@ func (p *profile) fetch(ctx context.Context, c *call, r Relay, retired *[]retire
 	p.mu.Unlock()
 	started := time.Now()
 	g, err := r.Fetch(ctx, need)
+	if err == nil && p.stale(g.Access.Fingerprint()) {
+		// The upstream handed out the token it had accepted to drop: the
+		// fetch raced the invalidation. Pass it on again, fetch again.
+		p.passOnInvalidation(ctx)
+		g, err = r.Fetch(ctx, need)
+	}
 	if err != nil {
 		p.mu.Lock()
 		p.counts.LoginFailures++

@@ -3,11 +3,14 @@ package keeper
 import (
 	"context"
 	"errors"
+	"fmt"
+	"sync"
 	"testing"
 	"testing/synctest"
 	"time"
 
 	"github.com/tokenkeeper/tokenkeeper/plugin/provider"
+	"github.com/tokenkeeper/tokenkeeper/plugin/secret"
 )
 
 var (
@@ -128,6 +131,88 @@ func TestRelayShortTokenIsNoLimit(t *testing.T) {
 		r.set(func(f *fake) { f.accessTTL = time.Hour })
 		if tok := mustGet(t, k, GetOptions{MinValidity: 10 * time.Minute}); time.Until(tok.ExpiresAt) < 10*time.Minute {
 			t.Fatalf("token expires in %s", time.Until(tok.ExpiresAt))
+		}
+	})
+}
+
+// engineRelay is an upstream keeper as the Vault engine is: every fetch
+// returns its current token; an accepted invalidation of that token
+// rotates it, after delay (the write to Vault takes time); refuse makes
+// the invalidation fail (no update on invalidate/<name>).
+type engineRelay struct {
+	*fake
+	mu      sync.Mutex
+	gen     int
+	delay   time.Duration
+	refuse  bool
+	fetches int
+}
+
+func (e *engineRelay) current() secret.Secret {
+	return secret.New(fmt.Sprintf("engine-token-%d", e.gen))
+}
+
+func (e *engineRelay) Fetch(context.Context, time.Duration) (provider.Grant, error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.fetches++
+	return provider.Grant{Access: e.current(), TokenType: "Bearer", HeaderName: provider.HeaderAuthorization,
+		AccessLifetime: time.Hour}, nil
+}
+
+func (e *engineRelay) Invalidate(_ context.Context, fingerprint, _ string) error {
+	time.Sleep(e.delay)
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.refuse {
+		return &provider.Error{Op: "write", Status: 403, Message: "permission denied", Kind: provider.ErrForbidden}
+	}
+	if fingerprint == e.current().Fingerprint() {
+		e.gen++
+	}
+	return nil
+}
+
+// A Get arriving while an invalidation is being passed on waits for it
+// (one upstream call at a time): it never gets the invalidated token
+// back from the upstream.
+func TestRelayGetDuringInvalidation(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		e := &engineRelay{fake: newFake(), delay: 10 * time.Millisecond}
+		k := newTestKeeper(t, e, Options{})
+		tok := mustGet(t, k, GetOptions{})
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			if _, err := k.Invalidate(context.Background(), "p", tok.Fingerprint, "401"); err != nil {
+				t.Error(err)
+			}
+		}()
+		time.Sleep(time.Millisecond)
+		if next := mustGet(t, k, GetOptions{}); next.Fingerprint == tok.Fingerprint {
+			t.Fatal("the invalidated token was handed out again")
+		}
+		<-done
+	})
+}
+
+// An invalidation the upstream refuses (403) is logged, and the next Get
+// gets what the upstream hands out instead of failing (docs/fleet.md).
+func TestRelayRefusedInvalidation(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		e := &engineRelay{fake: newFake(), refuse: true}
+		k := newTestKeeper(t, e, Options{})
+		tok := mustGet(t, k, GetOptions{})
+		if _, err := k.Invalidate(context.Background(), "p", tok.Fingerprint, "401"); err != nil {
+			t.Fatal(err)
+		}
+		for range 3 {
+			mustGet(t, k, GetOptions{})
+		}
+		e.mu.Lock()
+		defer e.mu.Unlock()
+		if e.fetches != 2 {
+			t.Fatalf("%d fetches, want 2 (the first, one after the invalidation)", e.fetches)
 		}
 	})
 }

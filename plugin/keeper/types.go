@@ -144,13 +144,17 @@ type Relay interface {
 	Fetch(ctx context.Context, minValidity time.Duration) (provider.Grant, error)
 }
 
-// Invalidator is implemented by providers whose upstream holds the token
+// Invalidator is implemented by Relays whose upstream holds the token
 // too (provider vault: the engine hands one token to every reader). When
-// Keeper.Invalidate drops the token fingerprint names, it passes the
-// invalidation on, outside the profile's lock and bounded by
-// InvalidateTimeout, so that the upstream drops it as well instead of
-// handing it out again; a failure is logged, not returned (the local
-// token is gone either way).
+// Keeper.Invalidate drops the token fingerprint names, the profile's next
+// upstream call (which Invalidate starts and waits for) passes the
+// invalidation on first, bounded by InvalidateTimeout, so that the
+// single flight orders it before the fetch of the next token and the
+// upstream drops it instead of handing it out again. A fetch that still
+// gets it (it raced the invalidation) passes it on and fetches once more;
+// the provider needs no state of its own for this. A failure is logged,
+// not returned (the local token is gone either way), and what the
+// upstream hands out then is handed out.
 type Invalidator interface {
 	Invalidate(ctx context.Context, fingerprint, reason string) error
 }

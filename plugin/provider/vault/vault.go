@@ -21,7 +21,6 @@ import (
 	"math"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -54,12 +53,6 @@ type Config struct {
 type Provider struct {
 	cfg Config
 	log hclog.Logger
-
-	mu sync.Mutex // guards dropped
-	// dropped is the fingerprint this process last invalidated: a read
-	// that races the invalidation and still gets it asks the engine
-	// again instead of handing a dead token out.
-	dropped string
 }
 
 // New checks cfg; it does not contact Vault.
@@ -99,17 +92,7 @@ const fetchSlack = 2 * time.Second
 // Fetch reads a token valid for at least minValidity (plus fetchSlack,
 // rounded up to the second; the engine adds its own margin).
 func (p *Provider) Fetch(ctx context.Context, minValidity time.Duration) (provider.Grant, error) {
-	need := minValidity + fetchSlack
-	g, fp, err := p.read(ctx, need)
-	if err != nil || !p.isDropped(fp) {
-		return g, err
-	}
-	// The engine still had the token this process just invalidated:
-	// the invalidation raced this read. Pass it on again, read again.
-	if err := p.Invalidate(ctx, fp, "handed out again after an invalidation"); err != nil {
-		return provider.Grant{}, err
-	}
-	g, _, err = p.read(ctx, need)
+	g, _, err := p.read(ctx, minValidity+fetchSlack)
 	return g, err
 }
 
@@ -180,19 +163,10 @@ func ttlOf(v any) (time.Duration, error) {
 	return time.Duration(n) * time.Second, nil
 }
 
-func (p *Provider) isDropped(fp string) bool {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return fp != "" && fp == p.dropped
-}
-
 // Invalidate tells the engine that the token fingerprint names got a 401
 // (invalidate/<name>); the engine drops it if it is still its current
 // one.
 func (p *Provider) Invalidate(ctx context.Context, fingerprint, reason string) error {
-	p.mu.Lock()
-	p.dropped = fingerprint
-	p.mu.Unlock()
 	_, err := p.cfg.Client.Write(ctx, p.invalidatePath(), map[string]any{"fingerprint": fingerprint, "reason": reason})
 	if err != nil {
 		return classify(err, p.cfg.Profile, p.upstream())

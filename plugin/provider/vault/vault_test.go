@@ -6,6 +6,7 @@ import (
 	"errors"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -34,6 +35,8 @@ type engineStub struct {
 	body        any
 	queries     []string
 	invalidated []string
+	// invalidateStatus answers invalidate/sddc (0: 200).
+	invalidateStatus int
 }
 
 func (e *engineStub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -49,6 +52,11 @@ func (e *engineStub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		var in map[string]string
 		_ = json.NewDecoder(r.Body).Decode(&in)
 		e.invalidated = append(e.invalidated, in["fingerprint"])
+		if e.invalidateStatus != 0 && e.invalidateStatus != 200 {
+			w.WriteHeader(e.invalidateStatus)
+			_ = json.NewEncoder(w).Encode(errorBody("1 error occurred:\n\t* permission denied\n\n"))
+			return
+		}
 		_ = json.NewEncoder(w).Encode(map[string]any{"data": map[string]any{"invalidated": true}})
 	default:
 		http.NotFound(w, r)
@@ -176,21 +184,28 @@ func TestFetchRefusesAForeignFingerprint(t *testing.T) {
 	}
 }
 
-// Invalidate reaches the engine's invalidate/<name>; a read that still
-// gets the invalidated token (it raced the invalidation) passes it on
-// again and reads once more.
+// Invalidate reaches the engine's invalidate/<name>; a refusal (no
+// update on the path) is the error of that write alone: the next read
+// hands out what the engine has (docs/fleet.md), it does not fail.
 func TestInvalidateReachesTheEngine(t *testing.T) {
-	e := &engineStub{}
-	e.answer(200, tokenBody(canaryToken))
-	p := newTestProvider(t, e)
-	fp := secret.New(canaryToken).Fingerprint()
-	if err := p.Invalidate(context.Background(), fp, "401"); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := p.Fetch(context.Background(), 0); err != nil {
-		t.Fatal(err)
-	}
-	if len(e.invalidated) != 2 || e.invalidated[0] != fp || len(e.queries) != 2 {
-		t.Fatalf("invalidated %q, reads %d; want the fingerprint twice and two reads", e.invalidated, len(e.queries))
+	for _, status := range []int{200, 403} {
+		t.Run(strconv.Itoa(status), func(t *testing.T) {
+			e := &engineStub{invalidateStatus: status}
+			e.answer(200, tokenBody(canaryToken))
+			p := newTestProvider(t, e)
+			fp := secret.New(canaryToken).Fingerprint()
+			err := p.Invalidate(context.Background(), fp, "401")
+			if (status == 200) != (err == nil) || (err != nil && !errors.Is(err, provider.ErrForbidden)) {
+				t.Fatalf("Invalidate answered %d: %v", status, err)
+			}
+			for range 3 {
+				if _, err := p.Fetch(context.Background(), 0); err != nil {
+					t.Fatalf("Fetch after an invalidation answered %d: %v", status, err)
+				}
+			}
+			if len(e.invalidated) != 1 || e.invalidated[0] != fp || len(e.queries) != 3 {
+				t.Fatalf("invalidated %q, reads %d; want the fingerprint once and three reads", e.invalidated, len(e.queries))
+			}
+		})
 	}
 }
