@@ -235,7 +235,7 @@ func (p *profile) login(ctx context.Context, c *call, retired *[]retiredGrant) e
 // in the call.
 func (p *profile) fetch(ctx context.Context, c *call, r Relay, retired *[]retiredGrant) error {
 	p.mu.Lock()
-	need := c.minValidity
+	need := p.relayNeedLocked(c)
 	p.mu.Unlock()
 	started := time.Now()
 	g, err := r.Fetch(ctx, need)
@@ -255,8 +255,46 @@ func (p *profile) fetch(ctx context.Context, c *call, r Relay, retired *[]retire
 	if e := overLimit(p.spec.Name, p.spec.MaxRole, g); e != nil {
 		return p.refuseRole(ctx, e, g)
 	}
+	p.mu.Lock()
+	p.relay.life = g.AccessLifetime
+	p.mu.Unlock()
 	p.loginSucceeded(c, g, started, retired)
 	return nil
+}
+
+// relayState is what a Relay profile knows of its upstream's tokens,
+// guarded by profile.mu.
+type relayState struct {
+	// life is the lifetime of the last token fetched (zero: none yet),
+	// asked the last fetch's min validity.
+	life, asked time.Duration
+}
+
+// relayNeedLocked is the min validity to ask a Relay for in call c: what
+// the waiters will check, their min validity (the default one for a
+// proactive renewal, so that it serves default callers, rule 5) plus the
+// margin of the upstream's last token. Before the first fetch that
+// margin is unknown and left out: the full margin would be refused for
+// tokens shorter than it; a token that falls short is fetched once more
+// with the margin then known (relayAgainLocked).
+func (p *profile) relayNeedLocked(c *call) time.Duration {
+	mv := c.minValidity
+	if mv <= 0 {
+		mv = p.settings.minValidity
+	}
+	var margin time.Duration
+	if p.relay.life > 0 {
+		margin = p.settings.marginFor(p.relay.life)
+	}
+	p.relay.asked = mv + margin
+	return p.relay.asked
+}
+
+// relayAgainLocked reports whether a Relay's fresh token that falls
+// short of need is to be fetched again: the fetch asked less than need.
+func (p *profile) relayAgainLocked(need time.Duration) bool {
+	_, ok := p.spec.Impl.(Relay)
+	return ok && p.relay.asked < need
 }
 
 // loginFailed counts a failed login. Neither the credential nor its

@@ -51,6 +51,7 @@ type profile struct {
 	counts    Counts
 	inflight  *call // the one upstream call of this profile, if any
 	inv       invalidation
+	relay     relayState
 	bgErr     error // failures of background revocations after close
 	timers    timers
 }
@@ -220,6 +221,13 @@ func (p *profile) answerLocked(r request, v verdict, need time.Duration, now tim
 	case shorter:
 		return p.handOutShorterLocked(now, "backoff"), true, nil
 	case freshTooShort:
+		if _, relay := p.spec.Impl.(Relay); relay {
+			if p.relayAgainLocked(need) && round < maxRounds {
+				return Token{}, false, nil
+			}
+			return Token{}, true, fmt.Errorf("profile %q: the upstream keeper's token lasts %s, asked for %s including the safety margin: %w",
+				p.spec.Name, p.held.lifetime, need, ErrMinValidity)
+		}
 		return Token{}, true, fmt.Errorf("profile %q: a fresh token lives %s, asked for %s including the safety margin: %w",
 			p.spec.Name, p.held.lifetime, need, ErrMinValidity)
 	case tooManyRounds:

@@ -43,8 +43,8 @@ func (r relayFake) Invalidate(_ context.Context, fingerprint, _ string) error {
 	return nil
 }
 
-// A Relay is asked for the caller's min validity, without this keeper's
-// margin (the upstream adds its own, knowing the lifetime).
+// A Relay's first fetch asks for the caller's min validity: the margin
+// of tokens whose lifetime is not known yet is left out.
 func TestRelayFetchGetsTheNeed(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		r := newRelayFake()
@@ -213,6 +213,68 @@ func TestRelayRefusedInvalidation(t *testing.T) {
 		defer e.mu.Unlock()
 		if e.fetches != 2 {
 			t.Fatalf("%d fetches, want 2 (the first, one after the invalidation)", e.fetches)
+		}
+	})
+}
+
+// marginRelay hands out tokens lasting just what was asked, plus 32 s
+// (the engine's own margin, truncated), as an engine whose current token
+// is part-used does.
+type marginRelay struct {
+	*fake
+	mu    sync.Mutex
+	asked []time.Duration
+}
+
+func (m *marginRelay) Fetch(_ context.Context, need time.Duration) (provider.Grant, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.asked = append(m.asked, need)
+	return provider.Grant{Access: secret.New(fmt.Sprintf("relay-token-%d", len(m.asked))), TokenType: "Bearer",
+		HeaderName: provider.HeaderAuthorization, AccessLifetime: need + 32*time.Second}, nil
+}
+
+// Whatever this keeper's safety margin, a Relay is asked for what the
+// keeper then checks (min validity plus margin): a margin above the
+// upstream's does not turn a served request into ErrMinValidity.
+func TestRelayMarginAboveTheUpstreams(t *testing.T) {
+	for _, margin := range []time.Duration{10 * time.Second, 30 * time.Second, 2 * time.Minute, 5 * time.Minute} {
+		t.Run(margin.String(), func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				m := &marginRelay{fake: newFake()}
+				k := newTestKeeper(t, m, Options{SafetyMargin: margin})
+				tok := mustGet(t, k, GetOptions{MinValidity: 20 * time.Minute})
+				if left := time.Until(tok.ExpiresAt); left < 20*time.Minute+min(margin, left/10) {
+					t.Fatalf("token expires in %s", left)
+				}
+				if len(m.asked) > 2 {
+					t.Fatalf("asked %v, want at most two fetches", m.asked)
+				}
+			})
+		})
+	}
+}
+
+// A proactive renewal asks a Relay for the default min validity, so
+// that the token it brings serves default callers (rule 5).
+func TestRelayRenewalAsksTheDefault(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		r := newRelayFake()
+		k := newTestKeeper(t, r, Options{DefaultMinValidity: 5 * time.Minute})
+		mustGet(t, k, GetOptions{})
+		time.Sleep(time.Minute)
+		mustGet(t, k, GetOptions{}) // in use: the proactive renewal runs
+		time.Sleep(50 * time.Minute)
+		synctest.Wait()
+		var got []time.Duration
+		r.set(func(*fake) { got = append(got, *r.needs...) })
+		if len(got) < 2 {
+			t.Fatalf("fetches %v, want a proactive renewal", got)
+		}
+		for _, n := range got[1:] {
+			if n < 5*time.Minute {
+				t.Fatalf("fetches asked %v, want the default 5m0s and its margin for renewals", got)
+			}
 		}
 	})
 }

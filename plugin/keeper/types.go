@@ -130,12 +130,13 @@ type Detacher interface {
 // provider vault reads the tokens of the Vault engine, which logs in,
 // refreshes and guards the account for a whole fleet. The keeper then
 // gets every grant with Fetch instead of Login (its grants carry no
-// refresh credential), passing minValidity, the longest min validity a
-// waiting caller asks (zero for a proactive renewal, which any live
-// token serves). It is without this keeper's safety margin: the
-// upstream adds its own, which knows the tokens' lifetime (this keeper
-// does not before the first fetch, and would ask for its full 30 s
-// margin of a token that lives 15 s). Fetch spends no
+// refresh credential), passing minValidity: what this keeper will check
+// of the token, the longest min validity a waiting caller asks (the
+// default min validity for a proactive renewal) plus this keeper's
+// safety margin for the upstream's last token. Before the first fetch
+// that lifetime is unknown and the margin left out (the full 30 s margin
+// would be refused for a token that lives 15 s); a token that then falls
+// short of the margin is fetched once more, asking for it. Fetch spends no
 // lockout budget here: the upstream guards the account and its refusal is
 // the error (a *GuardError with Upstream set), while a budget of this
 // process would hold back a password fixed upstream. Transient failures
