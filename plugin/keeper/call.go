@@ -3,6 +3,7 @@ package keeper
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/tokenkeeper/tokenkeeper/plugin/provider"
@@ -250,7 +251,7 @@ func (p *profile) fetch(ctx context.Context, c *call, r Relay, retired *[]retire
 		p.counts.LoginFailures++
 		p.mu.Unlock()
 		p.log.Debug("fetch failed", "op", "login", "took", time.Since(started), "need", need, "error", err)
-		return p.errorf("get token from upstream keeper", err)
+		return p.errorf("get token from upstream keeper", p.upstreamError(err))
 	}
 	if e := overLimit(p.spec.Name, p.spec.MaxRole, g); e != nil {
 		return p.refuseRole(ctx, e, g)
@@ -260,6 +261,20 @@ func (p *profile) fetch(ctx context.Context, c *call, r Relay, retired *[]retire
 	p.mu.Unlock()
 	p.loginSucceeded(c, g, started, retired)
 	return nil
+}
+
+// upstreamError is a Relay's failure in this keeper's terms: the
+// upstream guard's refusal is a GuardError naming the upstream, its
+// min-validity refusal ErrMinValidity.
+func (p *profile) upstreamError(err error) error {
+	var gr *provider.GuardRefusal
+	switch {
+	case errors.As(err, &gr):
+		return &GuardError{Profile: p.spec.Name, RetryAt: gr.RetryAt, Upstream: gr.Upstream, Cause: gr.Cause}
+	case errors.Is(err, provider.ErrMinValidity):
+		return fmt.Errorf("%w: %w", ErrMinValidity, err)
+	}
+	return err
 }
 
 // relayState is what a Relay profile knows of its upstream's tokens,

@@ -278,3 +278,39 @@ func TestRelayRenewalAsksTheDefault(t *testing.T) {
 		}
 	})
 }
+
+// A Relay's upstream refusals are this keeper's: the upstream guard's
+// is a GuardError naming the profile and the upstream, its min-validity
+// refusal ErrMinValidity.
+func TestRelayUpstreamRefusals(t *testing.T) {
+	retryAt := time.Date(2026, 12, 2, 5, 0, 0, 0, time.UTC)
+	tests := []struct {
+		name string
+		err  error
+	}{
+		{"guard", &provider.GuardRefusal{Upstream: "the Vault engine at https://vault.test", RetryAt: retryAt,
+			Cause: errors.New("login not attempted")}},
+		{"min validity", fmt.Errorf("vault read tokenkeeper/token/sddc: too long: %w", provider.ErrMinValidity)},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				r := newRelayFake()
+				r.set(func(f *fake) { f.loginErrs = []error{tt.err} })
+				k := newTestKeeper(t, r, Options{})
+				_, err := k.Get(context.Background(), "p", GetOptions{})
+				var ge *GuardError
+				switch tt.name {
+				case "guard":
+					if !errors.As(err, &ge) || ge.Profile != "p" || ge.Upstream == "" || !ge.RetryAt.Equal(retryAt) {
+						t.Fatalf("Get: %v (%+v), want a GuardError of profile p naming the upstream", err, ge)
+					}
+				default:
+					if !errors.Is(err, ErrMinValidity) || errors.As(err, &ge) {
+						t.Fatalf("Get: %v, want ErrMinValidity", err)
+					}
+				}
+			})
+		})
+	}
+}

@@ -138,7 +138,8 @@ type Detacher interface {
 // would be refused for a token that lives 15 s); a token that then falls
 // short of the margin is fetched once more, asking for it. Fetch spends no
 // lockout budget here: the upstream guards the account and its refusal is
-// the error (a *GuardError with Upstream set), while a budget of this
+// the error (a *provider.GuardRefusal, reported as a GuardError with
+// Upstream set; provider.ErrMinValidity becomes ErrMinValidity), while a budget of this
 // process would hold back a password fixed upstream. Transient failures
 // are retried within the caller's deadline, as for a refresh.
 type Relay interface {

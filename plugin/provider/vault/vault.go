@@ -10,9 +10,9 @@
 // JWT); a Vault token that connection logged in for is revoked when the
 // keeper closes, as for {vault: …} references.
 //
-// It imports the keeper for one type: the engine's lockout-guard refusal
-// becomes a *keeper.GuardError (Upstream set), so the exit code and
-// retryAt of `tokenkeeper get` are those of a local refusal.
+// Like every provider it knows nothing of the keeper: the engine's
+// lockout-guard refusal is a *provider.GuardRefusal and its min-validity
+// refusal provider.ErrMinValidity, which the keeper reports as its own.
 package vault
 
 import (
@@ -37,7 +37,8 @@ const DefaultMount = "tokenkeeper"
 
 // Config describes one profile of provider vault.
 type Config struct {
-	// Profile is the local profile's name, for errors.
+	// Profile is the local profile's name. Unused: the keeper names the
+	// profile in its errors; it goes once the composition stops setting it.
 	Profile string
 	// Client is the Vault connection (shared by the profiles and
 	// references that use the same Vault, address and auth).
@@ -101,7 +102,7 @@ func (p *Provider) read(ctx context.Context, need time.Duration) (provider.Grant
 	start := time.Now()
 	s, err := p.cfg.Client.ReadWith(ctx, p.tokenPath(), query)
 	if err != nil {
-		return provider.Grant{}, "", classify(err, p.cfg.Profile, p.upstream())
+		return provider.Grant{}, "", classify(err, p.upstream())
 	}
 	g, fp, err := grantOf(s)
 	if err != nil {
@@ -169,7 +170,7 @@ func ttlOf(v any) (time.Duration, error) {
 func (p *Provider) Invalidate(ctx context.Context, fingerprint, reason string) error {
 	_, err := p.cfg.Client.Write(ctx, p.invalidatePath(), map[string]any{"fingerprint": fingerprint, "reason": reason})
 	if err != nil {
-		return classify(err, p.cfg.Profile, p.upstream())
+		return classify(err, p.upstream())
 	}
 	return nil
 }
