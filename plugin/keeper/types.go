@@ -139,8 +139,8 @@ type Detacher interface {
 // short of the margin is fetched once more, asking for it. Fetch spends no
 // lockout budget here: the upstream guards the account and its refusal is
 // the error (a *provider.GuardRefusal, reported as a GuardError with
-// Upstream set; provider.ErrMinValidity becomes ErrMinValidity), while a budget of this
-// process would hold back a password fixed upstream. Transient failures
+// Upstream set; provider.ErrMinValidity becomes ErrMinValidity), while a
+// budget of this process would hold back a password fixed upstream. Transient failures
 // are retried within the caller's deadline, as for a refresh.
 type Relay interface {
 	Fetch(ctx context.Context, minValidity time.Duration) (provider.Grant, error)
