@@ -31,10 +31,6 @@ import (
 	vaultconn "github.com/tokenkeeper/tokenkeeper/plugin/vault"
 )
 
-// DefaultMount is where the engine is mounted when the profile says
-// nothing else (docs/fleet.md mounts it there).
-const DefaultMount = "tokenkeeper"
-
 // Config describes one profile of provider vault.
 type Config struct {
 	// Profile is the local profile's name. Unused: the keeper names the
