@@ -232,8 +232,9 @@ func (p *profile) login(ctx context.Context, c *call, retired *[]retiredGrant) e
 
 // fetch gets a grant from a Relay's upstream keeper, for the min
 // validity c's waiters ask, outside the lockout guard (the upstream
-// keeps it). It counts as a login; a transient failure stays retryable
-// in the call.
+// keeps it). It counts as a login, and its failure (a refused or failed
+// read) as a login failure (see Counts); a transient failure stays
+// retryable in the call.
 func (p *profile) fetch(ctx context.Context, c *call, r Relay, retired *[]retiredGrant) error {
 	p.mu.Lock()
 	need := p.relayNeedLocked(c)

@@ -214,7 +214,10 @@ const (
 // count successes, LoginFailures and RefreshFailures failed attempts
 // (retries included), Revocations successful logouts and detaches (see
 // Keeper.Detach). A login refused by
-// the lockout guard made no upstream call and is not counted.
+// the lockout guard made no upstream call and is not counted. For a
+// Relay, Logins and LoginFailures count its fetches from the upstream
+// keeper (a Vault 403 or 5xx on the read is a LoginFailure): it has no
+// login of its own.
 type Counts struct {
 	Logins, LoginFailures, Refreshes, RefreshFailures, Revocations int64
 }

@@ -75,6 +75,9 @@ func (c *Client) withToken(ctx context.Context, op func(context.Context) error) 
 		return err
 	}
 	err := op(ctx)
+	// Every 403 of a created token costs one lookup-self, also when it is
+	// the policy's or the engine's answer (role limit): acceptable for an
+	// error path, and the only way to tell a dead token from a denial.
 	if !isStatus(err, http.StatusForbidden) || !c.tok.created || c.tokenAlive(ctx) {
 		return err
 	}
