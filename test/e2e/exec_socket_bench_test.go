@@ -20,7 +20,7 @@ import (
 func BenchmarkAgentRoundTrip(b *testing.B) {
 	s := startSim(b, "vcf", "--user", e2eUser+"="+e2ePassword+":VIEWER")
 	tk := newTK(b, vcfConfig(s, e2eUser, "{env: TK_E2E_PW}"), pwEnv)
-	tk.bin = buildStatic(b)
+	tk.bin = measuredBinaries(b).front // bin/ as `make build` leaves it (static)
 	tk.get(b, "sddc")
 	sock := tk.execSocket(b)
 	grpcSock := filepath.Join(filepath.Dir(sock), filepath.Base(sock[:len(sock)-len(".exec")])+".sock")
