@@ -2,7 +2,7 @@
 #
 #   make deadcode   golang.org/x/tools/cmd/deadcode, pinned in tools/deadcode/go.mod,
 #                   from every main package, the Packer plugin and the Vault engine
-#                   (bin/tokenkeeper-vault); run by .ci/run (about a minute on two
+#                   (from source, ./cmd/tokenkeeper-vault); run by .ci/run (about a minute on two
 #                   cores with a warm cache: it type-checks the Packer and Vault SDKs);
 #                   allow.txt entries a binary reaches fail it too
 

@@ -20,11 +20,11 @@ func (s *Session) Alive(now time.Time, idle, absolute time.Duration) bool {
 	return now.Before(s.LastUsed.Add(idle)) && now.Before(s.Created.Add(absolute))
 }
 
-// ExpireSessions checks what for Backend.Expire on a product whose only
-// credentials are sessions (no refresh tokens of its own): "sessions",
-// "access" and "all" each end every session; anything else is an error
-// naming product.
-func ExpireSessions(what, product string) error {
+// CheckSessionExpiry checks what (it expires nothing) for Backend.Expire
+// on a product whose only credentials are sessions (no refresh tokens of
+// its own): "sessions", "access" and "all" each end every session;
+// anything else is an error naming product.
+func CheckSessionExpiry(what, product string) error {
 	switch what {
 	case "sessions", "access", "all":
 		return nil

@@ -29,13 +29,13 @@ func TestSessionAlive(t *testing.T) {
 	}
 }
 
-func TestExpireSessions(t *testing.T) {
+func TestCheckSessionExpiry(t *testing.T) {
 	for _, what := range []string{"sessions", "access", "all"} {
-		if err := ExpireSessions(what, "vcenter"); err != nil {
-			t.Errorf("ExpireSessions(%q) = %v", what, err)
+		if err := CheckSessionExpiry(what, "vcenter"); err != nil {
+			t.Errorf("CheckSessionExpiry(%q) = %v", what, err)
 		}
 	}
-	if err := ExpireSessions("refresh", "vcenter"); err == nil || !strings.Contains(err.Error(), "vcenter knows sessions") {
-		t.Errorf("ExpireSessions(refresh) = %v: want an error naming the product", err)
+	if err := CheckSessionExpiry("refresh", "vcenter"); err == nil || !strings.Contains(err.Error(), "vcenter knows sessions") {
+		t.Errorf("CheckSessionExpiry(refresh) = %v: want an error naming the product", err)
 	}
 }

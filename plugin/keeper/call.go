@@ -82,6 +82,7 @@ func (p *profile) run(base context.Context, c *call) {
 // attempt is one pass of the lifecycle rules: probe an idle session, else
 // refresh, else log in — a rejected refresh costs exactly one login.
 func (p *profile) attempt(ctx context.Context, c *call, retired *[]retiredGrant) error {
+	p.passOnInvalidation(ctx)
 	if c.intent != intentRenew {
 		err := p.probe(ctx)
 		if err == nil || c.intent == intentKeepalive || errors.Is(err, provider.ErrUnavailable) {
@@ -220,30 +221,6 @@ func (p *profile) login(ctx context.Context, c *call, retired *[]retiredGrant) e
 	p.settleLogin(ctx, a, cred, started, err)
 	if err != nil {
 		return p.loginFailed(started, err)
-	}
-	if e := overLimit(p.spec.Name, p.spec.MaxRole, g); e != nil {
-		return p.refuseRole(ctx, e, g)
-	}
-	p.loginSucceeded(c, g, started, retired)
-	return nil
-}
-
-// fetch gets a grant from a Relay's upstream keeper, for the min
-// validity c's waiters ask, outside the lockout guard (the upstream
-// keeps it). It counts as a login; a transient failure stays retryable
-// in the call.
-func (p *profile) fetch(ctx context.Context, c *call, r Relay, retired *[]retiredGrant) error {
-	p.mu.Lock()
-	need := c.minValidity
-	p.mu.Unlock()
-	started := time.Now()
-	g, err := r.Fetch(ctx, need)
-	if err != nil {
-		p.mu.Lock()
-		p.counts.LoginFailures++
-		p.mu.Unlock()
-		p.log.Debug("fetch failed", "op", "login", "took", time.Since(started), "need", need, "error", err)
-		return p.errorf("get token from upstream keeper", err)
 	}
 	if e := overLimit(p.spec.Name, p.spec.MaxRole, g); e != nil {
 		return p.refuseRole(ctx, e, g)

@@ -224,8 +224,9 @@ func (k *Keeper) Get(ctx context.Context, profile string, o GetOptions) (Token, 
 // current one (a host just got a 401 with it) and reports whether it did.
 // A stale fingerprint is a no-op, so N hosts hitting the same 401 cause
 // one refresh.
-// A provider that is an Invalidator is told after the token was dropped
-// (see Invalidator), before Invalidate returns.
+// A provider that is an Invalidator is told after the token was dropped,
+// by the profile's next upstream call, which Invalidate starts and waits
+// for (see Invalidator).
 func (k *Keeper) Invalidate(ctx context.Context, profile, fingerprint, reason string) (bool, error) {
 	p, err := k.lookup(profile)
 	if err != nil {
@@ -234,9 +235,7 @@ func (k *Keeper) Invalidate(ctx context.Context, profile, fingerprint, reason st
 	if !p.invalidate(fingerprint, reason) {
 		return false, nil
 	}
-	if inv, ok := p.spec.Impl.(Invalidator); ok {
-		p.invalidateUpstream(ctx, inv, fingerprint, reason)
-	}
+	p.passOnNow(ctx)
 	return true, nil
 }
 

@@ -50,6 +50,8 @@ type profile struct {
 	health    health
 	counts    Counts
 	inflight  *call // the one upstream call of this profile, if any
+	inv       invalidation
+	relay     relayState
 	bgErr     error // failures of background revocations after close
 	timers    timers
 }
@@ -219,6 +221,13 @@ func (p *profile) answerLocked(r request, v verdict, need time.Duration, now tim
 	case shorter:
 		return p.handOutShorterLocked(now, "backoff"), true, nil
 	case freshTooShort:
+		if _, relay := p.spec.Impl.(Relay); relay {
+			if p.relayAgainLocked(need) && round < maxRounds {
+				return Token{}, false, nil
+			}
+			return Token{}, true, fmt.Errorf("profile %q: the upstream keeper's token lasts %s, asked for %s including the safety margin: %w",
+				p.spec.Name, p.held.lifetime, need, ErrMinValidity)
+		}
 		return Token{}, true, fmt.Errorf("profile %q: a fresh token lives %s, asked for %s including the safety margin: %w",
 			p.spec.Name, p.held.lifetime, need, ErrMinValidity)
 	case tooManyRounds:
@@ -302,25 +311,9 @@ func (p *profile) invalidate(fingerprint, reason string) bool {
 	// A session that got a 401 is gone; with its access token dropped and
 	// no refresh credential, nothing is held that revoking could reach.
 	p.dropAccessLocked()
+	p.noteInvalidatedLocked(fingerprint, reason)
 	p.log.Debug("access token invalidated", "op", "invalidate", "fingerprint", fingerprint, "reason", reason)
 	return true
-}
-
-// invalidateUpstream passes a dropped token's invalidation on to the
-// upstream keeper that handed it out, bounded by InvalidateTimeout; a
-// failure is only logged: the token is gone here either way, and the
-// upstream's next refresh replaces it there.
-func (p *profile) invalidateUpstream(ctx context.Context, inv Invalidator, fingerprint, reason string) {
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), InvalidateTimeout)
-	defer cancel()
-	if len(reason) > maxReasonLen {
-		reason = reason[:maxReasonLen]
-	}
-	if err := inv.Invalidate(ctx, fingerprint, reason); err != nil {
-		p.log.Warn("could not pass the invalidation on upstream", "op", "invalidate", "fingerprint", fingerprint, "error", err)
-		return
-	}
-	p.log.Debug("invalidation passed on upstream", "op", "invalidate", "fingerprint", fingerprint)
 }
 
 // dropAccessLocked forgets the access token and stops what served it.

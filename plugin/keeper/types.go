@@ -130,27 +130,33 @@ type Detacher interface {
 // provider vault reads the tokens of the Vault engine, which logs in,
 // refreshes and guards the account for a whole fleet. The keeper then
 // gets every grant with Fetch instead of Login (its grants carry no
-// refresh credential), passing minValidity, the longest min validity a
-// waiting caller asks (zero for a proactive renewal, which any live
-// token serves). It is without this keeper's safety margin: the
-// upstream adds its own, which knows the tokens' lifetime (this keeper
-// does not before the first fetch, and would ask for its full 30 s
-// margin of a token that lives 15 s). Fetch spends no
+// refresh credential), passing minValidity: what this keeper will check
+// of the token, the longest min validity a waiting caller asks (the
+// default min validity for a proactive renewal) plus this keeper's
+// safety margin for the upstream's last token. Before the first fetch
+// that lifetime is unknown and the margin left out (the full 30 s margin
+// would be refused for a token that lives 15 s); a token that then falls
+// short of the margin is fetched once more, asking for it. Fetch spends no
 // lockout budget here: the upstream guards the account and its refusal is
-// the error (a *GuardError with Upstream set), while a budget of this
-// process would hold back a password fixed upstream. Transient failures
+// the error (a *provider.GuardRefusal, reported as a GuardError with
+// Upstream set; provider.ErrMinValidity becomes ErrMinValidity), while a
+// budget of this process would hold back a password fixed upstream. Transient failures
 // are retried within the caller's deadline, as for a refresh.
 type Relay interface {
 	Fetch(ctx context.Context, minValidity time.Duration) (provider.Grant, error)
 }
 
-// Invalidator is implemented by providers whose upstream holds the token
+// Invalidator is implemented by Relays whose upstream holds the token
 // too (provider vault: the engine hands one token to every reader). When
-// Keeper.Invalidate drops the token fingerprint names, it passes the
-// invalidation on, outside the profile's lock and bounded by
-// InvalidateTimeout, so that the upstream drops it as well instead of
-// handing it out again; a failure is logged, not returned (the local
-// token is gone either way).
+// Keeper.Invalidate drops the token fingerprint names, the profile's next
+// upstream call (which Invalidate starts and waits for) passes the
+// invalidation on first, bounded by InvalidateTimeout, so that the
+// single flight orders it before the fetch of the next token and the
+// upstream drops it instead of handing it out again. A fetch that still
+// gets it (it raced the invalidation) passes it on and fetches once more;
+// the provider needs no state of its own for this. A failure is logged,
+// not returned (the local token is gone either way), and what the
+// upstream hands out then is handed out.
 type Invalidator interface {
 	Invalidate(ctx context.Context, fingerprint, reason string) error
 }
@@ -208,7 +214,10 @@ const (
 // count successes, LoginFailures and RefreshFailures failed attempts
 // (retries included), Revocations successful logouts and detaches (see
 // Keeper.Detach). A login refused by
-// the lockout guard made no upstream call and is not counted.
+// the lockout guard made no upstream call and is not counted. For a
+// Relay, Logins and LoginFailures count its fetches from the upstream
+// keeper (a Vault 403 or 5xx on the read is a LoginFailure): it has no
+// login of its own.
 type Counts struct {
 	Logins, LoginFailures, Refreshes, RefreshFailures, Revocations int64
 }

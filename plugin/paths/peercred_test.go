@@ -95,7 +95,12 @@ func TestPeerListener(t *testing.T) {
 			defer c.Close()
 			_ = c.SetReadDeadline(time.Now().Add(5 * time.Second))
 			if tt.accept {
-				s := <-accepted
+				var s net.Conn
+				select {
+				case s = <-accepted:
+				case <-time.After(5 * time.Second):
+					t.Fatal("Accept returned nothing within 5s")
+				}
 				uid, pid, err := PeerCred(s)
 				if err != nil || uid != uint32(os.Getuid()) || int(pid) != os.Getpid() {
 					t.Fatalf("PeerCred = %d %d %v", uid, pid, err)

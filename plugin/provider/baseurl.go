@@ -15,11 +15,21 @@ import (
 // front may serve the API below one).
 type BaseURL struct{ u *url.URL }
 
-// ParseBaseURL checks raw, the profile's url; a trailing slash is dropped.
+// ParseBaseURL checks raw, the profile's url; a trailing slash is
+// dropped. It refuses user info (net/http would send it as Basic auth on
+// every request, and it is a secret in the file), a query and a
+// fragment; its errors show the URL redacted, never raw.
 func ParseBaseURL(raw string) (BaseURL, error) {
 	u, err := url.Parse(strings.TrimRight(raw, "/"))
-	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
-		return BaseURL{}, fmt.Errorf("url %q must be an absolute http(s) URL: %w", raw, ErrBadConfig)
+	switch {
+	case err != nil:
+		return BaseURL{}, fmt.Errorf("url is not a URL: %w", ErrBadConfig)
+	case u.Scheme != "https" && u.Scheme != "http", u.Host == "":
+		return BaseURL{}, fmt.Errorf("url %q must be an absolute http(s) URL: %w", u.Redacted(), ErrBadConfig)
+	case u.User != nil:
+		return BaseURL{}, fmt.Errorf("url must not carry credentials (user info): %w", ErrBadConfig)
+	case u.RawQuery != "" || u.Fragment != "" || u.ForceQuery:
+		return BaseURL{}, fmt.Errorf("url %q must not have a query or fragment: %w", u.Redacted(), ErrBadConfig)
 	}
 	return BaseURL{u: u}, nil
 }
@@ -38,8 +48,7 @@ func (b BaseURL) NewRequest(ctx context.Context, method, path string, body io.Re
 	return req, nil
 }
 
-// String is the URL for messages: scheme, host and path, never user
-// info or a query.
+// String is the URL: scheme, host and path.
 func (b BaseURL) String() string {
 	return b.u.Scheme + "://" + b.u.Host + strings.TrimRight(b.u.EscapedPath(), "/")
 }

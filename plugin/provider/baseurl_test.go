@@ -4,18 +4,27 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"strings"
 	"testing"
 )
 
-// TestBaseURL: only absolute http(s) URLs; requests keep the path prefix;
-// messages never show user info or a query.
+// TestBaseURL: only absolute http(s) URLs without user info, query or
+// fragment; errors never echo a password; requests keep the path prefix.
 func TestBaseURL(t *testing.T) {
-	for _, raw := range []string{"", "vcd.example.com", "ftp://vcd.example.com", "https://", "http://[::1"} {
-		if _, err := ParseBaseURL(raw); !errors.Is(err, ErrBadConfig) {
+	const canary = "canary-pw-51c0"
+	for _, raw := range []string{"", "vcd.example.com", "ftp://vcd.example.com", "https://", "http://[::1",
+		"ftp://admin:" + canary + "@vcd.example.com", "https://admin:" + canary + "@vcd.example.com",
+		"https://vcd.example.com/?q=1", "https://vcd.example.com/#top", "https://vcd.example.com/?",
+		"https://admin:" + canary + "@vcd.example.com/?q=1", "http://[::1" + canary} {
+		_, err := ParseBaseURL(raw)
+		if !errors.Is(err, ErrBadConfig) {
 			t.Errorf("ParseBaseURL(%q) = %v, want ErrBadConfig", raw, err)
 		}
+		if err != nil && strings.Contains(err.Error(), canary) {
+			t.Errorf("ParseBaseURL's error shows the password: %v", err)
+		}
 	}
-	b, err := ParseBaseURL("https://u:pw@vcd.example.com:8443/prefix/?q=1")
+	b, err := ParseBaseURL("https://vcd.example.com:8443/prefix/")
 	if err != nil {
 		t.Fatal(err)
 	}

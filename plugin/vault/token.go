@@ -75,6 +75,9 @@ func (c *Client) withToken(ctx context.Context, op func(context.Context) error) 
 		return err
 	}
 	err := op(ctx)
+	// Every 403 of a created token costs one lookup-self, also when it is
+	// the policy's or the engine's answer (role limit): acceptable for an
+	// error path, and the only way to tell a dead token from a denial.
 	if !isStatus(err, http.StatusForbidden) || !c.tok.created || c.tokenAlive(ctx) {
 		return err
 	}
@@ -158,7 +161,8 @@ func (c *Client) loginAppRole(ctx context.Context) (token, error) {
 		return token{}, &Error{Op: "log in to Vault", Msg: "approle secret_id", Kind: provider.ErrBadConfig, Err: err}
 	}
 	path := "auth/" + mountOr(ar.Mount, DefaultAppRoleMount) + "/login"
-	return c.login(ctx, path, map[string]any{"role_id": roleID.Reveal(), "secret_id": secretID.Reveal()})
+	body := map[string]any{"role_id": roleID.Reveal(), "secret_id": secretID.Reveal()}
+	return c.login(ctx, path, body, roleID.Reveal(), secretID.Reveal())
 }
 
 func (c *Client) loginJWT(ctx context.Context) (token, error) {
@@ -168,24 +172,33 @@ func (c *Client) loginJWT(ctx context.Context) (token, error) {
 		return token{}, &Error{Op: "log in to Vault", Msg: "jwt token", Kind: provider.ErrBadConfig, Err: err}
 	}
 	path := "auth/" + mountOr(j.Mount, DefaultJWTMount) + "/login"
-	return c.login(ctx, path, map[string]any{"role": j.Role, "jwt": jwt.Reveal()})
+	return c.login(ctx, path, map[string]any{"role": j.Role, "jwt": jwt.Reveal()}, j.Role, jwt.Reveal())
 }
 
-// login sends a login request without a token. A refused login (400, 403:
-// wrong secret id, a JWT Vault does not accept) is ErrForbidden, never
-// ErrCredentialsRejected: it says nothing about the VMware credential
-// the lockout guard counts.
-func (c *Client) login(ctx context.Context, path string, body map[string]any) (token, error) {
+// login sends a login request without a token, unless the login guard
+// holds the credential (cred: its parts) back after a refusal. A refused
+// login (400, 403: wrong secret id, a JWT Vault does not accept) is
+// ErrForbidden, never ErrCredentialsRejected: it says nothing about the
+// VMware credential the keeper's lockout guard counts.
+func (c *Client) login(ctx context.Context, path string, body map[string]any, cred ...string) (token, error) {
+	d := c.guard.digest(append([]string{c.cfg.Address, c.cfg.Namespace, path}, cred...)...)
+	if until, held := c.guard.holds(d, time.Now()); held {
+		return token{}, &Error{Op: "log in", Path: path, Kind: provider.ErrForbidden, Status: c.guard.cause.Status,
+			Msg: c.guard.cause.Msg + "; not sent again with the same credential before " +
+				until.UTC().Format(time.RFC3339) + " (Vault locks the role out after 5 refused logins)"}
+	}
 	c.api.ClearToken()
 	s, err := c.api.Logical().WriteWithContext(ctx, path, body)
 	if err != nil {
 		e := classify("log in", path, err)
-		if e.Status == http.StatusBadRequest {
+		if e.Status == http.StatusBadRequest || e.Status == http.StatusForbidden {
 			e.Kind = provider.ErrForbidden
 			e.Msg = "Vault refused the login: " + e.Msg
+			c.guard.refuse(d, time.Now(), e)
 		}
 		return token{}, e
 	}
+	c.guard.accept()
 	if s == nil || s.Auth == nil || s.Auth.ClientToken == "" {
 		return token{}, &Error{Op: "log in", Path: path, Msg: "Vault answered without a token", Kind: provider.ErrProtocol}
 	}

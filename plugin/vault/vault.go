@@ -156,6 +156,8 @@ type Client struct {
 	// at a time, each waiting on its context.
 	sem chan struct{}
 	tok token
+	// guard holds a refused login back (loginguard.go), guarded by sem.
+	guard loginGuard
 }
 
 // New checks cfg and builds its client. It does not contact Vault.
@@ -173,7 +175,7 @@ func New(cfg Config) (*Client, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Client{cfg: cfg, api: ac, log: cfg.Logger, sem: make(chan struct{}, 1)}, nil
+	return &Client{cfg: cfg, api: ac, log: cfg.Logger, sem: make(chan struct{}, 1), guard: newLoginGuard()}, nil
 }
 
 // newAPIClient builds HashiCorp's client from cfg alone: the environment

@@ -174,7 +174,15 @@ type comparison struct {
 // each side, each round's median ratio and the load average.
 func compare(b *testing.B, a, c side) comparison {
 	b.Helper()
-	pairs, rounds := benchShape(b)
+	return compareShaped(b, defaultPairs, a, c)
+}
+
+// compareShaped is compare with defPairs pairs per round unless
+// TK_BENCH_PAIRS says otherwise: sides that take microseconds (an RPC)
+// need more pairs than program starts for a steady median.
+func compareShaped(b *testing.B, defPairs int, a, c side) comparison {
+	b.Helper()
+	pairs, rounds := benchShape(b, defPairs)
 	deadline := time.Now().Add(compareTimeout)
 	for range warmupPairs {
 		a.run()
@@ -210,8 +218,9 @@ func compare(b *testing.B, a, c side) comparison {
 	return res
 }
 
-// benchShape reads TK_BENCH_PAIRS and TK_BENCH_ROUNDS (positive integers).
-func benchShape(b *testing.B) (pairs, rounds int) {
+// benchShape reads TK_BENCH_PAIRS and TK_BENCH_ROUNDS (positive
+// integers), defaulting to defPairs and defaultRounds.
+func benchShape(b *testing.B, defPairs int) (pairs, rounds int) {
 	b.Helper()
 	get := func(name string, def int) int {
 		v := os.Getenv(name)
@@ -224,7 +233,7 @@ func benchShape(b *testing.B) (pairs, rounds int) {
 		}
 		return n
 	}
-	return get("TK_BENCH_PAIRS", defaultPairs), get("TK_BENCH_ROUNDS", defaultRounds)
+	return get("TK_BENCH_PAIRS", defPairs), get("TK_BENCH_ROUNDS", defaultRounds)
 }
 
 func formatRatios(v []float64) string {
@@ -240,11 +249,26 @@ func formatRatios(v []float64) string {
 // closing summary. Benchmarks report; they never fail on a figure.
 func figure(b *testing.B, what string, value float64, unit string, target float64) {
 	b.Helper()
-	verdict := "met"
-	if math.Round(value*100)/100 > target { // as printed: 1.004× meets ≤ 1×
-		verdict = "NOT MET"
+	b.Log(figureLine(what, value, unit, target, verdict(value, target), loadAverage(b)))
+}
+
+// figureWithout logs a figure that has no baseline to be compared with
+// (why: "one binary"): its value, and n/a for a verdict.
+func figureWithout(b *testing.B, what string, value float64, unit string, target float64, why string) {
+	b.Helper()
+	b.Log(figureLine(what, value, unit, target, "n/a ("+why+")", loadAverage(b)))
+}
+
+// verdict says whether value meets target, as printed: 1.004× meets ≤ 1×.
+func verdict(value, target float64) string {
+	if math.Round(value*100)/100 > target {
+		return "NOT MET"
 	}
-	b.Logf("FIGURE %-58s %7.2f%-4s target ≤ %g%s: %s (load %.2f)", what, value, unit, target, unit, verdict, loadAverage(b))
+	return "met"
+}
+
+func figureLine(what string, value float64, unit string, target float64, verdict string, load float64) string {
+	return fmt.Sprintf("FIGURE %-58s %7.2f%-4s target ≤ %g%s: %s (load %.2f)", what, value, unit, target, unit, verdict, load)
 }
 
 // stopAgent ends tk's one agent by PID (SIGTERM, then SIGKILL after

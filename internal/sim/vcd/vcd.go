@@ -187,7 +187,7 @@ func (b *Backend) resetLocked() error {
 // Expire implements sim.Backend: "sessions", "access" and "all" end every
 // session; Cloud Director has no refresh tokens of its own to expire.
 func (b *Backend) Expire(what string) error {
-	if err := sim.ExpireSessions(what, "cloud director"); err != nil {
+	if err := sim.CheckSessionExpiry(what, "cloud director"); err != nil {
 		return err
 	}
 	b.mu.Lock()

@@ -178,7 +178,7 @@ func (b *Backend) Reset() {
 // Expire implements sim.Backend: "sessions", "access" and "all" end every
 // session; vCenter has no refresh tokens.
 func (b *Backend) Expire(what string) error {
-	if err := sim.ExpireSessions(what, "vcenter"); err != nil {
+	if err := sim.CheckSessionExpiry(what, "vcenter"); err != nil {
 		return err
 	}
 	b.mu.Lock()

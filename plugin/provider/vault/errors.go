@@ -6,10 +6,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/tokenkeeper/tokenkeeper/plugin/keeper"
 	"github.com/tokenkeeper/tokenkeeper/plugin/provider"
 	vaultconn "github.com/tokenkeeper/tokenkeeper/plugin/vault"
-	"github.com/tokenkeeper/tokenkeeper/plugin/wire"
 )
 
 // classify maps the engine's answers to tokenkeeper's classes, so that
@@ -20,9 +18,9 @@ import (
 // retry_at=…: …".
 //
 //	401 Unauthenticated                 provider.ErrCredentialsRejected (exit 3)
-//	423 FailedPrecondition LOCKOUT_GUARD *keeper.GuardError, Upstream set (exit 3, retryAt)
+//	423 FailedPrecondition LOCKOUT_GUARD *provider.GuardRefusal (the keeper's GuardError: exit 3, retryAt)
 //	409 FailedPrecondition BAD_CONFIG   provider.ErrBadConfig (exit 2)
-//	400 InvalidArgument                 keeper.ErrMinValidity (exit 2)
+//	400 InvalidArgument                 provider.ErrMinValidity (the keeper's: exit 2)
 //	404 (no such profile or mount)      provider.ErrBadConfig (exit 2)
 //	403 (Vault's policy, or the role)   provider.ErrForbidden (exit 4)
 //	429, 5xx (sealed, down)             provider.ErrUnavailable (exit 5)
@@ -30,7 +28,7 @@ import (
 // Failures to reach Vault and Vault's refusal of tokenkeeper's own login
 // come classified from plugin/vault (ErrUnavailable, ErrForbidden, …) and
 // stay so.
-func classify(err error, profile, upstream string) error {
+func classify(err error, upstream string) error {
 	var ve *vaultconn.Error
 	if !errors.As(err, &ve) || ve.Status == 0 || (ve.Op != "read" && ve.Op != "write") {
 		return err
@@ -38,13 +36,13 @@ func classify(err error, profile, upstream string) error {
 	a := parseAnswer(ve.Msg)
 	ve.Msg = a.rest
 	switch {
-	case ve.Status == http.StatusLocked && a.reason == wire.ReasonLockoutGuard:
+	case ve.Status == http.StatusLocked && a.reason == reasonLockoutGuard:
 		ve.Kind = nil
-		return &keeper.GuardError{Profile: profile, RetryAt: a.retryAt, Upstream: upstream, Cause: ve}
+		return &provider.GuardRefusal{Upstream: upstream, RetryAt: a.retryAt, Cause: ve}
 	case ve.Status == http.StatusUnauthorized:
 		ve.Kind = provider.ErrCredentialsRejected
 	case ve.Status == http.StatusBadRequest && a.code == "InvalidArgument":
-		ve.Kind = keeper.ErrMinValidity
+		ve.Kind = provider.ErrMinValidity
 	case ve.Status == http.StatusForbidden:
 		ve.Kind = provider.ErrForbidden
 	case ve.Status == http.StatusTooManyRequests || ve.Status >= 500:
@@ -54,6 +52,11 @@ func classify(err error, profile, upstream string) error {
 	}
 	return ve
 }
+
+// reasonLockoutGuard is the ErrorInfo reason of the engine's guard
+// refusal, wire.ReasonLockoutGuard (a test checks), spelt out here so
+// that a provider links no agent protocol.
+const reasonLockoutGuard = "LOCKOUT_GUARD"
 
 // answer is an engine error message taken apart.
 type answer struct {

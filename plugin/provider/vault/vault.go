@@ -10,9 +10,9 @@
 // JWT); a Vault token that connection logged in for is revoked when the
 // keeper closes, as for {vault: …} references.
 //
-// It imports the keeper for one type: the engine's lockout-guard refusal
-// becomes a *keeper.GuardError (Upstream set), so the exit code and
-// retryAt of `tokenkeeper get` are those of a local refusal.
+// Like every provider it knows nothing of the keeper: the engine's
+// lockout-guard refusal is a *provider.GuardRefusal and its min-validity
+// refusal provider.ErrMinValidity, which the keeper reports as its own.
 package vault
 
 import (
@@ -21,7 +21,6 @@ import (
 	"math"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -32,13 +31,10 @@ import (
 	vaultconn "github.com/tokenkeeper/tokenkeeper/plugin/vault"
 )
 
-// DefaultMount is where the engine is mounted when the profile says
-// nothing else (docs/fleet.md mounts it there).
-const DefaultMount = "tokenkeeper"
-
 // Config describes one profile of provider vault.
 type Config struct {
-	// Profile is the local profile's name, for errors.
+	// Profile is the local profile's name. Unused: the keeper names the
+	// profile in its errors; it goes once the composition stops setting it.
 	Profile string
 	// Client is the Vault connection (shared by the profiles and
 	// references that use the same Vault, address and auth).
@@ -54,12 +50,6 @@ type Config struct {
 type Provider struct {
 	cfg Config
 	log hclog.Logger
-
-	mu sync.Mutex // guards dropped
-	// dropped is the fingerprint this process last invalidated: a read
-	// that races the invalidation and still gets it asks the engine
-	// again instead of handing a dead token out.
-	dropped string
 }
 
 // New checks cfg; it does not contact Vault.
@@ -99,17 +89,7 @@ const fetchSlack = 2 * time.Second
 // Fetch reads a token valid for at least minValidity (plus fetchSlack,
 // rounded up to the second; the engine adds its own margin).
 func (p *Provider) Fetch(ctx context.Context, minValidity time.Duration) (provider.Grant, error) {
-	need := minValidity + fetchSlack
-	g, fp, err := p.read(ctx, need)
-	if err != nil || !p.isDropped(fp) {
-		return g, err
-	}
-	// The engine still had the token this process just invalidated:
-	// the invalidation raced this read. Pass it on again, read again.
-	if err := p.Invalidate(ctx, fp, "handed out again after an invalidation"); err != nil {
-		return provider.Grant{}, err
-	}
-	g, _, err = p.read(ctx, need)
+	g, _, err := p.read(ctx, minValidity+fetchSlack)
 	return g, err
 }
 
@@ -118,7 +98,7 @@ func (p *Provider) read(ctx context.Context, need time.Duration) (provider.Grant
 	start := time.Now()
 	s, err := p.cfg.Client.ReadWith(ctx, p.tokenPath(), query)
 	if err != nil {
-		return provider.Grant{}, "", classify(err, p.cfg.Profile, p.upstream())
+		return provider.Grant{}, "", classify(err, p.upstream())
 	}
 	g, fp, err := grantOf(s)
 	if err != nil {
@@ -180,22 +160,13 @@ func ttlOf(v any) (time.Duration, error) {
 	return time.Duration(n) * time.Second, nil
 }
 
-func (p *Provider) isDropped(fp string) bool {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return fp != "" && fp == p.dropped
-}
-
 // Invalidate tells the engine that the token fingerprint names got a 401
 // (invalidate/<name>); the engine drops it if it is still its current
 // one.
 func (p *Provider) Invalidate(ctx context.Context, fingerprint, reason string) error {
-	p.mu.Lock()
-	p.dropped = fingerprint
-	p.mu.Unlock()
 	_, err := p.cfg.Client.Write(ctx, p.invalidatePath(), map[string]any{"fingerprint": fingerprint, "reason": reason})
 	if err != nil {
-		return classify(err, p.cfg.Profile, p.upstream())
+		return classify(err, p.upstream())
 	}
 	return nil
 }

@@ -6,18 +6,16 @@ import (
 	"errors"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
-	"google.golang.org/grpc/codes"
-
-	tkplugin "github.com/tokenkeeper/tokenkeeper/plugin"
-	"github.com/tokenkeeper/tokenkeeper/plugin/keeper"
 	"github.com/tokenkeeper/tokenkeeper/plugin/provider"
 	"github.com/tokenkeeper/tokenkeeper/plugin/secret"
 	vaultconn "github.com/tokenkeeper/tokenkeeper/plugin/vault"
+	"github.com/tokenkeeper/tokenkeeper/plugin/wire"
 )
 
 // These tests answer as Vault's HTTP layer does for the engine (status,
@@ -34,6 +32,8 @@ type engineStub struct {
 	body        any
 	queries     []string
 	invalidated []string
+	// invalidateStatus answers invalidate/sddc (0: 200).
+	invalidateStatus int
 }
 
 func (e *engineStub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -49,6 +49,11 @@ func (e *engineStub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		var in map[string]string
 		_ = json.NewDecoder(r.Body).Decode(&in)
 		e.invalidated = append(e.invalidated, in["fingerprint"])
+		if e.invalidateStatus != 0 && e.invalidateStatus != 200 {
+			w.WriteHeader(e.invalidateStatus)
+			_ = json.NewEncoder(w).Encode(errorBody("1 error occurred:\n\t* permission denied\n\n"))
+			return
+		}
 		_ = json.NewEncoder(w).Encode(map[string]any{"data": map[string]any{"invalidated": true}})
 	default:
 		http.NotFound(w, r)
@@ -89,7 +94,8 @@ func newTestProvider(t *testing.T, e *engineStub) *Provider {
 }
 
 // The engine's answers, as its codedError writes them, map to the
-// classes (and so the exit codes) a local keeper's failures have.
+// classes (and so, through the keeper, the exit codes) a local keeper's
+// failures have; the codes are plugin's table test's.
 func TestEngineErrorClasses(t *testing.T) {
 	retryAt := "2026-12-02T03:41:00.5Z"
 	tests := []struct {
@@ -97,23 +103,22 @@ func TestEngineErrorClasses(t *testing.T) {
 		status int
 		msg    string
 		is     error
-		code   codes.Code
 	}{
 		{"credentials rejected upstream", 401, `Unauthenticated: profile "sddc": log in: POST /v1/tokens: HTTP 401 (credentials rejected)`,
-			provider.ErrCredentialsRejected, codes.Unauthenticated},
+			provider.ErrCredentialsRejected},
 		{"the engine's lockout guard", 423, "FailedPrecondition LOCKOUT_GUARD retry_at=" + retryAt + `: profile "sddc": login not attempted (lockout guard)`,
-			nil, codes.FailedPrecondition},
+			nil},
 		{"bad configuration in the engine", 409, `FailedPrecondition BAD_CONFIG: profile "sddc": x509: certificate signed by unknown authority`,
-			provider.ErrBadConfig, codes.FailedPrecondition},
+			provider.ErrBadConfig},
 		{"min validity beyond the lifetime", 400, `InvalidArgument: profile "sddc": a fresh token lives 15s: min validity exceeds the token lifetime`,
-			keeper.ErrMinValidity, codes.InvalidArgument},
-		{"no such engine profile", 404, `NotFound: no profile "sddc"`, provider.ErrBadConfig, codes.FailedPrecondition},
-		{"no such mount", 404, "no handler for route \"tokenkeeper/token/sddc\". route entry not found.", provider.ErrBadConfig, codes.FailedPrecondition},
-		{"Vault's policy", 403, "1 error occurred:\n\t* permission denied\n\n", provider.ErrForbidden, codes.PermissionDenied},
-		{"role too weak upstream", 403, `PermissionDenied: profile "sddc": role ADMIN above max_role`, provider.ErrForbidden, codes.PermissionDenied},
-		{"upstream unavailable", 503, `Unavailable: profile "sddc": log in: POST /v1/tokens: HTTP 503`, provider.ErrUnavailable, codes.Unavailable},
-		{"Vault sealed", 503, "Vault is sealed", provider.ErrUnavailable, codes.Unavailable},
-		{"Vault's internal error", 500, "internal error", provider.ErrUnavailable, codes.Unavailable},
+			provider.ErrMinValidity},
+		{"no such engine profile", 404, `NotFound: no profile "sddc"`, provider.ErrBadConfig},
+		{"no such mount", 404, "no handler for route \"tokenkeeper/token/sddc\". route entry not found.", provider.ErrBadConfig},
+		{"Vault's policy", 403, "1 error occurred:\n\t* permission denied\n\n", provider.ErrForbidden},
+		{"role too weak upstream", 403, `PermissionDenied: profile "sddc": role ADMIN above max_role`, provider.ErrForbidden},
+		{"upstream unavailable", 503, `Unavailable: profile "sddc": log in: POST /v1/tokens: HTTP 503`, provider.ErrUnavailable},
+		{"Vault sealed", 503, "Vault is sealed", provider.ErrUnavailable},
+		{"Vault's internal error", 500, "internal error", provider.ErrUnavailable},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -126,16 +131,12 @@ func TestEngineErrorClasses(t *testing.T) {
 			if tt.is != nil && !errors.Is(err, tt.is) {
 				t.Errorf("error %v is not %v", err, tt.is)
 			}
-			st := tkplugin.ErrorStatus(err, time.Now())
-			if st.Code() != tt.code {
-				t.Errorf("code %s, want %s (%v)", st.Code(), tt.code, err)
+			var gr *provider.GuardRefusal
+			if isGuard := errors.As(err, &gr); isGuard != (tt.status == 423) {
+				t.Fatalf("GuardRefusal %v for %v", isGuard, err)
 			}
-			var ge *keeper.GuardError
-			if isGuard := errors.As(err, &ge); isGuard != (tt.status == 423) {
-				t.Fatalf("GuardError %v for %v", isGuard, err)
-			}
-			if ge != nil && (ge.Profile != "fleet" || ge.Upstream == "" || ge.RetryAt.Format(time.RFC3339Nano) != retryAt) {
-				t.Errorf("guard refusal %+v", ge)
+			if gr != nil && (gr.Upstream == "" || gr.RetryAt.Format(time.RFC3339Nano) != retryAt) {
+				t.Errorf("guard refusal %+v", gr)
 			}
 			if strings.Contains(err.Error(), "Unauthenticated:") || strings.Contains(err.Error(), "LOCKOUT_GUARD") {
 				t.Errorf("the engine's code prefix is left in %q", err)
@@ -176,21 +177,34 @@ func TestFetchRefusesAForeignFingerprint(t *testing.T) {
 	}
 }
 
-// Invalidate reaches the engine's invalidate/<name>; a read that still
-// gets the invalidated token (it raced the invalidation) passes it on
-// again and reads once more.
+// Invalidate reaches the engine's invalidate/<name>; a refusal (no
+// update on the path) is the error of that write alone: the next read
+// hands out what the engine has (docs/fleet.md), it does not fail.
 func TestInvalidateReachesTheEngine(t *testing.T) {
-	e := &engineStub{}
-	e.answer(200, tokenBody(canaryToken))
-	p := newTestProvider(t, e)
-	fp := secret.New(canaryToken).Fingerprint()
-	if err := p.Invalidate(context.Background(), fp, "401"); err != nil {
-		t.Fatal(err)
+	for _, status := range []int{200, 403} {
+		t.Run(strconv.Itoa(status), func(t *testing.T) {
+			e := &engineStub{invalidateStatus: status}
+			e.answer(200, tokenBody(canaryToken))
+			p := newTestProvider(t, e)
+			fp := secret.New(canaryToken).Fingerprint()
+			err := p.Invalidate(context.Background(), fp, "401")
+			if (status == 200) != (err == nil) || (err != nil && !errors.Is(err, provider.ErrForbidden)) {
+				t.Fatalf("Invalidate answered %d: %v", status, err)
+			}
+			for range 3 {
+				if _, err := p.Fetch(context.Background(), 0); err != nil {
+					t.Fatalf("Fetch after an invalidation answered %d: %v", status, err)
+				}
+			}
+			if len(e.invalidated) != 1 || e.invalidated[0] != fp || len(e.queries) != 3 {
+				t.Fatalf("invalidated %q, reads %d; want the fingerprint once and three reads", e.invalidated, len(e.queries))
+			}
+		})
 	}
-	if _, err := p.Fetch(context.Background(), 0); err != nil {
-		t.Fatal(err)
-	}
-	if len(e.invalidated) != 2 || e.invalidated[0] != fp || len(e.queries) != 2 {
-		t.Fatalf("invalidated %q, reads %d; want the fingerprint twice and two reads", e.invalidated, len(e.queries))
+}
+
+func TestLockoutReasonIsTheWires(t *testing.T) {
+	if reasonLockoutGuard != wire.ReasonLockoutGuard {
+		t.Fatalf("reason %q, the wire says %q", reasonLockoutGuard, wire.ReasonLockoutGuard)
 	}
 }

@@ -69,7 +69,7 @@ func (p *Provider) loginFailure(res call, scrub []secret.Secret) *provider.Error
 			e := &provider.Error{Op: opLogin, Method: http.MethodPost, Path: pathTokens, Status: res.status,
 				Kind: provider.ErrBadConfig, Message: p.notSDDCManager()}
 			if provider.PlainHTTPToTLS(res.body) {
-				e.Message = provider.HTTPSHint(p.base)
+				e.Message = provider.HTTPSHint(p.base.String())
 			}
 			return e
 		}
@@ -105,7 +105,7 @@ func withholdEchoes(e *provider.Error, res call, scrub []secret.Secret) {
 
 // notSDDCManager says that another server answers at the configured url.
 func (p *Provider) notSDDCManager() string {
-	return "the server at " + p.base + " did not answer like SDDC Manager: check the url scheme and port"
+	return "the server at " + p.base.String() + " did not answer like SDDC Manager: check the url scheme and port"
 }
 
 // parsePair reads {"accessToken": …, "refreshToken": {"id": …}}; the

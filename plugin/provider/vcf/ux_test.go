@@ -110,7 +110,7 @@ func TestPlainHTTPToTLSPortDoesNotArmGuard(t *testing.T) {
 
 func newKeeper(t *testing.T, p *Provider) *keeper.Keeper {
 	t.Helper()
-	k, err := keeper.New([]keeper.ProfileSpec{{Name: "sddc", Provider: "vcf", URL: p.base, Impl: p}}, keeper.Options{})
+	k, err := keeper.New([]keeper.ProfileSpec{{Name: "sddc", Provider: "vcf", URL: p.base.String(), Impl: p}}, keeper.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -11,7 +11,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"net/url"
 	"strings"
 	"time"
 
@@ -71,7 +70,7 @@ type Config struct {
 
 // Provider is the SDDC Manager token protocol for one profile.
 type Provider struct {
-	base            string // scheme://host[/prefix], no trailing slash
+	base            provider.BaseURL
 	client          *http.Client
 	username        string
 	password        provider.Resolver
@@ -82,9 +81,9 @@ type Provider struct {
 
 // New checks cfg and returns a Provider.
 func New(cfg Config) (*Provider, error) {
-	base, err := parseBase(cfg.URL)
+	base, err := provider.ParseBaseURL(cfg.URL)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("vcf: %w", err)
 	}
 	switch {
 	case cfg.APIKey != nil && (cfg.Password != nil || cfg.Username != ""):
@@ -112,30 +111,12 @@ func New(cfg Config) (*Provider, error) {
 // user name lower-cased (SSO compares user names ignoring case), or the
 // API key, keyed by the credential the keeper fills in.
 func (p *Provider) Account() provider.Account {
-	origin, err := provider.Origin(p.base)
-	if err != nil {
-		origin = p.base // New accepted it; keep it distinct rather than fail
-	}
+	origin := p.base.Origin()
 	if p.apiKey != nil {
 		return provider.Account{Provider: "vcf", Origin: origin, Kind: provider.KindAPIKey}
 	}
 	return provider.Account{Provider: "vcf", Origin: origin, Kind: provider.KindUser,
 		Principal: strings.ToLower(strings.TrimSpace(p.username))}
-}
-
-func parseBase(raw string) (string, error) {
-	u, err := url.Parse(raw)
-	switch {
-	case err != nil:
-		return "", fmt.Errorf("vcf: url is not a URL (%w)", provider.ErrBadConfig)
-	case u.Scheme != "https" && u.Scheme != "http", u.Host == "":
-		return "", fmt.Errorf("vcf: url %q must be https://HOST (%w)", u.Redacted(), provider.ErrBadConfig)
-	case u.User != nil:
-		return "", fmt.Errorf("vcf: url must not carry credentials (%w)", provider.ErrBadConfig)
-	case u.RawQuery != "" || u.Fragment != "":
-		return "", fmt.Errorf("vcf: url %q must not have a query or fragment (%w)", u.Redacted(), provider.ErrBadConfig)
-	}
-	return strings.TrimRight(u.Scheme+"://"+u.Host+u.EscapedPath(), "/"), nil
 }
 
 // Credential identifies the primary credential as its source yields it
@@ -210,7 +191,7 @@ type call struct {
 // do sends body as JSON and reads the answer. A request that got no
 // response comes back as a classified *provider.Error.
 func (p *Provider) do(ctx context.Context, op, method, path string, body []byte) (call, error) {
-	req, err := http.NewRequestWithContext(ctx, method, p.base+path, bytes.NewReader(body))
+	req, err := p.base.NewRequest(ctx, method, path, bytes.NewReader(body))
 	if err != nil {
 		return call{}, provider.NotSent(&provider.Error{Op: op, Method: method, Path: path, Kind: provider.ErrBadConfig, Err: err})
 	}

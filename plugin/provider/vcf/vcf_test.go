@@ -363,7 +363,7 @@ func TestNewValidates(t *testing.T) {
 		})
 	}
 	p, err := New(Config{URL: "https://sddc.lab.local/", Username: "u", Password: pw})
-	if err != nil || p.base != "https://sddc.lab.local" {
+	if err != nil || p.base.String() != "https://sddc.lab.local" {
 		t.Fatalf("base %q, %v", p.base, err)
 	}
 }
