@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"encoding/json"
-	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -20,14 +19,7 @@ func TestFrontServesTheHotPath(t *testing.T) {
 	s := startSim(t, "vcf", "--user", e2eUser+"="+e2ePassword+":ADMIN")
 	tk := newTK(t, vcfConfig(s, e2eUser, "{env: TK_E2E_PW}"), pwEnv)
 	warm := tk.get(t, "sddc") // the core starts the agent
-	lone := *tk
-	lone.bin = filepath.Join(t.TempDir(), "tokenkeeper")
-	if err := copyFile(tk.bin, lone.bin); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Chmod(lone.bin, 0o755); err != nil {
-		t.Fatal(err)
-	}
+	lone := alone(t, tk)
 
 	if got := lone.get(t, "sddc"); got.Fingerprint != warm.Fingerprint || got.URL != s.URL || got.CAFile == "" {
 		t.Fatalf("front alone: %+v, want the agent's token %s with url and caFile", got, warm.Fingerprint)
@@ -146,23 +138,10 @@ func TestFrontStartsTheAgent(t *testing.T) {
 func TestFrontKeepsTheCallersTimeout(t *testing.T) {
 	t.Parallel()
 	addr := closedPort(t)
-	tk := newTK(t, fmt.Sprintf(`profiles:
-  down:
-    provider: vcf
-    url: https://%s
-    username: admin@local
-    password: {env: TK_E2E_PW}
-`, addr), "TK_E2E_PW="+e2ePassword)
+	tk := newTK(t, downConfig(addr), "TK_E2E_PW="+e2ePassword)
 	coreTK := *tk
 	coreTK.bin = filepath.Join(filepath.Dir(tk.bin), "tokenkeeper-core")
-	lone := *tk
-	lone.bin = filepath.Join(t.TempDir(), "tokenkeeper")
-	if err := copyFile(tk.bin, lone.bin); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Chmod(lone.bin, 0o755); err != nil {
-		t.Fatal(err)
-	}
+	lone := alone(t, tk)
 	args := []string{"get", "--profile", "down", "--timeout", "2s"}
 	if r := coreTK.run(t, nil, args...); r.code != 5 { // starts the agent
 		t.Fatalf("core: exit %d %q, want 5 (unavailable)", r.code, r.stderr)
@@ -177,4 +156,19 @@ func TestFrontKeepsTheCallersTimeout(t *testing.T) {
 			t.Errorf("front alone: %q does not name the cause", a.stderr)
 		}
 	}
+}
+
+// alone is tk with a copy of its front that has no core beside it: a
+// call it hands to the core fails, naming the core's path.
+func alone(t *testing.T, tk *tkEnv) tkEnv {
+	t.Helper()
+	lone := *tk
+	lone.bin = filepath.Join(t.TempDir(), "tokenkeeper")
+	if err := copyFile(tk.bin, lone.bin); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(lone.bin, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return lone
 }
