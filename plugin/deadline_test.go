@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/hashicorp/go-hclog"
+	"google.golang.org/grpc"
 
 	"github.com/tokenkeeper/tokenkeeper/plugin/keeper"
 	tokenkeeperv1 "github.com/tokenkeeper/tokenkeeper/proto/tokenkeeper/v1"
@@ -88,5 +89,28 @@ func TestGetTokenRunsBeforeCallerDeadline(t *testing.T) {
 				t.Errorf("service deadline %s before the caller's, want %s", got, tt.wantReserve)
 			}
 		})
+	}
+}
+
+// TestInProcessRelayKeepsTheReserve: the in-process client the agent's
+// exec socket answers through relays for a caller in another process,
+// so it keeps the gRPC server's reply reserve; InProcess does not.
+func TestInProcessRelayKeepsTheReserve(t *testing.T) {
+	for _, tt := range []struct {
+		name string
+		conn func(Service, hclog.Logger) grpc.ClientConnInterface
+		want time.Duration
+	}{{"InProcess", InProcess, 0}, {"InProcessRelay", InProcessRelay, 300 * time.Millisecond}} {
+		svc := &deadlineService{}
+		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+		err := tt.conn(svc, nil).Invoke(ctx, "", &tokenkeeperv1.GetTokenRequest{Profile: "p"}, &tokenkeeperv1.GetTokenResponse{})
+		cancel()
+		if err != nil {
+			t.Fatalf("%s: %v", tt.name, err)
+		}
+		want, _ := ctx.Deadline()
+		if got := want.Sub(svc.deadline); !svc.has || got < tt.want-50*time.Millisecond || got > tt.want {
+			t.Errorf("%s: service deadline %s before the caller's, want %s", tt.name, got, tt.want)
+		}
 	}
 }

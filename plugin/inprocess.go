@@ -26,6 +26,17 @@ func InProcess(svc Service, logger hclog.Logger) grpc.ClientConnInterface {
 	return &inProcess{srv: &server{svc: svc, logger: logger}}
 }
 
+// InProcessRelay is InProcess for calls relayed for a caller in another
+// process (the agent's exec socket, whose header carries the caller's
+// remaining time): as the gRPC server does, it answers a reply reserve
+// before the deadline (answerInTime), so the caller gets the answer
+// naming the cause, not its own timeout.
+func InProcessRelay(svc Service, logger hclog.Logger) grpc.ClientConnInterface {
+	c := InProcess(svc, logger).(*inProcess)
+	c.srv.reserve = true
+	return c
+}
+
 // inProcess dispatches unary calls straight to the server's methods.
 type inProcess struct{ srv *server }
 

@@ -15,6 +15,7 @@ import (
 
 	"github.com/tokenkeeper/tokenkeeper/host"
 	"github.com/tokenkeeper/tokenkeeper/host/exec"
+	"github.com/tokenkeeper/tokenkeeper/plugin"
 	"github.com/tokenkeeper/tokenkeeper/plugin/agent"
 	"github.com/tokenkeeper/tokenkeeper/plugin/agentconn"
 	"github.com/tokenkeeper/tokenkeeper/plugin/config"
@@ -114,7 +115,9 @@ func (a *app) runAgent(ctx context.Context, idle time.Duration, idleSet, detache
 	logger.Info("serving profiles", "config", abs, "profiles", strings.Join(cfg.Names(), ","), "detached", detached)
 	o := agentOptions(k, logger)
 	o.IdleTimeout, o.UnusedTimeout, o.Stale = idle, unused, stale
-	o.Exec = &host.ExecHandler{Client: keeperClient(k), Endpoint: endpoints(cfg)}
+	// The exec socket's callers are other processes: their deadline, as
+	// over gRPC, leaves a reserve for the answer to reach them.
+	o.Exec = &host.ExecHandler{Client: host.NewClient(plugin.InProcessRelay(k, nil), nil), Endpoint: endpoints(cfg)}
 	o.Shutdown = func(ctx context.Context) error { stopProxies(); return k.Close(ctx) }
 	return agent.Serve(ctx, sock, o)
 }

@@ -175,11 +175,9 @@ func TestPluginModeFirst(t *testing.T) {
 }
 
 // TestDelegatesWhatItDoesNotServe: the core gets the same argv and
-// environment, argv[0] kept; a --timeout the agent would not keep (the
-// exec protocol does not carry it) goes to the core too.
+// environment, argv[0] kept.
 func TestDelegatesWhatItDoesNotServe(t *testing.T) {
-	for _, args := range [][]string{{"tk", "status"}, {"tk", "get", "--help"}, {"tk", "__complete", "get", "--p"},
-		{"tk", "get", "-p", "sddc", "--timeout", "3s"}} {
+	for _, args := range [][]string{{"tk", "status"}, {"tk", "get", "--help"}, {"tk", "__complete", "get", "--p"}} {
 		f, e := newFront(t, true, map[string]string{"HOME": t.TempDir()})
 		f.Args = args
 		run(context.Background(), f)

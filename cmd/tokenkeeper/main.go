@@ -63,12 +63,10 @@ func run(ctx context.Context, f front) int {
 	}
 	c, ok := parse(f.Args[1:])
 	// A terminal on stderr: a person waits, and the core shows progress
-	// lines. A --timeout other than the agent's own bound for an exec
-	// call (agent.ExecCallTimeout): the exec protocol does not carry the
-	// caller's deadline yet, so the agent could not answer before it with
-	// the cause (upstream refusing, the cached token's remaining life), as
-	// it does over gRPC.
-	if !ok || f.StderrTerminal || c.timeout != defaultTimeout {
+	// lines. Any --timeout is the front's: agentconn.Call sends what is
+	// left of it, and the agent answers before it with the cause, as it
+	// does over gRPC.
+	if !ok || f.StderrTerminal {
 		return f.delegate(f.Args)
 	}
 	return f.serve(ctx, c)

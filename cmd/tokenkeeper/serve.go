@@ -142,7 +142,8 @@ type answer struct {
 // one); false when the core must take the call over: no configuration
 // can be named, the agent cannot be found without loading it
 // (agentconn.LocateFromNames not fresh), it could not be started (the
-// core tries again and says why), or it retired during the call.
+// core tries again and says why), it retired during the call, or it
+// refused the request (InvalidArgument).
 func (f front) ask(ctx context.Context, config, profile string, request []byte, start bool) (answer, bool) {
 	cfg := config
 	if cfg == "" {
@@ -180,6 +181,13 @@ func (f front) ask(ctx context.Context, config, profile string, request []byte, 
 		return ans, true // invalidate's answer: nothing to print
 	}
 	if err := json.Unmarshal(raw, &ans); err != nil || ans.Error == nil && ans.Kind != exec.KindToken {
+		return answer{}, false
+	}
+	if ans.Error != nil && ans.Error.Code == exec.CodeInvalidArgument {
+		// The front parsed the request itself, so a refusal is the
+		// framing's (an agent built before the protocol header reads the
+		// header as its request) or a rule of the keeper's: the core asks
+		// over gRPC, which every agent speaks, and says which.
 		return answer{}, false
 	}
 	return ans, true

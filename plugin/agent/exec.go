@@ -12,6 +12,6 @@ type ExecHandler interface {
 	Answer(ctx context.Context, line []byte) (answer []byte, served bool)
 }
 
-// ExecCallTimeout bounds one exec-protocol call in the agent: the
-// documents carry no deadline, and this is the CLI's default --timeout.
+// ExecCallTimeout bounds an exec-protocol call whose header carries no
+// timeout (a caller without a deadline): the CLI's default --timeout.
 const ExecCallTimeout = 2 * time.Minute

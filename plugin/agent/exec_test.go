@@ -106,16 +106,23 @@ func rawCallClosing(t *testing.T, socket string, data []byte, halfClose bool) st
 	return string(b)
 }
 
+// hdr is the header line of a call without a deadline.
+const hdr = `{"protocol":1}` + "\n"
+
 func TestExecFraming(t *testing.T) {
 	x := &echoExec{release: make(chan struct{})}
 	p, _ := execAgent(t, x, Options{ExecReadTimeout: 200 * time.Millisecond})
 	tests := []struct {
 		name, send, want string
 	}{
-		{"one line", "hello\n", `{"kind":"Echo","line":"hello"}` + "\n"},
-		{"half-closed without newline", "hello", `{"kind":"Echo","line":"hello"}` + "\n"},
-		{"oversized line", strings.Repeat("x", 70<<10) + "\n", `"request is larger than 65536 bytes"`},
-		{"partial line times out", "{\"apiVer", "no complete request line within 200ms"},
+		{"one line", hdr + "hello\n", `{"kind":"Echo","line":"hello"}` + "\n"},
+		{"half-closed without newline", hdr + "hello", `{"kind":"Echo","line":"hello"}` + "\n"},
+		{"oversized line", hdr + strings.Repeat("x", 70<<10) + "\n", `"request is larger than 65536 bytes"`},
+		{"partial line times out", hdr + "{\"apiVer", "no complete request line within 200ms"},
+		{"no header", `{"apiVersion":"tokenkeeper/v1","kind":"TokenRequest","profile":"p"}` + "\n" + "hello\n",
+			`exec socket: not an exec protocol header: send {\"protocol\":1} first`},
+		{"another version", `{"protocol":2}` + "\n" + "hello\n", "protocol 2, this agent speaks 1"},
+		{"bad timeout", `{"protocol":1,"timeout":"-3s"}` + "\n" + "hello\n", "the timeout must be a positive duration"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -130,6 +137,47 @@ func TestExecFraming(t *testing.T) {
 				}
 			}
 		})
+	}
+	if n := x.calls.Load(); n != 2 {
+		t.Errorf("%d calls reached the handler, want 2: a call without a valid header reaches none", n)
+	}
+}
+
+// deadlineExec answers every call with the time left on its context.
+type deadlineExec struct{}
+
+func (deadlineExec) Answer(ctx context.Context, _ []byte) ([]byte, bool) {
+	d, ok := ctx.Deadline()
+	b, _ := json.Marshal(map[string]any{"kind": "Left", "ms": time.Until(d).Milliseconds(), "ok": ok})
+	return append(b, '\n'), true
+}
+
+// TestExecCallerDeadline: the agent bounds a call by what is left of the
+// caller's deadline (agentconn.Call sends it in the header), as gRPC
+// does with grpc-timeout, so the keeper can answer before the caller
+// gives up; a caller without a deadline gets ExecCallTimeout.
+func TestExecCallerDeadline(t *testing.T) {
+	p, _ := execAgent(t, deadlineExec{}, Options{})
+	for _, tt := range []struct {
+		name     string
+		ctx      context.Context
+		min, max time.Duration
+	}{
+		{"3s", timeout(t, 3*time.Second), 2 * time.Second, 3 * time.Second},
+		{"no deadline", context.Background(), ExecCallTimeout - 10*time.Second, ExecCallTimeout},
+		{"10m", timeout(t, 10*time.Minute), 9 * time.Minute, 10 * time.Minute},
+	} {
+		ans, err := agentconn.Call(tt.ctx, p.Exec, []byte("x"))
+		var got struct {
+			MS int64
+			OK bool
+		}
+		if err != nil || json.Unmarshal(ans, &got) != nil {
+			t.Fatalf("%s: %q, %v", tt.name, ans, err)
+		}
+		if left := time.Duration(got.MS) * time.Millisecond; !got.OK || left < tt.min || left > tt.max {
+			t.Errorf("%s: the call in the agent had %s left (deadline %v), want %s to %s", tt.name, left, got.OK, tt.min, tt.max)
+		}
 	}
 }
 

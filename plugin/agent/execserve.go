@@ -12,6 +12,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/tokenkeeper/tokenkeeper/host/exec"
+	"github.com/tokenkeeper/tokenkeeper/plugin/agentconn"
 	"github.com/tokenkeeper/tokenkeeper/plugin/paths"
 )
 
@@ -58,21 +59,33 @@ func serveExec(s *Socket, x ExecHandler, readTimeout time.Duration, g *gate, log
 	return ln.close, nil
 }
 
-// serveConn answers the one call of connection c.
+// serveConn answers the one call of connection c: its header line
+// (agentconn.Header), then its request line. The call is bounded by the
+// caller's remaining time, as a gRPC call is by its grpc-timeout, so the
+// keeper answers before the caller gives up and names the cause; a
+// header without one gets ExecCallTimeout.
 func serveConn(x ExecHandler, c conn, readTimeout time.Duration, g *gate) {
 	_ = c.SetReadDeadline(time.Now().Add(readTimeout))
-	line, err := readLine(c)
+	head, line, err := readCall(c)
 	if err != nil {
 		if doc := framingError(err, readTimeout); doc != nil {
 			writeAnswer(c, doc)
 		}
 		return
 	}
+	timeout, err := agentconn.ParseHeader(head)
+	if err != nil {
+		writeAnswer(c, exec.MarshalError(exec.Errorf(exec.CodeInvalidArgument, "exec socket: %v", err)))
+		return
+	}
+	if timeout == 0 {
+		timeout = ExecCallTimeout
+	}
 	if !g.enter() {
 		writeAnswer(c, exec.MarshalError(exec.Errorf(exec.CodeUnavailable, exitingMessage)))
 		return
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), ExecCallTimeout)
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	doc, served := x.Answer(ctx, line)
 	cancel()
 	g.leave(served)
@@ -84,38 +97,43 @@ func writeAnswer(c conn, doc []byte) {
 	_, _ = c.Write(doc) // a client that went away has no use for it
 }
 
-// readLine reads one request line (without its newline) from r: up to
-// the first newline, or EOF after some data (a client that half-closes
-// instead), at most exec.MaxRequest bytes.
-func readLine(r io.Reader) ([]byte, error) {
+// maxHeader bounds the header line: {"protocol":1,"timeout":"…"}.
+const maxHeader = 256
+
+// readCall reads a call's header line and request line (each without
+// its newline) from r: the request ends at its newline, or at EOF after
+// some data (a client that half-closes instead), at most exec.MaxRequest
+// bytes.
+func readCall(r io.Reader) (head, request []byte, err error) {
 	buf := make([]byte, 0, 512)
 	for {
 		if len(buf) == cap(buf) {
-			if len(buf) > exec.MaxRequest {
-				return nil, errLineTooLong
+			if len(buf) > maxHeader+exec.MaxRequest {
+				return nil, nil, errLineTooLong
 			}
 			buf = append(buf, make([]byte, len(buf))...)[:len(buf)]
 		}
 		n, err := r.Read(buf[len(buf):cap(buf)])
-		if i := bytes.IndexByte(buf[len(buf):len(buf)+n], '\n'); i >= 0 {
-			buf = buf[:len(buf)+i]
+		buf = buf[:len(buf)+n]
+		if bytes.Count(buf, []byte{'\n'}) >= 2 {
 			break
 		}
-		buf = buf[:len(buf)+n]
 		if errors.Is(err, io.EOF) && len(buf) > 0 {
 			break
 		}
 		if errors.Is(err, io.EOF) {
-			return nil, errNoRequest
+			return nil, nil, errNoRequest
 		}
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 	}
-	if len(buf) > exec.MaxRequest {
-		return nil, errLineTooLong
+	head, request, _ = bytes.Cut(buf, []byte{'\n'})
+	request, _, _ = bytes.Cut(request, []byte{'\n'})
+	if len(request) > exec.MaxRequest {
+		return nil, nil, errLineTooLong
 	}
-	return buf, nil
+	return head, request, nil
 }
 
 // framingError is the Error document for a request line that could not

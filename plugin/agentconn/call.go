@@ -41,8 +41,10 @@ var ErrBadAnswer = errors.New("malformed answer from the agent")
 // byte for byte, ending in a newline. An answer that is an Error document
 // is not an error of Call: the caller prints it as it is.
 //
-// The wire is one line each way (a request holding newlines is compacted
-// first) on a fresh connection, whose peer must run as this uid
+// The wire is a fresh connection: the header line (Header: the protocol
+// version and what is left of ctx's deadline, which bounds the call in
+// the agent), then the request as one line (compacted first), and one
+// answer line back. Its peer must run as this uid
 // (SO_PEERCRED), as Dial checks on the gRPC socket. Call speaks raw
 // blocking syscalls, so a short-lived client never starts Go's network
 // poller; ctx's end (deadline or cancel) interrupts it and is its error.
@@ -57,7 +59,7 @@ func Call(ctx context.Context, socket string, request []byte) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	answer, err := exchange(ctx, fd, line(request))
+	answer, err := exchange(ctx, fd, append(Header(ctx), line(request)...))
 	if err != nil {
 		return nil, err
 	}

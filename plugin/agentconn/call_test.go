@@ -14,8 +14,9 @@ import (
 	"time"
 )
 
-// lineServer answers each connection on a fresh socket with answer(line).
-func lineServer(t *testing.T, answer func(line string) string) string {
+// lineServer answers each connection on a fresh socket with
+// answer(head, line): its header and request lines.
+func lineServer(t *testing.T, answer func(head, line string) string) string {
 	t.Helper()
 	sock := filepath.Join(shortRoot(t).Path(), "x.exec")
 	l, err := net.Listen("unix", sock)
@@ -31,11 +32,16 @@ func lineServer(t *testing.T, answer func(line string) string) string {
 			}
 			go func() {
 				defer c.Close()
-				line, err := bufio.NewReader(c).ReadString('\n')
+				r := bufio.NewReader(c)
+				head, err := r.ReadString('\n')
 				if err != nil {
 					return
 				}
-				_, _ = c.Write([]byte(answer(line)))
+				line, err := r.ReadString('\n')
+				if err != nil {
+					return
+				}
+				_, _ = c.Write([]byte(answer(head, line)))
 			}()
 		}
 	}()
@@ -43,14 +49,35 @@ func lineServer(t *testing.T, answer func(line string) string) string {
 }
 
 func TestCall(t *testing.T) {
-	got := make(chan string, 1)
-	sock := lineServer(t, func(line string) string { got <- line; return "{\"kind\":\"Token\"}\n" })
+	got := make(chan [2]string, 1)
+	sock := lineServer(t, func(head, line string) string { got <- [2]string{head, line}; return "{\"kind\":\"Token\"}\n" })
 	ans, err := Call(context.Background(), sock, []byte("{\n  \"kind\": \"TokenRequest\"\n}\n"))
 	if err != nil || string(ans) != "{\"kind\":\"Token\"}\n" {
 		t.Fatalf("Call = %q, %v", ans, err)
 	}
-	if line := <-got; line != "{\"kind\":\"TokenRequest\"}\n" {
-		t.Fatalf("the agent got %q: want the request compacted to one line", line)
+	sent := <-got
+	if sent[0] != `{"protocol":1}`+"\n" {
+		t.Errorf("header %q, want protocol 1 and no timeout: ctx has no deadline", sent[0])
+	}
+	if sent[1] != "{\"kind\":\"TokenRequest\"}\n" {
+		t.Fatalf("the agent got %q: want the request compacted to one line", sent[1])
+	}
+}
+
+// TestCallSendsDeadline: the header carries what is left of ctx's
+// deadline, which the agent's ParseHeader reads back.
+func TestCallSendsDeadline(t *testing.T) {
+	got := make(chan string, 1)
+	sock := lineServer(t, func(head, _ string) string { got <- head; return "{}\n" })
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	defer cancel()
+	if _, err := Call(ctx, sock, []byte("{}")); err != nil {
+		t.Fatal(err)
+	}
+	head := <-got
+	d, err := ParseHeader([]byte(strings.TrimSuffix(head, "\n")))
+	if err != nil || d <= 2*time.Second || d > 3*time.Second {
+		t.Fatalf("header %q: timeout %s, %v; want what is left of 3s", head, d, err)
 	}
 }
 
@@ -58,16 +85,16 @@ func TestCallErrors(t *testing.T) {
 	if _, err := Call(context.Background(), filepath.Join(shortRoot(t).Path(), "none.exec"), []byte("{}")); !errors.Is(err, ErrNoAgent) {
 		t.Errorf("no agent: %v, want ErrNoAgent", err)
 	}
-	bad := lineServer(t, func(string) string { return "{}\n{}\n" })
+	bad := lineServer(t, func(string, string) string { return "{}\n{}\n" })
 	if _, err := Call(context.Background(), bad, []byte("{}")); !errors.Is(err, ErrBadAnswer) {
 		t.Errorf("two lines: %v, want ErrBadAnswer", err)
 	}
-	mute := lineServer(t, func(string) string { return "" })
+	mute := lineServer(t, func(string, string) string { return "" })
 	if _, err := Call(context.Background(), mute, []byte("{}")); !errors.Is(err, ErrBadAnswer) {
 		t.Errorf("closed unanswered: %v, want ErrBadAnswer", err)
 	}
 	// An agent that still answers gave its own verdict: not ErrAgentLeft.
-	down := lineServer(t, func(string) string {
+	down := lineServer(t, func(string, string) string {
 		return `{"apiVersion":"tokenkeeper/v1","kind":"Error","error":{"code":"Unavailable","message":"upstream down","retryable":true}}` + "\n"
 	})
 	if ans, err := Call(context.Background(), down, []byte("{}")); err != nil || !strings.Contains(string(ans), "upstream down") {

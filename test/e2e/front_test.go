@@ -19,14 +19,7 @@ func TestFrontServesTheHotPath(t *testing.T) {
 	s := startSim(t, "vcf", "--user", e2eUser+"="+e2ePassword+":ADMIN")
 	tk := newTK(t, vcfConfig(s, e2eUser, "{env: TK_E2E_PW}"), pwEnv)
 	warm := tk.get(t, "sddc") // the core starts the agent
-	lone := *tk
-	lone.bin = filepath.Join(t.TempDir(), "tokenkeeper")
-	if err := copyFile(tk.bin, lone.bin); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Chmod(lone.bin, 0o755); err != nil {
-		t.Fatal(err)
-	}
+	lone := alone(t, tk)
 
 	if got := lone.get(t, "sddc"); got.Fingerprint != warm.Fingerprint || got.URL != s.URL || got.CAFile == "" {
 		t.Fatalf("front alone: %+v, want the agent's token %s with url and caFile", got, warm.Fingerprint)
@@ -135,4 +128,47 @@ func TestFrontStartsTheAgent(t *testing.T) {
 	if pids := tk.agentPIDs(t); len(pids) != 1 {
 		t.Fatalf("agents %v, want one", pids)
 	}
+}
+
+// TestFrontKeepsTheCallersTimeout: a short --timeout against an upstream
+// that refuses connections is served by the front alone (no core beside
+// it): the exec protocol carries the deadline, so the agent answers
+// before it with the cause, and the front prints what the core prints —
+// the exit code and the Error document, byte for byte.
+func TestFrontKeepsTheCallersTimeout(t *testing.T) {
+	t.Parallel()
+	addr := closedPort(t)
+	tk := newTK(t, downConfig(addr), "TK_E2E_PW="+e2ePassword)
+	coreTK := *tk
+	coreTK.bin = filepath.Join(filepath.Dir(tk.bin), "tokenkeeper-core")
+	lone := alone(t, tk)
+	args := []string{"get", "--profile", "down", "--timeout", "2s"}
+	if r := coreTK.run(t, nil, args...); r.code != 5 { // starts the agent
+		t.Fatalf("core: exit %d %q, want 5 (unavailable)", r.code, r.stderr)
+	}
+	for _, extra := range [][]string{nil, {"-o", "token"}} {
+		a := lone.run(t, nil, append(args, extra...)...)
+		b := coreTK.run(t, nil, append(args, extra...)...)
+		if a.code != 5 || a != b {
+			t.Errorf("%q: front alone exit %d %q %q; core exit %d %q %q", extra, a.code, a.stdout, a.stderr, b.code, b.stdout, b.stderr)
+		}
+		if !strings.Contains(a.stderr, "connection refused") || !strings.Contains(a.stderr, addr) {
+			t.Errorf("front alone: %q does not name the cause", a.stderr)
+		}
+	}
+}
+
+// alone is tk with a copy of its front that has no core beside it: a
+// call it hands to the core fails, naming the core's path.
+func alone(t *testing.T, tk *tkEnv) tkEnv {
+	t.Helper()
+	lone := *tk
+	lone.bin = filepath.Join(t.TempDir(), "tokenkeeper")
+	if err := copyFile(tk.bin, lone.bin); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(lone.bin, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return lone
 }

@@ -26,13 +26,7 @@ func TestPluginTimeoutNamesCause(t *testing.T) {
 	t.Parallel()
 	tokenkeeper, _ := binaries(t)
 	addr := closedPort(t)
-	tk := newTK(t, fmt.Sprintf(`profiles:
-  down:
-    provider: vcf
-    url: https://%s
-    username: admin@local
-    password: {env: TK_E2E_PW}
-`, addr), "TK_E2E_PW="+e2ePassword)
+	tk := newTK(t, downConfig(addr), "TK_E2E_PW="+e2ePassword)
 	wantMsg := []string{`profile "down"`, "connection refused", addr}
 	for _, run := range []string{"cold agent", "running agent"} {
 		t.Run(run, func(t *testing.T) {
@@ -91,4 +85,16 @@ func closedPort(t *testing.T) string {
 		t.Fatal(err)
 	}
 	return addr
+}
+
+// downConfig is a profiles file with one profile, "down", whose upstream
+// is addr (closedPort: it refuses connections).
+func downConfig(addr string) string {
+	return fmt.Sprintf(`profiles:
+  down:
+    provider: vcf
+    url: https://%s
+    username: admin@local
+    password: {env: TK_E2E_PW}
+`, addr)
 }

@@ -1,0 +1,63 @@
+package agentconn
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// Protocol is the version of the exec protocol Call speaks and the
+// agent answers: the first line of a call is its header, {"protocol":1}
+// and the caller's remaining time, before the request document.
+const Protocol = 1
+
+// header is the first line of an exec-protocol call. Timeout is what is
+// left of the caller's deadline when it sends (relative, so the clocks of
+// caller and agent do not matter, as gRPC's grpc-timeout); the agent
+// bounds the call by it and answers before it, with the cause, as it
+// answers a gRPC caller. Without one the agent's own bound applies.
+type header struct {
+	Protocol int    `json:"protocol"`
+	Timeout  string `json:"timeout,omitempty"`
+}
+
+// ErrHeader: the first line of a call is not the header of Protocol.
+var ErrHeader = errors.New("not an exec protocol header")
+
+// Header is the header line (ending in a newline) of a call made under
+// ctx: its deadline, if any, becomes the timeout, truncated to the
+// millisecond and at least one.
+func Header(ctx context.Context) []byte {
+	h := header{Protocol: Protocol}
+	if d, ok := ctx.Deadline(); ok {
+		h.Timeout = max(time.Until(d).Truncate(time.Millisecond), time.Millisecond).String()
+	}
+	b, _ := json.Marshal(h) // an int and a string: cannot fail
+	return append(b, '\n')
+}
+
+// ParseHeader reads a header line (without its newline): the caller's
+// timeout, 0 when it sent none. Anything but a header of Protocol, with
+// no other field and a positive timeout, is ErrHeader.
+func ParseHeader(line []byte) (time.Duration, error) {
+	var h header
+	d := json.NewDecoder(bytes.NewReader(line))
+	d.DisallowUnknownFields()
+	if err := d.Decode(&h); err != nil || d.More() {
+		return 0, fmt.Errorf("%w: send {\"protocol\":%d} first", ErrHeader, Protocol)
+	}
+	if h.Protocol != Protocol {
+		return 0, fmt.Errorf("%w: protocol %d, this agent speaks %d", ErrHeader, h.Protocol, Protocol)
+	}
+	if h.Timeout == "" {
+		return 0, nil
+	}
+	t, err := time.ParseDuration(h.Timeout)
+	if err != nil || t <= 0 {
+		return 0, fmt.Errorf("%w: the timeout must be a positive duration like \"3s\"", ErrHeader)
+	}
+	return t, nil
+}
