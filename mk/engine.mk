@@ -7,7 +7,9 @@
 #                      catalog (Vault 1.14.1's test cluster, three HA nodes;
 #                      module host/vault/e2e) and mounted, against
 #                      tokenkeeper-sim vcf and vcd: fleet load, fleet lockout,
-#                      failover, least privilege; figures in bin/engine-e2e-figures.txt
+#                      failover, least privilege, the Ansible lookup (real
+#                      ansible-playbook) against a profile of provider vault;
+#                      figures in bin/engine-e2e-figures.txt
 #
 # The e2e module links the whole Vault core: its first build on a machine
 # takes minutes on two cores (Go's build cache keeps it, keyed by go.sum,
@@ -28,10 +30,12 @@ test-engine:
 	cd $(ENGINE_DIR) && $(GO) vet ./... && $(GO) test $(GOFLAGS_TEST) -count=1 -timeout 5m ./...
 
 ## e2e-engine: the engine as a real Vault plugin in a three-node Vault cluster against tokenkeeper-sim
-e2e-engine: build engine test-engine
+e2e-engine: build engine test-engine ansible-core
 	rm -f $(ENGINE_FIGURES)
 	cd $(ENGINE_DIR)/e2e && $(GO) vet ./... && \
 		TOKENKEEPER_BIN=$(abspath $(BIN)) TOKENKEEPER_VAULT_ENGINE=$(abspath $(ENGINE_BIN)) \
+		TOKENKEEPER_ANSIBLE_PLAYBOOK=$$(command -v ansible-playbook) \
+		TOKENKEEPER_ANSIBLE_COLLECTION=$(abspath $(ANSIBLE_DIR)) \
 		TOKENKEEPER_E2E_FIGURES=$(abspath $(ENGINE_FIGURES)) \
 		timeout 1800 $(GO) test -count=1 -timeout 25m ./...; \
 		status=$$?; cat $(abspath $(ENGINE_FIGURES)) 2>/dev/null; exit $$status
