@@ -1,6 +1,6 @@
 # golangci-lint (v2, configuration in .golangci.yml) over both Go modules.
 #
-#   make lint-go   golangci-lint run in the main module, host/packer and host/vault;
+#   make lint-go   golangci-lint run in the main module, host/packer, host/vault and host/vault/e2e;
 #                  part of `make lint`, hence of `make test`
 #
 # The version is pinned as a Go tool in a module of its own (tools/lint), so its
@@ -28,8 +28,9 @@ $(GOLANGCI_LINT):
 	cd tools/lint && timeout 2400 $(GO) build -trimpath -o $@.tmp.$$$$ github.com/golangci/golangci-lint/v2/cmd/golangci-lint && \
 		mv $@.tmp.$$$$ $@
 
-## lint-go: golangci-lint run (.golangci.yml) in the main module, host/packer and host/vault
+## lint-go: golangci-lint run (.golangci.yml) in the main module, host/packer, host/vault and host/vault/e2e
 lint-go: $(GOLANGCI_LINT)
 	timeout 900 $(GOLANGCI_LINT) run --config .golangci.yml ./...
 	cd host/packer && timeout 900 $(GOLANGCI_LINT) run --config ../../.golangci.yml ./...
 	cd host/vault && timeout 900 $(GOLANGCI_LINT) run --config ../../.golangci.yml ./...
+	cd host/vault/e2e && timeout 900 $(GOLANGCI_LINT) run --config ../../../.golangci.yml ./...
