@@ -1,10 +1,9 @@
 package main
 
 import (
-	"os/exec"
-	"strings"
 	"testing"
 
+	"github.com/tokenkeeper/tokenkeeper/internal/testutil"
 	"github.com/tokenkeeper/tokenkeeper/plugin/wire"
 )
 
@@ -23,51 +22,21 @@ var leanForbidden = []string{
 
 // TestFrontStaysLean: the front binary links none of leanForbidden.
 func TestFrontStaysLean(t *testing.T) {
-	if testing.Short() {
-		t.Skip("runs go list")
-	}
-	out, err := exec.Command("go", "list", "-deps", ".").Output()
-	if err != nil {
-		t.Fatalf("go list -deps: %v", err)
-	}
-	deps := strings.Fields(string(out))
-	for _, p := range leanProblems(deps) {
-		t.Error(p)
-	}
-	if len(deps) < 10 {
-		t.Fatalf("go list returned %d packages: the check proves nothing", len(deps))
+	for _, d := range testutil.Linked(testutil.Deps(t, 10, "."), leanForbidden) {
+		t.Errorf("the front links %s", d)
 	}
 }
 
 // TestLeanCheckCatchesCore: the same check over the core's dependencies
 // names each forbidden family, so it can fail.
 func TestLeanCheckCatchesCore(t *testing.T) {
-	if testing.Short() {
-		t.Skip("runs go list")
-	}
-	out, err := exec.Command("go", "list", "-deps", "../tokenkeeper-core").Output()
-	if err != nil {
-		t.Fatalf("go list -deps: %v", err)
-	}
-	problems := strings.Join(leanProblems(strings.Fields(string(out))), "\n")
+	linked := testutil.Linked(testutil.Deps(t, 10, "../tokenkeeper-core"), leanForbidden)
 	for _, want := range []string{"google.golang.org/grpc", "google.golang.org/protobuf", "github.com/hashicorp/go-plugin",
 		"go.yaml.in/yaml", "github.com/spf13/cobra"} {
-		if !strings.Contains(problems, "links "+want) {
+		if len(testutil.Linked(linked, []string{want})) == 0 {
 			t.Errorf("the check misses %s in the core", want)
 		}
 	}
-}
-
-func leanProblems(deps []string) []string {
-	var problems []string
-	for _, d := range deps {
-		for _, f := range leanForbidden {
-			if d == f || strings.HasPrefix(d, f+"/") {
-				problems = append(problems, "the front links "+d)
-			}
-		}
-	}
-	return problems
 }
 
 // TestPluginCookieKey: the front recognises plugin mode by the variable

@@ -1,6 +1,6 @@
 // Package testutil holds small helpers shared by the tests of several
-// packages. It imports only the standard library's bytes and sync, so any
-// test may use it without pulling in more.
+// packages. It imports only the standard library, so any test may use it
+// without pulling in more.
 package testutil
 
 import (
