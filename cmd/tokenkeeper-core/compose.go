@@ -135,7 +135,7 @@ func buildProvider(p *config.Profile, conns *vaultClients, recoveryDir string, l
 		if err != nil {
 			return nil, err
 		}
-		return engine.New(engine.Config{Profile: p.Name, Client: c, Mount: p.Mount, Name: p.EngineProfile, Logger: logger})
+		return engine.New(engine.Config{Client: c, Mount: p.Mount, Name: p.EngineProfile, Logger: logger})
 	}
 	hc, err := provider.NewHTTPClient(provider.HTTPOptions{
 		CAFile: p.CAFile, InsecureSkipVerify: p.InsecureSkipVerify, Timeout: p.Timeout, Logger: logger,

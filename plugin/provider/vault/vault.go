@@ -33,9 +33,6 @@ import (
 
 // Config describes one profile of provider vault.
 type Config struct {
-	// Profile is the local profile's name. Unused: the keeper names the
-	// profile in its errors; it goes once the composition stops setting it.
-	Profile string
 	// Client is the Vault connection (shared by the profiles and
 	// references that use the same Vault, address and auth).
 	Client *vaultconn.Client

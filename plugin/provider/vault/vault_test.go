@@ -86,7 +86,7 @@ func newTestProvider(t *testing.T, e *engineStub) *Provider {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p, err := New(Config{Profile: "fleet", Client: c, Mount: "tokenkeeper", Name: "sddc"})
+	p, err := New(Config{Client: c, Mount: "tokenkeeper", Name: "sddc"})
 	if err != nil {
 		t.Fatal(err)
 	}
