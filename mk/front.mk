@@ -13,6 +13,9 @@
 #                        cold get (no agent) / the full binary's cold get    <= 1
 #                          (`tokenkeeper-core get`; the same binary while
 #                          bin/ has no tokenkeeper-core, as the output says)
+#                      beside them a reference without a target: the floor,
+#                      static Go hello-world / git credential-cache get, both
+#                      under `sh -c` (no Go helper's warm get can come lower);
 #                      and, as `make bench-plugin` and `make bench-exec` take
 #                      them, plugin-mode GetToken / an empty gRPC round trip
 #                      (<= 1.3) and the agent's RSS idle with 10 profiles

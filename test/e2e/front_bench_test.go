@@ -57,6 +57,21 @@ func BenchmarkFrontWarmGitCache(b *testing.B) {
 	figure(b, "warm get / git credential-cache get, both under sh -c", r.ratio, "×", 1.2)
 }
 
+// BenchmarkFrontFloorGitCache: the static Go hello-world vs `git
+// credential-cache get`, both under `sh -c`: not a target but the floor
+// the git-cache figure stands on. A Go program's start (its runtime, its
+// threads) is what any Go helper pays before its first line of main, so
+// warm get / git-cache can come no lower than this figure plus the round
+// trip to the agent; printed beside the targets so the two are read
+// together.
+func BenchmarkFrontFloorGitCache(b *testing.B) {
+	tk, _ := warmGet(b)
+	hello := command{name: "hello", path: buildHello(b), env: tk.env}
+	git := gitCredentialCache(b, tk.env)
+	r := compare(b, timedSide(b, "hello", hello.underSh(b)), timedSide(b, "git-cache", git.underSh(b)))
+	figureWithout(b, "floor: static Go hello-world / git-cache, both under sh -c", r.ratio, "×", 1.2, "reference")
+}
+
 // BenchmarkFrontWarmKubelogin: warm `tokenkeeper get` vs kubelogin
 // v1.34.0's `get-token` answering from its token cache, the Go exec
 // credential plugin of Kubernetes. Target ≤ 0.6.
