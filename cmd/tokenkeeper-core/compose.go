@@ -50,8 +50,8 @@ func buildKeeper(cfg *config.Config, logger hclog.Logger, env cliEnv, tune ...fu
 			return nil, fmt.Errorf("could not set up profile %q: %w", name, err)
 		}
 		url := p.URL
-		if e, ok := impl.(*engine.Provider); ok {
-			url = e.URL() // the url may be the vault block's
+		if u, ok := impl.(interface{ URL() string }); ok {
+			url = u.URL() // provider vault: the url may be the vault block's
 		}
 		specs = append(specs, keeper.ProfileSpec{
 			Name: name, Provider: p.Provider, URL: url, Account: accountOf(p, impl),

@@ -91,6 +91,34 @@ func TestPluginConfigPath(t *testing.T) {
 	}
 }
 
+// TestBuildKeeperVaultURL: the status of a provider vault profile
+// names where its tokens come from, the vault block's address and the
+// engine's token path, though the profile has no url of its own.
+func TestBuildKeeperVaultURL(t *testing.T) {
+	cfg, err := config.Parse([]byte(`vault:
+  address: https://vault.example:8200
+  token: {env: VAULT_TOKEN}
+profiles:
+  sddc:
+    provider: vault
+    mount: tokenkeeper
+    name: sddc
+`), "config.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	xdg := t.TempDir()
+	env := cliEnv{Getenv: func(k string) string { return map[string]string{"XDG_RUNTIME_DIR": xdg}[k] }}
+	k, err := buildKeeper(cfg, nil, env)
+	if err != nil {
+		t.Fatalf("buildKeeper: %v", err)
+	}
+	defer k.Close(context.Background())
+	if st := k.Status(); len(st) != 1 || st[0].URL != "https://vault.example:8200/v1/tokenkeeper/token/sddc" {
+		t.Fatalf("status %+v, want the engine's token URL", st)
+	}
+}
+
 func TestBuildKeeper(t *testing.T) {
 	cfg, err := config.Parse([]byte(`profiles:
   sddc:

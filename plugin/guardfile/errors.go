@@ -31,12 +31,12 @@ func (s *Store) fail(op, name string, err error) error {
 		return err
 	}
 	path := s.fs.Path(name)
-	return &Error{Op: op, Path: path, Err: err, Fix: fixFor(path, err)}
+	return &Error{Op: op, Path: path, Err: err, Fix: s.fixFor(path, err)}
 }
 
 // fixFor says what to do about err on path.
-func fixFor(path string, err error) string {
-	const reset = "`tokenkeeper guard reset --all` then starts the lockout records afresh"
+func (s *Store) fixFor(path string, err error) string {
+	reset := s.remedy.Reset
 	fi, statErr := os.Lstat(path)
 	switch {
 	case errors.Is(err, syscall.EISDIR) || statErr == nil && fi.IsDir():
@@ -50,5 +50,5 @@ func fixFor(path string, err error) string {
 	case errors.Is(err, errCorrupt), errors.Is(err, syscall.EINVAL):
 		return reset
 	}
-	return "check that its directory is a private directory you can write (XDG_RUNTIME_DIR), then retry; " + reset
+	return s.remedy.Check + ", then retry; " + reset
 }

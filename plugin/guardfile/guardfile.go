@@ -62,13 +62,43 @@ const (
 // Store is a keeper.GuardStore in files of one private directory. It is
 // safe for concurrent use by goroutines and processes.
 type Store struct {
-	fs FS
+	fs     FS
+	remedy Remedy
 }
 
 var _ keeper.GuardStore = (*Store)(nil)
 
-// NewFS returns the store over fsys.
-func NewFS(fsys FS) *Store { return &Store{fs: fsys} }
+// Remedy is what the store's messages tell a user to do about its files
+// where the local commands cannot reach them (the Vault engine keeps them
+// in its mount's storage).
+type Remedy struct {
+	// Reset starts the lockout records afresh: the way out of a corrupt
+	// file.
+	Reset string
+	// Check is what to check before a retry when the FS itself fails.
+	Check string
+}
+
+// localRemedy is the Remedy of a store in the runtime directory.
+var localRemedy = Remedy{
+	Reset: "`tokenkeeper guard reset --all` then starts the lockout records afresh",
+	Check: "check that its directory is a private directory you can write (XDG_RUNTIME_DIR)",
+}
+
+// NewFS returns the store over fsys, in the runtime directory.
+func NewFS(fsys FS) *Store { return &Store{fs: fsys, remedy: localRemedy} }
+
+// NewFSRemedy returns the store over fsys whose messages name r; an empty
+// field of r is the runtime directory's.
+func NewFSRemedy(fsys FS, r Remedy) *Store {
+	if r.Reset == "" {
+		r.Reset = localRemedy.Reset
+	}
+	if r.Check == "" {
+		r.Check = localRemedy.Check
+	}
+	return &Store{fs: fsys, remedy: r}
+}
 
 // NewIn returns the store in the open runtime directory d
 // (paths.OpenRuntimeDir), which must stay open while the store is used.

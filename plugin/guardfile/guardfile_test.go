@@ -467,3 +467,35 @@ func TestFailedCredentialsKept(t *testing.T) {
 		t.Fatalf("after a success: %+v, want the failed credentials forgotten", r)
 	}
 }
+
+// A store whose files the local commands cannot reach (the Vault
+// engine's storage) names its own way out of a corrupt file, not
+// `tokenkeeper guard reset --all`; a local store still names that.
+func TestRemedyOfCorruptFile(t *testing.T) {
+	const engineReset = "delete the engine's entry guard/guard.json"
+	tests := []struct {
+		name    string
+		store   func(dir string) *Store
+		want    string
+		wantNot string
+	}{
+		{"local", New, "tokenkeeper guard reset --all", engineReset},
+		{"engine", func(dir string) *Store { return NewFSRemedy(DirFS(dir), Remedy{Reset: engineReset}) }, engineReset, "guard reset"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := t.TempDir()
+			if err := writeState("not json")(dir); err != nil {
+				t.Fatal(err)
+			}
+			err := tt.store(dir).Update(context.Background(), user("alice"), cred("alice", "x"), func(r keeper.GuardRecord) keeper.GuardRecord { return r })
+			var ge *Error
+			if !errors.As(err, &ge) {
+				t.Fatalf("Update: %v, want an Error", err)
+			}
+			if !strings.Contains(ge.Fix, tt.want) || strings.Contains(ge.Fix, tt.wantNot) {
+				t.Fatalf("fix %q: want %q and not %q", ge.Fix, tt.want, tt.wantNot)
+			}
+		})
+	}
+}

@@ -250,7 +250,7 @@ func (p *profile) admitLogin(ctx context.Context, a provider.Account, cred secre
 // refused is the GuardError for a refusal, remembered for the status.
 func (p *profile) refused(a provider.Account, r GuardRecord, ref refusal) error {
 	ge := &GuardError{Profile: p.spec.Name, Account: a.String(), RetryAt: ref.retryAt, Ceiling: ref.ceiling,
-		Cause: &recordedOutcome{class: r.Outcome, rejected: r.Rejected}}
+		Cause: &recordedOutcome{class: r.Outcome, rejected: r.Rejected}, Remedy: p.settings.remedy(p.spec.Name)}
 	p.mu.Lock()
 	p.health.guardRetryAt = ref.retryAt
 	p.mu.Unlock()

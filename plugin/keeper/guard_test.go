@@ -291,3 +291,42 @@ func TestAccountFor(t *testing.T) {
 		t.Fatal("a user account was named by the credential")
 	}
 }
+
+// A refusal names the remedy of the guard that refused: the local reset
+// by default, the composition's own when it sets Options.GuardRemedy (a
+// local reset does nothing for a guard kept elsewhere).
+func TestGuardRemedy(t *testing.T) {
+	rejected := &provider.Error{Op: "login", Status: 401, Kind: provider.ErrCredentialsRejected}
+	tests := []struct {
+		name   string
+		remedy func(string) string
+		want   string
+	}{
+		{"default", nil, "tokenkeeper guard reset --profile p"},
+		{"composition's", func(p string) string { return "write the fixed secret to engine/profiles/" + p }, "write the fixed secret to engine/profiles/p"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				f := newFake()
+				f.loginErrs = []error{rejected}
+				k := newTestKeeper(t, f, Options{GuardRemedy: tt.remedy})
+				if _, err := k.Get(context.Background(), "p", GetOptions{}); err == nil {
+					t.Fatal("rejected login succeeded")
+				}
+				_, err := k.Get(context.Background(), "p", GetOptions{})
+				var ge *GuardError
+				if !errors.As(err, &ge) {
+					t.Fatalf("second Get: %v, want a GuardError", err)
+				}
+				msg := err.Error()
+				if !strings.Contains(msg, tt.want) {
+					t.Fatalf("refusal %q does not name %q", msg, tt.want)
+				}
+				if tt.remedy != nil && strings.Contains(msg, "guard reset") {
+					t.Fatalf("refusal %q names the local reset", msg)
+				}
+			})
+		})
+	}
+}

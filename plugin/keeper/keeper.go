@@ -68,6 +68,13 @@ type Options struct {
 	// in this process only (across its profiles). It is read and written
 	// around every login attempt; when it fails, no login is attempted.
 	Guards GuardStore
+	// GuardRemedy is what a lockout guard refusal of profile tells the
+	// user to do once the account is unlocked or the secret fixed, in
+	// full; nil: the local command (DefaultGuardRemedy). A composition
+	// whose guard is not the runtime directory's (the Vault engine's is
+	// in its mount's storage) names its own: a local reset does nothing
+	// there.
+	GuardRemedy func(profile string) string
 	// OneShot: the keeper serves one call and its process exits
 	// (tokenkeeper get --no-agent), so nothing keeps an idle-timeout
 	// session alive afterwards. A Get whose min validity only keepalive
@@ -114,8 +121,9 @@ type settings struct {
 	callTimeout time.Duration
 	minValidity time.Duration
 	retry       backoff
-	guards      GuardStore // never nil: Options.Guards or an in-memory one
-	oneShot     bool       // no keepalive beyond the call (Options.OneShot)
+	guards      GuardStore                  // never nil: Options.Guards or an in-memory one
+	remedy      func(profile string) string // never nil: Options.GuardRemedy or DefaultGuardRemedy
+	oneShot     bool                        // no keepalive beyond the call (Options.OneShot)
 }
 
 // Keeper holds the token state of every profile. It is safe for concurrent
@@ -185,10 +193,14 @@ func newSettings(o Options) *settings {
 		callTimeout: o.CallTimeout,
 		minValidity: max(o.DefaultMinValidity, 0),
 		guards:      o.Guards,
+		remedy:      o.GuardRemedy,
 		oneShot:     o.OneShot,
 	}
 	if s.guards == nil {
 		s.guards = newMemGuards()
+	}
+	if s.remedy == nil {
+		s.remedy = DefaultGuardRemedy
 	}
 	if s.rand == nil {
 		s.rand = rand.Float64

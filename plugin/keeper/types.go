@@ -281,6 +281,16 @@ type GuardError struct {
 	// process's (a Relay's: "the Vault engine at …"); Cause is then its
 	// own words, and Account is empty.
 	Upstream string
+	// Remedy is what the user does about it once the account is unlocked
+	// or the secret fixed (Options.GuardRemedy); empty: the local
+	// command, DefaultGuardRemedy.
+	Remedy string
+}
+
+// DefaultGuardRemedy is the remedy of a refusal by the guard in the
+// runtime directory: the local reset.
+func DefaultGuardRemedy(profile string) string {
+	return "once an administrator has unlocked the account or the secret is fixed: tokenkeeper guard reset --profile " + profile
 }
 
 func (e *GuardError) Error() string {
@@ -295,8 +305,12 @@ func (e *GuardError) Error() string {
 			e.Profile, e.Account, CeilingAttempts, CeilingWindow, retryAtText(e.RetryAt))
 	}
 	why := fmt.Sprintf("%v; will retry after %s or when the secret changes", e.Cause, retryAtText(e.RetryAt))
-	return fmt.Sprintf("profile %q: login as %s not attempted (lockout guard): %s; once an administrator has unlocked the account or the secret is fixed: tokenkeeper guard reset --profile %s",
-		e.Profile, e.Account, why, e.Profile)
+	remedy := e.Remedy
+	if remedy == "" {
+		remedy = DefaultGuardRemedy(e.Profile)
+	}
+	return fmt.Sprintf("profile %q: login as %s not attempted (lockout guard): %s; %s",
+		e.Profile, e.Account, why, remedy)
 }
 
 // Unwrap returns the failure that armed the guard.

@@ -48,8 +48,9 @@ func fleetToken(t *testing.T, tv *testVault, policy string, names ...string) str
 }
 
 // TestFleetLoad: 20 processes × 50 readers of token/sddc over three access
-// lifetimes cost one upstream login and refreshes only; every token is
-// accepted upstream. Token reads are timed against KV reads of the same
+// lifetimes cost one upstream login and refreshes only; every token lasts
+// the minValidity asked and is accepted upstream (a check that reached it
+// only after its expiry, late under load, proves nothing: verdict). Token reads are timed against KV reads of the same
 // readers on the same server.
 func TestFleetLoad(t *testing.T) {
 	tv := startVault(t, "info")
@@ -59,14 +60,14 @@ func TestFleetLoad(t *testing.T) {
 	f := fleet{
 		Processes: 20, Readers: 50, Path: mount + "/token/sddc", KVPath: "kv/bench",
 		For: 3*accessTTL + 5*time.Second, Pause: time.Second,
-		Token: fleetToken(t, tv, "fleet", "sddc"), Sim: sim, Resource: "/v1/domains",
+		Token: fleetToken(t, tv, "fleet", "sddc"), Sim: sim, Resource: "/v1/domains", MinValidity: minValidity,
 	}
 	// Beside the vault/api readers: 20 runners (each its own agent) × 50
 	// concurrent `tokenkeeper get` of a provider vault profile, a round
 	// at the start of each access lifetime and one at the end.
 	g := getFleet{
 		Runners: newRunners(t, 20, engineProfiles(t, tv, "sddc"), f.Token), Gets: 50, Rounds: 4, Every: accessTTL,
-		Profile: "sddc", Sim: sim, Resource: "/v1/domains",
+		Profile: "sddc", Sim: sim, Resource: "/v1/domains", MinValidity: minValidity,
 	}
 	gets := make(chan getSummary, 1)
 	go func() { gets <- g.run(t) }()
@@ -74,8 +75,8 @@ func TestFleetLoad(t *testing.T) {
 	gs := <-gets
 	sum := summarize(reports)
 	st := sim.stats(t)
-	figure(t, "fleet load: %d processes x %d readers, %s: %d token reads, %d errors, %d distinct tokens; upstream logins %d, refreshes %d, failed logins %d",
-		f.Processes, f.Readers, f.For, sum.reads, sum.errors, len(sum.fingerprints), st.Logins, st.Refreshes, st.LoginFailures)
+	figure(t, "fleet load: %d processes x %d readers, %s, min validity %s: %d token reads, %d errors, %d answers failing their check, %d distinct tokens; upstream logins %d, refreshes %d, failed logins %d",
+		f.Processes, f.Readers, f.For, f.MinValidity, sum.reads, sum.errors, sum.bad, len(sum.fingerprints), st.Logins, st.Refreshes, st.LoginFailures)
 	figure(t, "fleet load through tokenkeeper get (provider vault): %d runners x %d concurrent gets x %d rounds: %d gets, %d failed, %d distinct tokens",
 		len(g.Runners), g.Gets, g.Rounds, gs.gets, gs.failures, len(gs.fingerprints))
 	figure(t, "latency under fleet load: token read p50 %.2f ms p99 %.2f ms (n=%d); KV read p50 %.2f ms p99 %.2f ms (n=%d); tokenkeeper get p50 %.2f ms p99 %.2f ms (n=%d)",
@@ -96,6 +97,9 @@ func TestFleetLoad(t *testing.T) {
 		pct(quiet.token, 50), pct(quiet.token, 99), pct(quiet.kv, 50), pct(quiet.kv, 99), len(quiet.kv))
 	if sum.errors > 0 {
 		t.Errorf("%d reads failed, e.g. %q", sum.errors, sum.sample)
+	}
+	if sum.bad > 0 {
+		t.Errorf("%d answers failed their check, e.g. %q", sum.bad, sum.badSample)
 	}
 	if st.Logins != 1 || st.LoginFailures != 0 {
 		t.Errorf("upstream logins %d, failed %d; want 1 and 0", st.Logins, st.LoginFailures)
@@ -196,6 +200,8 @@ func quietGets(t *testing.T, tv *testVault, r *runner, token, kv string, n int) 
 type summary struct {
 	reads, errors int
 	sample        []string
+	bad           int
+	badSample     []string
 	fingerprints  map[string]bool
 	token, kv     []float64
 }
@@ -206,6 +212,8 @@ func summarize(rs []report) summary {
 		s.reads += r.Reads
 		s.errors += r.Errors
 		s.sample = append(s.sample, r.ErrorSample...)
+		s.bad += r.Bad
+		s.badSample = append(s.badSample, r.BadSample...)
 		for fp, ok := range r.Fingerprints {
 			s.fingerprints[fp] = s.fingerprints[fp] || ok
 		}
@@ -214,6 +222,9 @@ func summarize(rs []report) summary {
 	}
 	if len(s.sample) > 3 {
 		s.sample = s.sample[:3]
+	}
+	if len(s.badSample) > 3 {
+		s.badSample = s.badSample[:3]
 	}
 	return s
 }

@@ -77,9 +77,10 @@ type result struct {
 
 // getDoc is the Token or Error document of `tokenkeeper get`.
 type getDoc struct {
-	Kind        string `json:"kind"`
-	Provider    string `json:"provider"`
-	Fingerprint string `json:"fingerprint"`
+	Kind        string    `json:"kind"`
+	Provider    string    `json:"provider"`
+	Fingerprint string    `json:"fingerprint"`
+	ExpiresAt   time.Time `json:"expiresAt"`
 	Header      struct {
 		Name  string `json:"name"`
 		Value string `json:"value"`
@@ -111,9 +112,10 @@ func (r runner) tk(ctx context.Context, args ...string) result {
 	return res
 }
 
-// get runs `tokenkeeper get --profile name` and decodes its document.
-func (r runner) get(ctx context.Context, name string) (result, getDoc, error) {
-	res := r.tk(ctx, "get", "--profile", name)
+// get runs `tokenkeeper get --profile name` with more flags and decodes
+// its document.
+func (r runner) get(ctx context.Context, name string, flags ...string) (result, getDoc, error) {
+	res := r.tk(ctx, append([]string{"get", "--profile", name}, flags...)...)
 	var d getDoc
 	if err := json.Unmarshal(res.stdout, &d); err != nil {
 		return res, d, fmt.Errorf("exit %d, no JSON document on stdout (stderr %q)", res.exit, res.stderr)
@@ -132,13 +134,16 @@ type getFleet struct {
 	Resource     string
 	WantExit     int      // the exit code every get must have
 	WantCodes    []string // and the Error document's code, when not 0
+	// MinValidity is asked of every get (--min-validity) and checked
+	// in each token (verdict); 0: none.
+	MinValidity time.Duration
 }
 
 // getSummary adds up a get fleet.
 type getSummary struct {
 	gets, failures int
 	sample         []string
-	fingerprints   map[string]bool // → accepted by the simulator
+	fingerprints   map[string]bool // → not refused by the simulator before its expiry
 	millis         []float64
 }
 
@@ -168,7 +173,12 @@ type sharedGets struct {
 // document of the kind that goes with it, and each new token against the
 // simulator's protected resource (once, under the lock).
 func (g getFleet) one(r runner, s *sharedGets) {
-	res, d, err := r.get(context.Background(), g.Profile)
+	var flags []string
+	if g.MinValidity > 0 {
+		flags = []string{"--min-validity", g.MinValidity.String()}
+	}
+	sent := time.Now()
+	res, d, err := r.get(context.Background(), g.Profile, flags...)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.gets++
@@ -195,11 +205,23 @@ func (g getFleet) one(r runner, s *sharedGets) {
 		return
 	}
 	s.millis = append(s.millis, float64(res.took.Microseconds())/1000)
-	if _, seen := s.fingerprints[d.Fingerprint]; seen || g.Sim == nil {
-		return
+	a := answer{Sent: sent, ExpiresAt: d.ExpiresAt}
+	_, seen := s.fingerprints[d.Fingerprint]
+	if !seen && g.Sim != nil {
+		a.Checked = true
+		a.Accepted, _ = g.Sim.accepts(d.Header.Name, d.Header.Value, g.Resource)
+		a.CheckedAt = time.Now()
 	}
-	ok, _ := g.Sim.accepts(d.Header.Name, d.Header.Value, g.Resource)
-	s.fingerprints[d.Fingerprint] = ok
+	err = verdict(a, g.MinValidity)
+	if err != nil {
+		s.failures++
+		if len(s.sample) < 3 {
+			s.sample = append(s.sample, "token "+d.Fingerprint+": "+err.Error())
+		}
+	}
+	if a.Checked {
+		s.fingerprints[d.Fingerprint] = a.Accepted || err == nil
+	}
 }
 
 func contains(list []string, s string) bool {

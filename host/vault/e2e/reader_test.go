@@ -30,13 +30,18 @@ type fleet struct {
 	Token              string        // the Vault token of the fleet
 	Sim                *upstream     // checks each token; nil: no check
 	Resource           string        // the simulator's protected path
+	// MinValidity is asked of every token read (min_validity) and
+	// checked in each answer (verdict); 0: none.
+	MinValidity time.Duration
 }
 
 // report is one reader process's outcome.
 type report struct {
 	Reads, Errors int
 	ErrorSample   []string
-	Fingerprints  map[string]bool  // fingerprint → accepted by the simulator
+	Bad           int // answers that failed their verdict
+	BadSample     []string
+	Fingerprints  map[string]bool  // fingerprint → not refused by the simulator before its expiry
 	FirstSeen     map[string]int64 // fingerprint → unix milliseconds
 	TokenMillis   []float64
 	KVMillis      []float64
@@ -117,11 +122,14 @@ func runReader() int {
 
 // read is one reader: bounded by the deadline, and by a count too.
 func (f fleet) read(c *api.Client, r *sharedReport, deadline time.Time) {
+	var query map[string][]string
+	if f.MinValidity > 0 {
+		query = map[string][]string{"min_validity": {fmt.Sprint(int(f.MinValidity.Seconds()))}}
+	}
 	for i := 0; i < 10000 && time.Now().Before(deadline); i++ {
 		t0 := time.Now()
-		s, err := c.Logical().Read(f.Path)
-		took := time.Since(t0)
-		r.token(f, s, err, took)
+		s, err := c.Logical().ReadWithData(f.Path, query)
+		r.token(f, s, err, t0)
 		if f.KVPath != "" {
 			t0 = time.Now()
 			_, err := c.Logical().Read(f.KVPath)
@@ -137,7 +145,8 @@ type sharedReport struct {
 	report
 }
 
-func (r *sharedReport) token(f fleet, s *api.Secret, err error, took time.Duration) {
+func (r *sharedReport) token(f fleet, s *api.Secret, err error, sent time.Time) {
+	took := time.Since(sent)
 	now := time.Now().UnixMilli()
 	if err == nil && (s == nil || s.Data["header_value"] == nil) {
 		err = fmt.Errorf("no token in the answer")
@@ -156,12 +165,27 @@ func (r *sharedReport) token(f fleet, s *api.Secret, err error, took time.Durati
 	r.OKAt = append(r.OKAt, now)
 	r.TokenMillis = append(r.TokenMillis, float64(took.Microseconds())/1000)
 	fp, _ := s.Data["fingerprint"].(string)
-	if _, seen := r.Fingerprints[fp]; seen || f.Sim == nil {
-		return
+	a := answer{Sent: sent}
+	if exp, ok := s.Data["expires_at"].(string); ok {
+		a.ExpiresAt, _ = time.Parse(time.RFC3339, exp)
 	}
-	// Checked once per token and process, under the lock: a few calls.
-	ok, _ := f.Sim.accepts(s.Data["header_name"].(string), s.Data["header_value"].(string), f.Resource)
-	r.Fingerprints[fp], r.FirstSeen[fp] = ok, now
+	_, seen := r.Fingerprints[fp]
+	if !seen && f.Sim != nil {
+		// Checked once per token and process, under the lock: a few calls.
+		a.Checked = true
+		a.Accepted, _ = f.Sim.accepts(s.Data["header_name"].(string), s.Data["header_value"].(string), f.Resource)
+		a.CheckedAt = time.Now()
+	}
+	err = verdict(a, f.MinValidity)
+	if err != nil {
+		r.Bad++
+		if len(r.BadSample) < 3 {
+			r.BadSample = append(r.BadSample, "token "+fp+": "+err.Error())
+		}
+	}
+	if a.Checked {
+		r.Fingerprints[fp], r.FirstSeen[fp] = a.Accepted || err == nil, now
+	}
 }
 
 func (r *sharedReport) kv(err error, took time.Duration) {

@@ -70,7 +70,7 @@ func newBackend(conf *logical.BackendConfig) *backend {
 		log:   log,
 		live:  map[string]*keeper.Keeper{},
 	}
-	b.guards = guardfile.NewFS(newStorageFS(conf.StorageView, guardPrefix))
+	b.guards = guardfile.NewFSRemedy(newStorageFS(conf.StorageView, guardPrefix), guardStoreRemedy)
 	b.Backend = &framework.Backend{
 		Help:        strings.TrimSpace(backendHelp),
 		BackendType: logical.TypeLogical,
@@ -89,8 +89,8 @@ func (b *backend) paths() []*framework.Path {
 }
 
 // keeperFor returns the keeper of profile name, building it from storage
-// on first use.
-func (b *backend) keeperFor(ctx context.Context, name string) (*keeper.Keeper, error) {
+// on first use; mount is the request's (its messages name paths there).
+func (b *backend) keeperFor(ctx context.Context, mount, name string) (*keeper.Keeper, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if k, ok := b.live[name]; ok {
@@ -100,7 +100,7 @@ func (b *backend) keeperFor(ctx context.Context, name string) (*keeper.Keeper, e
 	if err != nil {
 		return nil, err
 	}
-	k, err := b.build(name, c)
+	k, err := b.build(mount, name, c)
 	if err != nil {
 		return nil, err
 	}
@@ -157,9 +157,9 @@ func (b *backend) invalidate(ctx context.Context, key string) {
 
 // withKeeper runs f with the keeper of name, once more with a new keeper
 // when the first was closed under it by a concurrent update.
-func (b *backend) withKeeper(ctx context.Context, name string, f func(*keeper.Keeper) error) error {
+func (b *backend) withKeeper(ctx context.Context, mount, name string, f func(*keeper.Keeper) error) error {
 	for range 2 {
-		k, err := b.keeperFor(ctx, name)
+		k, err := b.keeperFor(ctx, mount, name)
 		if err != nil {
 			return err
 		}

@@ -126,6 +126,58 @@ func TestWrongPasswordOneFailure(t *testing.T) {
 	}
 }
 
+// TestGuardRefusalNamesEngineRemedy: the engine's guard is in the
+// mount's storage, so its refusal (HTTP 423) names what fixes it there —
+// a new secret written to profiles/<name> — and not the local `tokenkeeper
+// guard reset`, which does nothing for it.
+func TestGuardRefusalNamesEngineRemedy(t *testing.T) {
+	_, url := vcfSim(t, time.Hour)
+	e := newEngine(t, &logical.InmemStorage{})
+	e.write("profiles/sddc", vcfProfile(url, wrongPassword))
+	if _, err := e.token("sddc"); err == nil {
+		t.Fatal("wrong password accepted")
+	}
+	_, err := e.token("sddc")
+	var coded logical.HTTPCodedError
+	if !errors.As(err, &coded) || coded.Code() != http.StatusLocked {
+		t.Fatalf("guard refusal: %v, want HTTP 423", err)
+	}
+	msg := err.Error()
+	if want := "vault write " + testMount + "profiles/sddc password=-"; !strings.Contains(msg, want) {
+		t.Fatalf("refusal %q does not name %q", msg, want)
+	}
+	if strings.Contains(msg, "guard reset") {
+		t.Fatalf("refusal %q names the local reset", msg)
+	}
+}
+
+// TestCorruptGuardNamesEngineRemedy: a corrupt guard entry fails closed
+// (no login) and names the way out in Vault, not the local
+// `tokenkeeper guard reset --all`.
+func TestCorruptGuardNamesEngineRemedy(t *testing.T) {
+	s, url := vcfSim(t, time.Hour)
+	store := &logical.InmemStorage{}
+	e := newEngine(t, store)
+	e.write("profiles/sddc", vcfProfile(url, canaryPassword))
+	if err := store.Put(context.Background(), &logical.StorageEntry{Key: guardPrefix + "guard.json", Value: []byte("not json")}); err != nil {
+		t.Fatal(err)
+	}
+	_, err := e.token("sddc")
+	if err == nil {
+		t.Fatal("login attempted over a corrupt guard")
+	}
+	msg := err.Error()
+	if want := "vault delete sys/raw/logical/<uuid>/guard/guard.json"; !strings.Contains(msg, want) {
+		t.Fatalf("error %q does not name %q", msg, want)
+	}
+	if strings.Contains(msg, "guard reset") {
+		t.Fatalf("error %q names the local reset", msg)
+	}
+	if st := s.Stats(); st.Logins != 0 || st.LoginFailures != 0 {
+		t.Fatalf("stats %+v, want no login", st)
+	}
+}
+
 // TestGuardSurvivesRestart: the guard's record is in the engine's
 // storage, so an engine started over it (a plugin restart, a failover)
 // does not spend the account's budget again on the same wrong password.

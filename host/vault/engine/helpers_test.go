@@ -24,6 +24,9 @@ const (
 	canarySA       = "canarySAtoken0123456789abcdef"
 )
 
+// testMount is where the tests' requests say the engine is mounted.
+const testMount = "tokenkeeper/"
+
 // testEngine is one engine over a storage that outlives it: a second
 // engine over the same storage is the engine after a restart or a
 // failover.
@@ -53,7 +56,7 @@ func (e *testEngine) do(op logical.Operation, path string, data map[string]any) 
 	e.t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	return e.b.HandleRequest(ctx, &logical.Request{Operation: op, Path: path, Data: data, Storage: e.store})
+	return e.b.HandleRequest(ctx, &logical.Request{Operation: op, Path: path, Data: data, Storage: e.store, MountPoint: testMount})
 }
 
 func (e *testEngine) write(path string, data map[string]any) {

@@ -85,11 +85,11 @@ func (b *backend) tokenPaths() []*framework.Path {
 	}
 }
 
-func (b *backend) readToken(ctx context.Context, _ *logical.Request, d *framework.FieldData) (*logical.Response, error) {
+func (b *backend) readToken(ctx context.Context, req *logical.Request, d *framework.FieldData) (*logical.Response, error) {
 	name := d.Get("name").(string)
 	o := keeper.GetOptions{MinValidity: secondsOf(d.Get("min_validity").(int))}
 	var t keeper.Token
-	err := b.withKeeper(ctx, name, func(k *keeper.Keeper) error {
+	err := b.withKeeper(ctx, req.MountPoint, name, func(k *keeper.Keeper) error {
 		var err error
 		t, err = k.Get(ctx, name, o)
 		return err
@@ -114,14 +114,14 @@ func tokenData(t keeper.Token) map[string]any {
 	}
 }
 
-func (b *backend) invalidateToken(ctx context.Context, _ *logical.Request, d *framework.FieldData) (*logical.Response, error) {
+func (b *backend) invalidateToken(ctx context.Context, req *logical.Request, d *framework.FieldData) (*logical.Response, error) {
 	name := d.Get("name").(string)
 	fp := d.Get("fingerprint").(string)
 	if fp == "" {
 		return nil, badRequest(errors.New("fingerprint is required"))
 	}
 	var dropped bool
-	err := b.withKeeper(ctx, name, func(k *keeper.Keeper) error {
+	err := b.withKeeper(ctx, req.MountPoint, name, func(k *keeper.Keeper) error {
 		var err error
 		dropped, err = k.Invalidate(ctx, name, fp, d.Get("reason").(string))
 		return err
@@ -132,8 +132,8 @@ func (b *backend) invalidateToken(ctx context.Context, _ *logical.Request, d *fr
 	return &logical.Response{Data: map[string]any{"invalidated": dropped}}, nil
 }
 
-func (b *backend) readStatus(ctx context.Context, _ *logical.Request, d *framework.FieldData) (*logical.Response, error) {
-	st, err := b.status(ctx, d.Get("name").(string))
+func (b *backend) readStatus(ctx context.Context, req *logical.Request, d *framework.FieldData) (*logical.Response, error) {
+	st, err := b.status(ctx, req.MountPoint, d.Get("name").(string))
 	if err != nil {
 		return nil, codedError(err)
 	}
@@ -147,7 +147,7 @@ func (b *backend) readStatusAll(ctx context.Context, req *logical.Request, _ *fr
 	}
 	all := make(map[string]any, len(names))
 	for _, n := range names {
-		st, err := b.status(ctx, n)
+		st, err := b.status(ctx, req.MountPoint, n)
 		if errors.Is(err, errNoProfile) {
 			continue // deleted meanwhile
 		}
@@ -161,8 +161,8 @@ func (b *backend) readStatusAll(ctx context.Context, req *logical.Request, _ *fr
 
 // status is the keeper's status of name, building its keeper (which
 // contacts nobody) when no read has yet.
-func (b *backend) status(ctx context.Context, name string) (keeper.Status, error) {
-	k, err := b.keeperFor(ctx, name)
+func (b *backend) status(ctx context.Context, mount, name string) (keeper.Status, error) {
+	k, err := b.keeperFor(ctx, mount, name)
 	if err != nil {
 		return keeper.Status{}, err
 	}
