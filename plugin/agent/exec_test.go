@@ -219,10 +219,10 @@ func TestExecRefusesOtherUID(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if l, ok := s.exec.(*paths.PeerListener); !ok || l.UID != uint32(os.Getuid()) {
-		t.Fatalf("the exec socket of Listen is %T, not a Listener of this uid", s.exec)
+	if s.exec.uid != uint32(os.Getuid()) {
+		t.Fatalf("the exec socket of Listen serves uid %d, not this one", s.exec.uid)
 	}
-	s.exec.(*paths.PeerListener).UID = uint32(os.Getuid()) + 1 // the caller now counts as another user
+	s.exec.uid = uint32(os.Getuid()) + 1 // the caller now counts as another user
 	x := &echoExec{}
 	serveExecAgent(t, s, Options{Exec: x})
 	if got := rawCall(t, p.Exec, []byte("hello\n")); got != "" {
