@@ -13,18 +13,18 @@ type waker struct{}
 
 // prepare makes the listening socket blocking, for accept to wait in.
 // Nothing else reads it: execSocket took it from Go's poller.
-func (ln *lanes) prepare() error { return unix.SetNonblock(ln.fd, false) }
+func (w *waker) prepare(fd int) error { return unix.SetNonblock(fd, false) }
 
 // next waits for and accepts the next connection; the new descriptor is
 // blocking (accept4 does not inherit O_NONBLOCK) and close-on-exec.
-func (ln *lanes) next() (int, error) {
-	nfd, _, err := unix.Accept4(ln.fd, unix.SOCK_CLOEXEC)
+func (w *waker) next(fd int) (int, error) {
+	nfd, _, err := unix.Accept4(fd, unix.SOCK_CLOEXEC)
 	return nfd, err
 }
 
 // wakeAll ends the accept of every idle lane, and of any lane that
 // calls next later.
-func (ln *lanes) wakeAll() { _ = unix.Shutdown(ln.fd, unix.SHUT_RDWR) }
+func (w *waker) wakeAll(fd int) { _ = unix.Shutdown(fd, unix.SHUT_RDWR) }
 
 // release frees what prepare took.
-func (ln *lanes) release() {}
+func (w *waker) release() {}

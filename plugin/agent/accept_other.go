@@ -21,19 +21,19 @@ type waker struct {
 	rfd  int // r's descriptor
 }
 
-func (ln *lanes) prepare() error {
-	r, w, err := os.Pipe()
+func (w *waker) prepare(int) error {
+	r, wr, err := os.Pipe()
 	if err != nil {
 		return err
 	}
-	ln.waker = waker{r: r, w: w, rfd: int(r.Fd())}
+	*w = waker{r: r, w: wr, rfd: int(r.Fd())}
 	return nil
 }
 
 // next waits for a connection and accepts it; EINTR when there was
 // none to accept after all (the lane waits again).
-func (ln *lanes) next() (int, error) {
-	fds := []unix.PollFd{{Fd: int32(ln.fd), Events: unix.POLLIN}, {Fd: int32(ln.rfd), Events: unix.POLLIN}}
+func (w *waker) next(fd int) (int, error) {
+	fds := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}, {Fd: int32(w.rfd), Events: unix.POLLIN}}
 	if _, err := unix.Poll(fds, -1); err != nil {
 		return -1, err
 	}
@@ -43,12 +43,12 @@ func (ln *lanes) next() (int, error) {
 	if fds[0].Revents == 0 {
 		return -1, unix.EINTR
 	}
-	return acceptBlocking(ln.fd)
+	return acceptBlocking(fd)
 }
 
-func (ln *lanes) wakeAll() { _ = ln.w.Close() }
+func (w *waker) wakeAll(int) { _ = w.w.Close() }
 
-func (ln *lanes) release() { _ = ln.r.Close() }
+func (w *waker) release() { _ = w.r.Close() }
 
 // acceptBlocking accepts a connection on the listening socket fd, made
 // blocking (BSD accept inherits the listener's O_NONBLOCK) and

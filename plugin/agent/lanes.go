@@ -41,7 +41,7 @@ const maxLanes = 64
 type lanes struct {
 	fd       int         // the listening socket (execSocket's), closed by close
 	stopping atomic.Bool // set by close before it wakes the lanes
-	waker                // how close wakes idle lanes (per platform)
+	wait     waker       // how lanes wait and close wakes them (per platform)
 	serve    func(c conn)
 	uid      uint32
 	log      hclog.Logger
@@ -56,7 +56,7 @@ type lanes struct {
 // connection, accepting only peers of uid. On success the lanes own fd.
 func startLanes(fd int, uid uint32, serve func(c conn), log hclog.Logger) (*lanes, error) {
 	ln := &lanes{fd: fd, serve: serve, uid: uid, log: log, idle: spareLanes, total: spareLanes}
-	if err := ln.prepare(); err != nil {
+	if err := ln.wait.prepare(fd); err != nil {
 		return nil, fmt.Errorf("exec socket: %w", err)
 	}
 	for range spareLanes {
@@ -119,7 +119,7 @@ func (ln *lanes) run() {
 // connection, blocking; false once the lanes stop.
 func (ln *lanes) accept() (int, bool) {
 	for {
-		fd, err := ln.next()
+		fd, err := ln.wait.next(ln.fd)
 		if ln.stopping.Load() {
 			if err == nil {
 				_ = unix.Close(fd)
@@ -166,7 +166,7 @@ func (ln *lanes) call(fd int) {
 // call — and waits up to limit for them to end.
 func (ln *lanes) close(limit time.Duration) {
 	ln.stopping.Store(true)
-	ln.wakeAll()
+	ln.wait.wakeAll(ln.fd)
 	done := make(chan struct{})
 	go func() { ln.wg.Wait(); close(done) }()
 	t := time.NewTimer(limit)
@@ -174,7 +174,7 @@ func (ln *lanes) close(limit time.Duration) {
 	select {
 	case <-done:
 		_ = unix.Close(ln.fd)
-		ln.release()
+		ln.wait.release()
 	case <-t.C: // a call still runs: the process is exiting anyway
 	}
 }
