@@ -7,7 +7,7 @@
 #                        testdata/fuzz/<Target>/ — commit it with the fix
 #   make fuzz FUZZTIME=5m FUZZ_TARGETS=plugin/config:FuzzParse   one target, longer
 #
-# 8 targets x 20 s keep CI under 5 minutes on 2 cores.
+# 9 targets x 20 s keep CI under 5 minutes on 2 cores.
 
 FUZZTIME         ?= 20s
 # A new input is minimized for at most this long, so that minimization does
@@ -18,6 +18,7 @@ FUZZ_TARGETS ?= \
 	host/exec:FuzzParseRequest \
 	host/exec:FuzzReadRequest \
 	plugin/config:FuzzParse \
+	plugin/agentconn:FuzzParseHeader \
 	plugin/provider:FuzzJWTLifetime \
 	plugin/provider:FuzzCleanMessage \
 	plugin/provider/vcf:FuzzSDDCManagerAnswers \

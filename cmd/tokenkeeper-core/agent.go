@@ -109,12 +109,22 @@ func (a *app) runAgent(ctx context.Context, idle time.Duration, idleSet, detache
 	// Go hosts do not load the configuration: the names of the variables
 	// it reads let them find this agent (host.SocketPath). Without the
 	// file they launch their own helper, so a failure only warns.
-	if err := agent.WriteEnvNames(p, envNames(cfg)); err != nil {
+	names := envNames(cfg)
+	if err := agent.WriteEnvNames(p, names); err != nil {
 		logger.Warn("Go hosts will not find this agent", "error", err)
 	}
+	// The front trusts the names file only if it is no older than the
+	// profiles file: a rewrite of the same bytes (a template re-rendered,
+	// a checkout) keeps this agent, so it refreshes the file, or every
+	// later call would go through the core.
+	stale.OnRewrite(func() {
+		if err := agent.WriteEnvNames(p, names); err != nil {
+			logger.Warn("could not refresh the names file after the configuration was rewritten unchanged", "error", err)
+		}
+	})
 	logger.Info("serving profiles", "config", abs, "profiles", strings.Join(cfg.Names(), ","), "detached", detached)
 	o := agentOptions(k, logger)
-	o.IdleTimeout, o.UnusedTimeout, o.Stale = idle, unused, stale
+	o.IdleTimeout, o.UnusedTimeout, o.Stale = idle, unused, stale.Changed
 	// The exec socket's callers are other processes: their deadline, as
 	// over gRPC, leaves a reserve for the answer to reach them.
 	o.Exec = &host.ExecHandler{Client: host.NewClient(plugin.InProcessRelay(k, nil), nil), Endpoint: endpoints(cfg)}
@@ -152,7 +162,7 @@ func unusedTimeout(getenv func(string) string, detached bool) (time.Duration, er
 
 // prepareAgent loads the configuration the agent serves and names its
 // files, and returns the check that retires it when the file changes.
-func (a *app) prepareAgent() (paths.Agent, string, *config.Config, func() bool, error) {
+func (a *app) prepareAgent() (paths.Agent, string, *config.Config, *config.Watch, error) {
 	abs, _, err := a.agentDir()
 	if err != nil {
 		return paths.Agent{}, "", nil, nil, err
@@ -160,7 +170,7 @@ func (a *app) prepareAgent() (paths.Agent, string, *config.Config, func() bool, 
 	// Hash before loading: a change racing the load retires the agent at
 	// its first call, never serves a stale file silently. The agent asks
 	// before every call: one stat, a read only when the stat moved.
-	stale := config.NewWatch(abs).Changed
+	stale := config.NewWatch(abs)
 	p, cfg, err := a.agentOf()
 	if err != nil {
 		return paths.Agent{}, "", nil, nil, err

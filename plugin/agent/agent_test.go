@@ -92,7 +92,7 @@ func TestPathsFor(t *testing.T) {
 }
 
 // shortDir is a temp dir whose socket paths stay under the 108-byte limit.
-func shortDir(t *testing.T) string {
+func shortDir(t testing.TB) string {
 	d, err := os.MkdirTemp("", "tka")
 	if err != nil {
 		t.Fatal(err)
@@ -102,7 +102,7 @@ func shortDir(t *testing.T) string {
 }
 
 // shortRoot is a shortDir opened as a runtime directory.
-func shortRoot(t *testing.T) *paths.Dir {
+func shortRoot(t testing.TB) *paths.Dir {
 	d, err := paths.OpenDir(shortDir(t))
 	if err != nil {
 		t.Fatal(err)

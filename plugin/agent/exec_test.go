@@ -43,7 +43,7 @@ func (e *echoExec) Answer(ctx context.Context, line []byte) ([]byte, bool) {
 
 // execAgent serves an agent with exec handler x and the options o on a
 // fresh socket, and returns its paths and a wait for Serve to return.
-func execAgent(t *testing.T, x ExecHandler, o Options) (paths.Agent, func(limit time.Duration, what string) error) {
+func execAgent(t testing.TB, x ExecHandler, o Options) (paths.Agent, func(limit time.Duration, what string) error) {
 	t.Helper()
 	p, _ := paths.Locate(shortRoot(t), "/c.yaml", "")
 	s, err := Listen(context.Background(), p, nil)
@@ -56,7 +56,7 @@ func execAgent(t *testing.T, x ExecHandler, o Options) (paths.Agent, func(limit 
 
 // serveExecAgent runs Serve on s until the test ends, and waits for it
 // then, before the runtime directory closes.
-func serveExecAgent(t *testing.T, s *Socket, o Options) func(limit time.Duration, what string) error {
+func serveExecAgent(t testing.TB, s *Socket, o Options) func(limit time.Duration, what string) error {
 	t.Helper()
 	o.Register = func(g *grpc.Server) { healthpb.RegisterHealthServer(g, health.NewServer()) }
 	ctx, cancel := context.WithCancel(context.Background())
@@ -219,10 +219,10 @@ func TestExecRefusesOtherUID(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if l, ok := s.exec.(*paths.PeerListener); !ok || l.UID != uint32(os.Getuid()) {
-		t.Fatalf("the exec socket of Listen is %T, not a Listener of this uid", s.exec)
+	if s.exec.uid != uint32(os.Getuid()) {
+		t.Fatalf("the exec socket of Listen serves uid %d, not this one", s.exec.uid)
 	}
-	s.exec.(*paths.PeerListener).UID = uint32(os.Getuid()) + 1 // the caller now counts as another user
+	s.exec.uid = uint32(os.Getuid()) + 1 // the caller now counts as another user
 	x := &echoExec{}
 	serveExecAgent(t, s, Options{Exec: x})
 	if got := rawCall(t, p.Exec, []byte("hello\n")); got != "" {

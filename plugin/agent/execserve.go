@@ -10,10 +10,10 @@ import (
 	"time"
 
 	"github.com/hashicorp/go-hclog"
+	"golang.org/x/sys/unix"
 
 	"github.com/tokenkeeper/tokenkeeper/host/exec"
 	"github.com/tokenkeeper/tokenkeeper/plugin/agentconn"
-	"github.com/tokenkeeper/tokenkeeper/plugin/paths"
 )
 
 // DefaultExecReadTimeout bounds how long the exec socket waits for a
@@ -48,12 +48,13 @@ func serveExec(s *Socket, x ExecHandler, readTimeout time.Duration, g *gate, log
 		_ = s.exec.Close()
 		return func(time.Duration) {}, nil
 	}
-	l, ok := s.exec.(*paths.PeerListener)
+	fd, ok := s.exec.take()
 	if !ok {
-		return nil, fmt.Errorf("exec socket: %T is not an agent listener", s.exec)
+		return nil, errors.New("exec socket: closed before serving")
 	}
-	ln, err := startLanes(l.Listener, l.UID, func(c conn) { serveConn(x, c, readTimeout, g) }, logger)
+	ln, err := startLanes(fd, s.exec.uid, func(c conn) { serveConn(x, c, readTimeout, g) }, logger)
 	if err != nil {
+		_ = unix.Close(fd)
 		return nil, err
 	}
 	return ln.close, nil

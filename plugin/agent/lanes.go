@@ -8,6 +8,7 @@ import (
 	"os"
 	"runtime"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -25,10 +26,11 @@ const spareLanes = 2
 const maxLanes = 64
 
 // lanes serve the exec socket from goroutines locked to their OS threads
-// doing blocking syscalls: an idle lane sleeps in poll(2) on the socket,
-// so a caller's connect wakes exactly the thread that accepts, reads,
-// answers and writes — no hand-off through Go's network poller and
-// scheduler, which doubled the round trip (see the commit adding this).
+// doing blocking syscalls: an idle lane sleeps in the kernel on the
+// listening socket (in accept(2) on Linux, see accept_linux.go), so a
+// caller's connect wakes exactly the thread that accepts, reads, answers
+// and writes — no hand-off through Go's network poller and scheduler,
+// which doubled the round trip (see the commit adding this).
 //
 // Every call is served by the lane that accepted it. So that a slow call
 // (a login, a client sending half a line) never holds the others up, a
@@ -37,33 +39,26 @@ const maxLanes = 64
 // thus meet one idle lane, and concurrent ones one lane each, up to
 // maxLanes.
 type lanes struct {
-	fd     int      // the listening socket: a duplicate, so closing the listener leaves it valid
-	wake   *os.File // read end of a pipe; closing stop makes it readable: every lane returns
-	wakeFD int      // wake's descriptor
-	stop   *os.File // write end
-	serve  func(c conn)
-	uid    uint32
-	log    hclog.Logger
+	fd       int         // the listening socket (execSocket's), closed by close
+	stopping atomic.Bool // set by close before it wakes the lanes
+	wait     waker       // how lanes wait and close wakes them (per platform)
+	serve    func(c conn)
+	uid      uint32
+	log      hclog.Logger
 
 	wg    sync.WaitGroup
 	mu    sync.Mutex // guards idle and total
-	idle  int        // lanes waiting in poll, or about to
+	idle  int        // lanes waiting for a caller, or about to
 	total int        // lanes running
 }
 
-// startLanes serves l (a unix listener of package paths) with serve, one
-// call per connection, accepting only peers of uid.
-func startLanes(l net.Listener, uid uint32, serve func(c conn), log hclog.Logger) (*lanes, error) {
-	fd, err := dupListener(l)
-	if err != nil {
-		return nil, err
-	}
-	r, w, err := os.Pipe()
-	if err != nil {
-		_ = unix.Close(fd)
+// startLanes serves the listening socket fd with serve, one call per
+// connection, accepting only peers of uid. On success the lanes own fd.
+func startLanes(fd int, uid uint32, serve func(c conn), log hclog.Logger) (*lanes, error) {
+	ln := &lanes{fd: fd, serve: serve, uid: uid, log: log, idle: spareLanes, total: spareLanes}
+	if err := ln.wait.prepare(fd); err != nil {
 		return nil, fmt.Errorf("exec socket: %w", err)
 	}
-	ln := &lanes{fd: fd, wake: r, wakeFD: int(r.Fd()), stop: w, serve: serve, uid: uid, log: log, idle: spareLanes, total: spareLanes}
 	for range spareLanes {
 		ln.wg.Go(ln.run)
 	}
@@ -124,17 +119,13 @@ func (ln *lanes) run() {
 // connection, blocking; false once the lanes stop.
 func (ln *lanes) accept() (int, bool) {
 	for {
-		fds := []unix.PollFd{{Fd: int32(ln.fd), Events: unix.POLLIN}, {Fd: int32(ln.wakeFD), Events: unix.POLLIN}}
-		if _, err := unix.Poll(fds, -1); err != nil && !errors.Is(err, unix.EINTR) {
+		fd, err := ln.wait.next(ln.fd)
+		if ln.stopping.Load() {
+			if err == nil {
+				_ = unix.Close(fd)
+			}
 			return -1, false
 		}
-		if fds[1].Revents != 0 {
-			return -1, false
-		}
-		if fds[0].Revents == 0 {
-			continue
-		}
-		fd, err := acceptBlocking(ln.fd)
 		switch {
 		case errors.Is(err, unix.EAGAIN), errors.Is(err, unix.ECONNABORTED), errors.Is(err, unix.EINTR):
 			continue // another lane took it, or the caller left
@@ -174,7 +165,8 @@ func (ln *lanes) call(fd int) {
 // close stops the lanes — at once those waiting, the others after their
 // call — and waits up to limit for them to end.
 func (ln *lanes) close(limit time.Duration) {
-	_ = ln.stop.Close()
+	ln.stopping.Store(true)
+	ln.wait.wakeAll(ln.fd)
 	done := make(chan struct{})
 	go func() { ln.wg.Wait(); close(done) }()
 	t := time.NewTimer(limit)
@@ -182,14 +174,18 @@ func (ln *lanes) close(limit time.Duration) {
 	select {
 	case <-done:
 		_ = unix.Close(ln.fd)
-		_ = ln.wake.Close()
+		ln.wait.release()
 	case <-t.C: // a call still runs: the process is exiting anyway
 	}
 }
 
 // fdConn is a connected socket in blocking mode, read and written with
-// plain syscalls; a deadline becomes the socket's timeout (SO_RCVTIMEO,
-// SO_SNDTIMEO) before each syscall, and its end os.ErrDeadlineExceeded.
+// plain syscalls. Each read and write is first tried without waiting
+// (MSG_DONTWAIT): a caller's request is usually there by the time it is
+// accepted, and an answer fits the socket's buffer, so a call costs one
+// syscall each way. Only one that would wait sets the deadline as the
+// socket's timeout (SO_RCVTIMEO, SO_SNDTIMEO) and blocks; its end is
+// os.ErrDeadlineExceeded.
 type fdConn struct {
 	fd                    int
 	readUntil, writeUntil time.Time
@@ -199,34 +195,44 @@ func (c *fdConn) SetReadDeadline(t time.Time) error  { c.readUntil = t; return n
 func (c *fdConn) SetWriteDeadline(t time.Time) error { c.writeUntil = t; return nil }
 
 func (c *fdConn) Read(b []byte) (int, error) {
-	for {
+	n, _, err := unix.Recvfrom(c.fd, b, unix.MSG_DONTWAIT)
+	for errors.Is(err, unix.EAGAIN) || errors.Is(err, unix.EINTR) {
 		if !c.timeout(unix.SO_RCVTIMEO, c.readUntil) {
 			return 0, os.ErrDeadlineExceeded
 		}
-		n, err := unix.Read(c.fd, b)
-		switch {
-		case errors.Is(err, unix.EINTR):
-			continue
-		case errors.Is(err, unix.EAGAIN):
+		n, err = unix.Read(c.fd, b)
+		if errors.Is(err, unix.EAGAIN) {
 			return 0, os.ErrDeadlineExceeded
-		case err != nil:
-			return 0, err
-		case n == 0 && len(b) > 0:
-			return 0, io.EOF
 		}
-		return n, nil
 	}
+	switch {
+	case err != nil:
+		return 0, err
+	case n == 0 && len(b) > 0:
+		return 0, io.EOF
+	}
+	return n, nil
 }
 
 func (c *fdConn) Write(b []byte) (int, error) {
 	written := 0
+	wait := false // the first try does not
 	for written < len(b) {
-		if !c.timeout(unix.SO_SNDTIMEO, c.writeUntil) {
-			return written, os.ErrDeadlineExceeded
+		var n int
+		var err error
+		if wait {
+			if !c.timeout(unix.SO_SNDTIMEO, c.writeUntil) {
+				return written, os.ErrDeadlineExceeded
+			}
+			n, err = unix.Write(c.fd, b[written:])
+		} else {
+			n, err = unix.SendmsgN(c.fd, b[written:], nil, nil, unix.MSG_DONTWAIT)
 		}
-		n, err := unix.Write(c.fd, b[written:])
 		switch {
 		case errors.Is(err, unix.EINTR):
+			continue
+		case errors.Is(err, unix.EAGAIN) && !wait:
+			wait = true
 			continue
 		case errors.Is(err, unix.EAGAIN):
 			return written, os.ErrDeadlineExceeded
@@ -234,6 +240,7 @@ func (c *fdConn) Write(b []byte) (int, error) {
 			return written, err
 		}
 		written += n
+		wait = true
 	}
 	return written, nil
 }

@@ -36,8 +36,8 @@ var ErrAlreadyRunning = errors.New("an agent is already running for this configu
 // Socket is a bound agent socket, its sibling exec socket, and the run
 // lock that makes them ours.
 type Socket struct {
-	net.Listener              // the TokenService (gRPC)
-	exec         net.Listener // the exec protocol (paths.Agent.Exec)
+	net.Listener             // the TokenService (gRPC)
+	exec         *execSocket // the exec protocol (paths.Agent.Exec)
 	lock         *paths.FileLock
 }
 
@@ -57,16 +57,16 @@ func Listen(ctx context.Context, p paths.Agent, logger hclog.Logger) (*Socket, e
 		_ = lock.Unlock()
 		return nil, err
 	}
-	x, err := p.Dir.Listen(filepath.Base(p.Exec))
+	uid := uint32(os.Getuid())
+	x, err := listenExec(p, uid)
 	if err != nil {
 		_ = l.Close()
 		_ = lock.Unlock()
 		return nil, err
 	}
-	uid := uint32(os.Getuid())
 	return &Socket{
 		Listener: &paths.PeerListener{Listener: l, UID: uid, Logger: logger},
-		exec:     &paths.PeerListener{Listener: x, UID: uid, Logger: logger},
+		exec:     x,
 		lock:     lock,
 	}, nil
 }
@@ -78,9 +78,7 @@ func (s *Socket) Close() error {
 	if errors.Is(err, net.ErrClosed) {
 		err = nil // the gRPC server closed it first
 	}
-	if xerr := s.exec.Close(); xerr != nil && !errors.Is(xerr, net.ErrClosed) {
-		err = errors.Join(err, xerr)
-	}
+	err = errors.Join(err, s.exec.Close())
 	return errors.Join(err, s.lock.Unlock())
 }
 
@@ -88,7 +86,7 @@ func (s *Socket) Close() error {
 // retiring agent, before it answers).
 func (s *Socket) unlink() {
 	_ = s.Listener.Close()
-	_ = s.exec.Close()
+	_ = s.exec.unlink()
 }
 
 // Options configure Serve.
@@ -173,7 +171,7 @@ func Serve(ctx context.Context, s *Socket, o Options) error {
 		go idle.TrimWhenQuiet(waitCtx, cmp.Or(o.TrimAfter, 5*time.Second), trim)
 	}
 	serveErr := awaitExit(ctx, idled, g.retired, served, o, logger)
-	_ = s.exec.Close()
+	_ = s.exec.unlink()
 	stopGracefully(srv, 5*time.Second)
 	stopExec(5 * time.Second)
 	err = errors.Join(serveErr, s.Close())

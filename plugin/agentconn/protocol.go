@@ -43,6 +43,15 @@ func Header(ctx context.Context) []byte {
 // timeout, 0 when it sent none. Anything but a header of Protocol, with
 // no other field and a positive timeout, is ErrHeader.
 func ParseHeader(line []byte) (time.Duration, error) {
+	if t, ok := parseHeaderFast(line); ok {
+		return t, nil
+	}
+	return parseHeaderJSON(line)
+}
+
+// parseHeaderJSON is ParseHeader by encoding/json: the strict parse, and
+// every error's wording.
+func parseHeaderJSON(line []byte) (time.Duration, error) {
 	var h header
 	d := json.NewDecoder(bytes.NewReader(line))
 	d.DisallowUnknownFields()

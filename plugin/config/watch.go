@@ -38,6 +38,9 @@ type Watch struct {
 	changed bool
 	// hashes counts the reads, for tests.
 	hashes int
+	// onRewrite, if set, is called after Changed found the same bytes
+	// under a new stat (OnRewrite).
+	onRewrite func()
 }
 
 // fileID is what a stat says about a file's identity and content.
@@ -67,32 +70,56 @@ func newWatch(path string, now time.Time) *Watch {
 	return w
 }
 
+// OnRewrite sets f to be called, by the Changed that noticed, once each
+// time the file is found rewritten with the same bytes (a new stat, the
+// same hash). What compares its own files' times with the file's (the
+// agent's names file, which the front trusts only if no older than the
+// profiles file) refreshes them in f.
+func (w *Watch) OnRewrite(f func()) {
+	w.mu.Lock()
+	w.onRewrite = f
+	w.mu.Unlock()
+}
+
 // Changed reports whether the file no longer holds the bytes it held when
 // the watch began (or cannot be read, or grew past MaxFileSize).
 func (w *Watch) Changed() bool { return w.changedAt(time.Now()) }
 
 // changedAt is Changed at now (see newWatch).
 func (w *Watch) changedAt(now time.Time) bool {
+	changed, rewritten := w.check(now)
+	if rewritten != nil {
+		rewritten() // outside the lock: it may be slow, and may ask again
+	}
+	return changed
+}
+
+// check is changedAt under the lock; rewritten is the OnRewrite function
+// to call when the file was rewritten with the same bytes.
+func (w *Watch) check(now time.Time) (changed bool, rewritten func()) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if w.changed {
-		return true
+		return true, nil
 	}
 	fi, err := os.Stat(w.path)
 	if err != nil {
 		w.changed = true
-		return true
+		return true, nil
 	}
 	if w.trusted && idOf(fi) == w.seen {
-		return false
+		return false, nil
 	}
 	id, sum, err := w.read()
 	if err != nil || sum != w.sum {
 		w.changed = true
-		return true
+		return true, nil
+	}
+	if id != w.seen {
+		rewritten = w.onRewrite
 	}
 	w.remember(id, now)
-	return false
+	return false, rewritten
 }
 
 // remember records id as the stat the content hashed under at now.

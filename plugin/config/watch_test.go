@@ -97,6 +97,41 @@ func TestWatchDoesNotRereadUnchangedFile(t *testing.T) {
 	}
 }
 
+// TestWatchOnRewrite: a rewrite of the same bytes calls the OnRewrite
+// function once (the agent refreshes its names file in it, or the front
+// finds the profiles file newer and hands every call to the core); an
+// untouched file and a changed one do not.
+func TestWatchOnRewrite(t *testing.T) {
+	path := watchedFile(t, watchOrig)
+	w := newWatch(path, later())
+	calls := 0
+	w.OnRewrite(func() { calls++ })
+	for range 3 {
+		w.changedAt(later())
+	}
+	if calls != 0 {
+		t.Fatalf("%d calls for an untouched file, want 0", calls)
+	}
+	l := time.Now().Add(time.Minute)
+	if err := errors.Join(os.WriteFile(path, []byte(watchOrig), 0o600), os.Chtimes(path, l, l)); err != nil {
+		t.Fatal(err)
+	}
+	for range 3 {
+		if w.changedAt(later()) {
+			t.Fatal("a rewrite of the same bytes counted as a change")
+		}
+	}
+	if calls != 1 {
+		t.Fatalf("%d calls after one rewrite of the same bytes, want 1", calls)
+	}
+	if err := os.WriteFile(path, []byte("profiles: []\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if !w.changedAt(later()) || calls != 1 {
+		t.Fatalf("after a change: %d calls, want still 1 and Changed", calls)
+	}
+}
+
 // TestWatchRacyWrite: a same-size write within one timestamp tick of the
 // hash can leave the whole stat as it was (a coarse clock). A file that
 // young is hashed at every call, so the write is still seen; only a file

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/tokenkeeper/tokenkeeper/plugin/paths"
 )
 
 // TestFrontServesTheHotPath: with a warm agent, the front alone — no
@@ -74,6 +76,57 @@ func TestFrontServesTheHotPath(t *testing.T) {
 		t.Fatal(err)
 	}
 	notInstalled("get", "--profile", "sddc") // changed since the agent started: the core loads it
+}
+
+// TestFrontAfterAnUnchangedRewrite: a profiles file rewritten with the
+// same bytes (a template re-rendered, a checkout) keeps its agent, and so
+// the front: the first call after the rewrite goes through the core, the
+// file being newer than the agent's names file; the agent, finding the
+// same bytes, refreshes its names file, and the next call is the front's
+// alone again instead of the core's forever.
+func TestFrontAfterAnUnchangedRewrite(t *testing.T) {
+	s := startSim(t, "vcf", "--user", e2eUser+"="+e2ePassword+":VIEWER")
+	tk := newTK(t, vcfConfig(s, e2eUser, "{env: TK_E2E_PW}"), pwEnv)
+	warm := tk.get(t, "sddc") // the core starts the agent, which writes its names file
+	lone := alone(t, tk)
+	names := tk.namesFile(t)
+	// The names file written well before the rewrite, whatever the clock's tick.
+	past := time.Now().Add(-time.Minute)
+	if err := os.Chtimes(names, past, past); err != nil {
+		t.Fatal(err)
+	}
+	content, err := os.ReadFile(tk.config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(tk.config, content, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if r := lone.run(t, nil, "get", "--profile", "sddc"); r.code != 1 || !strings.Contains(r.stderr, "is not installed") {
+		t.Fatalf("front alone after the rewrite: exit %d %q, want the call handed to the (missing) core", r.code, r.stderr)
+	}
+	if got := tk.get(t, "sddc"); got.Fingerprint != warm.Fingerprint { // through the core
+		t.Fatalf("after a rewrite of the same bytes: token %s, want the same agent's %s", got.Fingerprint, warm.Fingerprint)
+	}
+	r := lone.run(t, nil, "get", "--profile", "sddc")
+	if r.code != 0 || !strings.Contains(r.stdout, warm.Fingerprint) {
+		t.Fatalf("front alone once the agent saw the rewrite: exit %d %q, want the agent's token", r.code, r.stderr)
+	}
+}
+
+// namesFile is the path of the names file of tk's agent.
+func (tk *tkEnv) namesFile(t *testing.T) string {
+	t.Helper()
+	dir, err := paths.OpenRuntimeDir(tk.getenv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer dir.Close()
+	a, err := paths.Locate(dir, tk.config, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return a.Names
 }
 
 // TestFrontHandsAReadRequestOn: with no agent running, a request the
