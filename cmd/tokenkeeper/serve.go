@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"time"
 
@@ -70,8 +69,7 @@ func (f front) invalidate(ctx context.Context, c call) int {
 		argv = f.invalidateArgv(ctx, c, req)
 	}
 	req.APIVersion, req.Kind = exec.APIVersion, exec.KindInvalidateRequest
-	doc, _ := json.Marshal(req)
-	ans, ok := f.ask(ctx, c.config, req.Profile, doc, false)
+	ans, ok := f.ask(ctx, c.config, req.Profile, req.AppendJSON(nil), false)
 	switch {
 	case !ok:
 		return f.delegate(argv)
@@ -125,16 +123,14 @@ func (f front) input(c call) exec.Input {
 // tokenRequest is the TokenRequest document of req.
 func tokenRequest(req exec.TokenRequest) []byte {
 	req.APIVersion, req.Kind = exec.APIVersion, exec.KindTokenRequest
-	doc, _ := json.Marshal(req) // plain strings, bools and a duration: cannot fail
-	return doc
+	return req.AppendJSON(nil)
 }
 
 // answer is the agent's answer: a Token document, an Error document
 // (Error set), or nothing (invalidate's success), and its bytes.
 type answer struct {
-	exec.Token
-	Error *exec.ErrorBody `json:"error"`
-	raw   []byte
+	exec.Answer
+	raw []byte
 }
 
 // ask sends one request to the caller's agent, starting it first when
@@ -169,18 +165,19 @@ func (f front) ask(ctx context.Context, config, profile string, request []byte, 
 	}
 	if ctx.Err() != nil {
 		msg := exec.NoAnswer(profile, time.Since(begin), ctx.Err())
-		return answer{Error: &exec.ErrorBody{Code: exec.CodeUnavailable, Message: msg, Retryable: true}}, true
+		return answer{Answer: exec.Answer{Error: &exec.ErrorBody{Code: exec.CodeUnavailable, Message: msg, Retryable: true}}}, true
 	}
 	if err != nil {
 		// No agent, a retired one, or an exchange that failed: the core
 		// starts, retries, or says what is wrong, as before the front.
 		return answer{}, false
 	}
-	ans := answer{raw: raw}
 	if len(bytes.TrimSpace(raw)) == 0 {
-		return ans, true // invalidate's answer: nothing to print
+		return answer{raw: raw}, true // invalidate's answer: nothing to print
 	}
-	if err := json.Unmarshal(raw, &ans); err != nil || ans.Error == nil && ans.Kind != exec.KindToken {
+	doc, err := exec.ParseAnswer(raw)
+	ans := answer{Answer: doc, raw: raw}
+	if err != nil || ans.Error == nil && ans.Kind != exec.KindToken {
 		return answer{}, false
 	}
 	if ans.Error != nil && ans.Error.Code == exec.CodeInvalidArgument {
