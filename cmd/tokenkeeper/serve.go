@@ -16,20 +16,44 @@ import (
 // agent retired, or finding it needs the configuration loaded.
 func (f front) serve(ctx context.Context, c call) int {
 	// --timeout bounds the whole call, reading the request included.
-	ctx, cancel := context.WithTimeout(ctx, c.timeout)
-	defer cancel()
+	b := bound{parent: ctx, deadline: time.Now().Add(c.timeout)}
 	switch c.verb {
 	case "get":
-		return f.get(ctx, c)
+		return f.get(b, c)
 	case "invalidate":
-		return f.invalidate(ctx, c)
+		return f.invalidate(b, c)
 	}
-	return f.withToken(ctx, c)
+	return f.withToken(b, c)
 }
 
+// bound is the deadline of one call (--timeout) and the context it runs
+// under. It is not a context with that deadline: its timer would start
+// Go's network poller (an epoll instance, an eventfd, a thread woken),
+// which the call to a warm agent — about 100 µs on a socket whose
+// timeouts carry the deadline (agentconn.CallUntil) — has no use for.
+// What waits on channels, reading a request on stdin or starting the
+// agent, makes one (context) when it runs.
+type bound struct {
+	parent   context.Context
+	deadline time.Time
+}
+
+// context is the call's context, ending at its deadline.
+func (b bound) context() (context.Context, context.CancelFunc) {
+	return context.WithDeadline(b.parent, b.deadline)
+}
+
+// left is what is left of the call's time, at least a millisecond.
+func (b bound) left() time.Duration {
+	return max(time.Until(b.deadline).Round(time.Millisecond), time.Millisecond)
+}
+
+// over reports whether the call's time ran out.
+func (b bound) over() bool { return !time.Now().Before(b.deadline) }
+
 // get prints the token the flags or the request on stdin ask for.
-func (f front) get(ctx context.Context, c call) int {
-	req, fromStdin, err := exec.ResolveGet(ctx, f.input(c), c.profile)
+func (f front) get(b bound, c call) int {
+	req, fromStdin, err := f.resolveGet(b, c)
 	if err != nil {
 		return exec.Fail(f.Stdout, f.Stderr, asExecError(err), c.format == exec.FormatJSON)
 	}
@@ -38,9 +62,9 @@ func (f front) get(ctx context.Context, c call) int {
 	}
 	argv := f.Args
 	if fromStdin {
-		argv = f.getArgv(ctx, c, req)
+		argv = f.getArgv(b, c, req)
 	}
-	ans, ok := f.ask(ctx, c.config, req.Profile, tokenRequest(req), true)
+	ans, ok := f.ask(b, c.config, req.Profile, tokenRequest(req), true)
 	switch {
 	case !ok || ans.Error == nil && ans.Kind != exec.KindToken:
 		return f.delegate(argv)
@@ -57,19 +81,29 @@ func (f front) get(ctx context.Context, c call) int {
 	return exec.ExitOK
 }
 
+// resolveGet is exec.ResolveGet under b: a context only when the
+// request may be read from stdin (no --profile).
+func (f front) resolveGet(b bound, c call) (exec.TokenRequest, bool, error) {
+	if c.profile != "" {
+		return exec.ResolveGet(b.parent, f.input(c), c.profile) // reads nothing
+	}
+	ctx, cancel := b.context()
+	defer cancel()
+	return exec.ResolveGet(ctx, f.input(c), c.profile)
+}
+
 // invalidate drops the token the flags or the request on stdin name.
-func (f front) invalidate(ctx context.Context, c call) int {
-	req, err := exec.ResolveInvalidate(ctx, f.input(c),
-		exec.InvalidateRequest{Profile: c.profile, Fingerprint: c.fingerprint, Reason: c.reason})
+func (f front) invalidate(b bound, c call) int {
+	req, err := f.resolveInvalidate(b, c)
 	if err != nil {
 		return exec.Fail(f.Stdout, f.Stderr, asExecError(err), true)
 	}
 	argv := f.Args
 	if c.profile == "" {
-		argv = f.invalidateArgv(ctx, c, req)
+		argv = f.invalidateArgv(b, c, req)
 	}
 	req.APIVersion, req.Kind = exec.APIVersion, exec.KindInvalidateRequest
-	ans, ok := f.ask(ctx, c.config, req.Profile, req.AppendJSON(nil), false)
+	ans, ok := f.ask(b, c.config, req.Profile, req.AppendJSON(nil), false)
 	switch {
 	case !ok:
 		return f.delegate(argv)
@@ -79,15 +113,26 @@ func (f front) invalidate(ctx context.Context, c call) int {
 	return exec.ExitOK
 }
 
+// resolveInvalidate is exec.ResolveInvalidate under b, as resolveGet.
+func (f front) resolveInvalidate(b bound, c call) (exec.InvalidateRequest, error) {
+	flags := exec.InvalidateRequest{Profile: c.profile, Fingerprint: c.fingerprint, Reason: c.reason}
+	if c.profile != "" {
+		return exec.ResolveInvalidate(b.parent, f.input(c), flags) // reads nothing
+	}
+	ctx, cancel := b.context()
+	defer cancel()
+	return exec.ResolveInvalidate(ctx, f.input(c), flags)
+}
+
 // withToken is env and exec: the token of the profile, as export lines
 // or in a command's environment.
-func (f front) withToken(ctx context.Context, c call) int {
+func (f front) withToken(b bound, c call) int {
 	profile, err := exec.DefaultProfile(c.profile, f.Getenv(exec.EnvProfile))
 	if err != nil {
 		return f.delegate(f.Args) // the core says how the verb is called
 	}
 	req := exec.TokenRequest{Profile: profile, MinValidity: exec.Duration(c.minValidity), AllowShorter: c.allowShorter}
-	ans, ok := f.ask(ctx, c.config, profile, tokenRequest(req), true)
+	ans, ok := f.ask(b, c.config, profile, tokenRequest(req), true)
 	switch {
 	case !ok || ans.Error == nil && ans.Kind != exec.KindToken:
 		return f.delegate(f.Args)
@@ -140,7 +185,7 @@ type answer struct {
 // (agentconn.LocateFromNames not fresh), it could not be started (the
 // core tries again and says why), it retired during the call, or it
 // refused the request (InvalidArgument).
-func (f front) ask(ctx context.Context, config, profile string, request []byte, start bool) (answer, bool) {
+func (f front) ask(b bound, config, profile string, request []byte, start bool) (answer, bool) {
 	cfg := config
 	if cfg == "" {
 		cfg = paths.ConfigFile(f.Getenv)
@@ -158,13 +203,13 @@ func (f front) ask(ctx context.Context, config, profile string, request []byte, 
 		return answer{}, false
 	}
 	begin := time.Now()
-	raw, err := agentconn.Call(ctx, a.Exec, request)
-	if errors.Is(err, agentconn.ErrNoAgent) && start && f.startAgent(ctx, a) == nil {
+	raw, err := agentconn.CallUntil(b.deadline, a.Exec, request)
+	if errors.Is(err, agentconn.ErrNoAgent) && start && f.startAgent(b, a) == nil {
 		begin = time.Now()
-		raw, err = agentconn.Call(ctx, a.Exec, request)
+		raw, err = agentconn.CallUntil(b.deadline, a.Exec, request)
 	}
-	if ctx.Err() != nil {
-		msg := exec.NoAnswer(profile, time.Since(begin), ctx.Err())
+	if b.over() || errors.Is(err, context.DeadlineExceeded) {
+		msg := exec.NoAnswer(profile, time.Since(begin), context.DeadlineExceeded)
 		return answer{Answer: exec.Answer{Error: &exec.ErrorBody{Code: exec.CodeUnavailable, Message: msg, Retryable: true}}}, true
 	}
 	if err != nil {
@@ -224,7 +269,7 @@ func asExecError(err error) *exec.Error {
 
 // getArgv is the command line that asks the core for what req asks, for
 // a request the front has read from stdin: the core cannot read it again.
-func (f front) getArgv(ctx context.Context, c call, req exec.TokenRequest) []string {
+func (f front) getArgv(b bound, c call, req exec.TokenRequest) []string {
 	argv := []string{f.Args[0], "get", "--profile=" + req.Profile,
 		"--min-validity=" + time.Duration(req.MinValidity).String(), "--format=" + c.format}
 	if req.ForceRefresh {
@@ -233,26 +278,22 @@ func (f front) getArgv(ctx context.Context, c call, req exec.TokenRequest) []str
 	if req.AllowShorter {
 		argv = append(argv, "--allow-shorter")
 	}
-	return append(argv, commonArgs(ctx, c)...)
+	return append(argv, commonArgs(b, c)...)
 }
 
 // invalidateArgv is getArgv for invalidate.
-func (f front) invalidateArgv(ctx context.Context, c call, req exec.InvalidateRequest) []string {
+func (f front) invalidateArgv(b bound, c call, req exec.InvalidateRequest) []string {
 	argv := []string{f.Args[0], "invalidate", "--profile=" + req.Profile, "--fingerprint=" + req.Fingerprint}
 	if req.Reason != "" {
 		argv = append(argv, "--reason="+req.Reason)
 	}
-	return append(argv, commonArgs(ctx, c)...)
+	return append(argv, commonArgs(b, c)...)
 }
 
 // commonArgs are --config as given and --timeout, less the time spent
 // reading the request: the deadline stays the caller's.
-func commonArgs(ctx context.Context, c call) []string {
-	timeout := c.timeout
-	if d, ok := ctx.Deadline(); ok {
-		timeout = max(time.Until(d).Round(time.Millisecond), time.Millisecond)
-	}
-	args := []string{"--timeout=" + timeout.String()}
+func commonArgs(b bound, c call) []string {
+	args := []string{"--timeout=" + b.left().String()}
 	if c.config != "" {
 		args = append(args, "--config="+c.config)
 	}
@@ -265,7 +306,7 @@ func commonArgs(ctx context.Context, c call) []string {
 // file says an agent has served this very configuration. It saves a
 // cold get the start of the core (measured: the core's package inits
 // and configuration load cost more than the exec).
-func (f front) startAgent(ctx context.Context, a paths.Agent) error {
+func (f front) startAgent(b bound, a paths.Agent) error {
 	exe, err := f.Executable()
 	if err != nil {
 		return err
@@ -274,5 +315,7 @@ func (f front) startAgent(ctx context.Context, a paths.Agent) error {
 	if err != nil {
 		return err
 	}
+	ctx, cancel := b.context()
+	defer cancel()
 	return agentconn.Start(a, core, f.Environ)(ctx)
 }
