@@ -51,21 +51,22 @@ var boolFlags = []string{"force-refresh", "allow-shorter"}
 const defaultTimeout = 2 * time.Minute
 
 // parse reads args (without the program name) as a call the front
-// serves, or says no: anything it does not know as the core would read it
+// serves (on the heap: the frames under which the front works stay
+// small, see ask), or says no: anything it does not know as the core would read it
 // — another verb, an unknown or repeated flag, a value the core would
 // refuse (its message is the core's to give) — goes to the core.
-func parse(args []string) (call, bool) {
+func parse(args []string) (*call, bool) {
 	if len(args) == 0 || verbFlags[args[0]] == nil {
-		return call{}, false
+		return nil, false
 	}
-	c := call{verb: args[0], format: exec.FormatJSON, timeout: defaultTimeout}
+	c := &call{verb: args[0], format: exec.FormatJSON, timeout: defaultTimeout}
 	rest := args[1:]
 	for len(rest) > 0 {
 		a := rest[0]
 		rest = rest[1:]
 		if a == "--" || !strings.HasPrefix(a, "-") || a == "-" {
 			if c.verb != "exec" {
-				return call{}, false // the core's "unexpected argument"
+				return nil, false // the core's "unexpected argument"
 			}
 			if a == "--" {
 				c.argv = rest
@@ -76,21 +77,21 @@ func parse(args []string) (call, bool) {
 		}
 		name, value, hasValue := flagOf(a)
 		if name == "" || !slices.Contains(verbFlags[c.verb], name) || c.given(name) {
-			return call{}, false
+			return nil, false
 		}
 		if !hasValue && !slices.Contains(boolFlags, name) {
 			if len(rest) == 0 || strings.HasPrefix(rest[0], "-") {
-				return call{}, false
+				return nil, false
 			}
 			value, rest = rest[0], rest[1:]
 		}
 		if !c.setFlag(name, value, hasValue) {
-			return call{}, false
+			return nil, false
 		}
 		c.set = append(c.set, name)
 	}
 	if c.verb == "exec" && len(c.argv) == 0 {
-		return call{}, false // the core says how exec is called
+		return nil, false // the core says how exec is called
 	}
 	return c, true
 }

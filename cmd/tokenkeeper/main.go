@@ -19,7 +19,8 @@ import (
 )
 
 func main() {
-	os.Exit(run(context.Background(), osFront()))
+	f := osFront()
+	os.Exit(run(context.Background(), &f))
 }
 
 // front is every edge of the process the front touches, so that it runs
@@ -57,7 +58,7 @@ const pluginCookieKey = "TOKENKEEPER_PLUGIN"
 // exit status when it does not exec. Plugin mode is decided before
 // anything else, as the core does: nothing but go-plugin's handshake may
 // reach stdout then, and the core speaks it.
-func run(ctx context.Context, f front) int {
+func run(ctx context.Context, f *front) int {
 	if f.Getenv(pluginCookieKey) != "" {
 		return f.delegate(f.Args)
 	}
