@@ -1,6 +1,7 @@
 package exec
 
 import (
+	"bytes"
 	"encoding/json"
 	"time"
 	"unicode/utf8"
@@ -243,17 +244,21 @@ func (s *scanner) str() (string, bool) {
 		return "", false
 	}
 	start := s.i
-	for ; s.i < len(s.b); s.i++ {
-		switch c := s.b[s.i]; {
-		case c == '"':
-			v := s.b[start:s.i]
-			s.i++
-			return s.s[start : start+len(v)], utf8.Valid(v)
-		case c == '\\' || c < 0x20:
+	end := bytes.IndexByte(s.b[start:], '"')
+	if end < 0 {
+		return "", false
+	}
+	v := s.b[start : start+end]
+	if bytes.IndexByte(v, '\\') >= 0 {
+		return "", false
+	}
+	for _, c := range v {
+		if c < 0x20 {
 			return "", false
 		}
 	}
-	return "", false
+	s.i = start + end + 1
+	return s.s[start : start+end], utf8.Valid(v)
 }
 
 // boolean reads true or false.

@@ -109,26 +109,28 @@ func (d *Dir) openPrivate(name string, flag int, perm os.FileMode) (int, unix.St
 	if err != nil {
 		return -1, st, &os.PathError{Op: "open", Path: d.Join(name), Err: err}
 	}
-	if err := checkPrivateFile(fd, &st, d.Join(name), d.uid); err != nil {
+	if err := d.checkPrivateFile(fd, &st, name); err != nil {
 		_ = unix.Close(fd)
 		return -1, st, err
 	}
 	return fd, st, nil
 }
 
-// checkPrivateFile refuses an open file (fd, at path) that is not a
-// regular file of uid closed to group and others; st is what fstat says.
-func checkPrivateFile(fd int, st *unix.Stat_t, path string, uid int) error {
+// checkPrivateFile refuses the open file name (fd) that is not a
+// regular file of d's uid closed to group and others; st is what fstat
+// says. Its path is made for a message only.
+func (d *Dir) checkPrivateFile(fd int, st *unix.Stat_t, name string) error {
 	if err := unix.Fstat(fd, st); err != nil {
-		return fmt.Errorf("could not inspect %s: %w", path, err)
+		return fmt.Errorf("could not inspect %s: %w", d.Join(name), err)
 	}
 	switch {
 	case st.Mode&unix.S_IFMT != unix.S_IFREG:
-		return fmt.Errorf("%s is not a regular file: %w", path, ErrInsecureFile)
-	case int(st.Uid) != uid:
-		return fmt.Errorf("%s is owned by uid %d, not by you: %w", path, st.Uid, ErrInsecureFile)
+		return fmt.Errorf("%s is not a regular file: %w", d.Join(name), ErrInsecureFile)
+	case int(st.Uid) != d.uid:
+		return fmt.Errorf("%s is owned by uid %d, not by you: %w", d.Join(name), st.Uid, ErrInsecureFile)
 	case st.Mode&0o077 != 0:
-		return fmt.Errorf("%s has mode %04o, want 0600 (chmod 600 %s): %w", path, st.Mode&0o777, path, ErrInsecureFile)
+		p := d.Join(name)
+		return fmt.Errorf("%s has mode %04o, want 0600 (chmod 600 %s): %w", p, st.Mode&0o777, p, ErrInsecureFile)
 	}
 	return nil
 }

@@ -262,12 +262,16 @@ func walkTrusted(p string, uid int, st *unix.Stat_t) (int, string, error) {
 		_ = unix.Close(cur)
 		return -1, "", err
 	}
-	comps := strings.Split(strings.TrimPrefix(p, "/"), "/")
-	for i, c := range comps {
-		if c == "" {
-			continue
+	// p is clean and absolute: each directory reached is named by a
+	// prefix of it, no string built.
+	for i := 1; i < len(p); {
+		j := strings.IndexByte(p[i:], '/')
+		if j < 0 {
+			j = len(p)
+		} else {
+			j += i
 		}
-		next, target, err := stepTrusted(cur, st, done, c, uid)
+		next, target, err := stepTrusted(cur, st, done, p[:j], p[i:j], uid)
 		_ = unix.Close(cur)
 		if err != nil {
 			return -1, "", err
@@ -276,18 +280,17 @@ func walkTrusted(p string, uid int, st *unix.Stat_t) (int, string, error) {
 			if !filepath.IsAbs(target) {
 				target = filepath.Join(done, target)
 			}
-			return -1, filepath.Join(append([]string{target}, comps[i+1:]...)...), nil
+			return -1, filepath.Join(target, p[j:]), nil
 		}
-		cur, done = next, filepath.Join(done, c)
+		cur, done, i = next, p[:j], j+1
 	}
 	return cur, "", nil
 }
 
-// stepTrusted opens name in the trusted directory cur (stat st, path
-// done): a directory is opened and checked, and st becomes its stat; a
-// symlink's target is returned instead.
-func stepTrusted(cur int, st *unix.Stat_t, done, name string, uid int) (int, string, error) {
-	path := filepath.Join(done, name)
+// stepTrusted opens name (at path) in the trusted directory cur (stat
+// st, path done): a directory is opened and checked, and st becomes its
+// stat; a symlink's target is returned instead.
+func stepTrusted(cur int, st *unix.Stat_t, done, path, name string, uid int) (int, string, error) {
 	var lst unix.Stat_t
 	if err := unix.Fstatat(cur, name, &lst, unix.AT_SYMLINK_NOFOLLOW); err != nil {
 		return -1, "", &os.PathError{Op: "lstat", Path: path, Err: err}
