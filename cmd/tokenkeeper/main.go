@@ -19,8 +19,7 @@ import (
 )
 
 func main() {
-	f := osFront()
-	os.Exit(run(context.Background(), &f))
+	os.Exit(run(context.Background(), osFront()))
 }
 
 // front is every edge of the process the front touches, so that it runs
@@ -42,9 +41,9 @@ type front struct {
 	Exec func(path string, argv, env []string) error
 }
 
-// osFront is the real process.
-func osFront() front {
-	return front{Args: os.Args, Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr,
+// osFront is the real process (on the heap: see ask).
+func osFront() *front {
+	return &front{Args: os.Args, Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr,
 		StdinTerminal: isTerminal(os.Stdin), StderrTerminal: isTerminal(os.Stderr),
 		Getenv: os.Getenv, Environ: os.Environ(), Executable: os.Executable, Exec: syscall.Exec}
 }

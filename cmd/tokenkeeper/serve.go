@@ -194,19 +194,29 @@ type answer struct {
 // core tries again and says why), it retired during the call, or it
 // refused the request (InvalidArgument).
 //
-// It and the functions above it keep small frames (the answer is on the
-// heap, its uses in functions of their own): locate's walk of the
-// runtime directory is the deepest call of the front, and a stack past
-// 4 KiB there costs a stack copy, and fresh pages, at every start.
+// It and the functions above it keep small frames (the front and the
+// call are pointers, the answer is on the heap, its uses in functions of
+// their own): the walk to the runtime directory and LocateFromNames'
+// reads under it are the deepest calls of the front, and each doubling
+// of the stack they need costs a stack copy, and fresh pages, at every
+// start.
 func (f *front) ask(b bound, config, profile string, request []byte, start bool) *answer {
-	a := f.locate(config)
-	if a == nil {
+	cfg := f.configFile(config)
+	if cfg == "" {
 		return nil
 	}
-	defer a.Dir.Close()
+	dir, err := paths.OpenRuntimeDir(f.Getenv)
+	if err != nil {
+		return nil // the core says why
+	}
+	defer dir.Close()
+	a, fresh, err := agentconn.LocateFromNames(dir, cfg, f.Environ)
+	if err != nil || !fresh {
+		return nil
+	}
 	begin := time.Now()
 	raw, err := agentconn.CallUntil(b.deadline, a.Exec, request)
-	if errors.Is(err, agentconn.ErrNoAgent) && start && f.startAgent(b, a) == nil {
+	if errors.Is(err, agentconn.ErrNoAgent) && start && f.startAgent(b, &a) == nil {
 		begin = time.Now()
 		raw, err = agentconn.CallUntil(b.deadline, a.Exec, request)
 	}
@@ -228,37 +238,13 @@ func late(profile string, begin time.Time) *answer {
 	return &answer{Answer: exec.Answer{Error: &exec.ErrorBody{Code: exec.CodeUnavailable, Message: msg, Retryable: true}}}
 }
 
-// locate is the caller's agent, its runtime directory open (a.Dir),
-// found without loading the configuration; nil when the core must find
-// it (see ask).
-func (f *front) locate(config string) *paths.Agent {
-	cfg := config
-	if cfg == "" {
-		cfg = paths.ConfigFile(f.Getenv)
+// configFile is the configuration named by --config, else the default
+// one ("" when none can be named).
+func (f *front) configFile(config string) string {
+	if config != "" {
+		return config
 	}
-	if cfg == "" {
-		return nil
-	}
-	dir := f.runtimeDir()
-	if dir == nil {
-		return nil
-	}
-	a, fresh, err := agentconn.LocateFromNames(dir, cfg, f.Environ)
-	if err != nil || !fresh {
-		_ = dir.Close()
-		return nil
-	}
-	return &a
-}
-
-// runtimeDir is the runtime directory, open; nil when it cannot be (the
-// core says why). Its walk is the deepest call of the front.
-func (f *front) runtimeDir() *paths.Dir {
-	dir, err := paths.OpenRuntimeDir(f.Getenv)
-	if err != nil {
-		return nil
-	}
-	return dir
+	return paths.ConfigFile(f.Getenv)
 }
 
 // decode is the agent's answer raw; nil when the core must take the

@@ -99,21 +99,22 @@ func (d *Dir) OpenFile(name string, flag int, perm os.FileMode) (*os.File, error
 	return os.NewFile(uintptr(fd), d.Join(name)), nil
 }
 
-// openPrivate is OpenFile's descriptor, and what fstat said of it.
-func (d *Dir) openPrivate(name string, flag int, perm os.FileMode) (int, unix.Stat_t, error) {
-	var st unix.Stat_t
+// openPrivate is OpenFile's descriptor, and the file's size as fstat
+// said it.
+func (d *Dir) openPrivate(name string, flag int, perm os.FileMode) (int, int64, error) {
 	if err := checkName(name); err != nil {
-		return -1, st, err
+		return -1, 0, err
 	}
 	fd, err := unix.Openat(d.fd(), name, flag|unix.O_NOFOLLOW|unix.O_CLOEXEC, uint32(perm.Perm()))
 	if err != nil {
-		return -1, st, &os.PathError{Op: "open", Path: d.Join(name), Err: err}
+		return -1, 0, &os.PathError{Op: "open", Path: d.Join(name), Err: err}
 	}
+	var st unix.Stat_t
 	if err := d.checkPrivateFile(fd, &st, name); err != nil {
 		_ = unix.Close(fd)
-		return -1, st, err
+		return -1, 0, err
 	}
-	return fd, st, nil
+	return fd, st.Size, nil
 }
 
 // checkPrivateFile refuses the open file name (fd) that is not a
@@ -140,12 +141,12 @@ func (d *Dir) checkPrivateFile(fd int, st *unix.Stat_t, name string) error {
 // itself, sized by fstat: state files are read on every call of the
 // front, and an *os.File would cost a syscall more (its F_GETFL).
 func (d *Dir) ReadFile(name string, limit int64) ([]byte, error) {
-	fd, st, err := d.openPrivate(name, os.O_RDONLY, 0)
+	fd, size, err := d.openPrivate(name, os.O_RDONLY, 0)
 	if err != nil {
 		return nil, err
 	}
 	defer unix.Close(fd)
-	data := make([]byte, 0, min(max(st.Size, 0), limit)+1)
+	data := make([]byte, 0, min(max(size, 0), limit)+1)
 	for {
 		if len(data) == cap(data) {
 			data = append(data, 0)[:len(data)]
