@@ -39,24 +39,46 @@ const maxSymlinks = 40
 func OpenRuntimeDir(getenv func(string) string) (*Dir, error) {
 	uid := os.Getuid()
 	if x := getenv("XDG_RUNTIME_DIR"); filepath.IsAbs(x) {
-		parent, err := openBase(x, uid)
-		if err != nil {
-			return nil, fmt.Errorf("refusing XDG_RUNTIME_DIR=%s: %w; the XDG spec requires it to be yours with mode 0700 — "+
-				"after `su`, use `su -` or `sudo -i`, or run `unset XDG_RUNTIME_DIR`", x, err)
-		}
-		defer unix.Close(parent)
-		return openLeaf(parent, filepath.Join(x, "tokenkeeper"), uid)
+		return openXDGDir(x, uid)
 	}
 	if t := getenv("TMPDIR"); filepath.IsAbs(t) {
-		var st unix.Stat_t
-		if parent, err := openTrusted(t, uid, &st); err == nil {
-			defer unix.Close(parent)
-			if modeOwnNoWrite(&st, t, uid) == nil {
-				return openLeaf(parent, filepath.Join(t, "tokenkeeper"), uid)
-			}
+		if d, ok, err := openTmpDir(t, uid); ok {
+			return d, err
 		}
 	}
 	return openCacheDir(getenv, uid)
+}
+
+// Each way of OpenRuntimeDir is a function of its own: the front calls
+// it on every start, and one frame holding every way's locals would sit
+// under the whole walk (a stack doubling more, see cmd/tokenkeeper's ask).
+
+// openXDGDir is the runtime directory in XDG_RUNTIME_DIR x.
+func openXDGDir(x string, uid int) (*Dir, error) {
+	parent, err := openBase(x, uid)
+	if err != nil {
+		return nil, fmt.Errorf("refusing XDG_RUNTIME_DIR=%s: %w; the XDG spec requires it to be yours with mode 0700 — "+
+			"after `su`, use `su -` or `sudo -i`, or run `unset XDG_RUNTIME_DIR`", x, err)
+	}
+	defer unix.Close(parent)
+	return openLeaf(parent, filepath.Join(x, "tokenkeeper"), uid)
+}
+
+// openTmpDir is the runtime directory in TMPDIR t, or why it cannot be
+// opened there; not ok when t is not this user's own directory writable
+// by no one else (OpenRuntimeDir goes on to the cache home then).
+func openTmpDir(t string, uid int) (d *Dir, ok bool, err error) {
+	var st unix.Stat_t
+	parent, err := openTrusted(t, uid, &st)
+	if err != nil {
+		return nil, false, nil //nolint:nilerr // not ours to use: the next way is tried
+	}
+	defer unix.Close(parent)
+	if modeOwnNoWrite(&st, t, uid) != nil {
+		return nil, false, nil
+	}
+	d, err = openLeaf(parent, filepath.Join(t, "tokenkeeper"), uid)
+	return d, true, err
 }
 
 // RuntimeDir is the path of the runtime directory (OpenRuntimeDir),

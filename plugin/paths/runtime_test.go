@@ -183,3 +183,24 @@ func TestRuntimeDirThroughLinks(t *testing.T) {
 		t.Fatalf("a link mid-path in a world-writable directory: %v, want ErrInsecureDir", err)
 	}
 }
+
+// TestRuntimeDirTMPDIRHostileReported: a TMPDIR that is the user's own
+// is used, and a hostile tokenkeeper entry in it is reported, not
+// silently replaced by the cache home's directory.
+func TestRuntimeDirTMPDIRHostileReported(t *testing.T) {
+	base := mkdir(t, t.TempDir(), 0o700)
+	tmp := mkdir(t, filepath.Join(base, "tmp"), 0o700)
+	m := map[string]string{"TMPDIR": tmp, "HOME": mkdir(t, filepath.Join(base, "home"), 0o700)}
+	if got, err := openRT(t, m); err != nil || got != filepath.Join(tmp, "tokenkeeper") {
+		t.Fatalf("own TMPDIR: %s, %v", got, err)
+	}
+	if err := os.Remove(filepath.Join(tmp, "tokenkeeper")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(tmp, "tokenkeeper"), nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := openRT(t, m); !errors.Is(err, ErrInsecureDir) {
+		t.Fatalf("a file in TMPDIR's place: %s, %v; want ErrInsecureDir", got, err)
+	}
+}
