@@ -18,7 +18,7 @@ FUZZ_TARGETS ?= \
 	host/exec:FuzzParseRequest \
 	host/exec:FuzzReadRequest \
 	host/exec:FuzzRequestJSON \
-	host/exec:FuzzParseAnswer \
+	host/exec:FuzzDecodeAnswer \
 	plugin/config:FuzzParse \
 	plugin/provider:FuzzJWTLifetime \
 	plugin/provider:FuzzCleanMessage \

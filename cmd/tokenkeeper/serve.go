@@ -254,8 +254,7 @@ func decode(raw []byte) *answer {
 		return &answer{raw: raw} // invalidate's answer: nothing to print
 	}
 	ans := &answer{raw: raw}
-	var err error
-	if ans.Answer, err = exec.ParseAnswer(raw); err != nil || ans.Error == nil && ans.Kind != exec.KindToken {
+	if err := exec.DecodeAnswer(raw, &ans.Answer); err != nil || ans.Error == nil && ans.Kind != exec.KindToken {
 		return nil
 	}
 	if ans.Error != nil && ans.Error.Code == exec.CodeInvalidArgument {

@@ -92,36 +92,36 @@ var answerSeeds = []string{
 	`{"kind":"Token",}`, `{"kind":"Token"} {}`, `{"kind":"Token"`, `{}`, `[]`, `null`, ``, `"x"`,
 }
 
-// TestParseAnswerFastPath: the agent's Token document takes the path
+// TestDecodeAnswerFastPath: the agent's Token document takes the path
 // without reflection, and means what json.Unmarshal reads.
-func TestParseAnswerFastPath(t *testing.T) {
+func TestDecodeAnswerFastPath(t *testing.T) {
 	for _, doc := range answerSeeds[:5] {
 		var a Answer
 		if !a.parseToken([]byte(doc)) {
 			t.Errorf("%s: not read by the fast path", doc)
 		}
 	}
-	a, err := ParseAnswer([]byte(agentToken))
-	var want Answer
+	var a, want Answer
+	err := DecodeAnswer([]byte(agentToken), &a)
 	if err != nil || json.Unmarshal([]byte(agentToken), &want) != nil || !reflect.DeepEqual(a, want) || a.Token.Token == "" || !a.ShorterThanRequested {
-		t.Fatalf("ParseAnswer = %+v, %v; json.Unmarshal %+v", a, err, want)
+		t.Fatalf("DecodeAnswer = %+v, %v; json.Unmarshal %+v", a, err, want)
 	}
 	doc := []byte(agentToken)
-	if n := testing.AllocsPerRun(100, func() { _, _ = ParseAnswer(doc) }); n > 1 {
-		t.Errorf("ParseAnswer of a Token document: %.0f allocations, want 1 (one string for all fields)", n)
+	if n := testing.AllocsPerRun(100, func() { a = Answer{}; _ = DecodeAnswer(doc, &a) }); n > 1 {
+		t.Errorf("DecodeAnswer of a Token document: %.0f allocations, want 1 (one string for all fields)", n)
 	}
 }
 
-// TestParseAnswerIsUnmarshal: every seed, fast or not, means what
+// TestDecodeAnswerIsUnmarshal: every seed, fast or not, means what
 // json.Unmarshal reads, error included.
-func TestParseAnswerIsUnmarshal(t *testing.T) {
+func TestDecodeAnswerIsUnmarshal(t *testing.T) {
 	for _, doc := range answerSeeds {
 		checkAnswer(t, []byte(doc))
 	}
 }
 
-// FuzzParseAnswer: ParseAnswer is json.Unmarshal for any input.
-func FuzzParseAnswer(f *testing.F) {
+// FuzzDecodeAnswer: DecodeAnswer is json.Unmarshal for any input.
+func FuzzDecodeAnswer(f *testing.F) {
 	for _, doc := range answerSeeds {
 		f.Add([]byte(doc))
 	}
@@ -130,10 +130,10 @@ func FuzzParseAnswer(f *testing.F) {
 
 func checkAnswer(t *testing.T, doc []byte) {
 	t.Helper()
-	got, err := ParseAnswer(doc)
-	var want Answer
+	var got, want Answer
+	err := DecodeAnswer(doc, &got)
 	wantErr := json.Unmarshal(doc, &want)
 	if !reflect.DeepEqual(got, want) || (err == nil) != (wantErr == nil) || err != nil && err.Error() != wantErr.Error() {
-		t.Fatalf("%q: ParseAnswer %+v, %v; json.Unmarshal %+v, %v", doc, got, err, want, wantErr)
+		t.Fatalf("%q: DecodeAnswer %+v, %v; json.Unmarshal %+v, %v", doc, got, err, want, wantErr)
 	}
 }

@@ -119,21 +119,28 @@ func (d *Dir) openPrivate(name string, flag int, perm os.FileMode) (int, int64, 
 
 // checkPrivateFile refuses the open file name (fd) that is not a
 // regular file of d's uid closed to group and others; st is what fstat
-// says. Its path is made for a message only.
+// says.
 func (d *Dir) checkPrivateFile(fd int, st *unix.Stat_t, name string) error {
-	if err := unix.Fstat(fd, st); err != nil {
-		return fmt.Errorf("could not inspect %s: %w", d.Join(name), err)
-	}
-	switch {
-	case st.Mode&unix.S_IFMT != unix.S_IFREG:
-		return fmt.Errorf("%s is not a regular file: %w", d.Join(name), ErrInsecureFile)
-	case int(st.Uid) != d.uid:
-		return fmt.Errorf("%s is owned by uid %d, not by you: %w", d.Join(name), st.Uid, ErrInsecureFile)
-	case st.Mode&0o077 != 0:
-		p := d.Join(name)
-		return fmt.Errorf("%s has mode %04o, want 0600 (chmod 600 %s): %w", p, st.Mode&0o777, p, ErrInsecureFile)
+	err := unix.Fstat(fd, st)
+	if err != nil || st.Mode&unix.S_IFMT != unix.S_IFREG || int(st.Uid) != d.uid || st.Mode&0o077 != 0 {
+		return d.notPrivate(name, st, err)
 	}
 	return nil
+}
+
+// notPrivate says why checkPrivateFile refused name (err: fstat's). Its
+// messages are formatted apart, off the front's deepest path.
+func (d *Dir) notPrivate(name string, st *unix.Stat_t, err error) error {
+	p := d.Join(name)
+	switch {
+	case err != nil:
+		return fmt.Errorf("could not inspect %s: %w", p, err)
+	case st.Mode&unix.S_IFMT != unix.S_IFREG:
+		return fmt.Errorf("%s is not a regular file: %w", p, ErrInsecureFile)
+	case int(st.Uid) != d.uid:
+		return fmt.Errorf("%s is owned by uid %d, not by you: %w", p, st.Uid, ErrInsecureFile)
+	}
+	return fmt.Errorf("%s has mode %04o, want 0600 (chmod 600 %s): %w", p, st.Mode&0o777, p, ErrInsecureFile)
 }
 
 // ReadFile reads name, at most limit bytes (more is an error). A missing
