@@ -63,7 +63,11 @@ type agentLink struct {
 
 // open finds (or starts) the agent and returns a gRPC connection to it.
 func (l *agentLink) open(ctx context.Context) (grpc.ClientConnInterface, func() error, error) {
-	first, pid, err := l.finder.Find(ctx)
+	f, pid, err := l.finder.Find(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	first, err := fileConn(f)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -80,11 +84,12 @@ func (l *agentLink) open(ctx context.Context) (grpc.ClientConnInterface, func() 
 				return c, nil
 			default:
 			}
-			c, pid, err := agentconn.Dial(ctx, l.finder.Socket)
-			if err == nil {
-				l.pid.Store(pid)
+			f, pid, err := agentconn.Connect(ctx, l.finder.Socket)
+			if err != nil {
+				return nil, err
 			}
-			return c, err
+			l.pid.Store(pid)
+			return fileConn(f)
 		}))
 	closeSpare := func() {
 		select {
@@ -98,6 +103,17 @@ func (l *agentLink) open(ctx context.Context) (grpc.ClientConnInterface, func() 
 		return nil, nil, fmt.Errorf("could not connect to agent: %w", err)
 	}
 	return cc, func() error { closeSpare(); return cc.Close() }, nil
+}
+
+// fileConn is the agent connection f as a net.Conn, which f no longer
+// holds: agentconn speaks raw syscalls and links no package net.
+func fileConn(f *os.File) (net.Conn, error) {
+	defer f.Close() // FileConn holds a duplicate
+	c, err := net.FileConn(f)
+	if err != nil {
+		return nil, fmt.Errorf("could not connect to agent at %s: %w", f.Name(), err)
+	}
+	return c, nil
 }
 
 // DefaultSocketPath is where the agent for the default configuration file

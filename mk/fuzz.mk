@@ -7,7 +7,7 @@
 #                        testdata/fuzz/<Target>/ — commit it with the fix
 #   make fuzz FUZZTIME=5m FUZZ_TARGETS=plugin/config:FuzzParse   one target, longer
 #
-# 9 targets x 20 s keep CI under 5 minutes on 2 cores.
+# 11 targets x 20 s keep CI under 5 minutes on 2 cores.
 
 FUZZTIME         ?= 20s
 # A new input is minimized for at most this long, so that minimization does
@@ -17,6 +17,8 @@ FUZZPARALLEL     ?= 2
 FUZZ_TARGETS ?= \
 	host/exec:FuzzParseRequest \
 	host/exec:FuzzReadRequest \
+	host/exec:FuzzRequestJSON \
+	host/exec:FuzzDecodeAnswer \
 	plugin/config:FuzzParse \
 	plugin/agentconn:FuzzParseHeader \
 	plugin/provider:FuzzJWTLifetime \

@@ -21,7 +21,7 @@ var composition = []string{"compose.go", "plugin.go"}
 // It lives in plugin/agentconn (shared with host.Dial and a lean front
 // binary); cmd only calls agentconn and paths.Agents and prints.
 var agentLogic = []string{
-	"agentconn.Starter", "agentconn.SpawnDetached", "agentconn.Dial", "agentconn.Finder", "agentconn.Gone",
+	"agentconn.Starter", "agentconn.SpawnDetached", "agentconn.Connect", "agentconn.Finder", "agentconn.Gone",
 	"paths.Locate", "paths.TagOf", "paths.SeenTag", "paths.EnvTag", "paths.ReadKey", "paths.ReadEnvNames",
 	"paths.PeerCred", "syscall.Kill", "syscall.Statfs", "agent.Lookup", "agent.Environ",
 }

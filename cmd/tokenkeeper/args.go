@@ -31,18 +31,39 @@ type call struct {
 // given reports whether the flag name was on the command line.
 func (c *call) given(name string) bool { return slices.Contains(c.set, name) }
 
-// verbFlags are the flags the front knows, per verb: the core's flags of
-// that verb less those whose work lives in the core (--no-agent, --verbose,
-// --help, --log-level, exec --proxy…).
-var verbFlags = map[string][]string{
-	"get":        {"profile", "min-validity", "force-refresh", "allow-shorter", "format", "timeout", "config"},
-	"invalidate": {"profile", "fingerprint", "reason", "timeout", "config"},
-	"env":        {"profile", "min-validity", "allow-shorter", "timeout", "config"},
-	"exec":       {"profile", "min-validity", "allow-shorter", "timeout", "config"},
+// verbFlags are the flags the front knows, per verb (nil for a verb it
+// does not serve): the core's flags of that verb less those whose work
+// lives in the core (--no-agent, --verbose, --help, --log-level, exec
+// --proxy…). A switch over static lists, not a map: a map would be
+// built by an init function at every start.
+func verbFlags(verb string) []string {
+	switch verb {
+	case "get":
+		return getFlags
+	case "invalidate":
+		return invalidateFlags
+	case "env", "exec":
+		return withTokenFlags
+	}
+	return nil
 }
 
-// shorthands are the one-letter forms of the flags above.
-var shorthands = map[string]string{"-p": "profile", "-o": "format"}
+var (
+	getFlags        = []string{"profile", "min-validity", "force-refresh", "allow-shorter", "format", "timeout", "config"}
+	invalidateFlags = []string{"profile", "fingerprint", "reason", "timeout", "config"}
+	withTokenFlags  = []string{"profile", "min-validity", "allow-shorter", "timeout", "config"}
+)
+
+// shorthand is the long name of a one-letter flag ("" for none).
+func shorthand(a string) string {
+	switch a {
+	case "-p":
+		return "profile"
+	case "-o":
+		return "format"
+	}
+	return ""
+}
 
 // boolFlags take no value.
 var boolFlags = []string{"force-refresh", "allow-shorter"}
@@ -51,21 +72,22 @@ var boolFlags = []string{"force-refresh", "allow-shorter"}
 const defaultTimeout = 2 * time.Minute
 
 // parse reads args (without the program name) as a call the front
-// serves, or says no: anything it does not know as the core would read it
+// serves (on the heap: the frames under which the front works stay
+// small, see ask), or says no: anything it does not know as the core would read it
 // — another verb, an unknown or repeated flag, a value the core would
 // refuse (its message is the core's to give) — goes to the core.
-func parse(args []string) (call, bool) {
-	if len(args) == 0 || verbFlags[args[0]] == nil {
-		return call{}, false
+func parse(args []string) (*call, bool) {
+	if len(args) == 0 || verbFlags(args[0]) == nil {
+		return nil, false
 	}
-	c := call{verb: args[0], format: exec.FormatJSON, timeout: defaultTimeout}
+	c := &call{verb: args[0], format: exec.FormatJSON, timeout: defaultTimeout}
 	rest := args[1:]
 	for len(rest) > 0 {
 		a := rest[0]
 		rest = rest[1:]
 		if a == "--" || !strings.HasPrefix(a, "-") || a == "-" {
 			if c.verb != "exec" {
-				return call{}, false // the core's "unexpected argument"
+				return nil, false // the core's "unexpected argument"
 			}
 			if a == "--" {
 				c.argv = rest
@@ -75,22 +97,22 @@ func parse(args []string) (call, bool) {
 			break
 		}
 		name, value, hasValue := flagOf(a)
-		if name == "" || !slices.Contains(verbFlags[c.verb], name) || c.given(name) {
-			return call{}, false
+		if name == "" || !slices.Contains(verbFlags(c.verb), name) || c.given(name) {
+			return nil, false
 		}
 		if !hasValue && !slices.Contains(boolFlags, name) {
 			if len(rest) == 0 || strings.HasPrefix(rest[0], "-") {
-				return call{}, false
+				return nil, false
 			}
 			value, rest = rest[0], rest[1:]
 		}
 		if !c.setFlag(name, value, hasValue) {
-			return call{}, false
+			return nil, false
 		}
 		c.set = append(c.set, name)
 	}
 	if c.verb == "exec" && len(c.argv) == 0 {
-		return call{}, false // the core says how exec is called
+		return nil, false // the core says how exec is called
 	}
 	return c, true
 }
@@ -103,7 +125,7 @@ func flagOf(a string) (name, value string, hasValue bool) {
 		name, value, hasValue = strings.Cut(long, "=")
 		return name, value, hasValue
 	}
-	return shorthands[a], "", false
+	return shorthand(a), "", false
 }
 
 // setFlag stores one flag's value; false for a value the core would

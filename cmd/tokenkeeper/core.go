@@ -42,7 +42,7 @@ func findCore(executable string) (string, []string, error) {
 // kept, so the core and its messages see the name the caller used), the
 // same environment and stdio. It returns only when that fails: 1, with
 // one stderr line naming what was tried.
-func (f front) delegate(argv []string) int {
+func (f *front) delegate(argv []string) int {
 	exe, err := f.Executable()
 	if err != nil {
 		exe = f.Args[0]

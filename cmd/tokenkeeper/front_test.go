@@ -29,9 +29,13 @@ func TestParse(t *testing.T) {
 	}
 	for _, tt := range served {
 		got, ok := parse(tt.args)
+		if !ok {
+			t.Errorf("parse(%q): not served; want %+v", tt.args, tt.want)
+			continue
+		}
 		got.set = nil
-		if !ok || !equalCalls(got, tt.want) {
-			t.Errorf("parse(%q) = %+v, %v; want %+v", tt.args, got, ok, tt.want)
+		if !equalCalls(*got, tt.want) {
+			t.Errorf("parse(%q) = %+v; want %+v", tt.args, *got, tt.want)
 		}
 	}
 	delegated := [][]string{
@@ -151,7 +155,7 @@ func TestFindCore(t *testing.T) {
 func TestMissingCore(t *testing.T) {
 	f, e := newFront(t, false, nil)
 	f.Args = []string{"tokenkeeper", "status"}
-	if code := run(context.Background(), f); code != 1 {
+	if code := run(context.Background(), &f); code != 1 {
 		t.Fatalf("exit %d", code)
 	}
 	bin := filepath.Join(e.installDir, "bin")
@@ -167,7 +171,7 @@ func TestMissingCore(t *testing.T) {
 func TestPluginModeFirst(t *testing.T) {
 	f, e := newFront(t, true, map[string]string{pluginCookieKey: "x", "TOKENKEEPER_CONFIG": "/nonexistent"})
 	f.Args = []string{"/usr/bin/tokenkeeper", "get", "--profile", "sddc"}
-	run(context.Background(), f)
+	run(context.Background(), &f)
 	if e.calls != 1 || e.path != filepath.Join(e.installDir, "bin", coreName) || !slices.Equal(e.argv, f.Args) ||
 		!slices.Equal(e.env, f.Environ) || e.stdout.Len() != 0 {
 		t.Fatalf("exec'd %q %q env %q; stdout %q", e.path, e.argv, e.env, e.stdout.String())
@@ -180,7 +184,7 @@ func TestDelegatesWhatItDoesNotServe(t *testing.T) {
 	for _, args := range [][]string{{"tk", "status"}, {"tk", "get", "--help"}, {"tk", "__complete", "get", "--p"}} {
 		f, e := newFront(t, true, map[string]string{"HOME": t.TempDir()})
 		f.Args = args
-		run(context.Background(), f)
+		run(context.Background(), &f)
 		if e.calls != 1 || !slices.Equal(e.argv, args) {
 			t.Errorf("%q: exec'd %q", args, e.argv)
 		}
@@ -200,7 +204,7 @@ func TestStdinRequestBecomesFlags(t *testing.T) {
 	f, e := newFront(t, true, env)
 	f.Args = []string{"tk", "get", "--format", "token"}
 	f.Stdin = strings.NewReader(`{"apiVersion":"tokenkeeper/v1","kind":"TokenRequest","profile":"-odd","minValidity":"90s","forceRefresh":true,"allowShorter":true}`)
-	run(context.Background(), f)
+	run(context.Background(), &f)
 	if e.calls != 1 || len(e.argv) != 8 {
 		t.Fatalf("exec'd %q", e.argv)
 	}
@@ -215,7 +219,7 @@ func TestStdinRequestBecomesFlags(t *testing.T) {
 	f, e = newFront(t, true, env)
 	f.Args = []string{"tk", "invalidate", "--config", cfg}
 	f.Stdin = strings.NewReader(`{"apiVersion":"tokenkeeper/v1","kind":"InvalidateRequest","profile":"p","fingerprint":"sha256:1","reason":"401"}`)
-	run(context.Background(), f)
+	run(context.Background(), &f)
 	want = []string{"tk", "invalidate", "--profile=p", "--fingerprint=sha256:1", "--reason=401"}
 	if e.calls != 1 || len(e.argv) != 7 || !slices.Equal(e.argv[:5], want) || e.argv[6] != "--config="+cfg {
 		t.Fatalf("exec'd %q, want %q, --timeout and --config", e.argv, want)
@@ -229,7 +233,7 @@ func TestBadRequestAnsweredByFront(t *testing.T) {
 	f, e := newFront(t, true, map[string]string{"HOME": t.TempDir()})
 	f.Args = []string{"tk", "get"}
 	f.Stdin = strings.NewReader(`{"apiVersion":"tokenkeeper/v1","kind":"TokenRequest","profile":"p","bogus":1}`)
-	if code := run(context.Background(), f); code != 2 || e.calls != 0 {
+	if code := run(context.Background(), &f); code != 2 || e.calls != 0 {
 		t.Fatalf("exit %d, %d execs", code, e.calls)
 	}
 	if !strings.Contains(e.stdout.String(), `"kind":"Error"`) || strings.Count(e.stderr.String(), "\n") != 1 {

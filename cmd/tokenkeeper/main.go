@@ -41,9 +41,9 @@ type front struct {
 	Exec func(path string, argv, env []string) error
 }
 
-// osFront is the real process.
-func osFront() front {
-	return front{Args: os.Args, Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr,
+// osFront is the real process (on the heap: see ask).
+func osFront() *front {
+	return &front{Args: os.Args, Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr,
 		StdinTerminal: isTerminal(os.Stdin), StderrTerminal: isTerminal(os.Stderr),
 		Getenv: os.Getenv, Environ: os.Environ(), Executable: os.Executable, Exec: syscall.Exec}
 }
@@ -57,13 +57,13 @@ const pluginCookieKey = "TOKENKEEPER_PLUGIN"
 // exit status when it does not exec. Plugin mode is decided before
 // anything else, as the core does: nothing but go-plugin's handshake may
 // reach stdout then, and the core speaks it.
-func run(ctx context.Context, f front) int {
+func run(ctx context.Context, f *front) int {
 	if f.Getenv(pluginCookieKey) != "" {
 		return f.delegate(f.Args)
 	}
 	c, ok := parse(f.Args[1:])
 	// A terminal on stderr: a person waits, and the core shows progress
-	// lines. Any --timeout is the front's: agentconn.Call sends what is
+	// lines. Any --timeout is the front's: agentconn.CallUntil sends what is
 	// left of it, and the agent answers before it with the cause, as it
 	// does over gRPC.
 	if !ok || f.StderrTerminal {

@@ -55,7 +55,7 @@ func TestRefusedRequestGoesToTheCore(t *testing.T) {
 	for _, args := range [][]string{{"tk", "get", "-p", "sddc", "--timeout", "3s"}, {"tk", "get", "-p", "sddc"}, {"tk", "invalidate", "-p", "sddc", "--fingerprint", "sha256:1"}} {
 		f, e := newFront(t, true, env)
 		f.Args = args
-		run(context.Background(), f)
+		run(context.Background(), &f)
 		if e.calls != 1 || e.stdout.Len() != 0 {
 			t.Errorf("%q: %d execs of the core, stdout %q; want the call handed to the core", args, e.calls, e.stdout.String())
 		}

@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"time"
 
@@ -15,22 +14,46 @@ import (
 // serve runs c against the agent, or hands it to the core when the front
 // cannot answer for the core: no agent runs (the core starts one), the
 // agent retired, or finding it needs the configuration loaded.
-func (f front) serve(ctx context.Context, c call) int {
+func (f *front) serve(ctx context.Context, c *call) int {
 	// --timeout bounds the whole call, reading the request included.
-	ctx, cancel := context.WithTimeout(ctx, c.timeout)
-	defer cancel()
+	b := bound{parent: ctx, deadline: time.Now().Add(c.timeout)}
 	switch c.verb {
 	case "get":
-		return f.get(ctx, c)
+		return f.get(b, c)
 	case "invalidate":
-		return f.invalidate(ctx, c)
+		return f.invalidate(b, c)
 	}
-	return f.withToken(ctx, c)
+	return f.withToken(b, c)
 }
 
+// bound is the deadline of one call (--timeout) and the context it runs
+// under. It is not a context with that deadline: its timer would start
+// Go's network poller (an epoll instance, an eventfd, a thread woken),
+// which the call to a warm agent — about 100 µs on a socket whose
+// timeouts carry the deadline (agentconn.CallUntil) — has no use for.
+// What waits on channels, reading a request on stdin or starting the
+// agent, makes one (context) when it runs.
+type bound struct {
+	parent   context.Context
+	deadline time.Time
+}
+
+// context is the call's context, ending at its deadline.
+func (b bound) context() (context.Context, context.CancelFunc) {
+	return context.WithDeadline(b.parent, b.deadline)
+}
+
+// left is what is left of the call's time, at least a millisecond.
+func (b bound) left() time.Duration {
+	return max(time.Until(b.deadline).Round(time.Millisecond), time.Millisecond)
+}
+
+// over reports whether the call's time ran out.
+func (b bound) over() bool { return !time.Now().Before(b.deadline) }
+
 // get prints the token the flags or the request on stdin ask for.
-func (f front) get(ctx context.Context, c call) int {
-	req, fromStdin, err := exec.ResolveGet(ctx, f.input(c), c.profile)
+func (f *front) get(b bound, c *call) int {
+	req, fromStdin, err := f.resolveGet(b, c)
 	if err != nil {
 		return exec.Fail(f.Stdout, f.Stderr, asExecError(err), c.format == exec.FormatJSON)
 	}
@@ -39,41 +62,56 @@ func (f front) get(ctx context.Context, c call) int {
 	}
 	argv := f.Args
 	if fromStdin {
-		argv = f.getArgv(ctx, c, req)
+		argv = f.getArgv(b, c, req)
 	}
-	ans, ok := f.ask(ctx, c.config, req.Profile, tokenRequest(req), true)
+	ans := f.ask(b, c.config, req.Profile, tokenRequest(req), true)
 	switch {
-	case !ok || ans.Error == nil && ans.Kind != exec.KindToken:
+	case ans == nil || ans.Error == nil && ans.Kind != exec.KindToken:
 		return f.delegate(argv)
 	case ans.Error != nil:
 		return f.fail(ans, c.format == exec.FormatJSON)
 	}
-	exec.WarnShorter(f.Stderr, req.Profile, ans.Token, time.Duration(req.MinValidity))
-	if c.format == exec.FormatJSON {
+	return f.print(ans, req.Profile, time.Duration(req.MinValidity), c.format)
+}
+
+// print writes the token of a Token answer in format, after the warning
+// of a token shorter than minValidity asked.
+func (f *front) print(ans *answer, profile string, minValidity time.Duration, format string) int {
+	exec.WarnShorter(f.Stderr, profile, ans.Token, minValidity)
+	if format == exec.FormatJSON {
 		return f.write(ans.raw) // the agent's document, as the core prints it
 	}
-	if err := exec.WriteToken(f.Stdout, ans.Token, c.format); err != nil {
+	if err := exec.WriteToken(f.Stdout, ans.Token, format); err != nil {
 		return exec.Fail(f.Stdout, f.Stderr, asExecError(err), false)
 	}
 	return exec.ExitOK
 }
 
+// resolveGet is exec.ResolveGet under b: a context only when the
+// request may be read from stdin (no --profile).
+func (f *front) resolveGet(b bound, c *call) (exec.TokenRequest, bool, error) {
+	if c.profile != "" {
+		return exec.ResolveGet(b.parent, f.input(c), c.profile) // reads nothing
+	}
+	ctx, cancel := b.context()
+	defer cancel()
+	return exec.ResolveGet(ctx, f.input(c), c.profile)
+}
+
 // invalidate drops the token the flags or the request on stdin name.
-func (f front) invalidate(ctx context.Context, c call) int {
-	req, err := exec.ResolveInvalidate(ctx, f.input(c),
-		exec.InvalidateRequest{Profile: c.profile, Fingerprint: c.fingerprint, Reason: c.reason})
+func (f *front) invalidate(b bound, c *call) int {
+	req, err := f.resolveInvalidate(b, c)
 	if err != nil {
 		return exec.Fail(f.Stdout, f.Stderr, asExecError(err), true)
 	}
 	argv := f.Args
 	if c.profile == "" {
-		argv = f.invalidateArgv(ctx, c, req)
+		argv = f.invalidateArgv(b, c, req)
 	}
 	req.APIVersion, req.Kind = exec.APIVersion, exec.KindInvalidateRequest
-	doc, _ := json.Marshal(req)
-	ans, ok := f.ask(ctx, c.config, req.Profile, doc, false)
+	ans := f.ask(b, c.config, req.Profile, req.AppendJSON(nil), false)
 	switch {
-	case !ok:
+	case ans == nil:
 		return f.delegate(argv)
 	case ans.Error != nil:
 		return f.fail(ans, true)
@@ -81,28 +119,41 @@ func (f front) invalidate(ctx context.Context, c call) int {
 	return exec.ExitOK
 }
 
+// resolveInvalidate is exec.ResolveInvalidate under b, as resolveGet.
+func (f *front) resolveInvalidate(b bound, c *call) (exec.InvalidateRequest, error) {
+	flags := exec.InvalidateRequest{Profile: c.profile, Fingerprint: c.fingerprint, Reason: c.reason}
+	if c.profile != "" {
+		return exec.ResolveInvalidate(b.parent, f.input(c), flags) // reads nothing
+	}
+	ctx, cancel := b.context()
+	defer cancel()
+	return exec.ResolveInvalidate(ctx, f.input(c), flags)
+}
+
 // withToken is env and exec: the token of the profile, as export lines
 // or in a command's environment.
-func (f front) withToken(ctx context.Context, c call) int {
+func (f *front) withToken(b bound, c *call) int {
 	profile, err := exec.DefaultProfile(c.profile, f.Getenv(exec.EnvProfile))
 	if err != nil {
 		return f.delegate(f.Args) // the core says how the verb is called
 	}
 	req := exec.TokenRequest{Profile: profile, MinValidity: exec.Duration(c.minValidity), AllowShorter: c.allowShorter}
-	ans, ok := f.ask(ctx, c.config, profile, tokenRequest(req), true)
+	ans := f.ask(b, c.config, profile, tokenRequest(req), true)
 	switch {
-	case !ok || ans.Error == nil && ans.Kind != exec.KindToken:
+	case ans == nil || ans.Error == nil && ans.Kind != exec.KindToken:
 		return f.delegate(f.Args)
 	case ans.Error != nil:
 		return f.fail(ans, false)
+	case c.verb == "env":
+		return f.print(ans, profile, c.minValidity, exec.FormatEnv)
 	}
+	return f.runWith(ans, profile, c)
+}
+
+// runWith is exec's command run with the token of a Token answer in its
+// environment; its exit status.
+func (f *front) runWith(ans *answer, profile string, c *call) int {
 	exec.WarnShorter(f.Stderr, profile, ans.Token, c.minValidity)
-	if c.verb == "env" {
-		if err := exec.WriteToken(f.Stdout, ans.Token, exec.FormatEnv); err != nil {
-			return exec.Fail(f.Stdout, f.Stderr, asExecError(err), false)
-		}
-		return exec.ExitOK
-	}
 	env := append(append([]string{}, f.Environ...), exec.EnvVars(ans.Token)...)
 	code, err := exec.Run(c.argv, env, exec.Stdio{In: f.Stdin, Out: f.Stdout, ErrOut: f.Stderr})
 	var se *exec.StartError
@@ -117,7 +168,7 @@ func (f front) withToken(ctx context.Context, c call) int {
 }
 
 // input is where get and invalidate read a request from.
-func (f front) input(c call) exec.Input {
+func (f *front) input(c *call) exec.Input {
 	return exec.Input{Set: c.given, EnvProfile: f.Getenv(exec.EnvProfile), Stdin: f.Stdin,
 		StdinTerminal: f.StdinTerminal, Timeout: c.timeout}
 }
@@ -125,77 +176,100 @@ func (f front) input(c call) exec.Input {
 // tokenRequest is the TokenRequest document of req.
 func tokenRequest(req exec.TokenRequest) []byte {
 	req.APIVersion, req.Kind = exec.APIVersion, exec.KindTokenRequest
-	doc, _ := json.Marshal(req) // plain strings, bools and a duration: cannot fail
-	return doc
+	return req.AppendJSON(nil)
 }
 
 // answer is the agent's answer: a Token document, an Error document
 // (Error set), or nothing (invalidate's success), and its bytes.
 type answer struct {
-	exec.Token
-	Error *exec.ErrorBody `json:"error"`
-	raw   []byte
+	exec.Answer
+	raw []byte
 }
 
 // ask sends one request to the caller's agent, starting it first when
 // none answers and start is set (get, env, exec; invalidate never starts
-// one); false when the core must take the call over: no configuration
+// one); nil when the core must take the call over: no configuration
 // can be named, the agent cannot be found without loading it
 // (agentconn.LocateFromNames not fresh), it could not be started (the
 // core tries again and says why), it retired during the call, or it
 // refused the request (InvalidArgument).
-func (f front) ask(ctx context.Context, config, profile string, request []byte, start bool) (answer, bool) {
-	cfg := config
+//
+// It and the functions above it keep small frames (the front and the
+// call are pointers, the answer is on the heap, its uses in functions of
+// their own): the walk to the runtime directory and LocateFromNames'
+// reads under it are the deepest calls of the front, and each doubling
+// of the stack they need costs a stack copy, and fresh pages, at every
+// start.
+func (f *front) ask(b bound, config, profile string, request []byte, start bool) *answer {
+	cfg := f.configFile(config)
 	if cfg == "" {
-		cfg = paths.ConfigFile(f.Getenv)
-	}
-	if cfg == "" {
-		return answer{}, false
+		return nil
 	}
 	dir, err := paths.OpenRuntimeDir(f.Getenv)
 	if err != nil {
-		return answer{}, false
+		return nil // the core says why
 	}
 	defer dir.Close()
 	a, fresh, err := agentconn.LocateFromNames(dir, cfg, f.Environ)
 	if err != nil || !fresh {
-		return answer{}, false
+		return nil
 	}
 	begin := time.Now()
-	raw, err := agentconn.Call(ctx, a.Exec, request)
-	if errors.Is(err, agentconn.ErrNoAgent) && start && f.startAgent(ctx, a) == nil {
+	raw, err := agentconn.CallUntil(b.deadline, a.Exec, request)
+	if errors.Is(err, agentconn.ErrNoAgent) && start && f.startAgent(b, &a) == nil {
 		begin = time.Now()
-		raw, err = agentconn.Call(ctx, a.Exec, request)
+		raw, err = agentconn.CallUntil(b.deadline, a.Exec, request)
 	}
-	if ctx.Err() != nil {
-		msg := exec.NoAnswer(profile, time.Since(begin), ctx.Err())
-		return answer{Error: &exec.ErrorBody{Code: exec.CodeUnavailable, Message: msg, Retryable: true}}, true
+	if b.over() || errors.Is(err, context.DeadlineExceeded) {
+		return late(profile, begin)
 	}
 	if err != nil {
 		// No agent, a retired one, or an exchange that failed: the core
 		// starts, retries, or says what is wrong, as before the front.
-		return answer{}, false
+		return nil
 	}
-	ans := answer{raw: raw}
+	return decode(raw)
+}
+
+// late is the answer to a call the agent did not answer within the
+// caller's time, which began at begin: Unavailable, as the core says it.
+func late(profile string, begin time.Time) *answer {
+	msg := exec.NoAnswer(profile, time.Since(begin), context.DeadlineExceeded)
+	return &answer{Answer: exec.Answer{Error: &exec.ErrorBody{Code: exec.CodeUnavailable, Message: msg, Retryable: true}}}
+}
+
+// configFile is the configuration named by --config, else the default
+// one ("" when none can be named).
+func (f *front) configFile(config string) string {
+	if config != "" {
+		return config
+	}
+	return paths.ConfigFile(f.Getenv)
+}
+
+// decode is the agent's answer raw; nil when the core must take the
+// call over (see ask).
+func decode(raw []byte) *answer {
 	if len(bytes.TrimSpace(raw)) == 0 {
-		return ans, true // invalidate's answer: nothing to print
+		return &answer{raw: raw} // invalidate's answer: nothing to print
 	}
-	if err := json.Unmarshal(raw, &ans); err != nil || ans.Error == nil && ans.Kind != exec.KindToken {
-		return answer{}, false
+	ans := &answer{raw: raw}
+	if err := exec.DecodeAnswer(raw, &ans.Answer); err != nil || ans.Error == nil && ans.Kind != exec.KindToken {
+		return nil
 	}
 	if ans.Error != nil && ans.Error.Code == exec.CodeInvalidArgument {
 		// The front parsed the request itself, so a refusal is the
 		// framing's (an agent built before the protocol header reads the
 		// header as its request) or a rule of the keeper's: the core asks
 		// over gRPC, which every agent speaks, and says which.
-		return answer{}, false
+		return nil
 	}
-	return ans, true
+	return ans
 }
 
 // fail reports an Error answer as the core would: the document on stdout
 // when document is set, one line on stderr, and the code's exit status.
-func (f front) fail(ans answer, document bool) int {
+func (f *front) fail(ans *answer, document bool) int {
 	if document {
 		if ans.raw != nil {
 			f.write(ans.raw)
@@ -208,7 +282,7 @@ func (f front) fail(ans answer, document bool) int {
 }
 
 // write prints an answer of the agent as it came.
-func (f front) write(doc []byte) int {
+func (f *front) write(doc []byte) int {
 	if _, err := f.Stdout.Write(doc); err != nil {
 		line(f.Stderr, "could not write the answer: "+err.Error())
 		return exec.ExitInternal
@@ -227,7 +301,7 @@ func asExecError(err error) *exec.Error {
 
 // getArgv is the command line that asks the core for what req asks, for
 // a request the front has read from stdin: the core cannot read it again.
-func (f front) getArgv(ctx context.Context, c call, req exec.TokenRequest) []string {
+func (f *front) getArgv(b bound, c *call, req exec.TokenRequest) []string {
 	argv := []string{f.Args[0], "get", "--profile=" + req.Profile,
 		"--min-validity=" + time.Duration(req.MinValidity).String(), "--format=" + c.format}
 	if req.ForceRefresh {
@@ -236,26 +310,22 @@ func (f front) getArgv(ctx context.Context, c call, req exec.TokenRequest) []str
 	if req.AllowShorter {
 		argv = append(argv, "--allow-shorter")
 	}
-	return append(argv, commonArgs(ctx, c)...)
+	return append(argv, commonArgs(b, c)...)
 }
 
 // invalidateArgv is getArgv for invalidate.
-func (f front) invalidateArgv(ctx context.Context, c call, req exec.InvalidateRequest) []string {
+func (f *front) invalidateArgv(b bound, c *call, req exec.InvalidateRequest) []string {
 	argv := []string{f.Args[0], "invalidate", "--profile=" + req.Profile, "--fingerprint=" + req.Fingerprint}
 	if req.Reason != "" {
 		argv = append(argv, "--reason="+req.Reason)
 	}
-	return append(argv, commonArgs(ctx, c)...)
+	return append(argv, commonArgs(b, c)...)
 }
 
 // commonArgs are --config as given and --timeout, less the time spent
 // reading the request: the deadline stays the caller's.
-func commonArgs(ctx context.Context, c call) []string {
-	timeout := c.timeout
-	if d, ok := ctx.Deadline(); ok {
-		timeout = max(time.Until(d).Round(time.Millisecond), time.Millisecond)
-	}
-	args := []string{"--timeout=" + timeout.String()}
+func commonArgs(b bound, c *call) []string {
+	args := []string{"--timeout=" + b.left().String()}
 	if c.config != "" {
 		args = append(args, "--config="+c.config)
 	}
@@ -268,7 +338,7 @@ func commonArgs(ctx context.Context, c call) []string {
 // file says an agent has served this very configuration. It saves a
 // cold get the start of the core (measured: the core's package inits
 // and configuration load cost more than the exec).
-func (f front) startAgent(ctx context.Context, a paths.Agent) error {
+func (f *front) startAgent(b bound, a *paths.Agent) error {
 	exe, err := f.Executable()
 	if err != nil {
 		return err
@@ -277,5 +347,7 @@ func (f front) startAgent(ctx context.Context, a paths.Agent) error {
 	if err != nil {
 		return err
 	}
-	return agentconn.Start(a, core, f.Environ)(ctx)
+	ctx, cancel := b.context()
+	defer cancel()
+	return agentconn.Start(*a, core, f.Environ)(ctx)
 }

@@ -23,38 +23,35 @@
 // It speaks no gRPC and links neither the keeper, the configuration, the
 // agent server nor any YAML, protobuf, go-plugin or CLI library (see
 // TestStaysLeaf): package host stays thin and a lean front binary can be
-// built on it. A Go host never starts an agent; the CLI passes Start.
+// built on it. It dials with raw syscalls and imports no package net
+// (TestNoNet), whose inits every start of the front would pay; a gRPC
+// caller turns Connect's socket into a net.Conn. A Go host never starts
+// an agent; the CLI passes Start.
 package agentconn
 
 import (
 	"context"
 	"errors"
-	"fmt"
-	"net"
 	"os"
-
-	"github.com/tokenkeeper/tokenkeeper/plugin/paths"
 )
 
 // ErrNoAgent: nothing answers on the agent socket.
 var ErrNoAgent = errors.New("no agent is running")
 
-// Dial opens one connection to the agent listening on socket and returns
-// it with the agent's pid. No TLS: the socket lives in a 0700 directory
-// and both ends check the other's uid with SO_PEERCRED. Nothing listening
-// is an error wrapping ErrNoAgent.
-func Dial(ctx context.Context, socket string) (net.Conn, int32, error) {
-	var d net.Dialer
-	c, err := d.DialContext(ctx, "unix", socket)
+// Connect opens one connection to the agent listening on socket and
+// returns it, a connected blocking unix socket, with the agent's pid. No
+// TLS: the socket lives in a 0700 directory and both ends check the
+// other's uid with SO_PEERCRED. Nothing listening is an error wrapping
+// ErrNoAgent; ctx's deadline bounds the connect. A gRPC caller makes it
+// a net.Conn (net.FileConn): this package links no package net, whose
+// inits the lean front would pay at every start.
+func Connect(ctx context.Context, socket string) (*os.File, int32, error) {
+	deadline, _ := ctx.Deadline()
+	fd, pid, err := dialFD(deadline, socket)
 	if err != nil {
-		return nil, 0, fmt.Errorf("%w at %s: %v", ErrNoAgent, socket, err)
+		return nil, 0, err
 	}
-	uid, pid, err := paths.PeerCred(c)
-	if err != nil || uid != uint32(os.Getuid()) {
-		_ = c.Close()
-		return nil, 0, fmt.Errorf("could not trust agent at %s: peer uid %d, err %v", socket, uid, err)
-	}
-	return c, pid, nil
+	return os.NewFile(uintptr(fd), socket), pid, nil
 }
 
 // Finder finds the agent on one socket, or has one started.
@@ -68,17 +65,17 @@ type Finder struct {
 	Start func(ctx context.Context) error
 }
 
-// Find returns a connection to the agent and its pid, starting the agent
-// first when none answers and f.Start is set.
-func (f Finder) Find(ctx context.Context) (net.Conn, int32, error) {
-	c, pid, err := Dial(ctx, f.Socket)
+// Find returns a connection to the agent (Connect) and its pid, starting
+// the agent first when none answers and f.Start is set.
+func (f Finder) Find(ctx context.Context) (*os.File, int32, error) {
+	c, pid, err := Connect(ctx, f.Socket)
 	if err == nil || f.Start == nil || !errors.Is(err, ErrNoAgent) {
 		return c, pid, err
 	}
 	if err := f.Start(ctx); err != nil {
 		return nil, 0, err
 	}
-	return Dial(ctx, f.Socket)
+	return Connect(ctx, f.Socket)
 }
 
 // Left reports whether the agent with pid no longer listens on the
@@ -90,10 +87,6 @@ func (f Finder) Find(ctx context.Context) (net.Conn, int32, error) {
 // the agent Find returns now. An agent that still answers gave its own
 // verdict, which a retry would only repeat.
 func (f Finder) Left(ctx context.Context, pid int32) bool {
-	c, now, err := Dial(ctx, f.Socket)
-	if err != nil {
-		return errors.Is(err, ErrNoAgent)
-	}
-	_ = c.Close()
-	return now != pid
+	deadline, _ := ctx.Deadline()
+	return left(deadline, f.Socket, pid)
 }

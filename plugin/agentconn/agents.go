@@ -9,6 +9,8 @@ import (
 	"syscall"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/tokenkeeper/tokenkeeper/plugin/paths"
 )
 
@@ -60,10 +62,7 @@ func Start(a paths.Agent, exe string, environ []string) func(ctx context.Context
 	s := Starter{
 		Paths: a,
 		Probe: func(ctx context.Context) error {
-			c, _, err := Dial(ctx, a.Socket)
-			if err == nil {
-				_ = c.Close()
-			}
+			_, err := PID(ctx, a.Socket)
 			return err
 		},
 		Spawn: func() (<-chan error, error) {
@@ -109,11 +108,12 @@ func Running(ctx context.Context, socket string) bool {
 // (SO_PEERCRED of a connection to it), so no pid file can go stale or be
 // forged.
 func PID(ctx context.Context, socket string) (int, error) {
-	c, pid, err := Dial(ctx, socket)
+	deadline, _ := ctx.Deadline()
+	fd, pid, err := dialFD(deadline, socket)
 	if err != nil {
 		return 0, err
 	}
-	_ = c.Close()
+	_ = unix.Close(fd)
 	return int(pid), nil
 }
 

@@ -55,33 +55,101 @@ var ErrBadAnswer = errors.New("malformed answer from the agent")
 // other error means the exchange failed (ErrBadAnswer, a peer of another
 // uid, ctx's cause).
 func Call(ctx context.Context, socket string, request []byte) ([]byte, error) {
-	fd, pid, err := dialFD(ctx, socket)
+	deadline, _ := ctx.Deadline()
+	if ctx.Done() == nil {
+		return CallUntil(deadline, socket, request)
+	}
+	return call(deadline, socket, request, func(fd int) func() error {
+		// The end of ctx shuts the socket down, which ends a blocked
+		// read or write at once (a cancel has no socket timeout).
+		var wg sync.WaitGroup
+		wg.Add(1)
+		stop := context.AfterFunc(ctx, func() { defer wg.Done(); _ = unix.Shutdown(fd, unix.SHUT_RDWR) })
+		return func() error {
+			if !stop() {
+				wg.Wait() // never close fd under a running Shutdown
+			}
+			if ctx.Err() != nil {
+				return fmt.Errorf("agent call: %w", context.Cause(ctx))
+			}
+			return nil
+		}
+	})
+}
+
+// CallUntil is Call bounded by deadline (none when zero) rather than by
+// a context: socket timeouts (SO_SNDTIMEO, SO_RCVTIMEO, set from what is
+// left of it) end a blocked connect, write or read, so the call makes no
+// timer and no goroutine — one runtime timer alone starts Go's network
+// poller, an epoll instance and an eventfd the short-lived front has no
+// use for. A deadline that passes is an error wrapping
+// context.DeadlineExceeded; the other errors are Call's.
+func CallUntil(deadline time.Time, socket string, request []byte) ([]byte, error) {
+	return call(deadline, socket, request, nil)
+}
+
+// call is Call and CallUntil: watch, when set, watches the exchange on
+// fd from its start and returns the function that ends the watch, and
+// says why the exchange was cut short.
+func call(deadline time.Time, socket string, request []byte, watch func(fd int) func() error) ([]byte, error) {
+	fd, pid, err := dialFD(deadline, socket)
 	if err != nil {
 		return nil, err
 	}
-	answer, err := exchange(ctx, fd, append(Header(ctx), line(request)...))
+	req := appendHeader(make([]byte, 0, 64+len(request)), timeoutLeft(deadline))
+	answer, err := exchange(fd, deadline, line(req, request), watch)
 	if err != nil {
 		return nil, err
 	}
-	if unavailable(answer) && left(ctx, socket, pid) {
+	if unavailable(answer) && left(deadline, socket, pid) {
 		return answer, fmt.Errorf("%w (pid %d)", ErrAgentLeft, pid)
 	}
 	return answer, nil
 }
 
+// errDeadline is the error of a call whose deadline passed. A type of
+// its own rather than fmt.Errorf's, which would cost the package an init
+// function at every start of the front.
+var errDeadline error = deadlineError{}
+
+type deadlineError struct{}
+
+func (deadlineError) Error() string { return "agent call: " + context.DeadlineExceeded.Error() }
+func (deadlineError) Unwrap() error { return context.DeadlineExceeded }
+
+// setTimeout bounds each blocking syscall of fd in one direction (opt:
+// SO_SNDTIMEO, which bounds a connect too, or SO_RCVTIMEO) by what is
+// left of deadline (no bound when zero); errDeadline when nothing is.
+func setTimeout(fd, opt int, deadline time.Time) error {
+	if deadline.IsZero() {
+		return nil
+	}
+	left := time.Until(deadline)
+	if left <= 0 {
+		return errDeadline
+	}
+	tv := unix.NsecToTimeval(left.Nanoseconds()) // rounded up: never the 0 that means no timeout
+	if err := unix.SetsockoptTimeval(fd, unix.SOL_SOCKET, opt, &tv); err != nil {
+		return fmt.Errorf("agent call: set a timeout: %w", err)
+	}
+	return nil
+}
+
 // dialFD connects a blocking unix socket to socket and returns it with
-// the pid of its peer, which must run as this uid.
-func dialFD(ctx context.Context, socket string) (int, int32, error) {
+// the pid of its peer, which must run as this uid. The connect and the
+// first write time out at deadline; reads set their own timeout
+// (writeRead).
+func dialFD(deadline time.Time, socket string) (int, int32, error) {
 	fd, err := socketFD()
 	if err != nil {
 		return -1, 0, fmt.Errorf("could not reach the agent at %s: %w", socket, err)
 	}
-	if d, ok := ctx.Deadline(); ok {
-		// A connect blocks while the agent's backlog is full; the
-		// shutdown that ends a read or write (exchange) does not end it.
-		tv := unix.NsecToTimeval(max(time.Until(d), time.Millisecond).Nanoseconds())
-		_ = unix.SetsockoptTimeval(fd, unix.SOL_SOCKET, unix.SO_SNDTIMEO, &tv)
+	if err := setTimeout(fd, unix.SO_SNDTIMEO, deadline); err != nil {
+		_ = unix.Close(fd)
+		return -1, 0, err
 	}
+	// A connect blocks while the agent's backlog is full, up to the send
+	// timeout.
 	if err := unix.Connect(fd, &unix.SockaddrUnix{Name: socket}); err != nil {
 		_ = unix.Close(fd)
 		return -1, 0, fmt.Errorf("%w at %s: %v", ErrNoAgent, socket, err)
@@ -94,46 +162,58 @@ func dialFD(ctx context.Context, socket string) (int, int32, error) {
 	return fd, pid, nil
 }
 
-// line is request as one line ending in a newline.
-func line(request []byte) []byte {
+// line appends request to b as one line ending in a newline.
+func line(b, request []byte) []byte {
 	request = bytes.TrimRight(request, " \t\r\n")
 	if bytes.IndexByte(request, '\n') >= 0 {
-		var b bytes.Buffer
-		if json.Compact(&b, request) == nil {
-			request = b.Bytes()
+		var c bytes.Buffer
+		if json.Compact(&c, request) == nil {
+			request = c.Bytes()
 		} // else: not JSON; the agent says so
 	}
-	return append(request[:len(request):len(request)], '\n')
+	return append(append(b, request...), '\n')
 }
 
-// exchange writes req on fd, reads one line back and closes fd. The end
-// of ctx shuts the socket down, which ends a blocked read or write.
-func exchange(ctx context.Context, fd int, req []byte) ([]byte, error) {
-	var wg sync.WaitGroup
-	wg.Add(1)
-	stop := context.AfterFunc(ctx, func() { defer wg.Done(); _ = unix.Shutdown(fd, unix.SHUT_RDWR) })
-	defer func() {
-		if !stop() {
-			wg.Wait() // never close fd under a running Shutdown
-		}
-		_ = unix.Close(fd)
-	}()
-	answer, err := writeRead(fd, req)
-	if ctx.Err() != nil {
-		return nil, fmt.Errorf("agent call: %w", context.Cause(ctx))
+// exchange writes req on fd, reads one line back and closes fd; watch
+// as in call.
+func exchange(fd int, deadline time.Time, req []byte, watch func(fd int) func() error) ([]byte, error) {
+	var end func() error
+	if watch != nil {
+		end = watch(fd)
 	}
-	return answer, err
+	answer, err := writeRead(fd, deadline, req)
+	if end != nil {
+		if cut := end(); cut != nil {
+			err = cut
+		}
+	}
+	_ = unix.Close(fd)
+	if err != nil {
+		return nil, err
+	}
+	return answer, nil
 }
 
 // writeRead writes req in full and reads until a newline, EOF or
-// MaxAnswer.
-func writeRead(fd int, req []byte) ([]byte, error) {
-	for len(req) > 0 {
-		n, err := unix.Write(fd, req)
-		if err == unix.EINTR {
-			continue
+// MaxAnswer. A write or read that times out (EAGAIN: the socket
+// timeouts of setTimeout) is errDeadline. A write and a read each get
+// what is left of deadline when they start — the first write the send
+// timeout dialFD set — so that retries after EINTR or a short count
+// never add up past it.
+func writeRead(fd int, deadline time.Time, req []byte) ([]byte, error) {
+	for first := true; len(req) > 0; first = false {
+		if !first {
+			if err := setTimeout(fd, unix.SO_SNDTIMEO, deadline); err != nil {
+				return nil, err
+			}
 		}
-		if err != nil {
+		n, err := unix.Write(fd, req)
+		switch {
+		case err == unix.EINTR:
+			continue
+		case err == unix.EAGAIN:
+			return nil, errDeadline
+		case err != nil:
 			return nil, fmt.Errorf("agent call: write: %w", err)
 		}
 		req = req[n:]
@@ -146,11 +226,16 @@ func writeRead(fd int, req []byte) ([]byte, error) {
 			}
 			buf = append(buf, make([]byte, len(buf))...)[:len(buf)]
 		}
-		n, err := unix.Read(fd, buf[len(buf):cap(buf)])
-		if err == unix.EINTR {
-			continue
+		if err := setTimeout(fd, unix.SO_RCVTIMEO, deadline); err != nil {
+			return nil, err
 		}
-		if err != nil {
+		n, err := unix.Read(fd, buf[len(buf):cap(buf)])
+		switch {
+		case err == unix.EINTR:
+			continue
+		case err == unix.EAGAIN:
+			return nil, errDeadline
+		case err != nil:
 			return nil, fmt.Errorf("agent call: read: %w", err)
 		}
 		buf = buf[:len(buf)+n]
@@ -183,8 +268,8 @@ func unavailable(answer []byte) bool {
 
 // left reports whether the agent with pid no longer listens on socket:
 // nothing answers there, or another agent does (see Finder.Left).
-func left(ctx context.Context, socket string, pid int32) bool {
-	fd, now, err := dialFD(ctx, socket)
+func left(deadline time.Time, socket string, pid int32) bool {
+	fd, now, err := dialFD(deadline, socket)
 	if err != nil {
 		return errors.Is(err, ErrNoAgent)
 	}

@@ -169,3 +169,72 @@ func mustWrite(t *testing.T, name, content string) {
 		t.Fatal(err)
 	}
 }
+
+// TestCallUntilEndsAtDeadline: CallUntil is bounded by its deadline
+// alone, through socket timeouts: against an agent that never answers,
+// one that dribbles its answer a byte at a time (each read gets what is
+// left, so retries do not add up past the deadline), and with no time
+// left at all (nothing is dialed).
+func TestCallUntilEndsAtDeadline(t *testing.T) {
+	sock := filepath.Join(shortRoot(t).Path(), "slow.exec")
+	l, err := net.Listen("unix", sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	go func() {
+		for n := 0; ; n++ {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			go func(dribble bool) {
+				defer c.Close()
+				for range 100 {
+					time.Sleep(50 * time.Millisecond)
+					if dribble {
+						if _, err := c.Write([]byte("x")); err != nil {
+							return
+						}
+					}
+				}
+			}(n == 1)
+		}
+	}()
+	for _, name := range []string{"mute", "dribbling"} {
+		start := time.Now()
+		_, err := CallUntil(time.Now().Add(300*time.Millisecond), sock, []byte("{}"))
+		if !errors.Is(err, context.DeadlineExceeded) || time.Since(start) > 2*time.Second {
+			t.Errorf("%s agent: CallUntil = %v after %s, want the deadline after 300ms", name, err, time.Since(start))
+		}
+	}
+	if _, err := CallUntil(time.Now().Add(-time.Second), sock, []byte("{}")); !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("past deadline: %v, want context.DeadlineExceeded", err)
+	}
+}
+
+// TestCallUntilReadsInPieces: an answer that arrives in several writes,
+// within the deadline, is read whole.
+func TestCallUntilReadsInPieces(t *testing.T) {
+	sock := filepath.Join(shortRoot(t).Path(), "pieces.exec")
+	l, err := net.Listen("unix", sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	go func() {
+		c, err := l.Accept()
+		if err != nil {
+			return
+		}
+		defer c.Close()
+		for _, p := range []string{`{"kind":`, `"Token"`, "}\n"} {
+			time.Sleep(20 * time.Millisecond)
+			_, _ = c.Write([]byte(p))
+		}
+	}()
+	ans, err := CallUntil(time.Now().Add(10*time.Second), sock, []byte("{}"))
+	if err != nil || string(ans) != "{\"kind\":\"Token\"}\n" {
+		t.Fatalf("CallUntil = %q, %v", ans, err)
+	}
+}

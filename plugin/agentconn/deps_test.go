@@ -1,6 +1,8 @@
 package agentconn
 
 import (
+	"os/exec"
+	"strings"
 	"testing"
 
 	"github.com/tokenkeeper/tokenkeeper/internal/testutil"
@@ -21,5 +23,25 @@ func TestStaysLeaf(t *testing.T) {
 	}
 	for _, d := range testutil.Linked(deps, forbidden) {
 		t.Errorf("package agentconn depends on %s", d)
+	}
+}
+
+// TestNoNet: the package itself imports no package net (its callers'
+// gRPC needs are met by Connect's socket), so that the front links net
+// only where something it needs does.
+func TestNoNet(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs go list")
+	}
+	out, err := exec.Command("go", "list", "-f", `{{join .Imports "\n"}}`, ".").Output()
+	if err != nil {
+		t.Fatalf("go list: %v", err)
+	}
+	imports := strings.Fields(string(out))
+	if len(imports) < 5 {
+		t.Fatalf("go list returned %d imports: the check proves nothing", len(imports))
+	}
+	for _, d := range testutil.Linked(imports, []string{"net"}) {
+		t.Errorf("package agentconn imports %s", d)
 	}
 }

@@ -28,13 +28,15 @@ func Environ(environ []string) []string {
 func TokenVars() []string { return slices.Clone(tokenVars) }
 
 // Lookup is os.LookupEnv over environ (the last of duplicates wins, as in
-// os/exec).
+// os/exec). It scans environ for each name rather than building a map of
+// it: its callers look up the few names a configuration reads, once.
 func Lookup(environ []string) func(string) (string, bool) {
-	m := make(map[string]string, len(environ))
-	for _, kv := range environ {
-		if name, v, ok := strings.Cut(kv, "="); ok {
-			m[name] = v
+	return func(name string) (string, bool) {
+		for i := len(environ) - 1; i >= 0; i-- {
+			if k, v, ok := strings.Cut(environ[i], "="); ok && k == name {
+				return v, true
+			}
 		}
+		return "", false
 	}
-	return func(name string) (string, bool) { v, ok := m[name]; return v, ok }
 }

@@ -70,9 +70,11 @@ func newerThan(dir *paths.Dir, name, path string) bool {
 	if err != nil {
 		return false
 	}
-	var cfg unix.Stat_t
-	if err := unix.Stat(path, &cfg); err != nil {
+	names := st.Mtim.Nano()
+	// st again, not a second Stat_t: the front's deepest calls pass here,
+	// and a stack past 4 KiB costs it a stack copy at every start.
+	if err := unix.Stat(path, &st); err != nil {
 		return false
 	}
-	return st.Mtim.Nano() >= cfg.Mtim.Nano()
+	return names >= st.Mtim.Nano()
 }

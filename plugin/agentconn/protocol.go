@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
 	"time"
 )
 
@@ -31,12 +32,32 @@ var ErrHeader = errors.New("not an exec protocol header")
 // ctx: its deadline, if any, becomes the timeout, truncated to the
 // millisecond and at least one.
 func Header(ctx context.Context) []byte {
-	h := header{Protocol: Protocol}
-	if d, ok := ctx.Deadline(); ok {
-		h.Timeout = max(time.Until(d).Truncate(time.Millisecond), time.Millisecond).String()
+	deadline, _ := ctx.Deadline()
+	return appendHeader(nil, timeoutLeft(deadline))
+}
+
+// timeoutLeft is the timeout a header sends for deadline: what is left
+// of it, truncated to the millisecond and at least one; 0 (none) for
+// the zero deadline.
+func timeoutLeft(deadline time.Time) time.Duration {
+	if deadline.IsZero() {
+		return 0
 	}
-	b, _ := json.Marshal(h) // an int and a string: cannot fail
-	return append(b, '\n')
+	return max(time.Until(deadline).Truncate(time.Millisecond), time.Millisecond)
+}
+
+// appendHeader appends the header line of a call with timeout (none
+// when 0) to b: what json.Marshal writes for header, written by hand as
+// host/exec writes the request (TestHeaderIsMarshal).
+func appendHeader(b []byte, timeout time.Duration) []byte {
+	b = append(b, `{"protocol":`...)
+	b = strconv.AppendInt(b, Protocol, 10)
+	if timeout != 0 {
+		b = append(b, `,"timeout":"`...)
+		b = append(b, timeout.String()...) // digits, '.', '-' and unit letters: nothing to escape
+		b = append(b, '"')
+	}
+	return append(b, '}', '\n')
 }
 
 // ParseHeader reads a header line (without its newline): the caller's

@@ -5,7 +5,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -27,6 +26,12 @@ var ErrInsecureFile = fmt.Errorf("state file is not private: %w", ErrInsecureDir
 type Dir struct {
 	path string
 	f    *os.File // the directory, opened O_DIRECTORY|O_NOFOLLOW
+	uid  int      // this process's: whose its files must be
+}
+
+// newDir is the Dir of the directory open as fd, of this process's uid.
+func newDir(path string, fd, uid int) *Dir {
+	return &Dir{path: path, f: os.NewFile(uintptr(fd), path), uid: uid}
 }
 
 // OpenDir opens an existing directory at path that only this user can
@@ -37,16 +42,17 @@ type Dir struct {
 // OpenRuntimeDir.
 func OpenDir(path string) (*Dir, error) {
 	uid := os.Getuid()
-	parent, err := openTrusted(filepath.Dir(path), uid)
+	var st unix.Stat_t
+	parent, err := openTrusted(filepath.Dir(path), uid, &st)
 	if err != nil {
 		return nil, err
 	}
-	defer parent.Close()
-	f, err := openChildDir(parent, filepath.Base(path), path, uid, modeOwnNoWrite, false)
+	defer unix.Close(parent)
+	fd, err := openChildDir(parent, filepath.Base(path), path, uid, modeOwnNoWrite, false)
 	if err != nil {
 		return nil, err
 	}
-	return &Dir{path: path, f: f}, nil
+	return newDir(path, fd, uid), nil
 }
 
 // OpenDirAsIs opens the directory at path, following symlinks, without
@@ -58,7 +64,7 @@ func OpenDirAsIs(path string) (*Dir, error) {
 	if err != nil {
 		return nil, fmt.Errorf("could not open directory: %w", err)
 	}
-	return &Dir{path: path, f: f}, nil
+	return &Dir{path: path, f: f, uid: os.Getuid()}, nil
 }
 
 // Path is the directory's path, for messages and for dialing sockets.
@@ -86,55 +92,87 @@ func checkName(name string) error {
 // must be a regular file of this user with no group or other access
 // (ErrInsecureFile otherwise); a new one gets perm.
 func (d *Dir) OpenFile(name string, flag int, perm os.FileMode) (*os.File, error) {
-	if err := checkName(name); err != nil {
+	fd, _, err := d.openPrivate(name, flag, perm)
+	if err != nil {
 		return nil, err
+	}
+	return os.NewFile(uintptr(fd), d.Join(name)), nil
+}
+
+// openPrivate is OpenFile's descriptor, and the file's size as fstat
+// said it.
+func (d *Dir) openPrivate(name string, flag int, perm os.FileMode) (int, int64, error) {
+	if err := checkName(name); err != nil {
+		return -1, 0, err
 	}
 	fd, err := unix.Openat(d.fd(), name, flag|unix.O_NOFOLLOW|unix.O_CLOEXEC, uint32(perm.Perm()))
 	if err != nil {
-		return nil, &os.PathError{Op: "open", Path: d.Join(name), Err: err}
+		return -1, 0, &os.PathError{Op: "open", Path: d.Join(name), Err: err}
 	}
-	f := os.NewFile(uintptr(fd), d.Join(name))
-	if err := checkPrivateFile(f); err != nil {
-		_ = f.Close()
-		return nil, err
+	var st unix.Stat_t
+	if err := d.checkPrivateFile(fd, &st, name); err != nil {
+		_ = unix.Close(fd)
+		return -1, 0, err
 	}
-	return f, nil
+	return fd, st.Size, nil
 }
 
-// checkPrivateFile refuses an open file that is not a regular file of
-// this user closed to group and others.
-func checkPrivateFile(f *os.File) error {
-	var st unix.Stat_t
-	if err := unix.Fstat(int(f.Fd()), &st); err != nil {
-		return fmt.Errorf("could not inspect %s: %w", f.Name(), err)
-	}
-	switch {
-	case st.Mode&unix.S_IFMT != unix.S_IFREG:
-		return fmt.Errorf("%s is not a regular file: %w", f.Name(), ErrInsecureFile)
-	case int(st.Uid) != os.Getuid():
-		return fmt.Errorf("%s is owned by uid %d, not by you: %w", f.Name(), st.Uid, ErrInsecureFile)
-	case st.Mode&0o077 != 0:
-		return fmt.Errorf("%s has mode %04o, want 0600 (chmod 600 %s): %w", f.Name(), st.Mode&0o777, f.Name(), ErrInsecureFile)
+// checkPrivateFile refuses the open file name (fd) that is not a
+// regular file of d's uid closed to group and others; st is what fstat
+// says.
+func (d *Dir) checkPrivateFile(fd int, st *unix.Stat_t, name string) error {
+	err := unix.Fstat(fd, st)
+	if err != nil || st.Mode&unix.S_IFMT != unix.S_IFREG || int(st.Uid) != d.uid || st.Mode&0o077 != 0 {
+		return d.notPrivate(name, st, err)
 	}
 	return nil
 }
 
+// notPrivate says why checkPrivateFile refused name (err: fstat's). Its
+// messages are formatted apart, off the front's deepest path.
+func (d *Dir) notPrivate(name string, st *unix.Stat_t, err error) error {
+	p := d.Join(name)
+	switch {
+	case err != nil:
+		return fmt.Errorf("could not inspect %s: %w", p, err)
+	case st.Mode&unix.S_IFMT != unix.S_IFREG:
+		return fmt.Errorf("%s is not a regular file: %w", p, ErrInsecureFile)
+	case int(st.Uid) != d.uid:
+		return fmt.Errorf("%s is owned by uid %d, not by you: %w", p, st.Uid, ErrInsecureFile)
+	}
+	return fmt.Errorf("%s has mode %04o, want 0600 (chmod 600 %s): %w", p, st.Mode&0o777, p, ErrInsecureFile)
+}
+
 // ReadFile reads name, at most limit bytes (more is an error). A missing
-// file is an error wrapping os.ErrNotExist.
+// file is an error wrapping os.ErrNotExist. It reads the descriptor
+// itself, sized by fstat: state files are read on every call of the
+// front, and an *os.File would cost a syscall more (its F_GETFL).
 func (d *Dir) ReadFile(name string, limit int64) ([]byte, error) {
-	f, err := d.OpenFile(name, os.O_RDONLY, 0)
+	fd, size, err := d.openPrivate(name, os.O_RDONLY, 0)
 	if err != nil {
 		return nil, err
 	}
-	defer f.Close()
-	data, err := io.ReadAll(io.LimitReader(f, limit+1))
-	if err != nil {
-		return nil, fmt.Errorf("could not read %s: %w", f.Name(), err)
+	defer unix.Close(fd)
+	data := make([]byte, 0, min(max(size, 0), limit)+1)
+	for {
+		if len(data) == cap(data) {
+			data = append(data, 0)[:len(data)]
+		}
+		n, err := unix.Read(fd, data[len(data):cap(data)])
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("could not read %s: %w", d.Join(name), &os.PathError{Op: "read", Path: d.Join(name), Err: err})
+		}
+		if n == 0 {
+			return data, nil
+		}
+		data = data[:len(data)+n]
+		if int64(len(data)) > limit {
+			return nil, fmt.Errorf("%s is larger than %d bytes", d.Join(name), limit)
+		}
 	}
-	if int64(len(data)) > limit {
-		return nil, fmt.Errorf("%s is larger than %d bytes", f.Name(), limit)
-	}
-	return data, nil
 }
 
 // WriteAtomic replaces name with data, mode perm: a new temporary file in

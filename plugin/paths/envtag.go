@@ -1,7 +1,6 @@
 package paths
 
 import (
-	"bufio"
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
@@ -89,20 +88,15 @@ func FormatEnvNames(names []string) []byte {
 // ReadEnvNames reads the names file of p (p.Names, written from
 // FormatEnvNames). A missing file is an error wrapping os.ErrNotExist.
 func ReadEnvNames(p Agent) ([]string, error) {
-	f, err := p.Dir.OpenFile(filepath.Base(p.Names), os.O_RDONLY, 0)
+	data, err := p.Dir.ReadFile(filepath.Base(p.Names), maxNamesFile)
 	if err != nil {
 		return nil, err
 	}
-	defer f.Close()
 	var names []string
-	sc := bufio.NewScanner(io.LimitReader(f, maxNamesFile))
-	for sc.Scan() {
-		if n := strings.TrimSpace(sc.Text()); n != "" {
+	for l := range strings.Lines(string(data)) {
+		if n := strings.TrimSpace(l); n != "" {
 			names = append(names, n)
 		}
-	}
-	if err := sc.Err(); err != nil {
-		return nil, fmt.Errorf("could not read %s: %w", p.Names, err)
 	}
 	return names, nil
 }

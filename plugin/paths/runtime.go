@@ -39,23 +39,46 @@ const maxSymlinks = 40
 func OpenRuntimeDir(getenv func(string) string) (*Dir, error) {
 	uid := os.Getuid()
 	if x := getenv("XDG_RUNTIME_DIR"); filepath.IsAbs(x) {
-		parent, err := openBase(x, uid)
-		if err != nil {
-			return nil, fmt.Errorf("refusing XDG_RUNTIME_DIR=%s: %w; the XDG spec requires it to be yours with mode 0700 — "+
-				"after `su`, use `su -` or `sudo -i`, or run `unset XDG_RUNTIME_DIR`", x, err)
-		}
-		defer parent.Close()
-		return openLeaf(parent, filepath.Join(x, "tokenkeeper"), uid)
+		return openXDGDir(x, uid)
 	}
 	if t := getenv("TMPDIR"); filepath.IsAbs(t) {
-		if parent, err := openTrusted(t, uid); err == nil {
-			defer parent.Close()
-			if checkOwnDir(parent, t, uid) == nil {
-				return openLeaf(parent, filepath.Join(t, "tokenkeeper"), uid)
-			}
+		if d, ok, err := openTmpDir(t, uid); ok {
+			return d, err
 		}
 	}
 	return openCacheDir(getenv, uid)
+}
+
+// Each way of OpenRuntimeDir is a function of its own: the front calls
+// it on every start, and one frame holding every way's locals would sit
+// under the whole walk (a stack doubling more, see cmd/tokenkeeper's ask).
+
+// openXDGDir is the runtime directory in XDG_RUNTIME_DIR x.
+func openXDGDir(x string, uid int) (*Dir, error) {
+	parent, err := openBase(x, uid)
+	if err != nil {
+		return nil, fmt.Errorf("refusing XDG_RUNTIME_DIR=%s: %w; the XDG spec requires it to be yours with mode 0700 — "+
+			"after `su`, use `su -` or `sudo -i`, or run `unset XDG_RUNTIME_DIR`", x, err)
+	}
+	defer unix.Close(parent)
+	return openLeaf(parent, filepath.Join(x, "tokenkeeper"), uid)
+}
+
+// openTmpDir is the runtime directory in TMPDIR t, or why it cannot be
+// opened there; not ok when t is not this user's own directory writable
+// by no one else (OpenRuntimeDir goes on to the cache home then).
+func openTmpDir(t string, uid int) (d *Dir, ok bool, err error) {
+	var st unix.Stat_t
+	parent, err := openTrusted(t, uid, &st)
+	if err != nil {
+		return nil, false, nil //nolint:nilerr // not ours to use: the next way is tried
+	}
+	defer unix.Close(parent)
+	if modeOwnNoWrite(&st, t, uid) != nil {
+		return nil, false, nil
+	}
+	d, err = openLeaf(parent, filepath.Join(t, "tokenkeeper"), uid)
+	return d, true, err
 }
 
 // RuntimeDir is the path of the runtime directory (OpenRuntimeDir),
@@ -121,27 +144,23 @@ func openCacheDir(getenv func(string) string, uid int) (*Dir, error) {
 	for _, name := range []string{filepath.Base(cache), "tokenkeeper"} {
 		at = filepath.Join(at, name)
 		next, err := openChildDir(cur, name, at, uid, modeOwnNoWrite, true)
-		_ = cur.Close()
+		_ = unix.Close(cur)
 		if err != nil {
 			return nil, err
 		}
 		cur = next
 	}
-	defer cur.Close()
+	defer unix.Close(cur)
 	return openLeaf(cur, dir, uid)
 }
 
 // openBase opens a directory the runtime directory is made in: reached
 // safely (openTrusted), owned by this user or root, writable by no one else.
-func openBase(path string, uid int) (*os.File, error) {
-	f, err := openTrusted(path, uid)
-	if err != nil {
-		return nil, err
-	}
+func openBase(path string, uid int) (int, error) {
 	var st unix.Stat_t
-	if err := unix.Fstat(int(f.Fd()), &st); err != nil {
-		_ = f.Close()
-		return nil, err
+	fd, err := openTrusted(path, uid, &st)
+	if err != nil {
+		return -1, err
 	}
 	switch {
 	case int(st.Uid) != uid && st.Uid != 0:
@@ -150,29 +169,20 @@ func openBase(path string, uid int) (*os.File, error) {
 		err = fmt.Errorf("%s is writable by group or others (mode %04o; fix: chmod go-w %s)", path, st.Mode&0o7777, path)
 	}
 	if err != nil {
-		_ = f.Close()
-		return nil, fmt.Errorf("%w: %w", err, ErrInsecureDir)
+		_ = unix.Close(fd)
+		return -1, fmt.Errorf("%w: %w", err, ErrInsecureDir)
 	}
-	return f, nil
-}
-
-// checkOwnDir: the open directory is this user's and writable by no one else.
-func checkOwnDir(f *os.File, path string, uid int) error {
-	var st unix.Stat_t
-	if err := unix.Fstat(int(f.Fd()), &st); err != nil {
-		return err
-	}
-	return modeOwnNoWrite(&st, path, uid)
+	return fd, nil
 }
 
 // openLeaf creates (0700) and opens the runtime directory at path in the
 // open directory parent.
-func openLeaf(parent *os.File, path string, uid int) (*Dir, error) {
-	f, err := openChildDir(parent, filepath.Base(path), path, uid, modePrivate, true)
+func openLeaf(parent int, path string, uid int) (*Dir, error) {
+	fd, err := openChildDir(parent, filepath.Base(path), path, uid, modePrivate, true)
 	if err != nil {
 		return nil, err
 	}
-	return &Dir{path: path, f: f}, nil
+	return newDir(path, fd, uid), nil
 }
 
 // dirRule checks a directory opened at path; the error says how to fix it.
@@ -201,32 +211,35 @@ func modeOwnNoWrite(st *unix.Stat_t, path string, uid int) error {
 }
 
 // openChildDir opens the directory name in parent (path names it in
-// messages), creating it 0700 first when create is set. A symlink or
-// anything but a directory is refused, never followed.
-func openChildDir(parent *os.File, name, path string, uid int, rule dirRule, create bool) (*os.File, error) {
-	if create {
-		if err := unix.Mkdirat(int(parent.Fd()), name, 0o700); err != nil && !errors.Is(err, unix.EEXIST) {
-			return nil, fmt.Errorf("could not create %s: %w", path, err)
+// messages), creating it 0700 first when create is set and it is
+// missing. A symlink or anything but a directory is refused, never
+// followed.
+func openChildDir(parent int, name, path string, uid int, rule dirRule, create bool) (int, error) {
+	const flags = unix.O_RDONLY | unix.O_DIRECTORY | unix.O_NOFOLLOW | unix.O_CLOEXEC
+	fd, err := unix.Openat(parent, name, flags, 0)
+	if create && errors.Is(err, unix.ENOENT) {
+		// Made only when missing: the open after it checks it as any.
+		if err := unix.Mkdirat(parent, name, 0o700); err != nil && !errors.Is(err, unix.EEXIST) {
+			return -1, fmt.Errorf("could not create %s: %w", path, err)
 		}
+		fd, err = unix.Openat(parent, name, flags, 0)
 	}
-	fd, err := unix.Openat(int(parent.Fd()), name, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
 	if errors.Is(err, unix.ELOOP) || errors.Is(err, unix.ENOTDIR) {
-		return nil, fmt.Errorf("%s is not a directory (a symlink or a file); move it away: mv %s %s.hostile: %w", path, path, path, ErrInsecureDir)
+		return -1, fmt.Errorf("%s is not a directory (a symlink or a file); move it away: mv %s %s.hostile: %w", path, path, path, ErrInsecureDir)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("could not open %s: %w", path, &os.PathError{Op: "open", Path: path, Err: err})
+		return -1, fmt.Errorf("could not open %s: %w", path, &os.PathError{Op: "open", Path: path, Err: err})
 	}
-	f := os.NewFile(uintptr(fd), path)
 	var st unix.Stat_t
 	if err := unix.Fstat(fd, &st); err != nil {
-		_ = f.Close()
-		return nil, fmt.Errorf("could not inspect %s: %w", path, err)
+		_ = unix.Close(fd)
+		return -1, fmt.Errorf("could not inspect %s: %w", path, err)
 	}
 	if err := rule(&st, path, uid); err != nil {
-		_ = f.Close()
-		return nil, err
+		_ = unix.Close(fd)
+		return -1, err
 	}
-	return f, nil
+	return fd, nil
 }
 
 // openTrusted opens the directory at the absolute path by walking it from
@@ -235,69 +248,71 @@ func openChildDir(parent *os.File, name, path string, uid int, rule dirRule, cre
 // no one else — or sticky, like /tmp, and then the next name must be
 // root's or uid's, since others may add names there but not replace
 // ours. A symlink is followed only when it lies in such a directory. So
-// nobody but root and uid can have chosen where the walk ends.
-func openTrusted(path string, uid int) (*os.File, error) {
+// nobody but root and uid can have chosen where the walk ends. st is
+// set to what fstat says of the directory opened.
+func openTrusted(path string, uid int, st *unix.Stat_t) (int, error) {
 	if !filepath.IsAbs(path) {
-		return nil, fmt.Errorf("%s is not an absolute path", path)
+		return -1, fmt.Errorf("%s is not an absolute path", path)
 	}
 	p := filepath.Clean(path)
 	for range maxSymlinks {
-		f, next, err := walkTrusted(p, uid)
-		if err != nil || f != nil {
-			return f, err
+		fd, next, err := walkTrusted(p, uid, st)
+		if err != nil || next == "" {
+			return fd, err
 		}
 		p = next
 	}
-	return nil, fmt.Errorf("%s: too many levels of symbolic links", path)
+	return -1, fmt.Errorf("%s: too many levels of symbolic links", path)
 }
 
 // walkTrusted walks the clean absolute path p (see openTrusted). At a
-// symlink it stops and returns the path to walk instead.
-func walkTrusted(p string, uid int) (*os.File, string, error) {
+// symlink it stops and returns the path to walk instead. Each directory
+// is inspected once, by the step that opens it: st holds what fstat said
+// of the one held, for the next step's checks and, at the end, for the
+// caller's.
+func walkTrusted(p string, uid int, st *unix.Stat_t) (int, string, error) {
 	cur, err := unix.Open("/", unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	if err != nil {
-		return nil, "", fmt.Errorf("could not open /: %w", err)
+		return -1, "", fmt.Errorf("could not open /: %w", err)
 	}
-	var st unix.Stat_t
 	done := "/"
-	if err := unix.Fstat(cur, &st); err != nil {
+	if err := unix.Fstat(cur, st); err != nil {
 		_ = unix.Close(cur)
-		return nil, "", err
+		return -1, "", err
 	}
-	if err := trustedDir(&st, done, uid); err != nil {
+	if err := trustedDir(st, done, uid); err != nil {
 		_ = unix.Close(cur)
-		return nil, "", err
+		return -1, "", err
 	}
-	comps := strings.Split(strings.TrimPrefix(p, "/"), "/")
-	for i, c := range comps {
-		if c == "" {
-			continue
+	// p is clean and absolute: each directory reached is named by a
+	// prefix of it, no string built.
+	for i := 1; i < len(p); {
+		j := strings.IndexByte(p[i:], '/')
+		if j < 0 {
+			j = len(p)
+		} else {
+			j += i
 		}
-		next, target, err := stepTrusted(cur, &st, done, c, uid)
+		next, target, err := stepTrusted(cur, st, done, p[:j], p[i:j], uid)
 		_ = unix.Close(cur)
 		if err != nil {
-			return nil, "", err
+			return -1, "", err
 		}
 		if target != "" {
 			if !filepath.IsAbs(target) {
 				target = filepath.Join(done, target)
 			}
-			return nil, filepath.Join(append([]string{target}, comps[i+1:]...)...), nil
+			return -1, filepath.Join(target, p[j:]), nil
 		}
-		cur, done = next, filepath.Join(done, c)
-		if err := unix.Fstat(cur, &st); err != nil {
-			_ = unix.Close(cur)
-			return nil, "", err
-		}
+		cur, done, i = next, p[:j], j+1
 	}
-	return os.NewFile(uintptr(cur), p), "", nil
+	return cur, "", nil
 }
 
-// stepTrusted opens name in the trusted directory cur (stat st, path
-// done): a directory is opened and checked; a symlink's target is
-// returned instead.
-func stepTrusted(cur int, st *unix.Stat_t, done, name string, uid int) (int, string, error) {
-	path := filepath.Join(done, name)
+// stepTrusted opens name (at path) in the trusted directory cur (stat
+// st, path done): a directory is opened and checked, and st becomes its
+// stat; a symlink's target is returned instead.
+func stepTrusted(cur int, st *unix.Stat_t, done, path, name string, uid int) (int, string, error) {
 	var lst unix.Stat_t
 	if err := unix.Fstatat(cur, name, &lst, unix.AT_SYMLINK_NOFOLLOW); err != nil {
 		return -1, "", &os.PathError{Op: "lstat", Path: path, Err: err}
@@ -308,12 +323,11 @@ func stepTrusted(cur int, st *unix.Stat_t, done, name string, uid int) (int, str
 	}
 	switch lst.Mode & unix.S_IFMT {
 	case unix.S_IFLNK:
-		buf := make([]byte, unix.PathMax)
-		n, err := unix.Readlinkat(cur, name, buf)
+		target, err := readlinkAt(cur, name)
 		if err != nil {
 			return -1, "", &os.PathError{Op: "readlink", Path: path, Err: err}
 		}
-		return -1, string(buf[:n]), nil
+		return -1, target, nil
 	case unix.S_IFDIR:
 	default:
 		return -1, "", fmt.Errorf("%s is not a directory", path)
@@ -322,16 +336,31 @@ func stepTrusted(cur int, st *unix.Stat_t, done, name string, uid int) (int, str
 	if err != nil {
 		return -1, "", &os.PathError{Op: "open", Path: path, Err: err}
 	}
-	var now unix.Stat_t
-	if err := unix.Fstat(fd, &now); err != nil || now.Ino != lst.Ino || now.Dev != lst.Dev {
+	if err := unix.Fstat(fd, st); err != nil || st.Ino != lst.Ino || st.Dev != lst.Dev {
 		_ = unix.Close(fd)
 		return -1, "", fmt.Errorf("%s changed while it was opened: %w", path, ErrInsecureDir)
 	}
-	if err := trustedDir(&now, path, uid); err != nil {
+	if err := trustedDir(st, path, uid); err != nil {
 		_ = unix.Close(fd)
 		return -1, "", err
 	}
 	return fd, "", nil
+}
+
+// readlinkAt is the target of the symlink name in the directory dirfd.
+// A function of its own, never inlined: its PathMax buffer lives on the
+// stack, and in stepTrusted's frame it would grow every caller's stack
+// past 8 KiB on each walk, links or not (a stack copy, and its pages, at
+// every start of the front).
+//
+//go:noinline
+func readlinkAt(dirfd int, name string) (string, error) {
+	buf := make([]byte, unix.PathMax)
+	n, err := unix.Readlinkat(dirfd, name, buf)
+	if err != nil {
+		return "", err
+	}
+	return string(buf[:n]), nil
 }
 
 // trustedDir: a directory on the way that only root and uid can change

@@ -148,3 +148,59 @@ func TestRuntimeDirHostileReported(t *testing.T) {
 		t.Fatalf("another user's: %v", err)
 	}
 }
+
+// TestRuntimeDirThroughLinks: the walk follows trusted links anywhere on
+// the path, absolute or relative, chained, and goes on with the rest of
+// the path after each; a link in a directory others can write is
+// refused wherever it is.
+func TestRuntimeDirThroughLinks(t *testing.T) {
+	base := mkdir(t, t.TempDir(), 0o700)
+	xdg := mkdir(t, filepath.Join(base, "real", "a", "xdg"), 0o700)
+	links := map[string]string{
+		"abs": filepath.Join(base, "real"), // absolute, mid-path
+		"rel": "real/a",                    // relative, mid-path
+		"two": "rel",                       // a link to a link
+	}
+	for name, target := range links {
+		if err := os.Symlink(target, filepath.Join(base, name)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, x := range []string{filepath.Join(base, "abs", "a", "xdg"), filepath.Join(base, "rel", "xdg"), filepath.Join(base, "two", "xdg")} {
+		got, err := openRT(t, map[string]string{"XDG_RUNTIME_DIR": x})
+		if err != nil || got != filepath.Join(x, "tokenkeeper") {
+			t.Errorf("XDG_RUNTIME_DIR=%s: %s, %v", x, got, err)
+		}
+		if fi, err := os.Stat(filepath.Join(xdg, "tokenkeeper")); err != nil || !fi.IsDir() {
+			t.Errorf("XDG_RUNTIME_DIR=%s: the directory was not made in %s: %v", x, xdg, err)
+		}
+	}
+	open := mkdir(t, filepath.Join(base, "open"), 0o777)
+	if err := os.Symlink(filepath.Join(base, "real"), filepath.Join(open, "mid")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := openRT(t, map[string]string{"XDG_RUNTIME_DIR": filepath.Join(open, "mid", "a", "xdg")}); !errors.Is(err, ErrInsecureDir) {
+		t.Fatalf("a link mid-path in a world-writable directory: %v, want ErrInsecureDir", err)
+	}
+}
+
+// TestRuntimeDirTMPDIRHostileReported: a TMPDIR that is the user's own
+// is used, and a hostile tokenkeeper entry in it is reported, not
+// silently replaced by the cache home's directory.
+func TestRuntimeDirTMPDIRHostileReported(t *testing.T) {
+	base := mkdir(t, t.TempDir(), 0o700)
+	tmp := mkdir(t, filepath.Join(base, "tmp"), 0o700)
+	m := map[string]string{"TMPDIR": tmp, "HOME": mkdir(t, filepath.Join(base, "home"), 0o700)}
+	if got, err := openRT(t, m); err != nil || got != filepath.Join(tmp, "tokenkeeper") {
+		t.Fatalf("own TMPDIR: %s, %v", got, err)
+	}
+	if err := os.Remove(filepath.Join(tmp, "tokenkeeper")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(tmp, "tokenkeeper"), nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := openRT(t, m); !errors.Is(err, ErrInsecureDir) {
+		t.Fatalf("a file in TMPDIR's place: %s, %v; want ErrInsecureDir", got, err)
+	}
+}
