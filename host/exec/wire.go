@@ -18,12 +18,7 @@ import (
 // AppendJSON appends the document json.Marshal(r) makes (in the same
 // field order, with the same escaping and omissions) to b.
 func (r TokenRequest) AppendJSON(b []byte) []byte {
-	b = append(b, `{"apiVersion":`...)
-	b = appendString(b, r.APIVersion)
-	b = append(b, `,"kind":`...)
-	b = appendString(b, r.Kind)
-	b = append(b, `,"profile":`...)
-	b = appendString(b, r.Profile)
+	b = appendHead(b, r.APIVersion, r.Kind, r.Profile)
 	if r.MinValidity != 0 {
 		b = append(b, `,"minValidity":`...)
 		b = appendString(b, time.Duration(r.MinValidity).String())
@@ -39,12 +34,7 @@ func (r TokenRequest) AppendJSON(b []byte) []byte {
 
 // AppendJSON appends the document json.Marshal(r) makes to b.
 func (r InvalidateRequest) AppendJSON(b []byte) []byte {
-	b = append(b, `{"apiVersion":`...)
-	b = appendString(b, r.APIVersion)
-	b = append(b, `,"kind":`...)
-	b = appendString(b, r.Kind)
-	b = append(b, `,"profile":`...)
-	b = appendString(b, r.Profile)
+	b = appendHead(b, r.APIVersion, r.Kind, r.Profile)
 	b = append(b, `,"fingerprint":`...)
 	b = appendString(b, r.Fingerprint)
 	if r.Reason != "" {
@@ -52,6 +42,17 @@ func (r InvalidateRequest) AppendJSON(b []byte) []byte {
 		b = appendString(b, r.Reason)
 	}
 	return append(b, '}')
+}
+
+// appendHead opens a request document with the fields both requests
+// start with, in their order.
+func appendHead(b []byte, apiVersion, kind, profile string) []byte {
+	b = append(b, `{"apiVersion":`...)
+	b = appendString(b, apiVersion)
+	b = append(b, `,"kind":`...)
+	b = appendString(b, kind)
+	b = append(b, `,"profile":`...)
+	return appendString(b, profile)
 }
 
 // appendString appends s as a JSON string the way json.Marshal writes

@@ -14,38 +14,48 @@ import (
 	"time"
 )
 
-// lineServer answers each connection on a fresh socket with
-// answer(head, line): its header and request lines.
-func lineServer(t *testing.T, answer func(head, line string) string) string {
+// connServer listens on a fresh socket named name and hands every
+// connection to serve, in a goroutine of its own, with its number (0 for
+// the first); the connection is closed when serve returns.
+func connServer(t *testing.T, name string, serve func(n int, c net.Conn)) string {
 	t.Helper()
-	sock := filepath.Join(shortRoot(t).Path(), "x.exec")
+	sock := filepath.Join(shortRoot(t).Path(), name)
 	l, err := net.Listen("unix", sock)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { l.Close() })
 	go func() {
-		for {
+		for n := 0; ; n++ {
 			c, err := l.Accept()
 			if err != nil {
 				return
 			}
 			go func() {
 				defer c.Close()
-				r := bufio.NewReader(c)
-				head, err := r.ReadString('\n')
-				if err != nil {
-					return
-				}
-				line, err := r.ReadString('\n')
-				if err != nil {
-					return
-				}
-				_, _ = c.Write([]byte(answer(head, line)))
+				serve(n, c)
 			}()
 		}
 	}()
 	return sock
+}
+
+// lineServer answers each connection on a fresh socket with
+// answer(head, line): its header and request lines.
+func lineServer(t *testing.T, answer func(head, line string) string) string {
+	t.Helper()
+	return connServer(t, "x.exec", func(_ int, c net.Conn) {
+		r := bufio.NewReader(c)
+		head, err := r.ReadString('\n')
+		if err != nil {
+			return
+		}
+		line, err := r.ReadString('\n')
+		if err != nil {
+			return
+		}
+		_, _ = c.Write([]byte(answer(head, line)))
+	})
 }
 
 func TestCall(t *testing.T) {
@@ -105,23 +115,11 @@ func TestCallErrors(t *testing.T) {
 // TestCallEndsWithContext: a Call blocked on an agent that never answers
 // returns when ctx ends, with ctx's cause.
 func TestCallEndsWithContext(t *testing.T) {
-	sock := filepath.Join(shortRoot(t).Path(), "slow.exec")
-	l, err := net.Listen("unix", sock)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	go func() {
-		c, err := l.Accept()
-		if err == nil {
-			time.Sleep(10 * time.Second)
-			c.Close()
-		}
-	}()
+	sock := connServer(t, "slow.exec", func(int, net.Conn) { time.Sleep(10 * time.Second) })
 	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
 	defer cancel()
 	start := time.Now()
-	_, err = Call(ctx, sock, []byte("{}"))
+	_, err := Call(ctx, sock, []byte("{}"))
 	if !errors.Is(err, context.DeadlineExceeded) || time.Since(start) > 5*time.Second {
 		t.Fatalf("Call = %v after %s, want the deadline at once", err, time.Since(start))
 	}
@@ -176,31 +174,16 @@ func mustWrite(t *testing.T, name, content string) {
 // left, so retries do not add up past the deadline), and with no time
 // left at all (nothing is dialed).
 func TestCallUntilEndsAtDeadline(t *testing.T) {
-	sock := filepath.Join(shortRoot(t).Path(), "slow.exec")
-	l, err := net.Listen("unix", sock)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	go func() {
-		for n := 0; ; n++ {
-			c, err := l.Accept()
-			if err != nil {
-				return
-			}
-			go func(dribble bool) {
-				defer c.Close()
-				for range 100 {
-					time.Sleep(50 * time.Millisecond)
-					if dribble {
-						if _, err := c.Write([]byte("x")); err != nil {
-							return
-						}
-					}
+	sock := connServer(t, "slow.exec", func(n int, c net.Conn) {
+		for range 100 {
+			time.Sleep(50 * time.Millisecond)
+			if n == 1 { // the second call: dribbling
+				if _, err := c.Write([]byte("x")); err != nil {
+					return
 				}
-			}(n == 1)
+			}
 		}
-	}()
+	})
 	for _, name := range []string{"mute", "dribbling"} {
 		start := time.Now()
 		_, err := CallUntil(time.Now().Add(300*time.Millisecond), sock, []byte("{}"))
@@ -216,23 +199,12 @@ func TestCallUntilEndsAtDeadline(t *testing.T) {
 // TestCallUntilReadsInPieces: an answer that arrives in several writes,
 // within the deadline, is read whole.
 func TestCallUntilReadsInPieces(t *testing.T) {
-	sock := filepath.Join(shortRoot(t).Path(), "pieces.exec")
-	l, err := net.Listen("unix", sock)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	go func() {
-		c, err := l.Accept()
-		if err != nil {
-			return
-		}
-		defer c.Close()
+	sock := connServer(t, "pieces.exec", func(_ int, c net.Conn) {
 		for _, p := range []string{`{"kind":`, `"Token"`, "}\n"} {
 			time.Sleep(20 * time.Millisecond)
 			_, _ = c.Write([]byte(p))
 		}
-	}()
+	})
 	ans, err := CallUntil(time.Now().Add(10*time.Second), sock, []byte("{}"))
 	if err != nil || string(ans) != "{\"kind\":\"Token\"}\n" {
 		t.Fatalf("CallUntil = %q, %v", ans, err)
