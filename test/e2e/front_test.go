@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -187,7 +188,8 @@ func TestFrontStartsTheAgent(t *testing.T) {
 // that refuses connections is served by the front alone (no core beside
 // it): the exec protocol carries the deadline, so the agent answers
 // before it with the cause, and the front prints what the core prints —
-// the exit code and the Error document, byte for byte.
+// the exit code and the Error document, byte for byte but for how long
+// each waited (sameWait: two calls cannot wait the same milliseconds).
 func TestFrontKeepsTheCallersTimeout(t *testing.T) {
 	t.Parallel()
 	addr := closedPort(t)
@@ -202,13 +204,34 @@ func TestFrontKeepsTheCallersTimeout(t *testing.T) {
 	for _, extra := range [][]string{nil, {"-o", "token"}} {
 		a := lone.run(t, nil, append(args, extra...)...)
 		b := coreTK.run(t, nil, append(args, extra...)...)
-		if a.code != 5 || a != b {
+		if a.code != 5 || a.code != b.code || !sameWait(t, a.stdout, b.stdout, 2*time.Second) || !sameWait(t, a.stderr, b.stderr, 2*time.Second) {
 			t.Errorf("%q: front alone exit %d %q %q; core exit %d %q %q", extra, a.code, a.stdout, a.stderr, b.code, b.stdout, b.stderr)
 		}
 		if !strings.Contains(a.stderr, "connection refused") || !strings.Contains(a.stderr, addr) {
 			t.Errorf("front alone: %q does not name the cause", a.stderr)
 		}
 	}
+}
+
+// waited is the "after 1.8s" of a message that says how long a call
+// waited for upstream.
+var waited = regexp.MustCompile(`after ([0-9][0-9.]*(?:ms|s))`)
+
+// sameWait reports whether a and b are the same text but for the waits
+// they name, each of which must be under limit (the caller's --timeout:
+// the agent answers before it) and more than half of it (it did wait).
+func sameWait(t *testing.T, a, b string, limit time.Duration) bool {
+	t.Helper()
+	for _, s := range []string{a, b} {
+		for _, m := range waited.FindAllStringSubmatch(s, -1) {
+			d, err := time.ParseDuration(m[1])
+			if err != nil || d > limit || d <= limit/2 {
+				t.Errorf("waited %s (%v), want more than %s and at most %s", m[1], err, limit/2, limit)
+				return false
+			}
+		}
+	}
+	return waited.ReplaceAllString(a, "after D") == waited.ReplaceAllString(b, "after D")
 }
 
 // alone is tk with a copy of its front that has no core beside it: a
