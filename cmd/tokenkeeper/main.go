@@ -63,7 +63,7 @@ func run(ctx context.Context, f *front) int {
 	}
 	c, ok := parse(f.Args[1:])
 	// A terminal on stderr: a person waits, and the core shows progress
-	// lines. Any --timeout is the front's: agentconn.CallUntil sends what is
+	// lines. Any --timeout is the front's: agentconn.Call sends what is
 	// left of it, and the agent answers before it with the cause, as it
 	// does over gRPC.
 	if !ok || f.StderrTerminal {

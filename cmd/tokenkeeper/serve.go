@@ -30,7 +30,7 @@ func (f *front) serve(ctx context.Context, c *call) int {
 // under. It is not a context with that deadline: its timer would start
 // Go's network poller (an epoll instance, an eventfd, a thread woken),
 // which the call to a warm agent — about 100 µs on a socket whose
-// timeouts carry the deadline (agentconn.CallUntil) — has no use for.
+// timeouts carry the deadline (agentconn.Call) — has no use for.
 // What waits on channels, reading a request on stdin or starting the
 // agent, makes one (context) when it runs.
 type bound struct {
@@ -215,10 +215,10 @@ func (f *front) ask(b bound, config, profile string, request []byte, start bool)
 		return nil
 	}
 	begin := time.Now()
-	raw, err := agentconn.CallUntil(b.deadline, a.Exec, request)
+	raw, err := agentconn.Call(b.deadline, a.Exec, request)
 	if errors.Is(err, agentconn.ErrNoAgent) && start && f.startAgent(b, &a) == nil {
 		begin = time.Now()
-		raw, err = agentconn.CallUntil(b.deadline, a.Exec, request)
+		raw, err = agentconn.Call(b.deadline, a.Exec, request)
 	}
 	if b.over() || errors.Is(err, context.DeadlineExceeded) {
 		return late(profile, begin)

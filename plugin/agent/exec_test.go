@@ -160,14 +160,18 @@ func TestExecCallerDeadline(t *testing.T) {
 	p, _ := execAgent(t, deadlineExec{}, Options{})
 	for _, tt := range []struct {
 		name     string
-		ctx      context.Context
+		timeout  time.Duration // 0: no deadline
 		min, max time.Duration
 	}{
-		{"3s", timeout(t, 3*time.Second), 2 * time.Second, 3 * time.Second},
-		{"no deadline", context.Background(), ExecCallTimeout - 10*time.Second, ExecCallTimeout},
-		{"10m", timeout(t, 10*time.Minute), 9 * time.Minute, 10 * time.Minute},
+		{"3s", 3 * time.Second, 2 * time.Second, 3 * time.Second},
+		{"no deadline", 0, ExecCallTimeout - 10*time.Second, ExecCallTimeout},
+		{"10m", 10 * time.Minute, 9 * time.Minute, 10 * time.Minute},
 	} {
-		ans, err := agentconn.Call(tt.ctx, p.Exec, []byte("x"))
+		var deadline time.Time
+		if tt.timeout != 0 {
+			deadline = time.Now().Add(tt.timeout)
+		}
+		ans, err := agentconn.Call(deadline, p.Exec, []byte("x"))
 		var got struct {
 			MS int64
 			OK bool
@@ -198,7 +202,7 @@ func TestExecSlowCallHoldsNoOneUp(t *testing.T) {
 	_, _ = io.WriteString(stalled, `{"apiVer`)
 	for i := range 20 {
 		start := time.Now()
-		ans, err := agentconn.Call(timeout(t, 5*time.Second), p.Exec, []byte("quick"))
+		ans, err := agentconn.Call(time.Now().Add(5*time.Second), p.Exec, []byte("quick"))
 		if err != nil || !strings.Contains(string(ans), `"line":"quick"`) {
 			t.Fatalf("call %d beside slow ones: %q, %v", i, ans, err)
 		}
@@ -241,11 +245,11 @@ func TestExecRetiresOnStaleConfig(t *testing.T) {
 	var stale atomic.Bool
 	x := &echoExec{}
 	p, served := execAgent(t, x, Options{Stale: stale.Load})
-	if _, err := agentconn.Call(timeout(t, 5*time.Second), p.Exec, []byte("hello")); err != nil {
+	if _, err := agentconn.Call(time.Now().Add(5*time.Second), p.Exec, []byte("hello")); err != nil {
 		t.Fatal(err)
 	}
 	stale.Store(true)
-	ans, err := agentconn.Call(timeout(t, 5*time.Second), p.Exec, []byte("hello"))
+	ans, err := agentconn.Call(time.Now().Add(5*time.Second), p.Exec, []byte("hello"))
 	if !errors.Is(err, agentconn.ErrAgentLeft) || !strings.Contains(string(ans), `"code":"Unavailable"`) ||
 		!strings.Contains(string(ans), "this agent is exiting") {
 		t.Fatalf("call after the config changed: %q, %v; want ErrAgentLeft and Unavailable", ans, err)
@@ -269,7 +273,7 @@ func TestExecCallKeepsAgentAlive(t *testing.T) {
 	p, served := execAgent(t, &echoExec{}, Options{IdleTimeout: 400 * time.Millisecond})
 	for range 8 {
 		time.Sleep(100 * time.Millisecond)
-		if _, err := agentconn.Call(timeout(t, 5*time.Second), p.Exec, []byte("ping")); err != nil {
+		if _, err := agentconn.Call(time.Now().Add(5*time.Second), p.Exec, []byte("ping")); err != nil {
 			t.Fatalf("the agent idled out while exec calls came every 100ms: %v", err)
 		}
 	}
@@ -284,7 +288,7 @@ func TestExecNilClosesSocket(t *testing.T) {
 	p, _ := execAgent(t, nil, Options{})
 	deadline := time.Now().Add(5 * time.Second)
 	for {
-		_, err := agentconn.Call(timeout(t, time.Second), p.Exec, []byte("x"))
+		_, err := agentconn.Call(time.Now().Add(time.Second), p.Exec, []byte("x"))
 		if errors.Is(err, agentconn.ErrNoAgent) {
 			return
 		}

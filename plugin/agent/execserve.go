@@ -61,10 +61,10 @@ func serveExec(s *Socket, x ExecHandler, readTimeout time.Duration, g *gate, log
 }
 
 // serveConn answers the one call of connection c: its header line
-// (agentconn.Header), then its request line. The call is bounded by the
-// caller's remaining time, as a gRPC call is by its grpc-timeout, so the
-// keeper answers before the caller gives up and names the cause; a
-// header without one gets ExecCallTimeout.
+// (as agentconn.Call writes it), then its request line. The call is
+// bounded by the caller's remaining time, as a gRPC call is by its
+// grpc-timeout, so the keeper answers before the caller gives up and
+// names the cause; a header without one gets ExecCallTimeout.
 func serveConn(x ExecHandler, c conn, readTimeout time.Duration, g *gate) {
 	_ = c.SetReadDeadline(time.Now().Add(readTimeout))
 	head, line, err := readCall(c)

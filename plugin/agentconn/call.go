@@ -9,7 +9,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"sync"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -41,63 +40,30 @@ var ErrBadAnswer = errors.New("malformed answer from the agent")
 // byte for byte, ending in a newline. An answer that is an Error document
 // is not an error of Call: the caller prints it as it is.
 //
-// The wire is a fresh connection: the header line (Header: the protocol
-// version and what is left of ctx's deadline, which bounds the call in
-// the agent), then the request as one line (compacted first), and one
-// answer line back. Its peer must run as this uid
-// (SO_PEERCRED), as Dial checks on the gRPC socket. Call speaks raw
-// blocking syscalls, so a short-lived client never starts Go's network
-// poller; ctx's end (deadline or cancel) interrupts it and is its error.
+// The wire is a fresh connection: the header line (the protocol version
+// and what is left of deadline, which bounds the call in the agent), then
+// the request as one line (compacted first), and one answer line back.
+// Its peer must run as this uid (SO_PEERCRED), as Connect checks on the
+// gRPC socket.
+//
+// The call is bounded by deadline (none when zero) through socket
+// timeouts (SO_SNDTIMEO, SO_RCVTIMEO, set from what is left of it before
+// every connect, write and read), not a context: it makes no timer and no
+// goroutine — one runtime timer alone starts Go's network poller, an
+// epoll instance and an eventfd the short-lived front has no use for.
 //
 // Errors: ErrNoAgent when nothing listens (start an agent, or let the
 // full binary do it); ErrAgentLeft, with the Error document as answer,
-// when the agent said Unavailable and has left the socket since; any
-// other error means the exchange failed (ErrBadAnswer, a peer of another
-// uid, ctx's cause).
-func Call(ctx context.Context, socket string, request []byte) ([]byte, error) {
-	deadline, _ := ctx.Deadline()
-	if ctx.Done() == nil {
-		return CallUntil(deadline, socket, request)
-	}
-	return call(deadline, socket, request, func(fd int) func() error {
-		// The end of ctx shuts the socket down, which ends a blocked
-		// read or write at once (a cancel has no socket timeout).
-		var wg sync.WaitGroup
-		wg.Add(1)
-		stop := context.AfterFunc(ctx, func() { defer wg.Done(); _ = unix.Shutdown(fd, unix.SHUT_RDWR) })
-		return func() error {
-			if !stop() {
-				wg.Wait() // never close fd under a running Shutdown
-			}
-			if ctx.Err() != nil {
-				return fmt.Errorf("agent call: %w", context.Cause(ctx))
-			}
-			return nil
-		}
-	})
-}
-
-// CallUntil is Call bounded by deadline (none when zero) rather than by
-// a context: socket timeouts (SO_SNDTIMEO, SO_RCVTIMEO, set from what is
-// left of it) end a blocked connect, write or read, so the call makes no
-// timer and no goroutine — one runtime timer alone starts Go's network
-// poller, an epoll instance and an eventfd the short-lived front has no
-// use for. A deadline that passes is an error wrapping
-// context.DeadlineExceeded; the other errors are Call's.
-func CallUntil(deadline time.Time, socket string, request []byte) ([]byte, error) {
-	return call(deadline, socket, request, nil)
-}
-
-// call is Call and CallUntil: watch, when set, watches the exchange on
-// fd from its start and returns the function that ends the watch, and
-// says why the exchange was cut short.
-func call(deadline time.Time, socket string, request []byte, watch func(fd int) func() error) ([]byte, error) {
+// when the agent said Unavailable and has left the socket since; an error
+// wrapping context.DeadlineExceeded when deadline passed; any other error
+// means the exchange failed (ErrBadAnswer, a peer of another uid).
+func Call(deadline time.Time, socket string, request []byte) ([]byte, error) {
 	fd, pid, err := dialFD(deadline, socket)
 	if err != nil {
 		return nil, err
 	}
 	req := appendHeader(make([]byte, 0, 64+len(request)), timeoutLeft(deadline))
-	answer, err := exchange(fd, deadline, line(req, request), watch)
+	answer, err := exchange(fd, deadline, line(req, request))
 	if err != nil {
 		return nil, err
 	}
@@ -174,19 +140,9 @@ func line(b, request []byte) []byte {
 	return append(append(b, request...), '\n')
 }
 
-// exchange writes req on fd, reads one line back and closes fd; watch
-// as in call.
-func exchange(fd int, deadline time.Time, req []byte, watch func(fd int) func() error) ([]byte, error) {
-	var end func() error
-	if watch != nil {
-		end = watch(fd)
-	}
+// exchange writes req on fd, reads one line back and closes fd.
+func exchange(fd int, deadline time.Time, req []byte) ([]byte, error) {
 	answer, err := writeRead(fd, deadline, req)
-	if end != nil {
-		if cut := end(); cut != nil {
-			err = cut
-		}
-	}
 	_ = unix.Close(fd)
 	if err != nil {
 		return nil, err

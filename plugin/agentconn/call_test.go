@@ -61,7 +61,7 @@ func lineServer(t *testing.T, answer func(head, line string) string) string {
 func TestCall(t *testing.T) {
 	got := make(chan [2]string, 1)
 	sock := lineServer(t, func(head, line string) string { got <- [2]string{head, line}; return "{\"kind\":\"Token\"}\n" })
-	ans, err := Call(context.Background(), sock, []byte("{\n  \"kind\": \"TokenRequest\"\n}\n"))
+	ans, err := Call(time.Time{}, sock, []byte("{\n  \"kind\": \"TokenRequest\"\n}\n"))
 	if err != nil || string(ans) != "{\"kind\":\"Token\"}\n" {
 		t.Fatalf("Call = %q, %v", ans, err)
 	}
@@ -79,9 +79,7 @@ func TestCall(t *testing.T) {
 func TestCallSendsDeadline(t *testing.T) {
 	got := make(chan string, 1)
 	sock := lineServer(t, func(head, _ string) string { got <- head; return "{}\n" })
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
-	defer cancel()
-	if _, err := Call(ctx, sock, []byte("{}")); err != nil {
+	if _, err := Call(time.Now().Add(3*time.Second), sock, []byte("{}")); err != nil {
 		t.Fatal(err)
 	}
 	head := <-got
@@ -92,36 +90,23 @@ func TestCallSendsDeadline(t *testing.T) {
 }
 
 func TestCallErrors(t *testing.T) {
-	if _, err := Call(context.Background(), filepath.Join(shortRoot(t).Path(), "none.exec"), []byte("{}")); !errors.Is(err, ErrNoAgent) {
+	if _, err := Call(time.Time{}, filepath.Join(shortRoot(t).Path(), "none.exec"), []byte("{}")); !errors.Is(err, ErrNoAgent) {
 		t.Errorf("no agent: %v, want ErrNoAgent", err)
 	}
 	bad := lineServer(t, func(string, string) string { return "{}\n{}\n" })
-	if _, err := Call(context.Background(), bad, []byte("{}")); !errors.Is(err, ErrBadAnswer) {
+	if _, err := Call(time.Time{}, bad, []byte("{}")); !errors.Is(err, ErrBadAnswer) {
 		t.Errorf("two lines: %v, want ErrBadAnswer", err)
 	}
 	mute := lineServer(t, func(string, string) string { return "" })
-	if _, err := Call(context.Background(), mute, []byte("{}")); !errors.Is(err, ErrBadAnswer) {
+	if _, err := Call(time.Time{}, mute, []byte("{}")); !errors.Is(err, ErrBadAnswer) {
 		t.Errorf("closed unanswered: %v, want ErrBadAnswer", err)
 	}
 	// An agent that still answers gave its own verdict: not ErrAgentLeft.
 	down := lineServer(t, func(string, string) string {
 		return `{"apiVersion":"tokenkeeper/v1","kind":"Error","error":{"code":"Unavailable","message":"upstream down","retryable":true}}` + "\n"
 	})
-	if ans, err := Call(context.Background(), down, []byte("{}")); err != nil || !strings.Contains(string(ans), "upstream down") {
+	if ans, err := Call(time.Time{}, down, []byte("{}")); err != nil || !strings.Contains(string(ans), "upstream down") {
 		t.Errorf("Unavailable from an agent still there: %q, %v", ans, err)
-	}
-}
-
-// TestCallEndsWithContext: a Call blocked on an agent that never answers
-// returns when ctx ends, with ctx's cause.
-func TestCallEndsWithContext(t *testing.T) {
-	sock := connServer(t, "slow.exec", func(int, net.Conn) { time.Sleep(10 * time.Second) })
-	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
-	defer cancel()
-	start := time.Now()
-	_, err := Call(ctx, sock, []byte("{}"))
-	if !errors.Is(err, context.DeadlineExceeded) || time.Since(start) > 5*time.Second {
-		t.Fatalf("Call = %v after %s, want the deadline at once", err, time.Since(start))
 	}
 }
 
@@ -168,12 +153,12 @@ func mustWrite(t *testing.T, name, content string) {
 	}
 }
 
-// TestCallUntilEndsAtDeadline: CallUntil is bounded by its deadline
+// TestCallEndsAtDeadline: Call is bounded by its deadline
 // alone, through socket timeouts: against an agent that never answers,
 // one that dribbles its answer a byte at a time (each read gets what is
 // left, so retries do not add up past the deadline), and with no time
 // left at all (nothing is dialed).
-func TestCallUntilEndsAtDeadline(t *testing.T) {
+func TestCallEndsAtDeadline(t *testing.T) {
 	sock := connServer(t, "slow.exec", func(n int, c net.Conn) {
 		for range 100 {
 			time.Sleep(50 * time.Millisecond)
@@ -186,27 +171,27 @@ func TestCallUntilEndsAtDeadline(t *testing.T) {
 	})
 	for _, name := range []string{"mute", "dribbling"} {
 		start := time.Now()
-		_, err := CallUntil(time.Now().Add(300*time.Millisecond), sock, []byte("{}"))
+		_, err := Call(time.Now().Add(300*time.Millisecond), sock, []byte("{}"))
 		if !errors.Is(err, context.DeadlineExceeded) || time.Since(start) > 2*time.Second {
-			t.Errorf("%s agent: CallUntil = %v after %s, want the deadline after 300ms", name, err, time.Since(start))
+			t.Errorf("%s agent: Call = %v after %s, want the deadline after 300ms", name, err, time.Since(start))
 		}
 	}
-	if _, err := CallUntil(time.Now().Add(-time.Second), sock, []byte("{}")); !errors.Is(err, context.DeadlineExceeded) {
+	if _, err := Call(time.Now().Add(-time.Second), sock, []byte("{}")); !errors.Is(err, context.DeadlineExceeded) {
 		t.Errorf("past deadline: %v, want context.DeadlineExceeded", err)
 	}
 }
 
-// TestCallUntilReadsInPieces: an answer that arrives in several writes,
+// TestCallReadsInPieces: an answer that arrives in several writes,
 // within the deadline, is read whole.
-func TestCallUntilReadsInPieces(t *testing.T) {
+func TestCallReadsInPieces(t *testing.T) {
 	sock := connServer(t, "pieces.exec", func(_ int, c net.Conn) {
 		for _, p := range []string{`{"kind":`, `"Token"`, "}\n"} {
 			time.Sleep(20 * time.Millisecond)
 			_, _ = c.Write([]byte(p))
 		}
 	})
-	ans, err := CallUntil(time.Now().Add(10*time.Second), sock, []byte("{}"))
+	ans, err := Call(time.Now().Add(10*time.Second), sock, []byte("{}"))
 	if err != nil || string(ans) != "{\"kind\":\"Token\"}\n" {
-		t.Fatalf("CallUntil = %q, %v", ans, err)
+		t.Fatalf("Call = %q, %v", ans, err)
 	}
 }

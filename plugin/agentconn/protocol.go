@@ -2,7 +2,6 @@ package agentconn
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -27,14 +26,6 @@ type header struct {
 
 // ErrHeader: the first line of a call is not the header of Protocol.
 var ErrHeader = errors.New("not an exec protocol header")
-
-// Header is the header line (ending in a newline) of a call made under
-// ctx: its deadline, if any, becomes the timeout, truncated to the
-// millisecond and at least one.
-func Header(ctx context.Context) []byte {
-	deadline, _ := ctx.Deadline()
-	return appendHeader(nil, timeoutLeft(deadline))
-}
 
 // timeoutLeft is the timeout a header sends for deadline: what is left
 // of it, truncated to the millisecond and at least one; 0 (none) for

@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"context"
 	"errors"
 	"strings"
 	"testing"
@@ -36,9 +35,7 @@ func (tk *tkEnv) getenv(name string) string {
 // call makes one exec-protocol call to socket, bounded in time.
 func call(t testing.TB, socket, request string) (string, error) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	b, err := agentconn.Call(ctx, socket, []byte(request))
+	b, err := agentconn.Call(time.Now().Add(30*time.Second), socket, []byte(request))
 	return string(b), err
 }
 

@@ -4,7 +4,6 @@
 package main
 
 import (
-	"context"
 	"os"
 	"time"
 
@@ -12,9 +11,7 @@ import (
 )
 
 func main() {
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	ans, err := agentconn.Call(ctx, os.Args[1], []byte(os.Args[2]))
+	ans, err := agentconn.Call(time.Now().Add(time.Minute), os.Args[1], []byte(os.Args[2]))
 	if err != nil {
 		os.Stderr.WriteString(err.Error() + "\n")
 		os.Exit(1)
