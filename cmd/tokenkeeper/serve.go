@@ -43,6 +43,16 @@ func (b bound) context() (context.Context, context.CancelFunc) {
 	return context.WithDeadline(b.parent, b.deadline)
 }
 
+// forInput is the context c's request is resolved under: the call's
+// (b.context) when it may be read from stdin, which waits on channels;
+// the parent, with no timer, when --profile names it and nothing is read.
+func (b bound) forInput(c *call) (context.Context, context.CancelFunc) {
+	if c.profile != "" {
+		return b.parent, func() {}
+	}
+	return b.context()
+}
+
 // left is what is left of the call's time, at least a millisecond.
 func (b bound) left() time.Duration {
 	return max(time.Until(b.deadline).Round(time.Millisecond), time.Millisecond)
@@ -87,13 +97,9 @@ func (f *front) print(ans *answer, profile string, minValidity time.Duration, fo
 	return exec.ExitOK
 }
 
-// resolveGet is exec.ResolveGet under b: a context only when the
-// request may be read from stdin (no --profile).
+// resolveGet is exec.ResolveGet under b (see bound.forInput).
 func (f *front) resolveGet(b bound, c *call) (exec.TokenRequest, bool, error) {
-	if c.profile != "" {
-		return exec.ResolveGet(b.parent, f.input(c), c.profile) // reads nothing
-	}
-	ctx, cancel := b.context()
+	ctx, cancel := b.forInput(c)
 	defer cancel()
 	return exec.ResolveGet(ctx, f.input(c), c.profile)
 }
@@ -119,15 +125,13 @@ func (f *front) invalidate(b bound, c *call) int {
 	return exec.ExitOK
 }
 
-// resolveInvalidate is exec.ResolveInvalidate under b, as resolveGet.
+// resolveInvalidate is exec.ResolveInvalidate under b (see
+// bound.forInput).
 func (f *front) resolveInvalidate(b bound, c *call) (exec.InvalidateRequest, error) {
-	flags := exec.InvalidateRequest{Profile: c.profile, Fingerprint: c.fingerprint, Reason: c.reason}
-	if c.profile != "" {
-		return exec.ResolveInvalidate(b.parent, f.input(c), flags) // reads nothing
-	}
-	ctx, cancel := b.context()
+	ctx, cancel := b.forInput(c)
 	defer cancel()
-	return exec.ResolveInvalidate(ctx, f.input(c), flags)
+	return exec.ResolveInvalidate(ctx, f.input(c),
+		exec.InvalidateRequest{Profile: c.profile, Fingerprint: c.fingerprint, Reason: c.reason})
 }
 
 // withToken is env and exec: the token of the profile, as export lines

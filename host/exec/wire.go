@@ -137,25 +137,18 @@ func (a *Answer) parseToken(doc []byte) bool {
 	s := scanner{b: doc, s: string(doc)}
 	ok := s.object(func(key string) bool {
 		if p := a.stringField(key); p != nil {
-			v, ok := s.str()
-			*p = v
-			return ok
+			return s.strInto(p)
 		}
 		switch key {
 		case "header":
 			return s.object(func(key string) bool {
-				var p *string
 				switch key {
 				case "name":
-					p = &a.Header.Name
+					return s.strInto(&a.Header.Name)
 				case "value":
-					p = &a.Header.Value
-				default:
-					return false
+					return s.strInto(&a.Header.Value)
 				}
-				v, ok := s.str()
-				*p = v
-				return ok
+				return false
 			})
 		case "expiresAt":
 			start := s.i
@@ -260,6 +253,13 @@ func (s *scanner) str() (string, bool) {
 	}
 	s.i = start + end + 1
 	return s.s[start : start+end], utf8.Valid(v)
+}
+
+// strInto reads a string (str) into *p.
+func (s *scanner) strInto(p *string) bool {
+	v, ok := s.str()
+	*p = v
+	return ok
 }
 
 // boolean reads true or false.

@@ -5,15 +5,15 @@ import (
 	"time"
 )
 
-// The header lines Header writes, as json.Marshal spells them.
+// The header lines appendHeader writes, as json.Marshal spells them.
 var (
 	headerStart   = []byte(`{"protocol":1`)
 	headerTimeout = []byte(`,"timeout":"`)
 )
 
-// parseHeaderFast reads a header line of exactly the form Header writes —
-// {"protocol":1} or {"protocol":1,"timeout":"1.5s"} with a positive
-// timeout of printable ASCII, no space, no escape — without a JSON
+// parseHeaderFast reads a header line of exactly the form appendHeader
+// writes — {"protocol":1} or {"protocol":1,"timeout":"1.5s"} with a
+// positive timeout of printable ASCII, no space, no escape — without a JSON
 // decoder, which was about 6% of the agent's work per exec call. ok is
 // false for anything else, which parseHeaderJSON then accepts or refuses
 // with its exact error (FuzzParseHeader compares the two).
